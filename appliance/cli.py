@@ -1,0 +1,275 @@
+"""`safety-appliance` (also `python -m appliance`): every command has --help and is listed in README.md.
+
+Exit codes: 0 done, 1 the check or operation failed (e.g. a broken audit chain), 2 bad usage or config.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from pydantic import ValidationError
+
+from .errors import ApplianceError
+
+DEFAULT_CONFIG = "/etc/safety-appliance/appliance.toml"
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", default=os.environ.get("SAFETY_APPLIANCE_CONFIG", DEFAULT_CONFIG),
+                   help=f"配置文件 / config file (default: $SAFETY_APPLIANCE_CONFIG or {DEFAULT_CONFIG})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="safety-appliance",
+                                 description="安全生产管理系统边缘设备 / plant work-safety appliance")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("demo", help="run the appliance on a demo plant with simulated devices",
+                       description="Write a demo config and plant into DIR, then run the appliance and open the kiosk.")
+    p.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    p.add_argument("--data", default="var", help="data directory (default ./var)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the kiosk in a browser")
+
+    p = sub.add_parser("run", help="run the appliance with a config file",
+                       description="Start the web server, scheduler, drivers and mDNS; stop cleanly on SIGTERM.")
+    _config_arg(p)
+
+    p = sub.add_parser("check-config", help="validate a config file offline",
+                       description="Parse and validate FILE; print every bad key in zh-CN and en.")
+    p.add_argument("file", help="TOML config file")
+
+    p = sub.add_parser("init-db", help="create or migrate the database",
+                       description="Apply pending migrations (after a backup copy) and set up the site row.")
+    _config_arg(p)
+
+    p = sub.add_parser("create-user", help="add a user who logs in on a tablet or the admin page",
+                       description="Create a user; the password is asked for, or read from stdin with --password-stdin.")
+    _config_arg(p)
+    p.add_argument("--login", required=True)
+    p.add_argument("--role", required=True, choices=["admin", "safety_officer", "supervisor", "worker"])
+    p.add_argument("--name", default="", help="display name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    p = sub.add_parser("create-token", help="make a read-only device token for a kiosk screen",
+                       description="Create a kiosk device token; it is printed once and only its hash is stored.")
+    _config_arg(p)
+    p.add_argument("--name", required=True, help="device name, e.g. control-room-wall")
+
+    p = sub.add_parser("export", help="export a table as CSV or JSON",
+                       description="Write every row of TABLE (secret columns left out); --list shows the tables.")
+    _config_arg(p)
+    p.add_argument("table", nargs="?", help="table name, e.g. events, people")
+    p.add_argument("--format", "-f", choices=["csv", "json"], default="csv")
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    p.add_argument("--list", action="store_true", help="list the tables")
+
+    p = sub.add_parser("backup", help="consistent online backup of the database",
+                       description="Copy the live database with SQLite's online backup API.")
+    _config_arg(p)
+    p.add_argument("--output", "-o", help="backup file (default: <data_dir>/backups/backup-<time>.db)")
+
+    p = sub.add_parser("audit", help="audit-trail commands", description="Audit-trail commands.")
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    v = asub.add_parser("verify", help="verify the event log's hash chain",
+                        description="Walk the whole event log; name the first bad seq. Exit 1 when broken.")
+    _config_arg(v)
+    return ap
+
+
+def _load(args):
+    from .config import load_config
+
+    return load_config(args.config)
+
+
+def _open(config):
+    from . import db
+
+    db.migrate(config.storage.db_path, config.storage.backup_dir, busy_timeout_ms=config.storage.busy_timeout_ms)
+    db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
+
+
+def cmd_check_config(args) -> int:
+    from .config import load_config
+
+    cfg = load_config(args.file)
+    print(f"配置有效 / config is valid: {args.file} (site {cfg.site.appliance_id}, data {cfg.storage.data_dir})")
+    return 0
+
+
+def cmd_init_db(args) -> int:
+    from . import db
+    from .people import Site, set_site
+
+    cfg = _load(args)
+    applied = db.migrate(cfg.storage.db_path, cfg.storage.backup_dir, busy_timeout_ms=cfg.storage.busy_timeout_ms)
+    db.open_database(cfg.storage.db_path, cfg.storage.busy_timeout_ms)
+    if Site.get_or_none(Site.id == 1) is None:
+        set_site(cfg.site.name, cfg.site.name_en, cfg.site.timezone, 1600, 900, actor="system:cli")
+    print(f"数据库就绪 / database ready: {cfg.storage.db_path} "
+          f"(schema v{db.schema_version(cfg.storage.db_path)}, applied: {', '.join(applied) or 'none'})")
+    return 0
+
+
+def cmd_create_user(args) -> int:
+    from . import auth
+
+    cfg = _load(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("密码 / password: ")
+        if getpass.getpass("再次输入 / again: ") != password:
+            print("两次输入的密码不一致 / the passwords differ", file=sys.stderr)
+            return 2
+    _open(cfg)
+    u = auth.create_user(auth.UserIn(login=args.login, password=password, role=args.role, display_name=args.name),
+                         actor="system:cli", min_password_length=cfg.auth.min_password_length)
+    print(f"已创建用户 / created user {u.login} ({u.role})")
+    return 0
+
+
+def cmd_create_token(args) -> int:
+    from . import auth
+
+    cfg = _load(args)
+    _open(cfg)
+    token = auth.create_device_token(args.name, actor="system:cli")
+    print(token)
+    print(f"# 大屏地址 / kiosk URL: http://<appliance>:{cfg.web.port}/kiosk?token={token}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from . import db
+
+    cfg = _load(args)
+    if args.list or not args.table:
+        for t in db.tables(cfg.storage.db_path):
+            print(t)
+        return 0
+    if args.output:
+        tmp = Path(args.output + ".partial")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            n = db.export_table(cfg.storage.db_path, args.table, args.format, fh)
+        tmp.replace(args.output)
+        print(f"已导出 / exported {n} rows of {args.table} to {args.output}", file=sys.stderr)
+    else:
+        db.export_table(cfg.storage.db_path, args.table, args.format, sys.stdout)
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from . import db
+
+    cfg = _load(args)
+    dest = Path(args.output) if args.output else \
+        cfg.storage.backup_dir / f"backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.db"
+    db.backup(cfg.storage.db_path, dest)
+    print(f"已备份 / backed up to {dest} ({dest.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    from . import db, events
+    from .errors import ChainBroken
+
+    cfg = _load(args)
+    if not cfg.storage.db_path.exists():
+        print(f"数据库不存在 / database does not exist: {cfg.storage.db_path}", file=sys.stderr)
+        return 2
+    conn = db.connect_raw(cfg.storage.db_path)
+    try:
+        n = events.verify_chain(conn)
+    except ChainBroken as exc:
+        print(exc.bilingual(), file=sys.stderr)
+        print(f"first_bad_seq={exc.seq}")
+        return 1
+    finally:
+        conn.close()
+    print(f"审计链完好 / audit chain intact: {n} events")
+    return 0
+
+
+def _run(config) -> int:
+    from . import logs
+    from .service import Appliance
+
+    logs.setup(config.logging.level, config.logging.format)
+    appliance = Appliance(config).start()
+    print(f"安全生产管理系统已启动 / appliance running at {appliance.url}", flush=True)
+    appliance.run_forever()
+    return 0
+
+
+def cmd_run(args) -> int:
+    return _run(_load(args))
+
+
+def open_kiosk(url: str) -> None:
+    """Open the wall board full-screen where there is a display; otherwise the URL is printed."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser:
+        subprocess.Popen([browser, "--kiosk", "--noerrdialogs", "--autoplay-policy=no-user-gesture-required",
+                          "--disable-background-networking", url],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    else:
+        import webbrowser
+        webbrowser.open(url)
+
+
+def cmd_demo(args) -> int:
+    from . import demo
+
+    config, creds = demo.prepare(args.data, args.port, args.host)
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    base = f"http://{shown_host}:{args.port}"
+    token = creds.get("kiosk_token")
+    kiosk_url = f"{base}/kiosk?token={token}" if token else f"{base}/kiosk"
+    print("=" * 72)
+    print(f" 大屏 / kiosk wall board:  {kiosk_url}")
+    print(f" 平板 / tablet:            {base}/tablet")
+    print(f" 管理 / admin:             {base}/admin")
+    for login, u in creds.get("users", {}).items():
+        print(f"   {u['role']:<15} {login:<10} password: {u['password']}")
+    print(f" (credentials kept in {config.storage.data_dir / 'demo-credentials.json'})")
+    print("=" * 72, flush=True)
+    if not args.no_browser:
+        open_kiosk(kiosk_url)
+    return _run(config)
+
+
+HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, "init-db": cmd_init_db,
+            "create-user": cmd_create_user, "create-token": cmd_create_token, "export": cmd_export,
+            "backup": cmd_backup}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = cmd_audit_verify if args.command == "audit" else HANDLERS[args.command]
+    try:
+        return handler(args)
+    except ApplianceError as exc:
+        print(f"错误 / error: {exc.bilingual()}", file=sys.stderr)
+        return 2 if exc.code.startswith("config") else 1
+    except ValidationError as exc:
+        from .config import describe_validation_error
+        for key, zh, en in describe_validation_error(exc):
+            print(f"错误 / error: {key}: {zh} / {en}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130

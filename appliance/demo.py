@@ -1,0 +1,116 @@
+"""The demo plant: a fictional chemical plant (储罐区, 反应车间, 仓库, 装卸站台, 中控室, 大门) with people,
+badges, users and a kiosk token, so the wall board means something from the first run.
+
+`prepare(data_dir, port)` writes the demo's own config into its data directory and seeds the database once;
+credentials go to `demo-credentials.json` (0600) in the same directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from . import auth, db
+from . import people as P
+from .config import Config, load_config
+
+SITE = {"name": "滨江精细化工厂（演示）", "name_en": "Binjiang Fine Chemicals (demo)",
+        "timezone": "Asia/Shanghai", "plan_width": 1600, "plan_height": 900}
+
+# (code, name, name_en, kind, polygon) on a 1600 × 900 plan.
+AREAS = [
+    ("TANK", "储罐区", "Tank farm", "tank_farm", [[360, 40], [900, 40], [900, 420], [360, 420]]),
+    ("REACT", "反应车间", "Reactor building", "process", [[960, 40], [1560, 40], [1560, 420], [960, 420]]),
+    ("WH", "仓库", "Warehouse", "warehouse", [[360, 480], [820, 480], [820, 860], [360, 860]]),
+    ("DOCK", "装卸站台", "Loading dock", "loading", [[880, 480], [1560, 480], [1560, 860], [880, 860]]),
+    ("CTRL", "中控室", "Control room", "control", [[40, 40], [300, 40], [300, 420], [40, 420]]),
+    ("GATE", "大门", "Gate", "gate", [[40, 600], [300, 600], [300, 860], [40, 860]]),
+]
+
+# (employee_no, name, kind, department, job, company, badge uid)
+PEOPLE = [
+    ("E1001", "张伟", "employee", "安全环保部", "安全员", "", "04A1B2C3D4E5F6"),
+    ("E1002", "王芳", "employee", "生产部", "班组长", "", "04A1B2C3D4E5F7"),
+    ("E1003", "李强", "employee", "生产部", "操作工", "", "04A1B2C3D4E5F8"),
+    ("E1004", "刘洋", "employee", "生产部", "巡检员", "", "04A1B2C3D4E5F9"),
+    ("E1005", "陈静", "employee", "设备部", "仪表工", "", "04A1B2C3D4E5FA"),
+    ("E1006", "杨磊", "employee", "仓储物流部", "装卸工", "", "04A1B2C3D4E5FB"),
+    ("E1007", "赵敏", "employee", "中控室", "内操", "", "04A1B2C3D4E5FC"),
+    ("E1008", "黄勇", "employee", "设备部", "电工", "", "04A1B2C3D4E5FD"),
+    ("E1009", "周杰", "employee", "生产部", "巡检员", "", "03FEFFE011223344"),
+    ("C2001", "吴刚", "contractor", "", "焊工", "江东建设工程有限公司", "04C0FFEE000001"),
+    ("C2002", "孙丽", "contractor", "", "架子工", "江东建设工程有限公司", "04C0FFEE000002"),
+    ("E1010", "郑浩", "employee", "厂部", "厂长", "", "04A1B2C3D4E600"),
+]
+
+# (login, role, display name, employee_no)
+USERS = [
+    ("admin", "admin", "系统管理员", None),
+    ("zhangwei", "safety_officer", "张伟", "E1001"),
+    ("wangfang", "supervisor", "王芳", "E1002"),
+    ("liuyang", "worker", "刘洋", "E1004"),
+]
+
+KIOSK_DEVICE = "control-room-wall"
+
+
+def write_config(data_dir: Path, port: int, host: str) -> Path:
+    """The demo's own config, rewritten each start so --port and --data are honoured."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "appliance.toml"
+    path.write_text(
+        "# Written by `safety-appliance demo`; edited copies belong in /etc/safety-appliance/appliance.toml.\n"
+        "[site]\n"
+        f'name = "{SITE["name"]}"\nname_en = "{SITE["name_en"]}"\nappliance_id = "demo-plant"\n'
+        f'timezone = "{SITE["timezone"]}"\n\n'
+        "[storage]\n"
+        f"data_dir = {json.dumps(str(data_dir.resolve()))}\n\n"
+        "[web]\n"
+        f'host = "{host}"\nport = {port}\n\n'
+        "[discovery]\nenabled = true\n\n"
+        '[logging]\nformat = "text"\n',
+        encoding="utf-8")
+    return path
+
+
+def seed(config: Config) -> dict:
+    """Seed the demo plant once; returns the demo credentials (kept in the data directory)."""
+    cred_path = config.storage.data_dir / "demo-credentials.json"
+    if cred_path.exists():
+        return json.loads(cred_path.read_text(encoding="utf-8"))
+    actor = "system:demo"
+    db.migrate(config.storage.db_path, config.storage.backup_dir)
+    db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
+    P.set_site(**SITE, actor=actor)
+    for code, name, name_en, kind, poly in AREAS:
+        if P.Area.get_or_none(P.Area.code == code) is None:
+            P.create_area(P.AreaIn(code=code, name=name, name_en=name_en, kind=kind, polygon=poly), actor=actor)
+    person_ids = {}
+    for no, name, kind, dept, job, company, uid in PEOPLE:
+        p = P.Person.get_or_none(P.Person.employee_no == no) or P.create_person(
+            P.PersonIn(employee_no=no, name=name, kind=kind, department=dept, job=job, company=company), actor=actor)
+        person_ids[no] = p.id
+        if P.Badge.get_or_none(P.Badge.uid == uid) is None:
+            P.issue_badge(P.BadgeIn(uid=uid, person_id=p.id), actor=actor)
+    creds = {"users": {}, "kiosk_token": None}
+    for login, role, display, emp in USERS:
+        password = secrets.token_urlsafe(9)
+        if auth.User.get_or_none(auth.User.login == login) is None:
+            auth.create_user(auth.UserIn(login=login, password=password, role=role, display_name=display,
+                                         person_id=person_ids.get(emp)), actor=actor)
+            creds["users"][login] = {"role": role, "password": password}
+    if auth.DeviceToken.get_or_none(auth.DeviceToken.name == KIOSK_DEVICE) is None:
+        creds["kiosk_token"] = auth.create_device_token(KIOSK_DEVICE, actor=actor)
+    tmp = cred_path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(creds, fh, ensure_ascii=False, indent=1)
+    tmp.replace(cred_path)
+    return creds
+
+
+def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0") -> tuple[Config, dict]:
+    path = write_config(Path(data_dir), port, host)
+    config = load_config(path)
+    return config, seed(config)

@@ -1,0 +1,69 @@
+"""mDNS advertisement of `_safety-appliance._tcp` so tablets and satellite reader stations find the box.
+
+Registration takes a second or two (probing), so it runs on its own thread and never delays start-up;
+a failure is a degraded `discovery` component in /api/v1/health, not a stopped appliance.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+log = logging.getLogger(__name__)
+
+SERVICE_TYPE = "_safety-appliance._tcp.local."
+
+
+def _addresses(interfaces: list[str]) -> list[bytes]:
+    if interfaces:
+        return [socket.inet_aton(ip) for ip in interfaces if ":" not in ip]
+    ips = set()
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            ips.add(info[4][0])
+    except OSError:
+        pass
+    ips.discard("127.0.1.1")
+    return [socket.inet_aton(ip) for ip in sorted(ips) or ["127.0.0.1"]]
+
+
+class Advertiser:
+    def __init__(self, name: str, port: int, interfaces: list[str], properties: dict[str, str]):
+        self.name, self.port, self.interfaces, self.properties = name, port, interfaces, properties
+        self.state = {"status": "degraded", "reason": "starting"}
+        self._zc = None
+        self._info = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._register, name="zeroconf", daemon=True)
+        self._thread.start()
+
+    def _register(self) -> None:
+        try:
+            from zeroconf import ServiceInfo, Zeroconf
+
+            kw = {"interfaces": self.interfaces} if self.interfaces else {}
+            self._zc = Zeroconf(**kw)
+            host = self.name.replace(" ", "-")
+            self._info = ServiceInfo(SERVICE_TYPE, f"{self.name}.{SERVICE_TYPE}", addresses=_addresses(self.interfaces),
+                                     port=self.port, properties=self.properties, server=f"{host}.local.")
+            self._zc.register_service(self._info, allow_name_change=True)
+            self.state = {"status": "ok", "service": self._info.name, "port": self.port}
+            log.info("advertised on the LAN", extra={"service": self._info.name, "port": self.port})
+        except Exception as exc:  # no multicast on this network: report it, keep running
+            self.state = {"status": "degraded", "reason": f"mDNS advertisement failed: {exc}"}
+            log.warning("mDNS advertisement failed", extra={"error": str(exc)})
+
+    def health(self) -> dict:
+        return dict(self.state)
+
+    def stop(self) -> None:
+        if self._thread:
+            self._thread.join(5)
+        if self._zc is not None:
+            try:
+                if self._info is not None:
+                    self._zc.unregister_service(self._info)
+            finally:
+                self._zc.close()

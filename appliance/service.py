@@ -1,0 +1,127 @@
+"""Start and stop order of the running appliance (`safety-appliance run` and `demo`).
+
+start: database (migrations after a backup) → event bus → scheduler → web server → mDNS → READY.
+stop (SIGTERM/SIGINT): STOPPING → mDNS → event bus (ends SSE streams) → web server → scheduler → database.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from waitress.server import create_server
+
+from . import __version__, events, jobs, notify
+from .config import Config
+from .discovery import Advertiser
+from .health import overall
+from .people import Site, set_site
+from .web import Runtime, create_app
+
+log = logging.getLogger(__name__)
+
+
+class Appliance:
+    def __init__(self, config: Config):
+        self.config = config
+        self.runtime = Runtime(config)
+        self.stopped = threading.Event()
+        self.server = None
+        self.scheduler = None
+        self.advertiser: Advertiser | None = None
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def port(self) -> int:
+        return int(self.server.effective_port)
+
+    @property
+    def url(self) -> str:
+        host = self.config.web.host
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{self.port}"
+
+    def start(self) -> "Appliance":
+        cfg = self.config
+        t0 = time.monotonic()
+        app = create_app(cfg, self.runtime)
+        if Site.get_or_none(Site.id == 1) is None:
+            set_site(cfg.site.name, cfg.site.name_en, cfg.site.timezone, 1600, 900, actor="system")
+
+        bus = events.Bus()
+        events.BUS = self.runtime.bus = bus
+        bus.start()
+
+        self.scheduler = jobs.build(cfg)
+        self.scheduler.start()
+        self.runtime.health_checks["scheduler"] = lambda: jobs.health(self.scheduler)
+
+        self.server = create_server(app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
+                                    ident="safety-appliance", channel_timeout=60, cleanup_interval=10)
+        self._spawn("web", self.server.run)
+
+        if cfg.discovery.enabled:
+            name = cfg.discovery.service_name or f"safety-appliance-{cfg.site.appliance_id}"
+            self.advertiser = Advertiser(name, self.port, cfg.discovery.interfaces,
+                                         {"id": cfg.site.appliance_id, "version": __version__, "path": "/"})
+            self.advertiser.start()
+            self.runtime.health_checks["discovery"] = self.advertiser.health
+
+        events.record("system.started", actor="system",
+                      payload={"version": __version__, "appliance_id": cfg.site.appliance_id})
+        notify.notify(f"READY=1\nSTATUS=serving on port {self.port}")
+        interval = notify.watchdog_interval()
+        if interval:
+            self._spawn("watchdog", self._watchdog, interval)
+        log.info("appliance started", extra={"url": self.url, "startup_s": round(time.monotonic() - t0, 3)})
+        return self
+
+    def _spawn(self, name, target, *args) -> None:
+        th = threading.Thread(target=target, args=args, name=name, daemon=True)
+        th.start()
+        self._threads.append(th)
+
+    def _watchdog(self, interval: float) -> None:
+        """Pet systemd's watchdog only while the database answers and the bus runs: a hung appliance
+        gets restarted instead of showing a frozen board."""
+        while not self.stopped.wait(interval):
+            body = overall(self.runtime)
+            comps = body["components"]
+            if comps["database"]["status"] != "fault" and comps["event_bus"]["status"] != "fault":
+                notify.notify("WATCHDOG=1")
+            else:
+                log.error("health fault; not petting the watchdog", extra={"status": body["status"]})
+
+    def stop(self) -> None:
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        notify.notify("STOPPING=1")
+        log.info("appliance stopping")
+        if self.advertiser:
+            self.advertiser.stop()
+        if self.runtime.bus:
+            self.runtime.bus.stop()
+        if self.server:
+            self.server.close()
+            self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        if self.scheduler and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        events.BUS = None
+        events.database.close()
+        log.info("appliance stopped")
+
+    def run_forever(self) -> None:
+        """Block until SIGTERM or SIGINT, then stop cleanly."""
+        done = threading.Event()
+
+        def on_signal(signum, frame):
+            done.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        try:
+            while not done.wait(1.0):
+                pass
+        finally:
+            self.stop()

@@ -1,0 +1,49 @@
+// Tablet and admin forms: send to the JSON API with the CSRF token, show the outcome, reload on success.
+(function () {
+  "use strict";
+  var I18N = JSON.parse(document.getElementById("i18n").textContent);
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var statusEl = document.getElementById("form-status");
+
+  function show(ok, msg) {
+    statusEl.className = "form-status " + (ok ? "ok" : "error");
+    statusEl.textContent = msg;
+  }
+
+  function send(url, method, body, onOk) {
+    return fetch(url, {
+      method: method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (r) {
+      if (r.status === 204) return {};
+      return r.json().then(function (j) {
+        if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+        return j;
+      });
+    }).then(function (j) { show(true, I18N.saved); (onOk || function () { setTimeout(function () { location.reload(); }, 600); })(j); })
+      .catch(function (e) { show(false, I18N.error.replace("{message}", e.message)); });
+  }
+
+  document.querySelectorAll("form.api-form").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = {};
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || el.value === "") return;
+        body[el.name] = el.dataset.type === "int" ? parseInt(el.value, 10) : el.value;
+      });
+      var onOk;
+      if (form.dataset.show) {
+        onOk = function (j) { show(true, form.dataset.showPrefix + j[form.dataset.show]); };
+      }
+      send(form.dataset.api, form.dataset.method, body, onOk);
+    });
+  });
+
+  document.querySelectorAll("button.api-button").forEach(function (b) {
+    b.addEventListener("click", function () {
+      send(b.dataset.api, b.dataset.method, b.dataset.body ? JSON.parse(b.dataset.body) : undefined);
+    });
+  });
+})();

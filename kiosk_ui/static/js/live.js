@@ -1,0 +1,64 @@
+// Live connection to /api/v1/stream (Server-Sent Events) that never gives up.
+// EventSource resends Last-Event-ID by itself on a dropped connection; when the server answers with an
+// error status the browser closes the source for good, so we reopen it ourselves from the last seq seen.
+(function () {
+  "use strict";
+  var I18N = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}");
+
+  function text(key, values) {
+    var s = I18N[key] || key;
+    Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(values[k])); });
+    return s;
+  }
+
+  function setState(state) {
+    var el = document.getElementById("live-state");
+    if (!el) return;
+    el.className = "live " + state;
+    el.textContent = text("live." + state);
+  }
+
+  function connect(startSeq, onEvent) {
+    var last = startSeq, source = null, retry = null;
+    function open() {
+      source = new EventSource("/api/v1/stream?last_event_id=" + encodeURIComponent(last));
+      source.onopen = function () { setState("connected"); };
+      source.onmessage = function (m) {
+        var ev;
+        try { ev = JSON.parse(m.data); } catch (e) { return; }
+        if (ev.seq <= last) return;          // already shown (replayed after a reconnect)
+        last = ev.seq;
+        onEvent(ev);
+      };
+      source.onerror = function () {
+        setState("reconnecting");
+        if (source.readyState === EventSource.CLOSED && !retry) {
+          retry = setTimeout(function () { retry = null; open(); }, 3000);
+        }
+      };
+    }
+    open();
+    return { last: function () { return last; } };
+  }
+
+  function clock(el, tz) {
+    if (!el) return;
+    var f = new Intl.DateTimeFormat(document.documentElement.lang, {
+      timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+    function tick() { el.textContent = f.format(new Date()); }
+    tick(); setInterval(tick, 1000);
+  }
+
+  function timeOf(ms, tz) {
+    return new Intl.DateTimeFormat(document.documentElement.lang, { timeZone: tz, hour: "2-digit",
+      minute: "2-digit", second: "2-digit", hour12: false }).format(new Date(ms));
+  }
+
+  function describe(ev) {
+    var key = "ev." + ev.type;
+    return I18N[key] ? text(key, ev.payload || {}) : ev.type;
+  }
+
+  window.Live = { connect: connect, clock: clock, text: text, timeOf: timeOf, describe: describe };
+})();

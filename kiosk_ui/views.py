@@ -1,0 +1,208 @@
+"""Page blueprint: login, language switch, wall board, tablet, checkpoint screen, admin."""
+from __future__ import annotations
+
+import json
+import zoneinfo
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+
+from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, session,
+                   url_for)
+
+from appliance import auth, events
+from appliance import people as P
+from appliance.errors import ApplianceError
+from appliance.health import overall
+from appliance.web import csrf_token, current, lang, public, require
+
+from . import LANGS, catalog, translate
+
+ui = Blueprint("ui", __name__)
+
+FEED_SIZE = 25
+
+
+def template_globals() -> dict:
+    return {"t": lambda key, **kw: translate(lang(), key, **kw), "csrf_token": csrf_token, "lang": lang,
+            "principal": current, "fmt_time": fmt_time, "area_label": area_label}
+
+
+def fmt_time(ms: int | None, with_date: bool = False) -> str:
+    if not ms:
+        return "—"
+    tz = zoneinfo.ZoneInfo(current_app.config["APPLIANCE"].site.timezone)
+    dt = datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(tz)
+    return dt.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def area_label(a: dict) -> str:
+    return (a["name_en"] or a["name"]) if lang() == "en" else a["name"]
+
+
+def error_page(status: int, message: str):
+    return make_response(render_template("error.html", status=status, message=message), status)
+
+
+def _js_catalog() -> dict:
+    """Texts the page scripts need (event descriptions, connection states), in the viewer's language."""
+    cat = catalog(lang())
+    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp."))}
+
+
+def describe(ev: events.Committed) -> str:
+    """One line for the board's feed, like the page script renders live events."""
+    values = {k: v for k, v in ev.payload.items() if isinstance(v, (str, int, float))}
+    key = f"ev.{ev.type}"
+    return translate(lang(), key, **values) if key in catalog("zh-CN") else ev.type
+
+
+def _site_view() -> dict:
+    cfg = current_app.config["APPLIANCE"]
+    s = P.Site.get_or_none(P.Site.id == 1)
+    if s is None:
+        return {"name": cfg.site.name, "name_en": cfg.site.name_en, "timezone": cfg.site.timezone,
+                "plan_width": 1600, "plan_height": 900}
+    return P.site_dict(s)
+
+
+def _plan_areas() -> list[dict]:
+    out = []
+    for a in P.Area.select().where(P.Area.active).order_by(P.Area.code):
+        d = P.area_dict(a)
+        pts = d["polygon"]
+        if len(pts) >= 3:
+            d["points"] = " ".join(f"{x:g},{y:g}" for x, y in pts)
+            d["cx"] = sum(x for x, _ in pts) / len(pts)
+            d["cy"] = sum(y for _, y in pts) / len(pts)
+            out.append(d)
+    return out
+
+
+@ui.before_request
+def _device_login_from_query():
+    """A kiosk URL may carry ?token=: trade it for a session cookie and drop it from the address bar."""
+    token = request.args.get("token")
+    if not token or request.method != "GET":
+        return None
+    t = auth.device_for_token(token)
+    if t is None:
+        return error_page(401, translate(lang(), "error.bad_token"))
+    session.clear()
+    session.permanent = True
+    session["device"] = t.id
+    args = {k: v for k, v in request.args.items() if k != "token"}
+    return redirect(url_for(request.endpoint, **(request.view_args or {}), **args))
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return ""
+    u = urlparse(target)
+    return target if not u.scheme and not u.netloc and target.startswith("/") else ""
+
+
+@ui.get("/")
+@public
+def index():
+    p = current()
+    if p is None:
+        return redirect(url_for("ui.login"))
+    return redirect(url_for("ui.kiosk" if p.kind == "device" else "ui.tablet"))
+
+
+@ui.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    error = None
+    nxt = _safe_next(request.values.get("next"))
+    if request.method == "POST":
+        runtime = current_app.extensions["appliance"]
+        name = request.form.get("login", "").strip()[:40]
+        password = request.form.get("password", "")
+        keys = (f"ip:{request.remote_addr}", f"login:{name.lower()}")
+        try:
+            runtime.limiter.check(*keys)
+        except ApplianceError as exc:
+            resp = make_response(render_template("auth/login.html", error=exc.message(lang()), next=nxt), 429)
+            resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
+        user = auth.authenticate(name, password) if name and password else None
+        if user is None:
+            runtime.limiter.failed(*keys)
+            error = translate(lang(), "login.failed")
+        else:
+            runtime.limiter.succeeded(*keys)
+            session.clear()
+            session.permanent = True
+            session["uid"] = user.id
+            session["pw"] = user.password_hash[-12:]
+            csrf_token()
+            return redirect(nxt or url_for("ui.admin" if user.role == "admin" else "ui.tablet"))
+    return render_template("auth/login.html", error=error, next=nxt), (401 if error else 200)
+
+
+@ui.post("/logout")
+@public
+def logout():
+    session.clear()
+    return redirect(url_for("ui.login"))
+
+
+@ui.get("/lang/<code>")
+@public
+def set_lang(code: str):
+    if code not in LANGS:
+        code = "zh-CN"
+    resp = redirect(_safe_next(request.args.get("next")) or url_for("ui.index"))
+    resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax")
+    return resp
+
+
+def _board_context() -> dict:
+    recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE)
+    return {"site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(),
+            "feed": [(e, describe(e)) for e in reversed(recent)],
+            "js_i18n": json.dumps(_js_catalog(), ensure_ascii=False),
+            "health": overall(current_app.extensions["appliance"])}
+
+
+@ui.get("/kiosk")
+@require("board.read")
+def kiosk():
+    return render_template("kiosk/board.html", **_board_context())
+
+
+@ui.get("/checkpoint/<reader>")
+@require("board.read")
+def checkpoint(reader: str):
+    if len(reader) > 64:
+        return error_page(404, translate(lang(), "error.not_found"))
+    return render_template("checkpoint/screen.html", reader=reader, site=_site_view(), head=events.head_seq(),
+                           js_i18n=json.dumps(_js_catalog(), ensure_ascii=False))
+
+
+@ui.get("/tablet")
+@require("tablet.use")
+def tablet():
+    ctx = _board_context()
+    return render_template("tablet/home.html", **ctx)
+
+
+@ui.get("/tablet/people")
+@require("people.read")
+def tablet_people():
+    people = list(P.Person.select().order_by(P.Person.active.desc(), P.Person.employee_no))
+    badges: dict[int, list] = {}
+    for b in P.Badge.select().order_by(P.Badge.id):
+        badges.setdefault(b.person_id, []).append(b)
+    can_write = auth.allowed(current().role, "people.write")
+    return render_template("tablet/people.html", people=people, badges=badges, can_write=can_write)
+
+
+@ui.get("/admin")
+@require("admin.use")
+def admin():
+    users = list(auth.User.select().order_by(auth.User.login))
+    tokens = list(auth.DeviceToken.select().order_by(auth.DeviceToken.name))
+    return render_template("admin/index.html", users=users, tokens=tokens, roles=auth.ROLES,
+                           health=overall(current_app.extensions["appliance"]))

@@ -1,0 +1,168 @@
+"""Shared fixtures: a real SQLite file per test, the Flask app and client on it, users of every role,
+a running appliance (waitress + bus + scheduler) on a free port, and real peers.
+
+A test whose real peer cannot be had fails when CI=true and is skipped (with the reason) otherwise: use
+`need(condition, reason)`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ROLES = ("admin", "safety_officer", "supervisor", "worker")
+PASSWORD = "correct-horse-9"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Fail in CI, skip elsewhere, when a real peer this test needs is missing."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"required test peer missing in CI: {reason}")
+        pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(data_dir: Path, port: int = 0, extra: str = "", discovery: bool = False) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "appliance.toml"
+    path.write_text(
+        f'[site]\nname = "测试工厂"\nname_en = "Test plant"\nappliance_id = "test-1"\n\n'
+        f'[storage]\ndata_dir = "{data_dir}"\n\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {port}\nthreads = 80\n\n'
+        f'[discovery]\nenabled = {"true" if discovery else "false"}\ninterfaces = ["127.0.0.1"]\n\n'
+        f'[logging]\nformat = "text"\n{extra}', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config(tmp_path):
+    from appliance.config import load_config
+
+    return load_config(write_config(tmp_path / "data"))
+
+
+@pytest.fixture
+def app(config):
+    from appliance.web import create_app
+
+    application = create_app(config)
+    application.config["TESTING"] = True
+    yield application
+    from appliance import db
+
+    db.database.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def users(app):
+    """One user per role plus a kiosk device token: {role: login} and {"kiosk": token}."""
+    from appliance import auth
+
+    out = {}
+    for role in ROLES:
+        auth.create_user(auth.UserIn(login=f"u_{role}", password=PASSWORD, role=role), actor="system:test")
+        out[role] = f"u_{role}"
+    out["kiosk"] = auth.create_device_token("test-wall", actor="system:test")
+    return out
+
+
+def csrf_from(html: str) -> str:
+    m = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert m, "page has no CSRF token"
+    return m.group(1)
+
+
+class As:
+    """A test client acting as one role: session login for users, bearer token for the kiosk."""
+
+    def __init__(self, app, role: str | None, users: dict):
+        self.c = app.test_client()
+        self.role = role
+        self.headers = {}
+        if role == "kiosk":
+            self.headers["Authorization"] = f"Bearer {users['kiosk']}"
+        elif role is not None:
+            page = self.c.get("/login").get_data(as_text=True)
+            r = self.c.post("/login", data={"login": users[role], "password": PASSWORD, "csrf_token": csrf_from(page)})
+            assert r.status_code == 302, r.get_data(as_text=True)
+            self.headers["X-CSRF-Token"] = csrf_from(self.c.get("/login").get_data(as_text=True))
+
+    def open(self, method: str, path: str, **kw):
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.c.open(path, method=method, headers=headers, **kw)
+
+    def get(self, path, **kw):
+        return self.open("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.open("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.open("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.open("DELETE", path, **kw)
+
+
+@pytest.fixture
+def as_role(app, users):
+    return lambda role: As(app, role, users)
+
+
+@pytest.fixture
+def running(tmp_path):
+    """A whole appliance (web server, bus, scheduler) in this process on a free port."""
+    from appliance.config import load_config
+    from appliance.service import Appliance
+
+    cfg = load_config(write_config(tmp_path / "live"))
+    appliance = Appliance(cfg).start()
+    yield appliance
+    appliance.stop()
+
+
+def spawn(args: list[str], env: dict | None = None, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "appliance", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}, **kw)
+
+
+def wait_healthy(base: str, timeout: float = 20) -> dict:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            r = requests.get(f"{base}/api/v1/health", timeout=1)
+            if r.status_code == 200:
+                return r.json()
+            last = r.text
+        except requests.RequestException as exc:
+            last = str(exc)
+        time.sleep(0.1)
+    raise AssertionError(f"appliance at {base} did not become healthy: {last}")
+
+
+def run_cli(*args: str, input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "appliance", *args], cwd=ROOT, capture_output=True, text=True,
+                          input=input, env={**os.environ, **(env or {})}, timeout=60)
