@@ -100,7 +100,7 @@ def user_dict(u: User) -> dict:
 
 def _check_password(pw: str, min_length: int) -> None:
     if len(pw) < min_length:
-        raise ValidationFailed(f"密码至少 {min_length} 个字符", f"the password needs at least {min_length} characters",
+        raise ValidationFailed(f"password：密码至少 {min_length} 个字符", f"password: needs at least {min_length} characters",
                                details=[{"key": "password"}])
 
 
@@ -111,7 +111,7 @@ def create_user(data: UserIn, *, actor: str, min_password_length: int = 8) -> Us
         if User.get_or_none(User.login == data.login):
             raise Conflict(f"登录名已存在：{data.login}", f"login already exists: {data.login}")
         if data.person_id is not None and Person.get_or_none(Person.id == data.person_id) is None:
-            raise ValidationFailed(f"人员 {data.person_id} 不存在", f"person {data.person_id} does not exist",
+            raise ValidationFailed(f"person_id：人员 {data.person_id} 不存在", f"person_id: person {data.person_id} does not exist",
                                    details=[{"key": "person_id"}])
         t = events.now_ms()
         u = User.create(login=data.login, display_name=data.display_name or data.login, password_hash=pw_hash,

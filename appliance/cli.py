@@ -262,7 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except ApplianceError as exc:
-        print(f"错误 / error: {exc.bilingual()}", file=sys.stderr)
+        if isinstance(exc.details, list) and exc.details and "zh" in exc.details[0]:
+            print(f"错误 / error: {exc.zh.split(' — ')[0]} / {exc.en.split(' — ')[0]}", file=sys.stderr)
+            for d in exc.details:
+                print(f"  {d['key']}: {d['zh']} / {d['en']}", file=sys.stderr)
+        else:
+            print(f"错误 / error: {exc.bilingual()}", file=sys.stderr)
         return 2 if exc.code.startswith("config") else 1
     except ValidationError as exc:
         from .config import describe_validation_error

@@ -279,7 +279,7 @@ def issue_badge(data: BadgeIn, *, actor: str) -> Badge:
     with events.recording(actor) as rec:
         person = Person.get_or_none(Person.id == data.person_id)
         if person is None:
-            raise ValidationFailed(f"人员 {data.person_id} 不存在", f"person {data.person_id} does not exist",
+            raise ValidationFailed(f"person_id：人员 {data.person_id} 不存在", f"person_id: person {data.person_id} does not exist",
                                    details=[{"key": "person_id"}])
         if not person.active:
             raise Conflict(f"人员 {person.name} 已停用，不能发卡", f"person {person.name} is inactive; cannot issue a badge")

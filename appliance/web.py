@@ -149,7 +149,12 @@ def _load_principal() -> None:
 
 
 def _check_csrf() -> None:
+    """Unsafe requests riding on a session cookie must echo the session's CSRF token (header or form
+    field). Anonymous requests have no session to ride on and get 401 from `require` instead, except the
+    login form, which is protected against login CSRF too."""
     if request.method in SAFE_METHODS or g.via_header:
+        return
+    if g.principal is None and request.endpoint != "ui.login":
         return
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
     expected = session.get("csrf")

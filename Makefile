@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` and `make test`. Both set up everything they need first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+export PYTHON
+
+.PHONY: demo test bench check-python clean
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+
+$(VENV)/.installed-run: setup.cfg pyproject.toml | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-run
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# Runs the appliance on the demo plant and prints the kiosk URL (DEMO_ARGS="--port 9090 --data /tmp/x").
+demo: check-python
+	@bash image_build/debian-deps.sh run
+	@$(MAKE) --no-print-directory $(VENV)/.installed-run
+	$(VENV)/bin/safety-appliance demo $(DEMO_ARGS)
+
+# The whole suite against real peers (PYTEST_ARGS="-k sse -x" to narrow it).
+test: check-python
+	@bash image_build/debian-deps.sh test
+	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks with figures and ratios to a baseline measured in the same run (GUIDE §5).
+bench: check-python
+	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache

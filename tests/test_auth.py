@@ -1,0 +1,163 @@
+"""Who may do what: the authorisation matrix (every endpoint × every role), CSRF, tokens, login limits."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from appliance import auth
+from appliance.auth import PERMISSIONS, allowed
+from conftest import PASSWORD, As, csrf_from
+
+ALL_ROLES = (None, "admin", "safety_officer", "supervisor", "worker", "kiosk")
+SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+def _routes(app):
+    """(method, sample path, permission) for every route the app serves, static files aside."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        assert hasattr(view, "permission"), f"{rule.rule} declares no permission (use @require or @public)"
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "999").replace(f"<{arg}>", "R1")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out.append((method, path, view.permission))
+    return out
+
+
+def test_every_permission_is_known(app):
+    for _, path, perm in _routes(app):
+        assert perm is None or perm in PERMISSIONS, path
+
+
+def test_authorisation_matrix(app, users, as_role):
+    clients = {role: as_role(role) for role in ALL_ROLES}
+    checked = 0
+    for method, path, perm in _routes(app):
+        if path in ("/logout", "/login") or path.startswith("/lang/"):
+            continue  # public by nature; covered below
+        for role in ALL_ROLES:
+            c = clients[role]
+            kw = {"json": {}} if method not in SAFE else {}
+            r = c.open(method, path, **kw)
+            code = r.status_code
+            if path == "/api/v1/stream" and code == 200:
+                r.close()
+            label = f"{method} {path} as {role}: {code} {r.get_data(as_text=True)[:200]}"
+            if perm is None:
+                assert code not in (401, 403), label
+            elif role is None:
+                assert code == 401 if path.startswith("/api/") else (code == 302 and "/login" in r.headers["Location"]), label
+            elif allowed(role, perm) and not (role == "kiosk" and method not in SAFE):
+                assert code not in (401, 403), label
+            else:
+                assert code == 403, label
+                if path.startswith("/api/"):
+                    assert r.get_json()["error"]["code"] == "forbidden", label
+            checked += 1
+    assert checked > 100
+
+
+def test_openapi_documents_every_api_route_with_its_permission(app, client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
+        view = app.view_functions[rule.endpoint]
+        for m in rule.methods - {"HEAD", "OPTIONS"}:
+            served.add((m, path))
+            assert doc["paths"][path][m.lower()]["x-permission"] == view.permission, (m, path)
+    assert served == documented
+
+
+def test_kiosk_token_is_read_only_and_forged_tokens_are_refused(app, users, client):
+    ok = client.get("/api/v1/me", headers={"Authorization": f"Bearer {users['kiosk']}"})
+    assert ok.status_code == 200 and ok.get_json()["role"] == "kiosk"
+    bad = client.get("/api/v1/me", headers={"Authorization": "Bearer forged-token"})
+    assert bad.status_code == 401 and bad.get_json()["error"]["code"] == "bad_token"
+    r = client.get("/kiosk?token=forged")
+    assert r.status_code == 401
+    r = client.get(f"/kiosk?token={users['kiosk']}")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/kiosk")  # token leaves the address bar
+    assert client.get("/kiosk").status_code == 200  # now a cookie session
+    tok = auth.DeviceToken.get(auth.DeviceToken.name == "test-wall")
+    auth.revoke_device_token(tok.id, actor="test")
+    assert client.get("/kiosk").status_code == 302  # revoked: back to login
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {users['kiosk']}"}).status_code == 401
+
+
+def test_csrf_is_required_for_session_writes(app, users):
+    c = As(app, "admin", users)
+    body = {"employee_no": "E1", "name": "甲"}
+    assert c.c.post("/api/v1/people", json=body).status_code == 403
+    r = c.c.post("/api/v1/people", json=body, headers={"X-CSRF-Token": "wrong"})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "csrf_failed"
+    assert c.post("/api/v1/people", json=body).status_code == 201
+    # a login form posted from elsewhere (no token) is refused too
+    assert app.test_client().post("/login", data={"login": "u_admin", "password": PASSWORD}).status_code == 403
+
+
+def test_login_is_rate_limited(app, users):
+    c = app.test_client()
+    token = csrf_from(c.get("/login").get_data(as_text=True))
+    codes = [c.post("/login", data={"login": "u_admin", "password": "wrong", "csrf_token": token}).status_code
+             for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    r = c.post("/login", data={"login": "u_admin", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0  # even the right password waits
+
+
+def test_limiter_window_table():
+    now = [0.0]
+    lim = auth.LoginLimiter(max_failures=2, window_s=60, clock=lambda: now[0])
+    lim.failed("ip:a")
+    lim.check("ip:a")
+    lim.failed("ip:a")
+    with pytest.raises(Exception) as e:
+        lim.check("ip:a")
+    assert e.value.retry_after == 61
+    lim.check("ip:b")  # other clients unaffected
+    now[0] = 60.0
+    lim.check("ip:a")  # the window has passed
+
+
+def test_sessions_end_when_user_is_deactivated_or_password_changes(app, users):
+    admin = As(app, "admin", users)
+    sup = As(app, "supervisor", users)
+    assert sup.get("/api/v1/me").status_code == 200
+    sup_id = auth.User.get(auth.User.login == "u_supervisor").id
+    r = admin.patch(f"/api/v1/users/{sup_id}", json={"password": "another-pass-1"})
+    assert r.status_code == 200
+    assert sup.get("/api/v1/me").status_code == 401
+    officer = As(app, "safety_officer", users)
+    oid = auth.User.get(auth.User.login == "u_safety_officer").id
+    admin.patch(f"/api/v1/users/{oid}", json={"active": False})
+    assert officer.get("/api/v1/me").status_code == 401
+
+
+def test_the_last_admin_cannot_be_removed(app, users):
+    admin = As(app, "admin", users)
+    aid = auth.User.get(auth.User.login == "u_admin").id
+    r = admin.patch(f"/api/v1/users/{aid}", json={"role": "worker"})
+    assert r.status_code == 409 and "last admin" in r.get_json()["error"]["messages"]["en"]
+
+
+def test_passwords_are_hashed_and_never_in_events(app, users):
+    u = auth.User.get(auth.User.login == "u_admin")
+    assert PASSWORD not in u.password_hash and u.password_hash.startswith(("scrypt:", "pbkdf2:"))
+    from appliance import events
+    for ev in events.read_after(0, 1000):
+        assert PASSWORD not in json.dumps(ev.payload) and "password_hash" not in ev.payload
+
+
+def test_short_passwords_are_refused(app, users):
+    admin = As(app, "admin", users)
+    r = admin.post("/api/v1/users", json={"login": "new", "password": "short", "role": "worker"})
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "password"

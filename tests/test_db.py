@@ -1,0 +1,129 @@
+"""The SQLite file: pragmas, migrations on an old database (after a backup), online backup, export."""
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import threading
+
+import pytest
+
+from appliance import db, events
+from appliance import people as P
+from appliance.errors import DatabaseError
+
+
+def test_pragmas_on_the_live_connection(app):
+    q = lambda s: db.database.execute_sql(s).fetchone()[0]
+    assert q("PRAGMA journal_mode") == "wal"
+    assert q("PRAGMA synchronous") == 2  # FULL
+    assert q("PRAGMA foreign_keys") == 1
+    assert q("PRAGMA busy_timeout") == 5000
+
+
+def test_migrations_are_numbered_without_gaps():
+    nums = [n for n, _, _ in db.migrations()]
+    assert nums == list(range(1, len(nums) + 1)) and len(nums) >= 2
+
+
+def test_migrating_an_old_database_keeps_its_data_and_backs_it_up(tmp_path):
+    path, backups = tmp_path / "old.db", tmp_path / "backups"
+    assert db.migrate(path, backups, target=1) == ["0001_core"]
+    assert not backups.exists()  # a new database has nothing to back up
+    old = sqlite3.connect(path)
+    old.execute("INSERT INTO people (employee_no, name, kind, created_at, updated_at) VALUES ('E1', '老王', 'employee', 1, 1)")
+    old.execute("INSERT INTO users (login, password_hash, role, created_at, updated_at) VALUES ('a', 'h', 'admin', 1, 1)")
+    old.commit()
+    old.close()
+
+    applied = db.migrate(path, backups)
+    assert applied == ["0002_device_tokens"]
+    assert db.schema_version(path) == 2
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT name FROM people").fetchall() == [("老王",)]
+    assert conn.execute("SELECT last_login_at FROM users").fetchall() == [(None,)]  # new column
+    conn.execute("SELECT * FROM device_tokens").fetchall()
+    conn.close()
+    (copy,) = backups.glob("pre-migration-v1-*.db")
+    bk = sqlite3.connect(copy)
+    assert bk.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert bk.execute("SELECT name FROM people").fetchall() == [("老王",)]
+    bk.close()
+    assert db.migrate(path, backups) == []  # idempotent
+
+
+def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
+    path = tmp_path / "x.db"
+    db.migrate(path, target=1)
+    real = db.migrations()
+    broken = real[:1] + [(2, "broken", "CREATE TABLE ok_part (x);\nCREATE TABLE people (dup);\n")]
+    monkeypatch.setattr(db, "migrations", lambda: broken)
+    with pytest.raises(DatabaseError, match="0002_broken"):
+        db.migrate(path)
+    assert db.schema_version(path) == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='ok_part'").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_newer_database_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    db.migrate(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(DatabaseError, match="newer"):
+        db.migrate(path)
+
+
+def test_backup_is_consistent_while_writing(app, config, tmp_path):
+    stop = threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            P.create_person(P.PersonIn(employee_no=f"W{i}", name=f"写入{i}"), actor="test")
+            i += 1
+        db.database.close()
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        copies = [db.backup(config.storage.db_path, tmp_path / f"b{n}.db") for n in range(3)]
+    finally:
+        stop.set()
+        th.join()
+    for c in copies:
+        conn = sqlite3.connect(c)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        people = conn.execute("SELECT count(*) FROM people").fetchone()[0]
+        evs = conn.execute("SELECT count(*) FROM events WHERE type='person.created'").fetchone()[0]
+        assert people == evs  # record and event always together, even mid-write
+        assert events.verify_chain(conn) >= evs
+        conn.close()
+
+
+def test_prune_keeps_the_newest(tmp_path):
+    for i in range(5):
+        (tmp_path / f"backup-2026010{i}.db").write_bytes(b"x")
+    removed = db.prune_backups(tmp_path, 2)
+    assert len(removed) == 3
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["backup-20260103.db", "backup-20260104.db"]
+
+
+def test_export_csv_and_json_without_secrets(app, config, users):
+    P.create_person(P.PersonIn(employee_no="E9", name="陈, 逗号"), actor="test")
+    out = io.StringIO()
+    n = db.export_table(config.storage.db_path, "people", "csv", out)
+    assert n == 1 and "陈, 逗号" in out.getvalue() and out.getvalue().startswith("id,")
+    out = io.StringIO()
+    db.export_table(config.storage.db_path, "users", "json", out)
+    rows = json.loads(out.getvalue())
+    assert {r["login"] for r in rows} >= {"u_admin"} and all("password_hash" not in r for r in rows)
+    out = io.StringIO()
+    db.export_table(config.storage.db_path, "device_tokens", "json", out)
+    assert all("token_hash" not in r for r in json.loads(out.getvalue()))
+    with pytest.raises(DatabaseError, match="no such table: nope") as e:
+        db.export_table(config.storage.db_path, "nope", "csv", io.StringIO())
+    assert "people" in e.value.en  # lists what is available

@@ -1,0 +1,140 @@
+"""The event log: one transaction for record + event, the hash chain, `audit verify`, the bus."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+
+import pytest
+
+from appliance import db, events
+from appliance import people as P
+from appliance.errors import ChainBroken, Conflict
+from conftest import run_cli
+
+
+def _person(no: str, name: str = "测试"):
+    return P.create_person(P.PersonIn(employee_no=no, name=name), actor="user:test")
+
+
+def test_event_fields_and_hash(app):
+    p = _person("E1", "王五")
+    (ev,) = events.read_after(0)
+    assert (ev.seq, ev.type, ev.actor, ev.entity_type, ev.entity_id) == (1, "person.created", "user:test", "person", str(p.id))
+    assert ev.payload["name"] == "王五" and len(ev.id) == 36
+    assert ev.occurred_at == ev.recorded_at and ev.recorded_at > 1_700_000_000_000  # UTC milliseconds
+    row = events.Event.get_by_id(1)
+    assert row.prev_hash == events.GENESIS_HASH
+    body = events.canonical_json({k: getattr(row, k) for k in events.HASHED_FIELDS})
+    assert row.hash == hashlib.sha256(row.prev_hash.encode() + body.encode()).hexdigest()
+    assert json.loads(row.payload)["name"] == "王五"  # stored as readable UTF-8 JSON
+    _person("E2")
+    assert events.Event.get_by_id(2).prev_hash == row.hash
+
+
+def test_record_and_event_commit_together_or_not_at_all(app):
+    _person("E1")
+    head = events.head_seq()
+    with pytest.raises(RuntimeError):
+        with events.recording("user:test") as rec:
+            p = P.Person.create(employee_no="E2", name="x", kind="employee", department="", job="", company="",
+                                active=True, created_at=1, updated_at=1)
+            rec.emit("person.created", entity=("person", p.id), payload={})
+            raise RuntimeError("power cut")
+    assert events.head_seq() == head and P.Person.get_or_none(P.Person.employee_no == "E2") is None
+    with pytest.raises(Conflict):
+        _person("E1")  # a refused change writes no event either
+    assert events.head_seq() == head
+
+
+def test_events_are_append_only(app):
+    _person("E1")
+    with pytest.raises(Exception, match="append-only"):
+        db.database.execute_sql("UPDATE events SET actor='x' WHERE seq=1")
+    with pytest.raises(Exception, match="append-only"):
+        db.database.execute_sql("DELETE FROM events WHERE seq=1")
+
+
+def test_concurrent_writers_keep_one_gap_free_chain(app, config):
+    def write(k):
+        for i in range(15):
+            _person(f"T{k}-{i}")
+        db.database.close()
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conn = db.connect_raw(config.storage.db_path)
+    assert events.verify_chain(conn) == 60
+    assert [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")] == list(range(1, 61))
+    conn.close()
+
+
+def _tamper(path, sql):
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER events_no_update")  # an attacker with the file can drop the guard ...
+    conn.execute("DROP TRIGGER events_no_delete")
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("sql, bad_seq, reason", [
+    ("UPDATE events SET payload = replace(payload, '人员3', '人员X') WHERE seq = 3", 3, "altered"),
+    ("UPDATE events SET actor = 'user:someone-else' WHERE seq = 4", 4, "altered"),
+    ("DELETE FROM events WHERE seq = 2", 2, "missing"),
+    ("UPDATE events SET prev_hash = hash WHERE seq = 5", 5, "link"),
+])
+def test_audit_verify_names_the_first_tampered_seq(app, config, sql, bad_seq, reason):
+    for i in range(1, 7):
+        _person(f"E{i}", f"人员{i}")
+    cfg_file = str(config.storage.data_dir / "appliance.toml")
+    ok = run_cli("audit", "verify", "--config", cfg_file)
+    assert ok.returncode == 0 and "6 events" in ok.stdout
+    db.database.close()
+    _tamper(config.storage.db_path, sql)  # ... but not recompute the chain without it showing
+    conn = db.connect_raw(config.storage.db_path)
+    with pytest.raises(ChainBroken) as e:
+        events.verify_chain(conn)
+    conn.close()
+    assert e.value.seq == bad_seq and reason in e.value.en
+    r = run_cli("audit", "verify", "--config", cfg_file)
+    assert r.returncode == 1
+    assert f"first_bad_seq={bad_seq}" in r.stdout and f"seq {bad_seq}" in r.stderr and f"序号 {bad_seq}" in r.stderr
+
+
+def test_bus_publishes_in_order_including_other_writers(app, config):
+    bus = events.Bus(capacity=8, poll_s=0.05)
+    seen = []
+    bus.subscribe(lambda e: seen.append(e.seq))
+    events.BUS = bus
+    bus.start()
+    try:
+        for i in range(5):
+            _person(f"E{i}")
+        # another process (a CLI command) writing to the same file is picked up by polling
+        r = run_cli("create-token", "--config", str(config.storage.data_dir / "appliance.toml"), "--name", "wall")
+        assert r.returncode == 0, r.stderr
+        got = []
+        cursor = 0
+        while len(got) < 6:
+            batch = bus.wait_after(cursor, 5)
+            assert batch, "bus delivered nothing within 5 s"
+            got += batch
+            cursor = got[-1].seq
+        assert [e.seq for e in got] == [1, 2, 3, 4, 5, 6] and got[-1].type == "device_token.created"
+        assert seen == [1, 2, 3, 4, 5, 6]
+        for i in range(10):  # push the first events out of memory (capacity 8)
+            _person(f"F{i}")
+        deadline = 100
+        while bus.head < 16 and deadline:
+            bus.wait_after(bus.head, 0.1)
+            deadline -= 1
+        assert bus.wait_after(0, 0.1) is None  # too old for memory: the caller reads the log
+        assert [e.seq for e in bus.wait_after(10, 0.1)] == list(range(11, 17))
+    finally:
+        bus.stop()
+        events.BUS = None
