@@ -197,11 +197,6 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
         _load_principal()
         _check_csrf()
 
-    @app.teardown_request
-    def _teardown(exc):
-        # peewee keeps one connection per thread; waitress threads are long-lived, so leave it open.
-        pass
-
     @app.errorhandler(ApplianceError)
     def _appliance_error(exc: ApplianceError):
         if not request.path.startswith("/api/") and exc.http_status in (401, 403, 404):

@@ -46,7 +46,12 @@ def error_page(status: int, message: str):
 def _js_catalog() -> dict:
     """Texts the page scripts need (event descriptions, connection states), in the viewer's language."""
     cat = catalog(lang())
-    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp."))}
+    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component."))}
+
+
+def _js_json() -> str:
+    """The catalogue as JSON safe to embed in a <script> element."""
+    return json.dumps(_js_catalog(), ensure_ascii=False).replace("</", "<\\/")
 
 
 def describe(ev: events.Committed) -> str:
@@ -162,7 +167,7 @@ def _board_context() -> dict:
     recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE)
     return {"site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
-            "js_i18n": json.dumps(_js_catalog(), ensure_ascii=False),
+            "js_i18n": _js_json(),
             "health": overall(current_app.extensions["appliance"])}
 
 
@@ -178,7 +183,7 @@ def checkpoint(reader: str):
     if len(reader) > 64:
         return error_page(404, translate(lang(), "error.not_found"))
     return render_template("checkpoint/screen.html", reader=reader, site=_site_view(), head=events.head_seq(),
-                           js_i18n=json.dumps(_js_catalog(), ensure_ascii=False))
+                           js_i18n=_js_json())
 
 
 @ui.get("/tablet")

@@ -21,3 +21,30 @@
     while (feed.children.length > MAX) feed.removeChild(feed.lastChild);
   });
 })();
+
+// Component states (a dead sensor, a full disk) are shown, never hidden: refresh them every 15 s.
+(function () {
+  "use strict";
+  var list = document.getElementById("components");
+  if (!list) return;
+  function refresh() {
+    fetch("/api/v1/health", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (h) {
+      Object.keys(h.components || {}).forEach(function (name) {
+        var c = h.components[name];
+        var li = list.querySelector('[data-component="' + name + '"]');
+        if (!li) {
+          li = document.createElement("li");
+          li.dataset.component = name;
+          li.appendChild(document.createElement("span"));
+          li.appendChild(document.createElement("b"));
+          list.appendChild(li);
+        }
+        li.className = "st-" + c.status;
+        li.title = c.reason || "";
+        li.querySelector("span").textContent = Live.text("component." + name);
+        li.querySelector("b").textContent = Live.text("status." + c.status);
+      });
+    }).catch(function () { /* the live-state badge already shows a lost connection */ });
+  }
+  setInterval(refresh, 15000);
+})();
