@@ -58,7 +58,7 @@ class Appliance:
 
         self.server = create_server(app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
                                     ident="safety-appliance", channel_timeout=60, cleanup_interval=10)
-        self._spawn("web", self.server.run)
+        self._web_thread = self._spawn("web", self.server.run)
 
         if cfg.discovery.enabled:
             name = cfg.discovery.service_name or f"safety-appliance-{cfg.site.appliance_id}"
@@ -76,10 +76,30 @@ class Appliance:
         log.info("appliance started", extra={"url": self.url, "startup_s": round(time.monotonic() - t0, 3)})
         return self
 
-    def _spawn(self, name, target, *args) -> None:
+    def _spawn(self, name, target, *args) -> threading.Thread:
         th = threading.Thread(target=target, args=args, name=name, daemon=True)
         th.start()
         self._threads.append(th)
+        return th
+
+    def _stop_web(self) -> None:
+        """Let running requests finish, then close every socket from inside waitress's own loop (closing
+        them from this thread races the loop's poll), so the loop ends by itself."""
+        srv = self.server
+        srv.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        closed = threading.Event()
+
+        def close_all():
+            for dispatcher in list(srv._map.values()):
+                try:
+                    dispatcher.close()
+                except OSError:
+                    pass
+            closed.set()
+
+        srv.trigger.pull_trigger(close_all)
+        closed.wait(5)
+        self._web_thread.join(5)
 
     def _watchdog(self, interval: float) -> None:
         """Pet systemd's watchdog only while the database answers and the bus runs: a hung appliance
@@ -103,8 +123,7 @@ class Appliance:
         if self.runtime.bus:
             self.runtime.bus.stop()
         if self.server:
-            self.server.close()
-            self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+            self._stop_web()
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         events.BUS = None
