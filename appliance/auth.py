@@ -6,6 +6,7 @@ read-only device token instead of a password.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
@@ -106,7 +107,7 @@ def _check_password(pw: str, min_length: int) -> None:
 
 def create_user(data: UserIn, *, actor: str, min_password_length: int = 8) -> User:
     _check_password(data.password, min_password_length)
-    pw_hash = generate_password_hash(data.password)  # outside the write lock: hashing is slow on purpose
+    pw_hash = hash_password(data.password)  # outside the write lock: hashing is slow on purpose
     with events.recording(actor) as rec:
         if User.get_or_none(User.login == data.login):
             raise Conflict(f"登录名已存在：{data.login}", f"login already exists: {data.login}")
@@ -124,7 +125,7 @@ def update_user(user_id: int, data: UserUpdate, *, actor: str, min_password_leng
     values = data.model_dump(exclude_unset=True, exclude={"password"})
     if data.password is not None:
         _check_password(data.password, min_password_length)
-        values["password_hash"] = generate_password_hash(data.password)
+        values["password_hash"] = hash_password(data.password)
     with events.recording(actor) as rec:
         u = User.get_or_none(User.id == user_id)
         if u is None:
@@ -142,19 +143,39 @@ def update_user(user_id: int, data: UserUpdate, *, actor: str, min_password_leng
     return User.get_by_id(user_id)
 
 
-# A hash to compare against when the login does not exist, so both paths cost the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+# scrypt takes ~32 MB per hash by design; on a 1 GB box a burst of logins must not take the memory the
+# pollers need, so at most two hashes are computed at once (the rest wait their turn).
+_HASHING = threading.BoundedSemaphore(2)
+
+
+def hash_password(password: str) -> str:
+    with _HASHING:
+        return generate_password_hash(password)
+
+
+def password_matches(pw_hash: str, password: str) -> bool:
+    with _HASHING:
+        return check_password_hash(pw_hash, password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to compare against when the login does not exist, so both paths cost the same time."""
+    return hash_password("not-a-real-password")
 
 
 def authenticate(login: str, password: str) -> User | None:
-    """The active user with this login and password, else None (same cost either way)."""
+    """The active user with this login and password, else None (same cost either way). A successful
+    login is an event: the audit trail shows who was on duty at the tablet."""
     u = User.get_or_none(User.login == login)
     if u is None or not u.active:
-        check_password_hash(_DUMMY_HASH, password)
+        password_matches(_dummy_hash(), password)
         return None
-    if not check_password_hash(u.password_hash, password):
+    if not password_matches(u.password_hash, password):
         return None
-    User.update(last_login_at=events.now_ms()).where(User.id == u.id).execute()
+    with events.recording(f"user:{u.login}") as rec:
+        User.update(last_login_at=events.now_ms()).where(User.id == u.id).execute()
+        rec.emit("user.logged_in", entity=("user", u.id), payload={"login": u.login, "role": u.role})
     return u
 
 

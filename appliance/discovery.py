@@ -48,7 +48,9 @@ class Advertiser:
             host = self.name.replace(" ", "-")
             self._info = ServiceInfo(SERVICE_TYPE, f"{self.name}.{SERVICE_TYPE}", addresses=_addresses(self.interfaces),
                                      port=self.port, properties=self.properties, server=f"{host}.local.")
-            self._zc.register_service(self._info, allow_name_change=True)
+            # "safety-appliance" is 16 bytes, one over RFC 6763's 15 for a service name; the GUIDE fixes the
+            # name and every browser accepts it, so register without zeroconf's strict length check.
+            self._zc.register_service(self._info, allow_name_change=True, strict=False)
             self.state = {"status": "ok", "service": self._info.name, "port": self.port}
             log.info("advertised on the LAN", extra={"service": self._info.name, "port": self.port})
         except Exception as exc:  # no multicast on this network: report it, keep running

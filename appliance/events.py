@@ -12,6 +12,7 @@ stream for kiosks, later the sync engine and the reports.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -85,6 +86,11 @@ class Committed:
     payload: dict
     hash: str
 
+    @functools.cached_property
+    def json(self) -> str:
+        """The event as compact JSON, built once however many SSE clients send it."""
+        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
     def as_dict(self) -> dict:
         return {"seq": self.seq, "id": self.id, "type": self.type, "occurred_at": self.occurred_at,
                 "recorded_at": self.recorded_at, "actor": self.actor, "entity_type": self.entity_type,
@@ -107,9 +113,10 @@ class Recorder:
 
     def emit(self, type: str, *, entity: tuple[str, Any] | None = None, payload: dict | None = None,
              occurred_at: int | None = None) -> Committed:
+        # Fixed SQL rather than peewee's query builder: building the query cost more than SQLite's write.
         if self._head is None:
-            last = Event.select(Event.seq, Event.hash).order_by(Event.seq.desc()).limit(1).first()
-            self._head = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+            last = database.execute_sql(_HEAD_SQL).fetchone()
+            self._head = (last[0], last[1]) if last else (0, GENESIS_HASH)
         seq, prev = self._head[0] + 1, self._head[1]
         recorded = now_ms()
         fields = {
@@ -121,11 +128,16 @@ class Recorder:
             "payload": canonical_json(payload or {}),
         }
         h = event_hash(prev, fields)
-        Event.insert(**fields, prev_hash=prev, hash=h).execute()
+        database.execute_sql(_INSERT_SQL, (*(fields[k] for k in HASHED_FIELDS), prev, h))
         self._head = (seq, h)
         ev = Committed(**{**fields, "payload": payload or {}}, hash=h)
         self.emitted.append(ev)
         return ev
+
+
+_HEAD_SQL = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+_INSERT_SQL = (f"INSERT INTO events ({', '.join(HASHED_FIELDS)}, prev_hash, hash) "
+               f"VALUES ({', '.join('?' * (len(HASHED_FIELDS) + 2))})")
 
 
 @contextmanager

@@ -106,3 +106,25 @@ def test_many_clients_all_receive_everything(running, token):
     finally:
         for c in clients:
             c.close()
+
+
+def test_a_client_ahead_of_the_log_is_told_to_reload(running, token):
+    """After a restored backup the log is shorter than what a kiosk saw: it gets `event: reset`."""
+    head = events.head_seq()
+    r = requests.get(f"{running.url}/api/v1/stream", headers={"Authorization": f"Bearer {token}",
+                                                              "Last-Event-ID": str(head + 50)}, stream=True, timeout=(5, 10))
+    try:
+        lines = r.iter_lines(decode_unicode=True)
+        seen = []
+        for line in lines:
+            seen.append(line)
+            if line.startswith("data: "):
+                break
+        assert "event: reset" in seen and json.loads(seen[-1][6:]) == {"head": head}
+        _person("R1")  # and it carries on from the real head
+        for line in lines:
+            if line.startswith("id: "):
+                assert int(line[4:]) == head + 1
+                break
+    finally:
+        r.close()

@@ -62,7 +62,7 @@ def _last_event_id() -> int:
 
 
 def sse_frame(ev: events.Committed) -> str:
-    return f"id: {ev.seq}\ndata: {json.dumps(ev.as_dict(), ensure_ascii=False, separators=(',', ':'))}\n\n"
+    return f"id: {ev.seq}\ndata: {ev.json}\n\n"
 
 
 @api_bp.get("/stream")
@@ -74,6 +74,12 @@ def stream():
 
     def generate(cursor: int = cursor):
         yield "retry: 2000\n\n"
+        head = events.head_seq()
+        if cursor > head:
+            # The client saw events this log no longer has (a restored backup): tell it to reload its
+            # page rather than silently skip what comes next.
+            yield f"event: reset\ndata: {json.dumps({'head': head})}\n\n"
+            cursor = head
         while True:
             batch = bus.wait_after(cursor, HEARTBEAT_S) if bus is not None else None
             if batch is None:  # older than memory holds (or no bus): read the log itself

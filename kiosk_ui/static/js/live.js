@@ -30,6 +30,8 @@
         last = ev.seq;
         onEvent(ev);
       };
+      // The log behind the appliance is older than what this page saw (a restored backup): start over.
+      source.addEventListener("reset", function () { location.reload(); });
       source.onerror = function () {
         setState("reconnecting");
         if (source.readyState === EventSource.CLOSED && !retry) {

@@ -1,0 +1,94 @@
+"""Run every benchmark in sequence and print a summary table.
+
+Each script runs in its own interpreter (this one), prints its figures, and ends with one
+`RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
+unless a benchmark crashed. Pass benchmark names to run only those:
+
+    python bench/run.py [event_log] [sse_fanout] [footprint]
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = ("event_log", "sse_fanout", "footprint")
+
+
+def run(name: str) -> tuple[dict | None, float]:
+    print(f"\n=== {name} ===", flush=True)
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, str(HERE / f"{name}.py")], stdout=subprocess.PIPE, text=True,
+                            cwd=HERE.parent)
+    found = None
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+        if line.startswith("RESULT "):
+            found = json.loads(line[len("RESULT "):])
+    proc.wait()
+    if proc.returncode != 0:
+        print(f"!!! {name} failed with exit status {proc.returncode}", flush=True)
+        found = None
+    return found, time.monotonic() - t0
+
+
+def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
+    """(benchmark, figure, baseline, ratio, target) lines for one RESULT."""
+    name = r["bench"]
+    if name == "event_log":
+        return [(f"event log, {r[k]['per_txn']}/txn", f"{r[k]['app_per_s']:,} ev/s",
+                 f"raw sqlite3 {r[k]['raw_per_s']:,} ev/s", f"{r[k]['ratio']:.2f}x", ">= 0.5x")
+                for k in ("single", "batched")]
+    if name == "sse_fanout":
+        one, many = r["one"], r["many"]
+        n = many["clients"]
+        return [(f"SSE {n} clients, p50", f"{many['commit_p50_ms']} ms", f"1 client {one['commit_p50_ms']} ms",
+                 f"{r['ratio_p50']}x", ""),
+                (f"SSE {n} clients, p99", f"{many['commit_p99_ms']} ms", f"1 client {one['commit_p99_ms']} ms",
+                 f"{r['ratio_p99']}x", "<= 200 ms"),
+                ("SSE missed deliveries", f"{many['missing']} of {many['events'] * n}", "", "", "0")]
+    if name == "footprint":
+        b = r["baseline"]
+        out = []
+        for k in ("cold", "warm"):
+            v = r[k]
+            out.append((f"start to healthy, {k}", f"{v['healthy_s']:.2f} s", f"bare imports {b['ready_s']:.2f} s",
+                        f"{v['ratio_start']}x", "<= 5 s"))
+            out.append((f"RSS after /kiosk, {k}", f"{v['rss_after_mb']} MB", f"bare imports {b['rss_mb']} MB",
+                        f"{v['ratio_rss']}x", "<= 150 MB"))
+            out.append((f"peak RSS, {v['logins']} logins, {k}", f"{v['peak_rss_logins_mb']} MB", "", "", "<= 150 MB"))
+        return out
+    return [(name, json.dumps(r)[:60], "", "", "")]
+
+
+def main() -> int:
+    names = sys.argv[1:] or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+        return 2
+    results, failed = [], []
+    for name in names:
+        r, secs = run(name)
+        print(f"({name}: {secs:.1f} s)")
+        (results.append(r) if r else failed.append(name))
+
+    table = [("benchmark", "figure", "baseline (same run)", "ratio", "target")]
+    for r in results:
+        table += rows(r)
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    print("\n=== summary ===")
+    for i, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    if failed:
+        print(f"\nFAILED (crashed): {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
