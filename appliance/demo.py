@@ -68,7 +68,9 @@ def write_config(data_dir: Path, port: int, host: str) -> Path:
         f"data_dir = {json.dumps(str(data_dir.resolve()))}\n\n"
         "[web]\n"
         f'host = "{host}"\nport = {port}\n\n'
-        "[discovery]\nenabled = true\n\n"
+        "[discovery]\nenabled = true\n"
+        # listening on loopback only: advertise there too, not on a LAN that cannot reach us
+        + ('interfaces = ["127.0.0.1"]\n' if host == "127.0.0.1" else "") + "\n"
         '[logging]\nformat = "text"\n',
         encoding="utf-8")
     return path

@@ -97,8 +97,12 @@ class Appliance:
                     pass
             closed.set()
 
-        srv.trigger.pull_trigger(close_all)
-        closed.wait(5)
+        try:
+            srv.trigger.pull_trigger(close_all)
+        except OSError as exc:  # the loop already closed its trigger: it is ending by itself
+            log.warning("waitress trigger already closed at stop", extra={"error": str(exc)})
+        else:
+            closed.wait(5)
         self._web_thread.join(5)
 
     def _watchdog(self, interval: float) -> None:

@@ -1,0 +1,376 @@
+"""The pages in a real browser (Playwright + Debian chromium) against a real appliance process running the
+demo plant: the wall board (live feed, reconnect, language switch), tablet login and the people form, and
+the checkpoint screen.
+
+The demo plant is seeded with `appliance.demo.prepare` (what `safety-appliance demo` does) and served with
+`python -m appliance run --config <data>/appliance.toml`, with mDNS pinned to loopback: the demo's own
+config advertises on every interface, which would leak test services onto the CI LAN (TESTING.md §6).
+
+No timing assertions: every wait is a Playwright auto-wait or a poll with a generous deadline.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, csrf_from, free_port, need, spawn, wait_healthy
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000          # generous: a loaded 2-core CI box
+RECONNECT_WAIT_MS = 60_000
+AREAS = {"TANK": ("储罐区", "Tank farm"), "REACT": ("反应车间", "Reactor building"), "WH": ("仓库", "Warehouse"),
+         "DOCK": ("装卸站台", "Loading dock"), "CTRL": ("中控室", "Control room"), "GATE": ("大门", "Gate")}
+SCREENSHOT_COPY = Path("/tmp/kiosk.png")
+
+pytestmark = pytest.mark.browser
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - need() below reports it
+    sync_playwright = None
+
+
+# ---------------------------------------------------------------- peers
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need(sync_playwright is not None, "playwright is not importable")
+    need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
+    pw = sync_playwright().start()
+    try:
+        # The first launch on a cold box once took 11 s (TESTING.md §5): allow far more.
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=120_000)
+    except Exception:
+        pw.stop()
+        raise
+    yield b
+    b.close()
+    pw.stop()
+
+
+class Plant:
+    """The demo plant served by a real `python -m appliance run` process on a fixed port and data dir,
+    which the tests can stop (SIGTERM) and start again."""
+
+    def __init__(self, data: Path):
+        self.data = data
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        seed = subprocess.run(
+            [sys.executable, "-c", "import sys; from appliance import demo; "
+                                   "demo.prepare(sys.argv[1], int(sys.argv[2]), '127.0.0.1')", str(data), str(self.port)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert seed.returncode == 0, seed.stdout + seed.stderr
+        self.config = data / "appliance.toml"
+        text = self.config.read_text(encoding="utf-8")
+        assert "[discovery]\n" in text, text
+        if "interfaces" not in text:
+            text = text.replace("[discovery]\n", '[discovery]\ninterfaces = ["127.0.0.1"]\n', 1)
+        self.config.write_text(text, encoding="utf-8")
+        self.creds = json.loads((data / "demo-credentials.json").read_text(encoding="utf-8"))
+        assert self.creds["kiosk_token"], self.creds
+        self.proc: subprocess.Popen | None = None
+        self.lines: list[str] = []
+
+    @property
+    def token(self) -> str:
+        return self.creds["kiosk_token"]
+
+    def password(self, login: str) -> str:
+        return self.creds["users"][login]["password"]
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None
+        self.proc = spawn(["run", "--config", str(self.config)])
+        proc = self.proc
+        # Drain the output on a thread: a full pipe would block the appliance.
+        threading.Thread(target=lambda: [self.lines.append(line) for line in proc.stdout], daemon=True).start()
+        try:
+            wait_healthy(self.base, timeout=60)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nexit code {proc.poll()}; output:\n{self.output}") from None
+
+    def ensure_running(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+
+    def stop(self, timeout: float = 30) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"appliance did not exit within {timeout}s of SIGTERM:\n{self.output}") from None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    # -- the admin, through the JSON API, as a browser would (session cookie + CSRF token)
+
+    def admin_session(self):
+        import requests
+
+        s = requests.Session()
+        login_page = s.get(f"{self.base}/login", timeout=10)
+        r = s.post(f"{self.base}/login", data={"login": "admin", "password": self.password("admin"),
+                                               "csrf_token": csrf_from(login_page.text)},
+                   allow_redirects=False, timeout=10)
+        assert r.status_code == 302, (r.status_code, r.text)
+        # Logging in starts a fresh session with a fresh CSRF token: read it again.
+        s.headers["X-CSRF-Token"] = csrf_from(s.get(f"{self.base}/login", timeout=10).text)
+        return s
+
+    def create_person(self, name: str) -> dict:
+        s = self.admin_session()
+        no = "T" + uuid.uuid4().hex[:8].upper()
+        r = s.post(f"{self.base}/api/v1/people", json={"employee_no": no, "name": name, "kind": "employee",
+                                                        "department": "测试部"}, timeout=10)
+        assert r.status_code == 201, (r.status_code, r.text)
+        return r.json()
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory):
+    p = Plant(tmp_path_factory.mktemp("demo-plant"))
+    try:
+        p.start()
+        yield p
+    finally:
+        p.kill()
+
+
+@pytest.fixture
+def running_plant(plant):
+    plant.ensure_running()  # a failed reconnect test must not take the others down with it
+    mark = len(plant.lines)
+    yield plant
+    # Shown by pytest only when the test fails: what the appliance logged meanwhile.
+    print(f"--- appliance output during the test (exit code {plant.proc.poll()}):")
+    print("".join(plant.lines[mark:]))
+
+
+@pytest.fixture
+def new_page(browser):
+    """new_page(width, height): a page in a fresh context (own cookies: session, language)."""
+    contexts, console = [], []
+
+    def make(width: int = 1920, height: int = 1080):
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        ctx.set_default_timeout(WAIT_MS)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.on("console", lambda m: console.append(f"{time.strftime('%H:%M:%S')} console.{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: console.append(f"{time.strftime('%H:%M:%S')} pageerror: {e}"))
+        page.on("framenavigated", lambda f: console.append(f"{time.strftime('%H:%M:%S')} navigated: {f.url}")
+                if f.parent_frame is None else None)
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+    print("--- browser console and navigations:")
+    print("\n".join(console))
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:6]}"
+
+
+def open_board(page, plant: Plant) -> None:
+    page.goto(f"{plant.base}/kiosk?token={plant.token}")
+    # The token is traded for a session cookie and dropped from the address bar.
+    assert "token=" not in page.url, page.url
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+    page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+
+
+def area_labels(page) -> dict[str, str]:
+    return {g.get_attribute("data-area"): (g.locator(".area-label").text_content() or "").strip()
+            for g in page.locator("#floor-plan g.area").all()}
+
+
+# ---------------------------------------------------------------- the wall board
+
+
+def test_wall_board_live_feed(running_plant, new_page, tmp_path):
+    plant = running_plant
+    page = new_page(1920, 1080)
+    open_board(page, plant)
+
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#floor-plan")).to_be_visible()
+    labels = area_labels(page)
+    assert labels == {code: zh for code, (zh, _) in AREAS.items()}, labels
+    for code, (zh, _) in AREAS.items():
+        expect(page.locator(f"#floor-plan #area-{code} .area-label")).to_have_text(zh)
+    expect(page.locator("#site-name")).to_contain_text("滨江精细化工厂")
+    expect(page.locator("#live-state")).to_have_text("实时连接正常")
+
+    name = unique_name("测试员")
+    person = plant.create_person(name)
+    item = page.locator("#feed li", has_text=name)
+    expect(item).to_have_count(1, timeout=WAIT_MS)
+    expect(item).to_contain_text(f"新增人员：{name}（{person['employee_no']}）")
+    expect(page.locator("#feed li").first).to_contain_text(name)  # newest first
+    assert page.evaluate("window.__sameDocument === true"), "the board reloaded instead of updating live"
+
+    shot = tmp_path / "kiosk.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    shutil.copyfile(shot, SCREENSHOT_COPY)
+
+
+def test_wall_board_reconnects_after_restart(running_plant, new_page):
+    plant = running_plant
+    page = new_page(1920, 1080)
+    open_board(page, plant)
+
+    assert plant.stop() == 0, plant.output
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\breconnecting\b"), timeout=WAIT_MS)
+    expect(page.locator("#live-state")).to_have_text("连接中断，正在重连…")
+
+    plant.start()  # same port, same data directory
+    name = unique_name("重连员")
+    plant.create_person(name)
+    expect(page.locator("#feed li", has_text=name)).to_have_count(1, timeout=RECONNECT_WAIT_MS)
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+    # The restart itself is on the feed too, and nothing was shown twice after the replay.
+    expect(page.locator("#feed li", has_text="系统已启动").first).to_be_visible()
+    seqs = page.locator("#feed li[data-seq]").evaluate_all("els => els.map(e => e.dataset.seq)")
+    assert len(seqs) == len(set(seqs)), seqs
+    assert page.evaluate("window.__sameDocument === true"), "the board reloaded instead of reconnecting"
+
+
+def test_wall_board_switches_to_english(running_plant, new_page):
+    plant = running_plant
+    page = new_page(1920, 1080)
+    open_board(page, plant)
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+
+    page.click("#lang-switch")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert urlpath(page.url) == "/kiosk", page.url
+    expect(page.locator("#floor-plan #area-TANK .area-label")).to_have_text("Tank farm")
+    labels = area_labels(page)
+    assert labels == {code: en for code, (_, en) in AREAS.items()}, labels
+    expect(page.locator("#site-name")).to_contain_text("Binjiang Fine Chemicals")
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+    expect(page.locator("#lang-switch")).to_have_text("中文")
+
+    # And back.
+    page.click("#lang-switch")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#floor-plan #area-TANK .area-label")).to_have_text("储罐区")
+
+
+def urlpath(url: str) -> str:
+    from urllib.parse import urlparse
+
+    return urlparse(url).path
+
+
+# ---------------------------------------------------------------- the tablet
+
+
+def log_in(page, plant: Plant, login: str) -> None:
+    page.goto(f"{plant.base}/login")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", plant.password(login))
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/tablet$"))
+
+
+@pytest.mark.parametrize("login", ["wangfang", "zhangwei"])
+def test_tablet_login_lands_on_tablet(running_plant, new_page, login):
+    page = new_page(1280, 800)
+    log_in(page, running_plant, login)
+    expect(page.locator("main h1")).to_contain_text(f"欢迎，{login}")
+    expect(page.locator("#floor-plan #area-GATE .area-label")).to_have_text("大门")
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+
+
+def test_tablet_wrong_password_stays_on_login(running_plant, new_page):
+    page = new_page(1280, 800)
+    page.goto(f"{running_plant.base}/login")
+    page.fill("input[name=login]", "zhangwei")
+    page.fill("input[name=password]", "not-the-password")
+    page.click("main button[type=submit]")
+    expect(page.locator(".error-message")).to_have_text("登录名或密码错误")
+    assert urlpath(page.url) == "/login", page.url
+
+
+def test_tablet_add_person_and_glove_sized_controls(running_plant, new_page):
+    plant = running_plant
+    page = new_page(1280, 800)
+    log_in(page, plant, "zhangwei")  # safety officer: may edit people
+    page.goto(f"{plant.base}/tablet/people")
+
+    form = page.locator('form.api-form[data-api="/api/v1/people"]')
+    expect(form).to_be_visible()
+    name = unique_name("平板员")
+    no = "P" + uuid.uuid4().hex[:8].upper()
+    form.locator("input[name=employee_no]").fill(no)
+    form.locator("input[name=name]").fill(name)
+    form.locator("select[name=kind]").select_option("contractor")
+    form.locator("input[name=company]").fill("江东建设工程有限公司")
+    form.locator("input[name=job]").fill("焊工")
+    page.evaluate("window.__beforeSave = true")
+    form.locator("button[type=submit]").click()
+
+    row = page.locator("table.list tbody tr", has_text=no)
+    expect(row).to_have_count(1, timeout=WAIT_MS)
+    expect(row).to_contain_text(name)
+    expect(row).to_contain_text("承包商")
+    # The form reloads the page after a save (forms.js); the new row comes from the server.
+    page.wait_for_function("window.__beforeSave === undefined", timeout=WAIT_MS)
+
+    # Every visible control is big enough for a gloved finger (≥ 48 px high).
+    controls = page.locator("button:visible, input:not([type=hidden]):visible, select:visible, a:visible")
+    n = controls.count()
+    assert n >= 10, n
+    small = []
+    for i in range(n):
+        el = controls.nth(i)
+        box = el.bounding_box()
+        if box is None:
+            continue
+        if box["height"] < 48 - 0.01:  # sub-pixel rounding only
+            small.append((el.evaluate("e => e.outerHTML.slice(0, 120)"), round(box["height"], 2)))
+    assert not small, f"controls under 48 px high: {small}"
+
+
+# ---------------------------------------------------------------- the checkpoint screen
+
+
+def test_checkpoint_screen_idle(running_plant, new_page):
+    plant = running_plant
+    page = new_page(800, 480)
+    page.goto(f"{plant.base}/checkpoint/R1?token={plant.token}")
+    assert "token=" not in page.url, page.url
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#cp-status")).to_have_text("请刷卡")
+    expect(page.locator("#cp")).to_have_class(re.compile(r"\bidle\b"))
+    expect(page.locator("#cp")).to_have_attribute("data-reader", "R1")
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
