@@ -138,3 +138,31 @@ def test_bus_publishes_in_order_including_other_writers(app, config):
     finally:
         bus.stop()
         events.BUS = None
+
+
+def test_nested_recordings_share_one_chain_and_roll_back_alone(app, config):
+    with events.recording("user:outer") as rec:
+        _person("N1")  # a domain function opening its own recording inside ours
+        rec.emit("note.added", payload={"n": 1})
+        with pytest.raises(Conflict):
+            _person("N1")  # the inner failure is undone, the outer carries on
+        _person("N2")
+    got = events.read_after(0)
+    assert [(e.type, e.actor) for e in got] == [("person.created", "user:test"), ("note.added", "user:outer"),
+                                                 ("person.created", "user:test")]
+    assert P.Person.select().count() == 2
+    conn = db.connect_raw(config.storage.db_path)
+    assert events.verify_chain(conn) == 3
+    conn.close()
+
+
+@pytest.mark.parametrize("fields", [
+    {"seq": 1, "id": "u", "type": "a.b", "occurred_at": 1, "recorded_at": 2, "actor": "user:张三",
+     "entity_type": None, "entity_id": None, "payload": "{}"},
+    {"seq": 99, "id": "x", "type": "t", "occurred_at": 1795903500621, "recorded_at": 1795903500621,
+     "actor": 'quote"back\\\\slash\\n\\ttab\\u0001', "entity_type": "person", "entity_id": "12",
+     "payload": '{"name":"王五","note":"line\\nbreak"}'},
+])
+def test_fast_hash_is_the_hash_of_canonical_json(fields):
+    body = events.canonical_json({k: fields[k] for k in events.HASHED_FIELDS})
+    assert events.event_hash("0" * 64, fields) == hashlib.sha256(("0" * 64 + body).encode()).hexdigest()
