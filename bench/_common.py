@@ -63,6 +63,22 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def stop(proc) -> float:
+    """SIGTERM a child (kill it after 20 s); returns the seconds it took to go."""
+    import signal
+    import subprocess
+    import time
+
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return round(time.monotonic() - t0, 2)
+
+
 def result(name: str, **figures) -> None:
     """The one machine-readable line that bench/run.py collects."""
     print("RESULT " + json.dumps({"bench": name, **figures}, ensure_ascii=False), flush=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from _common import ROOT, free_port, percentile, ratio, result, rss_kb
+from _common import ROOT, free_port, percentile, ratio, result, rss_kb, stop
 
 BARE = ("import flask, waitress, peewee, pydantic, apscheduler, zeroconf; import time; "
         "print('ready', flush=True); time.sleep(30)")
@@ -37,16 +36,6 @@ CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 def mb(kb: int) -> float:
     return round(kb / 1024, 1)
 
-
-def stop(proc: subprocess.Popen) -> float:
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    return round(time.monotonic() - t0, 2)
 
 
 def baseline() -> dict:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import requests
 
-from _common import ROOT, free_port, percentile, ratio, result
+from _common import ROOT, free_port, percentile, ratio, result, stop
 
 PASSWORD = "bench-password-1"
 
@@ -216,14 +215,7 @@ def main() -> int:
             print("--- appliance log (tail) ---\n" + Path(log.name).read_text()[-3000:], file=sys.stderr)
             raise
         finally:
-            t0 = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            stop_s = round(time.monotonic() - t0, 2)
+            stop_s = stop(proc)
             log.close()
         bad = [ln for ln in Path(log.name).read_text().splitlines() if " ERROR " in ln or "Traceback" in ln]
         print(f"  appliance stopped {stop_s} s after SIGTERM (exit {proc.returncode}); {len(bad)} error lines in its "

@@ -6,7 +6,7 @@ import zoneinfo
 from datetime import datetime, timezone
 from urllib.parse import urlparse
 
-from flask import (Blueprint, current_app, g, make_response, redirect, render_template, request, session,
+from flask import (Blueprint, current_app, make_response, redirect, render_template, request, session,
                    url_for)
 
 from appliance import auth, events
