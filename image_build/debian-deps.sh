@@ -9,7 +9,7 @@ purpose=${1:-run}
 # package:command-or-file-that-proves-it (a path starting with / is tested with -e)
 run_required=(python3-venv:venv)
 run_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc chromium:chromium)
-test_required=(python3-venv:venv chromium:chromium systemd:systemd-analyze)
+test_required=(python3-venv:venv chromium:chromium systemd:systemd-analyze socat:socat)
 test_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)
 
 have() {  # have PACKAGE:PROOF

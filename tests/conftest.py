@@ -166,3 +166,49 @@ def wait_healthy(base: str, timeout: float = 20) -> dict:
 def run_cli(*args: str, input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "appliance", *args], cwd=ROOT, capture_output=True, text=True,
                           input=input, env={**os.environ, **(env or {})}, timeout=60)
+
+
+def spawn_peer(args: list[str], timeout: float = 15) -> subprocess.Popen:
+    """Start a peer process that prints READY when it is about to serve; its output is drained."""
+    import threading
+
+    p = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if line.strip() == "READY":
+            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+            return p
+        if not line and p.poll() is not None:
+            break
+    p.kill()
+    raise RuntimeError(f"peer {args} did not become ready (rc={p.poll()})")
+
+
+def stop_peer(p: subprocess.Popen, timeout: float = 5) -> None:
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def pty_pair(tmp_path):
+    """Two linked pseudo-terminals from socat: a serial line without hardware."""
+    import shutil
+
+    need(shutil.which("socat") is not None, "socat (Debian package socat)")
+    a, b = tmp_path / "ttyA", tmp_path / "ttyB"
+    p = subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"], stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if a.exists() and b.exists():
+            break
+        time.sleep(0.02)
+    else:
+        stop_peer(p)
+        pytest.fail("socat did not create the pty links")
+    yield str(a), str(b)
+    stop_peer(p)

@@ -1,0 +1,184 @@
+"""The Modbus driver against a real pymodbus server: TCP, and RTU over a socat pty pair; faults and recovery."""
+from __future__ import annotations
+
+import struct
+import time
+
+import pytest
+from pydantic import ValidationError
+
+from conftest import free_port, spawn_peer, stop_peer
+from drivers.base import REGISTRY
+from drivers.modbus import ModbusConfig, ModbusTcp
+
+SERVER = ["-m", "drivers.sim.modbus_server"]
+
+
+def f32_cdab(v: float) -> list[int]:
+    hi, lo = struct.unpack(">HH", struct.pack(">f", v))
+    return [lo, hi]
+
+
+def bus_config(**kw) -> ModbusConfig:
+    base = {"type": "modbus_tcp", "name": "gas-ctrl", "host": "127.0.0.1", "port": 502, "timeout_s": 0.5,
+            "retries": 0, "poll_interval_s": 0.2, "backoff_max_s": 0.4,
+            "devices": [
+                {"name": "ctrl-1", "unit": 1, "registers": [
+                    {"point": "GT-101", "address": 0, "type": "float32", "word_order": "little"},
+                    {"point": "GT-102", "address": 2, "type": "uint16", "scale": 0.1},
+                    {"point": "GT-103", "address": 3, "type": "int16"},
+                    {"point": "DOOR-1", "function": "coil", "address": 4, "type": "bool"},
+                ]},
+                {"name": "ctrl-2", "unit": 2, "registers": [{"point": "GT-201", "address": 10, "type": "uint16"}]},
+            ]}
+    base.update(kw)
+    return ModbusConfig.model_validate(base)
+
+
+@pytest.fixture
+def tcp_server():
+    port = free_port()
+    p = spawn_peer([*SERVER, "tcp", "127.0.0.1", str(port), "--ids", "1,2"])
+    time.sleep(0.3)  # READY comes just before the socket is bound
+    yield port, p
+    stop_peer(p)
+
+
+def writer(port):
+    from pymodbus.client import ModbusTcpClient  # the test plays the plant: it writes the detector values
+
+    c = ModbusTcpClient("127.0.0.1", port=port, timeout=1, retries=0)
+    assert c.connect()
+    return c
+
+
+def values(readings):
+    return {r.point: (r.value if r.quality == "good" else r.reason) for r in readings}
+
+
+def test_tcp_reads_decode_every_point(tcp_server):
+    port, _ = tcp_server
+    w = writer(port)
+    w.write_registers(0, [*f32_cdab(12.5), 205, 0xFFF6], device_id=1)
+    w.write_coil(4, True, device_id=1)
+    w.write_register(10, 77, device_id=2)
+    got = []
+    bus = ModbusTcp(bus_config(port=port), got.extend)
+    try:
+        readings = bus.poll_once()
+    finally:
+        bus.stop()
+        w.close()
+    v = values(readings)
+    assert v["GT-101"] == 12.5 and v["GT-102"] == pytest.approx(20.5) and v["GT-103"] == -10.0
+    assert v["DOOR-1"] == 1.0 and v["GT-201"] == 77.0
+    assert got == readings
+    assert bus.health()["status"] == "ok" and bus.health()["devices"]["ctrl-1"]["status"] == "ok"
+    assert len(bus.devices[0].blocks) == 2  # registers 0..3 in one read, the coil in another
+
+
+def test_server_gone_is_a_fault_within_three_polls_and_recovers(tcp_server):
+    port, server = tcp_server
+    bus = ModbusTcp(bus_config(port=port), lambda rs: None)
+    try:
+        assert all(r.quality == "good" for r in bus.poll_once())
+        stop_peer(server)
+        polls = 0
+        while bus.health()["status"] != "fault" and polls < 3:
+            readings = bus.poll_once()
+            polls += 1
+        h = bus.health()
+        assert h["status"] == "fault" and "comm" in h["reason"]
+        assert all(r.quality == "bad" and r.value is None and r.reason.startswith("comm") for r in readings)
+        restarted = spawn_peer([*SERVER, "tcp", "127.0.0.1", str(port), "--ids", "1,2"])
+        try:
+            deadline = time.monotonic() + 10
+            while bus.health()["status"] != "ok" and time.monotonic() < deadline:
+                readings = bus.poll_once()
+                time.sleep(0.1)
+            assert bus.health()["status"] == "ok"
+            assert all(r.quality == "good" for r in readings)
+        finally:
+            stop_peer(restarted)
+    finally:
+        bus.stop()
+
+
+def test_exception_response_faults_that_device_only(tcp_server):
+    port, _ = tcp_server
+    cfg = bus_config(port=port, devices=[
+        {"name": "good", "unit": 1, "registers": [{"point": "A", "address": 0}]},
+        {"name": "bad-map", "unit": 2, "registers": [{"point": "B", "address": 100}]},  # beyond its registers
+    ])
+    bus = ModbusTcp(cfg, lambda rs: None)
+    try:
+        v = values(bus.poll_once())
+    finally:
+        bus.stop()
+    assert v["A"] == 0.0
+    assert "exception 2 (illegal data address)" in v["B"]
+    h = bus.health()
+    assert h["status"] == "degraded" and h["devices"]["bad-map"]["status"] == "fault"
+
+
+def test_nan_from_a_detector_is_a_bad_reading(tcp_server):
+    port, _ = tcp_server
+    w = writer(port)
+    w.write_registers(0, [0x0000, 0x7FC0], device_id=1)  # NaN, CDAB
+    bus = ModbusTcp(bus_config(port=port), lambda rs: None)
+    try:
+        v = values(bus.poll_once())
+    finally:
+        bus.stop()
+        w.close()
+    assert "decode" in v["GT-101"] and v["GT-103"] == 0.0
+
+
+def test_polling_thread_runs_and_stops(tcp_server):
+    port, _ = tcp_server
+    batches = []
+    bus = ModbusTcp(bus_config(port=port), batches.append)
+    bus.start()
+    deadline = time.monotonic() + 5
+    while len(batches) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    bus.stop()
+    n = len(batches)
+    assert n >= 3
+    time.sleep(0.5)
+    assert len(batches) == n  # stopped means stopped
+
+
+def test_rtu_over_a_pty(pty_pair):
+    a, b = pty_pair
+    server = spawn_peer([*SERVER, "rtu", a, "9600", "--ids", "1"])
+    time.sleep(0.3)
+    cfg = ModbusConfig.model_validate({
+        "type": "modbus_rtu", "name": "rs485-1", "serial_port": b, "baudrate": 9600, "timeout_s": 0.5, "retries": 0,
+        "devices": [{"name": "o2", "unit": 1, "registers": [{"point": "O2-1", "address": 0, "scale": 0.1}]}]})
+    bus = REGISTRY["modbus_rtu"](cfg, lambda rs: None)
+    try:
+        v = values(bus.poll_once())
+        assert v["O2-1"] == 0.0 and bus.health()["status"] == "ok"
+        stop_peer(server)
+        v = values(bus.poll_once())
+        assert v["O2-1"].startswith("comm") and bus.health()["status"] == "fault"
+    finally:
+        bus.stop()
+        stop_peer(server)
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"host": None}, "host"),
+    ({"type": "modbus_rtu"}, "serial_port"),
+    ({"devices": [{"name": "d", "unit": 1, "registers": [{"point": "X", "address": 65535, "type": "float32"}]}]},
+     "runs past"),
+    ({"devices": [{"name": "d", "unit": 1, "registers": [{"point": "X", "address": 0}, {"point": "X", "address": 1}]}]},
+     "mapped twice"),
+    ({"devices": [{"name": "d", "unit": 1, "registers": [{"point": "X", "address": 0, "type": "float16"}]}]}, "type"),
+    ({"devices": [{"name": "d", "unit": 1, "registers": [{"point": "X", "adress": 0}]}]}, "adress"),
+])
+def test_register_maps_are_validated_naming_the_problem(change, key):
+    with pytest.raises(ValidationError) as e:
+        bus_config(**change)
+    assert key in str(e.value)
