@@ -13,7 +13,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -98,6 +98,69 @@ class LoggingConfig(Section):
     format: Literal["json", "text"] = "json"
 
 
+class ThresholdConfig(Section):
+    level: Literal[1, 2]
+    direction: Literal["high", "low"] = "high"
+    value: float
+
+
+class PointConfig(Section):
+    """One measured quantity at one place (a gas detector channel, a temperature)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    name: str = Field(min_length=1, max_length=60)
+    name_en: str = Field("", max_length=60)
+    gas: str
+    unit: str | None = None                     # default: the gas's usual unit
+    area: str | None = None                     # area code on the floor plan
+    x: float | None = Field(None, ge=0, le=10000)  # position on the floor plan
+    y: float | None = Field(None, ge=0, le=10000)
+    range_low: float = 0.0                      # detector range
+    range_high: float | None = None             # default: 100 for %LEL/%OEL, 25 for %VOL
+    thresholds: list[ThresholdConfig] | None = None  # default: GB/T 50493-2019 for the gas
+    deadband: float | None = Field(None, ge=0)  # default: 1 % of the range
+    delay_on_s: float = Field(0.0, ge=0, le=600)
+    stale_after_s: float = Field(30.0, gt=0, le=86400)
+    record_deadband: float | None = Field(None, ge=0)  # store a reading when it moves this far (default 1 % of range)
+
+    @field_validator("gas")
+    @classmethod
+    def _known_gas(cls, v: str) -> str:
+        from .gas import GASES
+
+        if v not in GASES:
+            raise ValueError(f"unknown gas {v!r}; known: {', '.join(sorted(GASES))}")
+        return v
+
+    @property
+    def unit_or_default(self) -> str:
+        from .gas import GASES
+
+        return self.unit or GASES[self.gas].unit
+
+    @property
+    def span_high(self) -> float | None:
+        if self.range_high is not None:
+            return self.range_high
+        return {"%LEL": 100.0, "%OEL": 300.0, "%VOL": 25.0 if self.gas == "O2" else 100.0}.get(self.unit_or_default)
+
+    @model_validator(mode="after")
+    def _has_setpoints(self):
+        from .gas import default_thresholds
+
+        if self.thresholds is None and self.gas not in ("TEMP", "RH"):
+            default_thresholds(self.gas, self.unit_or_default)  # raises naming the gas and unit
+        if self.span_high is not None and self.span_high <= self.range_low:
+            raise ValueError("range_high must be above range_low")
+        return self
+
+
+def _bus_model():
+    from drivers.modbus import ModbusConfig
+
+    return ModbusConfig
+
+
 class Config(Section):
     site: SiteConfig = SiteConfig()
     storage: StorageConfig = StorageConfig()
@@ -105,6 +168,29 @@ class Config(Section):
     auth: AuthConfig = AuthConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
     logging: LoggingConfig = LoggingConfig()
+    points: list[PointConfig] = Field(default_factory=list)
+    buses: list[_bus_model()] = Field(default_factory=list)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _points_and_maps_agree(self):
+        ids = [p.id for p in self.points]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"points: id defined twice: {', '.join(sorted(dup))}")
+        mapped: dict[str, str] = {}
+        for bus in self.buses:
+            for dev in bus.devices:
+                for reg in dev.registers:
+                    if reg.point in mapped:
+                        raise ValueError(f"buses: point {reg.point} is read by both {mapped[reg.point]} and {bus.name}")
+                    mapped[reg.point] = bus.name
+                    if reg.point not in ids:
+                        raise ValueError(f"buses: {bus.name}/{dev.name} maps point {reg.point}, "
+                                         f"which is not in [[points]]")
+        names = [b.name for b in self.buses]
+        if len(set(names)) != len(names):
+            raise ValueError("buses: two buses share a name")
+        return self
 
 
 # pydantic error types → what to tell a plant admin, zh-CN and en.

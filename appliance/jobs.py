@@ -31,8 +31,12 @@ def checkpoint_wal() -> None:
     db.database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def build(config: Config) -> BackgroundScheduler:
+def build(config: Config, sensors=None) -> BackgroundScheduler:
     s = BackgroundScheduler(timezone=config.site.timezone, job_defaults=JOB_DEFAULTS)
+    if sensors is not None and config.points:
+        # stale values, expired shelving and finished minutes; a missed second is simply skipped
+        s.add_job(sensors.tick, "interval", seconds=1, id="sensors-tick", name="sensor tick",
+                  replace_existing=True, misfire_grace_time=1)
     s.add_job(scheduled_backup, "cron", hour=config.storage.backup_hour, minute=17, args=[config],
               id="backup", name="nightly backup", replace_existing=True)
     s.add_job(checkpoint_wal, "interval", minutes=30, id="wal-checkpoint", name="WAL checkpoint",

@@ -1,7 +1,9 @@
 """Start and stop order of the running appliance (`safety-appliance run` and `demo`).
 
-start: database (migrations after a backup) → event bus → scheduler → web server → mDNS → READY.
-stop (SIGTERM/SIGINT): STOPPING → mDNS → event bus (ends SSE streams) → web server → scheduler → database.
+start: database (migrations after a backup) → event bus → sensors and drivers → scheduler → web server →
+mDNS → READY.
+stop (SIGTERM/SIGINT): STOPPING → mDNS → drivers → event bus (ends SSE streams) → web server → scheduler →
+database.
 """
 from __future__ import annotations
 
@@ -12,11 +14,15 @@ import time
 
 from waitress.server import create_server
 
+import drivers.modbus  # noqa: F401  (registers the Modbus bus types)
+from drivers.base import REGISTRY
+
 from . import __version__, events, jobs, notify
 from .config import Config
 from .discovery import Advertiser
 from .health import overall
 from .people import Site, set_site
+from .sensors import Sensors
 from .web import Runtime, create_app
 
 log = logging.getLogger(__name__)
@@ -30,6 +36,8 @@ class Appliance:
         self.server = None
         self.scheduler = None
         self.advertiser: Advertiser | None = None
+        self.sensors: Sensors | None = None
+        self.drivers: list = []
         self._threads: list[threading.Thread] = []
 
     @property
@@ -52,7 +60,12 @@ class Appliance:
         events.BUS = self.runtime.bus = bus
         bus.start()
 
-        self.scheduler = jobs.build(cfg)
+        self.sensors = self.runtime.sensors = Sensors(cfg)
+        if cfg.points:
+            self.runtime.health_checks["points"] = self.sensors.health
+        self._start_drivers()
+
+        self.scheduler = jobs.build(cfg, self.sensors)
         self.scheduler.start()
         self.runtime.health_checks["scheduler"] = lambda: jobs.health(self.scheduler)
 
@@ -75,6 +88,21 @@ class Appliance:
             self._spawn("watchdog", self._watchdog, interval)
         log.info("appliance started", extra={"url": self.url, "startup_s": round(time.monotonic() - t0, 3)})
         return self
+
+    def _start_drivers(self) -> None:
+        """One driver per configured bus; a driver that cannot run here is a fault, not a stopped start."""
+        for bus_cfg in self.config.buses:
+            cls = REGISTRY[bus_cfg.type]
+            why = cls.available()
+            key = f"bus:{bus_cfg.name}"
+            if why:
+                log.error("driver unavailable", extra={"bus": bus_cfg.name, "reason": why})
+                self.runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
+                continue
+            driver = cls(bus_cfg, self.sensors.ingest)
+            self.drivers.append(driver)
+            self.runtime.health_checks[key] = driver.health
+            driver.start()
 
     def _spawn(self, name, target, *args) -> threading.Thread:
         th = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -124,6 +152,8 @@ class Appliance:
         log.info("appliance stopping")
         if self.advertiser:
             self.advertiser.stop()
+        for driver in self.drivers:
+            driver.stop()
         if self.runtime.bus:
             self.runtime.bus.stop()
         if self.server:

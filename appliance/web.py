@@ -33,6 +33,7 @@ class Runtime:
     config: Config
     bus: events.Bus | None = None
     limiter: auth.LoginLimiter | None = None
+    sensors: object | None = None  # appliance.sensors.Sensors once the service runs the sensor loop
     # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
     health_checks: dict[str, Callable[[], dict]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)

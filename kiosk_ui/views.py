@@ -24,7 +24,13 @@ FEED_SIZE = 25
 
 def template_globals() -> dict:
     return {"t": lambda key, **kw: translate(lang(), key, **kw), "csrf_token": csrf_token, "lang": lang,
-            "principal": current, "fmt_time": fmt_time, "area_label": area_label}
+            "principal": current, "fmt_time": fmt_time, "area_label": area_label, "component_label": component_label}
+
+
+def component_label(name: str) -> str:
+    """A health component's name for people: drivers are "bus:<name>"."""
+    kind, _, rest = name.partition(":")
+    return translate(lang(), "component.bus", name=rest) if kind == "bus" and rest else translate(lang(), f"component.{name}")
 
 
 def fmt_time(ms: int | None, with_date: bool = False) -> str:

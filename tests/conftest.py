@@ -212,3 +212,16 @@ def pty_pair(tmp_path):
         pytest.fail("socat did not create the pty links")
     yield str(a), str(b)
     stop_peer(p)
+
+
+def login_session(base: str, login: str, password: str = PASSWORD):
+    """A requests.Session logged in through the real login form, with the CSRF header set."""
+    import requests
+
+    s = requests.Session()
+    token = csrf_from(s.get(f"{base}/login", timeout=5).text)
+    r = s.post(f"{base}/login", data={"login": login, "password": password, "csrf_token": token},
+               allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text
+    s.headers["X-CSRF-Token"] = csrf_from(s.get(f"{base}/login", timeout=5).text)
+    return s

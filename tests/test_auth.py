@@ -69,7 +69,7 @@ def test_openapi_documents_every_api_route_with_its_permission(app, client):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):
             continue
-        path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
+        path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{").replace(">", "}")
         view = app.view_functions[rule.endpoint]
         for m in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((m, path))

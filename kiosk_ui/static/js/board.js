@@ -41,7 +41,9 @@
         }
         li.className = "st-" + c.status;
         li.title = c.reason || "";
-        li.querySelector("span").textContent = Live.text("component." + name);
+        var bus = name.indexOf("bus:") === 0;
+        li.querySelector("span").textContent = bus ? Live.text("component.bus", { name: name.slice(4) })
+                                                   : Live.text("component." + name);
         li.querySelector("b").textContent = Live.text("status." + c.status);
       });
     }).catch(function () { /* the live-state badge already shows a lost connection */ });

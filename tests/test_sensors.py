@@ -1,0 +1,194 @@
+"""The gas loop end to end: a real Modbus server → the bus driver → alarms → events, API, acknowledgement.
+
+The test plays the plant: it writes detector values into the server's registers with an ordinary Modbus
+client, and reads what the appliance made of them through its HTTP API and event stream.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from appliance import auth, events
+from appliance.config import load_config
+from conftest import PASSWORD, free_port, login_session, spawn_peer, stop_peer, write_config
+
+SERVER = ["-m", "drivers.sim.modbus_server"]
+
+POINTS = """
+[[points]]
+id = "GT-101"
+name = "储罐区甲烷"
+name_en = "Tank farm CH4"
+gas = "CH4"
+area = "TANK"
+x = 500
+y = 200
+delay_on_s = 0
+
+[[points]]
+id = "GT-102"
+name = "反应车间硫化氢"
+gas = "H2S"
+unit = "ppm"
+range_high = 50
+
+[[buses]]
+type = "modbus_tcp"
+name = "gas-ctrl"
+host = "127.0.0.1"
+port = {port}
+timeout_s = 0.3
+retries = 0
+poll_interval_s = 0.2
+backoff_max_s = 0.4
+
+[[buses.devices]]
+name = "ctrl-1"
+unit = 1
+registers = [
+  {{ point = "GT-101", address = 0, type = "uint16", scale = 0.1 }},
+  {{ point = "GT-102", address = 1, type = "uint16", scale = 0.1 }},
+]
+"""
+
+
+@pytest.fixture
+def plant(tmp_path):
+    port = free_port()
+    server = spawn_peer([*SERVER, "tcp", "127.0.0.1", str(port), "--ids", "1"])
+    time.sleep(0.3)
+    from pymodbus.client import ModbusTcpClient
+
+    w = ModbusTcpClient("127.0.0.1", port=port, timeout=1, retries=0)
+    assert w.connect()
+    from appliance.service import Appliance
+
+    cfg = load_config(write_config(tmp_path / "d", extra=POINTS.format(port=port)))
+    app = Appliance(cfg).start()
+    auth.create_user(auth.UserIn(login="sup", password=PASSWORD, role="supervisor"), actor="test")
+    token = auth.create_device_token("wall", actor="test")
+    state = {"server": server, "port": port}
+    yield app, w, token, state
+    app.stop()
+    w.close()
+    stop_peer(state["server"])
+
+
+def points(app, token):
+    r = requests.get(f"{app.url}/api/v1/points", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert r.status_code == 200
+    return {p["id"]: p for p in r.json()["points"]}
+
+
+def wait_for(fn, what, timeout=10):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}: {last}")
+
+
+def test_values_alarms_ack_and_clear(plant):
+    app, w, token, _ = plant
+    w.write_registers(0, [50, 20], device_id=1)  # 5.0 %LEL, 2.0 ppm
+    p = wait_for(lambda: (ps := points(app, token))["GT-101"]["value"] == pytest.approx(5.0) and ps, "first values")
+    assert p["GT-101"]["state"] == "normal" and p["GT-101"]["unit"] == "%LEL"
+    assert p["GT-102"]["thresholds"][0]["value"] == 7.05  # GB/T 50493 default from the OEL table
+
+    head = events.head_seq()
+    w.write_register(0, 300, device_id=1)  # 30 %LEL: first level
+    wait_for(lambda: points(app, token)["GT-101"]["state"] == "alarm1", "alarm1")
+    w.write_register(0, 620, device_id=1)  # 62 %LEL: second level
+    wait_for(lambda: points(app, token)["GT-101"]["state"] == "alarm2", "alarm2")
+    w.write_register(0, 40, device_id=1)   # the leak is stopped, but the alarm stays latched
+    time.sleep(0.6)
+    assert points(app, token)["GT-101"]["state"] == "alarm2"
+
+    types = [(e.type, e.payload.get("level")) for e in events.read_after(head, 100)]
+    assert ("alarm.raised", 1) in types and ("alarm.raised", 2) in types and ("alarm.cleared", 0) in types
+    active = requests.get(f"{app.url}/api/v1/alarms?active=1", headers={"Authorization": f"Bearer {token}"},
+                          timeout=5).json()["alarms"]
+    (alarm,) = [a for a in active if a["point"] == "GT-101"]
+    assert alarm["level"] == 2 and alarm["cleared_at"] and alarm["acked_at"] is None
+
+    # the kiosk may look but not acknowledge; the supervisor acknowledges from the tablet
+    r = requests.post(f"{app.url}/api/v1/alarms/{alarm['id']}/ack", json={},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert r.status_code == 403
+    sup = login_session(app.url, "sup")
+    r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/ack", json={"note": "现场已处置，阀门关闭"}, timeout=5)
+    assert r.status_code == 200 and r.json()["acked_by"] == "user:sup"
+    assert points(app, token)["GT-101"]["state"] == "normal"
+    assert sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/ack", json={}, timeout=5).status_code == 409
+    acked = [e for e in events.read_after(head, 200) if e.type == "alarm.acked"]
+    assert acked and acked[0].payload["note"] == "现场已处置，阀门关闭" and acked[0].actor == "user:sup"
+
+    hist = requests.get(f"{app.url}/api/v1/points/GT-101/history?range=1h",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=5).json()["series"]
+    states = [h["state"] for h in hist]
+    assert {"normal", "alarm1", "alarm2"} <= set(states)
+    r = requests.get(f"{app.url}/api/v1/points/GT-101/history?range=2y", headers={"Authorization": f"Bearer {token}"},
+                     timeout=5)
+    assert r.status_code == 422
+
+
+def test_server_killed_is_a_fault_alarm_and_recovers(plant):
+    app, w, token, state = plant
+    w.write_registers(0, [50, 20], device_id=1)
+    wait_for(lambda: points(app, token)["GT-101"]["value"] == pytest.approx(5.0), "first values")
+    stop_peer(state["server"])
+    p = wait_for(lambda: (ps := points(app, token))["GT-101"]["state"] == "fault" and ps, "fault")
+    assert "comm" in p["GT-101"]["fault"] and p["GT-102"]["state"] == "fault"
+    health = requests.get(f"{app.url}/api/v1/health", timeout=5).json()
+    assert health["components"]["bus:gas-ctrl"]["status"] == "fault"
+    assert health["components"]["points"]["status"] == "fault"
+    active = requests.get(f"{app.url}/api/v1/alarms?active=1", headers={"Authorization": f"Bearer {token}"},
+                          timeout=5).json()["alarms"]
+    assert {a["point"] for a in active if a["kind"] == "fault"} == {"GT-101", "GT-102"}
+
+    state["server"] = spawn_peer([*SERVER, "tcp", "127.0.0.1", str(state["port"]), "--ids", "1"])
+    wait_for(lambda: points(app, token)["GT-101"]["state"] == "normal", "recovery")  # new server: registers 0
+    assert any(e.type == "point.recovered" for e in events.read_after(0, 500))
+    fault_alarms = requests.get(f"{app.url}/api/v1/alarms?active=1", headers={"Authorization": f"Bearer {token}"},
+                                timeout=5).json()["alarms"]
+    assert all(a["cleared_at"] for a in fault_alarms if a["kind"] == "fault")  # cleared, waiting for an ack
+
+
+def test_shelving_needs_a_reason_and_is_recorded(plant):
+    app, w, token, _ = plant
+    w.write_register(0, 300, device_id=1)
+    wait_for(lambda: points(app, token)["GT-101"]["state"] == "alarm1", "alarm1")
+    alarm = requests.get(f"{app.url}/api/v1/alarms?active=1", headers={"Authorization": f"Bearer {token}"},
+                         timeout=5).json()["alarms"][0]
+    sup = login_session(app.url, "sup")
+    r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 30}, timeout=5)
+    assert r.status_code == 422 and "reason" in r.json()["error"]["messages"]["en"]
+    r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 999}, timeout=5)
+    assert r.status_code == 422
+    r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 30, "reason": "探头标定"}, timeout=5)
+    assert r.status_code == 200 and r.json()["shelved_until"] > events.now_ms()
+    ev = [e for e in events.read_after(0, 500) if e.type == "alarm.shelved"]
+    assert ev and ev[0].payload["reason"] == "探头标定" and ev[0].actor == "user:sup"
+
+
+def test_points_config_errors_name_the_key(tmp_path):
+    from appliance.config import parse_config
+    from appliance.errors import ConfigError
+
+    bad = POINTS.format(port=502).replace('gas = "H2S"', 'gas = "XYZ"')
+    with pytest.raises(ConfigError) as e:
+        parse_config(bad)
+    assert "points.1.gas" in e.value.en and "unknown gas" in e.value.en
+    bad = POINTS.format(port=502).replace('point = "GT-102"', 'point = "GT-999"')
+    with pytest.raises(ConfigError) as e:
+        parse_config(bad)
+    assert "GT-999" in e.value.en and "not in [[points]]" in e.value.en
+    bad = POINTS.format(port=502).replace('unit = "ppm"', 'unit = "furlongs"')
+    with pytest.raises(ConfigError) as e:
+        parse_config(bad)
+    assert "no default set-points for H2S in furlongs" in e.value.en
