@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import events
 from .db import BaseModel as Model
 from .errors import Conflict, NotFound, RateLimited, ValidationFailed
-from .people import Input, Person
+from .people import Input, Person, Update
 
 ROLES = ("admin", "safety_officer", "supervisor", "worker", "kiosk")
 Role = Literal["admin", "safety_officer", "supervisor", "worker", "kiosk"]
@@ -87,10 +87,10 @@ class UserIn(Input):
     password: str = Field(min_length=1, max_length=200)
     role: Role
     display_name: str = Field("", max_length=60)
-    person_id: int | None = Field(None, gt=0)
+    person_id: int | None = Field(None, gt=0, le=2**31)
 
 
-class UserUpdate(Input):
+class UserUpdate(Update):
     display_name: str | None = Field(None, max_length=60)
     role: Role | None = None
     active: bool | None = None
@@ -242,7 +242,12 @@ class LoginLimiter:
         now = self.clock()
         with self._lock:
             for key in keys:
+                if key not in self._fails:  # never create entries for names that only check
+                    continue
                 q = self._trim(key, now)
+                if not q:
+                    del self._fails[key]
+                    continue
                 if len(q) >= self.max_failures:
                     wait = max(1, int(self.window_s - (now - q[0])) + 1)
                     raise RateLimited(f"登录失败次数过多，请 {wait} 秒后再试",

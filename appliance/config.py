@@ -65,6 +65,8 @@ class WebConfig(Section):
     threads: int = Field(96, ge=4, le=512)
     max_body_mb: float = Field(16, gt=0, le=256)
     session_hours: int = Field(12, ge=1, le=24 * 30)
+    # live streams one kiosk token or user may hold at once (one token per screen is the norm)
+    streams_per_client: int = Field(16, ge=1, le=512)
 
     @field_validator("host")
     @classmethod

@@ -120,12 +120,16 @@ def migrate(path: str | Path, backup_dir: str | Path | None = None, target: int 
         for num, name, sql in pending:
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= num:
+                    conn.execute("COMMIT")  # another process applied it while we waited for the lock
+                    continue
                 for statement in _split_sql(sql):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={num}")
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise DatabaseError(f"迁移 {num:04d}_{name} 失败：{exc}", f"migration {num:04d}_{name} failed: {exc}") from None
             applied.append(f"{num:04d}_{name}")
             log.info("applied migration", extra={"migration": f"{num:04d}_{name}"})

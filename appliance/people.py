@@ -78,6 +78,21 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class Update(Input):
+    """A partial change: a field left out means "unchanged"; an explicit null is refused (422), because
+    no column of these records may become empty."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nulls(cls, v):
+        if v is None:
+            raise ValueError("may not be null (leave it out to keep it)")
+        return v
+
+    def given(self) -> dict:
+        return self.model_dump(exclude_unset=True)
+
+
 AREA_KINDS = ("tank_farm", "process", "warehouse", "loading", "control", "gate", "office", "utility", "other")
 Point = tuple[float, float]
 
@@ -93,7 +108,7 @@ def _check_polygon(v: list[Point] | None) -> list[Point] | None:
     return v
 
 
-class SiteUpdate(Input):
+class SiteUpdate(Update):
     name: str | None = Field(None, min_length=1, max_length=100)
     name_en: str | None = Field(None, min_length=1, max_length=100)
     plan_width: int | None = Field(None, ge=100, le=10000)
@@ -109,7 +124,7 @@ class AreaIn(Input):
     _poly = field_validator("polygon")(_check_polygon)
 
 
-class AreaUpdate(Input):
+class AreaUpdate(Update):
     name: str | None = Field(None, min_length=1, max_length=60)
     name_en: str | None = Field(None, max_length=60)
     kind: Literal[AREA_KINDS] | None = None  # type: ignore[valid-type]
@@ -127,7 +142,7 @@ class PersonIn(Input):
     company: str = Field("", max_length=100)
 
 
-class PersonUpdate(Input):
+class PersonUpdate(Update):
     name: str | None = Field(None, min_length=1, max_length=60)
     kind: Literal["employee", "contractor"] | None = None
     department: str | None = Field(None, max_length=60)
@@ -149,11 +164,11 @@ def normalize_uid(raw: str) -> str:
 
 class BadgeIn(Input):
     uid: str
-    person_id: int = Field(gt=0)
+    person_id: int = Field(gt=0, le=2**31)
     _uid = field_validator("uid")(normalize_uid)
 
 
-class BadgeUpdate(Input):
+class BadgeUpdate(Update):
     active: bool
 
 
@@ -191,7 +206,7 @@ def _get(model, id_: int, zh: str, en: str):
 def _changes(obj, update: Input) -> dict:
     """Fields of `update` that were given and differ from `obj` (for the event payload)."""
     out = {}
-    for k, v in update.model_dump(exclude_unset=True).items():
+    for k, v in update.given().items():
         if k == "polygon":
             v = json.dumps(v)
         if getattr(obj, k) != v:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -56,15 +57,32 @@ class Principal:
 
 
 def secret_key(data_dir: Path) -> bytes:
-    """The session-signing key, made once per data directory and kept private (0600)."""
+    """The session-signing key, made once per data directory, private (0600) from its first byte and
+    written atomically (a power cut on first boot leaves no key or a whole one, never an empty one)."""
     path = Path(data_dir) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(secrets.token_bytes(32))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return path.read_bytes()
+    try:
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+        log.warning("session key file is damaged; making a new one (tablet logins end)")
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    key = secrets.token_bytes(32)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return key
 
 
 def lang() -> str:
@@ -214,9 +232,20 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
             return error_page(exc.code, zh if lang() != "en" else en)
         return error_response(exc.name.lower().replace(" ", "_"), zh, en, exc.code)
 
+    @app.errorhandler(OverflowError)
+    def _overflow(exc: OverflowError):
+        # an id or number too large for SQLite's 64-bit integers: no such record can exist
+        if not request.path.startswith("/api/"):
+            from kiosk_ui.views import error_page
+            return error_page(404, "找不到该资源" if lang() != "en" else "not found")
+        return error_response("number_too_large", "数字超出范围", "a number is out of range", 422)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error", extra={"path": request.path})
+        if not request.path.startswith("/api/"):
+            from kiosk_ui.views import error_page
+            return error_page(500, "内部错误，已记录日志" if lang() != "en" else "internal error; it has been logged")
         return error_response("internal_error", "内部错误，已记录日志", "internal error; it has been logged", 500)
 
     app.register_blueprint(api_bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import zoneinfo
 from datetime import datetime, timezone
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from flask import (Blueprint, current_app, make_response, redirect, render_template, request, session,
                    url_for)
@@ -24,7 +24,8 @@ FEED_SIZE = 25
 
 def template_globals() -> dict:
     return {"t": lambda key, **kw: translate(lang(), key, **kw), "csrf_token": csrf_token, "lang": lang,
-            "principal": current, "fmt_time": fmt_time, "area_label": area_label, "component_label": component_label}
+            "principal": current, "fmt_time": fmt_time, "area_label": area_label, "component_label": component_label,
+            "fmt_value": fmt_value}
 
 
 def component_label(name: str) -> str:
@@ -52,7 +53,7 @@ def error_page(status: int, message: str):
 def _js_catalog() -> dict:
     """Texts the page scripts need (event descriptions, connection states), in the viewer's language."""
     cat = catalog(lang())
-    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component."))}
+    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm."))}
 
 
 def _js_json() -> str:
@@ -81,10 +82,10 @@ def _plan_areas() -> list[dict]:
     for a in P.Area.select().where(P.Area.active).order_by(P.Area.code):
         d = P.area_dict(a)
         pts = d["polygon"]
-        if len(pts) >= 3:
+        if isinstance(pts, list) and len(pts) >= 3:
             d["points"] = " ".join(f"{x:g},{y:g}" for x, y in pts)
             d["cx"] = sum(x for x, _ in pts) / len(pts)
-            d["cy"] = sum(y for _, y in pts) / len(pts)
+            d["cy"] = min(y for _, y in pts) + 44  # label along the top edge, leaving room for detectors
             out.append(d)
     return out
 
@@ -101,8 +102,8 @@ def _device_login_from_query():
     session.clear()
     session.permanent = True
     session["device"] = t.id
-    args = {k: v for k, v in request.args.items() if k != "token"}
-    return redirect(url_for(request.endpoint, **(request.view_args or {}), **args))
+    rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+    return redirect(request.path + ("?" + urlencode(rest) if rest else ""))
 
 
 def _safe_next(target: str | None) -> str:
@@ -169,9 +170,20 @@ def set_lang(code: str):
     return resp
 
 
+def _points() -> list[dict]:
+    sensors = current_app.extensions["appliance"].sensors
+    return sensors.view() if sensors is not None else []
+
+
+def fmt_value(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
 def _board_context() -> dict:
-    recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE)
-    return {"site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(),
+    # The feed is the event log: only roles that may read the log see it (and get the live stream).
+    can_events = auth.allowed(current().role, "events.read")
+    recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE) if can_events else []
+    return {"can_events": can_events, "site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
             "js_i18n": _js_json(),
             "health": overall(current_app.extensions["appliance"])}

@@ -31,6 +31,10 @@ def admin(app, users):
     ("POST", "/api/v1/areas", {"json": {"code": "A1", "name": "区", "polygon": [[0, 0], [1, 1], [99999, 1]]}}, 422, "validation_failed", "polygon"),
     ("PATCH", "/api/v1/people/999", {"json": {"name": "谁"}}, 404, "not_found", None),
     ("PATCH", "/api/v1/people/1", {"json": {"active": "maybe"}}, 422, "validation_failed", "active"),
+    ("PATCH", "/api/v1/people/1", {"json": {"name": None}}, 422, "validation_failed", "name"),
+    ("PATCH", "/api/v1/people/1", {"json": {"active": None}}, 422, "validation_failed", "active"),
+    ("GET", "/api/v1/people/99999999999999999999", {}, 422, "number_too_large", None),
+    ("POST", "/api/v1/badges", {"json": {"uid": "04A1B2C3", "person_id": 10**30}}, 422, "validation_failed", "person_id"),
     ("GET", "/api/v1/areas/999", {}, 404, "not_found", None),
     ("GET", "/api/v1/events?limit=abc", {}, 422, "validation_failed", "limit"),
     ("GET", "/api/v1/events?limit=5000", {}, 422, "validation_failed", "limit"),
@@ -64,6 +68,8 @@ def test_master_data_round_trip(admin):
                                            "polygon": [[0, 0], [100, 0], [100, 100], [0, 100]]})
     assert r.status_code == 201
     area = r.get_json()
+    r = admin.patch(f"/api/v1/areas/{area['id']}", json={"polygon": None})
+    assert r.status_code == 422  # an area without a polygon would break the floor plan
     r = admin.patch(f"/api/v1/areas/{area['id']}", json={"polygon": [[0, 0], [50, 0], [50, 50]]})
     assert r.get_json()["polygon"] == [[0, 0], [50, 0], [50, 50]]
     person = admin.get("/api/v1/people").get_json()["people"][0]

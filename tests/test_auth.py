@@ -161,3 +161,27 @@ def test_short_passwords_are_refused(app, users):
     admin = As(app, "admin", users)
     r = admin.post("/api/v1/users", json={"login": "new", "password": "short", "role": "worker"})
     assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "password"
+
+
+def test_workers_see_the_board_but_not_the_event_log(app, users, as_role):
+    worker = as_role("worker")
+    html = worker.get("/kiosk").get_data(as_text=True)
+    assert 'id="floor-plan"' in html and 'id="feed"' not in html and 'data-live="0"' in html
+    html = as_role("supervisor").get("/kiosk").get_data(as_text=True)
+    assert 'id="feed"' in html and 'data-live="1"' in html
+
+
+def test_token_login_keeps_other_query_arguments(app, users, client):
+    r = client.get(f"/checkpoint/R1?token={users['kiosk']}&reader=x&_external=1")
+    assert r.status_code == 302
+    loc = r.headers["Location"]
+    assert loc.startswith("/checkpoint/R1?") and "token" not in loc and "reader=x" in loc
+
+
+def test_damaged_session_key_is_replaced(tmp_path):
+    from appliance.web import secret_key
+
+    (tmp_path / "secret_key").write_bytes(b"")
+    key = secret_key(tmp_path)
+    assert len(key) == 32 and secret_key(tmp_path) == key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -97,7 +98,7 @@ def test_bad_last_event_id_and_no_token(running, token):
 
 
 def test_many_clients_all_receive_everything(running, token):
-    clients = [Stream(running.url, token) for _ in range(20)]
+    clients = [Stream(running.url, token) for _ in range(12)]
     try:
         for i in range(5):
             _person(f"M{i}")
@@ -128,3 +129,41 @@ def test_a_client_ahead_of_the_log_is_told_to_reload(running, token):
                 break
     finally:
         r.close()
+
+
+def test_revoked_token_ends_an_open_stream(running, token, monkeypatch):
+    import appliance.api.core as core
+
+    monkeypatch.setattr(core, "HEARTBEAT_S", 0.3)
+    s = Stream(running.url, token)
+    try:
+        _person("V1")
+        s.next_event()
+        tok = auth.DeviceToken.get(auth.DeviceToken.name == "sse-test")
+        auth.revoke_device_token(tok.id, actor="test")
+        with pytest.raises(AssertionError, match="stream ended"):
+            for _ in range(50):  # the revocation event itself may still arrive; then the stream closes
+                s.next_event()
+    finally:
+        s.close()
+
+
+def test_one_caller_cannot_take_every_stream(running, token):
+    clients = [Stream(running.url, token) for _ in range(16)]
+    try:
+        r = requests.get(f"{running.url}/api/v1/stream", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "streams_exhausted"
+        assert int(r.headers["Retry-After"]) > 0
+        assert requests.get(f"{running.url}/api/v1/health", timeout=5).status_code == 200  # others still served
+    finally:
+        for c in clients:
+            c.close()
+    deadline = time.monotonic() + 20  # slots come back at the next keep-alive after the streams close
+    while time.monotonic() < deadline:
+        r = requests.get(f"{running.url}/api/v1/stream", headers={"Authorization": f"Bearer {token}"},
+                         stream=True, timeout=5)
+        r.close()
+        if r.status_code == 200:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 200

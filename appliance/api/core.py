@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from importlib import resources
 
 from flask import Response, current_app, jsonify, request
 
-from .. import events
+from .. import auth, events
+from ..errors import RateLimited
 from ..health import overall
 from ..web import current, public, require
 from . import api_bp, int_arg
 
-# A kiosk that has been away longer than this many events reloads instead of replaying (its page has
-# the full state); below it, it replays every event it missed.
-STREAM_BATCH = 500
-HEARTBEAT_S = 15.0
+STREAM_BATCH = 500  # events per read when a client catches up from the log
+HEARTBEAT_S = 5.0  # a keep-alive this often also finds dead clients and frees their thread
 
 
 @api_bp.get("/health")
@@ -65,15 +66,70 @@ def sse_frame(ev: events.Committed) -> str:
     return f"id: {ev.seq}\ndata: {ev.json}\n\n"
 
 
+class StreamLimits:
+    """Each open stream holds a web thread: keep `reserve` threads for everything else, and let one
+    principal (a kiosk token, a user) hold at most `per_principal` streams."""
+
+    def __init__(self, threads: int, reserve: int = 8, per_principal: int = 16):
+        self.total = threading.BoundedSemaphore(max(1, threads - reserve))
+        self.per_principal = per_principal
+        self.open: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def acquire(self, who: str) -> None:
+        with self.lock:
+            if self.open.get(who, 0) >= self.per_principal:
+                raise StreamsExhausted(f"{who} 的实时连接已达 {self.per_principal} 个",
+                                       f"{who} already holds {self.per_principal} live streams", retry_after=15)
+            if not self.total.acquire(blocking=False):
+                raise StreamsExhausted("实时连接已满，请稍后重试", "all live-stream slots are taken; retry later",
+                                       retry_after=15)
+            self.open[who] = self.open.get(who, 0) + 1
+
+    def release(self, who: str) -> None:
+        with self.lock:
+            self.open[who] -= 1
+            if not self.open[who]:
+                del self.open[who]
+            self.total.release()
+
+
+class StreamsExhausted(RateLimited):
+    """No live-stream slot is free (for this caller or at all)."""
+
+    code = "streams_exhausted"
+    http_status = 503
+
+
+def _limits() -> StreamLimits:
+    ext = current_app.extensions
+    if "stream_limits" not in ext:
+        web = current_app.config["APPLIANCE"].web
+        ext["stream_limits"] = StreamLimits(web.threads, per_principal=web.streams_per_client)
+    return ext["stream_limits"]
+
+
+def _still_allowed(p) -> bool:
+    """Re-check at each heartbeat that the caller's token or account still stands (revoked → stream ends)."""
+    if p.kind == "device":
+        return auth.DeviceToken.get_or_none((auth.DeviceToken.id == p.id) & auth.DeviceToken.active) is not None
+    u = auth.User.get_or_none((auth.User.id == p.id) & auth.User.active)
+    return u is not None and auth.allowed(u.role, "events.read")
+
+
 @api_bp.get("/stream")
 @require("events.read")
 def stream():
     """Server-Sent Events: every committed event with `id: seq`; resumes after Last-Event-ID."""
     bus: events.Bus = current_app.extensions["appliance"].bus
     cursor = _last_event_id()
+    principal = current()
+    limits = _limits()
+    limits.acquire(principal.actor)
 
     def generate(cursor: int = cursor):
         yield "retry: 2000\n\n"
+        checked = time.monotonic()
         head = events.head_seq()
         if cursor > head:
             # The client saw events this log no longer has (a restored backup): tell it to reload its
@@ -88,11 +144,17 @@ def stream():
                 if batch:
                     yield "".join(sse_frame(e) for e in batch)
                 return
+            if time.monotonic() - checked >= HEARTBEAT_S:
+                if not _still_allowed(principal):
+                    return
+                checked = time.monotonic()
             if not batch:
                 yield ": keep-alive\n\n"
                 continue
             yield "".join(sse_frame(e) for e in batch)
             cursor = batch[-1].seq
 
-    return Response(generate(), mimetype="text/event-stream",
+    resp = Response(generate(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    resp.call_on_close(lambda: limits.release(principal.actor))  # runs even if the stream never started
+    return resp

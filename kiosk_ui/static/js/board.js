@@ -5,7 +5,13 @@
   var tz = board.dataset.tz, feed = document.getElementById("feed");
   var MAX = 40;
   Live.clock(document.getElementById("clock"), tz);
+  if (board.dataset.live !== "1") {   // a role that may not read the event log: values only (points.js)
+    var st = document.getElementById("live-state");
+    if (st) st.hidden = true;
+    return;
+  }
   Live.connect(parseInt(board.dataset.head, 10) || 0, function (ev) {
+    document.dispatchEvent(new CustomEvent("live-event", { detail: ev }));
     if (!feed) return;
     var empty = feed.querySelector(".empty");
     if (empty) empty.remove();
