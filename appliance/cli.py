@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     p.add_argument("--data", default="var", help="data directory (default ./var)")
     p.add_argument("--no-browser", action="store_true", help="do not open the kiosk in a browser")
+    p.add_argument("--scenario", choices=["gas-leak"], help="play a scenario on the simulated devices "
+                   "(gas-leak: methane at the tank farm rises to level 1, then level 2, and clears, every 90 s)")
+    p.add_argument("--scenario-speed", type=float, default=1.0, metavar="X",
+                   help="play the scenario X times faster (tests use 4)")
+    p.add_argument("--no-devices", action="store_true", help="run without the simulated gas controller")
 
     p = sub.add_parser("run", help="run the appliance with a config file",
                        description="Start the web server, scheduler, drivers and mDNS; stop cleanly on SIGTERM.")
@@ -230,9 +235,30 @@ def open_kiosk(url: str) -> None:
 
 
 def cmd_demo(args) -> int:
+    import socket
+
+    from drivers.sim.plant import Plant
+
     from . import demo
 
-    config, creds = demo.prepare(args.data, args.port, args.host)
+    plant = None
+    sim_port = None
+    if not args.no_devices:
+        with socket.socket() as s:  # a free port for the simulated gas controller (a real Modbus server)
+            s.bind(("127.0.0.1", 0))
+            sim_port = s.getsockname()[1]
+        plant = Plant(sim_port, args.scenario, speed=args.scenario_speed).start()
+    try:
+        return _demo(args, sim_port)
+    finally:
+        if plant is not None:
+            plant.stop()
+
+
+def _demo(args, sim_port) -> int:
+    from . import demo
+
+    config, creds = demo.prepare(args.data, args.port, args.host, sim_port)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown_host}:{args.port}"
     token = creds.get("kiosk_token")
@@ -244,6 +270,9 @@ def cmd_demo(args) -> int:
     for login, u in creds.get("users", {}).items():
         print(f"   {u['role']:<15} {login:<10} password: {u['password']}")
     print(f" (credentials kept in {config.storage.data_dir / 'demo-credentials.json'})")
+    if sim_port:
+        print(f" 模拟气体控制器 / simulated gas controller: Modbus TCP 127.0.0.1:{sim_port}"
+              + (f", scenario {args.scenario}" if args.scenario else ""))
     print("=" * 72, flush=True)
     if not args.no_browser:
         open_kiosk(kiosk_url)

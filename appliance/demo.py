@@ -13,6 +13,8 @@ from pathlib import Path
 
 from . import auth, db
 from . import people as P
+from drivers.sim.plant import points_toml
+
 from .config import Config, load_config
 
 SITE = {"name": "滨江精细化工厂（演示）", "name_en": "Binjiang Fine Chemicals (demo)",
@@ -55,8 +57,9 @@ USERS = [
 KIOSK_DEVICE = "control-room-wall"
 
 
-def write_config(data_dir: Path, port: int, host: str) -> Path:
-    """The demo's own config, rewritten each start so --port and --data are honoured."""
+def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = None) -> Path:
+    """The demo's own config, rewritten each start so --port and --data are honoured; with `sim_port`, the
+    gas points and the bus that reads the simulated controller listening there."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "appliance.toml"
     path.write_text(
@@ -71,7 +74,8 @@ def write_config(data_dir: Path, port: int, host: str) -> Path:
         "[discovery]\nenabled = true\n"
         # listening on loopback only: advertise there too, not on a LAN that cannot reach us
         + ('interfaces = ["127.0.0.1"]\n' if host == "127.0.0.1" else "") + "\n"
-        '[logging]\nformat = "text"\n',
+        '[logging]\nformat = "text"\n\n'
+        + (points_toml(sim_port) if sim_port else ""),
         encoding="utf-8")
     return path
 
@@ -112,7 +116,8 @@ def seed(config: Config) -> dict:
     return creds
 
 
-def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0") -> tuple[Config, dict]:
-    path = write_config(Path(data_dir), port, host)
+def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
+            sim_port: int | None = None) -> tuple[Config, dict]:
+    path = write_config(Path(data_dir), port, host, sim_port)
     config = load_config(path)
     return config, seed(config)

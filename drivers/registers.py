@@ -87,7 +87,7 @@ def scaled(reg: Register, raw: float | int | bool) -> float:
     value = float(raw) * reg.scale + reg.offset
     if not math.isfinite(value):
         raise DecodeError(f"scaled value is {value}")
-    return value
+    return round(value, 6)  # 4240 × 0.1 is 424.0, not 424.00000000000006
 
 
 def plan(registers: list[Register], max_gap: int = 0) -> list[Block]:

@@ -222,6 +222,19 @@ def tablet_people():
     return render_template("tablet/people.html", people=people, badges=badges, can_write=can_write)
 
 
+@ui.get("/tablet/alarms")
+@require("tablet.use")
+def tablet_alarms():
+    from appliance.sensors import Alarm, alarm_dict
+
+    active = [alarm_dict(a) for a in Alarm.select().where(Alarm.cleared_at.is_null() | Alarm.acked_at.is_null())
+              .order_by(Alarm.acked_at.is_null().desc(), Alarm.level.desc(), Alarm.raised_at.desc())]
+    pts = {p["id"]: p for p in _points()}
+    return render_template("tablet/alarms.html", alarms=active, points=pts,
+                           can_ack=auth.allowed(current().role, "alarms.ack"),
+                           can_shelve=auth.allowed(current().role, "alarms.shelve"))
+
+
 @ui.get("/admin")
 @require("admin.use")
 def admin():

@@ -374,3 +374,58 @@ def test_checkpoint_screen_idle(running_plant, new_page):
     expect(page.locator("#cp")).to_have_class(re.compile(r"\bidle\b"))
     expect(page.locator("#cp")).to_have_attribute("data-reader", "R1")
     expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+
+
+# ---------------------------------------------------------------- the gas-leak scenario
+
+
+def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_page, tmp_path):
+    """`demo --scenario gas-leak` end to end: the simulated controller (a real Modbus server) → the bus
+    driver → the alarm machine → the wall board goes red with a banner → a supervisor acknowledges it
+    on the tablet → the board shows it acknowledged."""
+    port, data = free_port(), tmp_path / "gas-demo"
+    proc = spawn(["demo", "--port", str(port), "--data", str(data), "--host", "127.0.0.1", "--no-browser",
+                  "--scenario", "gas-leak", "--scenario-speed", "4"])
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, timeout=60)
+        creds = json.loads((data / "demo-credentials.json").read_text(encoding="utf-8"))
+        board = new_page()
+        board.goto(f"{base}/kiosk?token={creds['kiosk_token']}")
+        point = board.locator('[data-point="GT-101"]')
+        expect(point).to_have_class(re.compile(r"\bst-alarm2\b"), timeout=90_000)
+        expect(board.locator("#alarm-banner .alarm.level2").first).to_be_visible()
+
+        tablet = new_page(1280, 800)
+        tablet.goto(f"{base}/login")
+        tablet.fill("input[name=login]", "wangfang")
+        tablet.fill("input[name=password]", creds["users"]["wangfang"]["password"])
+        tablet.click("main button[type=submit]")
+        tablet.wait_for_url(re.compile(r"/tablet$"))
+        tablet.goto(f"{base}/tablet/alarms")
+        card = tablet.locator(".alarm-card.level2.unacked").filter(has_text="储罐区甲烷").first
+        alarm_id = card.get_attribute("data-alarm")
+        card.locator("input[name=note]").fill("关闭根部阀，已隔离")
+        card.locator("button.primary").click()
+        expect(tablet.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+
+        # the board never reloads: its banner no longer shows this alarm as unacknowledged
+        expect(board.locator(f'#alarm-banner [data-alarm="{alarm_id}"].unacked')).to_have_count(0, timeout=30_000)
+        import requests
+        alarms = requests.get(f"{base}/api/v1/alarms", headers={"Authorization": f"Bearer {creds['kiosk_token']}"},
+                              timeout=10).json()["alarms"]
+        (a,) = [a for a in alarms if str(a["id"]) == alarm_id]
+        assert a["acked_by"] == "user:wangfang" and a["ack_note"] == "关闭根部阀，已隔离" and a["level"] == 2
+        board.screenshot(path=str(tmp_path / "gas-alarm.png"))
+        shutil.copy(tmp_path / "gas-alarm.png", "/tmp/gas-alarm.png")
+    except Exception:
+        print("".join(lines))
+        raise
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -21,7 +21,7 @@ def test_catalogues_have_the_same_keys_and_no_blanks():
 def test_every_text_key_used_in_templates_exists():
     used = set()
     for f in (UI / "templates").rglob("*.html"):
-        used |= set(re.findall(r"""\bt\(\s*['"]([a-z0-9_.]+)['"]""", f.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"""\bt\(\s*['"]([a-z0-9_.]+)['"]\s*[,)]""", f.read_text(encoding="utf-8")))
     for f in (UI / "static" / "js").glob("*.js"):
         used |= set(re.findall(r"""text\(\s*"((?:live|cp)\.[a-z_]+)"\s*[,)]""", f.read_text(encoding="utf-8")))
     missing = {k for k in used if not k.endswith(".")} - set(kiosk_ui.catalog("zh-CN"))
