@@ -158,9 +158,13 @@ class PointConfig(Section):
 
 
 def _bus_model():
-    from drivers.modbus import ModbusConfig
+    """Every bus type's config model, chosen by its `type` key."""
+    from typing import Annotated, Union
 
-    return ModbusConfig
+    from drivers.modbus import ModbusConfig
+    from drivers.serial_line import SerialLineConfig
+
+    return Annotated[Union[ModbusConfig, SerialLineConfig], Field(discriminator="type")]
 
 
 class Config(Section):
@@ -181,14 +185,12 @@ class Config(Section):
             raise ValueError(f"points: id defined twice: {', '.join(sorted(dup))}")
         mapped: dict[str, str] = {}
         for bus in self.buses:
-            for dev in bus.devices:
-                for reg in dev.registers:
-                    if reg.point in mapped:
-                        raise ValueError(f"buses: point {reg.point} is read by both {mapped[reg.point]} and {bus.name}")
-                    mapped[reg.point] = bus.name
-                    if reg.point not in ids:
-                        raise ValueError(f"buses: {bus.name}/{dev.name} maps point {reg.point}, "
-                                         f"which is not in [[points]]")
+            for point in bus.points:
+                if point in mapped and mapped[point] != bus.name:
+                    raise ValueError(f"buses: point {point} is read by both {mapped[point]} and {bus.name}")
+                mapped[point] = bus.name
+                if point not in ids:
+                    raise ValueError(f"buses: {bus.name} maps point {point}, which is not in [[points]]")
         names = [b.name for b in self.buses]
         if len(set(names)) != len(names):
             raise ValueError("buses: two buses share a name")

@@ -13,7 +13,7 @@ from . import db, events
 
 log = logging.getLogger(__name__)
 
-RANK = {"ok": 0, "degraded": 1, "fault": 2}
+RANK = {"ok": 0, "starting": 1, "degraded": 1, "fault": 2}
 
 
 def database_check(config) -> dict:

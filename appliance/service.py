@@ -14,7 +14,8 @@ import time
 
 from waitress.server import create_server
 
-import drivers.modbus  # noqa: F401  (registers the Modbus bus types)
+import drivers.modbus  # noqa: F401  (registers the bus types)
+import drivers.serial_line  # noqa: F401
 from drivers.base import REGISTRY
 
 from . import __version__, events, jobs, notify

@@ -80,6 +80,10 @@ class ModbusConfig(DriverConfig):
     backoff_max_s: float = Field(30.0, ge=0.1, le=3600)
     devices: list[DeviceConfig] = Field(min_length=1)
 
+    @property
+    def points(self) -> list[str]:
+        return [r.point for d in self.devices for r in d.registers]
+
     @model_validator(mode="after")
     def _complete(self):
         if self.type == "modbus_tcp" and not self.host:
