@@ -48,6 +48,9 @@ class StorageConfig(Section):
     backup_hour: int = Field(3, ge=0, le=23)
     # Below this much free space the disk component turns to fault and the kiosk shows a disk alarm.
     disk_min_free_mb: int = Field(200, ge=1)
+    # Telemetry retention by age; alarms and the event log (safety records) are never pruned.
+    readings_keep_days: int = Field(90, ge=1, le=3650)
+    minutes_keep_days: int = Field(400, ge=1, le=3650)
 
     @property
     def db_path(self) -> Path:
@@ -93,6 +96,12 @@ class DiscoveryConfig(Section):
         for ip in v:
             ipaddress.ip_address(ip)
         return v
+
+
+class AlarmsConfig(Section):
+    # an alarm nobody acknowledges for this long is escalated to the safety officer (an event; the
+    # notification channels come with the emergency module)
+    escalate_after_min: float = Field(10, gt=0, le=24 * 60)
 
 
 class LoggingConfig(Section):
@@ -174,6 +183,7 @@ class Config(Section):
     auth: AuthConfig = AuthConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
     logging: LoggingConfig = LoggingConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
     points: list[PointConfig] = Field(default_factory=list)
     buses: list[_bus_model()] = Field(default_factory=list)  # type: ignore[valid-type]
 

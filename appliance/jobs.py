@@ -37,6 +37,11 @@ def build(config: Config, sensors=None) -> BackgroundScheduler:
         # stale values, expired shelving and finished minutes; a missed second is simply skipped
         s.add_job(sensors.tick, "interval", seconds=1, id="sensors-tick", name="sensor tick",
                   replace_existing=True, misfire_grace_time=1)
+        s.add_job(sensors.escalate, "interval", seconds=15, args=[config.alarms.escalate_after_min],
+                  id="alarm-escalation", name="escalate unacknowledged alarms", replace_existing=True)
+        s.add_job(sensors.prune, "cron", hour=config.storage.backup_hour, minute=47,
+                  args=[config.storage.readings_keep_days, config.storage.minutes_keep_days],
+                  id="telemetry-retention", name="telemetry retention", replace_existing=True)
     s.add_job(scheduled_backup, "cron", hour=config.storage.backup_hour, minute=17, args=[config],
               id="backup", name="nightly backup", replace_existing=True)
     s.add_job(checkpoint_wal, "interval", minutes=30, id="wal-checkpoint", name="WAL checkpoint",

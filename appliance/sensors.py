@@ -38,6 +38,7 @@ class Alarm(BaseModel):
     acked_at = peewee.IntegerField(null=True)
     acked_by = peewee.TextField(null=True)
     ack_note = peewee.TextField(null=True)
+    escalated_at = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "alarms"
@@ -63,7 +64,8 @@ class Shelf(BaseModel):
 def alarm_dict(a: Alarm) -> dict:
     return {"id": a.id, "point": a.point, "kind": a.kind, "level": a.level, "reason": a.reason, "value": a.value,
             "raised_at": a.raised_at, "cleared_at": a.cleared_at, "acked_at": a.acked_at, "acked_by": a.acked_by,
-            "ack_note": a.ack_note, "active": a.cleared_at is None or a.acked_at is None}
+            "ack_note": a.ack_note, "escalated_at": a.escalated_at,
+            "active": a.cleared_at is None or a.acked_at is None}
 
 
 def alarm_config(p: PointConfig) -> AR.AlarmConfig:
@@ -170,6 +172,48 @@ class Sensors:
             minutes = self._finished_minutes(now)
             if work or minutes:
                 self._write(work, [], minutes)
+
+    def escalate(self, after_min: float, now: int | None = None) -> int:
+        """Escalate every alarm unacknowledged for `after_min` minutes (once each); returns how many."""
+        now = now or events.now_ms()
+        due = list(Alarm.select().where(Alarm.acked_at.is_null() & Alarm.escalated_at.is_null()
+                                         & (Alarm.raised_at <= now - int(after_min * 60_000))))
+        if not due:
+            return 0
+        with self._lock, events.recording("system:sensors") as rec:
+            for a in due:
+                Alarm.update(escalated_at=now).where(Alarm.id == a.id).execute()
+                p = self.points.get(a.point)
+                rec.emit("alarm.escalated", entity=("alarm", a.id),
+                         payload={"point": a.point, "name": p.cfg.name if p else a.point,
+                                  "name_en": (p.cfg.name_en or p.cfg.name) if p else a.point, "kind": a.kind,
+                                  "level": a.level, "minutes": after_min, "alarm_id": a.id, "to": "safety_officer"})
+        return len(due)
+
+    def prune(self, readings_days: int, minutes_days: int, now: int | None = None) -> tuple[int, int]:
+        """Drop telemetry older than its retention; alarms and events are safety records and stay."""
+        now = now or events.now_ms()
+        with database.atomic():
+            r = database.execute_sql("DELETE FROM readings WHERE at < ?", (now - readings_days * 86_400_000,)).rowcount
+            m = database.execute_sql("DELETE FROM reading_minutes WHERE minute < ?",
+                                     (now - minutes_days * 86_400_000,)).rowcount
+        return r, m
+
+    def load(self, now: int | None = None) -> dict:
+        """EEMUA 191 alarm-load figures over the last 24 h."""
+        from .alarm_load import TARGET_PER_10_MIN, chattering, per_10_min
+
+        now = now or events.now_ms()
+        rows = [(a.point, a.raised_at) for a in Alarm.select(Alarm.point, Alarm.raised_at)
+                .where((Alarm.kind == "gas") & (Alarm.raised_at >= now - 86_400_000))]
+        # every raise counts for chattering, including re-raises inside one occurrence (alarm.raised events)
+        raises = database.execute_sql(
+            "SELECT json_extract(payload, '$.point'), occurred_at FROM events "
+            "WHERE type = 'alarm.raised' AND recorded_at >= ?", (now - 3_600_000,)).fetchall()
+        avg, peak = per_10_min([t for _, t in rows], now)
+        standing = Alarm.select().where(Alarm.cleared_at.is_null() & (Alarm.kind == "gas")).count()
+        return {"per_10_min_avg_24h": avg, "per_10_min_peak_24h": peak, "target_per_10_min": TARGET_PER_10_MIN,
+                "standing": standing, "chattering_1h": chattering(raises)}
 
     # -------------------------------------------------------------- operator actions
 

@@ -230,7 +230,9 @@ def tablet_alarms():
     active = [alarm_dict(a) for a in Alarm.select().where(Alarm.cleared_at.is_null() | Alarm.acked_at.is_null())
               .order_by(Alarm.acked_at.is_null().desc(), Alarm.level.desc(), Alarm.raised_at.desc())]
     pts = {p["id"]: p for p in _points()}
+    sensors = current_app.extensions["appliance"].sensors
     return render_template("tablet/alarms.html", alarms=active, points=pts,
+                           load=sensors.load() if sensors is not None else None,
                            can_ack=auth.allowed(current().role, "alarms.ack"),
                            can_shelve=auth.allowed(current().role, "alarms.shelve"))
 

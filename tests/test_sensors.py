@@ -192,3 +192,23 @@ def test_points_config_errors_name_the_key(tmp_path):
     with pytest.raises(ConfigError) as e:
         parse_config(bad)
     assert "no default set-points for H2S in furlongs" in e.value.en
+
+
+def test_escalation_load_and_retention(plant):
+    app, w, token, _ = plant
+    w.write_register(0, 300, device_id=1)
+    wait_for(lambda: points(app, token)["GT-101"]["state"] == "alarm1", "alarm1")
+    s = app.sensors
+    assert s.escalate(after_min=10) == 0  # not yet
+    assert s.escalate(after_min=10, now=events.now_ms() + 11 * 60_000) == 1
+    assert s.escalate(after_min=10, now=events.now_ms() + 12 * 60_000) == 0  # once per alarm
+    ev = [e for e in events.read_after(0, 500) if e.type == "alarm.escalated"]
+    assert ev and ev[0].payload["point"] == "GT-101" and ev[0].payload["to"] == "safety_officer"
+    load = requests.get(f"{app.url}/api/v1/alarms/load", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    assert load["standing"] == 1 and load["per_10_min_peak_24h"] == 1 and load["target_per_10_min"] == 1.0
+    n_alarms = len(requests.get(f"{app.url}/api/v1/alarms", headers={"Authorization": f"Bearer {token}"},
+                                timeout=5).json()["alarms"])
+    removed, _ = s.prune(readings_days=1, minutes_days=1, now=events.now_ms() + 2 * 86_400_000)
+    assert removed >= 1  # telemetry goes with age ...
+    assert len(requests.get(f"{app.url}/api/v1/alarms", headers={"Authorization": f"Bearer {token}"},
+                            timeout=5).json()["alarms"]) == n_alarms  # ... safety records stay

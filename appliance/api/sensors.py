@@ -78,6 +78,13 @@ def list_alarms():
     return jsonify({"alarms": [alarm_dict(a) for a in q]})
 
 
+@api_bp.get("/alarms/load")
+@require("board.read")
+def alarm_load():
+    """EEMUA 191 alarm-load figures: alarms per 10 min (24 h average and peak), standing, chattering."""
+    return jsonify(_sensors().load())
+
+
 @api_bp.post("/alarms/<int:alarm_id>/ack")
 @require("alarms.ack")
 def ack_alarm(alarm_id: int):

@@ -44,7 +44,10 @@
       banner.innerHTML = "";
       banner.hidden = alarms.length === 0;
       unackedAudible = false;
-      alarms.slice(0, 4).forEach(function (a) {
+      // Flood guard: one leak sets off every detector around it. The three most severe alarms stay on
+      // their own lines; the rest are summed per area, so one burst cannot bury a second emergency.
+      var shown = alarms.length > 4 ? 3 : alarms.length;
+      alarms.slice(0, shown).forEach(function (a) {
         var div = document.createElement("div");
         var shelved = points[a.point] && points[a.point].shelved_until;
         div.className = "alarm " + (a.kind === "fault" ? "fault" : "level" + a.level) + (a.acked_at ? " acked" : " unacked");
@@ -52,12 +55,18 @@
         div.textContent = label(a) + (shelved ? " · " + Live.text("alarm.shelved") : "");
         banner.appendChild(div);
       });
-      if (alarms.length > 4) {
+      var perArea = {};
+      alarms.slice(shown).forEach(function (a) {
+        var area = (points[a.point] || {}).area || "";
+        perArea[area] = (perArea[area] || 0) + 1;
+      });
+      Object.keys(perArea).forEach(function (area) {
         var more = document.createElement("div");
+        var labelEl = document.querySelector("#area-" + area + " .area-label");
         more.className = "alarm more";
-        more.textContent = Live.text("alarm.more", { n: alarms.length - 4 });
+        more.textContent = (labelEl ? labelEl.textContent + " · " : "") + Live.text("alarm.more", { n: perArea[area] });
         banner.appendChild(more);
-      }
+      });
       alarms.forEach(function (a) {
         var p = points[a.point];
         if (!a.acked_at && !(p && p.shelved_until)) unackedAudible = true;
