@@ -418,7 +418,19 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
                               timeout=10).json()["alarms"]
         (a,) = [a for a in alarms if str(a["id"]) == alarm_id]
         assert a["acked_by"] == "user:wangfang" and a["ack_note"] == "关闭根部阀，已隔离" and a["level"] == 2
+        # a trend for the point (vendored ECharts, no internet): 1 h of readings with the thresholds
+        board.locator('[data-point="GT-101"]').click()
+        expect(board.locator("#trend")).to_be_visible()
+        expect(board.locator("#trend-title")).to_contain_text("储罐区甲烷")
+        expect(board.locator("#trend-chart canvas").first).to_be_visible()
+        board.locator('#trend [data-range="24h"]').click()
+        board.locator('#trend [data-range="1h"]').click()
+        board.wait_for_timeout(500)
+        board.screenshot(path=str(tmp_path / "gas-trend.png"))
+        board.locator("#trend-close").click()
+        expect(board.locator("#trend")).to_be_hidden()
         board.screenshot(path=str(tmp_path / "gas-alarm.png"))
+        shutil.copy(tmp_path / "gas-trend.png", "/tmp/gas-trend.png")
         shutil.copy(tmp_path / "gas-alarm.png", "/tmp/gas-alarm.png")
     except Exception:
         print("".join(lines))
