@@ -247,18 +247,20 @@ def cmd_demo(args) -> int:
         with socket.socket() as s:  # a free port for the simulated gas controller (a real Modbus server)
             s.bind(("127.0.0.1", 0))
             sim_port = s.getsockname()[1]
-        plant = Plant(sim_port, args.scenario, speed=args.scenario_speed).start()
+        pty_dir = Path(args.data).resolve() / "dev"
+        pty_dir.mkdir(parents=True, exist_ok=True)
+        plant = Plant(sim_port, args.scenario, speed=args.scenario_speed, pty_dir=str(pty_dir)).start()
     try:
-        return _demo(args, sim_port)
+        return _demo(args, sim_port, plant.field_ports if plant else None)
     finally:
         if plant is not None:
             plant.stop()
 
 
-def _demo(args, sim_port) -> int:
+def _demo(args, sim_port, field_ports) -> int:
     from . import demo
 
-    config, creds = demo.prepare(args.data, args.port, args.host, sim_port)
+    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown_host}:{args.port}"
     token = creds.get("kiosk_token")
@@ -273,6 +275,8 @@ def _demo(args, sim_port) -> int:
     if sim_port:
         print(f" 模拟气体控制器 / simulated gas controller: Modbus TCP 127.0.0.1:{sim_port}"
               + (f", scenario {args.scenario}" if args.scenario else ""))
+    if field_ports:
+        print(f" 模拟现场仪表 / simulated field devices: Modbus RTU on {field_ports[0]}, serial line on {field_ports[1]}")
     print("=" * 72, flush=True)
     if not args.no_browser:
         open_kiosk(kiosk_url)

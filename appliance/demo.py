@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import auth, db
 from . import people as P
-from drivers.sim.plant import points_toml
+from drivers.sim.plant import field_devices_toml, points_toml
 
 from .config import Config, load_config
 
@@ -57,7 +57,8 @@ USERS = [
 KIOSK_DEVICE = "control-room-wall"
 
 
-def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = None) -> Path:
+def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = None,
+                 field_ports: tuple[str, str] | None = None) -> Path:
     """The demo's own config, rewritten each start so --port and --data are honoured; with `sim_port`, the
     gas points and the bus that reads the simulated controller listening there."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,8 @@ def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = No
         # listening on loopback only: advertise there too, not on a LAN that cannot reach us
         + ('interfaces = ["127.0.0.1"]\n' if host == "127.0.0.1" else "") + "\n"
         '[logging]\nformat = "text"\n\n'
-        + (points_toml(sim_port) if sim_port else ""),
+        + (points_toml(sim_port) if sim_port else "")
+        + ("\n" + field_devices_toml(*field_ports) if field_ports else ""),
         encoding="utf-8")
     return path
 
@@ -117,7 +119,7 @@ def seed(config: Config) -> dict:
 
 
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
-            sim_port: int | None = None) -> tuple[Config, dict]:
-    path = write_config(Path(data_dir), port, host, sim_port)
+            sim_port: int | None = None, field_ports: tuple[str, str] | None = None) -> tuple[Config, dict]:
+    path = write_config(Path(data_dir), port, host, sim_port, field_ports)
     config = load_config(path)
     return config, seed(config)

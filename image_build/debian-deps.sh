@@ -9,7 +9,7 @@ purpose=${1:-run}
 
 # package:proof — a command name, a path (tested with -e), "venv", or a|b for either command
 run_required=(python3-venv:venv)
-run_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc chromium:chromium\|chromium-browser)
+run_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc chromium:chromium\|chromium-browser socat:socat)
 test_required=(python3-venv:venv chromium:chromium\|chromium-browser systemd:systemd-analyze socat:socat)
 test_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)
 
@@ -41,6 +41,6 @@ if [ ${#missing_required[@]} -gt 0 ]; then
   fi
 fi
 if [ ${#missing_recommended[@]} -gt 0 ]; then
-  echo "recommended (the kiosk browser, Chinese fonts): sudo apt-get install -y --no-install-recommends ${missing_recommended[*]}"
+  echo "recommended (the kiosk browser, Chinese fonts, socat for the demo's serial detectors): sudo apt-get install -y --no-install-recommends ${missing_recommended[*]}"
 fi
 exit 0

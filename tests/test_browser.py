@@ -391,6 +391,16 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, timeout=60)
+        # all three kinds of field device of the demo answer: Modbus TCP, Modbus RTU and a serial line
+        import requests
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            comps = requests.get(f"{base}/api/v1/health", timeout=5).json()["components"]
+            buses = {k: v["status"] for k, v in comps.items() if k.startswith("bus:")}
+            if len(buses) == 3 and set(buses.values()) == {"ok"}:
+                break
+            time.sleep(0.3)
+        assert buses == {"bus:gas-controller": "ok", "bus:rs485-warehouse": "ok", "bus:dock-line-detector": "ok"}
         creds = json.loads((data / "demo-credentials.json").read_text(encoding="utf-8"))
         board = new_page()
         board.goto(f"{base}/kiosk?token={creds['kiosk_token']}")
@@ -413,7 +423,6 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
 
         # the board never reloads: its banner no longer shows this alarm as unacknowledged
         expect(board.locator(f'#alarm-banner [data-alarm="{alarm_id}"].unacked')).to_have_count(0, timeout=30_000)
-        import requests
         alarms = requests.get(f"{base}/api/v1/alarms", headers={"Authorization": f"Bearer {creds['kiosk_token']}"},
                               timeout=10).json()["alarms"]
         (a,) = [a for a in alarms if str(a["id"]) == alarm_id]

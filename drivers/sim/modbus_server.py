@@ -16,11 +16,12 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 
-def device(dev_id: int, registers: int) -> SimDevice:
+def device(dev_id: int, registers: int, values: list[int] | None = None) -> SimDevice:
+    holding = (values or []) + [0] * (registers - len(values or []))
     return SimDevice(id=dev_id, simdata=(
         [SimData(0, count=16, values=False, datatype=DataType.BITS)],
         [SimData(0, count=16, values=False, datatype=DataType.BITS)],
-        [SimData(0, count=registers, values=0, datatype=DataType.REGISTERS)],
+        [SimData(0, values=holding, datatype=DataType.REGISTERS)],
         [SimData(0, count=registers, values=0, datatype=DataType.REGISTERS)],
     ))
 
@@ -32,8 +33,10 @@ async def main() -> None:
     ap.add_argument("port_or_baud", type=int, help="TCP port (tcp) or baud rate (rtu)")
     ap.add_argument("--ids", default="1", help="comma-separated device ids")
     ap.add_argument("--registers", type=int, default=40)
+    ap.add_argument("--values", default="", help="initial holding registers from 0, comma-separated")
     a = ap.parse_args()
-    devices = [device(int(i), a.registers) for i in a.ids.split(",")]
+    values = [int(v) for v in a.values.split(",") if v]
+    devices = [device(int(i), a.registers, values) for i in a.ids.split(",")]
     if a.mode == "tcp":
         server = ModbusTcpServer(devices, address=(a.where, a.port_or_baud))
     else:

@@ -4,6 +4,10 @@ thread that plays the plant by writing detector values into it with ordinary Mod
 Channels (holding registers 0..7, uint16, value × 10): the demo config maps each to a point. Without a
 scenario the plant idles with a little noise; `gas-leak` loops a methane leak at the tank farm that rises
 through the first level (25 %LEL) to the second (50 %LEL), stops, and clears, every 90 s.
+
+Where socat is installed, two more field devices come on pseudo-terminal pairs, as they would on RS-485
+and RS-232: a 2-channel Modbus RTU detector in the warehouse (O2, CO) and a detector at the loading dock
+that prints `CH4,<value>,%LEL` lines.
 """
 from __future__ import annotations
 
@@ -29,6 +33,9 @@ CHANNELS = [
     ("TT-501", "中控室温度", "Control room temp.", "TEMP", "°C", "CTRL", 170, 300, 23.5),
 ]
 LEAK_POINT = 0  # GT-101
+# the RS-485 Modbus RTU detector (static values × 10) and the line-printing detector
+RTU_CHANNELS = [("GT-302", "仓库一氧化碳", "Warehouse CO", "CO", "ppm", "WH", 700, 560, 20)]
+LINE_CHANNEL = ("GT-402", "装卸站台甲烷（串口）", "Loading dock CH4 (serial)", "CH4", "%LEL", "DOCK", 1420, 600)
 PERIOD_S = 90
 
 
@@ -44,6 +51,26 @@ def leak_value(t: float) -> float | None:
     if t < 65:   # isolated: falls back
         return 62 - (t - 50) / 15 * 60
     return None
+
+
+def _point(pid, name, name_en, gas, unit, area, x, y, extra="") -> str:
+    return (f'[[points]]\nid = "{pid}"\nname = "{name}"\nname_en = "{name_en}"\ngas = "{gas}"\n'
+            f'unit = "{unit}"\narea = "{area}"\nx = {x}\ny = {y}\n{extra}')
+
+
+def field_devices_toml(rtu_port: str, line_port: str) -> str:
+    """Points and buses for the RTU detector and the line-printing detector on their pty ends."""
+    out = [_point(*c[:8], extra="range_high = 500\n") for c in RTU_CHANNELS]
+    out.append(_point(*LINE_CHANNEL))
+    regs = ", ".join(f'{{ point = "{c[0]}", address = {i}, type = "uint16", scale = 0.1 }}'
+                     for i, c in enumerate(RTU_CHANNELS))
+    out.append(f'[[buses]]\ntype = "modbus_rtu"\nname = "rs485-warehouse"\nserial_port = "{rtu_port}"\n'
+               f'baudrate = 9600\ntimeout_s = 0.5\nretries = 1\npoll_interval_s = 2.0\n\n'
+               f'[[buses.devices]]\nname = "wh-detector"\nunit = 1\nregisters = [{regs}]\n')
+    out.append(f'[[buses]]\ntype = "serial_line"\nname = "dock-line-detector"\nport = "{line_port}"\n'
+               f'baudrate = 9600\n\n[buses.parser]\nkind = "delimited"\nfields = ["channel", "value", "unit"]\n'
+               f'channels = {{ CH4 = "{LINE_CHANNEL[0]}" }}\n')
+    return "\n".join(out)
 
 
 def points_toml(port: int, poll_s: float = 1.0) -> str:
@@ -65,8 +92,13 @@ def points_toml(port: int, poll_s: float = 1.0) -> str:
 class Plant:
     """The simulated controller process and the thread that writes its values."""
 
-    def __init__(self, port: int, scenario: str | None = None, step_s: float = 1.0, speed: float = 1.0):
+    def __init__(self, port: int, scenario: str | None = None, step_s: float = 1.0, speed: float = 1.0,
+                 pty_dir: str | None = None):
         self.port, self.scenario, self.step_s, self.speed = port, scenario, step_s, speed
+        self.pty_dir = pty_dir
+        self.field_ports: tuple[str, str] | None = None  # (RTU port, line port) for the appliance to open
+        self._children: list[subprocess.Popen] = []
+        self._line = None
         self.proc: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,9 +113,53 @@ class Plant:
             raise RuntimeError(f"simulated gas controller did not start: {line!r}")
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
         self._write_once()  # idle values are in place before anyone polls (0 %VOL O2 would alarm)
+        if self.pty_dir:
+            self._start_field_devices()
         self._thread = threading.Thread(target=self._run, name="sim-plant", daemon=True)
         self._thread.start()
         return self
+
+    def _pty_pair(self, name: str) -> tuple[str, str]:
+        import os
+        from pathlib import Path
+
+        a, b = Path(self.pty_dir) / f"{name}-device", Path(self.pty_dir) / f"{name}-appliance"
+        for p in (a, b):
+            if p.is_symlink() or p.exists():
+                p.unlink()
+        self._children.append(subprocess.Popen(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+                                               stderr=subprocess.DEVNULL))
+        for _ in range(200):
+            if os.path.exists(a) and os.path.exists(b):
+                return str(a), str(b)
+            time.sleep(0.02)
+        raise RuntimeError("socat did not create the pty pair")
+
+    def _start_field_devices(self) -> None:
+        import shutil
+
+        if not shutil.which("socat"):
+            log.warning("socat not installed: the demo runs without its RS-485 and serial-line detectors")
+            return
+        rtu_dev, rtu_app = self._pty_pair("rtu")
+        values = ",".join(str(c[8]) for c in RTU_CHANNELS)
+        rtu = subprocess.Popen([sys.executable, "-m", "drivers.sim.modbus_server", "rtu", rtu_dev, "9600",
+                                "--ids", "1", "--registers", "8", "--values", values],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if rtu.stdout.readline().strip() != "READY":
+            raise RuntimeError("simulated RTU detector did not start")
+        threading.Thread(target=lambda: [None for _ in rtu.stdout], daemon=True).start()
+        self._children.append(rtu)
+        line_dev, line_app = self._pty_pair("line")
+        import serial
+
+        self._line = serial.Serial(line_dev, 9600, timeout=1)
+        self.field_ports = (rtu_app, line_app)
+
+    def _write_line(self, t: float) -> None:
+        if self._line is not None:
+            v = 0.8 + 0.2 * math.sin(t / 5)
+            self._line.write(f"CH4,{v:.1f},%LEL\r\n".encode("ascii"))
 
     def values(self, t: float) -> list[float]:
         vals = []
@@ -113,6 +189,7 @@ class Plant:
         while not self._stop.is_set():
             try:
                 self._write_once()
+                self._write_line((time.monotonic() - self.started) * self.speed)
             except Exception as exc:  # the simulator must not die with a hiccup of its own server
                 log.warning("simulated plant write failed", extra={"error": str(exc)})
             self._stop.wait(self.step_s / max(1.0, self.speed))
@@ -122,9 +199,12 @@ class Plant:
         self._stop.set()
         if self._thread:
             self._thread.join(3)
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self._line is not None:
+            self._line.close()
+        for p in [self.proc, *reversed(self._children)]:
+            if p and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
