@@ -75,3 +75,12 @@ def test_check_config_cli(tmp_path):
     assert r.returncode == 2
     assert "web.port" in r.stderr and "应为整数" in r.stderr and "must be an integer" in r.stderr
     assert "sit:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_example_points_and_buses_parse():
+    text = (ROOT / "appliance.example.toml").read_text(encoding="utf-8")
+    block = text.split("# BEGIN EXAMPLE POINTS\n")[1].split("# END EXAMPLE POINTS")[0]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in block.splitlines())
+    cfg = parse_config(uncommented, "example points")
+    assert [p.id for p in cfg.points] == ["GT-101", "GT-302", "GT-402"]
+    assert [b.type for b in cfg.buses] == ["modbus_tcp", "modbus_rtu", "serial_line"]
