@@ -102,23 +102,25 @@ def on_reading(s: PointState, cfg: AlarmConfig, value: float | None, now: int,
         return replace(s, fault=reason, at=now, pending=NORMAL, pending_since=None), out
     if s.fault:
         out.append(Transition("recovered", s.shown, s.fault, shelved))
-        s = replace(s, fault=None)
-    s = replace(s, value=value, at=now)
+    # one replace per reading (this runs for every point on every poll): fault cleared, value and time
+    # set, and whatever the level change needs
+    fresh = {"fault": None, "value": value, "at": now}
     raw = level_of(value, cfg, s.condition)
     if raw > s.condition:
         if cfg.delay_on_s > 0:
             if s.pending != raw or s.pending_since is None:
-                return replace(s, pending=raw, pending_since=now), out
+                return replace(s, **fresh, pending=raw, pending_since=now), out
             if now - s.pending_since < cfg.delay_on_s * 1000:
-                return s, out
-        s = replace(s, condition=raw, shown=max(s.shown, raw) if not s.acked else raw, acked=False,
+                return replace(s, **fresh), out
+        s = replace(s, **fresh, condition=raw, shown=max(s.shown, raw) if not s.acked else raw, acked=False,
                     pending=NORMAL, pending_since=None)
         out.append(Transition("alarm", raw, None, shelved))
     elif raw < s.condition:
-        s = replace(s, condition=raw, shown=raw if s.acked else s.shown, pending=NORMAL, pending_since=None)
+        s = replace(s, **fresh, condition=raw, shown=raw if s.acked else s.shown, pending=NORMAL,
+                    pending_since=None)
         out.append(Transition("cleared", raw, None, shelved))
     else:
-        s = replace(s, pending=NORMAL, pending_since=None)
+        s = replace(s, **fresh, pending=NORMAL, pending_since=None)
     return s, out
 
 

@@ -82,3 +82,56 @@ def stop(proc) -> float:
 def result(name: str, **figures) -> None:
     """The one machine-readable line that bench/run.py collects."""
     print("RESULT " + json.dumps({"bench": name, **figures}, ensure_ascii=False), flush=True)
+
+
+def spawn_ready(args: list[str], timeout: float = 15):
+    """Start `python ARGS` (a peer that prints READY when it is about to serve, e.g. drivers.sim.modbus_server)
+    from the repository root; its further output is drained on a thread. Raises if READY does not come."""
+    import subprocess
+    import threading
+    import time
+
+    p = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if line.strip() == "READY":
+            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+            return p
+        if not line and p.poll() is not None:
+            break
+        seen.append(line)
+    p.kill()
+    p.wait()
+    raise RuntimeError(f"peer {args} did not become ready (exit {p.poll()}): {''.join(seen)[-500:]}")
+
+
+def wait_port(host: str, port: int, timeout: float = 10) -> None:
+    """Wait until something accepts TCP connections on host:port (READY is printed just before binding)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:g} s") from None
+            time.sleep(0.02)
+
+
+def terminate(proc, timeout: float = 5) -> None:
+    """Stop a peer we started (SIGTERM, then SIGKILL); no-op if it already ended."""
+    import subprocess
+
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -4,7 +4,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 `RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
 unless a benchmark crashed. Pass benchmark names to run only those:
 
-    python bench/run.py [event_log] [sse_fanout] [footprint]
+    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -61,6 +61,21 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                         f"{v['ratio_rss']}x", "<= 150 MB"))
             out.append((f"peak RSS, {v['logins']} logins, {k}", f"{v['peak_rss_logins_mb']} MB", "", "", "<= 150 MB"))
         return out
+    if name == "polling":
+        raw = f"bare pymodbus {r['raw']['cpu_ms']} ms CPU"
+        shape = f"{r['devices']}x{r['registers_per_device']} regs"
+        return [(f"poll cycle CPU, {shape}", f"{r['driver']['cpu_ms']} ms", raw, f"{r['ratio_cpu']:.2f}x", "<= 1.5x"),
+                (f"poll cycle CPU + Sensors ({r['sensors_points']} pts)", f"{r['sensors']['cpu_ms']} ms", raw,
+                 f"{r['ratio_cpu_sensors']:.2f}x", "")]
+    if name == "alarm_latency":
+        lat = r["latency_ms"]
+        base = f"poll interval {r['interval_ms']:g} ms"
+        return [("alarm write->SSE, p50", f"{lat['p50']} ms", base, "", ""),
+                ("alarm write->SSE, p99", f"{lat['p99']} ms", f"{base} + 100 ms", f"{r['ratio_p99']:.2f}x",
+                 f"<= {r['target_p99_ms']:g} ms (<= 1.0x)")]
+    if name == "ingest":
+        return [(f"readings stored, {r['per_txn']}/txn", f"{r['app_per_s']:,} rd/s",
+                 f"raw sqlite3 {r['raw_per_s']:,} rd/s", f"{r['ratio']:.2f}x", ">= 0.5x")]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 

@@ -128,12 +128,22 @@ def decode_block(block: Block, data: list[int] | list[bool]) -> dict[str, float 
     if len(data) < block.count:
         err = DecodeError(f"short response: {len(data)} of {block.count}")
         return {r.key: err for r in block.registers}
+    packed = None
+    if block.function not in BIT_FUNCTIONS:
+        try:  # the whole block as big-endian bytes once: the common (big/big) case unpacks in place
+            packed = struct.pack(f">{block.count}H", *data[:block.count])
+        except struct.error:
+            packed = None
     out: dict[str, float | DecodeError] = {}
     for r in block.registers:
         i = r.address - block.start
         try:
             if block.function in BIT_FUNCTIONS:
                 raw: float | int | bool = bool(data[i])
+            elif packed is not None and r.type != "bool" and r.word_order == "big" and r.byte_order == "big":
+                raw = struct.unpack_from(_FORMATS[r.type][1], packed, 2 * i)[0]
+                if isinstance(raw, float) and not math.isfinite(raw):
+                    raise DecodeError(f"{r.type} is {raw} (not a measurement)")
             else:
                 raw = decode(list(data[i:i + r.width]), r.type, r.word_order, r.byte_order)
             out[r.key] = scaled(r, raw)
