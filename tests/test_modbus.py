@@ -182,3 +182,50 @@ def test_register_maps_are_validated_naming_the_problem(change, key):
     with pytest.raises(ValidationError) as e:
         bus_config(**change)
     assert key in str(e.value)
+
+
+def _crc16(data: bytes) -> bytes:
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc.to_bytes(2, "little")
+
+
+@pytest.mark.parametrize("good_crc", [True, False])
+def test_rtu_bad_crc_is_a_fault_not_a_value(pty_pair, good_crc):
+    """A device answering with a corrupted frame (wrong CRC): the read fails, the point is bad, no value.
+    The same hand-made device with a right CRC is read fine (so the failure is the CRC's)."""
+    import threading
+
+    import serial
+
+    a, b = pty_pair
+    cfg = ModbusConfig.model_validate({
+        "type": "modbus_rtu", "name": "rs485-noisy", "serial_port": b, "baudrate": 9600, "timeout_s": 0.5,
+        "retries": 0, "devices": [{"name": "d", "unit": 1, "registers": [{"point": "X", "address": 0, "type": "uint16"}]}]})
+    stop = threading.Event()
+
+    def noisy_device():
+        with serial.Serial(a, 9600, timeout=0.2) as s:
+            while not stop.is_set():
+                req = s.read(8)  # 01 03 00 00 00 01 CRC CRC
+                if len(req) == 8:
+                    body = bytes([1, 3, 2, 0x01, 0x2C])  # 300
+                    s.write(body + (_crc16(body) if good_crc else b"\xde\xad"))
+
+    th = threading.Thread(target=noisy_device, daemon=True)
+    th.start()
+    bus = REGISTRY["modbus_rtu"](cfg, lambda rs: None)
+    try:
+        (r,) = bus.poll_once()
+        if good_crc:
+            assert r.quality == "good" and r.value == 300.0
+        else:
+            assert r.quality == "bad" and r.value is None and r.reason.startswith("comm")
+            assert bus.health()["status"] == "fault"
+    finally:
+        stop.set()
+        bus.stop()
+        th.join(2)
