@@ -32,10 +32,11 @@ def ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
-def rss_kb(pid: int, field: str = "VmRSS") -> int:
-    """`field` (VmRSS or VmHWM) of `pid` plus all its descendants, in kB (0 for a vanished process)."""
+def rss_kb(pid: int, field: str = "VmRSS", children: bool = True) -> int:
+    """`field` (VmRSS or VmHWM) of `pid` (plus all its descendants unless `children` is False), in kB
+    (0 for a vanished process)."""
     total = 0
-    for p in [pid, *descendants(pid)]:
+    for p in [pid, *(descendants(pid) if children else [])]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith(field + ":"):
