@@ -136,3 +136,41 @@ def terminate(proc, timeout: float = 5) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def read_sse(port: int, token: str, stop, on_ready, on_event) -> None:
+    """Read /api/v1/stream over a raw HTTP/1.0 socket (no chunking, receipt time taken right after recv)
+    until `stop` is set: `on_ready()` once the stream is open, `on_event(t_received, event)` per event."""
+    import json
+    import socket
+    import time
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=0.5)
+    sock.sendall(f"GET /api/v1/stream HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                 f"Authorization: Bearer {token}\r\n\r\n".encode())
+    buf, in_body = b"", False
+    try:
+        while not stop.is_set():
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                continue
+            t = time.time()
+            if not data:
+                raise ConnectionError("server closed the stream")
+            buf += data
+            if not in_body:
+                if b"\r\n\r\n" not in buf:
+                    continue
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                if b" 200 " not in head.split(b"\r\n", 1)[0]:
+                    raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
+                in_body = True
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                if line.startswith(b"retry:"):
+                    on_ready()
+                elif line.startswith(b"data:"):
+                    on_event(t, json.loads(line[5:]))
+    finally:
+        sock.close()

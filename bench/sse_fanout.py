@@ -17,9 +17,7 @@ Target (GUIDE §5, web): 50 concurrent clients, SSE fan-out to all; p99 ≤ 200 
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from _common import ROOT, free_port, percentile, ratio, result, stop
+from _common import ROOT, free_port, percentile, ratio, result, stop, read_sse
 
 PASSWORD = "bench-password-1"
 
@@ -54,37 +52,11 @@ class Client(threading.Thread):
             self.ready.set()
 
     def _read(self) -> None:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
-        sock.sendall(f"GET /api/v1/stream HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-                     f"Authorization: Bearer {self.token}\r\n\r\n".encode())
-        buf, in_body = b"", False
-        try:
-            while not self.stop.is_set():
-                try:
-                    data = sock.recv(65536)
-                except socket.timeout:
-                    continue
-                t = time.time()
-                if not data:
-                    raise ConnectionError("server closed the stream")
-                buf += data
-                if not in_body:
-                    if b"\r\n\r\n" not in buf:
-                        continue
-                    head, buf = buf.split(b"\r\n\r\n", 1)
-                    if b" 200 " not in head.split(b"\r\n", 1)[0]:
-                        raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
-                    in_body = True
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    if line.startswith(b"retry:"):
-                        self.ready.set()
-                    elif line.startswith(b"data:"):
-                        ev = json.loads(line[5:])
-                        if ev["type"] == "person.created":
-                            self.got[ev["payload"]["employee_no"]] = (ev["recorded_at"], t)
-        finally:
-            sock.close()
+        read_sse(self.port, self.token, self.stop, self.ready.set, self._on_event)
+
+    def _on_event(self, t: float, ev: dict) -> None:
+        if ev["type"] == "person.created":
+            self.got[ev["payload"]["employee_no"]] = (ev["recorded_at"], t)
 
 
 def write_config(data_dir: Path, port: int) -> Path:
