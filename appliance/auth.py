@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # acknowledging and shelving gas alarms: the people responsible on the shift, from the tablet
     "alarms.ack": frozenset({"admin", "safety_officer", "supervisor"}),
     "alarms.shelve": frozenset({"admin", "safety_officer", "supervisor"}),
+    # the risk register is told to everyone (风险告知); the safety office maintains it
+    "risks.write": frozenset({"admin", "safety_officer"}),
 }
 
 

@@ -56,6 +56,29 @@ USERS = [
 
 KIOSK_DEVICE = "control-room-wall"
 
+# The demo risk register: (object code, name, major hazard, area, unit, department, liable person,
+#   [(event, method, inherent factors, residual factors, [(measure, classify1, classify2, cycle, unit)])])
+RISKS = [
+    ("OBJ-TANK", "甲醇储罐区", True, "TANK", "甲醇储罐 V-101/102", "生产部", "王芳", [
+        ("储罐泄漏引发火灾爆炸", "LEC", {"l": 3, "e": 6, "c": 40}, {"l": 1, "e": 6, "c": 40}, [
+            ("液位、温度、压力远传监控与高液位联锁", 1, "1-4", 1, "hour"),
+            ("可燃气体检测报警仪定期标定", 2, "2-2", 1, "month"),
+            ("罐区巡检：呼吸阀、阻火器、防火堤", 3, "3-2", 1, "day")])]),
+    ("OBJ-REACT", "加氢反应装置", True, "REACT", "加氢反应釜 R-201", "生产部", "李强", [
+        ("反应釜超温超压", "LS", {"l": 3, "s": 5}, {"l": 2, "s": 5}, [
+            ("温度压力SIS联锁切断进料", 1, "1-4", None, None),
+            ("操作规程培训与交接班记录", 3, "3-3", 1, "day")])]),
+    ("OBJ-WH", "危化品仓库", False, "WH", "甲类仓库", "仓储物流部", "杨磊", [
+        ("叉车作业碰撞伤害", "LEC", {"l": 3, "e": 6, "c": 3}, None, [
+            ("叉车司机持证上岗", 3, "3-1", 1, "year")])]),
+    ("OBJ-DOCK", "装卸站台", False, "DOCK", "槽车装卸鹤位", "仓储物流部", "杨磊", [
+        ("装卸静电引发火灾", "LS", {"l": 3, "s": 4}, {"l": 2, "s": 4}, [
+            ("静电接地报警器与装卸联锁", 1, "1-3", 1, "day")])]),
+    ("OBJ-CTRL", "中控室", False, "CTRL", "DCS操作站", "中控室", "赵敏", [
+        ("误操作导致工艺波动", "LS", {"l": 1, "s": 3}, None, [
+            ("操作权限分级管理", 3, "3-1", None, None)])]),
+]
+
 
 def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = None,
                  field_ports: tuple[str, str] | None = None) -> Path:
@@ -101,6 +124,7 @@ def seed(config: Config) -> dict:
         person_ids[no] = p.id
         if P.Badge.get_or_none(P.Badge.uid == uid) is None:
             P.issue_badge(P.BadgeIn(uid=uid, person_id=p.id), actor=actor)
+    seed_risks(actor)
     creds = {"users": {}, "kiosk_token": None}
     for login, role, display, emp in USERS:
         password = secrets.token_urlsafe(9)
@@ -116,6 +140,23 @@ def seed(config: Config) -> dict:
         json.dump(creds, fh, ensure_ascii=False, indent=1)
     tmp.replace(cred_path)
     return creds
+
+
+def seed_risks(actor: str) -> None:
+    from . import risks as R
+
+    areas = {a.code: a.id for a in P.Area.select()}
+    for code, name, major, area, unit, dept, person, evs in RISKS:
+        if R.RiskObject.get_or_none(R.RiskObject.code == code):
+            continue
+        o = R.create_object(R.ObjectIn(code=code, name=name, major_hazard=major, area_id=areas[area]), actor=actor)
+        u = R.create_unit(R.UnitIn(object_id=o.id, name=unit, department=dept, liable_person=person), actor=actor)
+        for ev_name, method, inherent, residual, measures in evs:
+            e = R.create_event(R.EventIn(unit_id=u.id, name=ev_name, method=method, inherent=inherent,
+                                         residual=residual), actor=actor)
+            for desc, c1, c2, cycle, cu in measures:
+                R.create_measure(R.MeasureIn(event_id=e.id, description=desc, classify1=c1, classify2=c2,
+                                             check_cycle=cycle, check_cycle_unit=cu), actor=actor)
 
 
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",

@@ -78,9 +78,13 @@ def _site_view() -> dict:
 
 
 def _plan_areas() -> list[dict]:
+    from appliance.risks import area_levels
+
+    levels = area_levels()  # the four-colour map: each area's most severe risk level
     out = []
     for a in P.Area.select().where(P.Area.active).order_by(P.Area.code):
         d = P.area_dict(a)
+        d["risk"] = levels.get(a.id)
         pts = d["polygon"]
         if isinstance(pts, list) and len(pts) >= 3:
             d["points"] = " ".join(f"{x:g},{y:g}" for x, y in pts)

@@ -91,9 +91,21 @@
     } catch (e) { /* no audio device: the banner still shows */ }
   }
 
+  // The four-colour risk map changes when the register does.
+  function refreshRisk() {
+    getJSON("/api/v1/risk/map").then(function (j) {
+      j.areas.forEach(function (a) {
+        var g = document.querySelector('[data-area-id="' + a.area_id + '"]');
+        if (!g) return;
+        g.setAttribute("class", g.getAttribute("class").replace(/\s*risk-\d/g, "") + (a.level ? " risk-" + a.level : ""));
+      });
+    }).catch(function () {});
+  }
+
   document.addEventListener("live-event", function (e) {
     var t = e.detail.type;
     if (t.indexOf("alarm.") === 0 || t.indexOf("point.") === 0) refresh();
+    if (t.indexOf("risk.") === 0) refreshRisk();
   });
   refresh();
   setInterval(refresh, 2000);
