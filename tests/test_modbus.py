@@ -205,18 +205,23 @@ def test_rtu_bad_crc_is_a_fault_not_a_value(pty_pair, good_crc):
     cfg = ModbusConfig.model_validate({
         "type": "modbus_rtu", "name": "rs485-noisy", "serial_port": b, "baudrate": 9600, "timeout_s": 0.5,
         "retries": 0, "devices": [{"name": "d", "unit": 1, "registers": [{"point": "X", "address": 0, "type": "uint16"}]}]})
-    stop = threading.Event()
+    stop, opened = threading.Event(), threading.Event()
 
     def noisy_device():
         with serial.Serial(a, 9600, timeout=0.2) as s:
+            opened.set()
+            req = b""
             while not stop.is_set():
-                req = s.read(8)  # 01 03 00 00 00 01 CRC CRC
+                req += s.read(8 - len(req))  # 01 03 00 00 00 01 CRC CRC, possibly in pieces
                 if len(req) == 8:
+                    req = b""
                     body = bytes([1, 3, 2, 0x01, 0x2C])  # 300
                     s.write(body + (_crc16(body) if good_crc else b"\xde\xad"))
 
     th = threading.Thread(target=noisy_device, daemon=True)
     th.start()
+    assert opened.wait(5)
+    time.sleep(0.1)
     bus = REGISTRY["modbus_rtu"](cfg, lambda rs: None)
     try:
         (r,) = bus.poll_once()
