@@ -50,6 +50,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alarms.shelve": frozenset({"admin", "safety_officer", "supervisor"}),
     # the risk register is told to everyone (风险告知); the safety office maintains it
     "risks.write": frozenset({"admin", "safety_officer"}),
+    # every person with a login may report a hazard (and rectify one assigned to them); the shift and
+    # the safety office dispatch and accept (hazard_rules checks who within these)
+    "hazards.report": frozenset({"admin", "safety_officer", "supervisor", "worker"}),
+    "hazards.handle": frozenset({"admin", "safety_officer", "supervisor"}),
 }
 
 

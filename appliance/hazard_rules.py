@@ -1,0 +1,85 @@
+"""The hazard closed loop (隐患排查治理) as data and pure functions: states, who may move a hazard on,
+deadlines by grade, recurrence.
+
+States follow the regulators' DANGER_STATE: -1 待确认 (reported), 0 整改中 (rectifying), 1 待验收
+(awaiting acceptance), 9 已验收 (closed). Grades per 《安全生产事故隐患排查治理暂行规定》 (SAWS order 16)
+Art. 3: 一般事故隐患 (general) and 重大事故隐患 (major); a major hazard needs the treatment plan of Art. 15
+before rectification starts. Acceptance by the rectifier is refused: self-acceptance is how records get
+faked.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+State = Literal["reported", "rectifying", "pending_acceptance", "closed"]
+Action = Literal["dispatch", "rectify", "accept", "reject"]
+STATE_CODE = {"reported": -1, "rectifying": 0, "pending_acceptance": 1, "closed": 9}
+
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("reported", "dispatch"): "rectifying",
+    ("rectifying", "rectify"): "pending_acceptance",
+    ("pending_acceptance", "accept"): "closed",
+    ("pending_acceptance", "reject"): "rectifying",
+}
+
+# roles that may take each action (the assignee may also rectify whatever their role)
+ACTION_ROLES = {
+    "dispatch": {"admin", "safety_officer", "supervisor"},
+    "rectify": {"admin", "safety_officer", "supervisor"},
+    "accept": {"admin", "safety_officer", "supervisor"},
+    "reject": {"admin", "safety_officer", "supervisor"},
+}
+
+# days to rectify by grade; a site may set its own (the order leaves it to the enterprise's plan)
+DEADLINE_DAYS = {"general": 7, "major": 30}
+
+# SAWS order 16 Art. 15: what a major hazard's treatment plan must contain
+MAJOR_PLAN_FIELDS = ("target", "methods", "funding", "organisation", "schedule", "safety_measures")
+
+RECURRENCE_DAYS = 30
+
+
+class TransitionRefused(ValueError):
+    """The action is not allowed for this hazard, in this state, by this person."""
+
+    def __init__(self, zh: str, en: str, who: bool = False):
+        super().__init__(en)
+        self.zh, self.en = zh, en
+        self.who = who  # True: this person may not; False: not in this state
+
+
+def next_state(state: str, action: str) -> str:
+    try:
+        return TRANSITIONS[(state, action)]
+    except KeyError:
+        raise TransitionRefused(f"状态为“{state}”的隐患不能执行“{action}”",
+                                f"a hazard in state {state!r} cannot be {action}ed") from None
+
+
+def check_actor(action: str, role: str, login: str, *, assignee: str | None, rectifier: str | None) -> None:
+    """Raise TransitionRefused unless `login` with `role` may take `action` on this hazard."""
+    if action == "rectify" and login == assignee:
+        return
+    if role not in ACTION_ROLES[action]:
+        raise TransitionRefused(f"角色 {role} 不能执行此操作", f"role {role} may not {action} a hazard", who=True)
+    if action in ("accept", "reject") and login == rectifier:
+        raise TransitionRefused("整改人不能验收自己的整改（禁止自验收）",
+                                "the rectifier may not accept their own rectification", who=True)
+
+
+def deadline(grade: str, reported_at: int, days: dict[str, int] = DEADLINE_DAYS) -> int:
+    return reported_at + days[grade] * 86_400_000
+
+
+def missing_plan_fields(plan: dict | None) -> list[str]:
+    plan = plan or {}
+    return [f for f in MAJOR_PLAN_FIELDS if not str(plan.get(f, "")).strip()]
+
+
+def is_recurrence(area_id: int, category: str, reported_at: int, earlier: list[tuple[int, int, str, int]],
+                  days: int = RECURRENCE_DAYS) -> int | None:
+    """The id of the latest earlier hazard (id, area_id, category, reported_at) in the same area and
+    category within `days` before `reported_at`, else None."""
+    since = reported_at - days * 86_400_000
+    hits = [(t, hid) for hid, a, c, t in earlier if a == area_id and c == category and since <= t <= reported_at]
+    return max(hits)[1] if hits else None

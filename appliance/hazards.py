@@ -1,0 +1,152 @@
+"""Hazards (隐患) through their closed loop, every step an event. The rules are `hazard_rules`."""
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import peewee
+from pydantic import Field
+
+from . import events
+from . import hazard_rules as HR
+from .db import BaseModel as Model
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .people import Area, Input
+
+EVENT_TYPES = {"dispatch": "hazard.dispatched", "rectify": "hazard.rectified", "accept": "hazard.accepted",
+               "reject": "hazard.rejected"}
+CATEGORIES = ("安全", "工艺", "电气", "仪表", "消防", "总图", "设备", "其他")  # HAZARD_DANGER_TYPE 1–8
+
+
+class Hazard(Model):
+    area_id = peewee.IntegerField()
+    category = peewee.TextField()
+    description = peewee.TextField()
+    grade = peewee.TextField()
+    state = peewee.TextField()
+    reporter = peewee.TextField()
+    reported_at = peewee.IntegerField()
+    assignee = peewee.TextField(null=True)
+    deadline = peewee.IntegerField(null=True)
+    plan = peewee.TextField(null=True)
+    rectifier = peewee.TextField(null=True)
+    rectified_at = peewee.IntegerField(null=True)
+    rectify_note = peewee.TextField(null=True)
+    accepted_by = peewee.TextField(null=True)
+    accepted_at = peewee.IntegerField(null=True)
+    accept_note = peewee.TextField(null=True)
+    rejections = peewee.IntegerField()
+    recurrence_of = peewee.IntegerField(null=True)
+    updated_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "hazards"
+
+
+class ReportIn(Input):
+    area_id: int = Field(gt=0, le=2**31)
+    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    description: str = Field(min_length=2, max_length=2000)
+    grade: Literal["general", "major"] = "general"
+    anonymous: bool = False
+
+
+class DispatchIn(Input):
+    assignee: str = Field(pattern=r"^[A-Za-z0-9_.@-]{2,40}$")
+    deadline: int | None = Field(None, gt=0)  # default by grade
+    plan: dict[str, str] | None = None        # required for a major hazard (SAWS order 16 Art. 15)
+
+
+class NoteIn(Input):
+    note: str = Field("", max_length=2000)
+
+
+def hazard_dict(h: Hazard) -> dict:
+    return {"id": h.id, "area_id": h.area_id, "category": h.category, "description": h.description,
+            "grade": h.grade, "state": h.state, "danger_state": HR.STATE_CODE[h.state], "reporter": h.reporter,
+            "reported_at": h.reported_at, "assignee": h.assignee, "deadline": h.deadline,
+            "overdue": bool(h.deadline and h.state != "closed" and events.now_ms() > h.deadline),
+            "plan": json.loads(h.plan) if h.plan else None, "rectifier": h.rectifier, "rectified_at": h.rectified_at,
+            "rectify_note": h.rectify_note, "accepted_by": h.accepted_by, "accepted_at": h.accepted_at,
+            "accept_note": h.accept_note, "rejections": h.rejections, "recurrence_of": h.recurrence_of}
+
+
+def _get(hazard_id: int) -> Hazard:
+    h = Hazard.get_or_none(Hazard.id == hazard_id)
+    if h is None:
+        raise NotFound(f"隐患 {hazard_id} 不存在", f"hazard {hazard_id} does not exist")
+    return h
+
+
+def report(data: ReportIn, *, actor: str) -> Hazard:
+    with events.recording(actor) as rec:
+        area = Area.get_or_none((Area.id == data.area_id) & Area.active)
+        if area is None:
+            raise ValidationFailed(f"area_id：区域 {data.area_id} 不存在", f"area_id: area {data.area_id} does not exist",
+                                   details=[{"key": "area_id"}])
+        t = events.now_ms()
+        earlier = [(h.id, h.area_id, h.category, h.reported_at) for h in Hazard.select().where(
+            (Hazard.area_id == data.area_id) & (Hazard.category == data.category)
+            & (Hazard.reported_at >= t - HR.RECURRENCE_DAYS * 86_400_000))]
+        h = Hazard.create(area_id=data.area_id, category=data.category, description=data.description,
+                          grade=data.grade, state="reported", reporter="anonymous" if data.anonymous else actor,
+                          reported_at=t, rejections=0, updated_at=t,
+                          recurrence_of=HR.is_recurrence(data.area_id, data.category, t, earlier))
+        rec.emit("hazard.reported", entity=("hazard", h.id),
+                 payload={**hazard_dict(h), "area": area.name, "area_en": area.name_en})
+    return h
+
+
+def _act(hazard_id: int, action: str, principal, change) -> Hazard:
+    with events.recording(principal.actor) as rec:
+        h = _get(hazard_id)
+        try:
+            new = HR.next_state(h.state, action)
+            HR.check_actor(action, principal.role, principal.actor, assignee=h.assignee and f"user:{h.assignee}",
+                           rectifier=h.rectifier)
+        except HR.TransitionRefused as exc:
+            raise (Forbidden if exc.who else Conflict)(exc.zh, exc.en) from None
+        values = change(h)
+        Hazard.update(state=new, updated_at=events.now_ms(), **values).where(Hazard.id == h.id).execute()
+        h = Hazard.get_by_id(h.id)
+        rec.emit(EVENT_TYPES[action], entity=("hazard", h.id), payload={"id": h.id, "state": new, "description": h.description[:80],
+                                                   **{k: v for k, v in values.items() if k != "plan"}})
+    return h
+
+
+def dispatch(hazard_id: int, data: DispatchIn, principal) -> Hazard:
+    from .auth import User
+
+    if User.get_or_none((User.login == data.assignee) & User.active) is None:
+        raise ValidationFailed(f"assignee：用户 {data.assignee} 不存在", f"assignee: user {data.assignee} does not exist",
+                               details=[{"key": "assignee"}])
+
+    def change(h):
+        if h.grade == "major":
+            missing = HR.missing_plan_fields(data.plan)
+            if missing:
+                raise ValidationFailed(f"plan：重大隐患须有治理方案，缺少 {', '.join(missing)}",
+                                       f"plan: a major hazard needs a treatment plan; missing {', '.join(missing)}",
+                                       details=[{"key": "plan"}])
+        return {"assignee": data.assignee, "deadline": data.deadline or HR.deadline(h.grade, h.reported_at),
+                "plan": json.dumps(data.plan, ensure_ascii=False) if data.plan else None}
+
+    return _act(hazard_id, "dispatch", principal, change)
+
+
+def rectify(hazard_id: int, data: NoteIn, principal) -> Hazard:
+    return _act(hazard_id, "rectify", principal,
+                lambda h: {"rectifier": principal.actor, "rectified_at": events.now_ms(), "rectify_note": data.note})
+
+
+def accept(hazard_id: int, data: NoteIn, principal) -> Hazard:
+    return _act(hazard_id, "accept", principal,
+                lambda h: {"accepted_by": principal.actor, "accepted_at": events.now_ms(), "accept_note": data.note})
+
+
+def reject(hazard_id: int, data: NoteIn, principal) -> Hazard:
+    if not data.note.strip():
+        raise ValidationFailed("note：退回须说明原因", "note: a rejection needs the reason", details=[{"key": "note"}])
+    return _act(hazard_id, "reject", principal,
+                lambda h: {"rejections": h.rejections + 1, "accept_note": data.note, "rectifier": None,
+                           "rectified_at": None})

@@ -1,0 +1,67 @@
+"""The hazard closed loop's rules as tables (appliance/hazard_rules.py)."""
+from __future__ import annotations
+
+import pytest
+
+from appliance.hazard_rules import (TransitionRefused, check_actor, deadline, is_recurrence, missing_plan_fields,
+                                    next_state)
+
+
+@pytest.mark.parametrize("state, action, expected", [
+    ("reported", "dispatch", "rectifying"),
+    ("rectifying", "rectify", "pending_acceptance"),
+    ("pending_acceptance", "accept", "closed"),
+    ("pending_acceptance", "reject", "rectifying"),
+    ("reported", "accept", None),          # accept an unrectified hazard
+    ("rectifying", "accept", None),
+    ("closed", "reject", None),
+    ("closed", "dispatch", None),
+    ("pending_acceptance", "rectify", None),
+])
+def test_transitions(state, action, expected):
+    if expected is None:
+        with pytest.raises(TransitionRefused):
+            next_state(state, action)
+    else:
+        assert next_state(state, action) == expected
+
+
+@pytest.mark.parametrize("action, role, login, assignee, rectifier, ok", [
+    ("dispatch", "safety_officer", "zw", None, None, True),
+    ("dispatch", "worker", "ly", None, None, False),
+    ("rectify", "worker", "ly", "ly", None, True),           # the assignee rectifies whatever their role
+    ("rectify", "worker", "other", "ly", None, False),
+    ("accept", "supervisor", "wf", "ly", "ly", True),
+    ("accept", "supervisor", "wf", "wf", "wf", False),       # no self-acceptance
+    ("reject", "safety_officer", "zw", "zw", "zw", False),
+    ("accept", "worker", "x", "ly", "ly", False),
+    ("accept", "kiosk", "wall", "ly", "ly", False),
+])
+def test_who_may(action, role, login, assignee, rectifier, ok):
+    if ok:
+        check_actor(action, role, login, assignee=assignee, rectifier=rectifier)
+    else:
+        with pytest.raises(TransitionRefused):
+            check_actor(action, role, login, assignee=assignee, rectifier=rectifier)
+
+
+def test_deadline_and_plan():
+    assert deadline("general", 0) == 7 * 86_400_000 and deadline("major", 0) == 30 * 86_400_000
+    assert missing_plan_fields(None) == ["target", "methods", "funding", "organisation", "schedule", "safety_measures"]
+    full = {f: "x" for f in ("target", "methods", "funding", "organisation", "schedule", "safety_measures")}
+    assert missing_plan_fields(full) == [] and missing_plan_fields({**full, "funding": " "}) == ["funding"]
+
+
+DAY = 86_400_000
+
+
+@pytest.mark.parametrize("earlier, expected", [
+    ([], None),
+    ([(1, 5, "电气", 100 * DAY - 3 * DAY)], 1),
+    ([(1, 5, "电气", 100 * DAY - 31 * DAY)], None),      # too long ago
+    ([(1, 6, "电气", 100 * DAY - DAY)], None),            # other area
+    ([(1, 5, "消防", 100 * DAY - DAY)], None),            # other category
+    ([(1, 5, "电气", 100 * DAY - 9 * DAY), (2, 5, "电气", 100 * DAY - 2 * DAY)], 2),  # the latest
+])
+def test_recurrence(earlier, expected):
+    assert is_recurrence(5, "电气", 100 * DAY, earlier) == expected

@@ -1,0 +1,87 @@
+"""The hazard closed loop through the API: report → dispatch → rectify → accept / reject → closed."""
+from __future__ import annotations
+
+import pytest
+
+from appliance import events
+from conftest import As
+
+PLAN = {f: "见附件" for f in ("target", "methods", "funding", "organisation", "schedule", "safety_measures")}
+
+
+@pytest.fixture
+def plant(app, users, as_role):
+    admin = as_role("admin")
+    r = admin.post("/api/v1/areas", json={"code": "TANK", "name": "储罐区", "polygon": [[0, 0], [9, 0], [9, 9]]})
+    return {role: as_role(role) for role in ("admin", "safety_officer", "supervisor", "worker", "kiosk")}, \
+        r.get_json()["id"]
+
+
+def report(c, area, **kw):
+    r = c.post("/api/v1/hazards", json={"area_id": area, "category": "电气", "description": "配电箱门未关，线缆裸露", **kw})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return r.get_json()
+
+
+def test_whole_loop_with_a_rejection(plant):
+    c, area = plant
+    h = report(c["worker"], area)
+    assert h["state"] == "reported" and h["danger_state"] == -1 and h["reporter"] == "user:u_worker"
+    hid = h["id"]
+    r = c["supervisor"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_worker"})
+    assert r.status_code == 200 and r.get_json()["state"] == "rectifying" and r.get_json()["deadline"]
+    assert c["worker"].post(f"/api/v1/hazards/{hid}/accept", json={}).status_code == 403  # not the worker's to accept
+    r = c["worker"].post(f"/api/v1/hazards/{hid}/rectify", json={"note": "已关门并包扎线缆"})
+    assert r.get_json()["state"] == "pending_acceptance" and r.get_json()["rectifier"] == "user:u_worker"
+    r = c["safety_officer"].post(f"/api/v1/hazards/{hid}/reject", json={})
+    assert r.status_code == 422  # a rejection needs the reason
+    r = c["safety_officer"].post(f"/api/v1/hazards/{hid}/reject", json={"note": "线缆仍裸露"})
+    assert r.get_json()["state"] == "rectifying" and r.get_json()["rejections"] == 1
+    c["worker"].post(f"/api/v1/hazards/{hid}/rectify", json={"note": "更换线缆"})
+    r = c["safety_officer"].post(f"/api/v1/hazards/{hid}/accept", json={"note": "合格"})
+    assert r.get_json()["state"] == "closed" and r.get_json()["danger_state"] == 9
+    types = [e.type for e in events.read_after(0, 200) if e.entity_type == "hazard"]
+    assert types == ["hazard.reported", "hazard.dispatched", "hazard.rectified", "hazard.rejected",
+                     "hazard.rectified", "hazard.accepted"]
+    assert c["safety_officer"].post(f"/api/v1/hazards/{hid}/reject", json={"note": "x"}).status_code == 409
+
+
+def test_no_self_acceptance_and_no_skipping(plant):
+    c, area = plant
+    hid = report(c["supervisor"], area)["id"]
+    assert c["supervisor"].post(f"/api/v1/hazards/{hid}/accept", json={}).status_code == 409  # unrectified
+    c["supervisor"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_supervisor"})
+    c["supervisor"].post(f"/api/v1/hazards/{hid}/rectify", json={"note": "done"})
+    r = c["supervisor"].post(f"/api/v1/hazards/{hid}/accept", json={})
+    assert r.status_code == 403 and "own rectification" in r.get_json()["error"]["messages"]["en"]
+    assert c["admin"].post(f"/api/v1/hazards/{hid}/accept", json={}).get_json()["state"] == "closed"
+    assert c["kiosk"].post("/api/v1/hazards", json={}).status_code == 403
+
+
+def test_major_hazards_need_a_treatment_plan(plant):
+    c, area = plant
+    hid = report(c["worker"], area, grade="major", anonymous=True)["id"]
+    assert c["admin"].get(f"/api/v1/hazards/{hid}").get_json()["reporter"] == "anonymous"
+    r = c["safety_officer"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_supervisor"})
+    assert r.status_code == 422 and "treatment plan" in r.get_json()["error"]["messages"]["en"]
+    r = c["safety_officer"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_supervisor", "plan": PLAN})
+    h = r.get_json()
+    assert h["state"] == "rectifying" and h["plan"]["funding"] == "见附件"
+    assert h["deadline"] - h["reported_at"] == 30 * 86_400_000
+
+
+def test_recurrence_and_bad_input(plant):
+    c, area = plant
+    first = report(c["worker"], area)
+    again = report(c["worker"], area)
+    assert first["recurrence_of"] is None and again["recurrence_of"] == first["id"]
+    head = events.head_seq()
+    for body, key in [({"area_id": 999, "category": "电气", "description": "xx"}, "area_id"),
+                      ({"area_id": area, "category": "天气", "description": "xx"}, "category"),
+                      ({"area_id": area, "category": "电气", "description": ""}, "description")]:
+        r = c["worker"].post("/api/v1/hazards", json=body)
+        assert r.status_code == 422 and key in r.get_json()["error"]["messages"]["en"]
+    r = c["supervisor"].post(f"/api/v1/hazards/{first['id']}/dispatch", json={"assignee": "nobody"})
+    assert r.status_code == 422 and "assignee" in r.get_json()["error"]["messages"]["en"]
+    assert c["supervisor"].post("/api/v1/hazards/999/dispatch", json={"assignee": "u_worker"}).status_code == 404
+    assert events.head_seq() == head
