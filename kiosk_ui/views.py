@@ -241,6 +241,22 @@ def tablet_alarms():
                            can_shelve=auth.allowed(current().role, "alarms.shelve"))
 
 
+@ui.get("/tablet/hazards")
+@require("tablet.use")
+def tablet_hazards():
+    from appliance import hazards as H
+
+    me = current()
+    role = me.role
+    hazards = [H.hazard_dict(h) for h in H.Hazard.select().order_by(
+        (H.Hazard.state == "closed").asc(), H.Hazard.id.desc()).limit(100)]
+    areas = {a.id: a for a in P.Area.select()}
+    users = [u.login for u in auth.User.select().where(auth.User.active & (auth.User.role != "kiosk"))]
+    return render_template("tablet/hazards.html", hazards=hazards, areas=areas, users=users, me=me.actor,
+                           categories=H.CATEGORIES, can_handle=auth.allowed(role, "hazards.handle"),
+                           can_report=auth.allowed(role, "hazards.report"))
+
+
 @ui.get("/admin")
 @require("admin.use")
 def admin():

@@ -450,3 +450,52 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# ---------------------------------------------------------------- the hazard loop on tablets
+
+
+def test_hazard_loop_on_tablets_and_the_board(running_plant, new_page):
+    """A worker reports, the safety officer dispatches back to them, they rectify, a supervisor accepts; the
+    wall board's feed shows it closed. Tablet viewport; each person in their own browser context."""
+    plant = running_plant
+    board = new_page()
+    open_board(board, plant)
+    text = unique_name("配电箱门未关")
+
+    worker = new_page(1280, 800)
+    log_in(worker, plant, "liuyang")
+    worker.goto(f"{plant.base}/tablet/hazards")
+    form = worker.locator("#hazard-report")
+    form.locator("select[name=area_id]").select_option(label="储罐区")
+    form.locator("select[name=category]").select_option("电气")
+    form.locator("input[name=description]").fill(text)
+    form.locator("button[type=submit]").click()
+    expect(worker.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    card_sel = f'.hazard:has-text("{text}")'
+
+    officer = new_page(1280, 800)
+    log_in(officer, plant, "zhangwei")
+    officer.goto(f"{plant.base}/tablet/hazards")
+    card = officer.locator(card_sel)
+    card.locator("select[name=assignee]").select_option("liuyang")
+    card.locator("button.primary").click()
+    expect(officer.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+
+    worker.goto(f"{plant.base}/tablet/hazards")
+    card = worker.locator(card_sel)
+    expect(card).to_have_class(re.compile(r"st-rectifying"))
+    card.locator("input[name=note]").fill("已关门上锁")
+    card.locator("button.primary").click()
+    expect(worker.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+
+    sup = new_page(1280, 800)
+    log_in(sup, plant, "wangfang")
+    sup.goto(f"{plant.base}/tablet/hazards")
+    card = sup.locator(card_sel)
+    expect(card).to_have_class(re.compile(r"st-pending_acceptance"))
+    card.locator("form[data-api$='/accept'] button").click()
+    expect(sup.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    sup.reload()
+    expect(sup.locator(card_sel)).to_have_class(re.compile(r"st-closed"))
+    expect(board.locator("#feed li").filter(has_text="隐患已验收销号").filter(has_text=text[:20])).to_have_count(1)

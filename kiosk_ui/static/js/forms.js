@@ -31,7 +31,16 @@
       var body = {};
       Array.prototype.forEach.call(form.elements, function (el) {
         if (!el.name || el.value === "") return;
-        body[el.name] = el.dataset.type === "int" ? parseInt(el.value, 10) : el.value;
+        var v = el.dataset.type === "int" ? parseInt(el.value, 10)
+              : el.dataset.type === "bool" ? el.value === "true" : el.value;
+        var dot = el.name.indexOf(".");             // "plan.target" → body.plan.target
+        if (dot > 0) {
+          var k = el.name.slice(0, dot);
+          body[k] = body[k] || {};
+          body[k][el.name.slice(dot + 1)] = v;
+        } else {
+          body[el.name] = v;
+        }
       });
       var onOk;
       if (form.dataset.show) {
