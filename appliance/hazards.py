@@ -38,6 +38,8 @@ class Hazard(Model):
     rejections = peewee.IntegerField()
     recurrence_of = peewee.IntegerField(null=True)
     updated_at = peewee.IntegerField()
+    photo = peewee.TextField(null=True)
+    after_photo = peewee.TextField(null=True)
 
     class Meta:
         table_name = "hazards"
@@ -49,6 +51,7 @@ class ReportIn(Input):
     description: str = Field(min_length=2, max_length=2000)
     grade: Literal["general", "major"] = "general"
     anonymous: bool = False
+    photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")  # SHA-256 from POST /api/v1/photos
 
 
 class DispatchIn(Input):
@@ -59,6 +62,7 @@ class DispatchIn(Input):
 
 class NoteIn(Input):
     note: str = Field("", max_length=2000)
+    photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")  # the after-photo of a rectification
 
 
 def hazard_dict(h: Hazard) -> dict:
@@ -68,7 +72,8 @@ def hazard_dict(h: Hazard) -> dict:
             "overdue": bool(h.deadline and h.state != "closed" and events.now_ms() > h.deadline),
             "plan": json.loads(h.plan) if h.plan else None, "rectifier": h.rectifier, "rectified_at": h.rectified_at,
             "rectify_note": h.rectify_note, "accepted_by": h.accepted_by, "accepted_at": h.accepted_at,
-            "accept_note": h.accept_note, "rejections": h.rejections, "recurrence_of": h.recurrence_of}
+            "accept_note": h.accept_note, "rejections": h.rejections, "recurrence_of": h.recurrence_of,
+            "photo": h.photo, "after_photo": h.after_photo}
 
 
 def _get(hazard_id: int) -> Hazard:
@@ -78,7 +83,15 @@ def _get(hazard_id: int) -> Hazard:
     return h
 
 
-def report(data: ReportIn, *, actor: str) -> Hazard:
+def _photo_exists(digest: str | None, photo_root, key: str) -> None:
+    from .photos import path_of
+
+    if digest is not None and (photo_root is None or path_of(photo_root, digest) is None):
+        raise ValidationFailed(f"{key}：照片未上传", f"{key}: no such uploaded photo", details=[{"key": key}])
+
+
+def report(data: ReportIn, *, actor: str, photo_root=None) -> Hazard:
+    _photo_exists(data.photo, photo_root, "photo")
     with events.recording(actor) as rec:
         area = Area.get_or_none((Area.id == data.area_id) & Area.active)
         if area is None:
@@ -90,7 +103,7 @@ def report(data: ReportIn, *, actor: str) -> Hazard:
             & (Hazard.reported_at >= t - HR.RECURRENCE_DAYS * 86_400_000))]
         h = Hazard.create(area_id=data.area_id, category=data.category, description=data.description,
                           grade=data.grade, state="reported", reporter="anonymous" if data.anonymous else actor,
-                          reported_at=t, rejections=0, updated_at=t,
+                          reported_at=t, rejections=0, updated_at=t, photo=data.photo,
                           recurrence_of=HR.is_recurrence(data.area_id, data.category, t, earlier))
         rec.emit("hazard.reported", entity=("hazard", h.id),
                  payload={**hazard_dict(h), "area": area.name, "area_en": area.name_en})
@@ -134,9 +147,11 @@ def dispatch(hazard_id: int, data: DispatchIn, principal) -> Hazard:
     return _act(hazard_id, "dispatch", principal, change)
 
 
-def rectify(hazard_id: int, data: NoteIn, principal) -> Hazard:
+def rectify(hazard_id: int, data: NoteIn, principal, photo_root=None) -> Hazard:
+    _photo_exists(data.photo, photo_root, "photo")
     return _act(hazard_id, "rectify", principal,
-                lambda h: {"rectifier": principal.actor, "rectified_at": events.now_ms(), "rectify_note": data.note})
+                lambda h: {"rectifier": principal.actor, "rectified_at": events.now_ms(), "rectify_note": data.note,
+                           "after_photo": data.photo})
 
 
 def accept(hazard_id: int, data: NoteIn, principal) -> Hazard:

@@ -470,6 +470,9 @@ def test_hazard_loop_on_tablets_and_the_board(running_plant, new_page):
     form.locator("select[name=area_id]").select_option(label="储罐区")
     form.locator("select[name=category]").select_option("电气")
     form.locator("input[name=description]").fill(text)
+    sample = sorted((ROOT.parent / "shared" / "data" / "hardhat_sample" / "images").glob("*.jpg"))
+    need(bool(sample), "../shared/data/hardhat_sample (a real photo to upload)")
+    form.locator("input[name=photo]").set_input_files(str(sample[0]))
     form.locator("button[type=submit]").click()
     expect(worker.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
     card_sel = f'.hazard:has-text("{text}")'
@@ -485,7 +488,9 @@ def test_hazard_loop_on_tablets_and_the_board(running_plant, new_page):
     worker.goto(f"{plant.base}/tablet/hazards")
     card = worker.locator(card_sel)
     expect(card).to_have_class(re.compile(r"st-rectifying"))
+    expect(card.locator(".photos img")).to_have_count(1)  # the reported photo, as a thumbnail
     card.locator("input[name=note]").fill("已关门上锁")
+    card.locator("input[name=photo]").set_input_files(str(sample[1]))
     card.locator("button.primary").click()
     expect(worker.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
 
@@ -498,4 +503,5 @@ def test_hazard_loop_on_tablets_and_the_board(running_plant, new_page):
     expect(sup.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
     sup.reload()
     expect(sup.locator(card_sel)).to_have_class(re.compile(r"st-closed"))
+    expect(sup.locator(card_sel).locator(".photos img")).to_have_count(2)  # before and after
     expect(board.locator("#feed li").filter(has_text="隐患已验收销号").filter(has_text=text[:20])).to_have_count(1)

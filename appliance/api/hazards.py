@@ -2,11 +2,38 @@
 reject. Photos, automatic dispatch and the tablet pages come next."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request, send_file
 
 from .. import hazards as H
+from .. import photos
+from ..errors import NotFound
 from ..web import current, require
 from . import api_bp, body
+
+
+def _photo_root():
+    return current_app.config["APPLIANCE"].storage.data_dir / "photos"
+
+
+@api_bp.post("/photos")
+@require("hazards.report")
+def upload_photo():
+    """Multipart field `photo`: checked by decoding, re-encoded, stored by SHA-256; returns the hash."""
+    f = request.files.get("photo")
+    if f is None:
+        raise photos.BadPhoto("photo：缺少照片文件（multipart 字段 photo）", "photo: no file (multipart field photo)",
+                              details=[{"key": "photo"}])
+    digest = photos.store(f.read(), _photo_root())
+    return jsonify({"sha256": digest}), 201
+
+
+@api_bp.get("/photos/<digest>")
+@require("board.read")
+def get_photo(digest: str):
+    path = photos.path_of(_photo_root(), digest, thumb=request.args.get("thumb") == "1")
+    if path is None:
+        raise NotFound("照片不存在", "no such photo")
+    return send_file(path, mimetype="image/jpeg", max_age=86400)
 
 
 @api_bp.get("/hazards")
@@ -28,7 +55,7 @@ def get_hazard(hazard_id: int):
 @api_bp.post("/hazards")
 @require("hazards.report")
 def report_hazard():
-    return jsonify(H.hazard_dict(H.report(body(H.ReportIn), actor=current().actor))), 201
+    return jsonify(H.hazard_dict(H.report(body(H.ReportIn), actor=current().actor, photo_root=_photo_root()))), 201
 
 
 @api_bp.post("/hazards/<int:hazard_id>/dispatch")
@@ -41,7 +68,7 @@ def dispatch_hazard(hazard_id: int):
 @require("hazards.report")
 def rectify_hazard(hazard_id: int):
     """By the assignee (any role) or the safety office; the rules check who."""
-    return jsonify(H.hazard_dict(H.rectify(hazard_id, body(H.NoteIn), current())))
+    return jsonify(H.hazard_dict(H.rectify(hazard_id, body(H.NoteIn), current(), photo_root=_photo_root())))
 
 
 @api_bp.post("/hazards/<int:hazard_id>/accept")

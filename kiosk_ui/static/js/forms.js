@@ -25,12 +25,36 @@
       .catch(function (e) { show(false, I18N.error.replace("{message}", e.message)); });
   }
 
+  // A photo (camera on a phone or tablet) is uploaded first; the form then sends the hash the server gave.
+  function uploadPhotos(form) {
+    var files = Array.prototype.filter.call(form.querySelectorAll("input[type=file]"), function (el) {
+      return el.files && el.files.length;
+    });
+    return Promise.all(files.map(function (el) {
+      var fd = new FormData();
+      fd.append("photo", el.files[0]);
+      return fetch("/api/v1/photos", { method: "POST", credentials: "same-origin", body: fd,
+                                       headers: { "X-CSRF-Token": csrf } })
+        .then(function (r) { return r.json().then(function (j) {
+          if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+          return [el.name, j.sha256];
+        }); });
+    }));
+  }
+
   document.querySelectorAll("form.api-form").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
+      uploadPhotos(form).then(function (hashes) { submit(form, hashes); })
+        .catch(function (err) { show(false, I18N.error.replace("{message}", err.message)); });
+    });
+  });
+
+  function submit(form, hashes) {
       var body = {};
+      hashes.forEach(function (h) { body[h[0]] = h[1]; });
       Array.prototype.forEach.call(form.elements, function (el) {
-        if (!el.name || el.value === "") return;
+        if (!el.name || el.value === "" || el.type === "file") return;
         var v = el.dataset.type === "int" ? parseInt(el.value, 10)
               : el.dataset.type === "bool" ? el.value === "true" : el.value;
         var dot = el.name.indexOf(".");             // "plan.target" → body.plan.target
@@ -47,8 +71,7 @@
         onOk = function (j) { show(true, form.dataset.showPrefix + j[form.dataset.show]); };
       }
       send(form.dataset.api, form.dataset.method, body, onOk);
-    });
-  });
+  }
 
   document.querySelectorAll("button.api-button").forEach(function (b) {
     b.addEventListener("click", function () {
