@@ -83,3 +83,20 @@ def is_recurrence(area_id: int, category: str, reported_at: int, earlier: list[t
     since = reported_at - days * 86_400_000
     hits = [(t, hid) for hid, a, c, t in earlier if a == area_id and c == category and since <= t <= reported_at]
     return max(hits)[1] if hits else None
+
+
+REMIND_BEFORE_MS = 86_400_000  # a day before the deadline
+
+
+def due_actions(state: str, deadline_ms: int | None, reminded_at: int | None, escalated_at: int | None, now: int,
+                remind_before_ms: int = REMIND_BEFORE_MS) -> list[str]:
+    """What the deadline calls for now, at most once each: "remind" (the deadline is near) and
+    "escalate" (it has passed: to the safety officer)."""
+    if state not in ("rectifying",) or deadline_ms is None:
+        return []
+    out = []
+    if reminded_at is None and now >= deadline_ms - remind_before_ms:
+        out.append("remind")
+    if escalated_at is None and now > deadline_ms:
+        out.append("escalate")
+    return out

@@ -40,6 +40,8 @@ class Hazard(Model):
     updated_at = peewee.IntegerField()
     photo = peewee.TextField(null=True)
     after_photo = peewee.TextField(null=True)
+    reminded_at = peewee.IntegerField(null=True)
+    escalated_at = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "hazards"
@@ -165,3 +167,28 @@ def reject(hazard_id: int, data: NoteIn, principal) -> Hazard:
     return _act(hazard_id, "reject", principal,
                 lambda h: {"rejections": h.rejections + 1, "accept_note": data.note, "rectifier": None,
                            "rectified_at": None})
+
+
+def chase_deadlines(now: int | None = None) -> int:
+    """Scheduled: remind the assignee before the deadline and escalate to the safety officer after it,
+    once each (events; the notification channels come with the emergency module). Returns how many."""
+    now = now or events.now_ms()
+    n = 0
+    with events.recording("system:hazards") as rec:
+        for h in Hazard.select().where((Hazard.state == "rectifying") & Hazard.deadline.is_null(False)
+                                       & (Hazard.reminded_at.is_null() | Hazard.escalated_at.is_null())):
+            for action in HR.due_actions(h.state, h.deadline, h.reminded_at, h.escalated_at, now):
+                field, etype = ("reminded_at", "hazard.due_soon") if action == "remind" else ("escalated_at", "hazard.overdue")
+                Hazard.update(**{field: now}).where(Hazard.id == h.id).execute()
+                rec.emit(etype, entity=("hazard", h.id),
+                         payload={"id": h.id, "assignee": h.assignee, "deadline": h.deadline,
+                                  "description": h.description[:80], "grade": h.grade,
+                                  "to": h.assignee if action == "remind" else "safety_officer"})
+                n += 1
+    return n
+
+
+def open_by_area() -> dict[int, int]:
+    """Area id → hazards not yet closed (for the risk map overlay)."""
+    return {a: n for a, n in Hazard.select(Hazard.area_id, peewee.fn.COUNT(Hazard.id))
+            .where(Hazard.state != "closed").group_by(Hazard.area_id).tuples()}

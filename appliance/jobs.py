@@ -46,6 +46,10 @@ def build(config: Config, sensors=None) -> BackgroundScheduler:
               id="backup", name="nightly backup", replace_existing=True)
     s.add_job(checkpoint_wal, "interval", minutes=30, id="wal-checkpoint", name="WAL checkpoint",
               replace_existing=True)
+    from .hazards import chase_deadlines
+
+    s.add_job(chase_deadlines, "interval", minutes=5, id="hazard-deadlines", name="hazard reminders and escalation",
+              replace_existing=True)
     return s
 
 

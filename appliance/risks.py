@@ -258,11 +258,15 @@ def area_levels() -> dict[int, int]:
 
 
 def risk_map() -> list[dict]:
+    from .hazards import open_by_area
+
     levels = area_levels()
+    hazards = open_by_area()  # live overlay: open hazards per area
     out = []
     for a in Area.select().where(Area.active).order_by(Area.code):
         lv = levels.get(a.id)
         out.append({"area_id": a.id, "code": a.code, "name": a.name, "name_en": a.name_en, "level": lv,
-                    "level_name": RR.LEVELS[lv][0] if lv else None, "colour": RR.LEVELS[lv][2] if lv else None})
+                    "level_name": RR.LEVELS[lv][0] if lv else None, "colour": RR.LEVELS[lv][2] if lv else None,
+                    "open_hazards": hazards.get(a.id, 0)})
     return out
 

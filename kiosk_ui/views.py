@@ -78,18 +78,23 @@ def _site_view() -> dict:
 
 
 def _plan_areas() -> list[dict]:
+    from appliance.hazards import open_by_area
     from appliance.risks import area_levels
 
     levels = area_levels()  # the four-colour map: each area's most severe risk level
+    hazards = open_by_area()
     out = []
     for a in P.Area.select().where(P.Area.active).order_by(P.Area.code):
         d = P.area_dict(a)
         d["risk"] = levels.get(a.id)
+        d["hazards"] = hazards.get(a.id, 0)
         pts = d["polygon"]
         if isinstance(pts, list) and len(pts) >= 3:
             d["points"] = " ".join(f"{x:g},{y:g}" for x, y in pts)
             d["cx"] = sum(x for x, _ in pts) / len(pts)
             d["cy"] = min(y for _, y in pts) + 44  # label along the top edge, leaving room for detectors
+            d["bx"] = max(x for x, _ in pts) - 36   # open-hazard badge in the top-right corner
+            d["by"] = min(y for _, y in pts) + 36
             out.append(d)
     return out
 

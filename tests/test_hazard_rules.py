@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.hazard_rules import (TransitionRefused, check_actor, deadline, is_recurrence, missing_plan_fields,
-                                    next_state)
+from appliance.hazard_rules import (TransitionRefused, check_actor, deadline, due_actions, is_recurrence,
+                                    missing_plan_fields, next_state)
 
 
 @pytest.mark.parametrize("state, action, expected", [
@@ -65,3 +65,17 @@ DAY = 86_400_000
 ])
 def test_recurrence(earlier, expected):
     assert is_recurrence(5, "电气", 100 * DAY, earlier) == expected
+
+
+@pytest.mark.parametrize("state, deadline_ms, reminded, escalated, now, expected", [
+    ("rectifying", 10 * DAY, None, None, 5 * DAY, []),
+    ("rectifying", 10 * DAY, None, None, 9 * DAY, ["remind"]),
+    ("rectifying", 10 * DAY, 9 * DAY, None, 9 * DAY + 5, []),            # reminded once
+    ("rectifying", 10 * DAY, None, None, 10 * DAY + 1, ["remind", "escalate"]),
+    ("rectifying", 10 * DAY, 9 * DAY, 10 * DAY + 1, 12 * DAY, []),
+    ("pending_acceptance", 10 * DAY, None, None, 12 * DAY, []),          # the rectifier is done: no chasing
+    ("closed", 10 * DAY, None, None, 12 * DAY, []),
+    ("rectifying", None, None, None, 12 * DAY, []),
+])
+def test_due_actions(state, deadline_ms, reminded, escalated, now, expected):
+    assert due_actions(state, deadline_ms, reminded, escalated, now) == expected

@@ -85,3 +85,20 @@ def test_recurrence_and_bad_input(plant):
     assert r.status_code == 422 and "assignee" in r.get_json()["error"]["messages"]["en"]
     assert c["supervisor"].post("/api/v1/hazards/999/dispatch", json={"assignee": "u_worker"}).status_code == 404
     assert events.head_seq() == head
+
+
+def test_deadlines_are_chased_and_open_hazards_show_on_the_map(plant):
+    from appliance import hazards as H
+
+    c, area = plant
+    hid = report(c["worker"], area)["id"]
+    h = c["supervisor"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_worker"}).get_json()
+    assert H.chase_deadlines(now=h["deadline"] - 2 * 86_400_000) == 0
+    assert H.chase_deadlines(now=h["deadline"] - 3_600_000) == 1          # reminder to the assignee
+    assert H.chase_deadlines(now=h["deadline"] + 1) == 1                  # escalation, once
+    assert H.chase_deadlines(now=h["deadline"] + 10) == 0
+    chased = [(e.type, e.payload["to"]) for e in events.read_after(0, 200) if e.type.startswith("hazard.") and "to" in e.payload]
+    assert chased == [("hazard.due_soon", "u_worker"), ("hazard.overdue", "safety_officer")]
+    (m,) = c["worker"].get("/api/v1/risk/map").get_json()["areas"]
+    assert m["open_hazards"] == 1
+    assert "⚠1" in c["worker"].get("/kiosk").get_data(as_text=True)

@@ -98,6 +98,11 @@
         var g = document.querySelector('[data-area-id="' + a.area_id + '"]');
         if (!g) return;
         g.setAttribute("class", g.getAttribute("class").replace(/\s*risk-\d/g, "") + (a.level ? " risk-" + a.level : ""));
+        var badge = g.querySelector(".hazard-badge");
+        if (badge) {
+          if (a.open_hazards) badge.removeAttribute("display"); else badge.setAttribute("display", "none");
+          badge.querySelector("text").textContent = "⚠" + a.open_hazards;
+        }
       });
     }).catch(function () {});
   }
@@ -105,7 +110,7 @@
   document.addEventListener("live-event", function (e) {
     var t = e.detail.type;
     if (t.indexOf("alarm.") === 0 || t.indexOf("point.") === 0) refresh();
-    if (t.indexOf("risk.") === 0) refreshRisk();
+    if (t.indexOf("risk.") === 0 || t.indexOf("hazard.") === 0) refreshRisk();
   });
   refresh();
   setInterval(refresh, 2000);
