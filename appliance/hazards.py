@@ -190,5 +190,8 @@ def chase_deadlines(now: int | None = None) -> int:
 
 def open_by_area() -> dict[int, int]:
     """Area id → hazards not yet closed (for the risk map overlay)."""
-    return {a: n for a, n in Hazard.select(Hazard.area_id, peewee.fn.COUNT(Hazard.id))
-            .where(Hazard.state != "closed").group_by(Hazard.area_id).tuples()}
+    from .db import database
+
+    # the WHERE matches the partial index hazards_open_area (migration 0009) word for word
+    rows = database.execute_sql("SELECT area_id, count(*) FROM hazards WHERE state != 'closed' GROUP BY area_id")
+    return dict(rows.fetchall())

@@ -224,27 +224,35 @@ def event_dict(e: RiskEvent) -> dict:
 
 
 def register() -> list[dict]:
-    """The whole register as a tree: objects with units, events and measures."""
-    objects = {o.id: {"id": o.id, "code": o.code, "name": o.name, "major_hazard": bool(o.major_hazard),
-                      "area_id": o.area_id, "units": []} for o in RiskObject.select().where(RiskObject.active)}
+    """The whole register as a tree: objects with units, events and measures (plain rows, no model
+    objects: a plant register has thousands of measures)."""
+    objects = {o["id"]: {"id": o["id"], "code": o["code"], "name": o["name"], "major_hazard": bool(o["major_hazard"]),
+                         "area_id": o["area_id"], "units": []}
+               for o in RiskObject.select().where(RiskObject.active).dicts()}
     units = {}
-    for u in RiskUnit.select():
-        if u.object_id in objects:
-            units[u.id] = {"id": u.id, "name": u.name, "department": u.department, "liable_person": u.liable_person,
-                           "area_id": u.area_id, "events": []}
-            objects[u.object_id]["units"].append(units[u.id])
+    for u in RiskUnit.select().dicts():
+        if u["object_id"] in objects:
+            units[u["id"]] = {"id": u["id"], "name": u["name"], "department": u["department"],
+                              "liable_person": u["liable_person"], "area_id": u["area_id"], "events": []}
+            objects[u["object_id"]]["units"].append(units[u["id"]])
     evs = {}
-    for e in RiskEvent.select():
-        if e.unit_id in units:
-            evs[e.id] = {**event_dict(e), "measures": []}
-            units[e.unit_id]["events"].append(evs[e.id])
-    for m in RiskMeasure.select():
-        if m.event_id in evs:
-            evs[m.event_id]["measures"].append(
-                {"id": m.id, "description": m.description, "classify1": m.classify1, "classify2": m.classify2,
-                 "classify2_name": CLASSIFY2[m.classify2], "data_src": m.data_src,
-                 "troubleshoot_content": m.troubleshoot_content, "check_cycle": m.check_cycle,
-                 "check_cycle_unit": m.check_cycle_unit})
+    for e in RiskEvent.select().dicts():
+        if e["unit_id"] in units:
+            shown = e["residual_level"] or e["inherent_level"]
+            evs[e["id"]] = {"id": e["id"], "unit_id": e["unit_id"], "name": e["name"], "method": e["method"],
+                            "profile": e["profile"], "factors": json.loads(e["factors"]), "score": e["score"],
+                            "inherent_level": e["inherent_level"],
+                            "residual_factors": json.loads(e["residual_factors"]) if e["residual_factors"] else None,
+                            "residual_score": e["residual_score"], "residual_level": e["residual_level"],
+                            "level": shown, "colour": RR.LEVELS[shown][2], "measures": []}
+            units[e["unit_id"]]["events"].append(evs[e["id"]])
+    for m in RiskMeasure.select().dicts():
+        if m["event_id"] in evs:
+            evs[m["event_id"]]["measures"].append(
+                {"id": m["id"], "description": m["description"], "classify1": m["classify1"],
+                 "classify2": m["classify2"], "classify2_name": CLASSIFY2[m["classify2"]], "data_src": m["data_src"],
+                 "troubleshoot_content": m["troubleshoot_content"], "check_cycle": m["check_cycle"],
+                 "check_cycle_unit": m["check_cycle_unit"]})
     return list(objects.values())
 
 

@@ -4,7 +4,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 `RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
 unless a benchmark crashed. Pass benchmark names to run only those:
 
-    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest]
+    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -76,6 +76,10 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
     if name == "ingest":
         return [(f"readings stored, {r['per_txn']}/txn", f"{r['app_per_s']:,} rd/s",
                  f"raw sqlite3 {r['raw_per_s']:,} rd/s", f"{r['ratio']:.2f}x", ">= 0.5x")]
+    if name == "hazard_board":
+        base = f"GET /me p99 {r['baseline_p99_ms']} ms"
+        return [(f"{label}, p99", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x", "<= 100 ms")
+                for label, e in r["endpoints"].items()]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 
