@@ -174,3 +174,33 @@ def read_sse(port: int, token: str, stop, on_ready, on_event) -> None:
                     on_event(t, json.loads(line[5:]))
     finally:
         sock.close()
+
+
+def cli(*args: str, input: str | None = None) -> str:
+    """Run `python -m appliance ARGS` from the repository root; its stdout, or RuntimeError with stderr."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-m", "appliance", *args], cwd=ROOT, capture_output=True, text=True,
+                       input=input, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"appliance {args[0]} failed: {r.stderr.strip()}")
+    return r.stdout
+
+
+def wait_healthy(base: str, proc, timeout: float = 30) -> None:
+    """Wait for 200 from /api/v1/health of the appliance process `proc` serving at `base`."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"appliance exited with {proc.returncode}")
+        try:
+            if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("appliance did not become healthy")

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import requests
 
-from _common import ROOT, free_port, percentile, ratio, result, spawn_ready, stop, terminate, wait_port, read_sse
+from _common import (ROOT, cli, free_port, percentile, ratio, read_sse, result, spawn_ready, stop, terminate,
+                     wait_healthy, wait_port)
 
 PASSWORD = "bench-password-1"
 POINT = "GT-101"
@@ -105,30 +106,8 @@ def write_config(data_dir: Path, web_port: int, modbus_port: int, interval: floa
     return path
 
 
-def cli(*args: str, input: str | None = None) -> str:
-    r = subprocess.run([sys.executable, "-m", "appliance", *args], cwd=ROOT, capture_output=True, text=True,
-                       input=input, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError(f"appliance {args[0]} failed: {r.stderr.strip()}")
-    return r.stdout
-
-
 def health(base: str) -> dict:
     return requests.get(f"{base}/api/v1/health", timeout=5).json()
-
-
-def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"appliance exited with {proc.returncode}")
-        try:
-            if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("appliance did not become healthy")
 
 
 def supervisor(base: str) -> requests.Session:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from _common import ROOT, free_port, percentile, ratio, result, stop, read_sse
+from _common import ROOT, cli, free_port, percentile, ratio, read_sse, result, stop, wait_healthy
 
 PASSWORD = "bench-password-1"
 
@@ -70,28 +70,6 @@ def write_config(data_dir: Path, port: int) -> Path:
         f'[discovery]\nenabled = false\ninterfaces = ["127.0.0.1"]\n\n'
         f'[logging]\nformat = "text"\n', encoding="utf-8")
     return path
-
-
-def cli(*args: str, input: str | None = None) -> str:
-    r = subprocess.run([sys.executable, "-m", "appliance", *args], cwd=ROOT, capture_output=True, text=True,
-                       input=input, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError(f"appliance {args[0]} failed: {r.stderr.strip()}")
-    return r.stdout
-
-
-def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"appliance exited with {proc.returncode}")
-        try:
-            if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("appliance did not become healthy")
 
 
 def admin_session(base: str) -> tuple[requests.Session, str]:
