@@ -100,3 +100,13 @@ def due_actions(state: str, deadline_ms: int | None, reminded_at: int | None, es
     if escalated_at is None and now > deadline_ms:
         out.append("escalate")
     return out
+
+
+def pick_assignee(area_id: int, category: str, rules: list[tuple[int | None, str | None, str]]) -> str | None:
+    """The assignee of the most specific rule (area_id, category, assignee) matching a new hazard: area and
+    category, then area alone (the area's responsible person), then category alone (the specialist)."""
+    for want_area, want_cat in ((area_id, category), (area_id, None), (None, category)):
+        for a, c, who in rules:
+            if a == want_area and c == want_cat:
+                return who
+    return None

@@ -78,6 +78,43 @@ def hazard_dict(h: Hazard) -> dict:
             "photo": h.photo, "after_photo": h.after_photo}
 
 
+class DispatchRule(Model):
+    area_id = peewee.IntegerField(null=True)
+    category = peewee.TextField(null=True)
+    assignee = peewee.TextField()
+    created_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "hazard_dispatch_rules"
+
+
+class RuleIn(Input):
+    area_id: int | None = Field(None, gt=0, le=2**31)
+    category: Literal[CATEGORIES] | None = None  # type: ignore[valid-type]
+    assignee: str = Field(pattern=r"^[A-Za-z0-9_.@-]{2,40}$")
+
+
+def add_rule(data: RuleIn, *, actor: str) -> DispatchRule:
+    from .auth import User
+
+    if data.area_id is None and data.category is None:
+        raise ValidationFailed("area_id/category：至少指定区域或类别之一", "area_id/category: give an area, a category or both",
+                               details=[{"key": "area_id"}])
+    if User.get_or_none((User.login == data.assignee) & User.active) is None:
+        raise ValidationFailed(f"assignee：用户 {data.assignee} 不存在", f"assignee: user {data.assignee} does not exist",
+                               details=[{"key": "assignee"}])
+    with events.recording(actor) as rec:
+        if data.area_id is not None and Area.get_or_none(Area.id == data.area_id) is None:
+            raise ValidationFailed(f"area_id：区域 {data.area_id} 不存在", f"area_id: area {data.area_id} does not exist",
+                                   details=[{"key": "area_id"}])
+        same_area = DispatchRule.area_id.is_null() if data.area_id is None else DispatchRule.area_id == data.area_id
+        same_cat = DispatchRule.category.is_null() if data.category is None else DispatchRule.category == data.category
+        DispatchRule.delete().where(same_area & same_cat).execute()  # one rule per key: the new one replaces
+        r = DispatchRule.create(**data.model_dump(), created_at=events.now_ms())
+        rec.emit("hazard.rule_set", entity=("hazard_rule", r.id), payload=data.model_dump())
+    return r
+
+
 def _get(hazard_id: int) -> Hazard:
     h = Hazard.get_or_none(Hazard.id == hazard_id)
     if h is None:
@@ -109,7 +146,21 @@ def report(data: ReportIn, *, actor: str, photo_root=None) -> Hazard:
                           recurrence_of=HR.is_recurrence(data.area_id, data.category, t, earlier))
         rec.emit("hazard.reported", entity=("hazard", h.id),
                  payload={**hazard_dict(h), "area": area.name, "area_en": area.name_en})
-    return h
+        rules = [(r.area_id, r.category, r.assignee) for r in DispatchRule.select()]
+        who = HR.pick_assignee(data.area_id, data.category, rules)
+        if who is not None and data.grade == "general":
+            # automatic dispatch by rule; a major hazard waits for the safety office, who must write its
+            # treatment plan (SAWS order 16 Art. 15)
+            dl = HR.deadline("general", t)
+            Hazard.update(state="rectifying", assignee=who, deadline=dl, updated_at=t).where(Hazard.id == h.id).execute()
+            rec.emit("hazard.dispatched", entity=("hazard", h.id),
+                     payload={"id": h.id, "state": "rectifying", "description": h.description[:80], "assignee": who,
+                              "deadline": dl, "by_rule": True})
+        if data.grade == "major":
+            rec.emit("hazard.major_reported", entity=("hazard", h.id),
+                     payload={"id": h.id, "description": h.description[:80], "area": area.name,
+                              "to": ["safety_officer", "plant_manager"]})
+    return Hazard.get_by_id(h.id)
 
 
 def _act(hazard_id: int, action: str, principal, change) -> Hazard:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.hazard_rules import (TransitionRefused, check_actor, deadline, due_actions, is_recurrence,
-                                    missing_plan_fields, next_state)
+                                    missing_plan_fields, next_state, pick_assignee)
 
 
 @pytest.mark.parametrize("state, action, expected", [
@@ -79,3 +79,17 @@ def test_recurrence(earlier, expected):
 ])
 def test_due_actions(state, deadline_ms, reminded, escalated, now, expected):
     assert due_actions(state, deadline_ms, reminded, escalated, now) == expected
+
+
+RULES = [(None, "电气", "dian"), (5, None, "area5"), (5, "消防", "xiao5"), (6, "电气", "dian6")]
+
+
+@pytest.mark.parametrize("area, cat, expected", [
+    (5, "消防", "xiao5"),   # area and category
+    (5, "电气", "area5"),   # the area's responsible person before the category specialist
+    (7, "电气", "dian"),    # the specialist where the area has no one
+    (6, "电气", "dian6"),
+    (7, "工艺", None),      # nobody: it waits for a person to dispatch it
+])
+def test_pick_assignee(area, cat, expected):
+    assert pick_assignee(area, cat, RULES) == expected

@@ -102,3 +102,23 @@ def test_deadlines_are_chased_and_open_hazards_show_on_the_map(plant):
     (m,) = c["worker"].get("/api/v1/risk/map").get_json()["areas"]
     assert m["open_hazards"] == 1
     assert "⚠1" in c["worker"].get("/kiosk").get_data(as_text=True)
+
+
+def test_automatic_dispatch_by_rule(plant):
+    c, area = plant
+    r = c["safety_officer"].post("/api/v1/hazards/rules", json={"area_id": area, "assignee": "u_supervisor"})
+    assert r.status_code == 201
+    c["safety_officer"].post("/api/v1/hazards/rules", json={"category": "电气", "assignee": "u_worker"})
+    assert c["safety_officer"].post("/api/v1/hazards/rules", json={"assignee": "u_worker"}).status_code == 422
+    assert c["safety_officer"].post("/api/v1/hazards/rules", json={"area_id": area, "assignee": "ghost"}).status_code == 422
+    assert c["worker"].post("/api/v1/hazards/rules", json={"area_id": area, "assignee": "u_worker"}).status_code == 403
+    h = report(c["worker"], area)  # 电气 in this area: the area's responsible person wins
+    assert h["state"] == "rectifying" and h["assignee"] == "u_supervisor" and h["deadline"]
+    # the same key again replaces the rule
+    c["safety_officer"].post("/api/v1/hazards/rules", json={"area_id": area, "assignee": "u_safety_officer"})
+    assert report(c["worker"], area)["assignee"] == "u_safety_officer"
+    assert len(c["worker"].get("/api/v1/hazards/rules").get_json()["rules"]) == 2
+    major = report(c["worker"], area, grade="major")
+    assert major["state"] == "reported"  # a major hazard waits for its treatment plan
+    ev = [e for e in events.read_after(0, 500) if e.type == "hazard.major_reported"]
+    assert ev and ev[0].payload["to"] == ["safety_officer", "plant_manager"]

@@ -46,6 +46,21 @@ def list_hazards():
     return jsonify({"hazards": [H.hazard_dict(h) for h in q.limit(500)]})
 
 
+@api_bp.get("/hazards/rules")
+@require("board.read")
+def list_rules():
+    return jsonify({"rules": [{"id": r.id, "area_id": r.area_id, "category": r.category, "assignee": r.assignee}
+                              for r in H.DispatchRule.select().order_by(H.DispatchRule.id)]})
+
+
+@api_bp.post("/hazards/rules")
+@require("risks.write")
+def add_rule():
+    """Set the assignee for new hazards in an area, of a category, or both (replaces the same key)."""
+    r = H.add_rule(body(H.RuleIn), actor=current().actor)
+    return jsonify({"id": r.id, "area_id": r.area_id, "category": r.category, "assignee": r.assignee}), 201
+
+
 @api_bp.get("/hazards/<int:hazard_id>")
 @require("board.read")
 def get_hazard(hazard_id: int):
