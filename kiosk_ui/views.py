@@ -64,6 +64,8 @@ def _js_json() -> str:
 def describe(ev: events.Committed) -> str:
     """One line for the board's feed, like the page script renders live events."""
     values = {k: v for k, v in ev.payload.items() if isinstance(v, (str, int, float))}
+    if isinstance(ev.payload.get("level"), int):  # 一级报警 / Level 1 alarm, as the banner says it
+        values["level_name"] = translate(lang(), f"alarm.level{ev.payload['level']}")
     key = f"ev.{ev.type}"
     return translate(lang(), key, **values) if key in catalog("zh-CN") else ev.type
 

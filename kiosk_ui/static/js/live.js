@@ -58,8 +58,9 @@
   }
 
   function describe(ev) {
-    var key = "ev." + ev.type;
-    return I18N[key] ? text(key, ev.payload || {}) : ev.type;
+    var key = "ev." + ev.type, values = Object.assign({}, ev.payload || {});
+    if (typeof values.level === "number") values.level_name = text("alarm.level" + values.level);
+    return I18N[key] ? text(key, values) : ev.type;
   }
 
   window.Live = { connect: connect, clock: clock, text: text, timeOf: timeOf, describe: describe };
