@@ -31,7 +31,9 @@ def template_globals() -> dict:
 def component_label(name: str) -> str:
     """A health component's name for people: drivers are "bus:<name>"."""
     kind, _, rest = name.partition(":")
-    return translate(lang(), "component.bus", name=rest) if kind == "bus" and rest else translate(lang(), f"component.{name}")
+    if kind in ("bus", "reader") and rest:
+        return translate(lang(), f"component.{kind}", name=rest)
+    return translate(lang(), f"component.{name}")
 
 
 def fmt_time(ms: int | None, with_date: bool = False) -> str:
@@ -66,6 +68,8 @@ def describe(ev: events.Committed) -> str:
     values = {k: v for k, v in ev.payload.items() if isinstance(v, (str, int, float))}
     if isinstance(ev.payload.get("level"), int):  # 一级报警 / Level 1 alarm, as the banner says it
         values["level_name"] = translate(lang(), f"alarm.level{ev.payload['level']}")
+    if isinstance(ev.payload.get("bucket"), str):  # a patrol round's outcome in words
+        values["bucket_name"] = translate(lang(), f"patrol.b.{ev.payload['bucket']}")
     key = f"ev.{ev.type}"
     return translate(lang(), key, **values) if key in catalog("zh-CN") else ev.type
 
@@ -196,7 +200,7 @@ def _board_context() -> dict:
     recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE) if can_events else []
     return {"can_events": can_events, "site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
-            "js_i18n": _js_json(),
+            "js_i18n": _js_json(), "can_patrol": auth.allowed(current().role, "patrol.read"),
             "health": overall(current_app.extensions["appliance"])}
 
 
@@ -212,7 +216,7 @@ def checkpoint(reader: str):
     if len(reader) > 64:
         return error_page(404, translate(lang(), "error.not_found"))
     return render_template("checkpoint/screen.html", reader=reader, site=_site_view(), head=events.head_seq(),
-                           js_i18n=_js_json())
+                           js_i18n=_js_json(), can_answer=auth.allowed(current().role, "patrol.answer"))
 
 
 @ui.get("/tablet")
