@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--output", "-o", help="backup file (default: <data_dir>/backups/backup-<time>.db)")
 
+    p = sub.add_parser("reader", help="run a satellite reader station at a far checkpoint",
+                       description="Read badges locally, store each tap durably, post them signed to the appliance "
+                                   "(found by mDNS or [station] appliance_url); keeps taps while the LAN is down.")
+    p.add_argument("--config", "-c", required=True, help="station config file ([station] and [[readers]])")
+
+    p = sub.add_parser("create-station", help="register a satellite reader station and print its key",
+                       description="Register a station on this appliance; its HMAC key is printed once.")
+    p.add_argument("name", help="station name, as in the station's [station] name")
+    _config_arg(p)
+
     p = sub.add_parser("audit", help="audit-trail commands", description="Audit-trail commands.")
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     v = asub.add_parser("verify", help="verify the event log's hash chain",
@@ -220,6 +230,31 @@ def cmd_run(args) -> int:
     return _run(_load(args))
 
 
+def cmd_reader(args) -> int:
+    from . import logs
+    from .station import Station, load_station_config
+
+    cfg = load_station_config(args.config)
+    logs.setup(cfg.logging.level, cfg.logging.format)
+    station = Station(cfg).start()
+    print(f"卫星读卡站已启动 / reader station {cfg.station.name} running "
+          f"({len(station.drivers)} reader(s), appliance {cfg.station.appliance_url or 'by mDNS'})", flush=True)
+    station.run_forever()
+    return 0
+
+
+def cmd_create_station(args) -> int:
+    from . import patrol
+
+    cfg = _load(args)
+    _open(cfg)
+    s, key = patrol.create_station(patrol.StationIn(name=args.name), actor="system:cli")
+    print(key)
+    print(f"# 写入读卡站配置 [station] key_env 所指的环境变量，或 key / put it in the station's config "
+          f"([station] name = \"{s.name}\", key_env or key)", file=sys.stderr)
+    return 0
+
+
 def open_kiosk(url: str) -> None:
     """Open the wall board full-screen where there is a display; otherwise the URL is printed."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -285,7 +320,7 @@ def _demo(args, sim_port, field_ports) -> int:
 
 HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, "init-db": cmd_init_db,
             "create-user": cmd_create_user, "create-token": cmd_create_token, "export": cmd_export,
-            "backup": cmd_backup}
+            "backup": cmd_backup, "reader": cmd_reader, "create-station": cmd_create_station}
 
 
 def main(argv: list[str] | None = None) -> int:

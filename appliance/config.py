@@ -276,15 +276,16 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tu
     return out
 
 
-def parse_config(text: str, source: str = "<string>") -> Config:
-    """Parse and validate TOML text; raises ConfigError naming the bad key."""
+def parse_config(text: str, source: str = "<string>", model: type[BaseModel] | None = None) -> Config:
+    """Parse and validate TOML text (as `model`, by default the appliance's `Config`); raises
+    ConfigError naming the bad key."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: TOML 语法错误：{exc}", f"{source}: TOML syntax error: {exc}",
                           code="config_syntax") from None
     try:
-        return Config.model_validate(raw)
+        return (model or Config).model_validate(raw)
     except ValidationError as exc:
         problems = describe_validation_error(exc)
         zh = "；".join(f"{k}：{m}" for k, m, _ in problems)
@@ -293,8 +294,8 @@ def parse_config(text: str, source: str = "<string>") -> Config:
                           details=[{"key": k, "zh": z, "en": e} for k, z, e in problems]) from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate the config file at `path`."""
+def load_config(path: str | Path, model: type[BaseModel] | None = None) -> Config:
+    """Read and validate the config file at `path` (as `model`; default the appliance's `Config`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -303,4 +304,4 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"无法读取配置文件 {p}：{exc}", f"cannot read config file {p}: {exc}",
                           code="config_unreadable") from None
-    return parse_config(text, str(p))
+    return parse_config(text, str(p), model)

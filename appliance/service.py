@@ -15,6 +15,8 @@ import time
 from waitress.server import create_server
 
 import drivers.modbus  # noqa: F401  (registers the bus types)
+import drivers.nfc  # noqa: F401  (registers the badge reader types)
+import drivers.pcsc  # noqa: F401
 import drivers.serial_line  # noqa: F401
 from drivers.base import REGISTRY
 
