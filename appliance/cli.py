@@ -276,26 +276,38 @@ def cmd_demo(args) -> int:
 
     from . import demo
 
-    plant = None
+    plant = badges = walker = None
     sim_port = None
+    readers_toml = ""
     if not args.no_devices:
+        from drivers.sim.badges import Badges
+
+        from .demo_patrol import Walker, readers
+
         with socket.socket() as s:  # a free port for the simulated gas controller (a real Modbus server)
             s.bind(("127.0.0.1", 0))
             sim_port = s.getsockname()[1]
         pty_dir = Path(args.data).resolve() / "dev"
         pty_dir.mkdir(parents=True, exist_ok=True)
         plant = Plant(sim_port, args.scenario, speed=args.scenario_speed, pty_dir=str(pty_dir)).start()
+        badges = Badges()       # emulated NFC readers at the demo's checkpoints, and an inspector who walks
+        readers_toml = readers(badges)
+        walker = Walker(badges).start()
     try:
-        return _demo(args, sim_port, plant.field_ports if plant else None)
+        return _demo(args, sim_port, plant.field_ports if plant else None, readers_toml)
     finally:
+        if walker is not None:
+            walker.stop()
+        if badges is not None:
+            badges.close()
         if plant is not None:
             plant.stop()
 
 
-def _demo(args, sim_port, field_ports) -> int:
+def _demo(args, sim_port, field_ports, readers_toml: str = "") -> int:
     from . import demo
 
-    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports)
+    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports, readers_toml)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown_host}:{args.port}"
     token = creds.get("kiosk_token")
@@ -312,6 +324,10 @@ def _demo(args, sim_port, field_ports) -> int:
               + (f", scenario {args.scenario}" if args.scenario else ""))
     if field_ports:
         print(f" 模拟现场仪表 / simulated field devices: Modbus RTU on {field_ports[0]}, serial line on {field_ports[1]}")
+    if readers_toml:
+        suffix = f"?token={token}" if token else ""
+        print(f" 巡检点屏 / checkpoint screen:  {base}/checkpoint/CP-TANK{suffix}")
+        print(" 模拟巡检 / simulated patrol: emulated badges at CP-TANK, CP-REACT, CP-DOCK, CP-WH (nfcpy udp)")
     print("=" * 72, flush=True)
     if not args.no_browser:
         open_kiosk(kiosk_url)
