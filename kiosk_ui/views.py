@@ -55,7 +55,7 @@ def error_page(status: int, message: str):
 def _js_catalog() -> dict:
     """Texts the page scripts need (event descriptions, connection states), in the viewer's language."""
     cat = catalog(lang())
-    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm."))}
+    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm.", "patrol."))}
 
 
 def _js_json() -> str:
@@ -266,6 +266,28 @@ def tablet_hazards():
     return render_template("tablet/hazards.html", hazards=hazards, areas=areas, users=users, me=me.actor,
                            categories=H.CATEGORIES, can_handle=auth.allowed(role, "hazards.handle"),
                            can_report=auth.allowed(role, "hazards.report"))
+
+
+@ui.get("/tablet/patrol")
+@require("tablet.use")
+def tablet_patrol():
+    from appliance import patrol as PT
+
+    role = current().role
+    suspicious = [PT.round_dict(r) for r in PT.Round.select().where(
+        PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)]
+    checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
+    routes = [PT.route_dict(r) for r in PT.Route.select().order_by(PT.Route.code)]
+    js = {**_js_catalog(), "saved": translate(lang(), "form.saved"), "error": translate(lang(), "form.error")}
+    return render_template(
+        "tablet/patrol.html", rounds=PT.rounds_of_day(), suspicious=suspicious, checkpoints=checkpoints, routes=routes,
+        plans=[PT.plan_dict(p) for p in PT.Plan.select().order_by(PT.Plan.id)],
+        areas={a.id: a for a in P.Area.select().where(P.Area.active)},
+        cp_codes={c["id"]: c["code"] for c in checkpoints}, cp_codes_rev={c["code"]: c["id"] for c in checkpoints},
+        route_names={r["id"]: r["name"] for r in routes}, site_tz=_site_view()["timezone"],
+        last_seen=PT.last_seen() if auth.allowed(role, "people.read") else None,
+        can_write=auth.allowed(role, "patrol.write"), can_review=auth.allowed(role, "patrol.review"),
+        js_i18n=json.dumps(js, ensure_ascii=False).replace("</", "<\\/"))
 
 
 @ui.get("/admin")
