@@ -4,7 +4,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 `RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
 unless a benchmark crashed. Pass benchmark names to run only those:
 
-    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board]
+    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board] [taps]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -80,6 +80,20 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         base = f"GET /me p99 {r['baseline_p99_ms']} ms"
         return [(f"{label}, p99", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x", "<= 100 ms")
                 for label, e in r["endpoints"].items()]
+    if name == "taps":
+        out = []
+        for key, label, base in (("nfc", "nfc udp present->Tap", "bare nfcpy sense"),
+                                 ("pcsc", "pcsc vpcd insert->Tap", "bare pyscard")):
+            v = r.get(key)
+            if not v:
+                continue
+            if "skipped" in v:
+                out.append((label, "skipped", v["skipped"], "", ""))
+                continue
+            for p in ("p50", "p99"):
+                out.append((f"{label}, {p}", f"{v['driver'][p + '_ms']} ms", f"{base} {v['bare'][p + '_ms']} ms",
+                            f"{v['ratio_' + p]}x", ""))
+        return out
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 
