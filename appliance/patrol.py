@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -650,9 +649,6 @@ MESSAGES = {
     "no_inspector": ("请先刷工卡登录巡检仪", "Tap your badge on this reader first"),
 }
 
-_tap_lock = threading.Lock()
-
-
 def _resolve(reader: str, uid: str, at: int) -> tuple[str, Person | None, Checkpoint | None]:
     try:
         uid = normalize_uid(uid)
@@ -705,7 +701,8 @@ def record_tap(reader: str, uid: str, at: int, *, station: str | None = None, st
     """Record one badge or tag read; returns what the checkpoint screen shows (also the event payload)."""
     actor = actor or (f"device:station:{station}" if station else f"device:reader:{reader}")
     raw_uid = uid.strip()[:40]
-    with _tap_lock, events.recording(actor) as rec:
+    # the write transaction (BEGIN IMMEDIATE) serialises taps: two at once cannot pick the same round stop
+    with events.recording(actor) as rec:
         if station and station_tap:
             seen = PatrolTap.get_or_none((PatrolTap.station == station) & (PatrolTap.station_tap == station_tap))
             if seen is not None:  # the station re-sent a tap we already hold (its ack was lost)
@@ -898,4 +895,6 @@ def accept_station_post(name: str, timestamp: str, nonce: str, body: bytes, sign
         post = StationPostIn.model_validate_json(body)
     except ValueError as exc:
         raise ValidationFailed(f"读卡站数据格式错误：{exc}", f"malformed station post: {exc}") from None
-    return [record_tap(t.reader, t.uid, t.at, station=name, station_tap=t.id) for t in post.taps]
+    # one transaction for the whole post: one fsync, and all of it or none of it is recorded
+    with events.recording(f"device:station:{name}"):
+        return [record_tap(t.reader, t.uid, t.at, station=name, station_tap=t.id) for t in post.taps]

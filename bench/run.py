@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps",
+           "patrol")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -94,6 +95,13 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                 out.append((f"{label}, {p}", f"{v['driver'][p + '_ms']} ms", f"{base} {v['bare'][p + '_ms']} ms",
                             f"{v['ratio_' + p]}x", ""))
         return out
+    if name == "patrol":
+        lat, st = r["latency"], r["station"]
+        base = f"bare reader p99 {lat['bare_reader_ms']['p99']} ms"
+        return [("tap->SSE, p50", f"{lat['e2e_ms']['p50']} ms", f"bare reader p50 {lat['bare_reader_ms']['p50']} ms", "", ""),
+                ("tap->SSE, p99", f"{lat['e2e_ms']['p99']} ms", base, f"{lat['ratio_p99']}x", "<= 250 ms"),
+                (f"station backlog {st['backlog']} taps", f"{st['taps_per_s']} taps/s",
+                 f"in-process {st['baseline_per_s']} taps/s", f"{st['ratio']}x", f"{st['duplicates']} duplicates")]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 

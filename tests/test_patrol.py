@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -191,12 +193,14 @@ def test_scheduler_makes_rounds_once(plant):
     bad = so.post("/api/v1/patrol/plans", json={"name": "x", "route_id": plant["route"],
                                                 "schedule": {"window_min": 20, "times": ["08:00"], "every_min": 30}})
     assert bad.status_code == 422
+    tomorrow = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)).isoformat()
+    s = so.get(f"/api/v1/patrol/summary?day={tomorrow}").get_json()
+    assert s["routes"][0]["route"] == "罐区巡检" and s["routes"][0]["pending"] >= 1
+    assert so.get("/api/v1/patrol/summary?day=2026-13-01").status_code == 422
     # deactivating drops the future rounds nobody has started
     pid = r.get_json()["id"]
     assert so.patch(f"/api/v1/patrol/plans/{pid}", json={"active": False}).status_code == 200
     assert patrol.Round.select().where(patrol.Round.due_start > events.now_ms()).count() == 0
-    s = so.get("/api/v1/patrol/summary").get_json()
-    assert s["routes"] and s["routes"][0]["route"] == "罐区巡检"
 
 
 def test_master_data_errors(plant):
