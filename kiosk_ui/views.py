@@ -68,6 +68,8 @@ def describe(ev: events.Committed) -> str:
     values = {k: v for k, v in ev.payload.items() if isinstance(v, (str, int, float))}
     if isinstance(ev.payload.get("level"), int):  # 一级报警 / Level 1 alarm, as the banner says it
         values["level_name"] = translate(lang(), f"alarm.level{ev.payload['level']}")
+    if isinstance(ev.payload.get("result"), int):  # a check record's CHECK_STATUS in words
+        values["result_name"] = translate(lang(), f"patrol.check{ev.payload['result']}")
     if isinstance(ev.payload.get("bucket"), str):  # a patrol round's outcome in words
         values["bucket_name"] = translate(lang(), f"patrol.b.{ev.payload['bucket']}")
     key = f"ev.{ev.type}"
@@ -271,9 +273,12 @@ def tablet_hazards():
 @ui.get("/tablet/patrol")
 @require("tablet.use")
 def tablet_patrol():
+    from appliance import control_tasks as CT
     from appliance import patrol as PT
 
     role = current().role
+    tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
+             .order_by(CT.ControlTask.period_end).limit(200)]
     suspicious = [PT.round_dict(r) for r in PT.Round.select().where(
         PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)]
     checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
@@ -287,6 +292,7 @@ def tablet_patrol():
         route_names={r["id"]: r["name"] for r in routes}, site_tz=_site_view()["timezone"],
         last_seen=PT.last_seen() if auth.allowed(role, "people.read") else None,
         can_write=auth.allowed(role, "patrol.write"), can_review=auth.allowed(role, "patrol.review"),
+        tasks=tasks, can_check=auth.allowed(role, "hazards.report"),
         js_i18n=json.dumps(js, ensure_ascii=False).replace("</", "<\\/"))
 
 
