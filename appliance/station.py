@@ -230,6 +230,7 @@ class Station:
         while not self.stopped.is_set():
             batch = self.outbox.pending(self.config.station.batch)
             if not batch:
+                self._status(self.state.get("last_error") if self.state.get("status") == "fault" else None)
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
@@ -257,6 +258,7 @@ class Station:
     def _status(self, error: str | None) -> None:
         """A small status file for the station's own display: queue length and the last problem."""
         status = {**self.outbox.counts(), "state": self.state.get("status"), "error": error,
+                  "readers": {d.config.name: d.health().get("status") for d in self.drivers},
                   "at": int(time.time() * 1000)}
         path = Path(self.config.station.data_dir) / "status.json"
         tmp = path.with_suffix(".tmp")
