@@ -157,6 +157,30 @@ def test_station_with_a_wrong_key_keeps_its_taps(tmp_path, sim):
     assert "station post refused" in out
 
 
+def test_station_finds_the_appliance_by_mdns(tmp_path, sim):
+    port = free_port()
+    data = tmp_path / "appliance"
+    cfg = write_config(data, port=port, discovery=True)     # advertised on 127.0.0.1 only
+    seed(cfg)
+    key = run_cli("create-station", "st-far", "--config", str(cfg)).stdout.strip()
+    sim.add_nfc("CP-FAR", rearm_after_s=0.2)
+    st_dir = tmp_path / "station"
+    st_cfg = tmp_path / "station.toml"
+    st_cfg.write_text(f'[station]\nname = "st-far"\nkey = "{key}"\nappliance_id = "test-1"\n'
+                      f'discovery_interfaces = ["127.0.0.1"]\ndata_dir = "{st_dir}"\nretry_max_s = 1\n\n{sim.toml()}\n',
+                      encoding="utf-8")
+    app = spawn(["run", "--config", str(cfg)])
+    station = spawn(["reader", "--config", str(st_cfg)])
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}")
+        assert wait_until(lambda: reader_ready(st_dir / "status.json"), 20)
+        sim.present("CP-FAR", BADGE)
+        assert wait_until(lambda: len(station_taps(data / "appliance.db")) == 1, 30)
+    finally:
+        stop_peer(station)
+        stop_peer(app)
+
+
 @pytest.mark.parametrize("body, key", [
     ('[station]\nname = "x"\n', "station"),                                      # neither key nor key_env
     ('[station]\nname = "x"\nkey = "abc"\n', "station.key"),
