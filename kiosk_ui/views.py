@@ -196,6 +196,12 @@ def fmt_value(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f}"
 
 
+def _recent_taps(n: int = 8) -> list[events.Committed]:
+    """The latest taps for the board's patrol panel, newest first, as the page script renders live ones."""
+    rows = events.Event.select().where(events.Event.type == "patrol.tap").order_by(events.Event.seq.desc()).limit(n).dicts()
+    return [events.Committed.from_row(r) for r in rows]
+
+
 def _board_context() -> dict:
     # The feed is the event log: only roles that may read the log see it (and get the live stream).
     can_events = auth.allowed(current().role, "events.read")
@@ -203,6 +209,7 @@ def _board_context() -> dict:
     return {"can_events": can_events, "site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
             "js_i18n": _js_json(), "can_patrol": auth.allowed(current().role, "patrol.read"),
+            "recent_taps": _recent_taps() if auth.allowed(current().role, "patrol.read") else [],
             "health": overall(current_app.extensions["appliance"])}
 
 
@@ -284,8 +291,13 @@ def tablet_patrol():
     checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
     routes = [PT.route_dict(r) for r in PT.Route.select().order_by(PT.Route.code)]
     js = {**_js_catalog(), "saved": translate(lang(), "form.saved"), "error": translate(lang(), "form.error")}
+    now = events.now_ms()
+    today = PT.rounds_of_day()
+    started = [r for r in today if r["due_start"] <= now][::-1]   # newest first; the future ones are counted
+    upcoming = [r for r in today if r["due_start"] > now]
     return render_template(
-        "tablet/patrol.html", rounds=PT.rounds_of_day(), suspicious=suspicious, checkpoints=checkpoints, routes=routes,
+        "tablet/patrol.html", rounds=started[:60], upcoming=len(upcoming),
+        next_round=upcoming[0]["due_start"] if upcoming else None, suspicious=suspicious, checkpoints=checkpoints, routes=routes,
         plans=[PT.plan_dict(p) for p in PT.Plan.select().order_by(PT.Plan.id)],
         areas={a.id: a for a in P.Area.select().where(P.Area.active)},
         cp_codes={c["id"]: c["code"] for c in checkpoints}, cp_codes_rev={c["code"]: c["id"] for c in checkpoints},
