@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("create-station", help="register a satellite reader station and print its key",
                        description="Register a station on this appliance; its HMAC key is printed once.")
     p.add_argument("name", help="station name, as in the station's [station] name")
+    p.add_argument("--reader", action="append", required=True, dest="readers",
+                   help="a reader name the station may post taps for (as in its [[readers]]); repeat for more")
     _config_arg(p)
 
     p = sub.add_parser("audit", help="audit-trail commands", description="Audit-trail commands.")
@@ -248,7 +250,7 @@ def cmd_create_station(args) -> int:
 
     cfg = _load(args)
     _open(cfg)
-    s, key = patrol.create_station(patrol.StationIn(name=args.name), actor="system:cli")
+    s, key = patrol.create_station(patrol.StationIn(name=args.name, readers=args.readers), actor="system:cli")
     print(key)
     print(f"# 写入读卡站配置 [station] key_env 所指的环境变量，或 key / put it in the station's config "
           f"([station] name = \"{s.name}\", key_env or key)", file=sys.stderr)
@@ -325,8 +327,10 @@ def _demo(args, sim_port, field_ports, readers_toml: str = "") -> int:
     if field_ports:
         print(f" 模拟现场仪表 / simulated field devices: Modbus RTU on {field_ports[0]}, serial line on {field_ports[1]}")
     if readers_toml:
-        suffix = f"?token={token}" if token else ""
-        print(f" 巡检点屏 / checkpoint screen:  {base}/checkpoint/CP-TANK{suffix}")
+        cp_token = creds.get("checkpoint_tokens", {}).get("CP-TANK")
+        suffix = f"?token={cp_token}" if cp_token else ""
+        print(f" 巡检点屏 / checkpoint screen:  {base}/checkpoint/CP-TANK{suffix}  (CP-REACT, CP-DOCK, CP-WH alike;"
+              " tokens in the credentials file)")
         print(" 模拟巡检 / simulated patrol: emulated badges at CP-TANK, CP-REACT, CP-DOCK, CP-WH (nfcpy udp)")
     print("=" * 72, flush=True)
     if not args.no_browser:

@@ -7,6 +7,8 @@ hazard report. The period rules are `task_rules`.
 """
 from __future__ import annotations
 
+import logging
+
 import peewee
 from pydantic import Field, model_validator
 
@@ -14,8 +16,10 @@ from . import events
 from . import task_rules as TR
 from .db import BaseModel as Model
 from .errors import Conflict, NotFound, ValidationFailed
-from .people import Input, Site
+from .people import Input, site_timezone
 from .risks import RiskEvent, RiskMeasure, RiskObject, RiskUnit
+
+log = logging.getLogger(__name__)
 
 RESULT_NAMES = {0: "正常", 1: "存在隐患", 2: "未排查", 3: "其他"}
 
@@ -52,11 +56,6 @@ class CheckIn(Input):
         return self
 
 
-def _tz() -> str:
-    s = Site.get_or_none(Site.id == 1)
-    return s.timezone if s else "Asia/Shanghai"
-
-
 def _measure_info(measure_id: int) -> dict:
     m = RiskMeasure.get_by_id(measure_id)
     ev = RiskEvent.get_by_id(m.event_id)
@@ -79,10 +78,10 @@ def tick(now: int | None = None) -> dict:
     """The scheduler's job: open this period's task of every cycled measure, remind the ones due soon,
     and close the ones whose period ended unchecked as 未排查 (one event per fact)."""
     now = events.now_ms() if now is None else now
-    tz = _tz()
+    tz = site_timezone()
     made = reminded = missed = 0
     with events.recording("system") as rec:
-        for t in ControlTask.select().where((ControlTask.status == "open") & (ControlTask.period_end <= now)):
+        for t in list(ControlTask.select().where((ControlTask.status == "open") & (ControlTask.period_end <= now))):
             ControlTask.update(status="missed", result=2).where(ControlTask.id == t.id).execute()
             rec.emit("control_task.missed", entity=("control_task", t.id),
                      payload={"id": t.id, "measure_id": t.measure_id, "measure": _measure_info(t.measure_id)["measure"][:80],
@@ -90,7 +89,11 @@ def tick(now: int | None = None) -> dict:
             missed += 1
         rows = []
         for m in RiskMeasure.select().where(RiskMeasure.check_cycle.is_null(False)):
-            start, end = TR.period(m.check_cycle, m.check_cycle_unit, now, tz)
+            try:
+                start, end = TR.period(m.check_cycle, m.check_cycle_unit, now, tz)
+            except ValueError as exc:   # one odd measure must not stop every other task
+                log.warning("control measure skipped", extra={"measure": m.id, "error": str(exc)})
+                continue
             info = _measure_info(m.id)
             rows.append({"measure_id": m.id, "period_start": start, "period_end": end, "department": info["department"],
                          "assignee": info["assignee"], "status": "open", "note": ""})
@@ -100,7 +103,7 @@ def tick(now: int | None = None) -> dict:
             made = ControlTask.select().count() - before
             if made:
                 rec.emit("control_tasks.opened", payload={"count": made})
-        for t in ControlTask.select().where((ControlTask.status == "open") & ControlTask.reminded_at.is_null()):
+        for t in list(ControlTask.select().where((ControlTask.status == "open") & ControlTask.reminded_at.is_null())):
             if TR.due_soon(t.period_start, t.period_end, now):
                 ControlTask.update(reminded_at=now).where(ControlTask.id == t.id).execute()
                 rec.emit("control_task.due_soon", entity=("control_task", t.id),
@@ -111,8 +114,22 @@ def tick(now: int | None = None) -> dict:
 
 
 def current_task(measure_id: int, at: int) -> ControlTask | None:
-    return ControlTask.get_or_none((ControlTask.measure_id == measure_id) & (ControlTask.status == "open")
-                                   & (ControlTask.period_start <= at) & (ControlTask.period_end > at))
+    """The task of the period holding `at` for a check made then: opened now if the scheduler has not yet
+    (a check in the period's first minute), and a task already closed as missed is still credited (a
+    check relayed late by a satellite station). None for a measure without a cycle, or one done already."""
+    m = RiskMeasure.get_or_none(RiskMeasure.id == measure_id)
+    if m is None or m.check_cycle is None:
+        return None
+    try:
+        start, end = TR.period(m.check_cycle, m.check_cycle_unit, at, site_timezone())
+    except ValueError:
+        return None
+    t = ControlTask.get_or_none((ControlTask.measure_id == measure_id) & (ControlTask.period_start == start))
+    if t is None:
+        info = _measure_info(measure_id)
+        t = ControlTask.create(measure_id=measure_id, period_start=start, period_end=end, department=info["department"],
+                               assignee=info["assignee"], status="open", note="")
+    return t if t.status in ("open", "missed") else None
 
 
 def complete(task: ControlTask, result: int, note: str, *, actor: str, check_record_id: int | None = None,

@@ -135,12 +135,17 @@ def seed(config: Config) -> dict:
             creds["users"][login] = {"role": role, "password": password}
     if auth.DeviceToken.get_or_none(auth.DeviceToken.name == KIOSK_DEVICE) is None:
         creds["kiosk_token"] = auth.create_device_token(KIOSK_DEVICE, actor=actor)
-    tmp = cred_path.with_suffix(".tmp")
+    write_credentials(cred_path, creds)
+    return creds
+
+
+def write_credentials(path: Path, creds: dict) -> None:
+    """The demo's passwords and tokens, private (0600) from the first byte, written atomically."""
+    tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(creds, fh, ensure_ascii=False, indent=1)
-    tmp.replace(cred_path)
-    return creds
+    tmp.replace(path)
 
 
 def seed_risks(actor: str) -> None:
@@ -171,4 +176,14 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     db.migrate(config.storage.db_path, config.storage.backup_dir)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
     demo_patrol.seed()
+    # each checkpoint screen has its own device token, named after its reader: it may answer the
+    # checklist of taps at that reader only
+    tokens = creds.setdefault("checkpoint_tokens", {})
+    made = False
+    for code, *_ in demo_patrol.CHECKPOINTS:
+        if code not in tokens and auth.DeviceToken.get_or_none(auth.DeviceToken.name == code) is None:
+            tokens[code] = auth.create_device_token(code, actor="system:demo")
+            made = True
+    if made:
+        write_credentials(config.storage.data_dir / "demo-credentials.json", creds)
     return config, creds

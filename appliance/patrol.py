@@ -30,11 +30,14 @@ from . import patrol_rules as PR
 from .db import BaseModel as Model
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .hazards import CATEGORIES
-from .people import Area, Badge, Input, Person, Site, Update, normalize_uid
+from .people import Area, Badge, Input, Person, Update, normalize_uid, site_timezone
 
 log = logging.getLogger(__name__)
 
 CARRIED_LOGIN_MS = 15 * PR.MINUTE_MS   # a badge on a carried reader logs its holder in for this long
+REPEAT_MS = 5 * PR.MINUTE_MS           # the same person at the same checkpoint again this soon: one visit
+MAX_TAP_AGE_MS = 30 * 86_400_000       # a relayed tap older than this is refused (a station clock gone wrong)
+STATION_CHUNK = 25                     # station taps committed per transaction (keeps the write lock short)
 ANSWER_WINDOW_MS = 30 * PR.MINUTE_MS   # the checklist must be answered this soon after the tap
 HORIZON_MS = 24 * 3600 * 1000          # rounds are scheduled this far ahead
 MAX_STATION_TAPS = 500                 # per post
@@ -128,6 +131,7 @@ class PatrolTap(Model):
     station = peewee.TextField(null=True)
     station_tap = peewee.TextField(null=True)
     answered = peewee.BooleanField()
+    checklist = peewee.TextField(null=True)
 
     class Meta:
         table_name = "patrol_taps"
@@ -163,6 +167,7 @@ class LastSeen(Model):
 class Station(Model):
     name = peewee.TextField()
     key = peewee.TextField()
+    readers = peewee.TextField()
     active = peewee.BooleanField()
     last_post_at = peewee.IntegerField(null=True)
     created_at = peewee.IntegerField()
@@ -296,6 +301,13 @@ class ScheduleIn(Input):
             raise ValueError("give either times or every_min")
         if self.every_min and self.from_time >= self.to_time:
             raise ValueError("from_time must be before to_time")
+        if self.every_min and self.window_min > self.every_min:
+            raise ValueError("window_min: a round may not last longer than the interval between rounds")
+        if len(self.times) > 1:
+            mins = [int(t[:2]) * 60 + int(t[3:]) for t in self.times]
+            gaps = [b - a for a, b in zip(mins, mins[1:])] + [mins[0] + 1440 - mins[-1]]
+            if self.window_min > min(gaps):
+                raise ValueError("window_min: rounds would overlap (it is longer than the gap between two times)")
         return self
 
     def rule(self) -> PR.Schedule:
@@ -337,6 +349,17 @@ class ReviewIn(Input):
 
 class StationIn(Input):
     name: str = Field(pattern=_CODE)
+    readers: list[str] = Field(min_length=1, max_length=50)   # the reader names the station may post for
+
+    @field_validator("readers")
+    @classmethod
+    def _names(cls, v):
+        import re
+
+        bad = [r for r in v if not re.fullmatch(_CODE, r)]
+        if bad:
+            raise ValueError(f"not reader names: {bad}")
+        return sorted(set(v))
 
 
 # ---------------------------------------------------------------- views
@@ -471,8 +494,9 @@ def update_checkpoint(cp_id: int, data: CheckpointUpdate, *, actor: str) -> Chec
         if "area_id" in changes:
             _area(changes["area_id"])
         if "checklist" in changes:
-            _check_measures(changes["checklist"])
-            changes["checklist"] = json.dumps(changes["checklist"], ensure_ascii=False)
+            _check_measures(data.checklist)
+            # every key of each item, defaults included (given() leaves out what the client left out)
+            changes["checklist"] = json.dumps([i.model_dump() for i in data.checklist], ensure_ascii=False)
         if changes:
             Checkpoint.update(**changes, updated_at=events.now_ms()).where(Checkpoint.id == c.id).execute()
             payload = {"code": c.code, **data.given()}
@@ -559,9 +583,7 @@ def fn_exists_taps():
 
 # ---------------------------------------------------------------- rounds
 
-def _site_tz() -> str:
-    s = Site.get_or_none(Site.id == 1)
-    return s.timezone if s else "Asia/Shanghai"
+_site_tz = site_timezone
 
 
 def schedule_rounds(now: int | None = None, horizon_ms: int = HORIZON_MS) -> int:
@@ -593,9 +615,51 @@ def _all_normal(round_id: int) -> bool:
     return bool(statuses) and all(s == PR.CHECK_NORMAL for s in statuses)
 
 
+def _judge(r: Round, now: int, rec, *, event: str) -> PR.Verdict:
+    """Final verdict of a round over (inside the caller's recording): status, 未排查 records for what was
+    not visited and for visited checkpoints whose checklist was never answered, the suspicion flags."""
+    v = _verdict(r, max(now, r.due_end + r.grace_ms + 1))
+    flags = list(v.flags)
+    CheckRecord.delete().where((CheckRecord.round_id == r.id) & (CheckRecord.status == PR.CHECK_NOT_DONE)
+                               & CheckRecord.tap_id.is_null()).execute()   # a re-judged round starts afresh
+    for cp in v.missed:
+        CheckRecord.create(round_id=r.id, checkpoint_id=cp, person_id=r.person_id, status=PR.CHECK_NOT_DONE,
+                           answers="{}", note="", hazard_ids="[]", checked_at=now)
+    unanswered = []
+    for t in _visits(r.id):
+        answered = PatrolTap.select().where((PatrolTap.round_id == r.id) & (PatrolTap.checkpoint_id == t.checkpoint_id)
+                                            & PatrolTap.answered).exists()
+        if not answered and json.loads(t.checklist or "[]") and t.checkpoint_id not in unanswered:
+            unanswered.append(t.checkpoint_id)
+            CheckRecord.create(round_id=r.id, checkpoint_id=t.checkpoint_id, person_id=t.person_id,
+                               status=PR.CHECK_NOT_DONE, answers="{}", note="visited, checklist not answered",
+                               hazard_ids="[]", checked_at=now)
+    if unanswered:
+        flags.append("unanswered")
+    plan = Plan.get_or_none(Plan.id == r.plan_id)
+    if v.status in (PR.COMPLETED, PR.LATE) and plan is not None:
+        history = [_all_normal(x.id) for x in Round.select(Round.id).where(
+            (Round.route_id == r.route_id) & Round.closed & Round.status.in_([PR.COMPLETED, PR.LATE])
+            & (Round.id != r.id) & (Round.due_start < r.due_start)).order_by(Round.due_start.desc())
+            .limit(max(plan.streak_limit, 1))][::-1]
+        history.append(_all_normal(r.id))
+        if PR.streak_suspicious(history, plan.streak_limit):
+            flags.append("all_normal_streak")
+    verdict = {**v.as_dict(), "flags": flags}
+    Round.update(status=v.status, verdict=json.dumps(verdict), suspicious=bool(flags), closed=True,
+                 updated_at=now).where(Round.id == r.id).execute()
+    route = Route.get_or_none(Route.id == r.route_id)
+    rec.emit(event, entity=("round", r.id),
+             payload={"id": r.id, "route": route.name if route else "", "route_en": route.name_en if route else "",
+                      "status": v.status, "bucket": PR.BUCKET[v.status], "missed": list(v.missed),
+                      "flags": flags, "suspicious": bool(flags), "due_start": r.due_start})
+    return v
+
+
 def close_rounds(now: int | None = None) -> int:
     """Judge every round whose window and grace are over: final status, 未排查 records for checkpoints
-    not visited, and the suspicion flags (too fast, out of order, a long all-正常 streak)."""
+    not visited (or visited without answering), and the suspicion flags (too fast, out of order,
+    unanswered, a long all-正常 streak)."""
     now = events.now_ms() if now is None else now
     closed = 0
     due = list(Round.select().where(~Round.closed & (Round.due_end + Round.grace_ms < now)).order_by(Round.due_end))
@@ -604,27 +668,7 @@ def close_rounds(now: int | None = None) -> int:
             r = Round.get_by_id(r.id)
             if r.closed:
                 continue
-            v = _verdict(r, now)
-            flags = list(v.flags)
-            plan = Plan.get_or_none(Plan.id == r.plan_id)
-            if v.status in (PR.COMPLETED, PR.LATE) and plan is not None:
-                history = [_all_normal(x.id) for x in Round.select(Round.id).where(
-                    (Round.route_id == r.route_id) & Round.closed & Round.status.in_([PR.COMPLETED, PR.LATE])
-                    & (Round.id != r.id)).order_by(Round.due_start.desc()).limit(max(plan.streak_limit, 1))][::-1]
-                history.append(_all_normal(r.id))
-                if PR.streak_suspicious(history, plan.streak_limit):
-                    flags.append("all_normal_streak")
-            verdict = {**v.as_dict(), "flags": flags}
-            for cp in v.missed:
-                CheckRecord.create(round_id=r.id, checkpoint_id=cp, person_id=r.person_id, status=PR.CHECK_NOT_DONE,
-                                   answers="{}", note="", hazard_ids="[]", checked_at=now)
-            Round.update(status=v.status, verdict=json.dumps(verdict), suspicious=bool(flags), closed=True,
-                         updated_at=now).where(Round.id == r.id).execute()
-            route = Route.get_or_none(Route.id == r.route_id)
-            rec.emit("patrol.round_closed", entity=("round", r.id),
-                     payload={"id": r.id, "route": route.name if route else "", "route_en": route.name_en if route else "",
-                              "status": v.status, "bucket": PR.BUCKET[v.status], "missed": list(v.missed),
-                              "flags": flags, "suspicious": bool(flags), "due_start": r.due_start})
+            _judge(r, now, rec, event="patrol.round_closed")
             closed += 1
     return closed
 
@@ -642,6 +686,10 @@ def review(round_id: int, data: ReviewIn, principal) -> Round:
             raise Conflict("巡检尚未结束，结束后再复核", "the round is not over yet; review it once it is closed")
         if not r.suspicious:
             raise Conflict("此轮巡检未被标记为可疑", "this round is not flagged as suspicious")
+        if r.reviewed_by:
+            raise Conflict(f"此轮巡检已由 {r.reviewed_by} 复核", f"this round was already reviewed by {r.reviewed_by}")
+        if r.person_id is not None and _person_of(principal) == r.person_id:
+            raise Forbidden("不能复核自己的巡检", "you may not review a round you walked yourself")
         t = events.now_ms()
         Round.update(reviewed_by=principal.actor, review_note=f"{data.verdict}: {data.note}".strip(": "),
                      reviewed_at=t, updated_at=t).where(Round.id == r.id).execute()
@@ -650,10 +698,21 @@ def review(round_id: int, data: ReviewIn, principal) -> Round:
     return Round.get_by_id(round_id)
 
 
+def _person_of(principal) -> int | None:
+    """The person behind a logged-in user (None for device tokens and users without a person)."""
+    if principal.kind != "user":
+        return None
+    from .auth import User
+
+    u = User.get_or_none(User.id == principal.id)
+    return u.person_id if u else None
+
+
 # ---------------------------------------------------------------- taps
 
-OUTCOME_STATUS = {"ok": "ok", "reader_login": "ok", "outside_round": "warn", "unknown_badge": "refused",
-                  "inactive_badge": "refused", "bad_uid": "refused", "no_inspector": "refused"}
+OUTCOME_STATUS = {"ok": "ok", "reader_login": "ok", "repeat": "ok", "outside_round": "warn", "unknown_badge": "refused",
+                  "inactive_badge": "refused", "bad_uid": "refused", "no_inspector": "refused",
+                  "foreign_reader": "refused", "stale_tap": "refused"}
 MESSAGES = {
     "ok": ("{person} 已签到：{checkpoint}", "{person} checked in: {checkpoint}"),
     "reader_login": ("{person} 已登录巡检仪，请读取点位标签", "{person} logged in to this reader; now read the checkpoint tag"),
@@ -663,6 +722,9 @@ MESSAGES = {
     "inactive_badge": ("此卡已停用，拒绝", "This card is deactivated: refused"),
     "bad_uid": ("读卡数据无效，请重刷", "Unreadable card data: tap again"),
     "no_inspector": ("请先刷工卡登录巡检仪", "Tap your badge on this reader first"),
+    "repeat": ("{person} 已在此签到过（重复刷卡）", "{person} already checked in here (repeated tap)"),
+    "foreign_reader": ("读卡站无权上报此读卡器的刷卡", "The station may not post taps for this reader"),
+    "stale_tap": ("刷卡时间无效（读卡站时钟错误？）", "The tap's time is not plausible (station clock wrong?)"),
 }
 
 def _resolve(reader: str, uid: str, at: int) -> tuple[str, Person | None, Checkpoint | None]:
@@ -695,8 +757,9 @@ def _allowed(plan: Plan, person: Person) -> bool:
 
 
 def _round_for(person: Person, cp: Checkpoint, at: int) -> Round | None:
+    # closed rounds too: a tap made in the window but relayed late (a station whose LAN was down) still counts
     candidates = (Round.select(Round).join(RouteStop, on=(RouteStop.route_id == Round.route_id))
-                  .where(~Round.closed & (RouteStop.checkpoint_id == cp.id) & (Round.due_start <= at)
+                  .where((RouteStop.checkpoint_id == cp.id) & (Round.due_start <= at)
                          & (Round.due_end + Round.grace_ms >= at)
                          & (Round.person_id.is_null() | (Round.person_id == person.id)))
                   .order_by(Round.due_start))
@@ -712,9 +775,18 @@ def _round_for(person: Person, cp: Checkpoint, at: int) -> Round | None:
     return None
 
 
+def _repeat_of(person: Person, cp: Checkpoint, at: int) -> PatrolTap | None:
+    """The visit this tap repeats: the same person at the same checkpoint within `REPEAT_MS`."""
+    return (PatrolTap.select().where((PatrolTap.person_id == person.id) & (PatrolTap.checkpoint_id == cp.id)
+                                     & PatrolTap.outcome.in_(("ok", "outside_round"))
+                                     & (PatrolTap.at >= at - REPEAT_MS) & (PatrolTap.at <= at + REPEAT_MS))
+            .order_by(PatrolTap.at.desc()).first())
+
+
 def record_tap(reader: str, uid: str, at: int, *, station: str | None = None, station_tap: str | None = None,
-               actor: str | None = None) -> dict:
-    """Record one badge or tag read; returns what the checkpoint screen shows (also the event payload)."""
+               actor: str | None = None, refused: str | None = None) -> dict:
+    """Record one badge or tag read; returns what the checkpoint screen shows (also the event payload).
+    `refused` records a relayed tap that may not count (a foreign reader, an implausible time)."""
     actor = actor or (f"device:station:{station}" if station else f"device:reader:{reader}")
     raw_uid = uid.strip()[:40]
     # the write transaction (BEGIN IMMEDIATE) serialises taps: two at once cannot pick the same round stop
@@ -723,32 +795,48 @@ def record_tap(reader: str, uid: str, at: int, *, station: str | None = None, st
             seen = PatrolTap.get_or_none((PatrolTap.station == station) & (PatrolTap.station_tap == station_tap))
             if seen is not None:  # the station re-sent a tap we already hold (its ack was lost)
                 return {**tap_dict(seen), "status": OUTCOME_STATUS[seen.outcome], "duplicate": True}
-        outcome, person, cp = _resolve(reader, raw_uid, at)
+        if refused:
+            outcome, person, cp = refused, None, None
+        else:
+            outcome, person, cp = _resolve(reader, raw_uid, at)
         rnd = None
         if outcome == "ok" and cp is not None:
-            rnd = _round_for(person, cp, at)
-            if rnd is None:
-                outcome = "outside_round"
+            if _repeat_of(person, cp, at) is not None:
+                outcome = "repeat"
+            else:
+                rnd = _round_for(person, cp, at)
+                if rnd is None:
+                    outcome = "outside_round"
         t = events.now_ms()
         try:
             stored_uid = normalize_uid(raw_uid)
         except ValueError:
             stored_uid = raw_uid
+        shown = cp.checklist if cp is not None and outcome in ("ok", "outside_round") else None
         tap = PatrolTap.create(reader=reader, uid=stored_uid, at=at, recorded_at=t, outcome=outcome,
                                person_id=person.id if person else None, checkpoint_id=cp.id if cp else None,
                                round_id=rnd.id if rnd else None, station=station, station_tap=station_tap,
-                               answered=False)
+                               answered=False, checklist=shown)
         area = Area.get_or_none(Area.id == cp.area_id) if cp else None
-        if outcome in ("ok", "outside_round", "reader_login"):
-            LastSeen.insert(person_id=person.id, area_id=area.id if area else None, checkpoint_id=cp.id if cp else None,
-                            reader=reader, at=at).on_conflict_replace().execute()
+        if outcome in ("ok", "outside_round", "repeat"):
+            # where the person was last seen only moves forward in time (a relayed tap may be older)
+            LastSeen.insert(person_id=person.id, area_id=area.id if area else None, checkpoint_id=cp.id,
+                            reader=reader, at=at).on_conflict(
+                conflict_target=[LastSeen.person_id],
+                update={LastSeen.area_id: peewee.EXCLUDED.area_id, LastSeen.checkpoint_id: peewee.EXCLUDED.checkpoint_id,
+                        LastSeen.reader: peewee.EXCLUDED.reader, LastSeen.at: peewee.EXCLUDED.at},
+                where=(peewee.EXCLUDED.at > LastSeen.at)).execute()
         round_status = None
         if rnd is not None:
             if rnd.person_id is None:
                 Round.update(person_id=person.id).where(Round.id == rnd.id).execute()
-            v = _verdict(Round.get_by_id(rnd.id), t)
-            round_status = v.status
-            Round.update(status=v.status, verdict=json.dumps(v.as_dict()), updated_at=t).where(Round.id == rnd.id).execute()
+            rnd = Round.get_by_id(rnd.id)
+            if rnd.closed:   # judged already: judge it again with this visit
+                round_status = _judge(rnd, t, rec, event="patrol.round_rejudged").status
+            else:
+                v = _verdict(rnd, t)
+                round_status = v.status
+                Round.update(status=v.status, verdict=json.dumps(v.as_dict()), updated_at=t).where(Round.id == rnd.id).execute()
         zh, en = MESSAGES[outcome]
         names = {"checkpoint": cp.name if cp else "", "person": person.name if person else ""}
         names_en = {"checkpoint": (cp.name_en or cp.name) if cp else "", "person": person.name if person else ""}
@@ -761,10 +849,10 @@ def record_tap(reader: str, uid: str, at: int, *, station: str | None = None, st
                    "round_id": rnd.id if rnd else None, "route": route.name if route else None,
                    "route_en": route.name_en if route else None, "round_status": round_status,
                    "station": station, "message": zh.format(**names), "message_en": en.format(**names_en)}
-        if cp is not None and outcome in ("ok", "outside_round"):
-            payload["checklist"] = json.loads(cp.checklist)
+        if shown is not None:
+            payload["checklist"] = json.loads(shown)
         rec.emit("patrol.tap", entity=("tap", tap.id), payload=payload, occurred_at=at)
-    if outcome not in ("ok", "reader_login"):
+    if outcome not in ("ok", "reader_login", "repeat"):
         log.info("tap not counted", extra={"reader": reader, "outcome": outcome, "uid_tail": stored_uid[-4:]})
     return payload
 
@@ -776,6 +864,17 @@ def answer(tap_id: int, data: AnswerIn, principal) -> CheckRecord:
 
     with events.recording(principal.actor) as rec:
         tap = _get(PatrolTap, tap_id, "刷卡记录", "tap")
+        # who may answer: the checkpoint's own screen (a device token named after the tap's reader), the
+        # person who tapped (their tablet login), or the shift and safety office (patrol.review)
+        from .auth import allowed
+
+        if principal.kind == "device":
+            if principal.name != tap.reader:
+                raise Forbidden("只能在刷卡的点位屏上填写（设备令牌须以读卡器命名）",
+                                "answer on the screen of the checkpoint where the card was tapped "
+                                "(its device token is named after the reader)")
+        elif _person_of(principal) != tap.person_id and not allowed(principal.role, "patrol.review"):
+            raise Forbidden("只能填写本人刷卡的检查表", "you may answer only the checklist of your own tap")
         if tap.outcome not in ("ok", "outside_round") or tap.checkpoint_id is None:
             raise Conflict("此次刷卡没有可填写的检查表", "this tap has no checklist to answer")
         if tap.answered:
@@ -783,7 +882,7 @@ def answer(tap_id: int, data: AnswerIn, principal) -> CheckRecord:
         if events.now_ms() - tap.recorded_at > ANSWER_WINDOW_MS:
             raise Forbidden("刷卡已超过 30 分钟，请重新刷卡后填写", "the tap is over 30 minutes old; tap again to answer")
         cp = Checkpoint.get_by_id(tap.checkpoint_id)
-        items = {i["id"]: i for i in json.loads(cp.checklist)}
+        items = {i["id"]: i for i in json.loads(tap.checklist or cp.checklist)}   # as shown at the tap
         if set(data.answers) != set(items):
             missing = sorted(set(items) - set(data.answers))
             extra = sorted(set(data.answers) - set(items))
@@ -791,7 +890,9 @@ def answer(tap_id: int, data: AnswerIn, principal) -> CheckRecord:
                                    f"answers: every item must be answered (missing {missing}, unknown {extra})",
                                    details=[{"key": "answers"}])
         person = Person.get_or_none(Person.id == tap.person_id)
-        reporter = f"person:{person.employee_no}" if person else principal.actor
+        # the checkpoint's screen cannot tell who pressed the buttons: the person who just tapped did
+        reporter = (f"person:{person.employee_no}" if person else principal.actor) if principal.kind == "device" \
+            else principal.actor
         hazard_ids = []
         for item_id, value in data.answers.items():
             if value == "abnormal":
@@ -874,8 +975,10 @@ def create_station(data: StationIn, *, actor: str) -> tuple[Station, str]:
         if Station.get_or_none(Station.name == data.name):
             raise Conflict(f"读卡站已存在：{data.name}", f"station already exists: {data.name}")
         key = secrets.token_hex(32)
-        s = Station.create(name=data.name, key=key, active=True, created_at=events.now_ms())
-        rec.emit("station.created", entity=("station", s.id), payload={"id": s.id, "name": s.name})
+        s = Station.create(name=data.name, key=key, readers=json.dumps(data.readers), active=True,
+                           created_at=events.now_ms())
+        rec.emit("station.created", entity=("station", s.id), payload={"id": s.id, "name": s.name,
+                                                                        "readers": data.readers})
     return s, key
 
 
@@ -912,21 +1015,39 @@ class StationPostIn(BaseModel):
 def accept_station_post(name: str, timestamp: str, nonce: str, body: bytes, signature: str,
                         now_s: float) -> list[dict]:
     """Authenticate a station's signed post and record its taps exactly once each. Raises
-    `StationRefused` (unknown station, bad signature, stale, replayed) or ValidationFailed (bad body)."""
+    `StationRefused` (unknown station, bad signature, stale, replayed) or ValidationFailed (bad body).
+
+    The signature is checked before anything is written; the nonce is the one write of the check (a replay
+    finds it taken). Taps are committed in chunks, each tap once by the station's own id, so a long post
+    never holds the write lock for long. A tap's time is the station's clock, moved by the offset between
+    the station's and this appliance's clocks at the post; a tap for a reader the station was not
+    registered with, or older than `MAX_TAP_AGE_MS`, is recorded as refused (kept, not counted)."""
     s = Station.get_or_none((Station.name == name) & Station.active)
-    key = bytes.fromhex(s.key) if s else None
+    why = PR.check_station_post(bytes.fromhex(s.key) if s else None, timestamp, nonce, body, signature, now_s, False)
+    if why:
+        raise StationRefused(why)
     with events.recording(f"device:station:{name}"):
-        seen = StationNonce.select().where((StationNonce.station == name) & (StationNonce.nonce == nonce)).exists()
-        why = PR.check_station_post(key, timestamp, nonce, body, signature, now_s, seen)
-        if why:
-            raise StationRefused(why)
-        StationNonce.insert(station=name, nonce=nonce, at=int(now_s * 1000)).execute()
+        cur = StationNonce._meta.database.execute_sql(
+            "INSERT OR IGNORE INTO station_nonces (station, nonce, at) VALUES (?, ?, ?)", (name, nonce, int(now_s * 1000)))
+        if cur.rowcount != 1:
+            raise StationRefused("replayed")
         StationNonce.delete().where(StationNonce.at < int((now_s - 2 * PR.MAX_SKEW_S) * 1000)).execute()
         Station.update(last_post_at=int(now_s * 1000)).where(Station.id == s.id).execute()
     try:
         post = StationPostIn.model_validate_json(body)
     except ValueError as exc:
         raise ValidationFailed(f"读卡站数据格式错误：{exc}", f"malformed station post: {exc}") from None
-    # one transaction for the whole post: one fsync, and all of it or none of it is recorded
-    with events.recording(f"device:station:{name}"):
-        return [record_tap(t.reader, t.uid, t.at, station=name, station_tap=t.id) for t in post.taps]
+    allowed_readers = set(json.loads(s.readers or "[]"))
+    offset = int(now_s * 1000) - int(timestamp) * 1000   # appliance clock − station clock, at this post
+    now_ms = int(now_s * 1000)
+    results = []
+    for i in range(0, len(post.taps), STATION_CHUNK):
+        # one transaction per chunk: one fsync for many taps, and the write lock is free again soon
+        with events.recording(f"device:station:{name}"):
+            for t in post.taps[i:i + STATION_CHUNK]:
+                at = t.at + offset
+                refused = ("foreign_reader" if t.reader not in allowed_readers
+                           else "stale_tap" if not now_ms - MAX_TAP_AGE_MS <= at <= now_ms + PR.MAX_SKEW_S * 1000
+                           else None)
+                results.append(record_tap(t.reader, t.uid, at, station=name, station_tap=t.id, refused=refused))
+    return results

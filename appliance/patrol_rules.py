@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -195,13 +196,14 @@ def check_station_post(key: bytes | None, timestamp: str, nonce: str, body: byte
     """None when the post is authentic and fresh, else the reason it is refused (a short code)."""
     if key is None:
         return "unknown_station"
-    try:
-        ts = int(timestamp)
-    except ValueError:
+    if not re.fullmatch(r"\d{1,12}", timestamp or ""):
         return "bad_timestamp"
-    if not (8 <= len(nonce) <= 64) or not nonce.isalnum():
+    ts = int(timestamp)
+    if not re.fullmatch(r"[A-Za-z0-9]{8,64}", nonce or ""):
         return "bad_nonce"
-    if not hmac.compare_digest(station_signature(key, timestamp, nonce, body), signature or ""):
+    if not re.fullmatch(r"[0-9a-f]{64}", signature or ""):   # also keeps non-ASCII out of compare_digest
+        return "bad_signature"
+    if not hmac.compare_digest(station_signature(key, timestamp, nonce, body), signature):
         return "bad_signature"
     if abs(now_s - ts) > MAX_SKEW_S:
         return "stale"

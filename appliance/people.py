@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import events
 from .db import BaseModel as Model
+from .db import database
 from .errors import Conflict, NotFound, ValidationFailed
 
 
@@ -214,6 +215,12 @@ def _changes(obj, update: Input) -> dict:
     return out
 
 
+def site_timezone() -> str:
+    """The plant's time zone (the site row's, Asia/Shanghai before the site is set)."""
+    s = Site.get_or_none(Site.id == 1)
+    return s.timezone if s else "Asia/Shanghai"
+
+
 def get_site() -> Site:
     s = Site.get_or_none(Site.id == 1)
     if s is None:
@@ -300,6 +307,9 @@ def issue_badge(data: BadgeIn, *, actor: str) -> Badge:
             raise Conflict(f"人员 {person.name} 已停用，不能发卡", f"person {person.name} is inactive; cannot issue a badge")
         if Badge.get_or_none(Badge.uid == data.uid):
             raise Conflict(f"卡号已登记：{data.uid}", f"card UID already registered: {data.uid}")
+        # a patrol checkpoint's tag is read as the checkpoint, never as a badge
+        if database.execute_sql("SELECT 1 FROM checkpoints WHERE tag_uid = ?", (data.uid,)).fetchone():
+            raise Conflict(f"此卡号是巡检点标签：{data.uid}", f"this UID is a patrol checkpoint's tag: {data.uid}")
         t = events.now_ms()
         b = Badge.create(uid=data.uid, person=person.id, active=True, created_at=t, updated_at=t)
         rec.emit("badge.issued", entity=("badge", b.id), payload={**badge_dict(b), "person_name": person.name})

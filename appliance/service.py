@@ -129,10 +129,17 @@ class Appliance:
         from . import patrol
 
         def on_tap(tap) -> None:
-            try:
-                patrol.record_tap(tap.reader, tap.uid, tap.at_ms)
-            except Exception:  # a database hiccup must not kill the reader's loop; the tap is logged
-                log.exception("tap not recorded", extra={"reader": tap.reader})
+            # a busy database (a long write elsewhere) is retried; the reader's loop never dies of it
+            for attempt in range(5):
+                try:
+                    patrol.record_tap(tap.reader, tap.uid, tap.at_ms)
+                    return
+                except Exception:
+                    if attempt == 4:
+                        log.exception("tap not recorded", extra={"reader": tap.reader, "uid_tail": tap.uid[-4:],
+                                                                 "at": tap.at_ms})
+                    else:
+                        time.sleep(0.2 * 2 ** attempt)
 
         for rcfg in getattr(self.config, "readers", []):
             cls = REGISTRY[rcfg.type]

@@ -41,6 +41,7 @@ from .patrol_rules import station_signature
 log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 0.5
+KEEP_DELIVERED_MS = 30 * 86_400_000
 
 
 class StationSettings(Section):
@@ -108,6 +109,9 @@ class Outbox:
             self._db.execute("""CREATE TABLE IF NOT EXISTS taps (
                 n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, reader TEXT NOT NULL, uid TEXT NOT NULL,
                 at INTEGER NOT NULL, delivered_at INTEGER, outcome TEXT, message TEXT)""")
+            self._db.execute("CREATE INDEX IF NOT EXISTS taps_queued ON taps(delivered_at)")
+            # delivered taps are kept a month for the station's own display and diagnosis, then go
+            self._db.execute("DELETE FROM taps WHERE delivered_at < ?", (int(time.time() * 1000) - KEEP_DELIVERED_MS,))
 
     def add(self, tap: Tap) -> str:
         tap_id = uuid.uuid4().hex
@@ -159,6 +163,9 @@ class Station:
         self._wake = threading.Event()
         self.state = {"status": "starting", "last_error": None, "last_delivery": None}
         self._thread: threading.Thread | None = None
+        self._shown: dict | None = None   # the status last written (written again only when it changes)
+        if not s.appliance_url and not s.appliance_id:
+            log.warning("no appliance_url and no appliance_id: the first appliance found by mDNS gets the taps")
 
     # -- the reader side: store first, then acknowledge
     def on_tap(self, tap: Tap) -> None:
@@ -262,8 +269,11 @@ class Station:
     def _status(self, error: str | None) -> None:
         """A small status file for the station's own display: queue length and the last problem."""
         status = {**self.outbox.counts(), "state": self.state.get("status"), "error": error,
-                  "readers": {d.config.name: d.health().get("status") for d in self.drivers},
-                  "at": int(time.time() * 1000)}
+                  "readers": {d.config.name: d.health().get("status") for d in self.drivers}}
+        if status == self._shown:
+            return   # an SD card does not need the same file rewritten every second
+        self._shown = status
+        status = {**status, "at": int(time.time() * 1000)}
         path = Path(self.config.station.data_dir) / "status.json"
         tmp = path.with_suffix(".tmp")
         try:

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 UNITS = ("hour", "day", "month", "year")
+MAX_CYCLE = {"hour": 24 * 366, "day": 3660, "month": 1200, "year": 100}   # beyond: not a check cycle
 REMIND_AT = 0.8          # remind the assignee once 80 % of the period has gone by
 
 
@@ -22,7 +23,7 @@ def _ms(dt: datetime) -> int:
 
 def period(cycle: int, unit: str, at_ms: int, tz: str) -> tuple[int, int]:
     """The [start, end) period, in UTC ms, of a measure checked every `cycle` `unit`s that holds `at_ms`."""
-    if cycle < 1 or unit not in UNITS:
+    if unit not in UNITS or not 1 <= cycle <= MAX_CYCLE[unit]:
         raise ValueError(f"bad check cycle {cycle} {unit}")
     zone = ZoneInfo(tz)
     local = datetime.fromtimestamp(at_ms / 1000, zone)

@@ -225,7 +225,8 @@ def checkpoint(reader: str):
     if len(reader) > 64:
         return error_page(404, translate(lang(), "error.not_found"))
     return render_template("checkpoint/screen.html", reader=reader, site=_site_view(), head=events.head_seq(),
-                           js_i18n=_js_json(), can_answer=auth.allowed(current().role, "patrol.answer"))
+                           js_i18n=_js_json(), can_answer=auth.allowed(current().role, "patrol.answer") and (
+                               current().kind != "device" or current().name == reader))
 
 
 @ui.get("/tablet")
@@ -287,12 +288,14 @@ def tablet_patrol():
     tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
              .order_by(CT.ControlTask.period_end).limit(200)]
     suspicious = [PT.round_dict(r) for r in PT.Round.select().where(
-        PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)]
+        PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)] \
+        if auth.allowed(role, "patrol.read") else []
     checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
     routes = [PT.route_dict(r) for r in PT.Route.select().order_by(PT.Route.code)]
     js = {**_js_catalog(), "saved": translate(lang(), "form.saved"), "error": translate(lang(), "form.error")}
     now = events.now_ms()
-    today = PT.rounds_of_day()
+    can_read = auth.allowed(role, "patrol.read")   # rounds and who walked them: the shift and the office
+    today = PT.rounds_of_day() if can_read else []
     started = [r for r in today if r["due_start"] <= now][::-1]   # newest first; the future ones are counted
     upcoming = [r for r in today if r["due_start"] > now]
     return render_template(
@@ -304,7 +307,7 @@ def tablet_patrol():
         route_names={r["id"]: r["name"] for r in routes}, site_tz=_site_view()["timezone"],
         last_seen=PT.last_seen() if auth.allowed(role, "people.read") else None,
         can_write=auth.allowed(role, "patrol.write"), can_review=auth.allowed(role, "patrol.review"),
-        tasks=tasks, can_check=auth.allowed(role, "hazards.report"),
+        tasks=tasks, can_check=auth.allowed(role, "hazards.report"), can_read=can_read,
         js_i18n=json.dumps(js, ensure_ascii=False).replace("</", "<\\/"))
 
 

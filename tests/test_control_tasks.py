@@ -6,6 +6,7 @@ import pytest
 
 from appliance import control_tasks as CT
 from appliance import events, patrol
+from appliance.web import Principal
 from appliance import risks as R
 from appliance.patrol_rules import MINUTE_MS
 
@@ -89,7 +90,7 @@ def test_a_checkpoint_answer_is_the_check_record(register):
     admin.post("/api/v1/badges", json={"uid": "04A1B2C3D4E5F9", "person_id": pid})
     tap = patrol.record_tap("rd-1", "04A1B2C3D4E5F9", events.now_ms())
     rec = patrol.answer(tap["tap_id"], patrol.AnswerIn(answers={"b": "normal", "c": "normal"}),
-                        type("P", (), {"actor": "device:cp"})())
+                        Principal("device", 0, "rd-1", "kiosk"))
     assert rec.status == 0
     t = CT.ControlTask.get((CT.ControlTask.measure_id == register["daily"]))
     assert t.status == "done" and t.result == 0 and t.checked_by == "person:E1"

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance import events, patrol
+from appliance.web import Principal
 from appliance.patrol_rules import MINUTE_MS, station_signature
 
+SHIFT = Principal("user", 0, "shift", "supervisor")   # the shift may answer any tap
 BADGE, BADGE2, DEAD, TAG = "04A1B2C3D4E5F6", "04112233445566", "04DEAD00BEEF00", "E0040150AABBCCDD"
 
 
@@ -105,33 +107,110 @@ def test_plan_restricted_to_people(plant):
     assert patrol.record_tap("rd-a", BADGE2, t0)["round_id"] == rid
 
 
-def test_checklist_answers_open_hazards(plant):
+def screen_of(app, reader: str):
+    """A client holding the device token of the checkpoint screen at `reader` (named after it)."""
+    from appliance import auth
+
+    token = auth.create_device_token(reader, actor="system:test")
+    c = app.test_client()
+
+    class Screen:
+        def post(self, path, **kw):
+            return c.post(path, headers={"Authorization": f"Bearer {token}"}, **kw)
+
+    return Screen()
+
+
+def test_checklist_answers_open_hazards(plant, app):
     t0 = events.now_ms()
     rid = make_round(plant["route"], t0 - MINUTE_MS)
     tap = patrol.record_tap("rd-a", BADGE, t0)
-    kiosk = plant["as"]("kiosk")
     url = f"/api/v1/patrol/taps/{tap['tap_id']}/answers"
-    # the checkpoint screen may answer only for its own reader
-    r = kiosk.post(url, json={"answers": {"leak": "normal", "ext": "normal"}}, headers={"X-Checkpoint-Reader": "rd-b"})
-    assert r.status_code == 403
-    r = kiosk.post(url, json={"answers": {"leak": "normal"}}, headers={"X-Checkpoint-Reader": "rd-a"})
+    ok = {"answers": {"leak": "normal", "ext": "normal"}}
+    # the wall board's token, another checkpoint's screen, a worker who did not tap: refused whatever they claim
+    wall = plant["as"]("kiosk")
+    assert wall.post(url, json=ok, headers={"X-Checkpoint-Reader": "rd-a"}).status_code == 403
+    assert screen_of(app, "rd-b").post(url, json=ok).status_code == 403
+    assert plant["as"]("worker").post(url, json=ok).status_code == 403
+    screen = screen_of(app, "rd-a")
+    r = screen.post(url, json={"answers": {"leak": "normal"}})
     assert r.status_code == 422 and "ext" in r.get_json()["error"]["messages"]["en"]
-    r = kiosk.post(url, json={"answers": {"leak": "abnormal", "ext": "normal"}, "note": "法兰渗漏"},
-                   headers={"X-Checkpoint-Reader": "rd-a"})
+    r = screen.post(url, json={"answers": {"leak": "abnormal", "ext": "normal"}, "note": "法兰渗漏"})
     assert r.status_code == 201, r.get_data(as_text=True)
     rec = r.get_json()
     assert rec["status"] == 1 and len(rec["hazard_ids"]) == 1 and rec["round_id"] == rid
     h = plant["so"].get(f"/api/v1/hazards/{rec['hazard_ids'][0]}").get_json()
     assert h["area_id"] == plant["area"] and h["category"] == "工艺" and "点位0" in h["description"]
     assert "法兰渗漏" in h["description"] and h["reporter"] == "person:E001" and h["state"] == "reported"
-    again = kiosk.post(url, json={"answers": {"leak": "normal", "ext": "normal"}}, headers={"X-Checkpoint-Reader": "rd-a"})
-    assert again.status_code == 409
+    assert screen.post(url, json=ok).status_code == 409
     # a refused tap has nothing to answer
     bad = patrol.record_tap("rd-a", "04FFFFFFFFFFFF", t0)
-    assert kiosk.post(f"/api/v1/patrol/taps/{bad['tap_id']}/answers", json={"answers": {}},
-                      headers={"X-Checkpoint-Reader": "rd-a"}).status_code == 409
+    assert screen.post(f"/api/v1/patrol/taps/{bad['tap_id']}/answers", json={"answers": {}}).status_code == 409
     # a kiosk token still may not write anything else
-    assert kiosk.post("/api/v1/patrol/routes", json={}).status_code == 403
+    assert wall.post("/api/v1/patrol/routes", json={}).status_code == 403
+
+
+def test_the_shift_may_answer_for_a_tap_and_is_the_reporter(plant):
+    tap = patrol.record_tap("rd-b", BADGE2, events.now_ms())
+    r = plant["as"]("supervisor").post(f"/api/v1/patrol/taps/{tap['tap_id']}/answers",
+                                        json={"answers": {"leak": "abnormal", "ext": "normal"}})
+    assert r.status_code == 201
+    h = plant["so"].get(f"/api/v1/hazards/{r.get_json()['hazard_ids'][0]}").get_json()
+    assert h["reporter"] == "user:u_supervisor"
+
+
+def test_answers_are_checked_against_the_checklist_shown_at_the_tap(plant, app):
+    tap = patrol.record_tap("rd-a", BADGE, events.now_ms())
+    plant["so"].patch(f"/api/v1/patrol/checkpoints/{plant['cps'][0]}", json={"checklist": [{"id": "new", "text": "新项"}]})
+    r = screen_of(app, "rd-a").post(f"/api/v1/patrol/taps/{tap['tap_id']}/answers",
+                                    json={"answers": {"leak": "normal", "ext": "normal"}})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert patrol.record_tap("rd-a", BADGE2, events.now_ms())["checklist"] == [
+        {"id": "new", "text": "新项", "text_en": "", "category": "安全", "measure_id": None}]
+
+
+def test_answer_window_and_carried_login_expire(plant, app):
+    t0 = events.now_ms()
+    tap = patrol.record_tap("rd-a", BADGE, t0)
+    patrol.PatrolTap.update(recorded_at=t0 - patrol.ANSWER_WINDOW_MS - 1).where(patrol.PatrolTap.id == tap["tap_id"]).execute()
+    r = screen_of(app, "rd-a").post(f"/api/v1/patrol/taps/{tap['tap_id']}/answers",
+                                    json={"answers": {"leak": "normal", "ext": "normal"}})
+    assert r.status_code == 403
+    patrol.record_tap("hh", BADGE2, t0 - patrol.CARRIED_LOGIN_MS - 1000)       # logged in too long ago
+    assert patrol.record_tap("hh", TAG, t0)["outcome"] == "no_inspector"
+
+
+def test_a_repeated_tap_is_one_visit(plant):
+    t0 = events.now_ms()
+    current = make_round(plant["route"], t0 - MINUTE_MS)
+    previous = make_round(plant["route"], t0 - 61 * MINUTE_MS)   # still in its grace time
+    first = patrol.record_tap("rd-a", BADGE, t0)
+    again = patrol.record_tap("rd-a", BADGE, t0 + 2000)
+    assert first["round_id"] == current and again["outcome"] == "repeat" and again["round_id"] is None
+    assert "checklist" not in again
+    assert patrol.round_dict(patrol.Round.get_by_id(previous))["visited"] == 0
+
+
+def test_last_seen_only_moves_forward(plant):
+    t0 = events.now_ms()
+    patrol.record_tap("rd-b", BADGE, t0)
+    patrol.record_tap("rd-a", BADGE, t0 - 10 * MINUTE_MS)         # an older tap relayed late
+    patrol.record_tap("handheld-7", BADGE, t0 + 1000)              # a login says nothing of where
+    seen = {p["employee_no"]: p for p in patrol.last_seen()}["E001"]
+    assert seen["checkpoint_id"] == plant["cps"][1] and seen["at"] == t0
+
+
+def test_a_badge_cannot_take_a_checkpoint_tag_uid(plant):
+    admin = plant["as"]("admin")
+    r = admin.post("/api/v1/badges", json={"uid": TAG, "person_id": plant["people"]["E002"]})
+    assert r.status_code == 409 and "tag" in r.get_json()["error"]["messages"]["en"]
+
+
+def test_overlapping_schedules_are_refused(plant):
+    so = plant["so"]
+    for sched in ({"window_min": 40, "every_min": 30}, {"window_min": 90, "times": ["08:00", "09:00"]}):
+        r = so.post("/api/v1/patrol/plans", json={"name": "x", "route_id": plant["route"], "schedule": sched})
+        assert r.status_code == 422 and "window_min" in r.get_data(as_text=True), sched
 
 
 def test_closing_rounds_missed_late_and_too_fast(plant):
@@ -149,7 +228,9 @@ def test_closing_rounds_missed_late_and_too_fast(plant):
     # 未排查 records for every checkpoint not visited (the regulator's status 2)
     assert [c.status for c in patrol.CheckRecord.select().where(patrol.CheckRecord.round_id == missed)] == [2, 2, 2]
     f = patrol.round_dict(patrol.Round.get_by_id(fast), detail=True)
-    assert f["status"] == "completed" and f["flags"] == ["too_fast"] and f["suspicious"]
+    assert f["status"] == "completed" and f["flags"] == ["too_fast", "unanswered"] and f["suspicious"]
+    # visited but no checklist answered: 未排查 for each of them (a tap alone is not a check)
+    assert [c.status for c in patrol.CheckRecord.select().where(patrol.CheckRecord.round_id == fast)] == [2, 2, 2]
     closed = [e.payload for e in events.read_after(0, 500) if e.type == "patrol.round_closed"]
     assert {p["status"] for p in closed} == {"missed", "completed"}
     # the review queue holds the flagged round; a supervisor reviews it once
@@ -159,6 +240,7 @@ def test_closing_rounds_missed_late_and_too_fast(plant):
     r = sup.post(f"/api/v1/patrol/rounds/{fast}/review", json={"verdict": "faked", "note": "与监控不符"})
     assert r.status_code == 200 and r.get_json()["reviewed_by"] == "user:u_supervisor"
     assert sup.get("/api/v1/patrol/rounds?suspicious=1").get_json()["rounds"] == []
+    assert sup.post(f"/api/v1/patrol/rounds/{fast}/review", json={"verdict": "genuine"}).status_code == 409   # once
     assert sup.post(f"/api/v1/patrol/rounds/{missed}/review", json={"verdict": "genuine"}).status_code == 409
     assert patrol.close_rounds(now) == 0   # closing is idempotent
 
@@ -172,7 +254,7 @@ def test_all_normal_streak_is_flagged(plant):
             res = patrol.record_tap(reader, uid, t + dt)
             if res.get("checklist"):
                 patrol.answer(res["tap_id"], patrol.AnswerIn(answers={"leak": "normal", "ext": "normal"}),
-                              type("P", (), {"actor": "device:test"})())
+                              SHIFT)
     patrol.close_rounds(now)
     flags = [patrol.round_dict(patrol.Round.get_by_id(r))["flags"] for r in ids]
     assert flags == [[], [], ["all_normal_streak"]]
@@ -231,7 +313,8 @@ def signed(key: str, body: dict, station="st-1", ts=None, nonce=None):
 
 def test_station_posts_are_authenticated_and_recorded_once(plant, client):
     admin = plant["as"]("admin")
-    r = admin.post("/api/v1/patrol/stations", json={"name": "st-1"})
+    assert admin.post("/api/v1/patrol/stations", json={"name": "st-1"}).status_code == 422   # which readers?
+    r = admin.post("/api/v1/patrol/stations", json={"name": "st-1", "readers": ["rd-b", "hh-far"]})
     assert r.status_code == 201
     key = r.get_json()["key"]
     assert "key" not in json.dumps([e.payload for e in events.read_after(0, 500) if e.type == "station.created"])
@@ -261,7 +344,45 @@ def test_station_posts_are_authenticated_and_recorded_once(plant, client):
     raw7, h7 = signed(key, {"taps": [{"id": "x"}]})
     assert client.post("/api/v1/patrol/station-taps", data=raw7, headers=h7).status_code == 422
     assert patrol.PatrolTap.select().where(patrol.PatrolTap.station == "st-1").count() == 1
+    # a header that is not ASCII, and a body too big for a station: clear refusals, not a crash
+    raw9, h9 = signed(key, {"taps": [tap]})
+    h9["X-Signature"] = "é" * 64
+    assert client.post("/api/v1/patrol/station-taps", data=raw9, headers=h9).status_code == 401
+    raw10, h10 = signed(key, {"taps": [tap], "pad": "x" * 300_000})   # (its size is checked before its shape)
+    assert client.post("/api/v1/patrol/station-taps", data=raw10, headers=h10).status_code == 413
+    # a reader the station was not registered with, and a tap dated a year back: kept, refused, not counted
+    foreign = {**tap, "id": "tap-0002-bbbb", "reader": "rd-a"}
+    ancient = {**tap, "id": "tap-0003-cccc", "at": events.now_ms() - 365 * 86_400_000}
+    raw11, h11 = signed(key, {"taps": [foreign, ancient]})
+    res = client.post("/api/v1/patrol/station-taps", data=raw11, headers=h11).get_json()["results"]
+    assert [x["outcome"] for x in res] == ["foreign_reader", "stale_tap"] and all(x["status"] == "refused" for x in res)
+    # the station's clock runs 100 s behind: its taps are moved by the offset seen at the post
+    ts = int(time.time()) - 100
+    late_clock = {**tap, "id": "tap-0004-dddd", "at": ts * 1000}
+    raw12, h12 = signed(key, {"taps": [late_clock]}, ts=ts)
+    got = client.post("/api/v1/patrol/station-taps", data=raw12, headers=h12).get_json()["results"][0]
+    assert abs(patrol.PatrolTap.get_by_id(got["tap_id"]).at - time.time() * 1000) < 5000
     # a deactivated station is refused
     patrol.set_station_active("st-1", False, actor="system:test")
     raw8, h8 = signed(key, {"taps": [tap]})
     assert client.post("/api/v1/patrol/station-taps", data=raw8, headers=h8).get_json()["error"]["code"] == "station_unknown_station"
+
+
+def test_a_tap_relayed_after_the_round_closed_still_counts(plant, client):
+    """A station's LAN was down through the round: its tap arrives after closing, the round is judged again."""
+    admin = plant["as"]("admin")
+    key = admin.post("/api/v1/patrol/stations", json={"name": "st-2", "readers": ["rd-a"]}).get_json()["key"]
+    now = events.now_ms()
+    rid = make_round(plant["route"], now - 3 * 60 * MINUTE_MS)
+    assert patrol.close_rounds(now) == 1
+    assert patrol.round_dict(patrol.Round.get_by_id(rid))["status"] == "missed"
+    tap = {"id": "late-0001-aaaa", "reader": "rd-a", "uid": BADGE, "at": now - 3 * 60 * MINUTE_MS + MINUTE_MS}
+    raw, h = signed(key, {"taps": [tap]}, station="st-2")
+    res = client.post("/api/v1/patrol/station-taps", data=raw, headers=h).get_json()["results"][0]
+    assert res["outcome"] == "ok" and res["round_id"] == rid and res["round_status"] == "incomplete"
+    r = patrol.round_dict(patrol.Round.get_by_id(rid))
+    assert r["status"] == "incomplete" and r["visited"] == 1 and r["closed"]
+    # 未排查 now only for the two checkpoints not visited, plus the visited one left unanswered
+    notes = sorted(c.note for c in patrol.CheckRecord.select().where(patrol.CheckRecord.round_id == rid))
+    assert notes == ["", "", "visited, checklist not answered"]
+    assert [e.type for e in events.read_after(0, 1000)].count("patrol.round_rejudged") == 1

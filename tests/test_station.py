@@ -66,7 +66,7 @@ def test_station_delivers_every_tap_once_across_restarts(tmp_path, sim):
     data = tmp_path / "appliance"
     cfg = write_config(data, port=port)
     seed(cfg)
-    r = run_cli("create-station", "st-far", "--config", str(cfg))
+    r = run_cli("create-station", "st-far", "--reader", "CP-FAR", "--config", str(cfg))
     assert r.returncode == 0, r.stderr
     key = r.stdout.strip()
     assert len(key) == 64
@@ -130,7 +130,7 @@ def test_station_with_a_wrong_key_keeps_its_taps(tmp_path, sim):
     data = tmp_path / "appliance"
     cfg = write_config(data, port=port)
     seed(cfg)
-    assert run_cli("create-station", "st-far", "--config", str(cfg)).returncode == 0
+    assert run_cli("create-station", "st-far", "--reader", "CP-FAR", "--config", str(cfg)).returncode == 0
     sim.add_nfc("CP-FAR", rearm_after_s=0.2)
     st_dir = tmp_path / "station"
     st_cfg = tmp_path / "station.toml"
@@ -162,7 +162,7 @@ def test_station_finds_the_appliance_by_mdns(tmp_path, sim):
     data = tmp_path / "appliance"
     cfg = write_config(data, port=port, discovery=True)     # advertised on 127.0.0.1 only
     seed(cfg)
-    key = run_cli("create-station", "st-far", "--config", str(cfg)).stdout.strip()
+    key = run_cli("create-station", "st-far", "--reader", "CP-FAR", "--config", str(cfg)).stdout.strip()
     sim.add_nfc("CP-FAR", rearm_after_s=0.2)
     st_dir = tmp_path / "station"
     st_cfg = tmp_path / "station.toml"

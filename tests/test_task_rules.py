@@ -30,12 +30,13 @@ def ms(y, mo, d, h=0, mi=0):
     (6, "month", ms(2026, 3, 1), ms(2026, 1, 1), ms(2026, 7, 1)),
     (1, "year", ms(2026, 11, 30), ms(2026, 1, 1), ms(2027, 1, 1)),
     (2, "year", ms(2027, 6, 1), ms(2026, 1, 1), ms(2028, 1, 1)),
+    (100, "year", ms(2027, 6, 1), ms(2000, 1, 1), ms(2100, 1, 1)),
 ])
 def test_periods(cycle, unit, at, start, end):
     assert period(cycle, unit, at, TZ) == (start, end)
 
 
-@pytest.mark.parametrize("cycle, unit", [(0, "day"), (1, "week"), (-1, "hour")])
+@pytest.mark.parametrize("cycle, unit", [(0, "day"), (1, "week"), (-1, "hour"), (3000, "year"), (1201, "month")])
 def test_bad_cycles(cycle, unit):
     with pytest.raises(ValueError):
         period(cycle, unit, 0, TZ)

@@ -84,10 +84,12 @@ CREATE TABLE patrol_taps (
     station       TEXT,                            -- satellite station that relayed it
     station_tap   TEXT,                            -- the station's own id for the tap (exactly once)
     answered      INTEGER NOT NULL DEFAULT 0,
+    checklist     TEXT,                            -- the checklist as shown at the tap (answers are checked against it)
     UNIQUE (station, station_tap)
 );
 CREATE INDEX patrol_taps_round ON patrol_taps(round_id);
 CREATE INDEX patrol_taps_reader ON patrol_taps(reader, at);
+CREATE INDEX patrol_taps_person ON patrol_taps(person_id, checkpoint_id, at);
 
 CREATE TABLE check_records (
     id            INTEGER PRIMARY KEY,
@@ -115,6 +117,7 @@ CREATE TABLE stations (
     id           INTEGER PRIMARY KEY,
     name         TEXT    NOT NULL UNIQUE,
     key          TEXT    NOT NULL,                 -- shared HMAC key (hex); shown once when created
+    readers      TEXT    NOT NULL DEFAULT '[]',    -- JSON: the reader names this station may post taps for
     active       INTEGER NOT NULL DEFAULT 1,
     last_post_at INTEGER,
     created_at   INTEGER NOT NULL

@@ -58,7 +58,7 @@
     });
     fetch("/api/v1/patrol/taps/" + tapId + "/answers", {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "X-Checkpoint-Reader": reader },
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify({ answers: answers, note: noteEl.value })
     }).then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
       .then(function (res) {
