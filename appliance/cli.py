@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = asub.add_parser("verify", help="verify the event log's hash chain",
                         description="Walk the whole event log; name the first bad seq. Exit 1 when broken.")
     _config_arg(v)
+
+    from sync.cli import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
+    add_sync_parsers(sub, _config_arg)
     return ap
 
 
@@ -290,7 +293,9 @@ HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = cmd_audit_verify if args.command == "audit" else HANDLERS[args.command]
+    from sync.cli import HANDLERS as SYNC_HANDLERS
+
+    handler = cmd_audit_verify if args.command == "audit" else {**HANDLERS, **SYNC_HANDLERS}[args.command]
     try:
         return handler(args)
     except ApplianceError as exc:

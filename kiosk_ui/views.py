@@ -31,7 +31,9 @@ def template_globals() -> dict:
 def component_label(name: str) -> str:
     """A health component's name for people: drivers are "bus:<name>"."""
     kind, _, rest = name.partition(":")
-    return translate(lang(), "component.bus", name=rest) if kind == "bus" and rest else translate(lang(), f"component.{name}")
+    if kind in ("bus", "sync") and rest:
+        return translate(lang(), f"component.{kind}", name=rest)
+    return translate(lang(), f"component.{name}")
 
 
 def fmt_time(ms: int | None, with_date: bool = False) -> str:
@@ -269,5 +271,11 @@ def tablet_hazards():
 def admin():
     users = list(auth.User.select().order_by(auth.User.login))
     tokens = list(auth.DeviceToken.select().order_by(auth.DeviceToken.name))
+    from appliance.api.sync import endpoint_status
+    from sync import store as sync_store
+
+    runtime = current_app.extensions["appliance"]
     return render_template("admin/index.html", users=users, tokens=tokens, roles=auth.ROLES,
-                           health=overall(current_app.extensions["appliance"]))
+                           health=overall(runtime),
+                           sync_endpoints=endpoint_status(runtime, current_app.config["APPLIANCE"]),
+                           dead_letters=sync_store.dead_letters(limit=50))
