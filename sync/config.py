@@ -109,6 +109,9 @@ class Sha1SignEndpoint(EndpointBase):
     """Municipal reporting pattern: headers appKey, timestamp, signature = sha1(appKey + appSecret + timestamp)."""
 
     type: Literal["sha1-sign"]
+    profile: str = Field("jiangsu", pattern=r"^[a-z0-9_]{1,40}$")  # field mapping, as for wwyt
+    credit_code: str = Field(pattern=r"^[0-9A-Z]{18}$")
+    company_code: str = Field(pattern=r"^[0-9A-Za-z]{9}$")
     app_key: str = Field(min_length=1, max_length=100)
     app_secret: SecretStr | None = None
     app_secret_env: str | None = None

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .base import REGISTRY, Ack, Adapter, Context, SyncError  # noqa: F401
-from . import http_json  # noqa: F401,E402  (register the types)
+from . import http_json, sha1_sign, wwyt  # noqa: F401,E402  (register the types)
 
 
 def make(cfg, ctx: Context) -> Adapter:
