@@ -53,7 +53,7 @@ class Worker:
         self.status: dict = {"name": cfg.name, "type": cfg.type, "url": shown_url(cfg.url), "reachable": None,
                              "last_success_at": None, "last_attempt_at": None, "last_error": None,
                              "last_error_at": None, "failing_since": None, "next_try_at": None,
-                             "sent_events": 0, "sent_photos": 0, "backlog": {}, "backlog_total": None,
+                             "sent_events": 0, "sent_photos": 0, "skipped_photos": 0, "backlog": {}, "backlog_total": None,
                              "lag_s": None, "dead_letters": 0, "note": ""}
 
     # ---- thread ----------------------------------------------------------------------------------
@@ -184,10 +184,10 @@ class Worker:
                 if path is None:
                     missing.append((r.seq, r.id, f"photo {digest} is not on this appliance"))
                     continue
-                self.adapter.send_photo(digest, path)
+                uploaded = self.adapter.send_photo(digest, path)
                 store.mark_photo_sent(name, digest)
                 with self._lock:
-                    self.status["sent_photos"] += 1
+                    self.status["sent_photos" if uploaded else "skipped_photos"] += 1
         store.acknowledge(name, "photos", rows[-1].seq, missing)
 
     # ---- outcome ---------------------------------------------------------------------------------

@@ -321,3 +321,77 @@ def test_dead_letter_replay_after_the_endpoint_is_fixed(tmp_path, receiver):
     assert 'data-endpoint="hq"' in page and "/api/v1/sync/endpoints/hq/replay" not in page  # none left to replay
     w.adapter.close()
     db.database.close()
+
+
+def test_photos_go_last_by_sha256_resume_and_are_skipped_when_there(tmp_path, receiver):
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    from appliance import db, hazards as H, people as P, photos
+    from appliance.config import load_config
+    from sync import store
+    from sync.adapters import Context
+    from sync.engine import Worker
+
+    _, port = receiver()
+    cfg = load_config(write_config(tmp_path / "live", extra=endpoint_toml(f"http://127.0.0.1:{port}/v1")))
+    db.migrate(cfg.storage.db_path)
+    db.open_database(cfg.storage.db_path)
+    root = cfg.storage.data_dir / "photos"
+    buf = io.BytesIO()
+    Image.effect_noise((900, 700), 80).convert("RGB").save(buf, "PNG")  # noise: a JPEG of several pieces
+    digest = photos.store(buf.getvalue(), root)
+    data = (root / f"{digest}.jpg").read_bytes()
+    assert len(data) > 300 * 1024
+    # a cut upload left the first 100 000 bytes at the receiver: it resumes from there
+    (tmp_path / "rx" / "photos" / f"{digest}.part").write_bytes(data[:100_000])
+    a = P.create_area(P.AreaIn(code="A", name="甲"), actor="user:t")
+    H.report(H.ReportIn(area_id=a.id, category="消防", description="通道堵塞", photo=digest), actor="user:t",
+             photo_root=root)
+    w = Worker(cfg.sync.endpoints[0], Context("test-1", root))
+    assert w.step()  # first the hazard record (safety lane) ...
+    assert receiver_status(port)["photos"] == 0
+    assert w.run_until_idle(30)  # ... then the other records, then the photo
+    got = tmp_path / "rx" / "photos" / f"{digest}.jpg"
+    assert hashlib.sha256(got.read_bytes()).hexdigest() == digest and receiver_status(port)["photos"] == 1
+    assert w.snapshot()["sent_photos"] == 1
+    # another endpoint name (a second cursor) finds the photo already there and does not upload it again
+    ep2 = cfg.sync.endpoints[0].model_copy(update={"name": "hq2"})
+    w2 = Worker(ep2, Context("test-1", root))
+    assert w2.run_until_idle(30)
+    assert store.photo_sent("hq2", digest)
+    assert w2.snapshot()["sent_photos"] == 0 and w2.snapshot()["skipped_photos"] == 1
+    assert receiver_status(port)["photos"] == 1
+    w.adapter.close()
+    w2.adapter.close()
+    db.database.close()
+
+
+def test_receiver_disk_full_is_507_visible_and_loses_nothing(tmp_path, receiver):
+    from appliance import db, events
+    from appliance.config import load_config
+    from sync.adapters import Context
+    from sync.engine import Worker
+
+    rx, port = receiver("--max-db-mb", "0.15")
+    cfg = load_config(write_config(tmp_path / "live", extra=endpoint_toml(f"http://127.0.0.1:{port}/v1",
+                                                                          batch_max_events=20)))
+    db.migrate(cfg.storage.db_path)
+    db.open_database(cfg.storage.db_path)
+    for i in range(300):
+        events.record("person.created", actor="system:test", payload={"i": i, "pad": "y" * 300})
+    w = Worker(cfg.sync.endpoints[0], Context("test-1"))
+    assert not w.run_until_idle(30)
+    s = w.snapshot()
+    assert "507" in s["last_error"] and "disk is full" in s["last_error"] and s["backlog_total"] > 0
+    held = receiver_count(port, "test-1")
+    assert 0 < held < 300
+    stop_peer(rx)
+    receiver(port=port)  # room again
+    assert w.run_until_idle(30)
+    v = verify(port, "test-1")
+    assert v["ok"] and v["events"] == events.head_seq() == 300
+    w.adapter.close()
+    db.database.close()

@@ -93,7 +93,8 @@ class Adapter:
     def send_events(self, lane: str, after: int, rows: list, replay: bool = False) -> Ack:
         raise NotImplementedError
 
-    def send_photo(self, digest: str, path: Path) -> None:
+    def send_photo(self, digest: str, path: Path) -> bool:
+        """Upload one photo unless the endpoint already has it; True when bytes were sent."""
         raise NotImplementedError
 
     def preview(self, rows: list) -> dict:

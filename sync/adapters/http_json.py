@@ -77,11 +77,12 @@ class HttpJson(Adapter):
     def probe(self) -> None:
         self.request("GET", "/ping", paced=False)
 
-    def send_photo(self, digest: str, path: Path) -> None:
+    def send_photo(self, digest: str, path: Path) -> bool:
+        """Upload a photo unless the endpoint has it; True when bytes were sent."""
         url = f"/photos/{digest}"
         resp = self.request("HEAD", url, None, self._signed(b"", {}))
         if resp.status == 200:
-            return
+            return False
         if resp.status != 404:
             self._check(resp)
         offset = int(resp.headers.get("upload-offset", "0") or 0)
@@ -95,7 +96,7 @@ class HttpJson(Adapter):
                 resp = self.request("PUT", url, chunk, self._signed(chunk, {
                     "Content-Type": "image/jpeg", "Content-Range": f"bytes {offset}-{end}/{total}"}))
                 if resp.status in (200, 201):
-                    return
+                    return True
                 if resp.status == 308:  # more wanted, from the offset it holds
                     offset = int(resp.headers.get("upload-offset", end + 1))
                     continue
