@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario-speed", type=float, default=1.0, metavar="X",
                    help="play the scenario X times faster (tests use 4)")
     p.add_argument("--no-devices", action="store_true", help="run without the simulated gas controller")
+    p.add_argument("--no-receiver", action="store_true", help="run without the demo sync receiver")
 
     p = sub.add_parser("run", help="run the appliance with a config file",
                        description="Start the web server, scheduler, drivers and mDNS; stop cleanly on SIGTERM.")
@@ -253,17 +254,21 @@ def cmd_demo(args) -> int:
         pty_dir = Path(args.data).resolve() / "dev"
         pty_dir.mkdir(parents=True, exist_ok=True)
         plant = Plant(sim_port, args.scenario, speed=args.scenario_speed, pty_dir=str(pty_dir)).start()
+    receiver = None if args.no_receiver else demo.DemoReceiver(Path(args.data)).start()
     try:
-        return _demo(args, sim_port, plant.field_ports if plant else None)
+        return _demo(args, sim_port, plant.field_ports if plant else None, receiver)
     finally:
         if plant is not None:
             plant.stop()
+        if receiver is not None:
+            receiver.stop()
 
 
-def _demo(args, sim_port, field_ports) -> int:
+def _demo(args, sim_port, field_ports, receiver=None) -> int:
     from . import demo
 
-    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports)
+    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports,
+                                 receiver.port if receiver else None)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown_host}:{args.port}"
     token = creds.get("kiosk_token")
@@ -280,6 +285,9 @@ def _demo(args, sim_port, field_ports) -> int:
               + (f", scenario {args.scenario}" if args.scenario else ""))
     if field_ports:
         print(f" 模拟现场仪表 / simulated field devices: Modbus RTU on {field_ports[0]}, serial line on {field_ports[1]}")
+    if receiver:
+        print(f" 同步接收端 / sync receiver: http://127.0.0.1:{receiver.port}/ (pid {receiver.proc.pid}; stop it to "
+              f"unplug the uplink, restart it with: {receiver.command})")
     print("=" * 72, flush=True)
     if not args.no_browser:
         open_kiosk(kiosk_url)
