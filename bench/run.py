@@ -4,7 +4,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 `RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
 unless a benchmark crashed. Pass benchmark names to run only those:
 
-    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board]
+    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board] [sync]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "sync")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -80,6 +80,15 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         base = f"GET /me p99 {r['baseline_p99_ms']} ms"
         return [(f"{label}, p99", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x", "<= 100 ms")
                 for label, e in r["endpoints"].items()]
+    if name == "sync":
+        d, f = r["drain"], r["fleet"]
+        e = d["engine"]
+        return [(f"sync drain, {d['events']:,} backlog", f"{e['events_per_s']:,} ev/s",
+                 f"bare posting {d['bare']['events_per_s']:,} ev/s", f"{d['ratio']}x", ">= 2 000 ev/s"),
+                ("sync drain RSS, peak vs warm", f"{e['rss_peak_mb']} MB", f"{e['rss_start_mb']} MB after warm-up",
+                 f"{e['rss_growth']}x", "flat"),
+                (f"receiver, {f['appliances']} appliances at once", f"{f['events_per_s']:,} ev/s",
+                 f"1 appliance {f['single_events_per_s']:,} ev/s", f"{f['ratio']}x", "")]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 
