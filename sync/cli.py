@@ -33,6 +33,8 @@ def add_parsers(sub, config_arg) -> None:
     p.add_argument("--secret", help="http-json: signing secret for every appliance")
     p.add_argument("--secrets-file", help="http-json: JSON {appliance id: secret}")
     p.add_argument("--max-skew", type=float, default=300, help="http-json: seconds of clock difference allowed")
+    p.add_argument("--clock-offset", type=float, default=0, help="http-json: run the receiver's clock this many "
+                   "seconds off (to try clock skew)")
     p.add_argument("--throttle-every", type=int, default=0, metavar="N", help="answer 429 to every Nth request")
     p.add_argument("--retry-after", type=float, default=1, help="Retry-After with --throttle-every (seconds)")
     p.add_argument("--min-interval", type=float, default=0, help="429 when one client asks more often than this")
@@ -122,7 +124,7 @@ def cmd_receiver(args) -> int:
             print("错误 / error: --secret, --secrets-file or SYNC_RECEIVER_SECRET is needed", file=sys.stderr)
             return 2
         app = create_receiver(args.data, secrets, max_skew_s=args.max_skew, throttle=throttle,
-                              max_db_mb=args.max_db_mb, reject_types=tuple(args.reject_type))
+                              max_db_mb=args.max_db_mb, reject_types=tuple(args.reject_type), clock_offset_s=args.clock_offset)
     else:
         from .receiver_gov import create_gov_receiver
 

@@ -25,6 +25,14 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _profile_exists(name: str) -> str:
+    from importlib import resources
+
+    if not resources.files("sync.profiles").joinpath(f"wwyt_{name}.json").is_file():
+        raise ValueError(f"no field mapping sync/profiles/wwyt_{name}.json")
+    return name
+
+
 def _secret_from(value: SecretStr | None, env: str | None, what: str) -> SecretStr | None:
     if value is not None and env is not None:
         raise ValueError(f"give {what} or {what}_env, not both")
@@ -78,6 +86,11 @@ class WwytEndpoint(EndpointBase):
 
     type: Literal["wwyt"]
     profile: str = Field("jiangsu", pattern=r"^[a-z0-9_]{1,40}$")  # sync/profiles/wwyt_<profile>.json
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        return _profile_exists(v)
     username: str = Field(min_length=1, max_length=100)
     password: SecretStr | None = None
     password_env: str | None = None
@@ -110,6 +123,11 @@ class Sha1SignEndpoint(EndpointBase):
 
     type: Literal["sha1-sign"]
     profile: str = Field("jiangsu", pattern=r"^[a-z0-9_]{1,40}$")  # field mapping, as for wwyt
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        return _profile_exists(v)
     credit_code: str = Field(pattern=r"^[0-9A-Z]{18}$")
     company_code: str = Field(pattern=r"^[0-9A-Za-z]{9}$")
     app_key: str = Field(min_length=1, max_length=100)

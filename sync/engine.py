@@ -47,6 +47,7 @@ class Worker:
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
         self.attempt = 0
+        self._skew_retried = False
         self.batch_cap = cfg.batch_max_events
         self._lock = threading.Lock()
         self._backlog_at = 0.0
@@ -117,9 +118,11 @@ class Worker:
         rows = store.replay_due(name, self.batch_cap)
         if rows:
             self._set(last_attempt_at=now_ms())
+            missing = self.send_photos(rows, lane=None) if "photos" in self.lanes else []
             ack = self.adapter.send_events("replay", 0, rows, replay=True)
-            bad = {s for s, _, _ in ack.rejected}
-            store.replay_done(name, [r.seq for r in rows if r.seq not in bad], ack.rejected)
+            rejected = ack.rejected + missing
+            bad = {s for s, _, _ in rejected}
+            store.replay_done(name, [r.seq for r in rows if r.seq not in bad], rejected)
             return True
         for lane in self.lanes:
             after = store.cursor(name, lane)
@@ -171,7 +174,9 @@ class Worker:
         self.batch_cap = min(self.cfg.batch_max_events, 2)
         self._set(last_error=f"{exc.kind}: {exc.reason}", last_error_at=now_ms())
 
-    def send_photos(self, rows: list) -> None:
+    def send_photos(self, rows: list, lane: str | None = "photos") -> list[tuple[int, str, str]]:
+        """Upload the photos these events name (unless sent before); acknowledge the photo lane through
+        them. Returns the events whose photo is not on this appliance (they become dead letters)."""
         from appliance.photos import path_of
 
         name = self.cfg.name
@@ -188,13 +193,16 @@ class Worker:
                 store.mark_photo_sent(name, digest)
                 with self._lock:
                     self.status["sent_photos" if uploaded else "skipped_photos"] += 1
-        store.acknowledge(name, "photos", rows[-1].seq, missing)
+        if lane is not None:
+            store.acknowledge(name, lane, rows[-1].seq, missing)
+        return missing
 
     # ---- outcome ---------------------------------------------------------------------------------
     def succeeded(self) -> None:
         if self.attempt:
             log.info("sync recovered", extra={"endpoint": self.cfg.name, "after_attempts": self.attempt})
         self.attempt = 0
+        self._skew_retried = False
         self._set(reachable=True, last_success_at=now_ms(), failing_since=None, next_try_at=None)
         self.refresh_backlog()
 
@@ -203,7 +211,8 @@ class Worker:
             self._set(next_try_at=now_ms() + int((exc.retry_after or 0) * 1000))
             self.stop_event.wait(exc.retry_after or 0)
             return
-        if exc.kind == "clock_skew":  # corrected; try again at once
+        if exc.kind == "clock_skew" and not self._skew_retried:  # corrected; try again at once (once)
+            self._skew_retried = True
             self._set(last_error=f"{exc.kind}: {exc.reason}", last_error_at=now_ms())
             return
         wait = backoff.delay(self.attempt, self.cfg.backoff_base_s, self.cfg.backoff_cap_s, self.rand(),
@@ -233,7 +242,7 @@ class Worker:
             self.status.update(kw)
 
     def refresh_backlog(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self._backlog_at < 1.0:
+        if not force and time.monotonic() - self._backlog_at < 5.0:  # counting is not free on a long backlog
             return
         self._backlog_at = time.monotonic()
         per, oldest = {}, None
@@ -282,7 +291,9 @@ class Worker:
                 if exc.kind == "paced":
                     time.sleep(min(exc.retry_after or 0, max(0.0, deadline - time.monotonic())))
                     continue
-                if exc.kind == "clock_skew":
+                if exc.kind == "clock_skew" and not self._skew_retried:
+                    self._skew_retried = True
+                    self._set(last_error=f"{exc.kind}: {exc.reason}", last_error_at=now_ms())
                     continue
                 self.attempt += 1
                 self._set(last_error=f"{exc.kind}: {exc.reason}", last_error_at=now_ms(),

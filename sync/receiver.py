@@ -229,7 +229,7 @@ class Throttle:
 
 def create_receiver(data_dir: str | Path, secrets: dict[str, str] | str, *, max_skew_s: float = 300,
                     throttle: Throttle | None = None, max_db_mb: float | None = None,
-                    reject_types: tuple[str, ...] = ()) -> Flask:
+                    reject_types: tuple[str, ...] = (), clock_offset_s: float = 0) -> Flask:
     """`secrets`: one secret for every appliance, or {appliance id: secret}. `reject_types`: event types
     this receiver refuses record by record (an endpoint that does not take them yet)."""
     store = Store(Path(data_dir), max_db_mb)
@@ -250,10 +250,11 @@ def create_receiver(data_dir: str | Path, secrets: dict[str, str] | str, *, max_
             with store.lock:
                 store.bump(store.conn(), "unauthorised")
             return None, error(401, "bad_signature", "signature missing or wrong (check the endpoint secret)")
-        skew = abs(int(ts) / 1000 - time.time())
+        now = time.time() + clock_offset_s
+        skew = abs(int(ts) / 1000 - now)
         if skew > max_skew_s:
             return None, error(401, "clock_skew", f"timestamp is {skew:.0f} s from the receiver's clock",
-                               {"X-Server-Time": str(int(time.time() * 1000))})
+                               {"X-Server-Time": str(int(now * 1000))})
         return appliance, None
 
     @app.get("/v1/ping")

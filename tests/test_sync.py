@@ -395,3 +395,26 @@ def test_receiver_disk_full_is_507_visible_and_loses_nothing(tmp_path, receiver)
     assert v["ok"] and v["events"] == events.head_seq() == 300
     w.adapter.close()
     db.database.close()
+
+
+def test_clock_skew_is_corrected_from_the_receiver_and_shown(tmp_path, receiver):
+    """A Pi without RTC can be hours off: the receiver says 401 clock_skew with its time, the adapter sends
+    with that offset from then on, and the cause stays visible in the status."""
+    from appliance import db, events
+    from appliance.config import load_config
+    from sync.adapters import Context
+    from sync.engine import Worker
+
+    _, port = receiver("--clock-offset", "7200")
+    cfg = load_config(write_config(tmp_path / "live", extra=endpoint_toml(f"http://127.0.0.1:{port}/v1")))
+    db.migrate(cfg.storage.db_path)
+    db.open_database(cfg.storage.db_path)
+    for i in range(3):
+        events.record("person.created", actor="system:test", payload={"i": i})
+    w = Worker(cfg.sync.endpoints[0], Context("test-1"))
+    assert w.run_until_idle(30)
+    assert receiver_count(port, "test-1") == 3
+    s = w.snapshot()
+    assert s["last_error"].startswith("clock_skew") and "+7200 s" in s["last_error"]
+    w.adapter.close()
+    db.database.close()

@@ -55,10 +55,14 @@ def test_every_event_arrives_exactly_once_through_cuts_and_kills(tmp_path):
                 procs["rx"].kill()           # the receiver dies mid-batch
                 procs["rx"].wait()
                 procs["rx"], _ = start_receiver(tmp_path / "rx", port=rx_port)
-        head = events.head_seq()
-        assert written >= ROUNDS * 25 and head > written  # plus each start's system.started
+        wait_healthy(f"http://127.0.0.1:{web}", timeout=30)
         proxy.cut = 0.2  # still cutting some, but let it finish
-        wait_for(lambda: receiver_count(rx_port, "test-1") >= head, timeout=120, what=f"{head} events at the receiver")
+        # the last start writes its system.started a moment after it answers: wait for a settled head
+        wait_for(lambda: receiver_count(rx_port, "test-1") >= events.head_seq(), timeout=120, what="the backlog drains")
+        time.sleep(1.0)
+        head = events.head_seq()
+        wait_for(lambda: receiver_count(rx_port, "test-1") >= head, timeout=60, what=f"{head} events at the receiver")
+        assert written >= ROUNDS * 25 and head > written  # plus each start's system.started
         v = verify(rx_port, "test-1")
         assert v == {"ok": True, "events": head, "contiguous_head": head, "head_hash": v["head_hash"]}
         own = db.database.execute_sql("SELECT hash FROM events WHERE seq = ?", (head,)).fetchone()[0]
