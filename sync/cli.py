@@ -98,7 +98,7 @@ def cmd_sync_dry_run(args) -> int:
     ep = _endpoints(cfg, args.endpoint)[0]
     adapter = make(ep, Context(cfg.site.appliance_id, cfg.storage.data_dir / "photos", cfg.site.timezone))
     failures = 0
-    for lane in [lane for lane in store.LANES_ORDER if lane in ep.lanes and lane != "photos"]:
+    for lane in [lane for lane in store.LANES_ORDER if lane in ep.lanes and lane not in ("photos", "aggregates")]:
         rows = store.read_batch(lane, store.cursor(ep.name, lane), args.limit, 1 << 62)
         out = adapter.preview(rows)
         failures += len(out["failures"])

@@ -41,7 +41,8 @@ class Worker:
         self.ctx = ctx
         self.adapter: Adapter = make(cfg, ctx)
         self.lanes = [lane for lane in store.LANES_ORDER if lane in cfg.lanes
-                      and (lane != "photos" or self.adapter.supports_photos)]
+                      and (lane != "photos" or self.adapter.supports_photos)
+                      and (lane != "aggregates" or self.adapter.supports_aggregates)]
         self.rand = rand
         self.wake = threading.Event()
         self.stop_event = threading.Event()
@@ -131,6 +132,15 @@ class Worker:
                 if rows:
                     self._set(last_attempt_at=now_ms())
                     self.send_photos(rows)
+                    return True
+                continue
+            if lane == "aggregates":
+                aggs = store.read_aggregates(after, self.batch_cap * 4)  # rows are small
+                if aggs:
+                    self._set(last_attempt_at=now_ms())
+                    ack = self.adapter.send_aggregates(after, aggs)
+                    store.acknowledge(name, lane, ack.through)
+                    self._set(note=ack.note)
                     return True
                 continue
             rows = store.read_batch(lane, after, self.batch_cap, self.cfg.batch_max_bytes)

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS lanes (
 CREATE TABLE IF NOT EXISTS photos (
     sha256 TEXT PRIMARY KEY, bytes INTEGER NOT NULL, appliance_id TEXT, received_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS aggregates (
+    appliance_id TEXT NOT NULL, point TEXT NOT NULL, minute INTEGER NOT NULL, min REAL, avg REAL, max REAL,
+    n INTEGER, received_at INTEGER NOT NULL, PRIMARY KEY (appliance_id, point, minute)) WITHOUT ROWID;
 """
 
 _COLS = HASHED_FIELDS + ("prev_hash", "hash")
@@ -182,9 +185,29 @@ class Store:
             apps[app] = {"events": n, "max_seq": top, "last_received_at": last, "lanes": {}}
         for app, lane, head in c.execute("SELECT appliance_id, lane, head FROM lanes"):
             apps.setdefault(app, {"events": 0, "max_seq": 0, "last_received_at": None, "lanes": {}})["lanes"][lane] = head
+        for app, n in c.execute("SELECT appliance_id, count(*) FROM aggregates GROUP BY appliance_id"):
+            apps.setdefault(app, {"events": 0, "max_seq": 0, "last_received_at": None, "lanes": {}})["aggregates"] = n
         stats = dict(c.execute("SELECT name, n FROM stats").fetchall())
         photos = c.execute("SELECT count(*) FROM photos").fetchone()[0]
         return {"appliances": apps, "stats": stats, "photos": photos}
+
+    def store_aggregates(self, appliance: str, rows: list[dict]) -> int:
+        with self.lock:
+            self.check_room()
+            c = self.conn()
+            now = int(time.time() * 1000)
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany("INSERT OR REPLACE INTO aggregates (appliance_id, point, minute, min, avg, max, n, "
+                              "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              [(appliance, str(r["point"]), int(r["minute"]), r["min"], r["avg"], r["max"], int(r["n"]),
+                                now) for r in rows])
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+        return len(rows)
 
 
 def _disk_full(exc: BaseException) -> bool:
@@ -300,6 +323,35 @@ def create_receiver(data_dir: str | Path, secrets: dict[str, str] | str, *, max_
             return error(409, "chain_gap", f"this receiver holds lane {lane} of {appliance} only up to seq "
                          f"{out['gap']}, the batch continues from {after}", expected_after=out["gap"])
         return jsonify(out)
+
+    @app.post("/v1/aggregates")
+    def receive_aggregates():
+        body = request.get_data(cache=False)
+        appliance, fail = authenticate(body)
+        if fail:
+            return fail
+        wait = throttle.check(appliance)
+        if wait is not None:
+            return error(429, "throttled", "too many requests; come back later",
+                         {"Retry-After": str(max(1, int(wait + 0.999)))})
+        try:
+            raw = gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip" else body
+            batch = json.loads(raw)
+            rows = batch["rows"]
+            if batch.get("appliance_id") != appliance or not isinstance(rows, list):
+                raise ValueError("appliance_id does not match the header, or no rows")
+            for r in rows:
+                float(r["min"]), float(r["avg"]), float(r["max"]), int(r["n"]), int(r["minute"]), str(r["point"])
+        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+            return error(400, "bad_batch", f"unreadable aggregates: {exc}")
+        try:
+            n = store.store_aggregates(appliance, rows)
+        except Exception as exc:
+            if _disk_full(exc):
+                return error(507, "disk_full", f"the receiver's disk is full; nothing was stored ({exc})",
+                             {"Retry-After": "60"})
+            raise
+        return jsonify({"stored": n})
 
     @app.route("/v1/photos/<digest>", methods=["HEAD", "PUT"])
     def photo(digest: str):

@@ -13,11 +13,12 @@ from appliance.db import database
 from appliance.events import now_ms
 
 # Priority lanes: safety records first (alarms, hazards, permits, patrol, risk register, PPE violations,
-# point faults), then every other record (master data, aggregates, system), then photos.
+# point faults), then every other record (master data, system), then the per-minute telemetry aggregates
+# (rows of reading_minutes, not events: their cursor is a minute), then photos.
 SAFETY_PREFIXES = ("alarm.", "hazard.", "permit.", "patrol.", "risk.", "ppe.", "point.")
 _SAFETY_SQL = "(" + " OR ".join(f"type GLOB '{p}*'" for p in SAFETY_PREFIXES) + ")"
 _PHOTO_SQL = "instr(payload, 'photo\":\"') > 0"
-LANES_ORDER = ("safety", "records", "photos")
+LANES_ORDER = ("safety", "records", "aggregates", "photos")
 LANE_SQL = {"safety": _SAFETY_SQL, "records": f"NOT {_SAFETY_SQL}", "photos": _PHOTO_SQL}
 COLUMNS = ("seq", "id", "type", "occurred_at", "recorded_at", "actor", "entity_type", "entity_id", "payload",
            "prev_hash", "hash")
@@ -85,9 +86,36 @@ def rows_by_seq(seqs: list[int]) -> list[Row]:
     return [Row(*r) for r in database.execute_sql(sql, seqs).fetchall()]
 
 
+def finished_before(now: int | None = None) -> int:
+    """Minutes starting before this (UTC ms) are finished: the sensors no longer add to them."""
+    now = now_ms() if now is None else now
+    return now - now % 60_000 - 60_000
+
+
+def read_aggregates(after_minute: int, max_rows: int, before: int | None = None) -> list[dict]:
+    """Whole finished minutes of reading_minutes after `after_minute`, about `max_rows` rows (never a
+    minute cut in two, so the minute cursor is exact)."""
+    before = finished_before() if before is None else before
+    minutes = [m for (m,) in database.execute_sql(
+        "SELECT DISTINCT minute FROM reading_minutes WHERE minute > ? AND minute < ? ORDER BY minute LIMIT ?",
+        (after_minute, before, max(1, max_rows))).fetchall()]
+    out: list[dict] = []
+    for m in minutes:
+        rows = database.execute_sql("SELECT point, minute, min, avg, max, n FROM reading_minutes WHERE minute = ? "
+                                    "ORDER BY point", (m,)).fetchall()
+        if out and len(out) + len(rows) > max_rows:
+            break
+        out += [dict(zip(("point", "minute", "min", "avg", "max", "n"), r)) for r in rows]
+    return out
+
+
 def backlog(endpoint: str, lane: str) -> tuple[int, int | None]:
-    """(events not yet acknowledged in this lane, recorded_at of the oldest of them)."""
+    """(records not yet acknowledged in this lane, the time of the oldest of them)."""
     c = cursor(endpoint, lane)
+    if lane == "aggregates":
+        n, oldest = database.execute_sql("SELECT count(*), min(minute) FROM reading_minutes WHERE minute > ? "
+                                         "AND minute < ?", (c, finished_before())).fetchone()
+        return n, oldest
     n, oldest = database.execute_sql(
         f"SELECT count(*), min(recorded_at) FROM events WHERE seq > ? AND {LANE_SQL[lane]}", (c,)).fetchone()
     return n, oldest

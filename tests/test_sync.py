@@ -418,3 +418,35 @@ def test_clock_skew_is_corrected_from_the_receiver_and_shown(tmp_path, receiver)
     assert s["last_error"].startswith("clock_skew") and "+7200 s" in s["last_error"]
     w.adapter.close()
     db.database.close()
+
+
+def test_minute_aggregates_lane_sends_whole_finished_minutes_once(tmp_path, receiver):
+    from appliance import db, events
+    from appliance.config import load_config
+    from sync import store
+    from sync.adapters import Context
+    from sync.engine import Worker
+
+    _, port = receiver()
+    cfg = load_config(write_config(tmp_path / "live", extra=endpoint_toml(f"http://127.0.0.1:{port}/v1",
+                                                                          batch_max_events=2)))
+    db.migrate(cfg.storage.db_path)
+    db.open_database(cfg.storage.db_path)
+    now = events.now_ms()
+    start = store.finished_before(now) - 10 * 60_000
+    rows = [(p, start + m * 60_000, 1.0, 2.0 + m, 3.0, 60) for m in range(12) for p in ("GT-101", "GT-102", "GT-103")]
+    db.database.connection().executemany("INSERT INTO reading_minutes VALUES (?, ?, ?, ?, ?, ?)", rows)
+    events.record("alarm.raised", actor="system:test", payload={"point": "GT-101", "level": 1})
+    w = Worker(cfg.sync.endpoints[0], Context("test-1"))
+    assert w.lanes == ["safety", "records", "aggregates", "photos"]
+    assert w.step() and receiver_status(port)["appliances"]["test-1"]["events"] == 1  # the alarm first
+    assert w.run_until_idle(30)
+    # 10 finished minutes of 3 points; the current and the last minute are still being written: not sent
+    assert receiver_status(port)["appliances"]["test-1"]["aggregates"] == 30
+    assert store.cursor("hq", "aggregates") == start + 9 * 60_000
+    assert w.snapshot()["backlog"]["aggregates"] == 0
+    store.rewind("hq", "aggregates", 0)  # a resend overwrites, never duplicates
+    assert w.run_until_idle(30)
+    assert receiver_status(port)["appliances"]["test-1"]["aggregates"] == 30
+    w.adapter.close()
+    db.database.close()

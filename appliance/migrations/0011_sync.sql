@@ -29,3 +29,6 @@ CREATE TABLE sync_photos (
     sent_at     INTEGER NOT NULL,              -- uploaded, or found already there
     PRIMARY KEY (endpoint, sha256)
 );
+
+-- The aggregates lane reads finished minutes in order of time, across points.
+CREATE INDEX reading_minutes_minute ON reading_minutes(minute);

@@ -60,6 +60,7 @@ def error_from(resp: Response) -> SyncError:
 class Adapter:
     type_key = ""
     supports_photos = False
+    supports_aggregates = False
 
     def __init__(self, cfg, ctx: Context):
         self.cfg = cfg
@@ -91,6 +92,10 @@ class Adapter:
         self.request("HEAD", "", paced=False)
 
     def send_events(self, lane: str, after: int, rows: list, replay: bool = False) -> Ack:
+        raise NotImplementedError
+
+    def send_aggregates(self, after: int, rows: list[dict]) -> Ack:
+        """Send finished per-minute aggregates after minute `after`; acknowledge through the last minute."""
         raise NotImplementedError
 
     def send_photo(self, digest: str, path: Path) -> bool:

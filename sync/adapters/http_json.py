@@ -8,6 +8,8 @@ POST {url}/events, gzip, with headers
 Answers: 200 {"accepted", "duplicates", "rejected": [{"seq", "id", "reason"}], "head"};
 409 {"error": {"code": "chain_gap"}, "expected_after": n}; 401 (bad signature, or "clock_skew" with
 X-Server-Time); 429/503 with Retry-After; 507 when the receiver's disk is full.
+Aggregates: POST {url}/aggregates {"appliance_id", "after", "rows": [{point, minute, min, avg, max, n}]}
+(gzip, signed the same way), stored by (appliance, point, minute), so a resend overwrites itself.
 Photos: HEAD {url}/photos/{sha256} (200: already there; 404 with Upload-Offset: bytes it holds), then
 PUT with Content-Range from that offset, in pieces, so an upload resumes where a cut left it.
 """
@@ -26,6 +28,7 @@ PHOTO_CHUNK = 256 * 1024
 class HttpJson(Adapter):
     type_key = "http-json"
     supports_photos = True
+    supports_aggregates = True
 
     def __init__(self, cfg, ctx):
         super().__init__(cfg, ctx)
@@ -71,6 +74,17 @@ class HttpJson(Adapter):
             data = resp.json() or {}
             if isinstance(data.get("expected_after"), int):
                 return Ack(after, rewind_to=data["expected_after"], note="receiver holds less: resending")
+        self._check(resp)
+        raise AssertionError("unreachable")
+
+    def send_aggregates(self, after: int, rows: list[dict]) -> Ack:
+        body = gzip.compress(dumps({"appliance_id": self.ctx.appliance_id, "after": after, "rows": rows}), 5)
+        last = rows[-1]["minute"]
+        resp = self.request("POST", "/aggregates", body, self._signed(body, {
+            "Content-Type": "application/json", "Content-Encoding": "gzip",
+            "Idempotency-Key": f"{self.ctx.appliance_id}:aggregates:{after}-{last}"}))
+        if resp.status == 200:
+            return Ack(last, note=f"{len(rows)} minute aggregates stored")
         self._check(resp)
         raise AssertionError("unreachable")
 
