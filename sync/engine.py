@@ -49,6 +49,7 @@ class Worker:
         self.thread: threading.Thread | None = None
         self.attempt = 0
         self._skew_retried = False
+        self._scanned: dict[str, tuple[int, int]] = {}  # lane → (cursor, seq): nothing in (cursor, seq]
         self.batch_cap = cfg.batch_max_events
         self._lock = threading.Lock()
         self._backlog_at = 0.0
@@ -128,7 +129,7 @@ class Worker:
         for lane in self.lanes:
             after = store.cursor(name, lane)
             if lane == "photos":
-                rows = store.read_batch(lane, after, PHOTO_EVENTS_PER_STEP, self.cfg.batch_max_bytes)
+                rows = self._read(lane, after, PHOTO_EVENTS_PER_STEP)
                 if rows:
                     self._set(last_attempt_at=now_ms())
                     self.send_photos(rows)
@@ -143,7 +144,7 @@ class Worker:
                     self._set(note=ack.note)
                     return True
                 continue
-            rows = store.read_batch(lane, after, self.batch_cap, self.cfg.batch_max_bytes)
+            rows = self._read(lane, after, self.batch_cap)
             if not rows:
                 continue
             self._set(last_attempt_at=now_ms())
@@ -155,6 +156,7 @@ class Worker:
                     return True
                 raise
             if ack.rewind_to is not None:
+                self._scanned.pop(lane, None)
                 now = store.rewind(name, lane, ack.rewind_to)
                 log.warning("endpoint holds less than acknowledged; resending",
                             extra={"endpoint": name, "lane": lane, "from_seq": now})
@@ -170,6 +172,22 @@ class Worker:
                 self.status["note"] = ack.note
             return True
         return False
+
+    def _read(self, lane: str, after: int, limit: int) -> list:
+        """The lane's next batch after the cursor. A lane found empty up to some seq is not scanned again
+        below it (seqs only grow): a lane with no events must not cost a scan of the whole log per step."""
+        start = max(after, self._known_empty(lane, after))
+        head = store.head_seq()
+        rows = store.read_batch(lane, start, limit, self.cfg.batch_max_bytes)
+        if not rows:
+            self._scanned[lane] = (after, head)
+        return rows
+
+    def _known_empty(self, lane: str, after: int) -> int:
+        """Up to which seq the lane is known to hold nothing after `after` (0: unknown). A cursor moved back
+        (a rewind, a resend asked for) makes what was known useless."""
+        since, upto = self._scanned.get(lane, (0, 0))
+        return upto if after >= since else 0
 
     def narrow(self, lane: str, rows: list, exc: SyncError) -> None:
         """The endpoint refused the batch as a whole: halve it until the one record it refuses is found;
@@ -257,7 +275,7 @@ class Worker:
         self._backlog_at = time.monotonic()
         per, oldest = {}, None
         for lane in self.lanes:
-            n, o = store.backlog(self.cfg.name, lane)
+            n, o = store.backlog(self.cfg.name, lane, self._known_empty(lane, store.cursor(self.cfg.name, lane)))
             per[lane] = n
             if o is not None and (oldest is None or o < oldest):
                 oldest = o

@@ -109,15 +109,21 @@ def read_aggregates(after_minute: int, max_rows: int, before: int | None = None)
     return out
 
 
-def backlog(endpoint: str, lane: str) -> tuple[int, int | None]:
-    """(records not yet acknowledged in this lane, the time of the oldest of them)."""
+def head_seq() -> int:
+    return database.execute_sql("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def backlog(endpoint: str, lane: str, known_empty_to: int = 0) -> tuple[int, int | None]:
+    """(records not yet acknowledged in this lane, the time of the oldest of them); events up to
+    `known_empty_to` are known not to be in the lane and are not counted again."""
     c = cursor(endpoint, lane)
     if lane == "aggregates":
         n, oldest = database.execute_sql("SELECT count(*), min(minute) FROM reading_minutes WHERE minute > ? "
                                          "AND minute < ?", (c, finished_before())).fetchone()
         return n, oldest
     n, oldest = database.execute_sql(
-        f"SELECT count(*), min(recorded_at) FROM events WHERE seq > ? AND {LANE_SQL[lane]}", (c,)).fetchone()
+        f"SELECT count(*), min(recorded_at) FROM events WHERE seq > ? AND {LANE_SQL[lane]}",
+        (max(c, known_empty_to),)).fetchone()
     return n, oldest
 
 

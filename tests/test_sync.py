@@ -180,6 +180,12 @@ def test_safety_lane_goes_first(tmp_path, receiver):
     assert got["events"] == 3 and set(got["lanes"]) == {"safety"}
     assert w.run_until_idle(30)
     assert verify(port, "test-1")["ok"]
+    # the photo lane holds nothing: it is known empty up to the head and not scanned from 0 again
+    from sync import store
+
+    assert w._known_empty("photos", store.cursor("hq", "photos")) == events.head_seq()
+    events.record("person.created", actor="system:test", payload={})
+    assert w.run_until_idle(30) and receiver_count(port, "test-1") == events.head_seq()
     w.adapter.close()
     db.database.close()
 
