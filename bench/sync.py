@@ -8,7 +8,7 @@
           and pre-signed (no database, no cursor), to another fresh receiver → ratio = engine / bare.
   fleet   --appliances (default 100) simulated appliances (threads in 4 processes, each with its own chain
           of --per-appliance events) syncing to one receiver at once: the receiver's events/s.
-          Baseline, same run: one simulated appliance alone sending the same number of events.
+          Baseline, same run: one simulated appliance alone sending 10 × --per-appliance events.
 
 Target (GUIDE §5): drain ≥ 2 000 events/s with memory flat.
 
@@ -179,7 +179,7 @@ print("DONE", flush=True)
 
 
 def fleet(tmp: Path, appliances: int, per: int, batch: int, procs: int = 4) -> dict:
-    def run(n_apps: int, data: Path) -> float:
+    def run(n_apps: int, data: Path, per: int) -> float:
         rx, port = receiver(data)
         children = []
         share = [n_apps // procs + (1 if i < n_apps % procs else 0) for i in range(procs)]
@@ -207,9 +207,9 @@ def fleet(tmp: Path, appliances: int, per: int, batch: int, procs: int = 4) -> d
         return secs
 
     total = appliances * per
-    one_s = run(1, tmp / "rx-one")  # baseline: a single appliance sends per events (scaled below)
-    one_rate = per / one_s
-    many_s = run(appliances, tmp / "rx-fleet")
+    one_n = per * 10  # baseline: one appliance alone, long enough to be a steady rate
+    one_rate = one_n / run(1, tmp / "rx-one", one_n)
+    many_s = run(appliances, tmp / "rx-fleet", per)
     many_rate = total / many_s
     return {"appliances": appliances, "per_appliance": per, "events": total, "seconds": round(many_s, 2),
             "events_per_s": round(many_rate), "single_events_per_s": round(one_rate),

@@ -316,6 +316,8 @@ def test_dead_letter_replay_after_the_endpoint_is_fixed(tmp_path, receiver):
     admin = As(app, "admin", users)
     r = admin.get("/api/v1/sync/dead-letters")
     assert r.status_code == 200 and r.get_json()["dead_letters"][0]["seq"] == dead[0]["seq"]
+    page = admin.get("/admin").get_data(as_text=True)
+    assert f'data-dead-letter="{dead[0]["id"]}"' in page and "does not accept alarm.raised" in page
     stop_peer(rx)
     receiver(port=port)  # the endpoint now takes alarm records
     r = admin.post("/api/v1/sync/endpoints/hq/replay", json={})
