@@ -23,9 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
 
 from _common import ROOT, free_port, ratio, result, rss_kb, spawn_ready, terminate

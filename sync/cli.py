@@ -1,7 +1,6 @@
 """The sync commands of `safety-appliance`: sync-now, sync-dry-run and receiver (wired in appliance/cli.py)."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import free_port, spawn_peer, stop_peer
+from conftest import free_port, spawn_peer
 
 SECRET = "test-secret-0123456789"
 
