@@ -18,7 +18,7 @@ def start_receiver(data_dir, *extra: str, port: int | None = None, secret: str =
     """`safety-appliance receiver` in a subprocess; returns (process, port)."""
     port = port or free_port()
     p = spawn_peer(["-m", "appliance", "receiver", "--port", str(port), "--data", str(data_dir), *extra]
-                   + (["--secret", secret] if "--mode" not in extra else []))
+                   + (["--secret", secret] if secret and "--mode" not in extra else []))
     return p, port
 
 

@@ -458,3 +458,34 @@ def test_minute_aggregates_lane_sends_whole_finished_minutes_once(tmp_path, rece
     assert receiver_status(port)["appliances"]["test-1"]["aggregates"] == 30
     w.adapter.close()
     db.database.close()
+
+
+def test_receiver_keeps_appliances_apart_with_their_own_secrets(tmp_path, receiver):
+    """A head office receiver with one secret per appliance: each appliance's chain is verified on its own,
+    and one appliance's secret does not sign for another."""
+    from appliance import db, events
+    from appliance.config import load_config
+    from sync.adapters import Context
+    from sync.engine import Worker
+
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(json.dumps({"plant-a": "secret-of-plant-a-000", "plant-b": "secret-of-plant-b-000"}))
+    p, port = start_receiver(tmp_path / "rx2", "--secrets-file", str(secrets), secret="")
+    try:
+        cfg = load_config(write_config(tmp_path / "live", extra=endpoint_toml(
+            f"http://127.0.0.1:{port}/v1", secret="secret-of-plant-a-000")))
+        db.migrate(cfg.storage.db_path)
+        db.open_database(cfg.storage.db_path)
+        for i in range(5):
+            events.record("person.created", actor="system:test", payload={"i": i})
+        a = Worker(cfg.sync.endpoints[0], Context("plant-a"))
+        b = Worker(cfg.sync.endpoints[0].model_copy(update={"name": "as-b"}), Context("plant-b"))
+        assert a.run_until_idle(30)
+        assert not b.run_until_idle(10) and "401" in b.snapshot()["last_error"]  # plant-a's secret, plant-b's name
+        st = receiver_status(port)["appliances"]
+        assert set(st) == {"plant-a"} and verify(port, "plant-a")["ok"] and verify(port, "plant-b")["events"] == 0
+        a.adapter.close()
+        b.adapter.close()
+        db.database.close()
+    finally:
+        stop_peer(p)
