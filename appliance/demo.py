@@ -144,7 +144,9 @@ class DemoReceiver:
 
     @property
     def command(self) -> str:
-        return (f"SYNC_RECEIVER_SECRET=$(cat {self.dir / 'secret'}) safety-appliance receiver "
+        import sys
+
+        return (f"SYNC_RECEIVER_SECRET=$(cat {self.dir / 'secret'}) {sys.executable} -m appliance receiver "
                 f"--port {self.port} --data {self.dir}")
 
     def start(self, retry: bool = True) -> "DemoReceiver":

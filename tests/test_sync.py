@@ -253,6 +253,12 @@ def test_receiver_rejects_bad_signature_and_tampered_event(tmp_path, receiver):
     assert r.json()["accepted"] == 1
     r = post([ev])
     assert r.json() == {"accepted": 0, "duplicates": 1, "rejected": [], "head": 1}
+    # a signed body that would inflate past the limit (a gzip bomb) is refused before it is held
+    bomb = gzip.compress(b" " * (65 * 1024 * 1024), 9)
+    ts = str(int(time.time() * 1000))
+    r = requests.post(url, data=bomb, timeout=30, headers={
+        "Content-Encoding": "gzip", "X-Appliance-Id": "x-1", "X-Timestamp": ts, "X-Signature": crypto.sign(SECRET, ts, bomb)})
+    assert r.status_code == 400 and "inflates" in r.json()["error"]["message"]
     # a batch that skips what the receiver holds is a chain gap, answered with what it holds
     ev3 = dict(ev, seq=3, id="e3", prev_hash="f" * 64)
     ev3["hash"] = event_hash(ev3["prev_hash"], ev3)
