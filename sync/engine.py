@@ -23,7 +23,7 @@ from .adapters import Adapter, Context, SyncError, make
 
 log = logging.getLogger(__name__)
 
-PHOTO_EVENTS_PER_STEP = 20
+PHOTO_EVENTS_PER_STEP = 1  # one event's photos per step: a new alarm never waits behind a photo queue
 
 
 def shown_url(url: str) -> str:
