@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin.backup": frozenset({"admin"}),
     "tablet.use": frozenset({"admin", "safety_officer", "supervisor", "worker"}),
     "admin.use": frozenset({"admin"}),
+    "sync.read": frozenset({"admin", "safety_officer"}),  # uplink status and dead letters
+    "sync.write": frozenset({"admin"}),                   # replay dead letters
     # acknowledging and shelving gas alarms: the people responsible on the shift, from the tablet
     "alarms.ack": frozenset({"admin", "safety_officer", "supervisor"}),
     "alarms.shelve": frozenset({"admin", "safety_officer", "supervisor"}),

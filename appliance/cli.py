@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario-speed", type=float, default=1.0, metavar="X",
                    help="play the scenario X times faster (tests use 4)")
     p.add_argument("--no-devices", action="store_true", help="run without the simulated gas controller")
+    p.add_argument("--no-receiver", action="store_true", help="run without the demo sync receiver")
 
     p = sub.add_parser("run", help="run the appliance with a config file",
                        description="Start the web server, scheduler, drivers and mDNS; stop cleanly on SIGTERM.")
@@ -99,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = asub.add_parser("verify", help="verify the event log's hash chain",
                         description="Walk the whole event log; name the first bad seq. Exit 1 when broken.")
     _config_arg(v)
+
+    from sync.cli import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
+    add_sync_parsers(sub, _config_arg)
     return ap
 
 
@@ -295,8 +299,9 @@ def cmd_demo(args) -> int:
         badges = Badges()       # emulated NFC readers at the demo's checkpoints, and an inspector who walks
         readers_toml = readers(badges)
         walker = Walker(badges).start()
+    receiver = None if args.no_receiver else demo.DemoReceiver(Path(args.data)).start()
     try:
-        return _demo(args, sim_port, plant.field_ports if plant else None, readers_toml)
+        return _demo(args, sim_port, plant.field_ports if plant else None, receiver, readers_toml)
     finally:
         if walker is not None:
             walker.stop()
@@ -304,12 +309,15 @@ def cmd_demo(args) -> int:
             badges.close()
         if plant is not None:
             plant.stop()
+        if receiver is not None:
+            receiver.stop()
 
 
-def _demo(args, sim_port, field_ports, readers_toml: str = "") -> int:
+def _demo(args, sim_port, field_ports, receiver=None, readers_toml: str = "") -> int:
     from . import demo
 
-    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports, readers_toml)
+    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports,
+                                 receiver.port if receiver else None, readers_toml=readers_toml)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown_host}:{args.port}"
     token = creds.get("kiosk_token")
@@ -332,6 +340,9 @@ def _demo(args, sim_port, field_ports, readers_toml: str = "") -> int:
         print(f" 巡检点屏 / checkpoint screen:  {base}/checkpoint/CP-TANK{suffix}  (CP-REACT, CP-DOCK, CP-WH alike;"
               " tokens in the credentials file)")
         print(" 模拟巡检 / simulated patrol: emulated badges at CP-TANK, CP-REACT, CP-DOCK, CP-WH (nfcpy udp)")
+    if receiver:
+        print(f" 同步接收端 / sync receiver: http://127.0.0.1:{receiver.port}/ (pid {receiver.proc.pid}; stop it to "
+              f"unplug the uplink, restart it with: {receiver.command})")
     print("=" * 72, flush=True)
     if not args.no_browser:
         open_kiosk(kiosk_url)
@@ -345,7 +356,9 @@ HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = cmd_audit_verify if args.command == "audit" else HANDLERS[args.command]
+    from sync.cli import HANDLERS as SYNC_HANDLERS
+
+    handler = cmd_audit_verify if args.command == "audit" else {**HANDLERS, **SYNC_HANDLERS}[args.command]
     try:
         return handler(args)
     except ApplianceError as exc:

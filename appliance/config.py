@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from sync.config import SyncConfig, warn_world_readable
 
 
 class Section(BaseModel):
@@ -197,6 +198,7 @@ class Config(Section):
     points: list[PointConfig] = Field(default_factory=list)
     buses: list[_bus_model()] = Field(default_factory=list)  # type: ignore[valid-type]
     readers: list[_reader_model()] = Field(default_factory=list)  # type: ignore[valid-type]
+    sync: SyncConfig = SyncConfig()  # [[sync.endpoints]]: cloud and regulator uplinks (sync/config.py)
 
     @model_validator(mode="after")
     def _points_and_maps_agree(self):
@@ -304,4 +306,7 @@ def load_config(path: str | Path, model: type[BaseModel] | None = None) -> Confi
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"无法读取配置文件 {p}：{exc}", f"cannot read config file {p}: {exc}",
                           code="config_unreadable") from None
-    return parse_config(text, str(p), model)
+    config = parse_config(text, str(p), model)
+    if getattr(config, "sync", None) is not None and config.sync.endpoints:
+        warn_world_readable(p, text)
+    return config

@@ -81,9 +81,11 @@ RISKS = [
 
 
 def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = None,
-                 field_ports: tuple[str, str] | None = None, readers_toml: str = "") -> Path:
+                 field_ports: tuple[str, str] | None = None, sync_port: int | None = None,
+                 readers_toml: str = "") -> Path:
     """The demo's own config, rewritten each start so --port and --data are honoured; with `sim_port`, the
-    gas points and the bus that reads the simulated controller listening there."""
+    gas points and the bus that reads the simulated controller listening there; with `sync_port`, a sync
+    endpoint to the demo receiver there."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "appliance.toml"
     path.write_text(
@@ -101,9 +103,87 @@ def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = No
         '[logging]\nformat = "text"\n\n'
         + (points_toml(sim_port) if sim_port else "")
         + ("\n" + field_devices_toml(*field_ports) if field_ports else "")
+        + ("\n" + sync_toml(sync_port) if sync_port else "")
         + ("\n# the demo's emulated badge readers (drivers/sim/badges.py)\n" + readers_toml + "\n" if readers_toml else ""),
         encoding="utf-8")
     return path
+
+
+# ---- the demo sync receiver: records visibly arrive at a "head office" on this machine ----------------
+SYNC_ENDPOINT = "demo-receiver"
+SYNC_SECRET_ENV = "SAFETY_DEMO_SYNC_SECRET"  # the secret never goes into the config file
+
+
+def sync_toml(port: int) -> str:
+    return (f'[[sync.endpoints]]\nname = "{SYNC_ENDPOINT}"\ntype = "http-json"\n'
+            f'url = "http://127.0.0.1:{port}/v1"\nsecret_env = "{SYNC_SECRET_ENV}"\n'
+            "probe_interval_s = 3.0\nbackoff_cap_s = 15.0\n")
+
+
+class DemoReceiver:
+    """`safety-appliance receiver` in a subprocess with its data under <data>/demo-receiver; its secret is
+    made once (0600) and handed over in the environment; the port is kept so a restart reuses it."""
+
+    def __init__(self, data_dir: Path):
+        import socket
+
+        self.dir = Path(data_dir).resolve() / "demo-receiver"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        secret_file = self.dir / "secret"
+        if not secret_file.exists():
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(24))
+        self.secret = secret_file.read_text().strip()
+        port_file = self.dir / "port"
+        self.port = int(port_file.read_text()) if port_file.exists() else 0
+        if not self.port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+            port_file.write_text(str(self.port))
+        self.proc = None
+
+    @property
+    def command(self) -> str:
+        import sys
+
+        return (f"SYNC_RECEIVER_SECRET=$(cat {self.dir / 'secret'}) {sys.executable} -m appliance receiver "
+                f"--port {self.port} --data {self.dir}")
+
+    def start(self, retry: bool = True) -> "DemoReceiver":
+        import socket
+        import subprocess
+        import sys
+        import time
+
+        os.environ[SYNC_SECRET_ENV] = self.secret
+        log = open(self.dir / "receiver.log", "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "appliance", "receiver", "--port", str(self.port),
+                                      "--data", str(self.dir)], stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "SYNC_RECEIVER_SECRET": self.secret})
+        log.close()
+        (self.dir / "pid").write_text(str(self.proc.pid))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "READY" not in (self.dir / "receiver.log").read_text():
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if self.proc.poll() is not None and retry:  # its old port is taken now: take another
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+            (self.dir / "port").write_text(str(self.port))
+            return self.start(retry=False)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except Exception:
+                self.proc.kill()
 
 
 def seed(config: Config) -> dict:
@@ -167,10 +247,10 @@ def seed_risks(actor: str) -> None:
 
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
             sim_port: int | None = None, field_ports: tuple[str, str] | None = None,
-            readers_toml: str = "") -> tuple[Config, dict]:
+            sync_port: int | None = None, readers_toml: str = "") -> tuple[Config, dict]:
     from . import demo_patrol
 
-    path = write_config(Path(data_dir), port, host, sim_port, field_ports, readers_toml)
+    path = write_config(Path(data_dir), port, host, sim_port, field_ports, sync_port, readers_toml)
     config = load_config(path)
     creds = seed(config)
     db.migrate(config.storage.db_path, config.storage.backup_dir)

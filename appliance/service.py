@@ -41,6 +41,7 @@ class Appliance:
         self.advertiser: Advertiser | None = None
         self.sensors: Sensors | None = None
         self.drivers: list = []
+        self.syncer = None
         self._threads: list[threading.Thread] = []
 
     @property
@@ -73,6 +74,11 @@ class Appliance:
         self.scheduler = jobs.build(cfg, self.sensors)
         self.scheduler.start()
         self.runtime.health_checks["scheduler"] = lambda: jobs.health(self.scheduler)
+
+        from sync.engine import Syncer  # uplink sync: one thread per endpoint, only reads the log
+        self.syncer = self.runtime.syncer = Syncer(cfg).start(bus)
+        for name, worker in self.syncer.workers.items():
+            self.runtime.health_checks[f"sync:{name}"] = worker.health
 
         self.server = create_server(app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
                                     ident="safety-appliance", channel_timeout=60, cleanup_interval=10)
@@ -204,6 +210,8 @@ class Appliance:
             self.advertiser.stop()
         for driver in self.drivers:
             driver.stop()
+        if self.syncer:
+            self.syncer.stop()
         if self.runtime.bus:
             self.runtime.bus.stop()
         if self.server:

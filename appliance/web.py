@@ -35,6 +35,7 @@ class Runtime:
     bus: events.Bus | None = None
     limiter: auth.LoginLimiter | None = None
     sensors: object | None = None  # appliance.sensors.Sensors once the service runs the sensor loop
+    syncer: object | None = None  # sync.engine.Syncer once the service runs the uplink sync
     # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
     health_checks: dict[str, Callable[[], dict]] = field(default_factory=dict)
     # reason → {count, last, station} of refused satellite-station posts

@@ -5,6 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board] [taps]
+                        [patrol] [sync]
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps",
-           "patrol")
+           "patrol", "sync")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -102,6 +103,15 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                 ("tap->SSE, p99", f"{lat['e2e_ms']['p99']} ms", base, f"{lat['ratio_p99']}x", "<= 250 ms"),
                 (f"station backlog {st['backlog']} taps", f"{st['taps_per_s']} taps/s",
                  f"in-process {st['baseline_per_s']} taps/s", f"{st['ratio']}x", f"{st['duplicates']} duplicates")]
+    if name == "sync":
+        d, f = r["drain"], r["fleet"]
+        e = d["engine"]
+        return [(f"sync drain, {d['events']:,} backlog", f"{e['events_per_s']:,} ev/s",
+                 f"bare posting {d['bare']['events_per_s']:,} ev/s", f"{d['ratio']}x", ">= 2 000 ev/s"),
+                ("sync drain RSS, peak vs warm", f"{e['rss_peak_mb']} MB", f"{e['rss_start_mb']} MB after warm-up",
+                 f"{e['rss_growth']}x", "flat"),
+                (f"receiver, {f['appliances']} appliances at once", f"{f['events_per_s']:,} ev/s",
+                 f"1 appliance {f['single_events_per_s']:,} ev/s", f"{f['ratio']}x", "")]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 

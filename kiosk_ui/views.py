@@ -31,7 +31,7 @@ def template_globals() -> dict:
 def component_label(name: str) -> str:
     """A health component's name for people: drivers are "bus:<name>"."""
     kind, _, rest = name.partition(":")
-    if kind in ("bus", "reader") and rest:
+    if kind in ("bus", "reader", "sync") and rest:
         return translate(lang(), f"component.{kind}", name=rest)
     return translate(lang(), f"component.{name}")
 
@@ -316,5 +316,11 @@ def tablet_patrol():
 def admin():
     users = list(auth.User.select().order_by(auth.User.login))
     tokens = list(auth.DeviceToken.select().order_by(auth.DeviceToken.name))
+    from appliance.api.sync import endpoint_status
+    from sync import store as sync_store
+
+    runtime = current_app.extensions["appliance"]
     return render_template("admin/index.html", users=users, tokens=tokens, roles=auth.ROLES,
-                           health=overall(current_app.extensions["appliance"]))
+                           health=overall(runtime),
+                           sync_endpoints=endpoint_status(runtime, current_app.config["APPLIANCE"]),
+                           dead_letters=sync_store.dead_letters(limit=50))

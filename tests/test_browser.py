@@ -574,3 +574,65 @@ def test_patrol_tap_on_the_board_and_the_checkpoint_checklist(patrol_plant, new_
     row.locator(".detail-button").click()
     expect(tablet.locator("#detail-stops tr").first).to_contain_text("存在隐患")
     expect(tablet.locator("#detail-stops tr.missed")).to_have_count(3)
+
+
+# ---------------------------------------------------------------- sync (issue 7)
+
+
+def test_admin_page_shows_sync_status_and_replays_a_dead_letter(browser, tmp_path):
+    """In a real browser: the admin's sync section shows the endpoint, its backlog and the refused record;
+    "send again" (forms.js, session + CSRF) resends it once the endpoint takes it; the wall board names the
+    sync component (board.js) in the viewer's language."""
+    import requests
+
+    from conftest import PASSWORD, login_session, run_cli, stop_peer, write_config
+    from sync_helpers import endpoint_toml, start_receiver, verify, wait_for
+
+    rport = free_port()
+    rx, _ = start_receiver(tmp_path / "rx", "--reject-type", "person.created", port=rport)
+    web = free_port()
+    data = tmp_path / "plant"
+    seed = spawn(["init-db", "--config", str(write_config(data, port=web, extra=endpoint_toml(
+        f"http://127.0.0.1:{rport}/v1")))])
+    assert seed.wait(60) == 0
+    cfg = data / "appliance.toml"
+    cfg.chmod(0o600)
+    assert run_cli("create-user", "--config", str(cfg), "--login", "boss", "--role", "admin", "--password-stdin",
+                   input=PASSWORD + "\n").returncode == 0
+    app = spawn(["run", "--config", str(cfg)])
+    threading.Thread(target=lambda: [None for _ in app.stdout], daemon=True).start()
+    base = f"http://127.0.0.1:{web}"
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(30_000)
+    try:
+        wait_healthy(base, timeout=60)
+        s = login_session(base, "boss")
+        assert s.post(f"{base}/api/v1/people", json={"employee_no": "P1", "name": "甲"}, timeout=5).status_code == 201
+        wait_for(lambda: requests.get(f"{base}/api/v1/sync/dead-letters", cookies=s.cookies, timeout=5)
+                 .json()["dead_letters"], what="the refused person record in the dead letters")
+        page = ctx.new_page()
+        page.goto(f"{base}/login")
+        page.fill("input[name=login]", "boss")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("main button[type=submit]")
+        page.wait_for_url(re.compile(r"/admin$"))
+        row = page.locator('tr.sync-endpoint[data-endpoint="hq"]')
+        expect(row).to_contain_text("http://127.0.0.1")
+        dead = page.locator("table.dead-letters tr[data-dead-letter]")
+        expect(dead).to_have_count(1)
+        expect(dead.first).to_contain_text("does not accept person.created")
+        stop_peer(rx)
+        rx, _ = start_receiver(tmp_path / "rx", port=rport)  # the endpoint now takes person records
+        dead.first.locator("button.api-button").click()
+        wait_for(lambda: not requests.get(f"{base}/api/v1/sync/dead-letters", cookies=s.cookies, timeout=5)
+                 .json()["dead_letters"], timeout=30, what="the dead letter resolved")
+        assert verify(rport, "test-1")["ok"]
+        page.reload()
+        expect(page.locator("table.dead-letters")).to_have_count(0)
+        board = ctx.new_page()
+        board.goto(f"{base}/kiosk?lang=zh-CN")
+        expect(board.locator('#components [data-component="sync:hq"] span')).to_have_text("同步 hq")
+    finally:
+        ctx.close()
+        stop_peer(app, timeout=15)
+        stop_peer(rx)
