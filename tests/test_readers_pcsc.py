@@ -208,3 +208,12 @@ def test_the_virtual_card_answers():
     assert answer(bytes.fromhex("FFCA000004"), uid) == b"\x6C\x07"
     assert answer(bytes.fromhex("FFCA010000"), uid) == b"\x6A\x81"
     assert answer(bytes.fromhex("00A4040000"), uid) == b"\x6D\x00"
+
+
+def test_stop_is_prompt_while_waiting_on_pcscd(reader):
+    """A long wait on SCardGetStatusChange is cancelled by stop() (SCardCancel), not waited out."""
+    drv, taps = reader(wait_ms=60000)
+    time.sleep(0.3)
+    thread = drv._thread
+    drv.stop()                     # joins for at most 10 s: without the cancel the thread would still wait
+    assert not thread.is_alive()
