@@ -129,6 +129,9 @@ class PcscReader(BadgeReader):
         hr, states = scard.SCardGetStatusChange(self.ctx, self.config.wait_ms, [(self.reader_name, self._state)])
         if hr in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
             return None
+        if hr in (scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE,
+                  scard.SCARD_E_NO_READERS_AVAILABLE):
+            raise ReaderFault(f"reader {self.reader_name!r} is gone (unplugged?): {_err(hr)}")
         if hr != scard.SCARD_S_SUCCESS:
             raise ReaderFault(f"pcscd: {_err(hr)}")
         _, state, _atr = states[0]

@@ -98,6 +98,7 @@ class BadgeReader(Driver):
         self.reads = 0
         self.malformed = 0
         self.last_malformed: str | None = None
+        self._malformed_logged = 0.0
         self.last_tap: Tap | None = None
         self._opened = False
         self._stop = threading.Event()
@@ -197,8 +198,13 @@ class BadgeReader(Driver):
 
     def _malformed(self, why: str) -> None:
         self.malformed += 1
+        # a bad card left on a polled reader fails every poll: log a new reason at once, a repeat every 10 s
+        now = time.monotonic()
+        if why != self.last_malformed or now - self._malformed_logged >= 10:
+            self._malformed_logged = now
+            log.warning("unusable card read", extra={"reader": self.config.name, "why": why,
+                                                     "count": self.malformed})
         self.last_malformed = why
-        log.warning("unusable card read", extra={"reader": self.config.name, "why": why})
 
     def health(self) -> dict:
         out = {"status": self.state.status, "type": self.config.type, "where": self.where(), "taps": self.taps,

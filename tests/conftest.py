@@ -262,15 +262,22 @@ def wait_until(predicate, timeout: float = 10, interval: float = 0.05) -> bool:
 
 
 class Pcscd:
-    """The machine's one pcscd (its socket is /run/pcscd/pcscd.comm whatever the environment says), with
-    Debian's vsmartcard-vpcd readers "Virtual PCD 00 00" (card port 35963) and "… 00 01" (35964).
-    Started here unless one already runs; `stop()`/`start()` bounce it only when it is ours (`owned`)."""
+    """The machine's one pcscd (its socket is /run/pcscd/pcscd.comm whatever the environment says) with
+    two vsmartcard-vpcd virtual readers, `slots` = [(reader name, card port), …].
+
+    Started here when none runs, from a private reader.conf.d: the readers are named "Test PCD <pid>"
+    and listen on a free port pair, so another session's virtual cards (on vpcd's default 35963/35964)
+    cannot land on our readers. When a pcscd already runs (systemd on a workstation, another session's
+    tests) its default "Virtual PCD 00 00/01" readers are used, shared; `stop()`/`start()` bounce the
+    daemon only when it is ours (`owned`)."""
 
     VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 
-    def __init__(self):
+    def __init__(self, conf_dir: Path):
+        self.conf_dir = conf_dir
         self.proc: subprocess.Popen | None = None
         self.owned = False
+        self.slots: list[tuple[str, int]] = []
 
     @staticmethod
     def readers() -> list[str] | None:
@@ -286,12 +293,33 @@ class Pcscd:
         finally:
             scard.SCardReleaseContext(ctx)
 
+    def _private_conf(self) -> None:
+        for _ in range(50):
+            port = free_port()
+            if port < 65535:
+                try:
+                    with socket.socket() as s:
+                        s.bind(("0.0.0.0", port + 1))
+                except OSError:
+                    continue
+                break
+        name = f"Test PCD {os.getpid()}"
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        (self.conf_dir / "vpcd").write_text(
+            f'FRIENDLYNAME "{name}"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {self.VPCD_DRIVER}\n'
+            f"CHANNELID 0x{port:04X}\n", encoding="utf-8")
+        self.slots = [(f"{name} 00 00", port), (f"{name} 00 01", port + 1)]
+
     def start(self, timeout: float = 15) -> None:
-        if self.readers() is not None and self.proc is None:
-            return  # someone else's pcscd (systemd socket activation on a workstation)
-        self.proc = subprocess.Popen(["pcscd", "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not self.owned and self.readers() is not None:  # someone else's pcscd
+            self.slots = [(f"Virtual PCD 00 0{i}", 35963 + i) for i in range(2)]
+            return
+        if not self.slots:
+            self._private_conf()
+        self.proc = subprocess.Popen(["pcscd", "-f", "-c", str(self.conf_dir)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         self.owned = True
-        if not wait_until(lambda: any("Virtual PCD" in r for r in (self.readers() or [])), timeout):
+        if not wait_until(lambda: self.slots[0][0] in (self.readers() or []), timeout):
             raise RuntimeError("pcscd started but lists no vpcd reader")
 
     def stop(self) -> None:
@@ -301,7 +329,7 @@ class Pcscd:
 
 
 @pytest.fixture(scope="session")
-def pcscd():
+def pcscd(tmp_path_factory):
     """pcscd with the vpcd virtual readers: one per machine, so one per test session."""
     import shutil
 
@@ -311,7 +339,9 @@ def pcscd():
         import smartcard  # noqa: F401
     except ImportError:
         need(False, "pyscard (pip install -e '.[pcsc]'; builds against Debian's libpcsclite-dev)")
-    daemon = Pcscd()
+    daemon = Pcscd(tmp_path_factory.mktemp("pcscd") / "reader.conf.d")
     daemon.start()
+    need(daemon.slots[0][0] in (daemon.readers() or []),
+         "the pcscd already running lists no 'Virtual PCD 00 00' (vsmartcard-vpcd installed after it started?)")
     yield daemon
     daemon.stop()

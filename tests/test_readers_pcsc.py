@@ -24,14 +24,16 @@ def sim(pcscd):
 
 
 @pytest.fixture
-def reader(sim):
-    """A pcsc reader on a vpcd slot with its card emulator: make(name, port) → (driver, taps)."""
+def reader(sim, pcscd):
+    """A pcsc reader on one of the session pcscd's vpcd slots (0 or 1) with its card emulator:
+    make(name, slot) → (driver, taps)."""
     from drivers.pcsc import PcscConfig, PcscReader
 
     made = []
 
-    def make(name="GATE-1", vpcd_port=35963, **keys):
-        entry = sim.add_pcsc(name, vpcd_port, rearm_after_s=keys.pop("rearm_after_s", 0.2),
+    def make(name="GATE-1", slot=0, **keys):
+        reader_name, port = pcscd.slots[slot]
+        entry = sim.add_pcsc(name, port, reader=reader_name, rearm_after_s=keys.pop("rearm_after_s", 0.2),
                              backoff_max_s=keys.pop("backoff_max_s", 0.5), **keys)
         taps = Taps()
         drv = PcscReader(PcscConfig(**entry), taps)
@@ -45,12 +47,18 @@ def reader(sim):
         d.stop()
 
 
+def gone(drv, extra_s: float = 0.3) -> None:
+    """Wait until the reader has seen the card leave, then past its re-arm gap."""
+    assert wait_until(lambda: not drv.debounce.on_reader, 10)
+    time.sleep(drv.config.rearm_after_s + extra_s)
+
+
 def settle(seconds: float = 1.0) -> None:
     """Give pcscd time to report anything the driver should not turn into a tap."""
     time.sleep(seconds)
 
 
-def test_a_tap_yields_one_tap_with_the_uid(reader, sim):
+def test_a_tap_yields_one_tap_with_the_uid(reader, sim, pcscd):
     drv, taps = reader()
     before = int(time.time() * 1000)
     sim.present("GATE-1", UID7)
@@ -59,7 +67,7 @@ def test_a_tap_yields_one_tap_with_the_uid(reader, sim):
     assert [(t.reader, t.uid) for t in taps.taps] == [("GATE-1", UID7)]
     assert before <= got[0].at_ms <= int(time.time() * 1000)
     h = drv.health()
-    assert h["status"] == "ok" and h["taps"] == 1 and h["where"] == "Virtual PCD 00 00"
+    assert h["status"] == "ok" and h["taps"] == 1 and h["where"] == pcscd.slots[0][0]
 
 
 def test_holding_counts_once_and_lifting_counts_again(reader, sim):
@@ -69,7 +77,7 @@ def test_holding_counts_once_and_lifting_counts_again(reader, sim):
     settle(2)
     assert taps.uids == [UID7]
     sim.remove("GATE-1")
-    settle(0.8)                                 # pcscd notices a removal within ~0.4 s; gap is 0.2 s
+    gone(drv)                                   # pcscd notices a removal within ~0.4 s
     sim.present("GATE-1", UID7)
     taps.wait(2)
     settle()
@@ -80,7 +88,7 @@ def test_a_quick_re_tap_within_the_gap_is_one_tap_but_another_card_counts(reader
     drv, taps = reader(rearm_after_s=30)
     sim.present("GATE-1", UID7)
     taps.wait(1)
-    settle(0.8)
+    assert wait_until(lambda: not drv.debounce.on_reader, 10)  # it has seen it leave; the gap is 30 s
     sim.present("GATE-1", UID7)
     settle()
     assert taps.uids == [UID7]
@@ -90,9 +98,9 @@ def test_a_quick_re_tap_within_the_gap_is_one_tap_but_another_card_counts(reader
     assert taps.uids == [UID7, UID4, UID10]
 
 
-def test_two_readers_each_report_their_own_taps(reader, sim):
-    a, taps_a = reader("GATE-A", 35963)
-    b, taps_b = reader("GATE-B", 35964)
+def test_two_readers_each_report_their_own_taps(reader, sim, pcscd):
+    a, taps_a = reader("GATE-A", 0)
+    b, taps_b = reader("GATE-B", 1)
     sim.present("GATE-A", UID7, wait=False)
     sim.present("GATE-B", UID4, wait=False)
     sim.drain()
@@ -101,7 +109,7 @@ def test_two_readers_each_report_their_own_taps(reader, sim):
     settle(0.5)
     assert [(t.reader, t.uid) for t in taps_a.taps] == [("GATE-A", UID7)]
     assert [(t.reader, t.uid) for t in taps_b.taps] == [("GATE-B", UID4)]
-    assert b.health()["where"] == "Virtual PCD 00 01"
+    assert b.health()["where"] == pcscd.slots[1][0]
 
 
 @pytest.mark.parametrize("mode, why", [
@@ -146,7 +154,7 @@ def test_no_matching_reader_is_a_fault_naming_what_was_found(pcscd):
     try:
         assert wait_until(lambda: drv.health()["status"] == "fault", 10)
         reason = drv.health()["reason"]
-        assert "no PC/SC reader matching 'ACR1252'" in reason and "Virtual PCD 00 00" in reason
+        assert "no PC/SC reader matching 'ACR1252'" in reason and pcscd.slots[0][0] in reason
     finally:
         drv.stop()
 
@@ -200,3 +208,12 @@ def test_the_virtual_card_answers():
     assert answer(bytes.fromhex("FFCA000004"), uid) == b"\x6C\x07"
     assert answer(bytes.fromhex("FFCA010000"), uid) == b"\x6A\x81"
     assert answer(bytes.fromhex("00A4040000"), uid) == b"\x6D\x00"
+
+
+def test_stop_is_prompt_while_waiting_on_pcscd(reader):
+    """A long wait on SCardGetStatusChange is cancelled by stop() (SCardCancel), not waited out."""
+    drv, taps = reader(wait_ms=60000)
+    time.sleep(0.3)
+    thread = drv._thread
+    drv.stop()                     # joins for at most 10 s: without the cancel the thread would still wait
+    assert not thread.is_alive()

@@ -14,23 +14,27 @@ From TESTING.md §4b (upstream nfcpy `examples/tagtool.py` emulation, here witho
 reader needs only the UID).
 
 A presentation lasts `hold_s` plus at most 0.5 s (nfcpy's listen waits in steps of at least 0.5 s);
-`present()` returns when the card has gone. In a process of its own (what tests and the demo use,
-through `drivers.sim.badges`):
+`present()` returns when the card has gone. One process emulates the badges of any number of readers
+(what tests and the demo use, through `drivers.sim.badges`; commands in `drivers/sim/slots.py`):
 
-    python -m drivers.sim.nfc_tag --port 54321
+    python -m drivers.sim.nfc_tag
     READY
-    present 04A1B2C3D4E5F6 0.3 [mode]    # answers "OK" when the card has left
+    1 add 54321
+    OK 1
+    2 present 54321 04A1B2C3D4E5F6 0.3 [mode]
+    OK 2                                  # when the card has left
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import select
-import sys
 import time
 
 import nfc
 import nfc.clf
+
+from .slots import serve
 
 MODES = ("ok", "short", "garbage")
 PMM = bytes.fromhex("03014B024F4993FF")   # FeliCa Standard (RC-S915) parameters, as in TESTING.md
@@ -124,31 +128,12 @@ class NfcTagEmulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="An emulated NFC badge on nfcpy's udp frontend, driven on stdin.")
-    ap.add_argument("--port", type=int, required=True, help="the UDP port of the reader path udp:HOST:PORT")
+    ap = argparse.ArgumentParser(description="Emulated NFC badges on nfcpy's udp frontend, driven on stdin "
+                                             "(see drivers/sim/slots.py for the commands).")
     ap.add_argument("--host", default="127.0.0.1")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    em = NfcTagEmulator(a.port, a.host)
-    print("READY", flush=True)
-    try:
-        for line in sys.stdin:
-            words = line.split()
-            if not words:
-                continue
-            try:
-                if words[0] == "present":
-                    em.present(words[1], float(words[2]) if len(words) > 2 else 0.3,
-                               words[3] if len(words) > 3 else "ok")
-                elif words[0] == "quit":
-                    break
-                else:
-                    raise ValueError(f"unknown command {words[0]!r}")
-                print("OK", flush=True)
-            except (ValueError, IndexError, OSError) as exc:
-                print(f"ERROR {exc}", flush=True)
-    finally:
-        em.close()
+    serve(lambda port: NfcTagEmulator(port, a.host))
     return 0
 
 

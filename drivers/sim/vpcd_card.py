@@ -12,22 +12,25 @@ The card answers the PC/SC GET DATA pseudo-APDU `FF CA 00 00 00` with its UID, o
 reader's error handling — with a short UID (`mode="short"`), an error status word (`mode="error"`,
 6A 81) or one byte of garbage (`mode="garbage"`).
 
-In a process of its own (what tests and the demo use, through `drivers.sim.badges`):
+One process serves the cards of any number of vpcd readers (what tests and the demo use, through
+`drivers.sim.badges`; commands in `drivers/sim/slots.py`):
 
-    python -m drivers.sim.vpcd_card --port 35963
+    python -m drivers.sim.vpcd_card
     READY
-    present 04A1B2C3D4E5F6 0.3      # insert, hold 0.3 s, remove; answers "OK" when done
-    insert 04A1B2C3D4E5F6 [mode]    # insert and leave it there; "OK" once vpcd has the card
-    remove                          # "OK"
+    1 add 35963
+    2 present 35963 04A1B2C3D4E5F6 0.3    # insert, hold 0.3 s, remove; "OK 2" when done
+    3 insert 35963 04A1B2C3D4E5F6 [mode]  # insert and leave it there; "OK 3" once vpcd has the card
+    4 remove 35963
 """
 from __future__ import annotations
 
 import argparse
 import socket
 import struct
-import sys
 import threading
 import time
+
+from .slots import serve
 
 # PC/SC part 3 ATR of a contactless storage card (MIFARE Classic 1K), as a reader builds it
 ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
@@ -100,6 +103,8 @@ class VpcdCard:
         time.sleep(hold_s)
         self.remove()
 
+    close = remove
+
     def _serve(self, sock: socket.socket, uid: bytes, mode: str) -> None:
         def recv_exact(n: int) -> bytes:
             buf = b""
@@ -132,32 +137,11 @@ class VpcdCard:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="A virtual card for pcscd's vpcd reader, driven on stdin.")
-    ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="vpcd reader port (35963 is 'Virtual PCD 00 00')")
+    ap = argparse.ArgumentParser(description="Virtual cards for pcscd's vpcd readers, driven on stdin "
+                                             "(see drivers/sim/slots.py for the commands).")
     ap.add_argument("--host", default="127.0.0.1")
     a = ap.parse_args(argv)
-    card = VpcdCard(a.port, a.host)
-    print("READY", flush=True)
-    for line in sys.stdin:
-        words = line.split()
-        if not words:
-            continue
-        try:
-            if words[0] == "present":
-                card.present(words[1], float(words[2]) if len(words) > 2 else 0.3,
-                             words[3] if len(words) > 3 else "ok")
-            elif words[0] == "insert":
-                card.insert(words[1], words[2] if len(words) > 2 else "ok")
-            elif words[0] == "remove":
-                card.remove()
-            elif words[0] == "quit":
-                break
-            else:
-                raise ValueError(f"unknown command {words[0]!r}")
-            print("OK", flush=True)
-        except (ValueError, IndexError, OSError) as exc:
-            print(f"ERROR {exc}", flush=True)
-    card.remove()
+    serve(lambda port: VpcdCard(port, a.host))
     return 0
 
 
