@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import abstractmethod
 import time
 from typing import Callable, Iterable
 
@@ -105,14 +106,17 @@ class BadgeReader(Driver):
         self._thread: threading.Thread | None = None
 
     # -- the three steps a driver supplies ---------------------------------------------------------
+    @abstractmethod
     def _open(self) -> None:
-        raise NotImplementedError
+        """Find and open the reader; `ReaderFault` when it cannot."""
 
+    @abstractmethod
     def _watch(self) -> set[str] | None:
-        raise NotImplementedError
+        """Block a short while; the UIDs on the reader now, or None when nothing changed."""
 
+    @abstractmethod
     def _close(self) -> None:
-        raise NotImplementedError
+        """Release the reader; safe when it is already gone."""
 
     def _interrupt(self) -> None:
         """Wake a `_watch` that is blocked (called from `stop()` on another thread); optional."""
