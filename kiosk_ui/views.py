@@ -264,6 +264,34 @@ def tablet_hazards():
                            can_report=auth.allowed(role, "hazards.report"))
 
 
+@ui.get("/tablet/risks")
+@require("tablet.use")
+def tablet_risks():
+    """The risk register as a tree (object → unit → event → measures), levels coloured; the safety office
+    imports the plant's spreadsheet here, seeing the dry-run report row by row before confirming."""
+    from appliance import risks as R
+
+    areas = {a.id: P.area_dict(a) for a in P.Area.select()}
+    return render_template("tablet/risks.html", objects=R.register(), areas=areas, classify1=R.CLASSIFY1,
+                           can_import=auth.allowed(current().role, "risks.write"))
+
+
+@ui.get("/tablet/hazards/rules")
+@require("tablet.use")
+def tablet_hazard_rules():
+    """Automatic dispatch rules: area → responsible person, category → specialist (a new rule for the same
+    key replaces the old one)."""
+    from appliance import hazards as H
+
+    rules = list(H.DispatchRule.select().order_by(H.DispatchRule.area_id.is_null(), H.DispatchRule.area_id,
+                                                  H.DispatchRule.category))
+    areas = {a.id: P.area_dict(a) for a in P.Area.select()}
+    users = [u.login for u in auth.User.select().where(auth.User.active & (auth.User.role != "kiosk"))
+             .order_by(auth.User.login)]
+    return render_template("tablet/rules.html", rules=rules, areas=areas, users=users, categories=H.CATEGORIES,
+                           can_edit=auth.allowed(current().role, "risks.write"))
+
+
 @ui.get("/admin")
 @require("admin.use")
 def admin():

@@ -218,3 +218,24 @@ def test_cli_dry_run_and_import(tmp_path):
     assert "created 0, updated 0; unchanged 4" in r.stdout
     r = run_cli("import-register", "--config", str(cfg_path), str(tmp_path / "missing.xlsx"))
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+def test_tablet_register_tree_and_import_form(officer, as_role):
+    upload(officer, xlsx(GOOD_ROWS), dry=False)
+    html = as_role("worker").get("/tablet/risks").get_data(as_text=True)
+    assert 'data-object="OBJ-1"' in html and 'data-object="OBJ-2"' in html and "重大危险源" in html
+    assert 'level-chip risk-1' in html and 'risk-event risk-2' in html  # inherent red, residual orange
+    assert "1-4 安全仪表" in html and "每 1 天 排查" in html
+    assert 'id="import-form"' not in html  # workers read the register (风险告知), the safety office imports
+    html = officer.get("/tablet/risks?lang=en").get_data(as_text=True)
+    assert 'id="import-form"' in html and "format=xlsx" in html and "Check (dry run)" in html
+
+
+def test_tablet_dispatch_rules_page(officer, as_role, users):
+    html = officer.get("/tablet/hazards/rules").get_data(as_text=True)
+    assert 'id="rule-form"' in html and users["supervisor"] in html
+    area = officer.get("/api/v1/areas").get_json()["areas"][0]
+    assert officer.post("/api/v1/hazards/rules", json={"area_id": area["id"], "assignee": users["supervisor"]}).status_code == 201
+    html = as_role("worker").get("/tablet/hazards/rules").get_data(as_text=True)
+    assert users["supervisor"] in html and area["name"] in html and 'id="rule-form"' not in html
+    assert 'href="/tablet/hazards/rules"' in as_role("worker").get("/tablet/hazards").get_data(as_text=True)
