@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, request, send_file
 
 from .. import hazards as H
-from .. import photos
+from .. import photos, qr
 from ..errors import NotFound
 from ..web import current, require
 from . import api_bp, body
@@ -25,6 +25,18 @@ def upload_photo():
                               details=[{"key": "photo"}])
     digest = photos.store(f.read(), _photo_root())
     return jsonify({"sha256": digest}), 201
+
+
+@api_bp.post("/hazards/locate")
+@require("hazards.report")
+def locate_area():
+    """Multipart field `photo`: the area named by the QR label of the equipment in it (SA:AREA:<code> or
+    SA:EQ:<risk object code>, see appliance/qr.py), or the reason there is none. Nothing is stored."""
+    f = request.files.get("photo")
+    if f is None:
+        raise photos.BadPhoto("photo：缺少照片文件（multipart 字段 photo）", "photo: no file (multipart field photo)",
+                              details=[{"key": "photo"}])
+    return jsonify(qr.locate(f.read()))
 
 
 @api_bp.get("/photos/<digest>")
