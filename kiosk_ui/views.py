@@ -97,6 +97,9 @@ def _plan_areas() -> list[dict]:
             d["cy"] = min(y for _, y in pts) + 44  # label along the top edge, leaving room for detectors
             d["bx"] = max(x for x, _ in pts) - 36   # open-hazard badge in the top-right corner
             d["by"] = min(y for _, y in pts) + 36
+            d["ox"] = min(x for x, _ in pts) + 46   # live overlays: gas alarms top-left, PPE bottom-left
+            d["oy"] = min(y for _, y in pts) + 46
+            d["py"] = max(y for _, y in pts) - 46
             out.append(d)
     return out
 
