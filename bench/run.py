@@ -5,6 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board]
+                        [register_import]
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board",
+           "register_import")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -80,6 +82,10 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         base = f"GET /me p99 {r['baseline_p99_ms']} ms"
         return [(f"{label}, p99", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x", "<= 100 ms")
                 for label, e in r["endpoints"].items()]
+    if name == "register_import":
+        n = f"{r['measures']:,} measures"
+        return [(f"register import, {fmt}, {n}", f"{r[fmt]['import_ms']} ms (dry run {r[fmt]['dry_run_ms']} ms)",
+                 f"raw sqlite3 {r['raw_ms']} ms", f"{r[fmt]['ratio_import']}x", "") for fmt in ("xlsx", "csv")]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 
