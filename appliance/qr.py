@@ -116,3 +116,28 @@ def locate(data: bytes) -> dict:
     return {"area_id": area.id if area else None, "area_code": area.code if area else None, "label": shown,
             "reason": reason, "messages": {"zh-CN": zh.format(label=shown, area=area.name if area else ""),
                                            "en": en.format(label=shown, area=(area.name_en or area.name) if area else "")}}
+
+
+def label_text(kind: str, code: str) -> str:
+    """The text printed in the QR label of an area ("area") or a piece of equipment ("equipment")."""
+    return f"SA:{'AREA' if kind == 'area' else 'EQ'}:{code}"
+
+
+def label_png(text: str, module_px: int = 10) -> bytes:
+    """A printable QR code of `text` as PNG: `module_px` pixels a module, with the 4-module quiet zone
+    scanners need (OpenCV's encoder leaves it out)."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    try:
+        import cv2
+    except ImportError:
+        raise QrUnavailable("本设备未安装 OpenCV，无法生成二维码标签", "OpenCV is not installed on this box; no QR labels") from None
+    modules = cv2.QRCodeEncoder.create().encode(text)
+    img = Image.fromarray(modules).convert("L")
+    img = ImageOps.expand(img, border=4, fill=255)
+    img = img.resize((img.width * module_px, img.height * module_px), Image.NEAREST)
+    out = io.BytesIO()
+    img.save(out, "PNG", optimize=True)
+    return out.getvalue()

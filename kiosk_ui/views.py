@@ -279,6 +279,21 @@ def tablet_risks():
                            can_import=auth.allowed(current().role, "risks.write"))
 
 
+@ui.get("/tablet/risks/labels")
+@require("tablet.use")
+def tablet_qr_labels():
+    """QR labels to print and stick on equipment and at area entrances: a photo of one in a hazard report
+    chooses the area (appliance/qr.py has the format)."""
+    from appliance import qr
+    from appliance import risks as R
+
+    areas = [P.area_dict(a) for a in P.Area.select().where(P.Area.active).order_by(P.Area.code)]
+    by_id = {a["id"]: a for a in areas}
+    objects = [{"code": o.code, "name": o.name, "area": by_id.get(o.area_id)}
+               for o in R.RiskObject.select().where(R.RiskObject.active).order_by(R.RiskObject.code)]
+    return render_template("tablet/labels.html", areas=areas, objects=objects, label_text=qr.label_text)
+
+
 @ui.get("/tablet/hazards/rules")
 @require("tablet.use")
 def tablet_hazard_rules():

@@ -103,3 +103,24 @@ def test_locate_png_and_bad_uploads(reporter, as_role):
 def test_report_form_carries_the_lookup(reporter):
     html = reporter.get("/tablet/hazards").get_data(as_text=True)
     assert 'id="report-photo"' in html and 'id="report-area"' in html and "js/locate.js" in html
+
+
+def test_printed_labels_are_found_in_a_photo(reporter):
+    """The label the appliance prints (PNG with its quiet zone), photographed small on a real worksite photo,
+    gives the area back: what a plant prints is what the report form reads."""
+    need(bool(SAMPLE), "../shared/data/hardhat_sample (a real photo)")
+    for kind, code, area in (("area", "WH", "WH"), ("equipment", "V-101", "TANK")):
+        r = reporter.get(f"/api/v1/labels/{kind}/{code}.png")
+        assert r.status_code == 200 and r.mimetype == "image/png", r.get_data()[:200]
+        label = Image.open(io.BytesIO(r.data)).convert("RGB")
+        photo = Image.open(SAMPLE[5]).convert("RGB").resize((1000, 750))
+        label = label.resize((160, 160)).rotate(-8, expand=True, fillcolor=(255, 255, 255))
+        photo.paste(label, (760, 40))
+        out = io.BytesIO()
+        photo.save(out, "JPEG", quality=80)
+        j = locate(reporter, out.getvalue()).get_json()
+        assert (j["reason"], j["area_id"]) == ("found", reporter.areas[area]), j
+    assert reporter.get("/api/v1/labels/area/NOPE.png").status_code == 404
+    assert reporter.get("/api/v1/labels/pipe/WH.png").status_code == 404
+    html = reporter.get("/tablet/risks/labels").get_data(as_text=True)
+    assert 'data-label="SA:AREA:WH"' in html and 'data-label="SA:EQ:V-101"' in html and "/api/v1/labels/area/TANK.png" in html

@@ -2,7 +2,7 @@
 reject. Photos, automatic dispatch and the tablet pages come next."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, send_file
+from flask import Response, current_app, jsonify, request, send_file
 
 from .. import hazards as H
 from .. import photos, qr
@@ -37,6 +37,22 @@ def locate_area():
         raise photos.BadPhoto("photo：缺少照片文件（multipart 字段 photo）", "photo: no file (multipart field photo)",
                               details=[{"key": "photo"}])
     return jsonify(qr.locate(f.read()))
+
+
+@api_bp.get("/labels/<kind>/<code>.png")
+@require("board.read")
+def qr_label(kind: str, code: str):
+    """The printable QR label of an area (`kind` area) or a piece of equipment (`kind` equipment: a risk
+    object's code), as PNG; 404 for a code that is not on record, so labels are only made for real places."""
+    from ..people import Area
+    from ..risks import RiskObject
+
+    model = {"area": Area, "equipment": RiskObject}.get(kind)
+    if model is None or qr.parse_label(qr.label_text(kind, code)) is None or \
+            model.get_or_none((model.code == code) & model.active) is None:
+        raise NotFound("没有该区域或设备", "no such area or equipment")
+    return Response(qr.label_png(qr.label_text(kind, code)), mimetype="image/png",
+                    headers={"Cache-Control": "max-age=3600"})
 
 
 @api_bp.get("/photos/<digest>")
