@@ -10,6 +10,7 @@ No timing assertions: every wait is a Playwright auto-wait or a poll with a gene
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -577,3 +578,34 @@ def test_register_import_dry_run_then_import_on_a_tablet(running_plant, new_page
     for i in range(controls.count()):
         box = controls.nth(i).bounding_box()
         assert box is None or box["height"] >= 48 - 0.01, controls.nth(i).evaluate("e => e.outerHTML.slice(0, 120)")
+
+
+def test_hazard_form_picks_the_area_from_a_qr_label_in_the_photo(running_plant, new_page, tmp_path):
+    """A photo with the warehouse's printed label chooses 仓库 on the report form; a photo without one
+    says so and leaves the reporter's choice alone."""
+    import requests
+    from PIL import Image
+
+    plant = running_plant
+    sample = sorted((ROOT.parent / "shared" / "data" / "hardhat_sample" / "images").glob("*.jpg"))
+    need(bool(sample), "../shared/data/hardhat_sample (a real photo)")
+    label = requests.get(f"{plant.base}/api/v1/labels/area/WH.png", headers={"Authorization": f"Bearer {plant.token}"},
+                         timeout=10)
+    assert label.status_code == 200, label.text[:200]
+    photo = Image.open(sample[2]).convert("RGB").resize((1000, 700))
+    photo.paste(Image.open(io.BytesIO(label.content)).convert("RGB").resize((170, 170)), (800, 500))
+    with_label = tmp_path / "label.jpg"
+    photo.save(with_label, "JPEG", quality=85)
+
+    page = new_page(1280, 800)
+    log_in(page, plant, "liuyang")
+    page.goto(f"{plant.base}/tablet/hazards")
+    area = page.locator("#report-area")
+    area.select_option(label="储罐区")
+    page.locator("#report-photo").set_input_files(str(sample[0]))
+    expect(page.locator("#locate-status")).to_have_attribute("data-reason", "no_qr")
+    expect(page.locator("#locate-status")).to_contain_text("手动")
+    expect(area.locator("option:checked")).to_have_text("储罐区")
+    page.locator("#report-photo").set_input_files(str(with_label))
+    expect(page.locator("#locate-status")).to_have_attribute("data-reason", "found")
+    expect(area.locator("option:checked")).to_have_text("仓库")
