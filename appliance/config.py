@@ -176,6 +176,16 @@ def _bus_model():
     return Annotated[Union[ModbusConfig, SerialLineConfig], Field(discriminator="type")]
 
 
+def _reader_model():
+    """Every badge reader type's config model, chosen by its `type` key (drivers/nfc.py, drivers/pcsc.py)."""
+    from typing import Annotated, Union
+
+    from drivers.nfc import NfcConfig
+    from drivers.pcsc import PcscConfig
+
+    return Annotated[Union[NfcConfig, PcscConfig], Field(discriminator="type")]
+
+
 class Config(Section):
     site: SiteConfig = SiteConfig()
     storage: StorageConfig = StorageConfig()
@@ -186,6 +196,7 @@ class Config(Section):
     alarms: AlarmsConfig = AlarmsConfig()
     points: list[PointConfig] = Field(default_factory=list)
     buses: list[_bus_model()] = Field(default_factory=list)  # type: ignore[valid-type]
+    readers: list[_reader_model()] = Field(default_factory=list)  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _points_and_maps_agree(self):
@@ -204,6 +215,10 @@ class Config(Section):
         names = [b.name for b in self.buses]
         if len(set(names)) != len(names):
             raise ValueError("buses: two buses share a name")
+        readers = [r.name for r in self.readers]
+        dup = sorted({n for n in readers if readers.count(n) > 1})
+        if dup:
+            raise ValueError(f"readers: name used twice: {', '.join(dup)}")
         return self
 
 
@@ -233,6 +248,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "string_pattern_mismatch": ("格式不正确", "has the wrong format"),
     "path_type": ("应为路径", "must be a path"),
     "value_error": ("取值无效", "is not valid"),
+    "union_tag_invalid": ("未知的类型", "unknown type"),
+    "union_tag_not_found": ("缺少必填项", "required key is missing"),
 }
 
 
@@ -246,7 +263,11 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tu
         zh, en = _MESSAGES.get(err["type"], ("取值无效", "is not valid"))
         detail = err.get("msg", "").removeprefix("Value error, ")
         ctx = err.get("ctx") or {}
-        if "expected" in ctx:
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):  # the `type` key of a [[buses]]/[[readers]]
+            key = f"{key}.{ctx.get('discriminator', 'type').strip(chr(39))}"
+            if "expected_tags" in ctx:
+                zh, en = f"{zh} {ctx.get('tag')!r}：可选 {ctx['expected_tags']}", f"{en} {ctx.get('tag')!r}: one of {ctx['expected_tags']}"
+        elif "expected" in ctx:
             zh, en = f"{zh}：{ctx['expected']}", f"{en}: {ctx['expected']}"
         elif err["type"] in ("value_error",) or (ctx and err["type"] not in ("extra_forbidden", "missing")):
             en = f"{en} ({detail})"
@@ -255,15 +276,16 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tu
     return out
 
 
-def parse_config(text: str, source: str = "<string>") -> Config:
-    """Parse and validate TOML text; raises ConfigError naming the bad key."""
+def parse_config(text: str, source: str = "<string>", model: type[BaseModel] | None = None) -> Config:
+    """Parse and validate TOML text (as `model`, by default the appliance's `Config`); raises
+    ConfigError naming the bad key."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: TOML 语法错误：{exc}", f"{source}: TOML syntax error: {exc}",
                           code="config_syntax") from None
     try:
-        return Config.model_validate(raw)
+        return (model or Config).model_validate(raw)
     except ValidationError as exc:
         problems = describe_validation_error(exc)
         zh = "；".join(f"{k}：{m}" for k, m, _ in problems)
@@ -272,8 +294,8 @@ def parse_config(text: str, source: str = "<string>") -> Config:
                           details=[{"key": k, "zh": z, "en": e} for k, z, e in problems]) from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate the config file at `path`."""
+def load_config(path: str | Path, model: type[BaseModel] | None = None) -> Config:
+    """Read and validate the config file at `path` (as `model`; default the appliance's `Config`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -282,4 +304,4 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"无法读取配置文件 {p}：{exc}", f"cannot read config file {p}: {exc}",
                           code="config_unreadable") from None
-    return parse_config(text, str(p))
+    return parse_config(text, str(p), model)

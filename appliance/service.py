@@ -15,6 +15,8 @@ import time
 from waitress.server import create_server
 
 import drivers.modbus  # noqa: F401  (registers the bus types)
+import drivers.nfc  # noqa: F401  (registers the badge reader types)
+import drivers.pcsc  # noqa: F401
 import drivers.serial_line  # noqa: F401
 from drivers.base import REGISTRY
 
@@ -65,6 +67,7 @@ class Appliance:
         if cfg.points:
             self.runtime.health_checks["points"] = self.sensors.health
         self._start_drivers()
+        self._start_readers()
 
         self.scheduler = jobs.build(cfg, self.sensors)
         self.scheduler.start()
@@ -101,6 +104,29 @@ class Appliance:
                 self.runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
                 continue
             driver = cls(bus_cfg, self.sensors.ingest)
+            self.drivers.append(driver)
+            self.runtime.health_checks[key] = driver.health
+            driver.start()
+
+    def _start_readers(self) -> None:
+        """One driver per configured badge reader; each tap goes to the patrol module."""
+        from . import patrol
+
+        def on_tap(tap) -> None:
+            try:
+                patrol.record_tap(tap.reader, tap.uid, tap.at_ms)
+            except Exception:  # a database hiccup must not kill the reader's loop; the tap is logged
+                log.exception("tap not recorded", extra={"reader": tap.reader})
+
+        for rcfg in getattr(self.config, "readers", []):
+            cls = REGISTRY[rcfg.type]
+            why = cls.available()
+            key = f"reader:{rcfg.name}"
+            if why:
+                log.error("reader unavailable", extra={"reader": rcfg.name, "reason": why})
+                self.runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
+                continue
+            driver = cls(rcfg, on_tap)
             self.drivers.append(driver)
             self.runtime.health_checks[key] = driver.health
             driver.start()

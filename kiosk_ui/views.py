@@ -31,7 +31,9 @@ def template_globals() -> dict:
 def component_label(name: str) -> str:
     """A health component's name for people: drivers are "bus:<name>"."""
     kind, _, rest = name.partition(":")
-    return translate(lang(), "component.bus", name=rest) if kind == "bus" and rest else translate(lang(), f"component.{name}")
+    if kind in ("bus", "reader") and rest:
+        return translate(lang(), f"component.{kind}", name=rest)
+    return translate(lang(), f"component.{name}")
 
 
 def fmt_time(ms: int | None, with_date: bool = False) -> str:
@@ -53,7 +55,7 @@ def error_page(status: int, message: str):
 def _js_catalog() -> dict:
     """Texts the page scripts need (event descriptions, connection states), in the viewer's language."""
     cat = catalog(lang())
-    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm."))}
+    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm.", "patrol."))}
 
 
 def _js_json() -> str:
@@ -66,6 +68,8 @@ def describe(ev: events.Committed) -> str:
     values = {k: v for k, v in ev.payload.items() if isinstance(v, (str, int, float))}
     if isinstance(ev.payload.get("level"), int):  # 一级报警 / Level 1 alarm, as the banner says it
         values["level_name"] = translate(lang(), f"alarm.level{ev.payload['level']}")
+    if isinstance(ev.payload.get("bucket"), str):  # a patrol round's outcome in words
+        values["bucket_name"] = translate(lang(), f"patrol.b.{ev.payload['bucket']}")
     key = f"ev.{ev.type}"
     return translate(lang(), key, **values) if key in catalog("zh-CN") else ev.type
 
@@ -199,7 +203,7 @@ def _board_context() -> dict:
     recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE) if can_events else []
     return {"can_events": can_events, "site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
-            "js_i18n": _js_json(),
+            "js_i18n": _js_json(), "can_patrol": auth.allowed(current().role, "patrol.read"),
             "health": overall(current_app.extensions["appliance"])}
 
 
@@ -215,7 +219,7 @@ def checkpoint(reader: str):
     if len(reader) > 64:
         return error_page(404, translate(lang(), "error.not_found"))
     return render_template("checkpoint/screen.html", reader=reader, site=_site_view(), head=events.head_seq(),
-                           js_i18n=_js_json())
+                           js_i18n=_js_json(), can_answer=auth.allowed(current().role, "patrol.answer"))
 
 
 @ui.get("/tablet")
@@ -308,6 +312,28 @@ def tablet_hazard_rules():
              .order_by(auth.User.login)]
     return render_template("tablet/rules.html", rules=rules, areas=areas, users=users, categories=H.CATEGORIES,
                            can_edit=auth.allowed(current().role, "risks.write"))
+
+
+@ui.get("/tablet/patrol")
+@require("tablet.use")
+def tablet_patrol():
+    from appliance import patrol as PT
+
+    role = current().role
+    suspicious = [PT.round_dict(r) for r in PT.Round.select().where(
+        PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)]
+    checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
+    routes = [PT.route_dict(r) for r in PT.Route.select().order_by(PT.Route.code)]
+    js = {**_js_catalog(), "saved": translate(lang(), "form.saved"), "error": translate(lang(), "form.error")}
+    return render_template(
+        "tablet/patrol.html", rounds=PT.rounds_of_day(), suspicious=suspicious, checkpoints=checkpoints, routes=routes,
+        plans=[PT.plan_dict(p) for p in PT.Plan.select().order_by(PT.Plan.id)],
+        areas={a.id: a for a in P.Area.select().where(P.Area.active)},
+        cp_codes={c["id"]: c["code"] for c in checkpoints}, cp_codes_rev={c["code"]: c["id"] for c in checkpoints},
+        route_names={r["id"]: r["name"] for r in routes}, site_tz=_site_view()["timezone"],
+        last_seen=PT.last_seen() if auth.allowed(role, "people.read") else None,
+        can_write=auth.allowed(role, "patrol.write"), can_review=auth.allowed(role, "patrol.review"),
+        js_i18n=json.dumps(js, ensure_ascii=False).replace("</", "<\\/"))
 
 
 @ui.get("/admin")
