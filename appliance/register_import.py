@@ -30,17 +30,20 @@ class RegisterRowsInvalid(ValidationFailed):
     code = "register_rows_invalid"
 
 
-def parse(data: bytes, area_codes: set[str]) -> tuple[list[RW.Object], list[RW.RowError], int]:
-    """(tree, errors, data rows) of a spreadsheet file's bytes; file-level problems raise (4xx)."""
+def parse(data: bytes, area_codes: set[str]) -> tuple[list[RW.Object], list[RW.RowError], int, int]:
+    """(tree, errors, data rows, header row number) of a spreadsheet file's bytes; file-level problems
+    raise (4xx)."""
     rows = spreadsheet.read_rows(data)
     if not rows:
         raise spreadsheet.BadSpreadsheet("文件为空", "the file is empty")
-    colmap, errors = RW.map_header(rows[0][1])
+    h = RW.find_header(rows)
+    header_row = rows[h][0]
+    colmap, errors = RW.map_header(rows[h][1], header_row)
     if errors:
-        return [], errors, 0
-    data_rows = [(n, {key: cells[i] for i, key in colmap.items() if i < len(cells)}) for n, cells in rows[1:]]
-    tree, errors = RW.validate(data_rows, area_codes)
-    return tree, errors, sum(1 for _, c in data_rows if any(RW.text(v) for v in c.values()))
+        return [], errors, 0, header_row
+    data_rows = [(n, {key: cells[i] for i, key in colmap.items() if i < len(cells)}) for n, cells in rows[h + 1:]]
+    tree, errors = RW.validate(data_rows, area_codes, header_row)
+    return tree, errors, sum(1 for _, c in data_rows if any(RW.text(v) for v in c.values())), header_row
 
 
 def _fields_event(e: RW.Event) -> dict:
@@ -131,8 +134,8 @@ def import_register(data: bytes, *, actor: str, dry_run: bool, filename: str = "
     digest = hashlib.sha256(data).hexdigest()
     with events.recording(actor) as rec:
         areas = {a.code: a.id for a in Area.select(Area.code, Area.id).where(Area.active)}
-        tree, errors, n = parse(data, set(areas))
-        report = {"dry_run": dry_run, "ok": not errors, "rows": n, "sha256": digest,
+        tree, errors, n, header_row = parse(data, set(areas))
+        report = {"dry_run": dry_run, "ok": not errors, "rows": n, "header_row": header_row, "sha256": digest,
                   "errors": [e.as_dict() for e in errors]}
         if errors:
             if dry_run:

@@ -46,7 +46,8 @@ COLUMNS: list[tuple[str, str, str, bool]] = [
     ("check_cycle", "排查周期", "Check cycle", False),
     ("check_cycle_unit", "周期单位", "Cycle unit", False),
 ]
-HEADER_ROW = 1  # the first row holds the headers; data starts on row 2
+HEADER_ROW = 1  # where the headers are unless a title row comes first (see find_header)
+HEADER_SEARCH = 10  # plants often put a merged title row (XX公司风险分级管控清单) above the headers
 MAX_COLUMNS = 60
 
 _BY_HEADER = {}
@@ -126,8 +127,21 @@ class Object:
     units: dict[str, Unit] = field(default_factory=dict)
 
 
-def map_header(cells: list[Any]) -> tuple[dict[int, str], list[RowError]]:
-    """Column index → key for a header row; errors for missing required and repeated columns."""
+def _known(cells: list[Any]) -> int:
+    return sum(1 for c in cells[:MAX_COLUMNS] if re.sub(r"[\s_()（）]", "", text(c)).lower() in _BY_HEADER)
+
+
+def find_header(rows: list[tuple[int, list[Any]]]) -> int:
+    """Index (into `rows`) of the header row: among the first HEADER_SEARCH rows, the first with the most
+    known column names (title and note rows above it have few or none)."""
+    head = rows[:HEADER_SEARCH]
+    best = max(range(len(head)), key=lambda i: (_known(head[i][1]), -i), default=0)
+    return best
+
+
+def map_header(cells: list[Any], row: int = HEADER_ROW) -> tuple[dict[int, str], list[RowError]]:
+    """Column index → key for the header row (spreadsheet row `row`); errors for missing required and
+    repeated columns."""
     colmap: dict[int, str] = {}
     errors: list[RowError] = []
     seen: dict[str, int] = {}
@@ -136,13 +150,13 @@ def map_header(cells: list[Any]) -> tuple[dict[int, str], list[RowError]]:
         if key is None:
             continue
         if key in seen:
-            errors.append(RowError(HEADER_ROW, key, f"列“{_LABEL[key][0]}”重复出现", f"column '{_LABEL[key][1]}' appears twice"))
+            errors.append(RowError(row, key, f"列“{_LABEL[key][0]}”重复出现", f"column '{_LABEL[key][1]}' appears twice"))
             continue
         seen[key] = i
         colmap[i] = key
     for key, zh, en, required in COLUMNS:
         if required and key not in seen:
-            errors.append(RowError(HEADER_ROW, key, f"缺少必需的列“{zh}”", f"required column '{en}' is missing"))
+            errors.append(RowError(row, key, f"缺少必需的列“{zh}”", f"required column '{en}' is missing"))
     return colmap, errors
 
 
@@ -331,7 +345,8 @@ def _differs(r: _Row, what_zh: str, what_en: str, first: int, mine: dict, theirs
     return False
 
 
-def validate(rows: list[tuple[int, dict[str, Any]]], area_codes: set[str]) -> tuple[list[Object], list[RowError]]:
+def validate(rows: list[tuple[int, dict[str, Any]]], area_codes: set[str],
+             header_row: int = HEADER_ROW) -> tuple[list[Object], list[RowError]]:
     """`rows` are (row number, {key: cell}) for every data row; blank rows are skipped. Returns the tree
     (objects in first-seen order) and every error; use the tree only when there are no errors."""
     objects: dict[str, Object] = {}
@@ -378,5 +393,5 @@ def validate(rows: list[tuple[int, dict[str, Any]]], area_codes: set[str]) -> tu
             continue
         have_e.measures[m.description] = m
     if n_data == 0 and not errors:
-        errors.append(RowError(HEADER_ROW + 1, "", "表格中没有数据行", "the sheet has no data rows"))
+        errors.append(RowError(header_row + 1, "", "表格中没有数据行", "the sheet has no data rows"))
     return list(objects.values()), errors

@@ -239,3 +239,22 @@ def test_tablet_dispatch_rules_page(officer, as_role, users):
     html = as_role("worker").get("/tablet/hazards/rules").get_data(as_text=True)
     assert users["supervisor"] in html and area["name"] in html and 'id="rule-form"' not in html
     assert 'href="/tablet/hazards/rules"' in as_role("worker").get("/tablet/hazards").get_data(as_text=True)
+
+
+def test_a_title_row_above_the_headers_is_skipped(officer):
+    """Plants put a merged title (XX公司风险分级管控清单) and a note above the headers: rows are still
+    numbered as the spreadsheet shows them."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["滨江精细化工厂风险分级管控清单"])
+    ws.append(["编制：安全环保部", None, "2026 年"])
+    ws.append(HEAD)
+    for r in GOOD_ROWS + [row(measure="m5", l=4)]:
+        ws.append(r)
+    ws.merge_cells("A1:H1")
+    out = io.BytesIO()
+    wb.save(out)
+    rep = upload(officer, out.getvalue(), dry=True).get_json()
+    assert rep["header_row"] == 3 and [(e["row"], e["column"]) for e in rep["errors"]] == [(8, "l")], rep
+    bare = upload(officer, xlsx([]), dry=True).get_json()
+    assert bare["header_row"] == 1 and bare["errors"][0]["row"] == 2 and "no data rows" in bare["errors"][0]["en"]

@@ -96,3 +96,14 @@ def test_blank_sheet_and_headers():
 @pytest.mark.parametrize("cell, text", [(None, ""), (3.0, "3"), (0.5, "0.5"), (True, "1"), ("  a ", "a"), (40, "40")])
 def test_cells_read_as_text(cell, text):
     assert RW.text(cell) == text
+
+
+@pytest.mark.parametrize("rows, index", [
+    ([(1, ["风险分级管控清单"]), (2, [c for _, c, _, _ in RW.COLUMNS])], 1),
+    ([(1, [c for _, c, _, _ in RW.COLUMNS]), (2, ["OBJ-1", "L"])], 0),
+    ([(1, ["标题"]), (2, ["备注", None]), (3, ["风险事件", "L", "管控措施"]), (4, ["x"])], 2),
+    ([(1, ["a"]), (2, ["b"])], 0),   # no headers anywhere: row 1, whose errors then name every column
+    ([], 0),
+])
+def test_the_header_row_is_found_below_titles(rows, index):
+    assert RW.find_header(rows) == index

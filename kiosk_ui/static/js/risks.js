@@ -34,7 +34,7 @@
     rep.errors.forEach(function (e) {
       var tr = document.createElement("tr");
       tr.dataset.row = e.row;
-      cell(tr, e.row === 1 ? I18N.header : e.row);
+      cell(tr, e.row === rep.header_row ? I18N.header + " (" + e.row + ")" : e.row);
       cell(tr, lang === "en" ? e.column_en : e.column_zh);
       cell(tr, lang === "en" ? e.en : e.zh);
       body.appendChild(tr);
@@ -80,7 +80,7 @@
         show(true, fmt(I18N.done, { rows: r.body.rows }));
         setTimeout(function () { location.reload(); }, 1500);
       } else if (r.body.error && r.body.error.details) {   // the register changed since the dry run
-        render({ ok: false, errors: r.body.error.details, rows: 0 });
+        render({ ok: false, errors: r.body.error.details, rows: 0, header_row: 0 });
       } else {
         failed(r.body);
       }
