@@ -22,12 +22,13 @@ CHECKPOINTS = [
     ("CP-TANK", "储罐区东侧", "Tank farm east", "TANK", [
         ("level", "液位计读数正常、无报警", "Level gauges normal, no alarm", "工艺"),
         ("dike", "防火堤完好、排水阀关闭", "Dike intact, drain valve closed", "安全"),
-        ("breather", "呼吸阀、阻火器无堵塞", "Breather valves and flame arresters clear", "设备")]),
+        ("breather", "呼吸阀、阻火器无堵塞", "Breather valves and flame arresters clear", "设备",
+         "罐区巡检：呼吸阀、阻火器、防火堤")]),
     ("CP-REACT", "反应车间一层", "Reactor building, ground floor", "REACT", [
         ("leak", "法兰、阀门无泄漏", "No leaks at flanges and valves", "工艺"),
         ("sis", "SIS 联锁投用", "SIS interlocks in service", "仪表")]),
     ("CP-DOCK", "装卸站台鹤位", "Loading dock arms", "DOCK", [
-        ("ground", "静电接地报警器正常", "Static earthing monitor working", "电气"),
+        ("ground", "静电接地报警器正常", "Static earthing monitor working", "电气", "静电接地报警器与装卸联锁"),
         ("ext", "灭火器在位、压力正常", "Extinguishers in place and charged", "消防")]),
     ("CP-WH", "危化品仓库", "Hazardous-goods warehouse", "WH", [
         ("stack", "货物堆码限高、间距符合要求", "Stacking height and spacing as required", "安全"),
@@ -43,12 +44,18 @@ def seed(actor: str = "system:demo") -> None:
     """The demo's checkpoints, route and plan (once; a data directory from an older demo gets them too)."""
     if PT.Route.get_or_none(PT.Route.code == ROUTE[0]):
         return
+    from .risks import RiskMeasure
+
     areas = {a.code: a.id for a in Area.select()}
+    measures = {m.description: m.id for m in RiskMeasure.select()}
     ids = []
     for code, name, name_en, area, items in CHECKPOINTS:
+        # an item that names a control measure of the demo register is that measure's check (排查记录)
+        checklist = [{"id": i, "text": t, "text_en": te, "category": cat,
+                      **({"measure_id": measures[rest[0]]} if rest and rest[0] in measures else {})}
+                     for i, t, te, cat, *rest in items]
         c = PT.Checkpoint.get_or_none(PT.Checkpoint.code == code) or PT.create_checkpoint(PT.CheckpointIn(
-            code=code, name=name, name_en=name_en, area_id=areas[area], reader=code,
-            checklist=[{"id": i, "text": t, "text_en": te, "category": cat} for i, t, te, cat in items]), actor=actor)
+            code=code, name=name, name_en=name_en, area_id=areas[area], reader=code, checklist=checklist), actor=actor)
         ids.append(c.id)
     r = PT.create_route(PT.RouteIn(code=ROUTE[0], name=ROUTE[1], name_en=ROUTE[2],
                                    stops=[{"checkpoint_id": i, "min_walk_s": WALK_S} for i in ids]), actor=actor)

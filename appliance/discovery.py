@@ -71,9 +71,11 @@ class Advertiser:
                 self._zc.close()
 
 
-def find_appliance(timeout: float = 5.0, interfaces: list[str] | None = None) -> str | None:
-    """Browse the LAN for `_safety-appliance._tcp` and return the first appliance's base URL, or None.
-    Used by satellite reader stations that were given no URL."""
+def find_appliance(timeout: float = 5.0, interfaces: list[str] | None = None,
+                   appliance_id: str | None = None) -> str | None:
+    """Browse the LAN for `_safety-appliance._tcp` and return the base URL of the first appliance (whose
+    TXT `id` is `appliance_id`, when given: a LAN may hold more than one), or None. Used by satellite reader
+    stations that were given no URL."""
     from zeroconf import ServiceBrowser, ServiceStateChange, Zeroconf
 
     found: list[str] = []
@@ -84,6 +86,8 @@ def find_appliance(timeout: float = 5.0, interfaces: list[str] | None = None) ->
         if state_change is not ServiceStateChange.Added or done.is_set():
             return
         info = zeroconf.get_service_info(service_type, name, timeout=2000)
+        if info and appliance_id is not None and (info.properties or {}).get(b"id", b"").decode() != appliance_id:
+            return
         if info and info.parsed_addresses():
             found.append(f"http://{info.parsed_addresses()[0]}:{info.port}")
             done.set()

@@ -61,6 +61,11 @@ def build(config: Config, sensors=None) -> BackgroundScheduler:
     # rounds are scheduled a day ahead and closed (judged) once their window and grace are over
     s.add_job(patrol.tick, "interval", seconds=30, id="patrol-rounds", name="patrol rounds",
               replace_existing=True, next_run_time=_soon())
+    from . import control_tasks
+
+    # one task per control measure per check cycle; reminders before the period ends; 未排查 after it
+    s.add_job(control_tasks.tick, "interval", seconds=60, id="control-tasks", name="control tasks",
+              replace_existing=True, next_run_time=_soon())
     return s
 
 

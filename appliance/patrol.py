@@ -134,6 +134,7 @@ class PatrolTap(Model):
 
 
 class CheckRecord(Model):
+    measure_id = peewee.IntegerField(null=True)
     tap_id = peewee.IntegerField(null=True)
     round_id = peewee.IntegerField(null=True)
     checkpoint_id = peewee.IntegerField()
@@ -192,6 +193,8 @@ class CheckItem(BaseModel):
     text: str = Field(min_length=1, max_length=200)
     text_en: str = Field("", max_length=200)
     category: Literal[CATEGORIES] = "安全"  # type: ignore[valid-type]  # of the hazard an 异常 opens
+    # a control measure (管控措施) this item checks: its answer is also that measure's check record
+    measure_id: int | None = Field(None, gt=0, le=2**31)
 
 
 def _unique_items(v: list[CheckItem]) -> list[CheckItem]:
@@ -410,7 +413,7 @@ def tap_dict(t: PatrolTap) -> dict:
 def check_dict(c: CheckRecord) -> dict:
     return {"id": c.id, "tap_id": c.tap_id, "round_id": c.round_id, "checkpoint_id": c.checkpoint_id,
             "person_id": c.person_id, "status": c.status, "answers": json.loads(c.answers), "note": c.note,
-            "hazard_ids": json.loads(c.hazard_ids), "checked_at": c.checked_at}
+            "hazard_ids": json.loads(c.hazard_ids), "checked_at": c.checked_at, "measure_id": c.measure_id}
 
 
 # ---------------------------------------------------------------- master data
@@ -430,9 +433,21 @@ def _area(area_id: int) -> Area:
     return a
 
 
+def _check_measures(items: list[CheckItem] | list[dict]) -> None:
+    from .risks import RiskMeasure
+
+    for i, item in enumerate(items):
+        mid = item.measure_id if isinstance(item, CheckItem) else item.get("measure_id")
+        if mid is not None and RiskMeasure.get_or_none(RiskMeasure.id == mid) is None:
+            raise ValidationFailed(f"checklist.{i}.measure_id：管控措施 {mid} 不存在",
+                                   f"checklist.{i}.measure_id: control measure {mid} does not exist",
+                                   details=[{"key": f"checklist.{i}.measure_id"}])
+
+
 def create_checkpoint(data: CheckpointIn, *, actor: str) -> Checkpoint:
     with events.recording(actor) as rec:
         _area(data.area_id)
+        _check_measures(data.checklist)
         if Checkpoint.get_or_none(Checkpoint.code == data.code):
             raise Conflict(f"点位编码已存在：{data.code}", f"checkpoint code already exists: {data.code}")
         if data.reader and Checkpoint.get_or_none(Checkpoint.reader == data.reader):
@@ -456,6 +471,7 @@ def update_checkpoint(cp_id: int, data: CheckpointUpdate, *, actor: str) -> Chec
         if "area_id" in changes:
             _area(changes["area_id"])
         if "checklist" in changes:
+            _check_measures(changes["checklist"])
             changes["checklist"] = json.dumps(changes["checklist"], ensure_ascii=False)
         if changes:
             Checkpoint.update(**changes, updated_at=events.now_ms()).where(Checkpoint.id == c.id).execute()
@@ -789,6 +805,22 @@ def answer(tap_id: int, data: AnswerIn, principal) -> CheckRecord:
                                status=status, answers=json.dumps(data.answers), note=data.note,
                                hazard_ids=json.dumps(hazard_ids), checked_at=events.now_ms())
         PatrolTap.update(answered=True).where(PatrolTap.id == tap.id).execute()
+        # items that check a control measure: a check record per measure, which is that period's control task
+        from .control_tasks import complete, current_task
+
+        item_hazards = dict(zip([k for k, v in data.answers.items() if v == "abnormal"], hazard_ids))
+        for item_id, value in data.answers.items():
+            mid = items[item_id].get("measure_id")
+            if mid is None:
+                continue
+            result = PR.CHECK_HAZARD if value == "abnormal" else PR.CHECK_NORMAL
+            hz = item_hazards.get(item_id)
+            mc = CheckRecord.create(tap_id=tap.id, round_id=tap.round_id, checkpoint_id=cp.id, person_id=tap.person_id,
+                                    status=result, answers=json.dumps({item_id: value}), note=data.note,
+                                    hazard_ids=json.dumps([hz] if hz else []), checked_at=events.now_ms(), measure_id=mid)
+            task = current_task(mid, tap.at)
+            if task is not None:
+                complete(task, result, data.note, actor=reporter, check_record_id=mc.id, hazard_id=hz)
         rec.emit("patrol.checked", entity=("check", c.id),
                  payload={"id": c.id, "tap_id": tap.id, "round_id": tap.round_id, "reader": tap.reader,
                           "checkpoint_id": cp.id, "checkpoint": cp.name, "checkpoint_en": cp.name_en,

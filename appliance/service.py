@@ -68,6 +68,7 @@ class Appliance:
             self.runtime.health_checks["points"] = self.sensors.health
         self._start_drivers()
         self._start_readers()
+        self.runtime.health_checks["stations"] = self._stations_health
 
         self.scheduler = jobs.build(cfg, self.sensors)
         self.scheduler.start()
@@ -107,6 +108,21 @@ class Appliance:
             self.drivers.append(driver)
             self.runtime.health_checks[key] = driver.health
             driver.start()
+
+    def _stations_health(self) -> dict:
+        """Satellite stations: when each last posted, and refused posts by reason (a wrong key shows here)."""
+        from .patrol import Station
+
+        stations = [{"name": s.name, "active": bool(s.active), "last_post_at": s.last_post_at}
+                    for s in Station.select().order_by(Station.name)]
+        refused = {k: dict(v) for k, v in self.runtime.station_refusals.items()}
+        # a station posting with a wrong key in the last 10 minutes: its taps are not arriving
+        recent = [k for k, v in refused.items() if v["last"] and time.time() * 1000 - v["last"] < 600_000
+                  and k in ("bad_signature", "unknown_station")]
+        out = {"status": "degraded" if recent else "ok", "stations": stations, "refused": refused}
+        if recent:
+            out["reason"] = f"station posts refused: {', '.join(recent)}"
+        return out
 
     def _start_readers(self) -> None:
         """One driver per configured badge reader; each tap goes to the patrol module."""

@@ -48,6 +48,9 @@ class StationSettings(Section):
     key: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$")
     key_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")
     appliance_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(:\d+)?/?$")
+    # found by mDNS when appliance_url is left out: the appliance's [site] appliance_id, and the interfaces
+    appliance_id: str | None = Field(None, max_length=64)
+    discovery_interfaces: list[str] = Field(default_factory=list)
     data_dir: Path = Path("/var/lib/safety-station")
     batch: int = Field(100, ge=1, le=500)
     retry_max_s: float = Field(30.0, ge=1, le=3600)
@@ -198,7 +201,8 @@ class Station:
             return self.url
         from .discovery import find_appliance
 
-        return find_appliance(self.config.station.discovery_timeout_s)
+        s = self.config.station
+        return find_appliance(s.discovery_timeout_s, s.discovery_interfaces or None, s.appliance_id)
 
     def _post(self, url: str, taps: list[dict]) -> list[dict]:
         body = json.dumps({"taps": taps}, separators=(",", ":")).encode()
@@ -230,6 +234,7 @@ class Station:
         while not self.stopped.is_set():
             batch = self.outbox.pending(self.config.station.batch)
             if not batch:
+                self._status(self.state.get("last_error") if self.state.get("status") == "fault" else None)
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
@@ -257,6 +262,7 @@ class Station:
     def _status(self, error: str | None) -> None:
         """A small status file for the station's own display: queue length and the last problem."""
         status = {**self.outbox.counts(), "state": self.state.get("status"), "error": error,
+                  "readers": {d.config.name: d.health().get("status") for d in self.drivers},
                   "at": int(time.time() * 1000)}
         path = Path(self.config.station.data_dir) / "status.json"
         tmp = path.with_suffix(".tmp")

@@ -37,7 +37,8 @@ class Runtime:
     sensors: object | None = None  # appliance.sensors.Sensors once the service runs the sensor loop
     # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
     health_checks: dict[str, Callable[[], dict]] = field(default_factory=dict)
-    station_refusals: dict[str, int] = field(default_factory=dict)  # reason → count of refused station posts
+    # reason → {count, last, station} of refused satellite-station posts
+    station_refusals: dict[str, dict] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
 
 

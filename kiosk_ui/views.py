@@ -68,6 +68,8 @@ def describe(ev: events.Committed) -> str:
     values = {k: v for k, v in ev.payload.items() if isinstance(v, (str, int, float))}
     if isinstance(ev.payload.get("level"), int):  # 一级报警 / Level 1 alarm, as the banner says it
         values["level_name"] = translate(lang(), f"alarm.level{ev.payload['level']}")
+    if isinstance(ev.payload.get("result"), int):  # a check record's CHECK_STATUS in words
+        values["result_name"] = translate(lang(), f"patrol.check{ev.payload['result']}")
     if isinstance(ev.payload.get("bucket"), str):  # a patrol round's outcome in words
         values["bucket_name"] = translate(lang(), f"patrol.b.{ev.payload['bucket']}")
     key = f"ev.{ev.type}"
@@ -197,6 +199,12 @@ def fmt_value(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f}"
 
 
+def _recent_taps(n: int = 8) -> list[events.Committed]:
+    """The latest taps for the board's patrol panel, newest first, as the page script renders live ones."""
+    rows = events.Event.select().where(events.Event.type == "patrol.tap").order_by(events.Event.seq.desc()).limit(n).dicts()
+    return [events.Committed.from_row(r) for r in rows]
+
+
 def _board_context() -> dict:
     # The feed is the event log: only roles that may read the log see it (and get the live stream).
     can_events = auth.allowed(current().role, "events.read")
@@ -204,6 +212,7 @@ def _board_context() -> dict:
     return {"can_events": can_events, "site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
             "js_i18n": _js_json(), "can_patrol": auth.allowed(current().role, "patrol.read"),
+            "recent_taps": _recent_taps() if auth.allowed(current().role, "patrol.read") else [],
             "health": overall(current_app.extensions["appliance"])}
 
 
@@ -317,22 +326,31 @@ def tablet_hazard_rules():
 @ui.get("/tablet/patrol")
 @require("tablet.use")
 def tablet_patrol():
+    from appliance import control_tasks as CT
     from appliance import patrol as PT
 
     role = current().role
+    tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
+             .order_by(CT.ControlTask.period_end).limit(200)]
     suspicious = [PT.round_dict(r) for r in PT.Round.select().where(
         PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)]
     checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
     routes = [PT.route_dict(r) for r in PT.Route.select().order_by(PT.Route.code)]
     js = {**_js_catalog(), "saved": translate(lang(), "form.saved"), "error": translate(lang(), "form.error")}
+    now = events.now_ms()
+    today = PT.rounds_of_day()
+    started = [r for r in today if r["due_start"] <= now][::-1]   # newest first; the future ones are counted
+    upcoming = [r for r in today if r["due_start"] > now]
     return render_template(
-        "tablet/patrol.html", rounds=PT.rounds_of_day(), suspicious=suspicious, checkpoints=checkpoints, routes=routes,
+        "tablet/patrol.html", rounds=started[:60], upcoming=len(upcoming),
+        next_round=upcoming[0]["due_start"] if upcoming else None, suspicious=suspicious, checkpoints=checkpoints, routes=routes,
         plans=[PT.plan_dict(p) for p in PT.Plan.select().order_by(PT.Plan.id)],
         areas={a.id: a for a in P.Area.select().where(P.Area.active)},
         cp_codes={c["id"]: c["code"] for c in checkpoints}, cp_codes_rev={c["code"]: c["id"] for c in checkpoints},
         route_names={r["id"]: r["name"] for r in routes}, site_tz=_site_view()["timezone"],
         last_seen=PT.last_seen() if auth.allowed(role, "people.read") else None,
         can_write=auth.allowed(role, "patrol.write"), can_review=auth.allowed(role, "patrol.review"),
+        tasks=tasks, can_check=auth.allowed(role, "hazards.report"),
         js_i18n=json.dumps(js, ensure_ascii=False).replace("</", "<\\/"))
 
 

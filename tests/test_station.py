@@ -44,6 +44,15 @@ def seed(cfg_path) -> None:
     db.database.close()
 
 
+def reader_ready(status, since: float = 0) -> bool:
+    """The station's status file says its reader is open (written after `since`, a unix time)."""
+    try:
+        s = json.loads(status.read_text())
+    except (OSError, ValueError):
+        return False
+    return s["at"] >= since * 1000 and s.get("readers", {}).get("CP-FAR") == "ok"
+
+
 def station_taps(db_path) -> list[tuple]:
     conn = sqlite3.connect(db_path)
     try:
@@ -75,8 +84,10 @@ def test_station_delivers_every_tap_once_across_restarts(tmp_path, sim):
 
     app = spawn(["run", "--config", str(cfg)])
     station = spawn(["reader", "--config", str(st_cfg)], env=env)
+    status = st_dir / "status.json"
     try:
         wait_healthy(base)
+        assert wait_until(lambda: reader_ready(status), 20)
         sim.present("CP-FAR", BADGE)
         assert wait_until(lambda: len(station_taps(db_path)) == 1, 20), station_taps(db_path)
         assert station_taps(db_path)[0][1:] == (BADGE, "outside_round")
@@ -86,14 +97,14 @@ def test_station_delivers_every_tap_once_across_restarts(tmp_path, sim):
         app.wait(10)
         for uid in STRANGERS[:2]:
             sim.present("CP-FAR", uid)
-        status = st_dir / "status.json"
         assert wait_until(lambda: status.exists() and json.loads(status.read_text())["queued"] == 2, 15), \
             status.read_text() if status.exists() else "no status file"
         # ... and the station itself is killed with taps still queued, then comes back
         station.send_signal(signal.SIGKILL)
         station.wait(10)
+        restarted = time.time()
         station = spawn(["reader", "--config", str(st_cfg)], env=env)
-        time.sleep(1.5)  # the reader reopens
+        assert wait_until(lambda: reader_ready(status, since=restarted), 20), status.read_text()
         sim.present("CP-FAR", STRANGERS[2])
         assert wait_until(lambda: json.loads(status.read_text())["queued"] == 3, 15), status.read_text()
 
@@ -129,17 +140,45 @@ def test_station_with_a_wrong_key_keeps_its_taps(tmp_path, sim):
     station = spawn(["reader", "--config", str(st_cfg)])
     try:
         wait_healthy(f"http://127.0.0.1:{port}")
-        time.sleep(1.0)
-        sim.present("CP-FAR", BADGE)
         status = st_dir / "status.json"
+        assert wait_until(lambda: reader_ready(status), 20)
+        sim.present("CP-FAR", BADGE)
         assert wait_until(lambda: status.exists() and "station_bad_signature" in (json.loads(status.read_text())["error"] or ""), 15)
         assert json.loads(status.read_text())["queued"] == 1
         assert station_taps(data / "appliance.db") == []
+        import requests
+
+        h = requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5).json()["components"]["stations"]
+        assert h["status"] == "degraded" and h["refused"]["bad_signature"]["station"] == "st-far", h
     finally:
         stop_peer(station)
         stop_peer(app)
     out = app.stdout.read()
     assert "station post refused" in out
+
+
+def test_station_finds_the_appliance_by_mdns(tmp_path, sim):
+    port = free_port()
+    data = tmp_path / "appliance"
+    cfg = write_config(data, port=port, discovery=True)     # advertised on 127.0.0.1 only
+    seed(cfg)
+    key = run_cli("create-station", "st-far", "--config", str(cfg)).stdout.strip()
+    sim.add_nfc("CP-FAR", rearm_after_s=0.2)
+    st_dir = tmp_path / "station"
+    st_cfg = tmp_path / "station.toml"
+    st_cfg.write_text(f'[station]\nname = "st-far"\nkey = "{key}"\nappliance_id = "test-1"\n'
+                      f'discovery_interfaces = ["127.0.0.1"]\ndata_dir = "{st_dir}"\nretry_max_s = 1\n\n{sim.toml()}\n',
+                      encoding="utf-8")
+    app = spawn(["run", "--config", str(cfg)])
+    station = spawn(["reader", "--config", str(st_cfg)])
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}")
+        assert wait_until(lambda: reader_ready(st_dir / "status.json"), 20)
+        sim.present("CP-FAR", BADGE)
+        assert wait_until(lambda: len(station_taps(data / "appliance.db")) == 1, 30)
+    finally:
+        stop_peer(station)
+        stop_peer(app)
 
 
 @pytest.mark.parametrize("body, key", [

@@ -191,7 +191,8 @@ def station_taps():
                                         h.get("X-Signature", ""), time.time())
     except P.StationRefused as exc:
         stats = current_app.extensions["appliance"].station_refusals
-        stats[exc.reason] = stats.get(exc.reason, 0) + 1
+        seen = stats.setdefault(exc.reason, {"count": 0, "last": None, "station": None})
+        seen.update(count=seen["count"] + 1, last=int(time.time() * 1000), station=name[:40])
         log.warning("station post refused", extra={"station": name[:40], "reason": exc.reason,
                                                    "remote": request.remote_addr})
         zh, en = _REFUSALS[exc.reason]

@@ -61,6 +61,14 @@
     });
   });
 
+  document.querySelectorAll(".task-form").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var result = parseInt(e.submitter ? e.submitter.value : "0", 10);
+      send("/api/v1/control-tasks/" + form.dataset.task + "/check", { result: result, note: form.note.value });
+    });
+  });
+
   var builders = {
     checkpoint: function (f) {
       // one item per line: "text" or "text | category"; ids are numbered
