@@ -40,16 +40,9 @@ def rows_for(n_measures: int) -> list[dict]:
 
 
 def as_xlsx(rows: list[dict]) -> bytes:
-    import openpyxl
+    from appliance.spreadsheet import write_xlsx  # openpyxl's one owner writes the test file too
 
-    wb = openpyxl.Workbook(write_only=True)
-    ws = wb.create_sheet()
-    ws.append([zh for _, zh, _, _ in RW.COLUMNS])
-    for r in rows:
-        ws.append([r.get(k) for k, *_ in RW.COLUMNS])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return write_xlsx([("register", [[zh for _, zh, _, _ in RW.COLUMNS]] + [[r.get(k) for k, *_ in RW.COLUMNS] for r in rows])])
 
 
 def as_csv(rows: list[dict]) -> bytes:
