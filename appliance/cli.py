@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--output", "-o", help="backup file (default: <data_dir>/backups/backup-<time>.db)")
 
+    p = sub.add_parser("import-register", help="import the risk register from a spreadsheet (XLSX or CSV)",
+                       description="Check FILE (one row per control measure; see the template on /tablet/risks) and "
+                                   "import it all in one transaction, or nothing. --dry-run only reports. Exit 1 "
+                                   "when a row is bad.")
+    _config_arg(p)
+    p.add_argument("file", help="XLSX or CSV file (UTF-8 or GB18030)")
+    p.add_argument("--dry-run", action="store_true", help="check and report what would change; write nothing")
+
     p = sub.add_parser("reader", help="run a satellite reader station at a far checkpoint",
                        description="Read badges locally, store each tap durably, post them signed to the appliance "
                                    "(found by mDNS or [station] appliance_url); keeps taps while the LAN is down.")
@@ -221,6 +229,34 @@ def cmd_audit_verify(args) -> int:
     return 0
 
 
+def cmd_import_register(args) -> int:
+    from . import register_import as RI
+
+    cfg = _load(args)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"错误 / error: 无法读取文件 / cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    _open(cfg)
+    try:
+        report = RI.import_register(data, actor="system:cli", dry_run=args.dry_run, filename=Path(args.file).name)
+    except RI.RegisterRowsInvalid as exc:
+        report = {"errors": exc.details, "ok": False}
+    for e in report["errors"]:
+        col = f" [{e['column_zh']} / {e['column_en']}]" if e["column"] else ""
+        print(f"第 {e['row']} 行 / row {e['row']}{col}: {e['zh']} / {e['en']}", file=sys.stderr)
+    if not report["ok"]:
+        print(f"{len(report['errors'])} 处错误，未导入 / {len(report['errors'])} errors; nothing imported", file=sys.stderr)
+        return 1
+    verb = "将会 / would be" if args.dry_run else "已 / were"
+    for kind, c in report["summary"].items():
+        print(f"{kind}: {verb} created {c['created']}, updated {c['updated']}; unchanged {c['unchanged']}")
+    print(f"{'检查通过（未写入）/ checked, nothing written' if args.dry_run else '已导入 / imported'}: "
+          f"{report['rows']} rows of {args.file}")
+    return 0
+
+
 def _run(config) -> int:
     from . import logs
     from .service import Appliance
@@ -351,7 +387,8 @@ def _demo(args, sim_port, field_ports, receiver=None, readers_toml: str = "") ->
 
 HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, "init-db": cmd_init_db,
             "create-user": cmd_create_user, "create-token": cmd_create_token, "export": cmd_export,
-            "backup": cmd_backup, "reader": cmd_reader, "create-station": cmd_create_station}
+            "backup": cmd_backup, "reader": cmd_reader, "create-station": cmd_create_station,
+            "import-register": cmd_import_register}
 
 
 def main(argv: list[str] | None = None) -> int:

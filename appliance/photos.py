@@ -49,8 +49,9 @@ def _jpeg(img: Image.Image, side: int) -> bytes:
     return out.getvalue()
 
 
-def store(data: bytes, root: Path) -> str:
-    """Check, re-encode and store a photo; returns its SHA-256 (the only way to refer to it)."""
+def decode(data: bytes) -> Image.Image:
+    """The upload decoded as an RGB image (EXIF orientation applied); BadPhoto unless it is a whole JPEG,
+    PNG or WebP within the pixel limit, whatever its name or type claims."""
     if not data:
         raise BadPhoto("photo：照片为空", "photo: the upload is empty", details=[{"key": "photo"}])
     try:
@@ -68,6 +69,12 @@ def store(data: bytes, root: Path) -> str:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise BadPhoto("photo：不是有效的图片（已损坏或被截断）", f"photo: not a valid image ({exc})",
                        details=[{"key": "photo"}]) from None
+    return img
+
+
+def store(data: bytes, root: Path) -> str:
+    """Check, re-encode and store a photo; returns its SHA-256 (the only way to refer to it)."""
+    img = decode(data)
     full, thumb = _jpeg(img, MAX_SIDE), _jpeg(img, THUMB_SIDE)
     digest = hashlib.sha256(full).hexdigest()
     root.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board] [taps]
-                        [patrol] [sync]
+                        [patrol] [sync] [register_import]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps",
-           "patrol", "sync")
+           "patrol", "sync", "register_import")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -82,6 +82,10 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         base = f"GET /me p99 {r['baseline_p99_ms']} ms"
         return [(f"{label}, p99", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x", "<= 100 ms")
                 for label, e in r["endpoints"].items()]
+    if name == "register_import":
+        n = f"{r['measures']:,} measures"
+        return [(f"register import, {fmt}, {n}", f"{r[fmt]['import_ms']} ms (dry run {r[fmt]['dry_run_ms']} ms)",
+                 f"raw sqlite3 {r['raw_ms']} ms", f"{r[fmt]['ratio_import']}x", "") for fmt in ("xlsx", "csv")]
     if name == "taps":
         out = []
         for key, label, base in (("nfc", "nfc udp present->Tap", "bare nfcpy sense"),

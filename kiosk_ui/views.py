@@ -103,6 +103,9 @@ def _plan_areas() -> list[dict]:
             d["cy"] = min(y for _, y in pts) + 44  # label along the top edge, leaving room for detectors
             d["bx"] = max(x for x, _ in pts) - 36   # open-hazard badge in the top-right corner
             d["by"] = min(y for _, y in pts) + 36
+            d["ox"] = min(x for x, _ in pts) + 46   # live overlays: gas alarms top-left, PPE bottom-left
+            d["oy"] = min(y for _, y in pts) + 46
+            d["py"] = max(y for _, y in pts) - 46
             out.append(d)
     return out
 
@@ -276,6 +279,49 @@ def tablet_hazards():
     return render_template("tablet/hazards.html", hazards=hazards, areas=areas, users=users, me=me.actor,
                            categories=H.CATEGORIES, can_handle=auth.allowed(role, "hazards.handle"),
                            can_report=auth.allowed(role, "hazards.report"))
+
+
+@ui.get("/tablet/risks")
+@require("tablet.use")
+def tablet_risks():
+    """The risk register as a tree (object → unit → event → measures), levels coloured; the safety office
+    imports the plant's spreadsheet here, seeing the dry-run report row by row before confirming."""
+    from appliance import risks as R
+
+    areas = {a.id: P.area_dict(a) for a in P.Area.select()}
+    return render_template("tablet/risks.html", objects=R.register(), areas=areas, classify1=R.CLASSIFY1,
+                           can_import=auth.allowed(current().role, "risks.write"))
+
+
+@ui.get("/tablet/risks/labels")
+@require("tablet.use")
+def tablet_qr_labels():
+    """QR labels to print and stick on equipment and at area entrances: a photo of one in a hazard report
+    chooses the area (appliance/qr.py has the format)."""
+    from appliance import qr
+    from appliance import risks as R
+
+    areas = [P.area_dict(a) for a in P.Area.select().where(P.Area.active).order_by(P.Area.code)]
+    by_id = {a["id"]: a for a in areas}
+    objects = [{"code": o.code, "name": o.name, "area": by_id.get(o.area_id)}
+               for o in R.RiskObject.select().where(R.RiskObject.active).order_by(R.RiskObject.code)]
+    return render_template("tablet/labels.html", areas=areas, objects=objects, label_text=qr.label_text)
+
+
+@ui.get("/tablet/hazards/rules")
+@require("tablet.use")
+def tablet_hazard_rules():
+    """Automatic dispatch rules: area → responsible person, category → specialist (a new rule for the same
+    key replaces the old one)."""
+    from appliance import hazards as H
+
+    rules = list(H.DispatchRule.select().order_by(H.DispatchRule.area_id.is_null(), H.DispatchRule.area_id,
+                                                  H.DispatchRule.category))
+    areas = {a.id: P.area_dict(a) for a in P.Area.select()}
+    users = [u.login for u in auth.User.select().where(auth.User.active & (auth.User.role != "kiosk"))
+             .order_by(auth.User.login)]
+    return render_template("tablet/rules.html", rules=rules, areas=areas, users=users, categories=H.CATEGORIES,
+                           can_edit=auth.allowed(current().role, "risks.write"))
 
 
 @ui.get("/tablet/patrol")

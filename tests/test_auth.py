@@ -47,7 +47,7 @@ def test_authorisation_matrix(app, users, as_role):
             code = r.status_code
             if path == "/api/v1/stream" and code == 200:
                 r.close()
-            label = f"{method} {path} as {role}: {code} {r.get_data(as_text=True)[:200]}"
+            label = f"{method} {path} as {role}: {code} {r.get_data()[:200].decode('utf-8', 'replace')}"  # may be a file
             if perm is None and path == "/api/v1/patrol/station-taps":
                 # authenticated by its own HMAC signature, not by a session: unsigned posts are refused
                 assert code == 401 and r.get_json()["error"]["code"].startswith("station_"), label

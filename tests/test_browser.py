@@ -10,6 +10,7 @@ No timing assertions: every wait is a Playwright auto-wait or a poll with a gene
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -408,6 +409,13 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
         point = board.locator('[data-point="GT-101"]')
         expect(point).to_have_class(re.compile(r"\bst-alarm2\b"), timeout=90_000)
         expect(board.locator("#alarm-banner .alarm.level2").first).to_be_visible()
+        # the risk map's live overlay: the tank farm carries a pulsing level-2 gas marker
+        gas = board.locator("#area-TANK .overlay-gas")
+        expect(gas).to_be_visible()
+        expect(gas).to_have_class(re.compile(r"\blevel2\b"))
+        expect(board.locator("#area-GATE .overlay-gas")).to_be_hidden()
+        board.screenshot(path=str(tmp_path / "gas-overlay.png"))
+        shutil.copy(tmp_path / "gas-overlay.png", "/tmp/gas-overlay.png")
 
         tablet = new_page(1280, 800)
         tablet.goto(f"{base}/login")
@@ -439,6 +447,8 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
         board.screenshot(path=str(tmp_path / "gas-trend.png"))
         board.locator("#trend-close").click()
         expect(board.locator("#trend")).to_be_hidden()
+        # the leak clears (the scenario loops): the marker goes without a reload
+        expect(gas).to_be_hidden(timeout=90_000)
         board.screenshot(path=str(tmp_path / "gas-alarm.png"))
         shutil.copy(tmp_path / "gas-trend.png", "/tmp/gas-trend.png")
         shutil.copy(tmp_path / "gas-alarm.png", "/tmp/gas-alarm.png")
@@ -506,6 +516,100 @@ def test_hazard_loop_on_tablets_and_the_board(running_plant, new_page):
     expect(sup.locator(card_sel)).to_have_class(re.compile(r"st-closed"))
     expect(sup.locator(card_sel).locator(".photos img")).to_have_count(2)  # before and after
     expect(board.locator("#feed li").filter(has_text="隐患已验收销号").filter(has_text=text[:20])).to_have_count(1)
+
+
+# ---------------------------------------------------------------- the risk register on a tablet
+
+
+def _register_xlsx(path: Path, rows: list[dict]) -> Path:
+    import openpyxl
+
+    from appliance.register_rows import COLUMNS
+
+    wb = openpyxl.Workbook()
+    wb.active.append([zh for _, zh, _, _ in COLUMNS])
+    for r in rows:
+        wb.active.append([r.get(k) for k, *_ in COLUMNS])
+    wb.save(path)
+    return path
+
+
+def test_register_import_dry_run_then_import_on_a_tablet(running_plant, new_page, tmp_path):
+    """The safety officer checks a spreadsheet with a bad row (reported by row number, no import button),
+    fixes it, checks again, imports; the register tree shows the new object with its level colour."""
+    plant = running_plant
+    page = new_page(1280, 800)
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/tablet/risks")
+    expect(page.locator('[data-object="OBJ-TANK"] .risk-event.risk-2')).to_have_count(1)  # the demo register
+    code = "OBJ-" + uuid.uuid4().hex[:6].upper()
+    row = {"object_code": code, "object_name": "液氨储罐", "major_hazard": "是", "unit_name": "氨罐 V-301",
+           "area_code": "TANK", "event_name": "液氨泄漏中毒", "method": "LEC", "l": 6, "e": 6, "c": 15,
+           "measure": "氨气检测报警仪", "classify2": "4-1", "check_cycle": 1, "check_cycle_unit": "天"}
+    bad = _register_xlsx(tmp_path / "bad.xlsx", [row, {**row, "measure": "紧急切断阀", "classify2": "9-9"}])
+    good = _register_xlsx(tmp_path / "good.xlsx", [row, {**row, "measure": "紧急切断阀", "classify2": "1-2"}])
+
+    form = page.locator("#import-form")
+    form.locator("input[type=file]").set_input_files(str(bad))
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#import-verdict")).to_have_class(re.compile(r"\berror\b"))
+    err = page.locator('#import-errors tr[data-row="3"]')
+    expect(err).to_contain_text("管控措施分类2")
+    expect(page.locator("#import-confirm")).to_be_hidden()
+    page.screenshot(path=str(tmp_path / "register-dry-run.png"))
+    shutil.copy(tmp_path / "register-dry-run.png", "/tmp/register-dry-run.png")
+
+    form.locator("input[type=file]").set_input_files(str(good))
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#import-verdict")).to_have_class(re.compile(r"\bok\b"))
+    expect(page.locator('#import-summary tr[data-kind="measures"]')).to_contain_text("2")
+    expect(page.locator(f'[data-object="{code}"]')).to_have_count(0)  # a dry run writes nothing
+    page.locator("#import-confirm").click()
+    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    obj = page.locator(f'[data-object="{code}"]')
+    expect(obj).to_have_count(1, timeout=WAIT_MS)            # after the reload
+    expect(obj.locator(".risk-event.risk-1")).to_contain_text("液氨泄漏中毒")  # LEC 6×6×15 = 540: red
+    expect(obj.locator(".measures li")).to_have_count(2)
+    obj.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "register-tree.png"))
+    shutil.copy(tmp_path / "register-tree.png", "/tmp/register-tree.png")
+
+    controls = page.locator("#register-import button:visible, #register-import input:visible, #register-import a:visible")
+    assert controls.count() >= 4
+    for i in range(controls.count()):
+        box = controls.nth(i).bounding_box()
+        assert box is None or box["height"] >= 48 - 0.01, controls.nth(i).evaluate("e => e.outerHTML.slice(0, 120)")
+
+
+def test_hazard_form_picks_the_area_from_a_qr_label_in_the_photo(running_plant, new_page, tmp_path):
+    """A photo with the warehouse's printed label chooses 仓库 on the report form; a photo without one
+    says so and leaves the reporter's choice alone."""
+    import requests
+    from PIL import Image
+
+    plant = running_plant
+    sample = sorted((ROOT.parent / "shared" / "data" / "hardhat_sample" / "images").glob("*.jpg"))
+    need(bool(sample), "../shared/data/hardhat_sample (a real photo)")
+    label = requests.get(f"{plant.base}/api/v1/labels/area/WH.png", headers={"Authorization": f"Bearer {plant.token}"},
+                         timeout=10)
+    assert label.status_code == 200, label.text[:200]
+    photo = Image.open(sample[2]).convert("RGB").resize((1000, 700))
+    photo.paste(Image.open(io.BytesIO(label.content)).convert("RGB").resize((170, 170)), (800, 500))
+    with_label = tmp_path / "label.jpg"
+    photo.save(with_label, "JPEG", quality=85)
+
+    page = new_page(1280, 800)
+    log_in(page, plant, "liuyang")
+    page.goto(f"{plant.base}/tablet/hazards")
+    area = page.locator("#report-area")
+    area.select_option(label="储罐区")
+    page.locator("#report-photo").set_input_files(str(sample[0]))
+    expect(page.locator("#locate-status")).to_have_attribute("data-reason", "no_qr")
+    expect(page.locator("#locate-status")).to_contain_text("手动")
+    expect(area.locator("option:checked")).to_have_text("储罐区")
+    page.locator("#report-photo").set_input_files(str(with_label))
+    expect(page.locator("#locate-status")).to_have_attribute("data-reason", "found")
+    expect(area.locator("option:checked")).to_have_text("仓库")
 
 
 # ---------------------------------------------------------------- NFC patrol

@@ -59,3 +59,12 @@ def test_bad_register_input_is_named(officer, path, body, key):
     assert r.status_code == 422, r.get_data(as_text=True)
     assert key in r.get_json()["error"]["messages"]["en"]
     assert events.head_seq() == head
+
+
+def test_plan_carries_live_overlay_markers(officer, as_role):
+    """Every area on the plan has a (hidden) gas-alarm and PPE marker for static/js/riskmap.js to show."""
+    html = as_role("kiosk").get("/kiosk").get_data(as_text=True)
+    tank = html[html.index('id="area-TANK"'):html.index("</svg>")]
+    assert tank.count('data-overlay="gas"') == 1 and tank.count('data-overlay="ppe"') == 1
+    assert 'class="overlay overlay-gas" data-overlay="gas"' in tank and 'display="none"' in tank
+    assert "js/riskmap.js" in html and html.index("js/riskmap.js") < html.index("js/points.js")

@@ -2,10 +2,10 @@
 reject. Photos, automatic dispatch and the tablet pages come next."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, send_file
+from flask import Response, current_app, jsonify, request, send_file
 
 from .. import hazards as H
-from .. import photos
+from .. import photos, qr
 from ..errors import NotFound
 from ..web import current, require
 from . import api_bp, body
@@ -25,6 +25,34 @@ def upload_photo():
                               details=[{"key": "photo"}])
     digest = photos.store(f.read(), _photo_root())
     return jsonify({"sha256": digest}), 201
+
+
+@api_bp.post("/hazards/locate")
+@require("hazards.report")
+def locate_area():
+    """Multipart field `photo`: the area named by the QR label of the equipment in it (SA:AREA:<code> or
+    SA:EQ:<risk object code>, see appliance/qr.py), or the reason there is none. Nothing is stored."""
+    f = request.files.get("photo")
+    if f is None:
+        raise photos.BadPhoto("photo：缺少照片文件（multipart 字段 photo）", "photo: no file (multipart field photo)",
+                              details=[{"key": "photo"}])
+    return jsonify(qr.locate(f.read()))
+
+
+@api_bp.get("/labels/<kind>/<code>.png")
+@require("board.read")
+def qr_label(kind: str, code: str):
+    """The printable QR label of an area (`kind` area) or a piece of equipment (`kind` equipment: a risk
+    object's code), as PNG; 404 for a code that is not on record, so labels are only made for real places."""
+    from ..people import Area
+    from ..risks import RiskObject
+
+    model = {"area": Area, "equipment": RiskObject}.get(kind)
+    if model is None or qr.parse_label(qr.label_text(kind, code)) is None or \
+            model.get_or_none((model.code == code) & model.active) is None:
+        raise NotFound("没有该区域或设备", "no such area or equipment")
+    return Response(qr.label_png(qr.label_text(kind, code)), mimetype="image/png",
+                    headers={"Cache-Control": "max-age=3600"})
 
 
 @api_bp.get("/photos/<digest>")

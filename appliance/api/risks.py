@@ -1,10 +1,13 @@
 """The risk register (objects → units → events → measures) and the four-colour risk map."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import Response, jsonify, request
 
+from .. import register_import as RI
 from .. import risks as R
-from ..web import current, require
+from ..errors import ValidationFailed
+from ..spreadsheet import BadSpreadsheet
+from ..web import current, lang, require
 from . import api_bp, body
 
 
@@ -44,3 +47,30 @@ def create_event():
 @require("risks.write")
 def create_measure():
     return jsonify({"id": R.create_measure(body(R.MeasureIn), actor=current().actor).id}), 201
+
+
+@api_bp.post("/risks/import")
+@require("risks.write")
+def import_register():
+    """Multipart field `file` (XLSX or CSV, one row per control measure). `?dry_run=1` reports every bad
+    row and what would change; without it the whole file is applied in one transaction, or nothing."""
+    f = request.files.get("file")
+    if f is None:
+        raise BadSpreadsheet("file：缺少文件（multipart 字段 file）", "file: no file (multipart field file)",
+                             details=[{"key": "file"}])
+    dry = request.args.get("dry_run", "0") in ("1", "true", "yes")
+    report = RI.import_register(f.read(), actor=current().actor, dry_run=dry, filename=f.filename or "")
+    return jsonify(report), 200 if dry else 201
+
+
+@api_bp.get("/risks/import/template")
+@require("risks.write")
+def import_template():
+    """The import template: `?format=xlsx` (default, with a sheet of codes) or `csv`; headers in `?lang=`."""
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in ("xlsx", "csv"):
+        raise ValidationFailed("format 应为 xlsx 或 csv", "format must be xlsx or csv", details=[{"key": "format"}])
+    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(RI.template(fmt, lang()), mimetype=mime,
+                    headers={"Content-Disposition": f'attachment; filename="risk-register-template.{fmt}"'})

@@ -71,6 +71,16 @@
         var p = points[a.point];
         if (!a.acked_at && !(p && p.shelved_until)) unackedAudible = true;
       });
+      // The risk map's live overlay: areas with a gas alarm whose condition stands (acked or not).
+      var gas = {};
+      alarms.forEach(function (a) {
+        var area = (points[a.point] || {}).area;
+        if (a.kind !== "gas" || a.cleared_at || !area) return;
+        var o = gas[area] = gas[area] || { count: 0, level: 0 };
+        o.count += 1;
+        o.level = Math.max(o.level, a.level);
+      });
+      if (window.RiskMap) RiskMap.overlay("gas", gas);
     });
   }
 
