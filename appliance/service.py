@@ -1,8 +1,8 @@
 """Start and stop order of the running appliance (`safety-appliance run` and `demo`).
 
-start: database (migrations after a backup) → event bus → sensors and drivers → scheduler → web server →
+start: database (migrations after a backup) → event bus → sensors and drivers → vision process → scheduler → web server →
 mDNS → READY.
-stop (SIGTERM/SIGINT): STOPPING → mDNS → drivers → event bus (ends SSE streams) → web server → scheduler →
+stop (SIGTERM/SIGINT): STOPPING → mDNS → drivers → vision process → event bus (ends SSE streams) → web server → scheduler →
 database.
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Appliance:
         self.advertiser: Advertiser | None = None
         self.sensors: Sensors | None = None
         self.drivers: list = []
+        self.vision = None
         self._threads: list[threading.Thread] = []
 
     @property
@@ -65,6 +66,7 @@ class Appliance:
         if cfg.points:
             self.runtime.health_checks["points"] = self.sensors.health
         self._start_drivers()
+        self._start_vision()
 
         self.scheduler = jobs.build(cfg, self.sensors)
         self.scheduler.start()
@@ -104,6 +106,17 @@ class Appliance:
             self.drivers.append(driver)
             self.runtime.health_checks[key] = driver.health
             driver.start()
+
+    def _start_vision(self) -> None:
+        """The vision process, supervised, when cameras are configured (health: `vision`, `camera:<name>`)."""
+        if not self.config.cameras:
+            return
+        from .vision_supervisor import VisionSupervisor
+
+        self.vision = self.runtime.vision = VisionSupervisor(self.config).start()
+        self.runtime.health_checks["vision"] = self.vision.health
+        for cam in self.config.cameras:
+            self.runtime.health_checks[f"camera:{cam.name}"] = lambda n=cam.name: self.vision.camera_health(n)
 
     def _spawn(self, name, target, *args) -> threading.Thread:
         th = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -155,6 +168,8 @@ class Appliance:
             self.advertiser.stop()
         for driver in self.drivers:
             driver.stop()
+        if self.vision:
+            self.vision.stop()
         if self.runtime.bus:
             self.runtime.bus.stop()
         if self.server:

@@ -35,6 +35,7 @@ class Runtime:
     bus: events.Bus | None = None
     limiter: auth.LoginLimiter | None = None
     sensors: object | None = None  # appliance.sensors.Sensors once the service runs the sensor loop
+    vision: object | None = None   # appliance.vision_supervisor.VisionSupervisor when cameras are configured
     # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
     health_checks: dict[str, Callable[[], dict]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
