@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.config import VisionModelConfig
+
 from .errors import ConfigError
 
 
@@ -176,6 +178,12 @@ def _bus_model():
     return Annotated[Union[ModbusConfig, SerialLineConfig], Field(discriminator="type")]
 
 
+class VisionConfig(Section):
+    """[vision]: the PPE detector ([vision.model], models/config.py); the camera pipeline adds its keys here."""
+
+    model: VisionModelConfig = VisionModelConfig()
+
+
 class Config(Section):
     site: SiteConfig = SiteConfig()
     storage: StorageConfig = StorageConfig()
@@ -186,6 +194,7 @@ class Config(Section):
     alarms: AlarmsConfig = AlarmsConfig()
     points: list[PointConfig] = Field(default_factory=list)
     buses: list[_bus_model()] = Field(default_factory=list)  # type: ignore[valid-type]
+    vision: VisionConfig = VisionConfig()
 
     @model_validator(mode="after")
     def _points_and_maps_agree(self):
