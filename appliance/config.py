@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.config import VisionModelConfig
+
 from .errors import ConfigError
 
 
@@ -178,8 +180,9 @@ def _bus_model():
 
 # ---- cameras and the vision process (issue 6, pipeline side) ----------------------------------------
 class VisionConfig(Section):
-    """The supervised vision process."""
+    """[vision]: the PPE detector ([vision.model], models/config.py) and the supervised vision process."""
 
+    model: VisionModelConfig = VisionModelConfig()
     stall_s: float = Field(20.0, ge=2, le=600)  # no heartbeat for this long: killed and restarted
     restart_max_s: float = Field(30.0, ge=1, le=3600)  # back-off ceiling between restarts
     niceness: int = Field(10, ge=0, le=19)      # CPU-bound: yields to the web and the pollers

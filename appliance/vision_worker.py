@@ -34,21 +34,12 @@ class DetectorUnavailable(Exception):
 
 def load_model_detector(config):
     """The PPE model (models/, the model side of issue 6) built from `[vision.model]`."""
-    model_cfg = getattr(config.vision, "model", None)
-    detector_cls = None
-    errors = []
-    for mod in ("models.ppe", "models.ppe.detector", "models.detector"):
-        try:
-            detector_cls = getattr(__import__(mod, fromlist=["Detector"]), "Detector")
-            break
-        except (ImportError, AttributeError) as exc:
-            errors.append(f"{mod}: {exc}")
-    if detector_cls is None:
-        raise DetectorUnavailable("no PPE detector in this build (" + "; ".join(errors) + ")")
-    if model_cfg is None:
-        raise DetectorUnavailable("no [vision.model] configured")
     try:
-        return detector_cls.from_config(model_cfg)
+        from models.detector import Detector
+    except ImportError as exc:  # ai-edge-litert (or tflite-runtime) missing on this box
+        raise DetectorUnavailable(f"the PPE detector cannot run here ({exc})") from None
+    try:
+        return Detector.from_config(config.vision.model)
     except Exception as exc:  # a missing or misshapen model file: its message names the file
         raise DetectorUnavailable(str(exc)) from None
 
