@@ -31,7 +31,9 @@ def template_globals() -> dict:
 def component_label(name: str) -> str:
     """A health component's name for people: drivers are "bus:<name>"."""
     kind, _, rest = name.partition(":")
-    return translate(lang(), "component.bus", name=rest) if kind == "bus" and rest else translate(lang(), f"component.{name}")
+    if kind in ("bus", "camera") and rest:
+        return translate(lang(), f"component.{kind}", name=rest)
+    return translate(lang(), f"component.{name}")
 
 
 def fmt_time(ms: int | None, with_date: bool = False) -> str:
@@ -197,7 +199,19 @@ def _board_context() -> dict:
     return {"can_events": can_events, "site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
             "js_i18n": _js_json(),
-            "health": overall(current_app.extensions["appliance"])}
+            "health": overall(current_app.extensions["appliance"]), **_camera_context()}
+
+
+def _camera_context() -> dict:
+    """The board's camera tiles and its feed of open hard-hat violations (none without cameras)."""
+    from appliance.violations import Violation, violation_dict
+
+    cams = current_app.config["APPLIANCE"].cameras
+    if not cams:
+        return {"cameras": [], "violations": []}
+    recent = Violation.select().where(Violation.state == "open").order_by(Violation.id.desc()).limit(8)
+    return {"cameras": [{"name": c.name, "title": c.title or c.name} for c in cams],
+            "violations": [violation_dict(v) for v in recent]}
 
 
 @ui.get("/kiosk")
@@ -262,6 +276,21 @@ def tablet_hazards():
     return render_template("tablet/hazards.html", hazards=hazards, areas=areas, users=users, me=me.actor,
                            categories=H.CATEGORIES, can_handle=auth.allowed(role, "hazards.handle"),
                            can_report=auth.allowed(role, "hazards.report"))
+
+
+@ui.get("/tablet/violations")
+@require("tablet.use")
+def tablet_violations():
+    """Hard-hat violations to confirm (→ a hazard with the snapshot) or reject (→ a training example)."""
+    from appliance.violations import Violation, violation_dict
+
+    pending = [violation_dict(v) for v in Violation.select().where(Violation.state == "open")
+               .order_by(Violation.id.desc()).limit(100)]
+    decided = [violation_dict(v) for v in Violation.select().where(Violation.state != "open")
+               .order_by(Violation.decided_at.desc()).limit(20)]
+    areas = list(P.Area.select().where(P.Area.active).order_by(P.Area.code))
+    return render_template("tablet/violations.html", pending=pending, decided=decided, areas=areas,
+                           can_handle=auth.allowed(current().role, "hazards.handle"))
 
 
 @ui.get("/admin")

@@ -146,6 +146,11 @@ def test_pipeline_end_to_end_and_review(vision_plant):
     assert hand.post(f"{base}/api/v1/violations/{dock.id}/confirm", json={}, timeout=10).status_code == 403
 
     boss = login_session(base, "boss")
+    page = boss.get(f"{base}/tablet/violations", timeout=10).text
+    assert f"/api/v1/photos/{dock.snapshot}" in page and f"/api/v1/violations/{dock.id}/confirm" in page
+    assert f"/api/v1/violations/{dock.id}/confirm" not in hand.get(f"{base}/tablet/violations", timeout=10).text
+    board = kiosk.get(f"{base}/kiosk", timeout=10).text
+    assert 'data-camera="dock-1"' in board and f'data-violation="{dock.id}"' in board
     r = boss.post(f"{base}/api/v1/violations/{dock.id}/confirm", json={"note": "叉车旁"}, timeout=10)
     assert r.status_code == 200, r.text
     hz = Hazard.get_by_id(r.json()["hazard"]["id"])

@@ -47,9 +47,9 @@
         }
         li.className = "st-" + c.status;
         li.title = c.reason || "";
-        var bus = name.indexOf("bus:") === 0;
-        li.querySelector("span").textContent = bus ? Live.text("component.bus", { name: name.slice(4) })
-                                                   : Live.text("component." + name);
+        var kind = name.split(":")[0], rest = name.slice(kind.length + 1);
+        li.querySelector("span").textContent = (kind === "bus" || kind === "camera") && rest
+          ? Live.text("component." + kind, { name: rest }) : Live.text("component." + name);
         li.querySelector("b").textContent = Live.text("status." + c.status);
       });
     }).catch(function () { /* the live-state badge already shows a lost connection */ });
