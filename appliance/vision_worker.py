@@ -97,6 +97,7 @@ class CameraPipeline:
         self.prev_small = None
         self.last_detect = 0
         self.last_display = 0
+        self.last_violation: int | None = None
         self.shown: list[R.Track] = []
         self.stats = {"frames_seen": 0, "detections": 0, "skipped_still": 0, "violations": 0, "detect_ms": None}
 
@@ -151,7 +152,10 @@ class CameraPipeline:
             zone = R.zone_for(t.box, w, h, self.cfg.zones, weekday, minute)
             if zone is None:
                 continue
-            t.last_violation = frame.at_ms
+            if (self.last_violation is not None
+                    and frame.at_ms - self.last_violation < d.camera_cooldown_s * 1000):
+                continue  # the flood guard holds; the track may raise once it has passed
+            t.last_violation = self.last_violation = frame.at_ms
             self.stats["violations"] += 1
             area = next((z.area for z in self.cfg.zones if z.name == zone and z.area), None) or self.cfg.area
             meta = {"camera": self.cfg.name, "zone": zone, "area": area, "track": t.id, "at_ms": frame.at_ms,

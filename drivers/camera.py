@@ -97,6 +97,7 @@ class DetectConfig(_Strict):
     min_frames: int = Field(3, ge=1, le=1000)   # a head uncovered for this many detections ...
     min_seconds: float = Field(1.0, ge=0, le=3600)  # ... and this long raises a violation
     cooldown_s: float = Field(120.0, ge=0, le=86400)  # per track, after a violation
+    camera_cooldown_s: float = Field(0.0, ge=0, le=86400)  # flood guard: at most one per camera this often
     iou: float = Field(0.3, gt=0, lt=1)         # tracker: a detection continues a track above this overlap
     max_missed: int = Field(3, ge=1, le=100)    # detections a track may miss before it ends
     motion_threshold: float = Field(0.01, ge=0, le=1)  # share of changed pixels that counts as motion
