@@ -5,6 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board]
+                        [vision_pipeline]
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board",
+           "vision_pipeline")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -80,6 +82,13 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         base = f"GET /me p99 {r['baseline_p99_ms']} ms"
         return [(f"{label}, p99", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x", "<= 100 ms")
                 for label, e in r["endpoints"].items()]
+    if name == "vision_pipeline":
+        lat = r["latency"]
+        base = f"inline evidence work {r['baseline_inline_ms']} ms"
+        return [("frame->violation on SSE, p50", f"{lat['sse_p50_ms']} ms", base, f"{r['ratio_p50']}x", ""),
+                ("frame->violation on SSE, p99", f"{lat['sse_p99_ms']} ms", base, f"{r['ratio_p99']}x", ""),
+                ("vision process RSS", f"{r['vision_rss_mb']} MB", f"bare numpy+cv2+Pillow {r['bare_rss_mb']} MB",
+                 f"{r['ratio_rss']}x", "")]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 
