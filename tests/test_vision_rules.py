@@ -191,3 +191,15 @@ def test_two_cameras_with_one_name_are_refused():
     cam = '[[cameras]]\ntype = "file"\nname = "c1"\npath = "/x"\n'
     with pytest.raises(ConfigError, match="two cameras share a name"):
         parse_config(cam + cam)
+
+
+def test_example_cameras_parse():
+    from appliance.config import parse_config
+    from conftest import ROOT
+
+    text = (ROOT / "appliance.example.toml").read_text(encoding="utf-8")
+    block = text.split("# BEGIN EXAMPLE CAMERAS\n")[1].split("# END EXAMPLE CAMERAS")[0]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in block.splitlines())
+    cfg = parse_config(uncommented, "example cameras")
+    assert [c.type for c in cfg.cameras] == ["opencv", "picamera2", "file"]
+    assert cfg.cameras[0].zones[0].schedule[0].days == [1, 2, 3, 4, 5] and cfg.vision.stall_s == 20
