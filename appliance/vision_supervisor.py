@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import threading
 import time
 
@@ -41,6 +42,10 @@ class VisionSupervisor:
         self._frame_cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # violations are written on their own thread: a slow disk or a busy database must not stop the
+        # pipe being read (the heartbeat would look stalled and the vision process be killed for nothing)
+        self._writes: queue.Queue = queue.Queue(maxsize=256)
+        self._writer: threading.Thread | None = None
         self.on_violation = None  # tests and benchmarks may observe recorded violations
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -48,6 +53,8 @@ class VisionSupervisor:
         self._spawn()
         self._thread = threading.Thread(target=self._run, name="vision-supervisor", daemon=True)
         self._thread.start()
+        self._writer = threading.Thread(target=self._write_loop, name="vision-violations", daemon=True)
+        self._writer.start()
         return self
 
     def _spawn(self) -> None:
@@ -82,6 +89,9 @@ class VisionSupervisor:
         if self._thread:
             self._thread.join(5)
         self._kill()
+        self._writes.put(None)
+        if self._writer:
+            self._writer.join(10)  # what already arrived is recorded before the database closes
         with self._frame_cond:
             self._frame_cond.notify_all()
 
@@ -135,13 +145,24 @@ class VisionSupervisor:
                 self.frames[name] = (n, at_ms, jpeg)
                 self._frame_cond.notify_all()
         elif kind == "violation":
-            _, meta, snap, raw = msg
+            try:
+                self._writes.put(msg[1:], timeout=5)
+            except queue.Full:
+                self.record_errors += 1
+                log.error("violation dropped: the recorder is not keeping up", extra={"camera": msg[1].get("camera")})
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._writes.get()
+            if item is None:
+                return
+            meta, snap, raw = item
             try:
                 v = violations.record(meta, snap, raw, self.config.storage.data_dir)
             except Exception:  # a full disk or a locked database: logged and counted, the stream goes on
                 self.record_errors += 1
                 log.exception("could not record a violation", extra={"camera": meta.get("camera")})
-                return
+                continue
             self.violations += 1
             if self.on_violation:
                 self.on_violation(v, meta)
