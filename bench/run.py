@@ -4,7 +4,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 `RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
 unless a benchmark crashed. Pass benchmark names to run only those:
 
-    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board]
+    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board] [vision]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "vision")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -80,6 +80,15 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         base = f"GET /me p99 {r['baseline_p99_ms']} ms"
         return [(f"{label}, p99", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x", "<= 100 ms")
                 for label, e in r["endpoints"].items()]
+    if name == "vision":
+        out = [(f"PPE detector {r['input_size']}px, {t} thread{'s' if t == '2' else ''}", f"{v['detector_fps']} frames/s",
+                f"bare invoke {v['bare_invoke_fps']}/s", f"{v['ratio']}x", ">= 10 frames/s" if t == "1" else "")
+               for t, v in r["threads"].items()]
+        q = r.get("no_hardhat")
+        if q:
+            out.append((f"no_hardhat P / R ({q['images']} images)", f"{q['precision']} / {q['recall']}",
+                        f"AP@0.5 {q['ap50']}", "", ">= 0.90 / 0.90"))
+        return out
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 
