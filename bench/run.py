@@ -5,7 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board]
-                        [vision_pipeline]
+                        [vision] [vision_pipeline]
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board",
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "vision",
            "vision_pipeline")
 
 
@@ -89,6 +89,15 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                 ("frame->violation on SSE, p99", f"{lat['sse_p99_ms']} ms", base, f"{r['ratio_p99']}x", ""),
                 ("vision process RSS", f"{r['vision_rss_mb']} MB", f"bare numpy+cv2+Pillow {r['bare_rss_mb']} MB",
                  f"{r['ratio_rss']}x", "")]
+    if name == "vision":
+        out = [(f"PPE detector {r['input_size']}px, {t} thread{'s' if t == '2' else ''}", f"{v['detector_fps']} frames/s",
+                f"bare invoke {v['bare_invoke_fps']}/s", f"{v['ratio']}x", ">= 10 frames/s" if t == "1" else "")
+               for t, v in r["threads"].items()]
+        q = r.get("no_hardhat")
+        if q:
+            out.append((f"no_hardhat P / R ({q['images']} images)", f"{q['precision']} / {q['recall']}",
+                        f"AP@0.5 {q['ap50']}", "", ">= 0.90 / 0.90"))
+        return out
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 

@@ -5,7 +5,7 @@
         features[7:14]  → c16  (96 ch, stride 16)
         features[14:18] → c32  (320 ch, stride 32)
     head (ours): top-down merge c32 → c16 → c8 (1×1 laterals, nearest ×2 upsampling, depthwise-separable
-    3×3 convs) → at stride 8: heat logits (C) and (dx, dy, log w, log h) (4).
+    3×3 convs) → at stride 8: heat logits (C) and (dx, dy, log w, log h) (4), from one shared tower.
 
 Every conv is followed by BatchNorm (folded at export) and ReLU except the two output convs, so the Keras
 rebuild in export_tflite.py mirrors it layer by layer. The backbone is frozen for the cached-feature stage.
@@ -83,8 +83,7 @@ class Head(nn.Module):
         self.reduce16 = cbr(96, NECK)
         self.lat8 = cbr(32, NECK)
         self.smooth8 = sep(NECK)
-        self.heat_tower = sep(NECK)
-        self.reg_tower = sep(NECK)
+        self.tower = sep(NECK)
         self.heat = nn.Conv2d(NECK, num_classes, 1)
         self.reg = nn.Conv2d(NECK, 4, 1)
         nn.init.constant_(self.heat.bias, -math.log((1 - 0.05) / 0.05))  # prior 0.05: stable focal loss start
@@ -97,8 +96,8 @@ class Head(nn.Module):
         p16 = self.lat16(c16) + F.interpolate(self.lat32(c32), scale_factor=2, mode="nearest")
         p16 = self.reduce16(self.smooth16(p16))
         p8 = self.lat8(c8) + F.interpolate(p16, scale_factor=2, mode="nearest")
-        p8 = self.smooth8(p8)
-        return self.heat(self.heat_tower(p8)), self.reg(self.reg_tower(p8))
+        p8 = self.tower(self.smooth8(p8))
+        return self.heat(p8), self.reg(p8)
 
 
 class Detector(nn.Module):
