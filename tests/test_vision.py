@@ -196,7 +196,7 @@ def test_supervisor_restarts_a_killed_and_a_stalled_vision_process(vision_plant)
             pass
 
 
-def test_without_a_model_the_cameras_still_stream_and_health_says_why(tmp_path):
+def test_a_missing_model_leaves_the_cameras_streaming_and_health_says_why(tmp_path):
     import requests
 
     from appliance import auth
@@ -204,16 +204,17 @@ def test_without_a_model_the_cameras_still_stream_and_health_says_why(tmp_path):
     from appliance.service import Appliance
 
     images = make_clip(tmp_path / "clip")
-    cam = f'\n[[cameras]]\ntype = "file"\nname = "model-1"\npath = "{images}"\nfps = 5\n'
+    missing = tmp_path / "no-such-model.tflite"
+    cam = (f'\n[vision.model]\npath = "{missing}"\n'
+           f'\n[[cameras]]\ntype = "file"\nname = "model-1"\npath = "{images}"\nfps = 5\n')
     appliance = Appliance(load_config(write_config(tmp_path / "live", extra=cam))).start()
     try:
         token = auth.create_device_token("wall", actor="system:test")
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {token}"
         v = wait_for(lambda: (v := health(s, appliance.url)["vision"])["status"] != "starting" and v)
-        if v["status"] == "ok":  # pragma: no cover - a build that ships and configures the model
-            pytest.skip("this build has a working PPE model configured by default")
         assert v["status"] == "degraded" and "detector unavailable" in v["reason"], v
+        assert str(missing) in v["reason"]   # the error names the file
         r = wait_for(lambda: (r := s.get(f"{appliance.url}/api/v1/cameras/model-1/frame.jpg", timeout=10)).ok and r)
         assert r.headers["Content-Type"] == "image/jpeg"
         wait_for(lambda: health(s, appliance.url)["camera:model-1"]["status"] == "ok")
