@@ -220,3 +220,36 @@ def test_a_missing_model_leaves_the_cameras_streaming_and_health_says_why(tmp_pa
         wait_for(lambda: health(s, appliance.url)["camera:model-1"]["status"] == "ok")
     finally:
         appliance.stop()
+
+
+def test_the_tflite_detector_drives_the_pipeline(tmp_path):
+    """detector = "model": the vision process runs models.detector.Detector on a tiny CenterNet-style TFLite
+    file generated in the test (tests/tiny_tflite.py: a red 8×8 block is a bare head, a green one a hard hat)."""
+    pytest.importorskip("tflite")
+    from PIL import Image
+
+    from appliance import violations as V
+    from appliance.config import load_config
+    from appliance.service import Appliance
+    from tiny_tflite import centernet_model
+
+    model = centernet_model(tmp_path / "tiny320.tflite", size=320, box_cells=1.0)
+    (tmp_path / "clip").mkdir()
+    for i in range(3):
+        img = np.zeros((320, 320, 3), np.uint8)
+        img[160:168, 80:88] = (255, 0, 0)      # no hard hat
+        img[40:48, 200:208] = (0, 255, 0)      # hard hat
+        img[300:304, i * 8:i * 8 + 4] = 60     # a little life for the motion gate
+        Image.fromarray(img).save(tmp_path / "clip" / f"f{i}.png")
+    extra = (f'\n[vision.model]\npath = "{model}"\ninput_size = 320\n'
+             f'\n[[cameras]]\ntype = "file"\nname = "tiny"\npath = "{tmp_path / "clip"}"\nfps = 10\n'
+             '[cameras.detect]\nfps = 5\nmin_frames = 3\nmin_seconds = 0.3\ncooldown_s = 3600\n')
+    appliance = Appliance(load_config(write_config(tmp_path / "live", extra=extra))).start()
+    try:
+        wait_for(lambda: V.Violation.select().count() >= 1)
+        time.sleep(1.5)
+        (v,) = list(V.Violation.select())
+        assert json.loads(v.box) == [80, 160, 88, 168] and v.score > 0.98 and v.zone == "all"
+        assert appliance.vision.health()["detectors"]["model"]["status"] == "ok"
+    finally:
+        appliance.stop()
