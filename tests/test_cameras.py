@@ -9,7 +9,7 @@ import pytest
 
 from conftest import free_port, need, spawn_peer, stop_peer
 
-np = pytest.importorskip("numpy")
+import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
 
 
 def wait_for(cond, timeout=30.0, step=0.05):

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from conftest import login_session, write_config
+from conftest import login_session, need, write_config
 
-np = pytest.importorskip("numpy")
+import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
 
 W, H = 320, 240
 BARE_LEFT, BARE_RIGHT, HELMET = [40, 40, 80, 80], [240, 40, 280, 80], [40, 150, 80, 190]
@@ -225,7 +225,9 @@ def test_a_missing_model_leaves_the_cameras_streaming_and_health_says_why(tmp_pa
 def test_the_tflite_detector_drives_the_pipeline(tmp_path):
     """detector = "model": the vision process runs models.detector.Detector on a tiny CenterNet-style TFLite
     file generated in the test (tests/tiny_tflite.py: a red 8×8 block is a bare head, a green one a hard hat)."""
-    pytest.importorskip("tflite")
+    import importlib.util
+
+    need(importlib.util.find_spec("tflite") is not None, "the tflite schema package (pip install -e '.[dev]')")
     from PIL import Image
 
     from appliance import violations as V

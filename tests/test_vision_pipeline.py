@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-np = pytest.importorskip("numpy")
+import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
 
 from test_vision import make_clip  # noqa: E402
 
