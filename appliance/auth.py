@@ -54,7 +54,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the safety office dispatch and accept (hazard_rules checks who within these)
     "hazards.report": frozenset({"admin", "safety_officer", "supervisor", "worker"}),
     "hazards.handle": frozenset({"admin", "safety_officer", "supervisor"}),
+    # patrol: the board and the shift read rounds; the safety office edits checkpoints, routes and plans;
+    # the shift reviews suspicious rounds; whoever tapped answers the checklist, at the checkpoint's own
+    # screen (a kiosk device token) or on a tablet
+    "patrol.read": frozenset({"admin", "safety_officer", "supervisor", "kiosk"}),
+    "patrol.write": frozenset({"admin", "safety_officer"}),
+    "patrol.review": frozenset({"admin", "safety_officer", "supervisor"}),
+    "patrol.answer": frozenset(ROLES),
+    "stations.write": frozenset({"admin"}),
 }
+
+# The only writes a (otherwise read-only) device token may make: the checklist answered on a checkpoint
+# screen right after a tap there (patrol.answer checks that the tap is recent and unanswered).
+DEVICE_WRITES = frozenset({"patrol.answer"})
 
 
 def allowed(role: str | None, permission: str) -> bool:

@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--output", "-o", help="backup file (default: <data_dir>/backups/backup-<time>.db)")
 
+    p = sub.add_parser("reader", help="run a satellite reader station at a far checkpoint",
+                       description="Read badges locally, store each tap durably, post them signed to the appliance "
+                                   "(found by mDNS or [station] appliance_url); keeps taps while the LAN is down.")
+    p.add_argument("--config", "-c", required=True, help="station config file ([station] and [[readers]])")
+
+    p = sub.add_parser("create-station", help="register a satellite reader station and print its key",
+                       description="Register a station on this appliance; its HMAC key is printed once.")
+    p.add_argument("name", help="station name, as in the station's [station] name")
+    _config_arg(p)
+
     p = sub.add_parser("audit", help="audit-trail commands", description="Audit-trail commands.")
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     v = asub.add_parser("verify", help="verify the event log's hash chain",
@@ -243,6 +253,31 @@ def cmd_run(args) -> int:
     return _run(_load(args))
 
 
+def cmd_reader(args) -> int:
+    from . import logs
+    from .station import Station, load_station_config
+
+    cfg = load_station_config(args.config)
+    logs.setup(cfg.logging.level, cfg.logging.format)
+    station = Station(cfg).start()
+    print(f"卫星读卡站已启动 / reader station {cfg.station.name} running "
+          f"({len(station.drivers)} reader(s), appliance {cfg.station.appliance_url or 'by mDNS'})", flush=True)
+    station.run_forever()
+    return 0
+
+
+def cmd_create_station(args) -> int:
+    from . import patrol
+
+    cfg = _load(args)
+    _open(cfg)
+    s, key = patrol.create_station(patrol.StationIn(name=args.name), actor="system:cli")
+    print(key)
+    print(f"# 写入读卡站配置 [station] key_env 所指的环境变量，或 key / put it in the station's config "
+          f"([station] name = \"{s.name}\", key_env or key)", file=sys.stderr)
+    return 0
+
+
 def open_kiosk(url: str) -> None:
     """Open the wall board full-screen where there is a display; otherwise the URL is printed."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -264,26 +299,38 @@ def cmd_demo(args) -> int:
 
     from . import demo
 
-    plant = None
+    plant = badges = walker = None
     sim_port = None
+    readers_toml = ""
     if not args.no_devices:
+        from drivers.sim.badges import Badges
+
+        from .demo_patrol import Walker, readers
+
         with socket.socket() as s:  # a free port for the simulated gas controller (a real Modbus server)
             s.bind(("127.0.0.1", 0))
             sim_port = s.getsockname()[1]
         pty_dir = Path(args.data).resolve() / "dev"
         pty_dir.mkdir(parents=True, exist_ok=True)
         plant = Plant(sim_port, args.scenario, speed=args.scenario_speed, pty_dir=str(pty_dir)).start()
+        badges = Badges()       # emulated NFC readers at the demo's checkpoints, and an inspector who walks
+        readers_toml = readers(badges)
+        walker = Walker(badges).start()
     try:
-        return _demo(args, sim_port, plant.field_ports if plant else None)
+        return _demo(args, sim_port, plant.field_ports if plant else None, readers_toml)
     finally:
+        if walker is not None:
+            walker.stop()
+        if badges is not None:
+            badges.close()
         if plant is not None:
             plant.stop()
 
 
-def _demo(args, sim_port, field_ports) -> int:
+def _demo(args, sim_port, field_ports, readers_toml: str = "") -> int:
     from . import demo
 
-    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports)
+    config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports, readers_toml)
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown_host}:{args.port}"
     token = creds.get("kiosk_token")
@@ -300,6 +347,10 @@ def _demo(args, sim_port, field_ports) -> int:
               + (f", scenario {args.scenario}" if args.scenario else ""))
     if field_ports:
         print(f" 模拟现场仪表 / simulated field devices: Modbus RTU on {field_ports[0]}, serial line on {field_ports[1]}")
+    if readers_toml:
+        suffix = f"?token={token}" if token else ""
+        print(f" 巡检点屏 / checkpoint screen:  {base}/checkpoint/CP-TANK{suffix}")
+        print(" 模拟巡检 / simulated patrol: emulated badges at CP-TANK, CP-REACT, CP-DOCK, CP-WH (nfcpy udp)")
     print("=" * 72, flush=True)
     if not args.no_browser:
         open_kiosk(kiosk_url)
@@ -343,7 +394,7 @@ def cmd_vision(args) -> int:
 
 HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, "init-db": cmd_init_db,
             "create-user": cmd_create_user, "create-token": cmd_create_token, "export": cmd_export,
-            "backup": cmd_backup, "vision": cmd_vision}
+            "backup": cmd_backup, "vision": cmd_vision, "reader": cmd_reader, "create-station": cmd_create_station}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -198,6 +198,14 @@ def _camera_model():
     from drivers.camera_picamera2 import PiCameraConfig
 
     return Annotated[Union[FileCameraConfig, OpenCVCameraConfig, PiCameraConfig], Field(discriminator="type")]
+def _reader_model():
+    """Every badge reader type's config model, chosen by its `type` key (drivers/nfc.py, drivers/pcsc.py)."""
+    from typing import Annotated, Union
+
+    from drivers.nfc import NfcConfig
+    from drivers.pcsc import PcscConfig
+
+    return Annotated[Union[NfcConfig, PcscConfig], Field(discriminator="type")]
 
 
 class Config(Section):
@@ -212,6 +220,7 @@ class Config(Section):
     buses: list[_bus_model()] = Field(default_factory=list)  # type: ignore[valid-type]
     cameras: list[_camera_model()] = Field(default_factory=list)  # type: ignore[valid-type]
     vision: VisionConfig = VisionConfig()
+    readers: list[_reader_model()] = Field(default_factory=list)  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _points_and_maps_agree(self):
@@ -233,6 +242,10 @@ class Config(Section):
         cams = [c.name for c in self.cameras]
         if len(set(cams)) != len(cams):
             raise ValueError("cameras: two cameras share a name")
+        readers = [r.name for r in self.readers]
+        dup = sorted({n for n in readers if readers.count(n) > 1})
+        if dup:
+            raise ValueError(f"readers: name used twice: {', '.join(dup)}")
         return self
 
 
@@ -262,6 +275,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "string_pattern_mismatch": ("格式不正确", "has the wrong format"),
     "path_type": ("应为路径", "must be a path"),
     "value_error": ("取值无效", "is not valid"),
+    "union_tag_invalid": ("未知的类型", "unknown type"),
+    "union_tag_not_found": ("缺少必填项", "required key is missing"),
 }
 
 
@@ -275,7 +290,11 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tu
         zh, en = _MESSAGES.get(err["type"], ("取值无效", "is not valid"))
         detail = err.get("msg", "").removeprefix("Value error, ")
         ctx = err.get("ctx") or {}
-        if "expected" in ctx:
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):  # the `type` key of a [[buses]]/[[readers]]
+            key = f"{key}.{ctx.get('discriminator', 'type').strip(chr(39))}"
+            if "expected_tags" in ctx:
+                zh, en = f"{zh} {ctx.get('tag')!r}：可选 {ctx['expected_tags']}", f"{en} {ctx.get('tag')!r}: one of {ctx['expected_tags']}"
+        elif "expected" in ctx:
             zh, en = f"{zh}：{ctx['expected']}", f"{en}: {ctx['expected']}"
         elif err["type"] in ("value_error",) or (ctx and err["type"] not in ("extra_forbidden", "missing")):
             en = f"{en} ({detail})"
@@ -284,15 +303,16 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tu
     return out
 
 
-def parse_config(text: str, source: str = "<string>") -> Config:
-    """Parse and validate TOML text; raises ConfigError naming the bad key."""
+def parse_config(text: str, source: str = "<string>", model: type[BaseModel] | None = None) -> Config:
+    """Parse and validate TOML text (as `model`, by default the appliance's `Config`); raises
+    ConfigError naming the bad key."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: TOML 语法错误：{exc}", f"{source}: TOML syntax error: {exc}",
                           code="config_syntax") from None
     try:
-        return Config.model_validate(raw)
+        return (model or Config).model_validate(raw)
     except ValidationError as exc:
         problems = describe_validation_error(exc)
         zh = "；".join(f"{k}：{m}" for k, m, _ in problems)
@@ -301,8 +321,8 @@ def parse_config(text: str, source: str = "<string>") -> Config:
                           details=[{"key": k, "zh": z, "en": e} for k, z, e in problems]) from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate the config file at `path`."""
+def load_config(path: str | Path, model: type[BaseModel] | None = None) -> Config:
+    """Read and validate the config file at `path` (as `model`; default the appliance's `Config`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -311,4 +331,4 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"无法读取配置文件 {p}：{exc}", f"cannot read config file {p}: {exc}",
                           code="config_unreadable") from None
-    return parse_config(text, str(p))
+    return parse_config(text, str(p), model)

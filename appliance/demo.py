@@ -118,7 +118,7 @@ def camera_toml(sample: Path = SAMPLE) -> str:
 
 
 def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = None,
-                 field_ports: tuple[str, str] | None = None) -> Path:
+                 field_ports: tuple[str, str] | None = None, readers_toml: str = "") -> Path:
     """The demo's own config, rewritten each start so --port and --data are honoured; with `sim_port`, the
     gas points and the bus that reads the simulated controller listening there."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +138,7 @@ def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = No
         '[logging]\nformat = "text"\n\n'
         + (points_toml(sim_port) if sim_port else "")
         + ("\n" + field_devices_toml(*field_ports) if field_ports else "")
+        + ("\n# the demo's emulated badge readers (drivers/sim/badges.py)\n" + readers_toml + "\n" if readers_toml else "")
         + camera_toml(),
         encoding="utf-8")
     return path
@@ -198,7 +199,14 @@ def seed_risks(actor: str) -> None:
 
 
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
-            sim_port: int | None = None, field_ports: tuple[str, str] | None = None) -> tuple[Config, dict]:
-    path = write_config(Path(data_dir), port, host, sim_port, field_ports)
+            sim_port: int | None = None, field_ports: tuple[str, str] | None = None,
+            readers_toml: str = "") -> tuple[Config, dict]:
+    from . import demo_patrol
+
+    path = write_config(Path(data_dir), port, host, sim_port, field_ports, readers_toml)
     config = load_config(path)
-    return config, seed(config)
+    creds = seed(config)
+    db.migrate(config.storage.db_path, config.storage.backup_dir)
+    db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
+    demo_patrol.seed()
+    return config, creds

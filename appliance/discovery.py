@@ -69,3 +69,29 @@ class Advertiser:
                     self._zc.unregister_service(self._info)
             finally:
                 self._zc.close()
+
+
+def find_appliance(timeout: float = 5.0, interfaces: list[str] | None = None) -> str | None:
+    """Browse the LAN for `_safety-appliance._tcp` and return the first appliance's base URL, or None.
+    Used by satellite reader stations that were given no URL."""
+    from zeroconf import ServiceBrowser, ServiceStateChange, Zeroconf
+
+    found: list[str] = []
+    done = threading.Event()
+    zc = Zeroconf(**({"interfaces": interfaces} if interfaces else {}))
+
+    def on_change(zeroconf, service_type, name, state_change):
+        if state_change is not ServiceStateChange.Added or done.is_set():
+            return
+        info = zeroconf.get_service_info(service_type, name, timeout=2000)
+        if info and info.parsed_addresses():
+            found.append(f"http://{info.parsed_addresses()[0]}:{info.port}")
+            done.set()
+
+    browser = ServiceBrowser(zc, SERVICE_TYPE, handlers=[on_change])
+    try:
+        done.wait(timeout)
+    finally:
+        browser.cancel()
+        zc.close()
+    return found[0] if found else None

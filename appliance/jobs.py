@@ -31,6 +31,12 @@ def checkpoint_wal() -> None:
     db.database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def _soon():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
 def build(config: Config, sensors=None) -> BackgroundScheduler:
     s = BackgroundScheduler(timezone=config.site.timezone, job_defaults=JOB_DEFAULTS)
     if sensors is not None and config.points:
@@ -50,6 +56,16 @@ def build(config: Config, sensors=None) -> BackgroundScheduler:
 
     s.add_job(chase_deadlines, "interval", minutes=5, id="hazard-deadlines", name="hazard reminders and escalation",
               replace_existing=True)
+    from . import patrol
+
+    # rounds are scheduled a day ahead and closed (judged) once their window and grace are over
+    s.add_job(patrol.tick, "interval", seconds=30, id="patrol-rounds", name="patrol rounds",
+              replace_existing=True, next_run_time=_soon())
+    from . import control_tasks
+
+    # one task per control measure per check cycle; reminders before the period ends; 未排查 after it
+    s.add_job(control_tasks.tick, "interval", seconds=60, id="control-tasks", name="control tasks",
+              replace_existing=True, next_run_time=_soon())
     return s
 
 

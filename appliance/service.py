@@ -15,6 +15,8 @@ import time
 from waitress.server import create_server
 
 import drivers.modbus  # noqa: F401  (registers the bus types)
+import drivers.nfc  # noqa: F401  (registers the badge reader types)
+import drivers.pcsc  # noqa: F401
 import drivers.serial_line  # noqa: F401
 from drivers.base import REGISTRY
 
@@ -67,6 +69,8 @@ class Appliance:
             self.runtime.health_checks["points"] = self.sensors.health
         self._start_drivers()
         self._start_vision()
+        self._start_readers()
+        self.runtime.health_checks["stations"] = self._stations_health
 
         self.scheduler = jobs.build(cfg, self.sensors)
         self.scheduler.start()
@@ -117,6 +121,43 @@ class Appliance:
         self.runtime.health_checks["vision"] = self.vision.health
         for cam in self.config.cameras:
             self.runtime.health_checks[f"camera:{cam.name}"] = lambda n=cam.name: self.vision.camera_health(n)
+    def _stations_health(self) -> dict:
+        """Satellite stations: when each last posted, and refused posts by reason (a wrong key shows here)."""
+        from .patrol import Station
+
+        stations = [{"name": s.name, "active": bool(s.active), "last_post_at": s.last_post_at}
+                    for s in Station.select().order_by(Station.name)]
+        refused = {k: dict(v) for k, v in self.runtime.station_refusals.items()}
+        # a station posting with a wrong key in the last 10 minutes: its taps are not arriving
+        recent = [k for k, v in refused.items() if v["last"] and time.time() * 1000 - v["last"] < 600_000
+                  and k in ("bad_signature", "unknown_station")]
+        out = {"status": "degraded" if recent else "ok", "stations": stations, "refused": refused}
+        if recent:
+            out["reason"] = f"station posts refused: {', '.join(recent)}"
+        return out
+
+    def _start_readers(self) -> None:
+        """One driver per configured badge reader; each tap goes to the patrol module."""
+        from . import patrol
+
+        def on_tap(tap) -> None:
+            try:
+                patrol.record_tap(tap.reader, tap.uid, tap.at_ms)
+            except Exception:  # a database hiccup must not kill the reader's loop; the tap is logged
+                log.exception("tap not recorded", extra={"reader": tap.reader})
+
+        for rcfg in getattr(self.config, "readers", []):
+            cls = REGISTRY[rcfg.type]
+            why = cls.available()
+            key = f"reader:{rcfg.name}"
+            if why:
+                log.error("reader unavailable", extra={"reader": rcfg.name, "reason": why})
+                self.runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
+                continue
+            driver = cls(rcfg, on_tap)
+            self.drivers.append(driver)
+            self.runtime.health_checks[key] = driver.health
+            driver.start()
 
     def _spawn(self, name, target, *args) -> threading.Thread:
         th = threading.Thread(target=target, args=args, name=name, daemon=True)

@@ -38,6 +38,8 @@ class Runtime:
     vision: object | None = None   # appliance.vision_supervisor.VisionSupervisor when cameras are configured
     # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
     health_checks: dict[str, Callable[[], dict]] = field(default_factory=dict)
+    # reason → {count, last, station} of refused satellite-station posts
+    station_refusals: dict[str, dict] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
 
 
@@ -122,7 +124,8 @@ def require(permission: str):
                 if request.path.startswith("/api/"):
                     raise AuthError("请先登录或提供设备令牌", "log in or present a device token first")
                 return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
-            if not auth.allowed(p.role, permission) or (p.read_only and request.method not in SAFE_METHODS):
+            if not auth.allowed(p.role, permission) or (
+                    p.read_only and request.method not in SAFE_METHODS and permission not in auth.DEVICE_WRITES):
                 raise Forbidden(f"角色 {p.role} 无权执行此操作", f"role {p.role} may not do this ({permission})")
             return fn(*a, **kw)
 

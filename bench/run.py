@@ -4,8 +4,8 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 `RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
 unless a benchmark crashed. Pass benchmark names to run only those:
 
-    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board]
-                        [vision] [vision_pipeline]
+    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board] [taps]
+                        [patrol] [vision] [vision_pipeline]
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "vision",
-           "vision_pipeline")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps",
+           "patrol", "vision", "vision_pipeline")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -98,6 +98,27 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
             out.append((f"no_hardhat P / R ({q['images']} images)", f"{q['precision']} / {q['recall']}",
                         f"AP@0.5 {q['ap50']}", "", ">= 0.90 / 0.90"))
         return out
+    if name == "taps":
+        out = []
+        for key, label, base in (("nfc", "nfc udp present->Tap", "bare nfcpy sense"),
+                                 ("pcsc", "pcsc vpcd insert->Tap", "bare pyscard")):
+            v = r.get(key)
+            if not v:
+                continue
+            if "skipped" in v:
+                out.append((label, "skipped", v["skipped"], "", ""))
+                continue
+            for p in ("p50", "p99"):
+                out.append((f"{label}, {p}", f"{v['driver'][p + '_ms']} ms", f"{base} {v['bare'][p + '_ms']} ms",
+                            f"{v['ratio_' + p]}x", ""))
+        return out
+    if name == "patrol":
+        lat, st = r["latency"], r["station"]
+        base = f"bare reader p99 {lat['bare_reader_ms']['p99']} ms"
+        return [("tap->SSE, p50", f"{lat['e2e_ms']['p50']} ms", f"bare reader p50 {lat['bare_reader_ms']['p50']} ms", "", ""),
+                ("tap->SSE, p99", f"{lat['e2e_ms']['p99']} ms", base, f"{lat['ratio_p99']}x", "<= 250 ms"),
+                (f"station backlog {st['backlog']} taps", f"{st['taps_per_s']} taps/s",
+                 f"in-process {st['baseline_per_s']} taps/s", f"{st['ratio']}x", f"{st['duplicates']} duplicates")]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 

@@ -3,14 +3,17 @@
 # ones with apt; recommended ones are only named (a headless box does not need a browser or CJK fonts).
 # Without root it prints exactly what to install and fails if a required one is missing.
 #   image_build/debian-deps.sh run    what `make demo` and a box need
-#   image_build/debian-deps.sh test   what `make test` needs (real peers: a browser, socat, systemd-analyze)
+#   image_build/debian-deps.sh test   what `make test` needs (real peers: a browser, socat, systemd-analyze,
+#                                      pcscd with the vpcd virtual reader, libpcsclite-dev to build pyscard)
 set -euo pipefail
 purpose=${1:-run}
 
 # package:proof — a command name, a path (tested with -e), "venv", or a|b for either command
 run_required=(python3-venv:venv)
 run_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc chromium:chromium\|chromium-browser socat:socat)
-test_required=(python3-venv:venv chromium:chromium\|chromium-browser systemd:systemd-analyze socat:socat)
+# pcscd + vsmartcard-vpcd: the PC/SC reader tests' virtual reader; libpcsclite-dev + gcc: pyscard builds from source
+test_required=(python3-venv:venv chromium:chromium\|chromium-browser systemd:systemd-analyze socat:socat
+  pcscd:pcscd vsmartcard-vpcd:/usr/lib/pcsc/drivers/serial/libifdvpcd.so libpcsclite-dev:/usr/include/PCSC/winscard.h gcc:gcc)
 test_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)
 
 have() {  # have PACKAGE:PROOF

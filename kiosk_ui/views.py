@@ -31,7 +31,7 @@ def template_globals() -> dict:
 def component_label(name: str) -> str:
     """A health component's name for people: drivers are "bus:<name>"."""
     kind, _, rest = name.partition(":")
-    if kind in ("bus", "camera") and rest:
+    if kind in ("bus", "reader", "camera") and rest:
         return translate(lang(), f"component.{kind}", name=rest)
     return translate(lang(), f"component.{name}")
 
@@ -55,7 +55,7 @@ def error_page(status: int, message: str):
 def _js_catalog() -> dict:
     """Texts the page scripts need (event descriptions, connection states), in the viewer's language."""
     cat = catalog(lang())
-    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm."))}
+    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm.", "patrol."))}
 
 
 def _js_json() -> str:
@@ -68,6 +68,10 @@ def describe(ev: events.Committed) -> str:
     values = {k: v for k, v in ev.payload.items() if isinstance(v, (str, int, float))}
     if isinstance(ev.payload.get("level"), int):  # 一级报警 / Level 1 alarm, as the banner says it
         values["level_name"] = translate(lang(), f"alarm.level{ev.payload['level']}")
+    if isinstance(ev.payload.get("result"), int):  # a check record's CHECK_STATUS in words
+        values["result_name"] = translate(lang(), f"patrol.check{ev.payload['result']}")
+    if isinstance(ev.payload.get("bucket"), str):  # a patrol round's outcome in words
+        values["bucket_name"] = translate(lang(), f"patrol.b.{ev.payload['bucket']}")
     key = f"ev.{ev.type}"
     return translate(lang(), key, **values) if key in catalog("zh-CN") else ev.type
 
@@ -198,7 +202,7 @@ def _board_context() -> dict:
     recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE) if can_events else []
     return {"can_events": can_events, "site": _site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
-            "js_i18n": _js_json(),
+            "js_i18n": _js_json(), "can_patrol": auth.allowed(current().role, "patrol.read"),
             "health": overall(current_app.extensions["appliance"]), **_camera_context()}
 
 
@@ -226,7 +230,7 @@ def checkpoint(reader: str):
     if len(reader) > 64:
         return error_page(404, translate(lang(), "error.not_found"))
     return render_template("checkpoint/screen.html", reader=reader, site=_site_view(), head=events.head_seq(),
-                           js_i18n=_js_json())
+                           js_i18n=_js_json(), can_answer=auth.allowed(current().role, "patrol.answer"))
 
 
 @ui.get("/tablet")
@@ -291,6 +295,30 @@ def tablet_violations():
     areas = list(P.Area.select().where(P.Area.active).order_by(P.Area.code))
     return render_template("tablet/violations.html", pending=pending, decided=decided, areas=areas,
                            can_handle=auth.allowed(current().role, "hazards.handle"))
+@ui.get("/tablet/patrol")
+@require("tablet.use")
+def tablet_patrol():
+    from appliance import control_tasks as CT
+    from appliance import patrol as PT
+
+    role = current().role
+    tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
+             .order_by(CT.ControlTask.period_end).limit(200)]
+    suspicious = [PT.round_dict(r) for r in PT.Round.select().where(
+        PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)]
+    checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
+    routes = [PT.route_dict(r) for r in PT.Route.select().order_by(PT.Route.code)]
+    js = {**_js_catalog(), "saved": translate(lang(), "form.saved"), "error": translate(lang(), "form.error")}
+    return render_template(
+        "tablet/patrol.html", rounds=PT.rounds_of_day(), suspicious=suspicious, checkpoints=checkpoints, routes=routes,
+        plans=[PT.plan_dict(p) for p in PT.Plan.select().order_by(PT.Plan.id)],
+        areas={a.id: a for a in P.Area.select().where(P.Area.active)},
+        cp_codes={c["id"]: c["code"] for c in checkpoints}, cp_codes_rev={c["code"]: c["id"] for c in checkpoints},
+        route_names={r["id"]: r["name"] for r in routes}, site_tz=_site_view()["timezone"],
+        last_seen=PT.last_seen() if auth.allowed(role, "people.read") else None,
+        can_write=auth.allowed(role, "patrol.write"), can_review=auth.allowed(role, "patrol.review"),
+        tasks=tasks, can_check=auth.allowed(role, "hazards.report"),
+        js_i18n=json.dumps(js, ensure_ascii=False).replace("</", "<\\/"))
 
 
 @ui.get("/admin")

@@ -225,3 +225,93 @@ def login_session(base: str, login: str, password: str = PASSWORD):
     assert r.status_code == 302, r.text
     s.headers["X-CSRF-Token"] = csrf_from(s.get(f"{base}/login", timeout=5).text)
     return s
+
+
+class Taps:
+    """A reader driver's sink that keeps its taps; `wait(n)` blocks until n have come (or times out)."""
+
+    def __init__(self):
+        import threading
+
+        self.taps = []
+        self._cv = threading.Condition()
+
+    def __call__(self, tap) -> None:
+        with self._cv:
+            self.taps.append(tap)
+            self._cv.notify_all()
+
+    def wait(self, n: int, timeout: float = 10) -> list:
+        with self._cv:
+            self._cv.wait_for(lambda: len(self.taps) >= n, timeout)
+            return list(self.taps)
+
+    @property
+    def uids(self) -> list[str]:
+        with self._cv:
+            return [t.uid for t in self.taps]
+
+
+def wait_until(predicate, timeout: float = 10, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class Pcscd:
+    """The machine's one pcscd (its socket is /run/pcscd/pcscd.comm whatever the environment says), with
+    Debian's vsmartcard-vpcd readers "Virtual PCD 00 00" (card port 35963) and "… 00 01" (35964).
+    Started here unless one already runs; `stop()`/`start()` bounce it only when it is ours (`owned`)."""
+
+    VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+        self.owned = False
+
+    @staticmethod
+    def readers() -> list[str] | None:
+        """The reader names pcscd lists, or None when pcscd does not answer."""
+        from smartcard import scard
+
+        hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hr != scard.SCARD_S_SUCCESS:
+            return None
+        try:
+            hr, names = scard.SCardListReaders(ctx, [])
+            return list(names) if hr == scard.SCARD_S_SUCCESS else []
+        finally:
+            scard.SCardReleaseContext(ctx)
+
+    def start(self, timeout: float = 15) -> None:
+        if self.readers() is not None and self.proc is None:
+            return  # someone else's pcscd (systemd socket activation on a workstation)
+        self.proc = subprocess.Popen(["pcscd", "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.owned = True
+        if not wait_until(lambda: any("Virtual PCD" in r for r in (self.readers() or [])), timeout):
+            raise RuntimeError("pcscd started but lists no vpcd reader")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_peer(self.proc, timeout=10)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def pcscd():
+    """pcscd with the vpcd virtual readers: one per machine, so one per test session."""
+    import shutil
+
+    need(shutil.which("pcscd") is not None and Pcscd.VPCD_DRIVER.exists(),
+         "pcscd and vsmartcard-vpcd (Debian packages pcscd vsmartcard-vpcd)")
+    try:
+        import smartcard  # noqa: F401
+    except ImportError:
+        need(False, "pyscard (pip install -e '.[pcsc]'; builds against Debian's libpcsclite-dev)")
+    daemon = Pcscd()
+    daemon.start()
+    yield daemon
+    daemon.stop()

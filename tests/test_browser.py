@@ -65,13 +65,14 @@ class Plant:
     """The demo plant served by a real `python -m appliance run` process on a fixed port and data dir,
     which the tests can stop (SIGTERM) and start again."""
 
-    def __init__(self, data: Path):
+    def __init__(self, data: Path, readers_toml: str = ""):
         self.data = data
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         seed = subprocess.run(
             [sys.executable, "-c", "import sys; from appliance import demo; "
-                                   "demo.prepare(sys.argv[1], int(sys.argv[2]), '127.0.0.1')", str(data), str(self.port)],
+                                   "demo.prepare(sys.argv[1], int(sys.argv[2]), '127.0.0.1', readers_toml=sys.argv[3])",
+             str(data), str(self.port), readers_toml],
             cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert seed.returncode == 0, seed.stdout + seed.stderr
         self.config = data / "appliance.toml"
@@ -560,3 +561,68 @@ def test_camera_tile_refreshes_and_a_violation_is_confirmed_on_the_tablet(vision
     hazard = sup.locator('.hazard:has-text("未佩戴安全帽")').first
     expect(hazard.locator(".photos img")).to_have_count(1)   # the snapshot is the hazard's photo
     expect(board.locator(f'#violations li[data-violation="{vid}"]')).to_have_count(0)  # gone from the board
+# ---------------------------------------------------------------- NFC patrol
+
+
+@pytest.fixture(scope="module")
+def patrol_plant(tmp_path_factory):
+    """The demo plant with its four checkpoint readers emulated on nfcpy's udp frontend (no walker: the
+    test presents the badges)."""
+    from appliance.demo_patrol import readers
+    from drivers.sim.badges import Badges
+
+    sim = Badges()
+    p = Plant(tmp_path_factory.mktemp("patrol-plant"), readers_toml=readers(sim))
+    try:
+        p.start()
+        p.sim = sim
+        yield p
+    finally:
+        p.kill()
+        sim.close()
+
+
+def test_patrol_tap_on_the_board_and_the_checkpoint_checklist(patrol_plant, new_page):
+    """A badge at CP-TANK: the wall board's tap feed and patrol panel show it, the checkpoint screen turns
+    green and shows the checklist; 异常 on one item opens a hazard report, seen on the tablet; a stranger's
+    card is refused on the screen."""
+    plant = patrol_plant
+    board = new_page()
+    open_board(board, plant)
+    screen = new_page(1024, 768)
+    screen.goto(f"{plant.base}/checkpoint/CP-TANK?token={plant.token}")
+    expect(screen.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+    expect(board.locator("#patrol-routes tr[data-route]")).to_have_count(1, timeout=WAIT_MS)
+
+    plant.sim.present("CP-TANK", "04A1B2C3D4E5F9")          # 刘洋, the inspector
+    expect(board.locator("#patrol-taps li").first).to_contain_text("刘洋", timeout=WAIT_MS)
+    expect(board.locator("#feed li").first).to_contain_text("CP-TANK")
+    expect(board.locator("#patrol-routes tr[data-route] td.b-in_progress")).to_have_text("1", timeout=WAIT_MS)
+    expect(screen.locator("#cp")).to_have_class(re.compile(r"\bok\b"))
+    expect(screen.locator("#cp-detail")).to_contain_text("刘洋")
+    items = screen.locator("#cp-items li")
+    expect(items).to_have_count(3)
+    expect(items.first).to_contain_text("液位计")
+    items.nth(0).locator("label.choice.abnormal").click()
+    items.nth(1).locator("label.choice.normal").click()
+    items.nth(2).locator("label.choice.normal").click()
+    screen.locator("#cp-note").fill("LT-101 显示跳变")
+    screen.locator("#cp-submit").click()
+    expect(screen.locator("#cp-result")).to_contain_text("已上报 1 项隐患")
+    expect(board.locator("#feed")).to_contain_text("巡检异常")
+
+    plant.sim.present("CP-TANK", "04BADBADBAD001")          # nobody's card
+    expect(screen.locator("#cp")).to_have_class(re.compile(r"\brefused\b"), timeout=WAIT_MS)
+    expect(screen.locator("#cp-status")).to_have_text("打卡无效")
+    expect(screen.locator("#cp-checklist")).to_be_hidden()
+
+    tablet = new_page(1280, 800)
+    log_in(tablet, plant, "wangfang")
+    tablet.goto(f"{plant.base}/tablet/hazards")
+    expect(tablet.locator("body")).to_contain_text("LT-101 显示跳变")
+    tablet.goto(f"{plant.base}/tablet/patrol")
+    row = tablet.locator("#rounds tr[data-round]").filter(has_text="1/4")
+    expect(row).to_have_count(1)
+    row.locator(".detail-button").click()
+    expect(tablet.locator("#detail-stops tr").first).to_contain_text("存在隐患")
+    expect(tablet.locator("#detail-stops tr.missed")).to_have_count(3)

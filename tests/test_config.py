@@ -84,3 +84,35 @@ def test_example_points_and_buses_parse():
     cfg = parse_config(uncommented, "example points")
     assert [p.id for p in cfg.points] == ["GT-101", "GT-302", "GT-402"]
     assert [b.type for b in cfg.buses] == ["modbus_tcp", "modbus_rtu", "serial_line"]
+
+
+def test_example_readers_parse():
+    text = (ROOT / "appliance.example.toml").read_text(encoding="utf-8")
+    block = text.split("# BEGIN EXAMPLE READERS\n")[1].split("# END EXAMPLE READERS")[0]
+    uncommented = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in block.splitlines())
+    cfg = parse_config(uncommented, "example readers")
+    assert [(r.type, r.name) for r in cfg.readers] == [("nfc", "CP-TANK"), ("pcsc", "GATE-1")]
+    assert cfg.readers[0].path == "usb" and cfg.readers[1].reader == "ACR122"
+
+
+@pytest.mark.parametrize("text, key, en_fragment", [
+    ('[[readers]]\ntype = "rfid"\nname = "CP-1"\n', "readers.0.type", "unknown type 'rfid': one of 'nfc', 'pcsc'"),
+    ('[[readers]]\nname = "CP-1"\n', "readers.0.type", "required key is missing"),
+    ('[[readers]]\ntype = "nfc"\nname = "CP-1"\npath = "COM3"\n', "readers.0.nfc.path", "not an nfcpy device path"),
+    ('[[readers]]\ntype = "nfc"\nname = "CP-1"\nbaud = 9600\n', "readers.0.nfc.baud", "unknown key"),
+    ('[[readers]]\ntype = "nfc"\nname = "CP-1"\ntargets = ["13MHz"]\n', "readers.0.nfc.targets.0", "allowed values"),
+    ('[[readers]]\ntype = "pcsc"\nname = "GATE"\n', "readers.0.pcsc.reader", "required key is missing"),
+    ('[[readers]]\ntype = "pcsc"\nname = "has space"\nreader = "ACR"\n', "readers.0.pcsc.name", "wrong format"),
+    ('[[readers]]\ntype = "pcsc"\nname = "G"\nreader = "ACR"\nrearm_after_s = -1\n', "readers.0.pcsc.rearm_after_s",
+     "too small"),
+    ('[[readers]]\ntype = "nfc"\nname = "CP-1"\n[[readers]]\ntype = "pcsc"\nname = "CP-1"\nreader = "ACR"\n',
+     "(root)", "readers: name used twice: CP-1"),
+    ('[[buses]]\ntype = "can"\nname = "x"\n', "buses.0.type", "unknown type 'can'"),
+])
+def test_bad_readers_name_the_key(text, key, en_fragment):
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, "test.toml")
+    keys = [d["key"] for d in e.value.details]
+    assert key in keys, keys
+    detail = e.value.details[keys.index(key)]
+    assert en_fragment in detail["en"] and detail["zh"] != detail["en"]

@@ -48,7 +48,7 @@
         li.className = "st-" + c.status;
         li.title = c.reason || "";
         var kind = name.split(":")[0], rest = name.slice(kind.length + 1);
-        li.querySelector("span").textContent = (kind === "bus" || kind === "camera") && rest
+        li.querySelector("span").textContent = (kind === "bus" || kind === "reader" || kind === "camera") && rest
           ? Live.text("component." + kind, { name: rest }) : Live.text("component." + name);
         li.querySelector("b").textContent = Live.text("status." + c.status);
       });

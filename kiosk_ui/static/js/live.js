@@ -60,6 +60,8 @@
   function describe(ev) {
     var key = "ev." + ev.type, values = Object.assign({}, ev.payload || {});
     if (typeof values.level === "number") values.level_name = text("alarm.level" + values.level);
+    if (typeof values.result === "number") values.result_name = text("patrol.check" + values.result);
+    if (typeof values.bucket === "string") values.bucket_name = text("patrol.b." + values.bucket);
     return I18N[key] ? text(key, values) : ev.type;
   }
 

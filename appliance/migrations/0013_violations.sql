@@ -1,4 +1,4 @@
--- 0011: PPE violations from the vision process (a head without a hard hat, debounced), with their evidence
+-- 0013: PPE violations from the vision process (a head without a hard hat, debounced), with their evidence
 -- by SHA-256: the annotated snapshot (in photos/, so a confirmed violation's hazard links it as its photo)
 -- and the raw frame (in vision/frames/, kept for the next training when a violation is rejected).
 CREATE TABLE violations (
