@@ -213,7 +213,7 @@ def _camera_context() -> dict:
     cams = current_app.config["APPLIANCE"].cameras
     if not cams:
         return {"cameras": [], "violations": []}
-    recent = Violation.select().where(Violation.state == "open").order_by(Violation.id.desc()).limit(8)
+    recent = Violation.select().where(Violation.state == "open").order_by(Violation.id.desc()).limit(4)
     return {"cameras": [{"name": c.name, "title": c.title or c.name} for c in cams],
             "violations": [violation_dict(v) for v in recent]}
 

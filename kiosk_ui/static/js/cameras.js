@@ -5,7 +5,7 @@
   "use strict";
   var panel = document.querySelector(".camera-panel");
   if (!panel) return;
-  var PERIOD_MS = 330, RETRY_MS = 2000, MAX = 8;
+  var PERIOD_MS = 330, RETRY_MS = 2000, MAX = 4;
   var tz = (document.querySelector(".board") || {}).dataset ? document.querySelector(".board").dataset.tz : undefined;
 
   panel.querySelectorAll(".camera-tile").forEach(function (tile) {
@@ -47,7 +47,7 @@
     var t = document.createElement("time");
     t.textContent = Live.timeOf(ev.occurred_at, tz);
     var s = document.createElement("span");
-    s.textContent = ev.payload.camera + " · " + ev.payload.zone + " · " + Number(ev.payload.score).toFixed(2);
+    s.textContent = ev.payload.camera + " · " + Number(ev.payload.score).toFixed(2);
     li.appendChild(im); li.appendChild(t); li.appendChild(s);
     list.insertBefore(li, list.firstChild);
     while (list.children.length > MAX) list.removeChild(list.lastChild);
