@@ -111,7 +111,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sync.cli import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
     add_sync_parsers(sub, _config_arg)
+    p = sub.add_parser("vision", help="PPE (hard-hat) detector on image files", description="PPE detector commands.")
+    vsub = p.add_subparsers(dest="vision_command", metavar="ACTION", required=True)
+    v = vsub.add_parser("detect", help="detect no_hardhat / hardhat / person in images",
+                        description="Run the detector on each image; boxes in pixels of the original image, at "
+                                    "the configured thresholds. A file that is not an image: error line, exit 1.")
+    v.add_argument("paths", nargs="+", metavar="PATH", help="image files")
+    v.add_argument("--json", action="store_true", help="one JSON object per image and line (the contract)")
+    _vision_args(v)
+    v = vsub.add_parser("eval", help="precision, recall and AP@0.5 per class on a YOLO-labelled folder",
+                        description="Score the detector on DIR/images against DIR/labels (YOLO: class cx cy w h; "
+                                    "class ids are the model's class order).")
+    v.add_argument("dir", help="folder with images/ and labels/")
+    v.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    v.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
+    _vision_args(v)
     return ap
+
+
+def _vision_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", help="config file whose [vision.model] is used (default: "
+                   f"$SAFETY_APPLIANCE_CONFIG or {DEFAULT_CONFIG} if present, else the shipped model's defaults)")
+    p.add_argument("--model", help="a .tflite file instead of the configured one")
+    p.add_argument("--threads", type=int, help="interpreter threads (default: the config's num_threads)")
 
 
 def _load(args):
@@ -385,9 +407,44 @@ def _demo(args, sim_port, field_ports, receiver=None, readers_toml: str = "") ->
     return _run(config)
 
 
+def _vision_config(args):
+    from models.config import VisionModelConfig
+
+    path = args.config or os.environ.get("SAFETY_APPLIANCE_CONFIG")
+    if not path and Path(DEFAULT_CONFIG).exists():
+        path = DEFAULT_CONFIG
+    cfg = _load(argparse.Namespace(config=path)).vision.model if path else VisionModelConfig()
+    update = {}
+    if args.model:
+        update["path"] = Path(args.model)
+    if args.threads:
+        update["num_threads"] = args.threads
+    return VisionModelConfig.model_validate({**cfg.model_dump(), **update}) if update else cfg
+
+
+def cmd_vision(args) -> int:
+    import json
+
+    from models import commands
+
+    cfg = _vision_config(args)
+    if args.vision_command == "detect":
+        return commands.detect_files(cfg, args.paths, args.json)
+    try:
+        report = commands.evaluate_dir(cfg, Path(args.dir), args.iou)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        commands.print_eval(report)
+    return 0
+
+
 HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, "init-db": cmd_init_db,
             "create-user": cmd_create_user, "create-token": cmd_create_token, "export": cmd_export,
-            "backup": cmd_backup, "reader": cmd_reader, "create-station": cmd_create_station,
+            "backup": cmd_backup, "vision": cmd_vision, "reader": cmd_reader, "create-station": cmd_create_station,
             "import-register": cmd_import_register}
 
 

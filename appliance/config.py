@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.config import VisionModelConfig
+
 from .errors import ConfigError
 from sync.config import SyncConfig, warn_world_readable
 
@@ -177,6 +179,26 @@ def _bus_model():
     return Annotated[Union[ModbusConfig, SerialLineConfig], Field(discriminator="type")]
 
 
+# ---- cameras and the vision process (issue 6, pipeline side) ----------------------------------------
+class VisionConfig(Section):
+    """[vision]: the PPE detector ([vision.model], models/config.py) and the supervised vision process."""
+
+    model: VisionModelConfig = VisionModelConfig()
+    stall_s: float = Field(20.0, ge=2, le=600)  # no heartbeat for this long: killed and restarted
+    restart_max_s: float = Field(30.0, ge=1, le=3600)  # back-off ceiling between restarts
+    niceness: int = Field(10, ge=0, le=19)      # CPU-bound: yields to the web and the pollers
+    display_fps: float = Field(3.0, gt=0, le=15)  # annotated frames for the board's camera tiles
+
+
+def _camera_model():
+    """Every camera type's config model, chosen by its `type` key."""
+    from typing import Annotated, Union
+
+    from drivers.camera_file import FileCameraConfig
+    from drivers.camera_opencv import OpenCVCameraConfig
+    from drivers.camera_picamera2 import PiCameraConfig
+
+    return Annotated[Union[FileCameraConfig, OpenCVCameraConfig, PiCameraConfig], Field(discriminator="type")]
 def _reader_model():
     """Every badge reader type's config model, chosen by its `type` key (drivers/nfc.py, drivers/pcsc.py)."""
     from typing import Annotated, Union
@@ -197,6 +219,8 @@ class Config(Section):
     alarms: AlarmsConfig = AlarmsConfig()
     points: list[PointConfig] = Field(default_factory=list)
     buses: list[_bus_model()] = Field(default_factory=list)  # type: ignore[valid-type]
+    cameras: list[_camera_model()] = Field(default_factory=list)  # type: ignore[valid-type]
+    vision: VisionConfig = VisionConfig()
     readers: list[_reader_model()] = Field(default_factory=list)  # type: ignore[valid-type]
     sync: SyncConfig = SyncConfig()  # [[sync.endpoints]]: cloud and regulator uplinks (sync/config.py)
 
@@ -217,6 +241,9 @@ class Config(Section):
         names = [b.name for b in self.buses]
         if len(set(names)) != len(names):
             raise ValueError("buses: two buses share a name")
+        cams = [c.name for c in self.cameras]
+        if len(set(cams)) != len(cams):
+            raise ValueError("cameras: two cameras share a name")
         readers = [r.name for r in self.readers]
         dup = sorted({n for n in readers if readers.count(n) > 1})
         if dup:

@@ -80,6 +80,43 @@ RISKS = [
 ]
 
 
+SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "hardhat_sample"
+
+
+def camera_toml(sample: Path = SAMPLE) -> str:
+    """A camera on the loading dock looping a still clip of sample photos (read by path, never copied):
+    three with bare heads between three with hard hats, each held five seconds. Empty without the data."""
+    from models.config import DEFAULT_MODEL
+
+    labels = sample / "labels"
+    if not labels.is_dir():
+        print(f" 演示摄像头未启用：找不到样例图片 {sample} / demo camera off: no sample images at {sample}", flush=True)
+        return ""
+    bare, covered = [], []
+    for f in sorted(labels.glob("*.txt")):
+        classes = [line.split()[0] for line in f.read_text().splitlines() if line.strip()]
+        image = sample / "images" / f"{f.stem}.jpg"
+        if not image.exists():
+            continue
+        if 1 <= classes.count("0") <= 2:
+            bare.append(image.name)
+        elif "0" not in classes and "1" in classes:
+            covered.append(image.name)
+    files = [n for pair in zip(covered[:3], bare[:3]) for n in pair]
+    if not files:
+        return ""
+    if not DEFAULT_MODEL.exists():
+        print(f" 演示摄像头：尚无 PPE 模型（{DEFAULT_MODEL}），只显示画面 / demo camera: no PPE model yet "
+              f"({DEFAULT_MODEL}); frames only, health says so", flush=True)
+    return ("\n[[cameras]]\n"
+            f'type = "file"\nname = "dock-cam-1"\ntitle = "装卸站台 1号摄像头"\narea = "DOCK"\n'
+            f"path = {json.dumps(str(sample / 'images'))}\nfiles = {json.dumps(files)}\n"
+            "fps = 4\nframes_per_image = 20\n"
+            "[cameras.detect]\nfps = 2\nmin_frames = 3\nmin_seconds = 1.0\ncooldown_s = 600\n"
+            "camera_cooldown_s = 60\n"
+            '[[cameras.zones]]\nname = "dock"\npolygon = [[0, 0], [1, 0], [1, 1], [0, 1]]\n')
+
+
 def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = None,
                  field_ports: tuple[str, str] | None = None, sync_port: int | None = None,
                  readers_toml: str = "") -> Path:
@@ -104,7 +141,8 @@ def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = No
         + (points_toml(sim_port) if sim_port else "")
         + ("\n" + field_devices_toml(*field_ports) if field_ports else "")
         + ("\n" + sync_toml(sync_port) if sync_port else "")
-        + ("\n# the demo's emulated badge readers (drivers/sim/badges.py)\n" + readers_toml + "\n" if readers_toml else ""),
+        + ("\n# the demo's emulated badge readers (drivers/sim/badges.py)\n" + readers_toml + "\n" if readers_toml else "")
+        + camera_toml(),
         encoding="utf-8")
     return path
 

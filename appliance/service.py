@@ -1,8 +1,8 @@
 """Start and stop order of the running appliance (`safety-appliance run` and `demo`).
 
-start: database (migrations after a backup) → event bus → sensors and drivers → scheduler → web server →
+start: database (migrations after a backup) → event bus → sensors and drivers → vision process → scheduler → web server →
 mDNS → READY.
-stop (SIGTERM/SIGINT): STOPPING → mDNS → drivers → event bus (ends SSE streams) → web server → scheduler →
+stop (SIGTERM/SIGINT): STOPPING → mDNS → drivers → vision process → event bus (ends SSE streams) → web server → scheduler →
 database.
 """
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Appliance:
         self.sensors: Sensors | None = None
         self.drivers: list = []
         self.syncer = None
+        self.vision = None
         self._threads: list[threading.Thread] = []
 
     @property
@@ -68,6 +69,7 @@ class Appliance:
         if cfg.points:
             self.runtime.health_checks["points"] = self.sensors.health
         self._start_drivers()
+        self._start_vision()
         self._start_readers()
         self.runtime.health_checks["stations"] = self._stations_health
 
@@ -115,6 +117,16 @@ class Appliance:
             self.runtime.health_checks[key] = driver.health
             driver.start()
 
+    def _start_vision(self) -> None:
+        """The vision process, supervised, when cameras are configured (health: `vision`, `camera:<name>`)."""
+        if not self.config.cameras:
+            return
+        from .vision_supervisor import VisionSupervisor
+
+        self.vision = self.runtime.vision = VisionSupervisor(self.config).start()
+        self.runtime.health_checks["vision"] = self.vision.health
+        for cam in self.config.cameras:
+            self.runtime.health_checks[f"camera:{cam.name}"] = lambda n=cam.name: self.vision.camera_health(n)
     def _stations_health(self) -> dict:
         """Satellite stations: when each last posted, and refused posts by reason (a wrong key shows here)."""
         from .patrol import Station
@@ -212,6 +224,8 @@ class Appliance:
             driver.stop()
         if self.syncer:
             self.syncer.stop()
+        if self.vision:
+            self.vision.stop()
         if self.runtime.bus:
             self.runtime.bus.stop()
         if self.server:

@@ -36,6 +36,7 @@ class Runtime:
     limiter: auth.LoginLimiter | None = None
     sensors: object | None = None  # appliance.sensors.Sensors once the service runs the sensor loop
     syncer: object | None = None  # sync.engine.Syncer once the service runs the uplink sync
+    vision: object | None = None   # appliance.vision_supervisor.VisionSupervisor when cameras are configured
     # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
     health_checks: dict[str, Callable[[], dict]] = field(default_factory=dict)
     # reason → {count, last, station} of refused satellite-station posts

@@ -5,7 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board] [taps]
-                        [patrol] [sync] [register_import]
+                        [patrol] [sync] [register_import] [vision] [vision_pipeline]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps",
-           "patrol", "sync", "register_import")
+           "patrol", "sync", "register_import", "vision", "vision_pipeline")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -86,6 +86,22 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         n = f"{r['measures']:,} measures"
         return [(f"register import, {fmt}, {n}", f"{r[fmt]['import_ms']} ms (dry run {r[fmt]['dry_run_ms']} ms)",
                  f"raw sqlite3 {r['raw_ms']} ms", f"{r[fmt]['ratio_import']}x", "") for fmt in ("xlsx", "csv")]
+    if name == "vision_pipeline":
+        lat = r["latency"]
+        base = f"inline evidence work {r['baseline_inline_ms']} ms"
+        return [("frame->violation on SSE, p50", f"{lat['sse_p50_ms']} ms", base, f"{r['ratio_p50']}x", ""),
+                ("frame->violation on SSE, p99", f"{lat['sse_p99_ms']} ms", base, f"{r['ratio_p99']}x", ""),
+                ("vision process RSS", f"{r['vision_rss_mb']} MB", f"bare numpy+cv2+Pillow {r['bare_rss_mb']} MB",
+                 f"{r['ratio_rss']}x", "")]
+    if name == "vision":
+        out = [(f"PPE detector {r['input_size']}px, {t} thread{'s' if t == '2' else ''}", f"{v['detector_fps']} frames/s",
+                f"bare invoke {v['bare_invoke_fps']}/s", f"{v['ratio']}x", ">= 10 frames/s" if t == "1" else "")
+               for t, v in r["threads"].items()]
+        q = r.get("no_hardhat")
+        if q:
+            out.append((f"no_hardhat P / R ({q['images']} images)", f"{q['precision']} / {q['recall']}",
+                        f"AP@0.5 {q['ap50']}", "", ">= 0.90 / 0.90"))
+        return out
     if name == "taps":
         out = []
         for key, label, base in (("nfc", "nfc udp present->Tap", "bare nfcpy sense"),

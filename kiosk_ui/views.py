@@ -31,7 +31,7 @@ def template_globals() -> dict:
 def component_label(name: str) -> str:
     """A health component's name for people: drivers are "bus:<name>"."""
     kind, _, rest = name.partition(":")
-    if kind in ("bus", "reader", "sync") and rest:
+    if kind in ("bus", "reader", "sync", "camera") and rest:
         return translate(lang(), f"component.{kind}", name=rest)
     return translate(lang(), f"component.{name}")
 
@@ -213,7 +213,19 @@ def _board_context() -> dict:
             "feed": [(e, describe(e)) for e in reversed(recent)],
             "js_i18n": _js_json(), "can_patrol": auth.allowed(current().role, "patrol.read"),
             "recent_taps": _recent_taps() if auth.allowed(current().role, "patrol.read") else [],
-            "health": overall(current_app.extensions["appliance"])}
+            "health": overall(current_app.extensions["appliance"]), **_camera_context()}
+
+
+def _camera_context() -> dict:
+    """The board's camera tiles and its feed of open hard-hat violations (none without cameras)."""
+    from appliance.violations import Violation, violation_dict
+
+    cams = current_app.config["APPLIANCE"].cameras
+    if not cams:
+        return {"cameras": [], "violations": []}
+    recent = Violation.select().where(Violation.state == "open").order_by(Violation.id.desc()).limit(4)
+    return {"cameras": [{"name": c.name, "title": c.title or c.name} for c in cams],
+            "violations": [violation_dict(v) for v in recent]}
 
 
 @ui.get("/kiosk")
@@ -322,6 +334,21 @@ def tablet_hazard_rules():
              .order_by(auth.User.login)]
     return render_template("tablet/rules.html", rules=rules, areas=areas, users=users, categories=H.CATEGORIES,
                            can_edit=auth.allowed(current().role, "risks.write"))
+
+
+@ui.get("/tablet/violations")
+@require("tablet.use")
+def tablet_violations():
+    """Hard-hat violations to confirm (→ a hazard with the snapshot) or reject (→ a training example)."""
+    from appliance.violations import Violation, violation_dict
+
+    pending = [violation_dict(v) for v in Violation.select().where(Violation.state == "open")
+               .order_by(Violation.id.desc()).limit(100)]
+    decided = [violation_dict(v) for v in Violation.select().where(Violation.state != "open")
+               .order_by(Violation.decided_at.desc()).limit(20)]
+    areas = list(P.Area.select().where(P.Area.active).order_by(P.Area.code))
+    return render_template("tablet/violations.html", pending=pending, decided=decided, areas=areas,
+                           can_handle=auth.allowed(current().role, "hazards.handle"))
 
 
 @ui.get("/tablet/patrol")

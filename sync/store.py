@@ -15,7 +15,7 @@ from appliance.events import now_ms
 # Priority lanes: safety records first (alarms, hazards, permits, patrol and control checks, risk register, PPE violations,
 # point faults), then every other record (master data, system), then the per-minute telemetry aggregates
 # (rows of reading_minutes, not events: their cursor is a minute), then photos.
-SAFETY_PREFIXES = ("alarm.", "hazard.", "permit.", "patrol.", "control_task.", "risk.", "ppe.", "point.")
+SAFETY_PREFIXES = ("alarm.", "hazard.", "permit.", "patrol.", "control_task.", "risk.", "ppe.", "vision.", "point.")
 _SAFETY_SQL = "(" + " OR ".join(f"type GLOB '{p}*'" for p in SAFETY_PREFIXES) + ")"
 _PHOTO_SQL = "instr(payload, 'photo\":\"') > 0"
 LANES_ORDER = ("safety", "records", "aggregates", "photos")

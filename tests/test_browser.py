@@ -612,6 +612,61 @@ def test_hazard_form_picks_the_area_from_a_qr_label_in_the_photo(running_plant, 
     expect(area.locator("option:checked")).to_have_text("仓库")
 
 
+
+
+# ---------------------------------------------------------------- PPE vision
+
+
+@pytest.fixture(scope="module")
+def vision_plant(tmp_path_factory):
+    """The demo plant with its loading-dock camera on the sample photos; the photos' own YOLO labels stand
+    in for the model (the `labels` detector), so violations are known to happen whatever the model."""
+    need((ROOT.parent / "shared" / "data" / "hardhat_sample" / "labels").is_dir(), "../shared/data/hardhat_sample")
+    p = Plant(tmp_path_factory.mktemp("vision-plant"))
+    text = p.config.read_text(encoding="utf-8")
+    assert "[cameras.detect]\n" in text, text
+    p.config.write_text(text.replace("[cameras.detect]\n", '[cameras.detect]\ndetector = "labels"\n', 1)
+                        .replace("camera_cooldown_s = 60", "camera_cooldown_s = 0"), encoding="utf-8")
+    try:
+        p.start()
+        yield p
+    finally:
+        p.kill()
+
+
+def test_camera_tile_refreshes_and_a_violation_is_confirmed_on_the_tablet(vision_plant, new_page):
+    plant = vision_plant
+    board = new_page()
+    open_board(board, plant)
+    tile = board.locator('.camera-tile[data-camera="dock-cam-1"]')
+    expect(tile).to_be_visible()
+    board.wait_for_function("""() => { const i = document.querySelector('.camera-tile img.cam-frame');
+                                       return i && i.complete && i.naturalWidth > 0; }""", timeout=WAIT_MS)
+    first = tile.locator("img").get_attribute("src")
+    board.wait_for_function(f"""() => document.querySelector('.camera-tile img.cam-frame').getAttribute('src')
+                                      !== {json.dumps(first)}""", timeout=WAIT_MS)   # it keeps refreshing
+    item = board.locator("#violations li[data-violation]").first
+    expect(item).to_be_visible(timeout=90_000)   # the first bare head comes a few seconds into the clip
+    vid = item.get_attribute("data-violation")
+    expect(item.locator("img")).to_have_js_property("complete", True)
+    board.screenshot(path=str(Path("/tmp/kiosk-vision.png")))
+
+    sup = new_page(1280, 800)
+    log_in(sup, plant, "wangfang")
+    sup.goto(f"{plant.base}/tablet/violations")
+    card = sup.locator(f'.violation-card[data-violation="{vid}"]')
+    expect(card.locator("img.snapshot")).to_have_js_property("complete", True)
+    assert card.locator("select[name=area_id] option:checked").text_content().strip() == "装卸站台"
+    card.locator("form.confirm input[name=note]").fill("叉车作业区")
+    card.locator("form.confirm button").click()
+    expect(sup.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    sup.reload()
+    done = sup.locator(f'.violation-card.st-confirmed[data-violation="{vid}"]')
+    expect(done).to_be_visible()
+    done.locator("a").click()
+    hazard = sup.locator('.hazard:has-text("未佩戴安全帽")').first
+    expect(hazard.locator(".photos img")).to_have_count(1)   # the snapshot is the hazard's photo
+    expect(board.locator(f'#violations li[data-violation="{vid}"]')).to_have_count(0)  # gone from the board
 # ---------------------------------------------------------------- NFC patrol
 
 

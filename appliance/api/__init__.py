@@ -58,4 +58,4 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return v
 
 
-from . import admin, core, hazards, masterdata, patrol, risks, sensors, sync, tasks  # noqa: E402,F401  (register the routes)
+from . import admin, cameras, core, hazards, masterdata, patrol, risks, sensors, sync, tasks  # noqa: E402,F401  (register the routes)

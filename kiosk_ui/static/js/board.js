@@ -47,7 +47,7 @@
         }
         li.className = "st-" + c.status;
         li.title = c.reason || "";
-        var kind = name.split(":")[0], rest = name.slice(kind.length + 1);  // bus:<name>, reader:<name>, sync:<name>
+        var kind = name.split(":")[0], rest = name.slice(kind.length + 1);  // bus:, reader:, sync:, camera:<name>
         li.querySelector("span").textContent = rest ? Live.text("component." + kind, { name: rest })
                                                     : Live.text("component." + name);
         li.querySelector("b").textContent = Live.text("status." + c.status);

@@ -1,0 +1,94 @@
+"""PPE detector speed and quality: frames/s of the whole detector (letterbox → TFLite int8 → decode → NMS) at
+its input size on 1 and 2 interpreter threads, against a baseline measured in the same run: the bare
+interpreter invoke loop on the same file (same input already set, nothing before or after). Also the
+letterbox cost per frame, and "no hard hat" precision/recall/AP@0.5 from the evaluation command's code on
+the valid split of ../shared/data/hardhat_workers (falling back to ../shared/data/hardhat_sample).
+
+Targets (issue #6): ≥ 10 frames/s at 320×320 on one core; no_hardhat precision and recall ≥ 0.90.
+
+    python bench/vision.py [--model F] [--frames 200] [--data DIR] [--no-eval]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import ROOT, ratio, result
+
+from models.commands import evaluate_dir, read_rgb
+from models.config import VisionModelConfig
+from models.detector import Detector
+from models.postprocess import letterbox
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def sample_frames(n: int) -> list[np.ndarray]:
+    """Real worker photos when ../shared is here (detections to decode), else seeded noise."""
+    d = SHARED / "hardhat_sample" / "images"
+    if d.is_dir():
+        return [read_rgb(p) for p in sorted(d.iterdir())[:n]]
+    rng = np.random.default_rng(7)
+    return [rng.integers(0, 256, (288, 384, 3), np.uint8) for _ in range(n)]
+
+
+def fps(fn, frames: list, n: int) -> float:
+    for f in frames[:5]:
+        fn(f)
+    t0 = time.perf_counter()
+    for i in range(n):
+        fn(frames[i % len(frames)])
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, help="a .tflite file (default: the shipped model)")
+    ap.add_argument("--frames", type=int, default=200, help="frames per measurement")
+    ap.add_argument("--data", type=Path, help="YOLO folder to evaluate (default: hardhat_workers/valid)")
+    ap.add_argument("--no-eval", action="store_true")
+    args = ap.parse_args()
+    cfg = VisionModelConfig(**({"path": args.model} if args.model else {}))
+    frames = sample_frames(20)
+    size = cfg.input_size
+    print(f"model {cfg.path} ({cfg.path.stat().st_size / 1e6:.2f} MB), input {size}x{size}, "
+          f"{len(frames)} distinct frames {frames[0].shape[1]}x{frames[0].shape[0]}")
+
+    per_threads = {}
+    for threads in (1, 2):
+        det = Detector.from_config(cfg.model_copy(update={"num_threads": threads}))
+        canvas, _ = letterbox(frames[0], size)
+        det.runner.interpreter.set_tensor(det.runner.input["index"], canvas[None])
+        bare = fps(lambda _f: det.runner.invoke_only(), frames, args.frames)
+        full = fps(det.detect, frames, args.frames)
+        per_threads[threads] = {"detector_fps": round(full, 1), "bare_invoke_fps": round(bare, 1),
+                                "ratio": ratio(full, bare), "ms_per_frame": round(1000 / full, 2)}
+        print(f"{threads} thread(s): detector {full:.1f} frames/s ({1000 / full:.1f} ms), bare invoke "
+              f"{bare:.1f}/s, ratio {full / bare:.2f}x")
+    lb_ms = 1000 / fps(lambda f: letterbox(f, size), frames, args.frames)
+    print(f"letterbox alone: {lb_ms:.2f} ms/frame")
+
+    quality = None
+    if not args.no_eval:
+        data = args.data or next((d for d in (SHARED / "hardhat_workers" / "valid", SHARED / "hardhat_sample")
+                                  if d.is_dir()), None)
+        if data is None:
+            print("no evaluation data (../shared/data absent); --data DIR to give one")
+        else:
+            rep = evaluate_dir(cfg.model_copy(update={"num_threads": 2}), data)
+            nh = next(c for c in rep["classes"] if c["label"] == "no_hardhat")
+            quality = {"data": str(data), "images": rep["images"], "threshold": rep["thresholds"]["no_hardhat"],
+                       **{k: nh[k] for k in ("labels", "detections", "precision", "recall", "ap50")}}
+            for c in rep["classes"]:
+                print(f"eval {data.name}: {c['label']:<11} P {c['precision']}  R {c['recall']}  AP@0.5 {c['ap50']} "
+                      f"({c['labels']} labels, {c['detections']} detections)")
+    result("vision", model=str(cfg.path.relative_to(ROOT) if cfg.path.is_relative_to(ROOT) else cfg.path),
+           input_size=size, threads=per_threads, letterbox_ms=round(lb_ms, 2), no_hardhat=quality,
+           target_fps=10, target_pr=0.9)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

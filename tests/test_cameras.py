@@ -1,0 +1,171 @@
+"""Camera backends against real sources: image folders with corrupt files, a missing folder that appears,
+a missing device, a real HTTP MJPEG camera (drivers/sim/mjpeg_server.py) that hangs mid-stream, and the
+picamera2 backend on a machine without it. Every wait is a poll with a generous deadline."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import free_port, need, spawn_peer, stop_peer
+
+import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
+
+
+def wait_for(cond, timeout=30.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def write_images(folder, n, size=(160, 120)):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", size, (i * 40 % 255, 80, 120)).save(folder / f"f{i:03d}.jpg")
+
+
+def file_camera(path, **kw):
+    from drivers.camera_file import FileCamera, FileCameraConfig
+
+    return FileCamera(FileCameraConfig(type="file", name="t", path=path, **kw))
+
+
+def test_folder_loops_at_the_frame_rate_cap(tmp_path):
+    write_images(tmp_path / "imgs", 3)
+    cam = file_camera(tmp_path / "imgs", fps=20)
+    cam.start()
+    try:
+        wait_for(lambda: cam.frames >= 8)        # more frames than files: it loops
+        f = cam.latest()
+        assert f.image.shape == (120, 160, 3) and f.image.dtype == np.uint8
+        assert f.source.endswith(".jpg")
+        assert cam.health()["status"] == "ok"
+    finally:
+        cam.stop()
+
+
+def test_corrupt_frames_are_counted_and_skipped(tmp_path):
+    write_images(tmp_path / "imgs", 2)
+    (tmp_path / "imgs" / "f000.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (tmp_path / "imgs" / "zz.png").write_bytes(b"not a png at all")
+    cam = file_camera(tmp_path / "imgs", fps=30)
+    cam.start()
+    try:
+        wait_for(lambda: cam.corrupt >= 4 and cam.frames >= 2)
+        h = cam.health()
+        assert h["status"] == "ok" and h["corrupt_frames"] >= 4
+        assert all(cam.latest().source.endswith("f001.jpg") for _ in range(3))
+    finally:
+        cam.stop()
+
+
+def test_only_corrupt_frames_is_a_fault(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.jpg").write_bytes(b"garbage")
+    cam = file_camera(tmp_path / "imgs", fps=60)
+    cam.start()
+    try:
+        h = wait_for(lambda: (h := cam.health())["status"] == "fault" and h)
+        assert "corrupt frames in a row" in h["reason"]
+    finally:
+        cam.stop()
+
+
+def test_missing_folder_is_a_fault_and_recovers_when_it_appears(tmp_path):
+    cam = file_camera(tmp_path / "later", fps=20, reconnect_max_s=0.5)
+    cam.start()
+    try:
+        h = wait_for(lambda: (h := cam.health())["status"] == "fault" and h)
+        assert "no such file or folder" in h["reason"]
+        write_images(tmp_path / "later", 2)
+        wait_for(lambda: cam.health()["status"] == "ok")
+    finally:
+        cam.stop()
+
+
+def test_missing_device_is_a_fault_naming_it():
+    from drivers.camera_opencv import OpenCVCamera, OpenCVCameraConfig
+
+    need(OpenCVCamera.available() is None, "opencv-python-headless is not installed")
+    cam = OpenCVCamera(OpenCVCameraConfig(type="opencv", name="usb", source="/dev/video97", reconnect_max_s=1))
+    cam.start()
+    try:
+        h = wait_for(lambda: (h := cam.health())["status"] == "fault" and h)
+        assert "cannot open /dev/video97" in h["reason"]
+    finally:
+        cam.stop()
+
+
+@pytest.fixture
+def mjpeg_camera():
+    port = free_port()
+    p = spawn_peer(["-m", "drivers.sim.mjpeg_server", str(port), "--fps", "20", "--hang-after", "15"])
+    yield f"http://user:secret@127.0.0.1:{port}/video.mjpg"
+    stop_peer(p)
+
+
+def test_stream_that_hangs_is_a_fault_then_reconnects(mjpeg_camera):
+    from drivers.camera_opencv import OpenCVCamera, OpenCVCameraConfig
+
+    need(OpenCVCamera.available() is None, "opencv-python-headless is not installed")
+    cam = OpenCVCamera(OpenCVCameraConfig(type="opencv", name="ip", source=mjpeg_camera, fps=20,
+                                          read_timeout_s=1.5, reconnect_max_s=0.5))
+    cam.start()
+    try:
+        wait_for(lambda: cam.frames >= 5)
+        assert cam.latest().image.shape == (240, 320, 3)
+        h = wait_for(lambda: (h := cam.health())["status"] == "fault" and h)
+        assert "no frame from" in h["reason"] and "secret" not in h["reason"]   # the password is not shown
+        first = cam.frames
+        wait_for(lambda: cam.frames > first)    # reopened with back-off: frames again
+        assert cam.reconnects >= 1
+    finally:
+        cam.stop()
+
+
+def test_a_read_that_never_returns_is_a_stall_fault(tmp_path):
+    """A backend whose read blocks for good (no timeout honoured): the capture loop cannot be interrupted,
+    so `check` turns the camera to fault after stall_s and starts a fresh capture beside the stuck one."""
+    import threading
+
+    from drivers.camera_file import FileCamera, FileCameraConfig
+
+    write_images(tmp_path / "imgs", 1)
+    release = threading.Event()
+
+    class Hanging(FileCamera):
+        calls = 0
+
+        def read(self, handle):
+            Hanging.calls += 1
+            if Hanging.calls > 3:
+                release.wait(60)
+            return super().read(handle)
+
+    cam = Hanging(FileCameraConfig(type="file", name="h", path=tmp_path / "imgs", fps=20, stall_s=0.5))
+    cam.start()
+    try:
+        h = wait_for(lambda: (h := cam.health())["status"] == "fault" and h)
+        assert h["reason"].startswith("no frame for")
+        wait_for(lambda: cam.health() and cam.stall_restarts >= 1)   # health() runs the check, as the vision loop does
+    finally:
+        release.set()
+        cam.stop()
+
+
+def test_picamera2_absent_is_reported_not_raised():
+    from drivers.camera_picamera2 import PiCamera
+
+    why = PiCamera.available()
+    try:
+        import picamera2  # noqa: F401
+    except Exception:
+        assert why and "picamera2 is not available here" in why
+    else:  # pragma: no cover - on a Raspberry Pi
+        assert why is None
