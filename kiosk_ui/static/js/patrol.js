@@ -51,7 +51,7 @@
     var where = document.createElement("span");
     where.textContent = (en ? (p.checkpoint_en || p.checkpoint) : p.checkpoint) || p.reader;
     var msg = document.createElement("em");
-    msg.textContent = en ? p.message_en : p.message;
+    msg.textContent = p.status === "ok" ? "" : (en ? p.message_en : p.message);   // the name and place say it
     li.appendChild(t); li.appendChild(who); li.appendChild(where); li.appendChild(msg);
     taps.insertBefore(li, taps.firstChild);
     while (taps.children.length > MAX_TAPS) taps.removeChild(taps.lastChild);
