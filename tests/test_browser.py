@@ -649,6 +649,10 @@ def test_camera_tile_refreshes_and_a_violation_is_confirmed_on_the_tablet(vision
     expect(item).to_be_visible(timeout=90_000)   # the first bare head comes a few seconds into the clip
     vid = item.get_attribute("data-violation")
     expect(item.locator("img")).to_have_js_property("complete", True)
+    # the four-colour map marks the loading dock with the violations of the last hour (the PPE overlay)
+    ppe = board.locator('#floor-plan g.area[data-area="DOCK"] .overlay[data-overlay="ppe"]')
+    expect(ppe).not_to_have_attribute("display", "none", timeout=WAIT_MS)
+    assert int(ppe.locator("text").text_content()) >= 1
     board.screenshot(path=str(Path("/tmp/kiosk-vision.png")))
 
     sup = new_page(1280, 800)
