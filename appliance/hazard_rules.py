@@ -110,3 +110,20 @@ def pick_assignee(area_id: int, category: str, rules: list[tuple[int | None, str
             if a == want_area and c == want_cat:
                 return who
     return None
+
+
+def rates(hazards: list[tuple[str, int | None, int | None, int | None]], now: int) -> dict:
+    """The hazard figures the cockpit and the compliance reports show, over hazards reported in a period.
+
+    Each hazard is (state, deadline, accepted_at, recurrence_of). 整改率 (rectification rate) = closed /
+    reported; 按期整改率 (on-time rate) = closed by their deadline / closed; overdue = not closed and past the
+    deadline now; recurrences = hazards linked to an earlier one of the same area and category. A rate with
+    nothing to divide is None, not 0 or 100 %."""
+    total = len(hazards)
+    closed = [h for h in hazards if h[0] == "closed"]
+    on_time = [h for h in closed if h[1] is None or (h[2] is not None and h[2] <= h[1])]
+    overdue = sum(1 for h in hazards if h[0] != "closed" and h[1] is not None and h[1] < now)
+    return {"reported": total, "closed": len(closed),
+            "rectification_rate": round(len(closed) / total, 3) if total else None,
+            "on_time_rate": round(len(on_time) / len(closed), 3) if closed else None,
+            "overdue": overdue, "recurrences": sum(1 for h in hazards if h[3] is not None)}

@@ -246,3 +246,11 @@ def open_by_area() -> dict[int, int]:
     # the WHERE matches the partial index hazards_open_area (migration 0009) word for word
     rows = database.execute_sql("SELECT area_id, count(*) FROM hazards WHERE state != 'closed' GROUP BY area_id")
     return dict(rows.fetchall())
+
+
+def rates(since: int, until: int, now: int | None = None) -> dict:
+    """Hazard figures over the hazards reported in [since, until) (`hazard_rules.rates`)."""
+    rows = [(h.state, h.deadline, h.accepted_at, h.recurrence_of) for h in
+            Hazard.select(Hazard.state, Hazard.deadline, Hazard.accepted_at, Hazard.recurrence_of)
+            .where((Hazard.reported_at >= since) & (Hazard.reported_at < until))]
+    return HR.rates(rows, events.now_ms() if now is None else now)

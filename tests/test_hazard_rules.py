@@ -93,3 +93,21 @@ RULES = [(None, "电气", "dian"), (5, None, "area5"), (5, "消防", "xiao5"), (
 ])
 def test_pick_assignee(area, cat, expected):
     assert pick_assignee(area, cat, RULES) == expected
+
+
+NOW = 1000 * DAY
+
+
+@pytest.mark.parametrize("hazards, expected", [
+    ([], {"reported": 0, "closed": 0, "rectification_rate": None, "on_time_rate": None, "overdue": 0, "recurrences": 0}),
+    ([("closed", 10, 9, None), ("closed", 10, 11, None), ("rectifying", NOW - 1, None, 1), ("reported", None, None, None)],
+     {"reported": 4, "closed": 2, "rectification_rate": 0.5, "on_time_rate": 0.5, "overdue": 1, "recurrences": 1}),
+    ([("closed", 10, 10, None)],                       # accepted on the deadline is on time
+     {"reported": 1, "closed": 1, "rectification_rate": 1.0, "on_time_rate": 1.0, "overdue": 0, "recurrences": 0}),
+    ([("rectifying", NOW, None, None), ("closed", None, 5, None)],   # due right now is not overdue yet; no deadline is on time
+     {"reported": 2, "closed": 1, "rectification_rate": 0.5, "on_time_rate": 1.0, "overdue": 0, "recurrences": 0}),
+])
+def test_rates(hazards, expected):
+    from appliance.hazard_rules import rates
+
+    assert rates(hazards, NOW) == expected

@@ -122,3 +122,16 @@ def test_automatic_dispatch_by_rule(plant):
     assert major["state"] == "reported"  # a major hazard waits for its treatment plan
     ev = [e for e in events.read_after(0, 500) if e.type == "hazard.major_reported"]
     assert ev and ev[0].payload["to"] == ["safety_officer", "plant_manager"]
+
+
+def test_rates_over_the_api(plant):
+    c, area = plant
+    h = report(c["worker"], area)
+    report(c["worker"], area)                                     # the same area and category: a recurrence
+    c["supervisor"].post(f"/api/v1/hazards/{h['id']}/dispatch", json={"assignee": "u_worker"})
+    c["worker"].post(f"/api/v1/hazards/{h['id']}/rectify", json={"note": "已整改"})
+    c["safety_officer"].post(f"/api/v1/hazards/{h['id']}/accept", json={"note": "合格"})
+    r = c["kiosk"].get("/api/v1/hazards/rates?days=7").get_json()
+    assert r == {"days": 7, "reported": 2, "closed": 1, "rectification_rate": 0.5, "on_time_rate": 1.0,
+                 "overdue": 0, "recurrences": 1}
+    assert c["kiosk"].get("/api/v1/hazards/rates?days=0").status_code == 422

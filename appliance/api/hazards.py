@@ -89,6 +89,19 @@ def add_rule():
     return jsonify({"id": r.id, "area_id": r.area_id, "category": r.category, "assignee": r.assignee}), 201
 
 
+@api_bp.get("/hazards/rates")
+@require("board.read")
+def hazard_rates():
+    """Over the hazards reported in the last ?days=N (default 30): rectification rate (整改率), on-time rate
+    (按期整改率), overdue count and recurrences."""
+    from .. import events
+    from . import int_arg
+
+    now = events.now_ms()
+    days = int_arg("days", 30, 1, 3660)
+    return jsonify({"days": days, **H.rates(now - days * 86_400_000, now + 1, now)})
+
+
 @api_bp.get("/hazards/<int:hazard_id>")
 @require("board.read")
 def get_hazard(hazard_id: int):
