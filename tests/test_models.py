@@ -224,3 +224,15 @@ def test_model_errors_name_the_file(tmp_path, make, cfg_kw, message):
         Detector.from_config(VisionModelConfig(path=path, **cfg_kw))
     assert str(path) in exc.value.en and message in exc.value.en
     assert str(path) in exc.value.zh
+
+
+def test_main_config_carries_vision_model():
+    from appliance.config import parse_config
+    from appliance.errors import ConfigError
+
+    cfg = parse_config('[vision.model]\nscore_threshold = 0.6\nnum_threads = 2\n')
+    assert cfg.vision.model.score_threshold == 0.6 and cfg.vision.model.num_threads == 2
+    assert parse_config("").vision.model == VisionModelConfig()
+    with pytest.raises(ConfigError) as exc:
+        parse_config('[vision.model]\nthreshold = 0.6\n')
+    assert exc.value.details[0]["key"] == "vision.model.threshold"
