@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("dir", help="folder with images/ and labels/")
     v.add_argument("--json", action="store_true", help="print the report as one JSON object")
     v.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
+    v.add_argument("--sweep", action="store_true", help="also precision/recall at thresholds 0.10, 0.15 … 0.90")
     _vision_args(v)
     return ap
 
@@ -431,7 +432,8 @@ def cmd_vision(args) -> int:
     if args.vision_command == "detect":
         return commands.detect_files(cfg, args.paths, args.json)
     try:
-        report = commands.evaluate_dir(cfg, Path(args.dir), args.iou)
+        sweep = tuple(round(0.1 + 0.05 * i, 2) for i in range(17)) if args.sweep else ()
+        report = commands.evaluate_dir(cfg, Path(args.dir), args.iou, sweep)
     except (FileNotFoundError, ValueError) as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return 1

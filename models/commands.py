@@ -72,9 +72,9 @@ def detect_files(cfg: VisionModelConfig, paths: list[str], as_json: bool, out=sy
     return 1 if failed else 0
 
 
-def evaluate_dir(cfg: VisionModelConfig, root: Path, iou_min: float = 0.5) -> dict:
+def evaluate_dir(cfg: VisionModelConfig, root: Path, iou_min: float = 0.5, sweep: tuple[float, ...] = ()) -> dict:
     """Run the detector over root/images and score it against root/labels; a JSON-ready dict."""
-    floor = min(EVAL_FLOOR, cfg.score_threshold, *cfg.class_thresholds.values())
+    floor = min(EVAL_FLOOR, cfg.score_threshold, *cfg.class_thresholds.values(), *sweep)
     det = Detector.from_config(cfg.model_copy(update={"score_threshold": floor, "class_thresholds": {}}))
     thresholds = np.array([cfg.threshold_for(c) for c in cfg.classes])
     per_image, skipped = [], []
@@ -95,9 +95,16 @@ def evaluate_dir(cfg: VisionModelConfig, root: Path, iou_min: float = 0.5) -> di
         per_image.append((boxes, scores, classes, gt))
     seconds = time.monotonic() - t0
     results = summarise(cfg.classes, thresholds, per_image, iou_min)
-    return {"dir": str(root), "model": str(cfg.path), "images": len(per_image), "skipped": skipped,
-            "iou": iou_min, "thresholds": {c: float(t) for c, t in zip(cfg.classes, thresholds)},
-            "seconds": round(seconds, 2), "classes": [r.as_dict() for r in results]}
+    report = {"dir": str(root), "model": str(cfg.path), "images": len(per_image), "skipped": skipped,
+              "iou": iou_min, "thresholds": {c: float(t) for c, t in zip(cfg.classes, thresholds)},
+              "seconds": round(seconds, 2), "classes": [r.as_dict() for r in results]}
+    if sweep:  # precision/recall per class at other thresholds, from the same detections
+        report["sweep"] = {}
+        for t in sweep:
+            rs = summarise(cfg.classes, np.full(len(cfg.classes), t), per_image, iou_min)
+            report["sweep"][f"{t:.2f}"] = {r.label: {"precision": r.as_dict()["precision"],
+                                                     "recall": r.as_dict()["recall"]} for r in rs}
+    return report
 
 
 def print_eval(report: dict, out=sys.stdout) -> None:
@@ -108,5 +115,11 @@ def print_eval(report: dict, out=sys.stdout) -> None:
     for r in report["classes"]:
         print(f"{r['label']:<12} {report['thresholds'][r['label']]:5.2f} {r['labels']:7d} {r['detections']:6d} "
               f"{r['true_positives']:6d} {f(r['precision']):>9} {f(r['recall']):>7} {f(r['ap50']):>7}", file=out)
+    if report.get("sweep"):
+        labels = [r["label"] for r in report["classes"]]
+        print("threshold  " + "  ".join(f"{l + ' P / R':>22}" for l in labels), file=out)
+        for t, by in report["sweep"].items():
+            print(f"{t:>9}  " + "  ".join(f"{f(by[l]['precision']):>14} / {f(by[l]['recall'])}" for l in labels),
+                  file=out)
     for s in report["skipped"]:
         print(f"skipped / 跳过: {s}", file=out)

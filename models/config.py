@@ -30,6 +30,8 @@ class VisionModelConfig(BaseModel):
     class_thresholds: dict[str, float] = Field(default_factory=dict)
     # Boxes of one class overlapping more than this (IoU) are merged by NMS.
     iou_threshold: float = Field(0.5, gt=0.0, le=1.0)
+    # NMS across classes too: one object, one label (a head is either bare or wearing a hard hat).
+    class_agnostic_nms: bool = False
     max_detections: int = Field(100, ge=1, le=1000)
     # CPU threads for the interpreter (the vision process runs beside the web server and pollers).
     num_threads: int = Field(1, ge=1, le=16)

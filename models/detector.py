@@ -73,7 +73,8 @@ class Detector:
         outputs = self.runner.run(canvas)
         boxes, scores, classes = decode_centernet(outputs[self.heat_index], outputs[self.reg_index], self.stride,
                                                   self.thresholds, max_candidates=max(300, self.cfg.max_detections))
-        keep = nms(boxes, scores, classes, self.cfg.iou_threshold, self.cfg.max_detections)
+        keep = nms(boxes, scores, None if self.cfg.class_agnostic_nms else classes, self.cfg.iou_threshold,
+                   self.cfg.max_detections)
         return boxes_to_original(boxes[keep], lb), scores[keep], classes[keep]
 
     def detect(self, image: np.ndarray) -> list[Detection]:

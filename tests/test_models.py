@@ -224,3 +224,25 @@ def test_model_errors_name_the_file(tmp_path, make, cfg_kw, message):
         Detector.from_config(VisionModelConfig(path=path, **cfg_kw))
     assert str(path) in exc.value.en and message in exc.value.en
     assert str(path) in exc.value.zh
+
+
+def test_main_config_carries_vision_model():
+    from appliance.config import parse_config
+    from appliance.errors import ConfigError
+
+    cfg = parse_config('[vision.model]\nscore_threshold = 0.6\nnum_threads = 2\n')
+    assert cfg.vision.model.score_threshold == 0.6 and cfg.vision.model.num_threads == 2
+    assert parse_config("").vision.model == VisionModelConfig()
+    with pytest.raises(ConfigError) as exc:
+        parse_config('[vision.model]\nthreshold = 0.6\n')
+    assert exc.value.details[0]["key"] == "vision.model.threshold"
+
+
+def test_class_agnostic_nms_keeps_one_label_per_object(tiny):
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[16:24, 8:16] = (255, 230, 0)          # yellow: class 0 (red) and class 1 (green) fire on one cell
+    per_class = Detector.from_config(VisionModelConfig(path=tiny, input_size=64, score_threshold=0.5))
+    agnostic = Detector.from_config(VisionModelConfig(path=tiny, input_size=64, score_threshold=0.5,
+                                                      class_agnostic_nms=True))
+    assert sorted(d.label for d in per_class.detect(img)) == ["hardhat", "no_hardhat"]
+    assert [d.label for d in agnostic.detect(img)] == ["no_hardhat"]     # the higher score (red 255) wins

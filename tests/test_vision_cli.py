@@ -104,6 +104,11 @@ def test_eval_counts_precision_recall_and_ap(tmp_path, model):
     assert by["person"]["labels"] == 0 and by["person"]["recall"] is None
     text = run_cli("vision", "eval", str(root), "--model", model).stdout
     assert "no_hardhat" in text and "AP@0.5" in text and "precision" in text
+    # the sweep: at 0.95 the lower-scored false no_hardhat (≈ 0.88) is gone
+    rep = json.loads(run_cli("vision", "eval", str(root), "--json", "--sweep", "--model", model).stdout)
+    assert rep["sweep"]["0.50"]["no_hardhat"] == {"precision": 0.5, "recall": 1.0}
+    assert rep["sweep"]["0.90"]["no_hardhat"] == {"precision": 1.0, "recall": 1.0}
+    assert "threshold" in run_cli("vision", "eval", str(root), "--sweep", "--model", model).stdout
 
 
 def test_eval_bad_folder(tmp_path, model):

@@ -1,7 +1,8 @@
 """YOLO-format data (images/, labels/) → letterboxed model inputs and CenterNet targets (training side).
 
-The letterbox is models.postprocess.letterbox, the very function the appliance runs, so training and
-inference see the same pixels. Label lines: `class cx cy w h`, normalised to the image size.
+The letterbox is models.postprocess.letterbox and the label reader models.evaluate's, the very functions the
+appliance runs and scores with, so training and inference see the same pixels and boxes. Label lines:
+`class cx cy w h`, normalised to the image size.
 """
 from __future__ import annotations
 
@@ -10,32 +11,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from models.evaluate import list_images, read_yolo_labels  # noqa: F401 (list_images: used by the stages)
 from models.postprocess import letterbox
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-
-
-def list_images(root: Path) -> list[Path]:
-    return sorted(p for p in (root / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def read_labels(root: Path, image: Path) -> np.ndarray:
-    """N×5 (class, cx, cy, w, h) normalised; empty when the image has no label file."""
-    f = root / "labels" / (image.stem + ".txt")
-    if not f.exists():
-        return np.zeros((0, 5), np.float32)
-    rows = [list(map(float, line.split()[:5])) for line in f.read_text().splitlines() if line.strip()]
-    return np.array(rows, np.float32).reshape(-1, 5)
 
 
 def load_example(root: Path, image: Path, size: int, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(size×size×3 uint8 canvas, N×5 (class, x1, y1, x2, y2) in canvas pixels)."""
     rgb = np.asarray(Image.open(image).convert("RGB"))
     canvas, lb = letterbox(rgb, size)
-    lab = read_labels(root, image)
-    cx, cy, w, h = (lab[:, 1] * lb.width, lab[:, 2] * lb.height, lab[:, 3] * lb.width, lab[:, 4] * lb.height)
-    boxes = np.stack([lab[:, 0], (cx - w / 2) * lb.scale + lb.pad_x, (cy - h / 2) * lb.scale + lb.pad_y,
-                      (cx + w / 2) * lb.scale + lb.pad_x, (cy + h / 2) * lb.scale + lb.pad_y], axis=1)
+    boxes = read_yolo_labels(root / "labels" / (image.stem + ".txt"), lb.width, lb.height)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]] * lb.scale + lb.pad_x
+    boxes[:, [2, 4]] = boxes[:, [2, 4]] * lb.scale + lb.pad_y
     if flip:
         canvas = canvas[:, ::-1].copy()
         boxes[:, [1, 3]] = size - boxes[:, [3, 1]]

@@ -1,10 +1,10 @@
 """Stage 2 of the recipe: train the CenterNet head on the cached backbone features (prepare.py).
 
-    python -m models.ppe.train --cache models/ppe/work/cache-train-320 --out models/ppe/work/run1 --epochs 12
+    python -m models.ppe.train --cache models/ppe/work/cache-train-320 --out models/ppe/work/run1 --epochs 4
 
 With --tune-tail the last MobileNetV2 stage (features[14:18], stride 32, cheap at 10×10) is fine-tuned too,
 from the cached stride-16 features, at a tenth of the head's learning rate (its BatchNorm statistics stay
-frozen). Resumable: `last.pt` is written after every epoch (model, optimiser, schedule, RNG) and a rerun with
+frozen); --init run1/model.pt starts such a second stage from the first one's weights. Resumable: `last.pt` is written after every epoch (model, optimiser, schedule, RNG) and a rerun with
 the same --out continues from it. The result is `model.pt`: the whole Detector's state_dict (ImageNet
 backbone + what was trained), which export_tflite.py turns into the int8 .tflite file.
 """
@@ -75,6 +75,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--classes", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, help="start from a model.pt of an earlier run (e.g. the head-only stage)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (resumably) after this much wall time")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -96,6 +97,14 @@ def main(argv=None) -> int:
     print(f"{n} examples, grid {grid}, targets in {time.monotonic() - t0:.1f}s", flush=True)
 
     model = Trainable(args.classes, args.tune_tail)
+    if args.init:
+        state = torch.load(args.init, map_location="cpu", weights_only=False)["state_dict"]
+        model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        if model.tail is not None:
+            for j, i in enumerate(range(TAPS[1], TAPS[2])):
+                pre = f"backbone.features.{i}."
+                model.tail[j].load_state_dict({k[len(pre):]: v for k, v in state.items() if k.startswith(pre)})
+        print(f"initialised from {args.init}", flush=True)
     groups = [{"params": model.head.parameters(), "lr": args.lr}]
     if model.tail is not None:
         groups.append({"params": model.tail.parameters(), "lr": args.lr / 10})
