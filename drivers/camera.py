@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import abstractmethod
 import time
 from typing import Any, Callable, ClassVar, NamedTuple
 
@@ -156,13 +157,13 @@ class Camera(Driver):
         self.stall_restarts = 0
 
     # -- backend hooks ---------------------------------------------------------------------------
+    @abstractmethod
     def open(self) -> Any:
         """Open the device or stream; raise CameraError with the reason."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self, handle: Any) -> tuple[Any, str | None]:
         """The next frame as (RGB uint8 array, source file or None); CorruptFrame or CameraError."""
-        raise NotImplementedError
 
     def close(self, handle: Any) -> None:
         """Release the device; must not raise."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def error_from(resp: Response) -> SyncError:
     return SyncError(kind, f"HTTP {resp.status}" + (f": {msg}" if msg else ""), ra, resp.status)
 
 
-class Adapter:
+class Adapter(ABC):
     type_key = ""
     supports_photos = False
     supports_aggregates = False
@@ -91,16 +92,19 @@ class Adapter:
         """Raise SyncError("unreachable") when nothing answers; any HTTP answer means reachable."""
         self.request("HEAD", "", paced=False)
 
+    @abstractmethod
     def send_events(self, lane: str, after: int, rows: list, replay: bool = False) -> Ack:
-        raise NotImplementedError
+        """Send the events of `lane` after seq `after`; the endpoint's acknowledgement."""
 
     def send_aggregates(self, after: int, rows: list[dict]) -> Ack:
-        """Send finished per-minute aggregates after minute `after`; acknowledge through the last minute."""
-        raise NotImplementedError
+        """Send finished per-minute aggregates after minute `after`; acknowledge through the last minute.
+        Endpoint types without an aggregates lane never get here (the engine sends them none)."""
+        raise SyncError("unsupported", f"{type(self).__name__} endpoints take no telemetry aggregates")
 
     def send_photo(self, digest: str, path: Path) -> bool:
-        """Upload one photo unless the endpoint already has it; True when bytes were sent."""
-        raise NotImplementedError
+        """Upload one photo unless the endpoint already has it; True when bytes were sent. Endpoint types
+        without a photo lane never get here."""
+        raise SyncError("unsupported", f"{type(self).__name__} endpoints take no photos")
 
     def preview(self, rows: list) -> dict:
         """The dry run: {"requests": [...], "failures": [{"seq", "id", "reason"}]} without sending."""
