@@ -389,24 +389,52 @@ def _visits(round_id: int) -> list[PatrolTap]:
                 .order_by(PatrolTap.at))
 
 
-def _verdict(r: Round, now: int) -> PR.Verdict:
-    stops = [PR.Stop(s.checkpoint_id, s.min_walk_s) for s in stops_of(r.route_id)]
-    return PR.evaluate(stops, [PR.Visit(t.checkpoint_id, t.at) for t in _visits(r.id)], r.due_start, r.due_end,
+def _verdict(r: Round, now: int, stops: list[RouteStop] | None = None) -> PR.Verdict:
+    stops = stops_of(r.route_id) if stops is None else stops
+    # a round not yet due has no visits (a tap counts only from the window's start): no query for them
+    visits = [] if now < r.due_start else [PR.Visit(t.checkpoint_id, t.at) for t in _visits(r.id)]
+    return PR.evaluate([PR.Stop(s.checkpoint_id, s.min_walk_s) for s in stops], visits, r.due_start, r.due_end,
                        now, r.grace_ms)
 
 
-def round_dict(r: Round, now: int | None = None, detail: bool = False) -> dict:
+class _Lookup:
+    """Routes, their stops and people's names, read once for a list of rounds (a day holds up to a
+    hundred and more; the board asks on every patrol event)."""
+
+    def __init__(self):
+        self.routes: dict[int, Route | None] = {}
+        self.stops: dict[int, list[RouteStop]] = {}
+        self.names: dict[int, str | None] = {}
+
+    def route(self, rid: int) -> Route | None:
+        if rid not in self.routes:
+            self.routes[rid] = Route.get_or_none(Route.id == rid)
+        return self.routes[rid]
+
+    def stops_of(self, rid: int) -> list[RouteStop]:
+        if rid not in self.stops:
+            self.stops[rid] = stops_of(rid)
+        return self.stops[rid]
+
+    def name(self, pid: int | None) -> str | None:
+        if pid not in self.names:
+            self.names[pid] = _person_name(pid)
+        return self.names[pid]
+
+
+def round_dict(r: Round, now: int | None = None, detail: bool = False, look: _Lookup | None = None) -> dict:
     """A round as stored once closed; while open, judged live at `now`."""
     now = events.now_ms() if now is None else now
-    verdict = json.loads(r.verdict) if r.closed else _verdict(r, now).as_dict()
-    route = Route.get_or_none(Route.id == r.route_id)
-    total = RouteStop.select().where(RouteStop.route_id == r.route_id).count()
+    look = look or _Lookup()
+    verdict = json.loads(r.verdict) if r.closed else _verdict(r, now, look.stops_of(r.route_id)).as_dict()
+    route = look.route(r.route_id)
+    total = len(look.stops_of(r.route_id))
     out = {"id": r.id, "plan_id": r.plan_id, "route_id": r.route_id, "route": route.name if route else "",
            "route_en": route.name_en if route else "", "due_start": r.due_start, "due_end": r.due_end,
            "grace_ms": r.grace_ms, "status": verdict["status"], "bucket": PR.BUCKET[verdict["status"]],
            "visited": len(verdict["visited"]), "total": total, "missed": verdict["missed"], "flags": verdict["flags"],
            "suspicious": bool(r.suspicious) or bool(verdict["flags"]), "person_id": r.person_id,
-           "person": _person_name(r.person_id), "closed": bool(r.closed), "reviewed_by": r.reviewed_by,
+           "person": look.name(r.person_id), "closed": bool(r.closed), "reviewed_by": r.reviewed_by,
            "review_note": r.review_note}
     if detail:
         out["verdict"] = verdict
@@ -950,7 +978,8 @@ def day_bounds(day: str | None, tz: str | None = None) -> tuple[int, int]:
 def rounds_of_day(day: str | None = None) -> list[dict]:
     start, end = day_bounds(day)
     now = events.now_ms()
-    return [round_dict(r, now) for r in Round.select().where((Round.due_start >= start) & (Round.due_start < end))
+    look = _Lookup()
+    return [round_dict(r, now, look=look) for r in Round.select().where((Round.due_start >= start) & (Round.due_start < end))
             .order_by(Round.due_start, Round.id)]
 
 
