@@ -97,6 +97,7 @@ def tick(now: int | None = None) -> dict:
             info = _measure_info(m.id)
             rows.append({"measure_id": m.id, "period_start": start, "period_end": end, "department": info["department"],
                          "assignee": info["assignee"], "status": "open", "note": ""})
+            missed += _backfill(m, info, start, now, tz, rec)
         if rows:
             before = ControlTask.select().count()
             ControlTask.insert_many(rows).on_conflict_ignore().execute()
@@ -111,6 +112,28 @@ def tick(now: int | None = None) -> dict:
                                   "assignee": t.assignee, "period_end": t.period_end})
                 reminded += 1
     return {"opened": made, "reminded": reminded, "missed": missed}
+
+
+BACKFILL_MS = 24 * 3600 * 1000   # periods slept through (the appliance was off) are recorded this far back
+
+
+def _backfill(m: RiskMeasure, info: dict, current_start: int, now: int, tz: str, rec) -> int:
+    """Periods of measure `m` that ended while nobody opened a task (the appliance was off): recorded as
+    missed (未排查), back to BACKFILL_MS and never before the measure existed or its last task."""
+    last_end = ControlTask.select(peewee.fn.MAX(ControlTask.period_end)).where(ControlTask.measure_id == m.id).scalar()
+    floor = max(now - BACKFILL_MS, m.created_at, last_end or 0)
+    made = 0
+    start = current_start
+    while True:
+        start, end = TR.period(m.check_cycle, m.check_cycle_unit, start - 1, tz)
+        if start < floor or end <= (last_end or 0):
+            return made
+        t = ControlTask.create(measure_id=m.id, period_start=start, period_end=end, department=info["department"],
+                               assignee=info["assignee"], status="missed", result=2, note="appliance was off")
+        rec.emit("control_task.missed", entity=("control_task", t.id),
+                 payload={"id": t.id, "measure_id": m.id, "measure": info["measure"][:80], "assignee": t.assignee,
+                          "period_end": end, "result": 2})
+        made += 1
 
 
 def current_task(measure_id: int, at: int) -> ControlTask | None:

@@ -40,6 +40,7 @@ MAX_TAP_AGE_MS = 30 * 86_400_000       # a relayed tap older than this is refuse
 STATION_CHUNK = 25                     # station taps committed per transaction (keeps the write lock short)
 ANSWER_WINDOW_MS = 30 * PR.MINUTE_MS   # the checklist must be answered this soon after the tap
 HORIZON_MS = 24 * 3600 * 1000          # rounds are scheduled this far ahead
+BACKFILL_MS = 24 * 3600 * 1000         # rounds missed while the appliance was off are made this far back
 MAX_STATION_TAPS = 500                 # per post
 
 
@@ -623,7 +624,12 @@ def schedule_rounds(now: int | None = None, horizon_ms: int = HORIZON_MS) -> int
         for p in Plan.select().where(Plan.active):
             sched = ScheduleIn.model_validate(json.loads(p.schedule)).rule()
             latest = Round.select(peewee.fn.MAX(Round.due_start)).where(Round.plan_id == p.id).scalar()
-            start_from = max(now - sched.window_min * PR.MINUTE_MS, (latest or 0) + 1)
+            if latest is None:   # a new plan starts with the round open now
+                start_from = now - sched.window_min * PR.MINUTE_MS
+            else:
+                # after the appliance was off, the rounds it slept through are made too (and judged missed
+                # unless a station relays their taps), back to BACKFILL_MS and never before the plan's last change
+                start_from = max(latest + 1, now - BACKFILL_MS, p.updated_at)
             wins = PR.windows(sched, start_from, now + horizon_ms, tz)
             if not wins:
                 continue

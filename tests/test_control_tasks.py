@@ -98,3 +98,18 @@ def test_a_checkpoint_answer_is_the_check_record(register):
     assert mc.measure_id == register["daily"] and mc.status == 0 and mc.tap_id == tap["tap_id"]
     # the other (hourly) measure was not on the checklist: still open
     assert CT.ControlTask.get((CT.ControlTask.measure_id == register["hourly"])).status == "open"
+
+
+def test_periods_slept_through_are_missed(register):
+    now = events.now_ms()
+    start = now // HOUR * HOUR
+    CT.tick(start + MINUTE_MS)
+    out = CT.tick(start + 5 * HOUR + MINUTE_MS)          # the appliance was off for five hours
+    # the open hour went missed, and the four whole hours nobody saw are recorded as 未排查 too (the daily
+    # measure adds one more when the five hours cross midnight)
+    assert out["missed"] >= 5
+    hourly = [(t.period_start, t.status, t.result) for t in CT.ControlTask.select().where(
+        CT.ControlTask.measure_id == register["hourly"]).order_by(CT.ControlTask.period_start)]
+    assert [p for p, _, _ in hourly] == [start + i * HOUR for i in range(6)]
+    assert [(s, r) for _, s, r in hourly] == [("missed", 2)] * 5 + [("open", None)]
+    assert CT.tick(start + 5 * HOUR + 2 * MINUTE_MS)["missed"] == 0        # once

@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import peewee
 import pytest
 
 from appliance import events, patrol
@@ -386,3 +387,21 @@ def test_a_tap_relayed_after_the_round_closed_still_counts(plant, client):
     notes = sorted(c.note for c in patrol.CheckRecord.select().where(patrol.CheckRecord.round_id == rid))
     assert notes == ["", "", "visited, checklist not answered"]
     assert [e.type for e in events.read_after(0, 1000)].count("patrol.round_rejudged") == 1
+
+
+def test_rounds_slept_through_are_made_and_judged_missed(plant):
+    so = plant["so"]
+    r = so.post("/api/v1/patrol/plans", json={"name": "夜班", "route_id": plant["route"],
+                                              "schedule": {"window_min": 20, "every_min": 30}})
+    pid = r.get_json()["id"]
+    patrol.Plan.update(updated_at=0).where(patrol.Plan.id == pid).execute()
+    first = patrol.Round.select(peewee.fn.MIN(patrol.Round.due_start)).scalar()
+    later = first + 60 * 60 * MINUTE_MS                      # the appliance was off for two and a half days
+    made = patrol.schedule_rounds(later)
+    back = later - patrol.BACKFILL_MS
+    starts = [x.due_start for x in patrol.Round.select().where((patrol.Round.plan_id == pid) & (patrol.Round.due_start >= back))
+              .order_by(patrol.Round.due_start)]
+    assert starts[0] - back <= 30 * MINUTE_MS and all(b - a == 30 * MINUTE_MS for a, b in zip(starts, starts[1:]))
+    assert made >= 48 + 47                                   # the day slept through, and the day ahead
+    assert patrol.close_rounds(later) >= 47
+    assert {x.status for x in patrol.Round.select().where(patrol.Round.closed)} == {"missed"}
