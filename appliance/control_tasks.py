@@ -121,12 +121,14 @@ def _backfill(m: RiskMeasure, info: dict, current_start: int, now: int, tz: str,
     """Periods of measure `m` that ended while nobody opened a task (the appliance was off): recorded as
     missed (未排查), back to BACKFILL_MS and never before the measure existed or its last task."""
     last_end = ControlTask.select(peewee.fn.MAX(ControlTask.period_end)).where(ControlTask.measure_id == m.id).scalar()
-    floor = max(now - BACKFILL_MS, m.created_at, last_end or 0)
+    if last_end is None:   # a measure's first task: nothing was due before it
+        return 0
+    floor = max(now - BACKFILL_MS, m.created_at, last_end)
     made = 0
     start = current_start
     while True:
         start, end = TR.period(m.check_cycle, m.check_cycle_unit, start - 1, tz)
-        if start < floor or end <= (last_end or 0):
+        if start < floor or end <= last_end:
             return made
         t = ControlTask.create(measure_id=m.id, period_start=start, period_end=end, department=info["department"],
                                assignee=info["assignee"], status="missed", result=2, note="appliance was off")
