@@ -1086,3 +1086,9 @@ def accept_station_post(name: str, timestamp: str, nonce: str, body: bytes, sign
                            else None)
                 results.append(record_tap(t.reader, t.uid, at, station=name, station_tap=t.id, refused=refused))
     return results
+
+
+def sign_answer(name: str, nonce: str, body: bytes) -> str:
+    """`patrol_rules.answer_signature` with the key of station `name` (authenticated already)."""
+    s = Station.get(Station.name == name)
+    return PR.answer_signature(bytes.fromhex(s.key), nonce, body)

@@ -191,6 +191,12 @@ def station_signature(key: bytes, timestamp: str, nonce: str, body: bytes) -> st
     return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
 
+def answer_signature(key: bytes, nonce: str, body: bytes) -> str:
+    """The appliance's answer to a station's post, signed with the same key over the post's nonce and the
+    answer's body: the station knows the answer came from its appliance before it drops the taps."""
+    return hmac.new(key, b"answer\n" + nonce.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+
+
 def check_station_post(key: bytes | None, timestamp: str, nonce: str, body: bytes, signature: str,
                        now_s: float, seen_nonce: bool) -> str | None:
     """None when the post is authentic and fresh, else the reason it is refused (a short code)."""

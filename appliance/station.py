@@ -17,6 +17,7 @@ once each: every tap carries the station's own id, and the appliance records a r
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -36,7 +37,7 @@ import drivers.pcsc  # noqa: F401
 from drivers.base import REGISTRY, Tap
 
 from .config import LoggingConfig, Section, _reader_model, load_config
-from .patrol_rules import station_signature
+from .patrol_rules import answer_signature, station_signature
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,11 @@ class Station:
             "X-Nonce": nonce, "X-Signature": station_signature(self.key, ts, nonce, body)})
         try:
             with urllib.request.urlopen(req, timeout=self.config.station.timeout_s) as r:
-                return json.loads(r.read())["results"]
+                answer = r.read()
+                # only our appliance knows the key: an answer it did not sign keeps the taps queued
+                if not hmac.compare_digest(answer_signature(self.key, nonce, answer), r.headers.get("X-Signature", "")):
+                    raise Refused("the answer is not signed by the appliance (a wrong address, or not our appliance)")
+                return json.loads(answer)["results"]
         except urllib.error.HTTPError as exc:
             try:
                 err = json.loads(exc.read()).get("error", {})

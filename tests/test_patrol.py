@@ -12,7 +12,7 @@ import pytest
 
 from appliance import events, patrol
 from appliance.web import Principal
-from appliance.patrol_rules import MINUTE_MS, station_signature
+from appliance.patrol_rules import MINUTE_MS, answer_signature, station_signature
 
 SHIFT = Principal("user", 0, "shift", "supervisor")   # the shift may answer any tap
 BADGE, BADGE2, DEAD, TAG = "04A1B2C3D4E5F6", "04112233445566", "04DEAD00BEEF00", "E0040150AABBCCDD"
@@ -324,6 +324,8 @@ def test_station_posts_are_authenticated_and_recorded_once(plant, client):
     r = client.post("/api/v1/patrol/station-taps", data=raw, headers=h)
     assert r.status_code == 200, r.get_data(as_text=True)
     first = r.get_json()["results"][0]
+    # the answer is signed for the station, over its own nonce
+    assert r.headers["X-Signature"] == answer_signature(bytes.fromhex(key), h["X-Nonce"], r.get_data())
     assert first["outcome"] == "outside_round" and first["person"] == "李巡检"
     # replaying the same signed request is refused; re-sending the tap in a new request is recorded once
     assert client.post("/api/v1/patrol/station-taps", data=raw, headers=h).get_json()["error"]["code"] == "station_replayed"

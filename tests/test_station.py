@@ -205,3 +205,41 @@ def test_example_station_config_is_valid(monkeypatch):
     monkeypatch.setenv("SA_STATION_KEY", "short")
     with pytest.raises(Exception, match="station.key_env"):
         cfg.station.secret()
+
+
+def test_a_rogue_answer_does_not_drop_the_taps(tmp_path, sim):
+    """Something else answers at the appliance's address (a wrong IP, a rogue box on the LAN) with a 200
+    that looks right: the station keeps the taps, because the answer is not signed with its key."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Rogue(BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["taps"]
+            body = json.dumps({"results": [{"outcome": "ok", "message": ""} for _ in n]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Rogue)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sim.add_nfc("CP-FAR", rearm_after_s=0.2)
+    st_dir = tmp_path / "station"
+    st_cfg = tmp_path / "station.toml"
+    st_cfg.write_text(f'[station]\nname = "st-far"\nkey = "{"ab" * 32}"\nappliance_url = "http://127.0.0.1:{server.server_port}"\n'
+                      f'data_dir = "{st_dir}"\nretry_max_s = 1\n\n{sim.toml()}\n', encoding="utf-8")
+    station = spawn(["reader", "--config", str(st_cfg)])
+    try:
+        status = st_dir / "status.json"
+        assert wait_until(lambda: reader_ready(status), 20)
+        sim.present("CP-FAR", BADGE)
+        assert wait_until(lambda: "not signed" in (json.loads(status.read_text()).get("error") or ""), 15), status.read_text()
+        assert json.loads(status.read_text())["queued"] == 1 and json.loads(status.read_text())["delivered"] == 0
+    finally:
+        stop_peer(station)
+        server.shutdown()

@@ -206,4 +206,6 @@ def station_taps():
                                                    "remote": request.remote_addr})
         zh, en = _REFUSALS[exc.reason]
         raise StationAuthFailed(zh, en, code=f"station_{exc.reason}") from None
-    return jsonify({"results": results})
+    resp = jsonify({"results": results})
+    resp.headers["X-Signature"] = P.sign_answer(name, h.get("X-Nonce", ""), resp.get_data())
+    return resp
