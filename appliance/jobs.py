@@ -52,6 +52,12 @@ def build(config: Config, sensors=None) -> BackgroundScheduler:
               id="backup", name="nightly backup", replace_existing=True)
     s.add_job(checkpoint_wal, "interval", minutes=30, id="wal-checkpoint", name="WAL checkpoint",
               replace_existing=True)
+    from . import violations
+
+    # raw frames of reviewed PPE violations, and the false-positive training set under its cap
+    s.add_job(violations.prune_evidence, "cron", hour=config.storage.backup_hour, minute=52,
+              args=[config.storage.data_dir, config.vision.frames_keep_days, config.vision.false_positives_max_mb],
+              id="vision-evidence", name="vision evidence retention", replace_existing=True)
     from .hazards import chase_deadlines
 
     s.add_job(chase_deadlines, "interval", minutes=5, id="hazard-deadlines", name="hazard reminders and escalation",

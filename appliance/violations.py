@@ -5,11 +5,17 @@ annotated snapshot stored like a hazard photo (by SHA-256, in photos/) and the r
 On the tablet a supervisor confirms one (→ a hazard through the hazards loop, the snapshot as its photo) or
 rejects it (→ the snapshot, the frame and the box kept under vision/false_positives/ for the next training).
 Every step is an event.
+
+Retention (`prune_evidence`, nightly): a raw frame is kept while its violation is open and for
+`vision.frames_keep_days` after the review (the snapshot, a hazard's photo, is never pruned here); frames no
+violation refers to (a crash between the file and the row) go after a day; the false-positive training set is
+held under `vision.false_positives_max_mb`, oldest first. Violations themselves are safety records and stay.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -22,6 +28,10 @@ from .errors import Conflict, NotFound, ValidationFailed
 from .people import Area, Input
 
 ACTOR = "system:vision"
+DAY_MS = 86_400_000
+ORPHAN_AGE_MS = DAY_MS  # a frame file with no violation row is a leftover once it is this old
+
+log = logging.getLogger(__name__)
 
 
 class Violation(Model):
@@ -163,3 +173,53 @@ def reject(violation_id: int, data: RejectIn, principal, data_dir: Path) -> Viol
         rec.emit("vision.rejected", entity=("violation", v.id),
                  payload={"id": v.id, "camera": v.camera, "zone": v.zone, "kept": str(dest.relative_to(data_dir))})
     return get(v.id)
+
+
+def prune_evidence(data_dir: Path, frames_keep_days: int, false_positives_max_mb: int,
+                   now_ms: int | None = None) -> dict:
+    """Delete raw frames that are no longer needed and hold the false-positive set under its cap.
+
+    A frame is kept while any violation that refers to it is open, or was decided less than
+    `frames_keep_days` ago. Returns what was removed, for the log and the tests.
+    """
+    now = events.now_ms() if now_ms is None else now_ms
+    cutoff = now - frames_keep_days * DAY_MS
+    keep, known = set(), set()
+    for frame, state, decided_at in Violation.select(Violation.frame, Violation.state, Violation.decided_at).tuples():
+        known.add(frame)
+        if state == "open" or decided_at is None or decided_at > cutoff:
+            keep.add(frame)
+    removed = {"frames": 0, "orphans": 0, "false_positives": 0, "bytes": 0}
+    root = frame_root(data_dir)
+    if root.is_dir():
+        for path in root.glob("*.jpg"):
+            digest = path.stem
+            if digest in keep:
+                continue
+            try:
+                st = path.stat()
+                if digest not in known and st.st_mtime * 1000 > now - ORPHAN_AGE_MS:
+                    continue  # maybe a violation being recorded right now
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed["orphans" if digest not in known else "frames"] += 1
+            removed["bytes"] += st.st_size
+        for tmp in root.glob("*.tmp"):  # a write cut by a power failure
+            if tmp.stat().st_mtime * 1000 < now - ORPHAN_AGE_MS:
+                tmp.unlink(missing_ok=True)
+    fp = false_positive_root(data_dir)
+    if fp.is_dir():
+        examples = sorted((d for d in fp.iterdir() if d.is_dir()), key=lambda d: d.name)  # ids: oldest first
+        sizes = {d: sum(f.stat().st_size for f in d.iterdir() if f.is_file()) for d in examples}
+        total, cap = sum(sizes.values()), false_positives_max_mb * 1024 * 1024
+        for d in examples:
+            if total <= cap:
+                break
+            shutil.rmtree(d, ignore_errors=True)
+            total -= sizes[d]
+            removed["false_positives"] += 1
+            removed["bytes"] += sizes[d]
+    if any(removed[k] for k in ("frames", "orphans", "false_positives")):
+        log.info("vision evidence pruned", extra=removed)
+    return removed

@@ -71,3 +71,54 @@ def test_a_still_scene_is_not_detected_again(tmp_path):
     Image.new("RGB", (320, 240), (90, 90, 90)).save(tmp_path / "still" / "a.jpg")
     p, vio, _ = run(tmp_path / "still", 40, frames_per_image=1000, recheck_s=3600)
     assert p.stats["detections"] == 1 and p.stats["skipped_still"] >= 10 and vio == []
+
+
+def test_evidence_retention_keeps_open_and_recent_frames_only(app, tmp_path):
+    """Raw frames go once their violation is reviewed and the keep time is over; snapshots stay; orphans after
+    a day; the false-positive set is held under its cap, oldest first."""
+    import io
+    import os
+
+    from PIL import Image
+
+    from appliance import violations as V
+
+    def jpeg(seed):
+        rng = np.random.default_rng(seed)
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(buf, "JPEG")
+        return buf.getvalue()
+
+    data = tmp_path / "data"
+    day = V.DAY_MS
+    now = 100 * day
+    meta = {"camera": "cam-dock", "zone": "dock", "track": 1, "at_ms": now - 20 * day, "score": 0.9,
+            "box": [1, 2, 3, 4], "width": 64, "height": 48}
+    rows = [V.record({**meta, "track": i}, jpeg(100 + i), jpeg(i), data) for i in range(4)]
+    # 0: open; 1: confirmed 10 days ago; 2: rejected 2 days ago; 3: confirmed 10 days ago, same frame as the open one
+    V.Violation.update(state="confirmed", decided_at=now - 10 * day).where(V.Violation.id == rows[1].id).execute()
+    V.Violation.update(state="rejected", decided_at=now - 2 * day).where(V.Violation.id == rows[2].id).execute()
+    V.Violation.update(state="confirmed", decided_at=now - 10 * day, frame=rows[0].frame).where(
+        V.Violation.id == rows[3].id).execute()
+    frames = V.frame_root(data)
+    orphan_old, orphan_new = frames / ("a" * 64 + ".jpg"), frames / ("b" * 64 + ".jpg")
+    for path, age in ((orphan_old, 2 * day), (orphan_new, 0)):
+        path.write_bytes(jpeg(9))
+        os.utime(path, ((now - age) / 1000, (now - age) / 1000))
+    fp = V.false_positive_root(data)
+    for i in range(3):
+        (fp / f"{i:06d}").mkdir(parents=True)
+        (fp / f"{i:06d}" / "frame.jpg").write_bytes(b"x" * 600_000)
+
+    removed = V.prune_evidence(data, frames_keep_days=7, false_positives_max_mb=1, now_ms=now)
+
+    assert removed["frames"] == 1 and removed["orphans"] == 1 and removed["false_positives"] == 2
+    assert (frames / f"{rows[0].frame}.jpg").exists()       # open (and shared with a decided one)
+    assert not (frames / f"{rows[1].frame}.jpg").exists()   # reviewed 10 days ago
+    assert (frames / f"{rows[2].frame}.jpg").exists()       # reviewed 2 days ago: within the keep time
+    assert not orphan_old.exists() and orphan_new.exists()
+    assert all((V.photo_root(data) / f"{r.snapshot}.jpg").exists() for r in rows)  # snapshots are never pruned
+    assert sorted(d.name for d in fp.iterdir()) == ["000002"]  # the newest example survives the 1 MB cap
+    assert V.Violation.select().count() == 4                  # the records stay
+    again = V.prune_evidence(data, frames_keep_days=7, false_positives_max_mb=1, now_ms=now)
+    assert again == {"frames": 0, "orphans": 0, "false_positives": 0, "bytes": 0}
