@@ -4,7 +4,10 @@
 
 With --tune-tail the last MobileNetV2 stage (features[14:18], stride 32, cheap at 10×10) is fine-tuned too,
 from the cached stride-16 features, at a tenth of the head's learning rate (its BatchNorm statistics stay
-frozen); --init run1/model.pt starts such a second stage from the first one's weights. Resumable: `last.pt` is written after every epoch (model, optimiser, schedule, RNG) and a rerun with
+frozen); --init run1/model.pt starts such a second stage from the first one's weights. --tune-from 7 goes
+further down: features[7:18] (the stride-16 and stride-32 stages) are fine-tuned from the cached stride-8
+features, which is where a bare head and a hard hat get told apart; only the first 7 blocks stay frozen.
+--class-weights scales each class's share of the focal loss (the sparse `person` class). Resumable: `last.pt` is written after every epoch (model, optimiser, schedule, RNG) and a rerun with
 the same --out continues from it. The result is `model.pt`: the whole Detector's state_dict (ImageNet
 backbone + what was trained), which export_tflite.py turns into the int8 .tflite file.
 """
@@ -33,26 +36,57 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -(pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1)
 
 
+def weighted_focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """focal_loss with each class's positive and negative terms scaled by weights[c] (None: plain)."""
+    if weights is None:
+        return focal_loss(logits, target)
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = target.eq(1).float()
+    w = weights.view(1, -1, 1, 1)
+    pos_loss = torch.log(p) * (1 - p) ** 2 * pos * w
+    neg_loss = torch.log(1 - p) * p ** 2 * (1 - target) ** 4 * (1 - pos) * w
+    return -(pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1)
+
+
 def reg_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """L1 on (dx, dy, log w, log h) at the centre cells only."""
     m = mask.unsqueeze(1)
     return (torch.abs(pred - target) * m).sum() / (m.sum() * 4).clamp(min=1)
 
 
-class Trainable(nn.Module):
-    """What is trained: the head, and optionally the last backbone stage (from cached c16)."""
+TUNE_FROM = (None, TAPS[0], TAPS[1])  # head only; features[7:18] from c8; features[14:18] from c16
 
-    def __init__(self, num_classes: int, tune_tail: bool):
+
+def cached_inputs(tune_from: int | None) -> tuple[str, ...]:
+    """Which cached feature maps a stage reads: the ones below the first tuned block."""
+    return {None: ("c8", "c16", "c32"), TAPS[1]: ("c8", "c16"), TAPS[0]: ("c8",)}[tune_from]
+
+
+class Trainable(nn.Module):
+    """What is trained: the head, and optionally the backbone from block `tune_from` up (BN statistics frozen)."""
+
+    def __init__(self, num_classes: int, tune_from: int | None):
+        if tune_from not in TUNE_FROM:
+            raise ValueError(f"tune_from must be one of {TUNE_FROM}, got {tune_from}")
         super().__init__()
         self.head = Head(num_classes)
+        self.tune_from = tune_from
         self.tail = None
-        if tune_tail:
+        if tune_from is not None:
             feats = mobilenet_v2_features(pretrained=True)
-            self.tail = nn.Sequential(*[feats[i] for i in range(TAPS[1], TAPS[2])])
+            self.tail = nn.Sequential(*[feats[i] for i in range(tune_from, TAPS[2])])
 
-    def forward(self, c8, c16, c32):
-        if self.tail is not None:
+    def forward(self, *cached):
+        if self.tune_from is None:
+            c8, c16, c32 = cached
+        elif self.tune_from == TAPS[1]:
+            c8, c16 = cached
             c32 = self.tail(c16)
+        else:
+            (c8,) = cached
+            split = TAPS[1] - TAPS[0]
+            c16 = self.tail[:split](c8)
+            c32 = self.tail[split:](c16)
         return self.head(c8, c16, c32)
 
     def train(self, mode: bool = True):
@@ -71,20 +105,32 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--tune-tail", action="store_true")
+    ap.add_argument("--tune-tail", action="store_true", help="same as --tune-from 14")
+    ap.add_argument("--tune-from", type=int, choices=[TAPS[0], TAPS[1]],
+                    help="fine-tune features[N:18] too: 14 from cached c16, 7 from cached c8")
+    ap.add_argument("--backbone-lr-scale", type=float, default=0.1)
+    ap.add_argument("--class-weights", type=str, default="", help="e.g. 1,1,4 (one per class)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--classes", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", type=Path, help="start from a model.pt of an earlier run (e.g. the head-only stage)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (resumably) after this much wall time")
     args = ap.parse_args(argv)
+    tune_from = args.tune_from if args.tune_from is not None else (TAPS[1] if args.tune_tail else None)
+    weights = None
+    if args.class_weights:
+        ws = [float(v) for v in args.class_weights.split(",")]
+        if len(ws) != args.classes:
+            ap.error(f"--class-weights needs {args.classes} values, got {len(ws)}")
+        weights = torch.tensor(ws)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
 
     meta = json.loads((args.cache / "meta.json").read_text())
     n, size = int((args.cache / "done.txt").read_text()), meta["size"]
-    feats = {k: np.load(args.cache / f"{k}.npy", mmap_mode="r") for k in ("c8", "c16", "c32")}
+    keys = cached_inputs(tune_from)
+    feats = {k: np.load(args.cache / f"{k}.npy", mmap_mode="r") for k in keys}
     grid = feats["c8"].shape[-1]
     stride = size / grid
     boxes = np.load(args.cache / "boxes.npz")
@@ -96,18 +142,18 @@ def main(argv=None) -> int:
     del targets
     print(f"{n} examples, grid {grid}, targets in {time.monotonic() - t0:.1f}s", flush=True)
 
-    model = Trainable(args.classes, args.tune_tail)
+    model = Trainable(args.classes, tune_from)
     if args.init:
         state = torch.load(args.init, map_location="cpu", weights_only=False)["state_dict"]
         model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
         if model.tail is not None:
-            for j, i in enumerate(range(TAPS[1], TAPS[2])):
+            for j, i in enumerate(range(tune_from, TAPS[2])):
                 pre = f"backbone.features.{i}."
                 model.tail[j].load_state_dict({k[len(pre):]: v for k, v in state.items() if k.startswith(pre)})
         print(f"initialised from {args.init}", flush=True)
     groups = [{"params": model.head.parameters(), "lr": args.lr}]
     if model.tail is not None:
-        groups.append({"params": model.tail.parameters(), "lr": args.lr / 10})
+        groups.append({"params": model.tail.parameters(), "lr": args.lr * args.backbone_lr_scale})
     opt = torch.optim.AdamW(groups, weight_decay=1e-4)
     steps_per_epoch = math.ceil(n / args.batch)
     total = steps_per_epoch * args.epochs
@@ -132,9 +178,8 @@ def main(argv=None) -> int:
         sums, t_ep = np.zeros(2), time.monotonic()
         for k in range(steps_per_epoch):
             idx = np.sort(order[k * args.batch:(k + 1) * args.batch])
-            c8, c16, c32 = (torch.from_numpy(np.asarray(feats[key][idx], np.float32)) for key in ("c8", "c16", "c32"))
-            heat, reg = model(c8, c16, c32)
-            lf = focal_loss(heat, heat_t[idx])
+            heat, reg = model(*(torch.from_numpy(np.asarray(feats[key][idx], np.float32)) for key in keys))
+            lf = weighted_focal_loss(heat, heat_t[idx], weights)
             lr_ = reg_loss(reg, reg_t[idx], mask_t[idx])
             loss = lf + lr_
             opt.zero_grad(set_to_none=True)
@@ -167,7 +212,7 @@ def save_detector(model: Trainable, num_classes: int, path: Path, history: list)
     det = Detector(num_classes, pretrained=True)
     det.head.load_state_dict(model.head.state_dict())
     if model.tail is not None:
-        for j, i in enumerate(range(TAPS[1], TAPS[2])):
+        for j, i in enumerate(range(model.tune_from, TAPS[2])):
             det.backbone.features[i].load_state_dict(model.tail[j].state_dict())
     torch.save({"state_dict": det.state_dict(), "num_classes": num_classes, "history": history}, path)
 
