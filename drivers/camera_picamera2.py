@@ -1,9 +1,16 @@
 """Raspberry Pi camera through picamera2. picamera2 (and the libcamera Python bindings it needs) exists
 only on Raspberry Pi OS (`apt install python3-picamera2`); elsewhere `available()` says so and the camera
 is a fault with that reason, logged once, while the rest of the appliance runs.
+
+apt installs it for the system Python, which the appliance's venv does not see; when the import fails and
+the system's dist-packages holds picamera2, that directory is appended to sys.path (after the venv's own
+packages, so the venv's numpy and friends still win) and the import is tried once more.
 """
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -18,6 +25,34 @@ class PiCameraConfig(CameraConfig):
     height: int = Field(720, ge=64, le=3496)
 
 
+log = logging.getLogger(__name__)
+
+# where Debian / Raspberry Pi OS put apt-installed Python packages (python3-picamera2, python3-libcamera)
+SYSTEM_SITE_DIRS = ("/usr/lib/python3/dist-packages",
+                    f"/usr/lib/python{sys.version_info.major}.{sys.version_info.minor}/dist-packages")
+
+
+def system_picamera2_dir(dirs=SYSTEM_SITE_DIRS) -> str | None:
+    """The first of `dirs` that holds an apt-installed picamera2 package, if any."""
+    for d in dirs:
+        if (Path(d) / "picamera2" / "__init__.py").is_file():
+            return str(d)
+    return None
+
+
+def _import_picamera2():
+    try:
+        import picamera2
+    except ImportError:
+        extra = system_picamera2_dir()
+        if extra is None or extra in sys.path:
+            raise
+        sys.path.append(extra)  # appended: the venv's packages stay first
+        log.info("picamera2 taken from the system's packages", extra={"path": extra})
+        import picamera2
+    return picamera2
+
+
 @register_camera
 class PiCamera(Camera):
     type_key = "picamera2"
@@ -26,14 +61,14 @@ class PiCamera(Camera):
     @classmethod
     def available(cls) -> str | None:
         try:
-            import picamera2  # noqa: F401
+            _import_picamera2()
         except Exception as exc:  # ImportError, or libcamera failing inside the import
             return (f"picamera2 is not available here ({exc.__class__.__name__}: {exc}); on a Raspberry Pi "
                     "install python3-picamera2 from Raspberry Pi OS")
         return None
 
     def open(self):
-        from picamera2 import Picamera2
+        Picamera2 = _import_picamera2().Picamera2
 
         try:
             cam = Picamera2(self.config.camera_num)

@@ -15,6 +15,10 @@ run_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regul
 test_required=(python3-venv:venv chromium:chromium\|chromium-browser systemd:systemd-analyze socat:socat
   pcscd:pcscd vsmartcard-vpcd:/usr/lib/pcsc/drivers/serial/libifdvpcd.so libpcsclite-dev:/usr/include/PCSC/winscard.h gcc:gcc)
 test_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)
+# on a Raspberry Pi: picamera2 for a camera on the CSI connector (the driver finds apt's copy from the venv)
+if grep -qs "Raspberry Pi" /proc/device-tree/model; then
+  run_recommended+=(python3-picamera2:/usr/lib/python3/dist-packages/picamera2/__init__.py)
+fi
 
 have() {  # have PACKAGE:PROOF
   local proof=${1#*:} alt

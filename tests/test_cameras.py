@@ -169,3 +169,17 @@ def test_picamera2_absent_is_reported_not_raised():
         assert why and "picamera2 is not available here" in why
     else:  # pragma: no cover - on a Raspberry Pi
         assert why is None
+
+
+def test_picamera2_is_looked_for_in_the_system_packages_apt_installs_to(tmp_path):
+    """apt's python3-picamera2 lives outside the venv; the driver finds the directory that holds it."""
+    from drivers.camera_picamera2 import SYSTEM_SITE_DIRS, system_picamera2_dir
+
+    assert "/usr/lib/python3/dist-packages" in SYSTEM_SITE_DIRS
+    empty, system = tmp_path / "empty", tmp_path / "dist-packages"
+    empty.mkdir()
+    assert system_picamera2_dir([str(empty), str(system)]) is None
+    (system / "picamera2").mkdir(parents=True)
+    assert system_picamera2_dir([str(empty), str(system)]) is None   # a bare directory is not a package
+    (system / "picamera2" / "__init__.py").write_text("")
+    assert system_picamera2_dir([str(empty), str(system)]) == str(system)
