@@ -417,7 +417,13 @@ def _vision_config(args):
     cfg = _load(argparse.Namespace(config=path)).vision.model if path else VisionModelConfig()
     update = {}
     if args.model:
+        from models.runner import ModelError, TFLiteRunner
+
         update["path"] = Path(args.model)
+        try:  # a file named by hand is run at its own input size
+            update["input_size"] = TFLiteRunner(args.model).input_size
+        except ModelError:
+            pass  # loading it again in the detector names what is wrong with the file
     if args.threads:
         update["num_threads"] = args.threads
     return VisionModelConfig.model_validate({**cfg.model_dump(), **update}) if update else cfg

@@ -21,6 +21,7 @@ from models.commands import evaluate_dir, read_rgb
 from models.config import VisionModelConfig
 from models.detector import Detector
 from models.postprocess import letterbox
+from models.runner import TFLiteRunner
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -50,7 +51,9 @@ def main() -> int:
     ap.add_argument("--data", type=Path, help="YOLO folder to evaluate (default: hardhat_workers/valid)")
     ap.add_argument("--no-eval", action="store_true")
     args = ap.parse_args()
-    cfg = VisionModelConfig(**({"path": args.model} if args.model else {}))
+    # a file given by hand runs at its own input size
+    cfg = VisionModelConfig(**({"path": args.model, "input_size": TFLiteRunner(args.model).input_size}
+                               if args.model else {}))
     frames = sample_frames(20)
     size = cfg.input_size
     print(f"model {cfg.path} ({cfg.path.stat().st_size / 1e6:.2f} MB), input {size}x{size}, "

@@ -89,11 +89,13 @@ def main(argv=None) -> int:
     program = dict(np.load(args.program))
     model = build_keras(program, args.size)
 
-    # the rebuilt network must give what torch gave
+    # the rebuilt network must give what torch gave (on the check images, at their size: the network is fully
+    # convolutional, so weights trained at 320 can be written for another --size)
     images = program["check.images"].astype(np.float32)
+    check = model if images.shape[1] == args.size else build_keras(program, images.shape[1])
     heat, reg = [], []
     for im in images:
-        h, r = model(im[None], training=False)
+        h, r = check(im[None], training=False)
         heat.append(np.asarray(h)[0])
         reg.append(np.asarray(r)[0])
     dh = np.abs(np.stack(heat) - program["check.heat"]).max()
@@ -122,6 +124,9 @@ def main(argv=None) -> int:
     args.out.write_bytes(conv.convert())
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
 
+    if images.shape[1] != args.size:
+        print(f"int8 check skipped: the check images are {images.shape[1]} px, the file takes {args.size}")
+        return 0
     interp = tf.lite.Interpreter(model_path=str(args.out))
     interp.allocate_tensors()
     i = interp.get_input_details()[0]

@@ -51,6 +51,13 @@ class Backbone(nn.Module):
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1) * 255)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1) * 255)
 
+    def stem(self, x):
+        """Only c8 (features[0:7]), as a 1-tuple: what the stride-8 feature cache needs."""
+        x = (x - self.mean) / self.std
+        for i in range(TAPS[0]):
+            x = self.features[i](x)
+        return (x,)
+
     def forward(self, x):  # x: N×3×S×S float 0..255
         x = (x - self.mean) / self.std
         outs, start = [], 0
