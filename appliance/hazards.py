@@ -115,6 +115,17 @@ def add_rule(data: RuleIn, *, actor: str) -> DispatchRule:
     return r
 
 
+def remove_rule(rule_id: int, *, actor: str) -> None:
+    """Delete a dispatch rule; hazards already dispatched by it keep their assignee."""
+    with events.recording(actor) as rec:
+        r = DispatchRule.get_or_none(DispatchRule.id == rule_id)
+        if r is None:
+            raise NotFound(f"派发规则 {rule_id} 不存在", f"dispatch rule {rule_id} does not exist")
+        r.delete_instance()
+        rec.emit("hazard.rule_removed", entity=("hazard_rule", rule_id),
+                 payload={"area_id": r.area_id, "category": r.category, "assignee": r.assignee})
+
+
 def _get(hazard_id: int) -> Hazard:
     h = Hazard.get_or_none(Hazard.id == hazard_id)
     if h is None:

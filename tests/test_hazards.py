@@ -117,11 +117,21 @@ def test_automatic_dispatch_by_rule(plant):
     # the same key again replaces the rule
     c["safety_officer"].post("/api/v1/hazards/rules", json={"area_id": area, "assignee": "u_safety_officer"})
     assert report(c["worker"], area)["assignee"] == "u_safety_officer"
-    assert len(c["worker"].get("/api/v1/hazards/rules").get_json()["rules"]) == 2
+    rules = c["worker"].get("/api/v1/hazards/rules").get_json()["rules"]
+    assert len(rules) == 2
     major = report(c["worker"], area, grade="major")
     assert major["state"] == "reported"  # a major hazard waits for its treatment plan
     ev = [e for e in events.read_after(0, 500) if e.type == "hazard.major_reported"]
     assert ev and ev[0].payload["to"] == ["safety_officer", "plant_manager"]
+    # deleting the area rule: the category rule decides again; the hazards it dispatched keep their assignee
+    area_rule = next(r for r in rules if r["area_id"] == area)
+    assert c["worker"].delete(f"/api/v1/hazards/rules/{area_rule['id']}").status_code == 403
+    assert c["safety_officer"].delete(f"/api/v1/hazards/rules/{area_rule['id']}").status_code == 204
+    assert c["safety_officer"].delete(f"/api/v1/hazards/rules/{area_rule['id']}").status_code == 404
+    assert report(c["worker"], area)["assignee"] == "u_worker"
+    assert [r["category"] for r in c["worker"].get("/api/v1/hazards/rules").get_json()["rules"]] == ["电气"]
+    assert any(e.type == "hazard.rule_removed" and e.payload["assignee"] == "u_safety_officer"
+               for e in events.read_after(0, 500))
 
 
 def test_rates_over_the_api(plant):

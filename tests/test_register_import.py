@@ -238,6 +238,10 @@ def test_tablet_dispatch_rules_page(officer, as_role, users):
     assert officer.post("/api/v1/hazards/rules", json={"area_id": area["id"], "assignee": users["supervisor"]}).status_code == 201
     html = as_role("worker").get("/tablet/hazards/rules").get_data(as_text=True)
     assert users["supervisor"] in html and area["name"] in html and 'id="rule-form"' not in html
+    assert "/api/v1/hazards/rules/" not in html  # no delete button for a worker
+    rule = officer.get("/api/v1/hazards/rules").get_json()["rules"][0]
+    assert f'data-api="/api/v1/hazards/rules/{rule["id"]}" data-method="DELETE"' in \
+        officer.get("/tablet/hazards/rules").get_data(as_text=True)
     assert 'href="/tablet/hazards/rules"' in as_role("worker").get("/tablet/hazards").get_data(as_text=True)
 
 

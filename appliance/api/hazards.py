@@ -89,6 +89,14 @@ def add_rule():
     return jsonify({"id": r.id, "area_id": r.area_id, "category": r.category, "assignee": r.assignee}), 201
 
 
+@api_bp.delete("/hazards/rules/<int:rule_id>")
+@require("risks.write")
+def remove_rule(rule_id: int):
+    """Delete a dispatch rule (hazards it already dispatched keep their assignee)."""
+    H.remove_rule(rule_id, actor=current().actor)
+    return "", 204
+
+
 @api_bp.get("/hazards/rates")
 @require("board.read")
 def hazard_rates():
