@@ -74,9 +74,9 @@ def test_detect_plain_text_and_missing_model(tmp_path, model):
 def test_detect_uses_config_thresholds(tmp_path, model):
     a = picture(tmp_path / "a.png", [(80, 160, (170, 0, 0))])          # score ≈ 0.62
     cfg = tmp_path / "appliance.toml"
-    cfg.write_text(f'[vision.model]\npath = "{model}"\nscore_threshold = 0.7\n', encoding="utf-8")
+    cfg.write_text(f'[vision.model]\npath = "{model}"\ninput_size = 320\nscore_threshold = 0.7\n', encoding="utf-8")
     assert json.loads(run_cli("vision", "detect", a, "--json", "--config", str(cfg)).stdout)["detections"] == []
-    cfg.write_text(f'[vision.model]\npath = "{model}"\nscore_threshold = 0.5\n', encoding="utf-8")
+    cfg.write_text(f'[vision.model]\npath = "{model}"\ninput_size = 320\nscore_threshold = 0.5\n', encoding="utf-8")
     dets = json.loads(run_cli("vision", "detect", a, "--json", "--config", str(cfg)).stdout)["detections"]
     assert [d["label"] for d in dets] == ["no_hardhat"] and 0.6 < dets[0]["score"] < 0.65
 

@@ -2,7 +2,7 @@
 augmented images from a compact copy of the training split (compact.py), then export int8 TFLite through the
 usual path (export_weights.py → export_tflite.py) and score it with `safety-appliance vision eval`.
 
-    python -m models.ppe.train_full --compact models/ppe/work/gpu/compact-train-320.npz \
+    python -m models.ppe.train_full --compact models/ppe/work/gpu/compact-train-384.npz \
         --init models/ppe/work/run2/model.pt --out models/ppe/work/full --device cuda --max-minutes 6
 
 Stages (`--stages`, default train,export,eval):
@@ -15,9 +15,9 @@ Stages (`--stages`, default train,export,eval):
   channels-last, DataLoader workers. `last.pt` after every epoch (resumable: rerun with the same --out) and
   `model.pt` (export_weights.py's input).
 - export: export_weights.py with this Python, export_tflite.py with --tf-python (TensorFlow), writing
-  OUT/ppe_mnv2_320_int8.tflite; both need the dataset folder (--data: valid/ check images, train/
+  OUT/ppe_mnv2_384_int8.tflite; both need the dataset folder (--data: valid/ check images, train/
   calibration images).
-- eval: `--app-python -m appliance vision eval DATA/valid --model OUT/ppe_mnv2_320_int8.tflite`.
+- eval: `--app-python -m appliance vision eval DATA/valid --model OUT/ppe_mnv2_384_int8.tflite`.
 A lent GPU machine has torch but neither TensorFlow nor the dataset: run `--stages train` there and
 `--stages export,eval` here on the model.pt that comes back (README.md).
 """
@@ -42,7 +42,7 @@ from .data import centernet_targets
 from .net import Detector
 from .train import focal_loss, reg_loss
 
-MODEL_NAME = "ppe_mnv2_320_int8.tflite"
+MODEL_NAME = "ppe_mnv2_{size}_int8.tflite"  # .format(size=--size)
 
 
 class AugmentedSet(torch.utils.data.Dataset):
@@ -231,7 +231,7 @@ def export(args) -> Path:
     need_file(args.data / "valid" / "images", "the dataset's valid/ images (export check samples)")
     need_file(Path(args.tf_python), "the TensorFlow venv's python (make -f models/ppe/Makefile venvs)")
     program = args.out / "program.npz"
-    tflite = args.out / MODEL_NAME
+    tflite = args.out / MODEL_NAME.format(size=args.size)
     run([sys.executable, "-m", "models.ppe.export_weights", "--model", str(model), "--out", str(program),
          "--data", str(args.data), "--size", str(args.size)])
     run([args.tf_python, "-m", "models.ppe.export_tflite", "--program", str(program), "--data", str(args.data),
@@ -240,7 +240,7 @@ def export(args) -> Path:
 
 
 def evaluate(args) -> None:
-    tflite = args.out / MODEL_NAME
+    tflite = args.out / MODEL_NAME.format(size=args.size)
     need_file(tflite, "the exported model")
     need_file(Path(args.app_python), "the appliance venv's python (make test creates .venv)")
     cmd = [args.app_python, "-m", "appliance", "vision", "eval", str(args.eval_dir or args.data / "valid"),
@@ -265,7 +265,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ema", type=float, default=0.999, help="weight EMA decay, exported instead of the raw "
                     "weights (0 = off)")
     ap.add_argument("--weight-decay", type=float, default=1e-4)
-    ap.add_argument("--size", type=int, default=320)
+    ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--classes", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="only the first N images of the compact file")
     ap.add_argument("--workers", type=int, default=min(12, os.cpu_count() or 1))
