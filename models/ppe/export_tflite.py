@@ -3,10 +3,10 @@ Keras, check it against the torch outputs, and convert it to a full-integer (int
 training images.
 
     python -m models.ppe.export_tflite --program models/ppe/work/program.npz \
-        --data ../shared/data/hardhat_workers --out models/ppe/ppe_mnv2_320_int8.tflite
+        --data ../shared/data/hardhat_workers --out models/ppe/ppe_mnv2_384_int8.tflite --size 384
 
-The file takes uint8 RGB pixels [1, 320, 320, 3] (normalisation is its first layer) and gives two float32
-outputs: heat [1, 40, 40, C] (sigmoid scores) and boxes [1, 40, 40, 4] (models/postprocess.py).
+The file takes uint8 RGB pixels [1, S, S, 3] for S = --size (normalisation is its first layer) and gives two
+float32 outputs: heat [1, S/8, S/8, C] (sigmoid scores) and boxes [1, S/8, S/8, 4] (models/postprocess.py).
 """
 from __future__ import annotations
 
