@@ -2,7 +2,7 @@
 augmented images from a compact copy of the training split (compact.py), then export int8 TFLite through the
 usual path (export_weights.py → export_tflite.py) and score it with `safety-appliance vision eval`.
 
-    python -m models.ppe.train_full --compact models/ppe/work/gpu/compact-train-384.npz \
+    python -m models.ppe.train_full --compact models/ppe/work/gpu/compact-train-320.npz \
         --init models/ppe/work/run2/model.pt --out models/ppe/work/full --device cuda --max-minutes 6
 
 Stages (`--stages`, default train,export,eval):
