@@ -206,8 +206,11 @@ def prune_evidence(data_dir: Path, frames_keep_days: int, false_positives_max_mb
             removed["orphans" if digest not in known else "frames"] += 1
             removed["bytes"] += st.st_size
         for tmp in root.glob("*.tmp"):  # a write cut by a power failure
-            if tmp.stat().st_mtime * 1000 < now - ORPHAN_AGE_MS:
-                tmp.unlink(missing_ok=True)
+            try:
+                if tmp.stat().st_mtime * 1000 < now - ORPHAN_AGE_MS:
+                    tmp.unlink()
+            except FileNotFoundError:
+                continue
     fp = false_positive_root(data_dir)
     if fp.is_dir():
         examples = sorted((d for d in fp.iterdir() if d.is_dir()), key=lambda d: d.name)  # ids: oldest first

@@ -27,24 +27,16 @@ from .data import centernet_targets
 from .net import TAPS, Detector, Head, mobilenet_v2_features
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """CenterNet's penalty-reduced focal loss (alpha 2, beta 4), normalised by the number of centres."""
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss (alpha 2, beta 4), normalised by the number of centres; with
+    `weights` each class's terms are scaled by weights[c] (a class-balanced loss for the sparse `person`)."""
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1).float()
     pos_loss = torch.log(p) * (1 - p) ** 2 * pos
     neg_loss = torch.log(1 - p) * p ** 2 * (1 - target) ** 4 * (1 - pos)
-    return -(pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1)
-
-
-def weighted_focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-    """focal_loss with each class's positive and negative terms scaled by weights[c] (None: plain)."""
-    if weights is None:
-        return focal_loss(logits, target)
-    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
-    pos = target.eq(1).float()
-    w = weights.view(1, -1, 1, 1)
-    pos_loss = torch.log(p) * (1 - p) ** 2 * pos * w
-    neg_loss = torch.log(1 - p) * p ** 2 * (1 - target) ** 4 * (1 - pos) * w
+    if weights is not None:
+        w = weights.view(1, -1, 1, 1)
+        pos_loss, neg_loss = pos_loss * w, neg_loss * w
     return -(pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1)
 
 
@@ -179,7 +171,7 @@ def main(argv=None) -> int:
         for k in range(steps_per_epoch):
             idx = np.sort(order[k * args.batch:(k + 1) * args.batch])
             heat, reg = model(*(torch.from_numpy(np.asarray(feats[key][idx], np.float32)) for key in keys))
-            lf = weighted_focal_loss(heat, heat_t[idx], weights)
+            lf = focal_loss(heat, heat_t[idx], weights)
             lr_ = reg_loss(reg, reg_t[idx], mask_t[idx])
             loss = lf + lr_
             opt.zero_grad(set_to_none=True)
