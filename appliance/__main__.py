@@ -1,6 +1,6 @@
 """`python -m appliance` is the same as the `safety-appliance` command."""
 import sys
 
-from .cli import main
+from appliance.cli import main
 
 sys.exit(main())

@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from appliance import __version__
 from pydantic import ValidationError
 
-from .errors import ApplianceError
+from appliance.core.errors import ApplianceError
 
 DEFAULT_CONFIG = "/etc/safety-appliance/appliance.toml"
 
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Walk the whole event log; name the first bad seq. Exit 1 when broken.")
     _config_arg(v)
 
-    from sync.cli import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
+    from appliance.cli_sync import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
     add_sync_parsers(sub, _config_arg)
     p = sub.add_parser("vision", help="PPE (hard-hat) detector on image files", description="PPE detector commands.")
     vsub = p.add_subparsers(dest="vision_command", metavar="ACTION", required=True)
@@ -138,20 +138,23 @@ def _vision_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args):
-    from .config import load_config
+    from appliance.config import load_config
 
     return load_config(args.config)
 
 
 def _open(config):
-    from . import db
+    from appliance import domains
+    from appliance.core import db
+
+    domains.load()  # their migrations, permissions and safety lanes
 
     db.migrate(config.storage.db_path, config.storage.backup_dir, busy_timeout_ms=config.storage.busy_timeout_ms)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
 
 
 def cmd_check_config(args) -> int:
-    from .config import load_config
+    from appliance.config import load_config
 
     cfg = load_config(args.file)
     print(f"配置有效 / config is valid: {args.file} (site {cfg.site.appliance_id}, data {cfg.storage.data_dir})")
@@ -159,10 +162,13 @@ def cmd_check_config(args) -> int:
 
 
 def cmd_init_db(args) -> int:
-    from . import db
-    from .people import Site, set_site
+    from appliance.core import db
+    from appliance.core.people import Site, set_site
+
+    from appliance import domains
 
     cfg = _load(args)
+    domains.load()
     applied = db.migrate(cfg.storage.db_path, cfg.storage.backup_dir, busy_timeout_ms=cfg.storage.busy_timeout_ms)
     db.open_database(cfg.storage.db_path, cfg.storage.busy_timeout_ms)
     if Site.get_or_none(Site.id == 1) is None:
@@ -173,7 +179,7 @@ def cmd_init_db(args) -> int:
 
 
 def cmd_create_user(args) -> int:
-    from . import auth
+    from appliance.core import auth
 
     cfg = _load(args)
     if args.password_stdin:
@@ -191,7 +197,7 @@ def cmd_create_user(args) -> int:
 
 
 def cmd_create_token(args) -> int:
-    from . import auth
+    from appliance.core import auth
 
     cfg = _load(args)
     _open(cfg)
@@ -202,7 +208,7 @@ def cmd_create_token(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from . import db
+    from appliance.core import db
 
     cfg = _load(args)
     if args.list or not args.table:
@@ -221,7 +227,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from . import db
+    from appliance.core import db
 
     cfg = _load(args)
     dest = Path(args.output) if args.output else \
@@ -232,8 +238,8 @@ def cmd_backup(args) -> int:
 
 
 def cmd_audit_verify(args) -> int:
-    from . import db, events
-    from .errors import ChainBroken
+    from appliance.core import db, events
+    from appliance.core.errors import ChainBroken
 
     cfg = _load(args)
     if not cfg.storage.db_path.exists():
@@ -253,7 +259,7 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_import_register(args) -> int:
-    from . import register_import as RI
+    from appliance.risk import importer as RI
 
     cfg = _load(args)
     try:
@@ -281,8 +287,8 @@ def cmd_import_register(args) -> int:
 
 
 def _run(config) -> int:
-    from . import logs
-    from .service import Appliance
+    from appliance.core import logs
+    from appliance.service import Appliance
 
     logs.setup(config.logging.level, config.logging.format)
     appliance = Appliance(config).start()
@@ -296,8 +302,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_reader(args) -> int:
-    from . import logs
-    from .station import Station, load_station_config
+    from appliance.core import logs
+    from satellite.station import Station, load_station_config
 
     cfg = load_station_config(args.config)
     logs.setup(cfg.logging.level, cfg.logging.format)
@@ -309,11 +315,11 @@ def cmd_reader(args) -> int:
 
 
 def cmd_create_station(args) -> int:
-    from . import patrol
+    from appliance.stations import service as stations
 
     cfg = _load(args)
     _open(cfg)
-    s, key = patrol.create_station(patrol.StationIn(name=args.name, readers=args.readers), actor="system:cli")
+    s, key = stations.create_station(stations.StationIn(name=args.name, readers=args.readers), actor="system:cli")
     print(key)
     print(f"# 写入读卡站配置 [station] key_env 所指的环境变量，或 key / put it in the station's config "
           f"([station] name = \"{s.name}\", key_env or key)", file=sys.stderr)
@@ -339,7 +345,7 @@ def cmd_demo(args) -> int:
 
     from drivers.sim.plant import Plant
 
-    from . import demo
+    from appliance import demo
 
     plant = badges = walker = None
     sim_port = None
@@ -347,7 +353,7 @@ def cmd_demo(args) -> int:
     if not args.no_devices:
         from drivers.sim.badges import Badges
 
-        from .demo_patrol import Walker, readers
+        from appliance.demo_patrol import Walker, readers
 
         with socket.socket() as s:  # a free port for the simulated gas controller (a real Modbus server)
             s.bind(("127.0.0.1", 0))
@@ -373,7 +379,7 @@ def cmd_demo(args) -> int:
 
 
 def _demo(args, sim_port, field_ports, receiver=None, readers_toml: str = "") -> int:
-    from . import demo
+    from appliance import demo
 
     config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports,
                                  receiver.port if receiver else None, readers_toml=readers_toml)
@@ -458,7 +464,7 @@ HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from sync.cli import HANDLERS as SYNC_HANDLERS
+    from appliance.cli_sync import HANDLERS as SYNC_HANDLERS
 
     handler = cmd_audit_verify if args.command == "audit" else {**HANDLERS, **SYNC_HANDLERS}[args.command]
     try:
@@ -472,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"错误 / error: {exc.bilingual()}", file=sys.stderr)
         return 2 if exc.code.startswith("config") else 1
     except ValidationError as exc:
-        from .config import describe_validation_error
+        from appliance.config import describe_validation_error
         for key, zh, en in describe_validation_error(exc):
             print(f"错误 / error: {key}: {zh} / {en}", file=sys.stderr)
         return 2

@@ -11,11 +11,12 @@ import os
 import secrets
 from pathlib import Path
 
-from . import auth, db
-from . import people as P
+from appliance.core import auth, db
+from appliance.core import people as P
 from drivers.sim.plant import field_devices_toml, points_toml
 
-from .config import Config, load_config
+from appliance import domains
+from appliance.config import Config, load_config
 
 SITE = {"name": "滨江精细化工厂（演示）", "name_en": "Binjiang Fine Chemicals (demo)",
         "timezone": "Asia/Shanghai", "plan_width": 1600, "plan_height": 900}
@@ -230,6 +231,7 @@ def seed(config: Config) -> dict:
     if cred_path.exists():
         return json.loads(cred_path.read_text(encoding="utf-8"))
     actor = "system:demo"
+    domains.load()
     db.migrate(config.storage.db_path, config.storage.backup_dir)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
     P.set_site(**SITE, actor=actor)
@@ -267,7 +269,7 @@ def write_credentials(path: Path, creds: dict) -> None:
 
 
 def seed_risks(actor: str) -> None:
-    from . import risks as R
+    from appliance.risk import register as R
 
     areas = {a.code: a.id for a in P.Area.select()}
     for code, name, major, area, unit, dept, person, evs in RISKS:
@@ -286,11 +288,12 @@ def seed_risks(actor: str) -> None:
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
             sim_port: int | None = None, field_ports: tuple[str, str] | None = None,
             sync_port: int | None = None, readers_toml: str = "") -> tuple[Config, dict]:
-    from . import demo_patrol
+    from appliance import demo_patrol
 
     path = write_config(Path(data_dir), port, host, sim_port, field_ports, sync_port, readers_toml)
     config = load_config(path)
     creds = seed(config)
+    domains.load()
     db.migrate(config.storage.db_path, config.storage.backup_dir)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
     demo_patrol.seed()

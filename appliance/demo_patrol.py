@@ -12,8 +12,8 @@ import logging
 import threading
 import time
 
-from . import patrol as PT
-from .people import Area
+from appliance.patrol import service as PT
+from appliance.core.people import Area
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def seed(actor: str = "system:demo") -> None:
     """The demo's checkpoints, route and plan (once; a data directory from an older demo gets them too)."""
     if PT.Route.get_or_none(PT.Route.code == ROUTE[0]):
         return
-    from .risks import RiskMeasure
+    from appliance.risk.register import RiskMeasure
 
     areas = {a.code: a.id for a in Area.select()}
     measures = {m.description: m.id for m in RiskMeasure.select()}

@@ -1,9 +1,10 @@
 """Start and stop order of the running appliance (`safety-appliance run` and `demo`).
 
-start: database (migrations after a backup) → event bus → sensors and drivers → vision process → scheduler → web server →
-mDNS → READY.
-stop (SIGTERM/SIGINT): STOPPING → mDNS → drivers → vision process → event bus (ends SSE streams) → web server → scheduler →
-database.
+start: database (migrations after a backup) → event bus → each enabled domain's start hook in `domains.ENABLED` order
+(gas: sensors and bus drivers; patrol: badge readers; vision: the vision process; sync: the uplink) → scheduler →
+web server → mDNS → READY.
+stop (SIGTERM/SIGINT): STOPPING → mDNS → each domain's stop (drivers, readers, vision process, sync) → event bus (ends
+SSE streams) → web server → scheduler → database.
 """
 from __future__ import annotations
 
@@ -14,19 +15,13 @@ import time
 
 from waitress.server import create_server
 
-import drivers.modbus  # noqa: F401  (registers the bus types)
-import drivers.nfc  # noqa: F401  (registers the badge reader types)
-import drivers.pcsc  # noqa: F401
-import drivers.serial_line  # noqa: F401
-from drivers.base import REGISTRY
-
-from . import __version__, events, jobs, notify
-from .config import Config
-from .discovery import Advertiser
-from .health import overall
-from .people import Site, set_site
-from .sensors import Sensors
-from .web import Runtime, create_app
+from appliance import __version__, domains
+from appliance.config import Config
+from appliance.core import events, jobs, notify
+from appliance.core.discovery import Advertiser
+from appliance.core.health import overall
+from appliance.core.people import Site, set_site
+from appliance.core.web import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +34,7 @@ class Appliance:
         self.server = None
         self.scheduler = None
         self.advertiser: Advertiser | None = None
-        self.sensors: Sensors | None = None
-        self.drivers: list = []
-        self.syncer = None
-        self.vision = None
+        self._stops: list = []
         self._threads: list[threading.Thread] = []
 
     @property
@@ -57,7 +49,8 @@ class Appliance:
     def start(self) -> "Appliance":
         cfg = self.config
         t0 = time.monotonic()
-        app = create_app(cfg, self.runtime)
+        enabled = domains.load()
+        app = domains.create_app(cfg, self.runtime)
         if Site.get_or_none(Site.id == 1) is None:
             set_site(cfg.site.name, cfg.site.name_en, cfg.site.timezone, 1600, 900, actor="system")
 
@@ -65,22 +58,15 @@ class Appliance:
         events.BUS = self.runtime.bus = bus
         bus.start()
 
-        self.sensors = self.runtime.sensors = Sensors(cfg)
-        if cfg.points:
-            self.runtime.health_checks["points"] = self.sensors.health
-        self._start_drivers()
-        self._start_vision()
-        self._start_readers()
-        self.runtime.health_checks["stations"] = self._stations_health
+        for d in enabled:
+            if d.start is not None:
+                stop = d.start(self.runtime)
+                if stop is not None:
+                    self._stops.append(stop)
 
-        self.scheduler = jobs.build(cfg, self.sensors)
+        self.scheduler = jobs.build(cfg, self.runtime)
         self.scheduler.start()
         self.runtime.health_checks["scheduler"] = lambda: jobs.health(self.scheduler)
-
-        from sync.engine import Syncer  # uplink sync: one thread per endpoint, only reads the log
-        self.syncer = self.runtime.syncer = Syncer(cfg).start(bus)
-        for name, worker in self.syncer.workers.items():
-            self.runtime.health_checks[f"sync:{name}"] = worker.health
 
         self.server = create_server(app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
                                     ident="safety-appliance", channel_timeout=60, cleanup_interval=10)
@@ -101,76 +87,6 @@ class Appliance:
             self._spawn("watchdog", self._watchdog, interval)
         log.info("appliance started", extra={"url": self.url, "startup_s": round(time.monotonic() - t0, 3)})
         return self
-
-    def _start_drivers(self) -> None:
-        """One driver per configured bus; a driver that cannot run here is a fault, not a stopped start."""
-        for bus_cfg in self.config.buses:
-            cls = REGISTRY[bus_cfg.type]
-            why = cls.available()
-            key = f"bus:{bus_cfg.name}"
-            if why:
-                log.error("driver unavailable", extra={"bus": bus_cfg.name, "reason": why})
-                self.runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
-                continue
-            driver = cls(bus_cfg, self.sensors.ingest)
-            self.drivers.append(driver)
-            self.runtime.health_checks[key] = driver.health
-            driver.start()
-
-    def _start_vision(self) -> None:
-        """The vision process, supervised, when cameras are configured (health: `vision`, `camera:<name>`)."""
-        if not self.config.cameras:
-            return
-        from .vision_supervisor import VisionSupervisor
-
-        self.vision = self.runtime.vision = VisionSupervisor(self.config).start()
-        self.runtime.health_checks["vision"] = self.vision.health
-        for cam in self.config.cameras:
-            self.runtime.health_checks[f"camera:{cam.name}"] = lambda n=cam.name: self.vision.camera_health(n)
-    def _stations_health(self) -> dict:
-        """Satellite stations: when each last posted, and refused posts by reason (a wrong key shows here)."""
-        from .patrol import Station
-
-        stations = [{"name": s.name, "active": bool(s.active), "last_post_at": s.last_post_at}
-                    for s in Station.select().order_by(Station.name)]
-        refused = {k: dict(v) for k, v in self.runtime.station_refusals.items()}
-        # a station posting with a wrong key in the last 10 minutes: its taps are not arriving
-        recent = [k for k, v in refused.items() if v["last"] and time.time() * 1000 - v["last"] < 600_000
-                  and k in ("bad_signature", "unknown_station")]
-        out = {"status": "degraded" if recent else "ok", "stations": stations, "refused": refused}
-        if recent:
-            out["reason"] = f"station posts refused: {', '.join(recent)}"
-        return out
-
-    def _start_readers(self) -> None:
-        """One driver per configured badge reader; each tap goes to the patrol module."""
-        from . import patrol
-
-        def on_tap(tap) -> None:
-            # a busy database (a long write elsewhere) is retried; the reader's loop never dies of it
-            for attempt in range(5):
-                try:
-                    patrol.record_tap(tap.reader, tap.uid, tap.at_ms)
-                    return
-                except Exception:
-                    if attempt == 4:
-                        log.exception("tap not recorded", extra={"reader": tap.reader, "uid_tail": tap.uid[-4:],
-                                                                 "at": tap.at_ms})
-                    else:
-                        time.sleep(0.2 * 2 ** attempt)
-
-        for rcfg in getattr(self.config, "readers", []):
-            cls = REGISTRY[rcfg.type]
-            why = cls.available()
-            key = f"reader:{rcfg.name}"
-            if why:
-                log.error("reader unavailable", extra={"reader": rcfg.name, "reason": why})
-                self.runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
-                continue
-            driver = cls(rcfg, on_tap)
-            self.drivers.append(driver)
-            self.runtime.health_checks[key] = driver.health
-            driver.start()
 
     def _spawn(self, name, target, *args) -> threading.Thread:
         th = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -220,12 +136,8 @@ class Appliance:
         log.info("appliance stopping")
         if self.advertiser:
             self.advertiser.stop()
-        for driver in self.drivers:
-            driver.stop()
-        if self.syncer:
-            self.syncer.stop()
-        if self.vision:
-            self.vision.stop()
+        for stop in self._stops:
+            stop()
         if self.runtime.bus:
             self.runtime.bus.stop()
         if self.server:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from _common import ratio, result
 
-from appliance import db, events
+from appliance.core import db, events
 
 ACTOR = "device:modbus-1"
 COLS = ("seq", "id", "type", "occurred_at", "recorded_at", "actor", "entity_type", "entity_id", "payload",

@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 from _common import ROOT, free_port, percentile, ratio, result, stop
 
-from appliance import db
+from appliance.core import db
 
 ENDPOINTS = [("hazard board (rectifying)", "/api/v1/hazards?state=rectifying"),
              ("hazard list (newest 500)", "/api/v1/hazards"),

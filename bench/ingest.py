@@ -1,6 +1,6 @@
 """Readings stored per second through `Sensors.ingest` versus raw sqlite3 `executemany` of the same rows.
 
-The appliance side is `appliance.sensors.Sensors` on a fresh SQLite file made by the appliance's migrations,
+The appliance side is `appliance.gas.sensors.Sensors` on a fresh SQLite file made by the appliance's migrations,
 configured (via `parse_config` of a TOML string) with --batch CH4 %LEL points. Each batch holds one reading
 per point, and every point's value moves by more than its record deadband (1 % of the 0..100 %LEL range)
 from one batch to the next while staying below the 1st alarm level (25 %LEL): every reading is stored, no
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from _common import ratio, result
 
-from appliance import db
+from appliance.core import db
 from appliance.config import parse_config
 from drivers.base import Reading
 
@@ -58,7 +58,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=10, help="alternating app/raw rounds")
     ap.add_argument("--dir", help="where to put the databases (default: a temporary directory)")
     args = ap.parse_args()
-    from appliance.sensors import Sensors
+    from appliance.gas.sensors import Sensors
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-", dir=args.dir) as tmp:
         cfg = parse_config(config_toml(args.batch, Path(tmp)))

@@ -47,9 +47,10 @@ def write_config(data: Path, port: int, readers_toml: str) -> Path:
 
 
 def seed(cfg_path: Path) -> None:
-    from appliance import db, patrol, people
+    from appliance.core import db, people
+    from appliance.patrol import service as patrol
     from appliance.config import load_config
-    from appliance.web import create_app
+    from appliance.domains import create_app
 
     create_app(load_config(cfg_path))
     a = people.create_area(people.AreaIn(code="A1", name="储罐区", polygon=[[0, 0], [5, 0], [5, 5]]), actor="system:bench")
@@ -184,7 +185,8 @@ def station_throughput(work: Path, backlog: int) -> dict:
     copy = work / "baseline"
     copy.mkdir()
     shutil.copy(data / "appliance.db", copy / "appliance.db")
-    from appliance import db, patrol
+    from appliance.core import db
+    from appliance.patrol import service as patrol
 
     db.open_database(copy / "appliance.db")
     n_base = min(backlog, 1000)
@@ -195,7 +197,7 @@ def station_throughput(work: Path, backlog: int) -> dict:
     db.database.close()
 
     st_dir = work / "station"
-    from appliance.station import Outbox
+    from satellite.station import Outbox
 
     box = Outbox(st_dir / "outbox.db")
     now = int(time.time() * 1000)

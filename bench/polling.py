@@ -6,7 +6,7 @@ points, contiguous, so the driver plans one read per device (10 × 20 registers 
 The registers hold small non-zero values (5.x %LEL) so decoding works on real numbers and no point alarms.
 
   driver   `ModbusTcp(config, sink).poll_once()` with a no-op sink: plan, read, decode, Reading objects
-  sensors  the same with `appliance.sensors.Sensors(config).ingest` as the sink, on a fresh database
+  sensors  the same with `appliance.gas.sensors.Sensors(config).ingest` as the sink, on a fresh database
            (migrations, WAL, synchronous=FULL), config of --points CH4 %LEL points: alarm evaluation per
            point every cycle; the values do not move, so storage is the first cycle's rows and the per-minute
            aggregates when a minute ends (steady state; see bench/ingest.py for the storage rate)
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from _common import free_port, ratio, result, spawn_ready, terminate, wait_port
 
-from appliance import db
+from appliance.core import db
 from appliance.config import parse_config
 
 
@@ -84,7 +84,7 @@ def main() -> int:
     args = ap.parse_args()
     from pymodbus.client import ModbusTcpClient
 
-    from appliance.sensors import Sensors
+    from appliance.gas.sensors import Sensors
     from drivers.modbus import ModbusTcp
 
     n_regs = args.uint16 + 2 * args.float32

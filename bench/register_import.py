@@ -20,8 +20,8 @@ from pathlib import Path
 
 from _common import ratio, result
 
-from appliance import db
-from appliance import register_rows as RW
+from appliance.core import db
+from appliance.risk import rows as RW
 
 N_AREAS = 20
 
@@ -40,7 +40,7 @@ def rows_for(n_measures: int) -> list[dict]:
 
 
 def as_xlsx(rows: list[dict]) -> bytes:
-    from appliance.spreadsheet import write_xlsx  # openpyxl's one owner writes the test file too
+    from appliance.core.spreadsheet import write_xlsx  # openpyxl's one owner writes the test file too
 
     return write_xlsx([("register", [[zh for _, zh, _, _ in RW.COLUMNS]] + [[r.get(k) for k, *_ in RW.COLUMNS] for r in rows])])
 
@@ -112,7 +112,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--measures", type=int, default=5000)
     a = ap.parse_args()
-    from appliance import events, register_import as RI, spreadsheet
+    from appliance.core import events, spreadsheet
+    from appliance.risk import importer as RI
 
     rows = rows_for(a.measures)
     xlsx, csvb = as_xlsx(rows), as_csv(rows)

@@ -32,7 +32,7 @@ SECRET = "bench-secret-0123456789"
 
 
 def make_backlog(path: Path, n: int) -> None:
-    from appliance import db, events
+    from appliance.core import db, events
 
     db.migrate(path)
     db.open_database(path)
@@ -99,7 +99,7 @@ def drain(tmp: Path, n: int, batch: int) -> dict:
               "rss_end_mb": round(steady[-1] / 1024, 1), "rss_samples": len(samples)}
     engine["rss_growth"] = ratio(max(steady), steady[0])
     # the baseline: the same events, pre-read and pre-signed, posted by a bare loop
-    from appliance import db
+    from appliance.core import db
     from sync import crypto
 
     conn = db.connect_raw(app_dir / "appliance.db")

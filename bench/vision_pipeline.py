@@ -53,9 +53,10 @@ def inline_baseline(data: Path, images: Path, n: int = 30) -> float:
     import numpy as np
     from PIL import Image
 
-    from appliance import db, events, violations
-    from appliance.vision_worker import annotator, encode_jpeg
-    from appliance.vision_rules import Track
+    from appliance.core import db, events
+    from appliance.vision import violations
+    from appliance.vision.worker import annotator, encode_jpeg
+    from appliance.vision.rules import Track
 
     db.migrate(data / "appliance.db", data / "backups")
     db.open_database(data / "appliance.db")

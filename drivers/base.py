@@ -13,7 +13,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Literal, NamedTuple
+from typing import Callable, ClassVar, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -93,6 +93,8 @@ class Driver(ABC):
 
     type_key: ClassVar[str]
     Config: ClassVar[type[DriverConfig]]
+    # what the driver is in the config file: "bus" ([[buses]]), "reader" ([[readers]]), "camera" ([[cameras]])
+    kind: ClassVar[str]
 
     def __init__(self, config: DriverConfig, sink: Callable[[list[Reading]], None]):
         self.config = config
@@ -118,8 +120,11 @@ class Driver(ABC):
 
 REGISTRY: dict[str, type[Driver]] = {}
 
+D = TypeVar("D", bound=type[Driver])
 
-def register(cls: type[Driver]) -> type[Driver]:
+
+def register(cls: D) -> D:
+    """Add a driver class under its `type_key` (a class decorator; each driver module registers itself)."""
     if cls.type_key in REGISTRY:
         raise ValueError(f"driver type {cls.type_key!r} registered twice")
     REGISTRY[cls.type_key] = cls

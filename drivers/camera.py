@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .base import DeviceState, Driver, DriverConfig, now_ms
+from drivers.base import REGISTRY, DeviceState, Driver, DriverConfig, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -118,25 +118,20 @@ class CameraConfig(DriverConfig):
     detect: DetectConfig = DetectConfig()
 
 
-CAMERA_TYPES: dict[str, type["Camera"]] = {}
-
-
-def register_camera(cls):
-    if cls.type_key in CAMERA_TYPES:
-        raise ValueError(f"camera type {cls.type_key!r} registered twice")
-    CAMERA_TYPES[cls.type_key] = cls
-    return cls
-
-
 def camera_class(type_key: str) -> type["Camera"]:
-    """The backend of a camera type (importing the backends registers them)."""
-    from . import camera_file, camera_opencv, camera_picamera2  # noqa: F401
+    """The backend of a camera type."""
+    import drivers
 
-    return CAMERA_TYPES[type_key]
+    drivers.load_all()
+    cls = REGISTRY[type_key]
+    assert issubclass(cls, Camera), type_key
+    return cls
 
 
 class Camera(Driver):
     """Base of the camera backends: subclasses implement `open`, `read` and `close`."""
+
+    kind = "camera"
 
     type_key: ClassVar[str]
 

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from .camera import Camera, CameraConfig, CameraError, CorruptFrame, SourceEnded, register_camera
+from drivers.base import register
+from drivers.camera import Camera, CameraConfig, CameraError, CorruptFrame, SourceEnded
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".mjpeg", ".mjpg", ".webm"}
@@ -50,7 +51,7 @@ def decode_image(path: Path, max_side: int):
     return np.asarray(rgb)
 
 
-@register_camera
+@register
 class FileCamera(Camera):
     type_key = "file"
     Config = FileCameraConfig
@@ -70,7 +71,7 @@ class FileCamera(Camera):
         if p.suffix.lower() in IMAGE_SUFFIXES:
             return _Images([p])
         if p.suffix.lower() in VIDEO_SUFFIXES:
-            from .camera_opencv import open_capture
+            from drivers.camera_opencv import open_capture
 
             return open_capture(str(p), 5.0, 5.0)
         raise CameraError(f"{p}: not an image folder, an image or a video file")
@@ -89,7 +90,7 @@ class FileCamera(Camera):
             handle.current, handle.held = None, 1
             handle.current = (decode_image(f, self.config.max_side), str(f))
             return handle.current
-        from .camera_opencv import read_rgb, rewind
+        from drivers.camera_opencv import read_rgb, rewind
 
         img = read_rgb(handle, str(self.config.path), corrupt_ok=True)
         if img is None:

@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from .camera import Camera, CameraConfig, CameraError, register_camera
+from drivers.base import register
+from drivers.camera import Camera, CameraConfig, CameraError
 
 
 class OpenCVCameraConfig(CameraConfig):
@@ -54,7 +55,7 @@ def rewind(cap) -> None:
     cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
 
 
-@register_camera
+@register
 class OpenCVCamera(Camera):
     type_key = "opencv"
     Config = OpenCVCameraConfig

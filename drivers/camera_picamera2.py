@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from .camera import Camera, CameraConfig, CameraError, register_camera
+from drivers.base import register
+from drivers.camera import Camera, CameraConfig, CameraError
 
 
 class PiCameraConfig(CameraConfig):
@@ -53,7 +54,7 @@ def _import_picamera2():
     return picamera2
 
 
-@register_camera
+@register
 class PiCamera(Camera):
     type_key = "picamera2"
     Config = PiCameraConfig

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from .base import DeviceState, Driver, DriverConfig, Reading, now_ms, register
-from .registers import Block, DecodeError, Function, Order, Register, ValueType, decode_block, plan
+from drivers.base import DeviceState, Driver, DriverConfig, Reading, now_ms, register
+from drivers.registers import Block, DecodeError, Function, Order, Register, ValueType, decode_block, plan
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ class _Device:
 
 class ModbusBus(Driver):
     """One Modbus bus, polled on its own thread."""
+
+    kind = "bus"
 
     Config = ModbusConfig
 

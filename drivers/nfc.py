@@ -26,8 +26,8 @@ from typing import Callable, Literal
 
 from pydantic import Field, field_validator
 
-from .base import Tap, register
-from .reader import BadgeReader, MalformedRead, ReaderConfig, ReaderFault, uid_hex
+from drivers.base import Tap, register
+from drivers.reader import BadgeReader, MalformedRead, ReaderConfig, ReaderFault, uid_hex
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from pydantic import Field
 
-from .base import DeviceState, Driver, DriverConfig, Tap, now_ms
+from drivers.base import DeviceState, Driver, DriverConfig, Tap, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ class ReaderConfig(DriverConfig):
 
 class BadgeReader(Driver):
     """One badge reader on a thread of its own, handing one `Tap` per accepted read to the sink."""
+
+    kind = "reader"
 
     config: ReaderConfig
 

@@ -15,7 +15,7 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import DeviceState, Driver, DriverConfig, Reading, now_ms, register
+from drivers.base import DeviceState, Driver, DriverConfig, Reading, now_ms, register
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ class SerialLineConfig(DriverConfig):
 
 @register
 class SerialLine(Driver):
+    kind = "bus"
     type_key = "serial_line"
     Config = SerialLineConfig
 

@@ -3,7 +3,7 @@ checkpoint screen (/checkpoint/<reader>), administration (/admin) and login.
 
 Here: page blueprints (`views.py`), Jinja templates under `templates/<blueprint>/`, static CSS/JS, vendored
 third-party assets under `static/vendor/` (each with its licence; nothing is loaded from the internet), and
-the zh-CN / en texts in `i18n/`. Not here: JSON API routes (`appliance/api`) or domain rules (`appliance/`).
+the zh-CN / en texts in `i18n/`. Not here: JSON API routes or domain rules (the domain packages under `appliance/`).
 """
 from __future__ import annotations
 
@@ -32,7 +32,18 @@ def translate(lang: str, key: str, **values) -> str:
 
 
 def init_app(app) -> None:
-    from . import views
+    """The shared static files at /static, the error page, and the template globals every page uses."""
+    from kiosk_ui import views
 
-    app.register_blueprint(views.ui)
+    app.static_folder = str(STATIC)
+    app.static_url_path = "/static"
+    app.add_url_rule("/static/<path:filename>", endpoint="static", view_func=app.send_static_file)
+    app.config["ERROR_PAGE"] = views.error_page
     app.jinja_env.globals.update(views.template_globals())
+
+
+def domain():
+    from appliance.core.domain import Domain
+    from kiosk_ui import views
+
+    return Domain(name="ui", blueprints=[views.ui], init_app=init_app)

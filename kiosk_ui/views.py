@@ -9,15 +9,15 @@ from urllib.parse import urlencode, urlparse
 from flask import (Blueprint, current_app, make_response, redirect, render_template, request, session,
                    url_for)
 
-from appliance import auth, events
-from appliance import people as P
-from appliance.errors import ApplianceError
-from appliance.health import overall
-from appliance.web import csrf_token, current, lang, public, require
+from appliance.core import auth, events
+from appliance.core import people as P
+from appliance.core.errors import ApplianceError
+from appliance.core.health import overall
+from appliance.core.web import csrf_token, current, lang, public, require
 
-from . import LANGS, catalog, translate
+from kiosk_ui import LANGS, catalog, translate
 
-ui = Blueprint("ui", __name__)
+ui = Blueprint("ui", __name__, template_folder="templates")
 
 FEED_SIZE = 25
 
@@ -86,8 +86,8 @@ def _site_view() -> dict:
 
 
 def _plan_areas() -> list[dict]:
-    from appliance.hazards import open_by_area
-    from appliance.risks import area_levels
+    from appliance.hazards.service import open_by_area
+    from appliance.risk.register import area_levels
 
     levels = area_levels()  # the four-colour map: each area's most severe risk level
     hazards = open_by_area()
@@ -218,7 +218,7 @@ def _board_context() -> dict:
 
 def _camera_context() -> dict:
     """The board's camera tiles and its feed of open hard-hat violations (none without cameras)."""
-    from appliance.violations import Violation, violation_dict
+    from appliance.vision.violations import Violation, violation_dict
 
     cams = current_app.config["APPLIANCE"].cameras
     if not cams:
@@ -265,7 +265,7 @@ def tablet_people():
 @ui.get("/tablet/alarms")
 @require("tablet.use")
 def tablet_alarms():
-    from appliance.sensors import Alarm, alarm_dict
+    from appliance.gas.sensors import Alarm, alarm_dict
 
     active = [alarm_dict(a) for a in Alarm.select().where(Alarm.cleared_at.is_null() | Alarm.acked_at.is_null())
               .order_by(Alarm.acked_at.is_null().desc(), Alarm.level.desc(), Alarm.raised_at.desc())]
@@ -280,7 +280,7 @@ def tablet_alarms():
 @ui.get("/tablet/hazards")
 @require("tablet.use")
 def tablet_hazards():
-    from appliance import hazards as H
+    from appliance.hazards import service as H
 
     me = current()
     role = me.role
@@ -298,7 +298,7 @@ def tablet_hazards():
 def tablet_risks():
     """The risk register as a tree (object → unit → event → measures), levels coloured; the safety office
     imports the plant's spreadsheet here, seeing the dry-run report row by row before confirming."""
-    from appliance import risks as R
+    from appliance.risk import register as R
 
     areas = {a.id: P.area_dict(a) for a in P.Area.select()}
     return render_template("tablet/risks.html", objects=R.register(), areas=areas, classify1=R.CLASSIFY1,
@@ -310,8 +310,8 @@ def tablet_risks():
 def tablet_qr_labels():
     """QR labels to print and stick on equipment and at area entrances: a photo of one in a hazard report
     chooses the area (appliance/qr.py has the format)."""
-    from appliance import qr
-    from appliance import risks as R
+    from appliance.risk import qr
+    from appliance.risk import register as R
 
     areas = [P.area_dict(a) for a in P.Area.select().where(P.Area.active).order_by(P.Area.code)]
     by_id = {a["id"]: a for a in areas}
@@ -325,7 +325,7 @@ def tablet_qr_labels():
 def tablet_hazard_rules():
     """Automatic dispatch rules: area → responsible person, category → specialist (a new rule for the same
     key replaces the old one)."""
-    from appliance import hazards as H
+    from appliance.hazards import service as H
 
     rules = list(H.DispatchRule.select().order_by(H.DispatchRule.area_id.is_null(), H.DispatchRule.area_id,
                                                   H.DispatchRule.category))
@@ -340,7 +340,7 @@ def tablet_hazard_rules():
 @require("tablet.use")
 def tablet_violations():
     """Hard-hat violations to confirm (→ a hazard with the snapshot) or reject (→ a training example)."""
-    from appliance.violations import Violation, violation_dict
+    from appliance.vision.violations import Violation, violation_dict
 
     pending = [violation_dict(v) for v in Violation.select().where(Violation.state == "open")
                .order_by(Violation.id.desc()).limit(100)]
@@ -354,8 +354,8 @@ def tablet_violations():
 @ui.get("/tablet/patrol")
 @require("tablet.use")
 def tablet_patrol():
-    from appliance import control_tasks as CT
-    from appliance import patrol as PT
+    from appliance.risk import tasks as CT
+    from appliance.patrol import service as PT
 
     role = current().role
     tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
@@ -389,7 +389,7 @@ def tablet_patrol():
 def admin():
     users = list(auth.User.select().order_by(auth.User.login))
     tokens = list(auth.DeviceToken.select().order_by(auth.DeviceToken.name))
-    from appliance.api.sync import endpoint_status
+    from sync.api import endpoint_status
     from sync import store as sync_store
 
     runtime = current_app.extensions["appliance"]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import VisionModelConfig
-from .detector import Detector
-from .evaluate import list_images, read_yolo_labels, summarise
+from models.config import VisionModelConfig
+from models.detector import Detector
+from models.evaluate import list_images, read_yolo_labels, summarise
 
 EVAL_FLOOR = 0.05  # detections kept for AP; precision/recall use the configured thresholds
 

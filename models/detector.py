@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import VisionModelConfig
-from .postprocess import boxes_to_original, decode_centernet, letterbox, nms
-from .runner import ModelError, TFLiteRunner
+from models.config import VisionModelConfig
+from models.postprocess import boxes_to_original, decode_centernet, letterbox, nms
+from models.runner import ModelError, TFLiteRunner
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .postprocess import iou
+from models.postprocess import iou
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.errors import ApplianceError
+from appliance.core.errors import ApplianceError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,28 @@
 """Store-and-forward sync: the only package that makes uplink HTTP calls.
 
-Here (from the sync work on): per-endpoint cursors over the event log, batching and priority lanes,
-endpoint adapters (generic JSON, government profiles) and the reference receiver. Not here: anything the
-appliance needs to keep running offline — sync only ever reads the log.
+Per-endpoint cursors over the event log, batching and priority lanes (`store`, `engine`), endpoint
+adapters (generic JSON, government profiles; `adapters/`), the status API (`api`) and the reference
+receiver (`receiver`, `receiver_gov`). It reads the appliance only through the core (the event log,
+photos by digest, the domains' safety-lane event types); nothing the appliance needs to keep running
+offline is here — sync only ever reads the log. Only the service and the CLI import it.
 """
+from __future__ import annotations
+
+
+def _start(runtime):
+    from sync.engine import Syncer  # one thread per endpoint, only reads the log
+
+    syncer = runtime.syncer = Syncer(runtime.config).start(runtime.bus)
+    for name, worker in syncer.workers.items():
+        runtime.health_checks[f"sync:{name}"] = worker.health
+    return syncer.stop
+
+
+def domain():
+    from appliance.core.domain import Domain
+    from sync import api
+
+    return Domain(name="sync", blueprints=[api.api_bp],
+                  # uplink status and dead letters for the safety office; replaying them for the admin
+                  permissions={"sync.read": ("admin", "safety_officer"), "sync.write": ("admin",)},
+                  start=_start)

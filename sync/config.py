@@ -111,7 +111,7 @@ class WwytEndpoint(EndpointBase):
             if s is None:
                 raise ValueError(f"{what} is needed ({what} or {what}_env)")
             object.__setattr__(self, what, s)
-        from .crypto import key_bytes
+        from sync.crypto import key_bytes
 
         key_bytes(self.aes_key.get_secret_value(), (16, 24, 32), "aes_key")
         key_bytes(self.aes_iv.get_secret_value(), (16,), "aes_iv")

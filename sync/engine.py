@@ -15,11 +15,11 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from appliance.db import database
-from appliance.events import now_ms
+from appliance.core.db import database
+from appliance.core.events import now_ms
 
-from . import backoff, store
-from .adapters import Adapter, Context, SyncError, make
+from sync import backoff, store
+from sync.adapters import Adapter, Context, SyncError, make
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class Worker:
     def send_photos(self, rows: list, lane: str | None = "photos") -> list[tuple[int, str, str]]:
         """Upload the photos these events name (unless sent before); acknowledge the photo lane through
         them. Returns the events whose photo is not on this appliance (they become dead letters)."""
-        from appliance.photos import path_of
+        from appliance.core.photos import path_of
 
         name = self.cfg.name
         missing = []

@@ -66,7 +66,7 @@ class Profile(BaseModel):
 
 
 def load_profile(adapter: str, name: str) -> Profile:
-    from appliance.errors import ConfigError
+    from appliance.core.errors import ConfigError
 
     res = resources.files("sync.profiles").joinpath(f"{adapter}_{name}.json")
     try:
@@ -137,7 +137,7 @@ class Mapper:
         self.profile, self.settings, self.appliance_id, self.tz = profile, settings, appliance_id, tz
 
     def map_rows(self, rows: list) -> tuple[dict[str, dict[str, tuple]], list[tuple[int, str, str]]]:
-        from appliance.db import database
+        from appliance.core.db import database
 
         tables: dict[str, dict[str, tuple]] = {}
         failures = []

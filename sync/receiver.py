@@ -22,9 +22,9 @@ from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
 
-from appliance.events import GENESIS_HASH, HASHED_FIELDS, event_hash
+from appliance.core.events import GENESIS_HASH, HASHED_FIELDS, event_hash
 
-from . import crypto
+from sync import crypto
 
 log = logging.getLogger(__name__)
 

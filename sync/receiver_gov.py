@@ -22,8 +22,8 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request
 
-from . import crypto
-from .receiver import DiskFull, Throttle, _disk_full
+from sync import crypto
+from sync.receiver import DiskFull, Throttle, _disk_full
 
 _DT = re.compile(r"^\d{14}$")
 _COMMON = ("id", "TYSHXYDM", "create_time", "create_by", "update_time", "update_by", "delete_mark")

@@ -6,27 +6,33 @@ called with what the endpoint acknowledged, in the same transaction as the dead 
 """
 from __future__ import annotations
 
-import re
+import json
 from dataclasses import dataclass
 
-from appliance.db import database
-from appliance.events import now_ms
+from appliance.core import photos
+from appliance.core.db import database
+from appliance.core.domain import safety_event_prefixes
+from appliance.core.events import now_ms
 
-# Priority lanes: safety records first (alarms, hazards, permits, patrol and control checks, risk register, PPE violations,
-# point faults), then every other record (master data, system), then the per-minute telemetry aggregates
-# (rows of reading_minutes, not events: their cursor is a minute), then photos.
-SAFETY_PREFIXES = ("alarm.", "hazard.", "permit.", "patrol.", "control_task.", "risk.", "ppe.", "vision.", "point.")
-_SAFETY_SQL = "(" + " OR ".join(f"type GLOB '{p}*'" for p in SAFETY_PREFIXES) + ")"
-_PHOTO_SQL = "instr(payload, 'photo\":\"') > 0"
+# Priority lanes: safety records first (the event types each domain declares: alarms, hazards, patrol and
+# control checks, risk register, PPE violations, point faults), then every other record (master data,
+# system), then the per-minute telemetry aggregates (rows of reading_minutes, not events: their cursor is a
+# minute), then photos.
 LANES_ORDER = ("safety", "records", "aggregates", "photos")
-LANE_SQL = {"safety": _SAFETY_SQL, "records": f"NOT {_SAFETY_SQL}", "photos": _PHOTO_SQL}
 COLUMNS = ("seq", "id", "type", "occurred_at", "recorded_at", "actor", "entity_type", "entity_id", "payload",
            "prev_hash", "hash")
-PHOTO_RE = re.compile(r'"[a-z_]*photo":"([0-9a-f]{64})"')
+
+
+def lane_sql(lane: str) -> str:
+    """The WHERE clause over `events` that selects one lane's events."""
+    if lane == "photos":
+        return photos.EVENT_SQL_FILTER
+    safety = "(" + (" OR ".join(f"type GLOB '{p}*'" for p in safety_event_prefixes()) or "0") + ")"
+    return safety if lane == "safety" else f"NOT {safety}"
 
 
 def lane_of(event_type: str) -> str:
-    return "safety" if event_type.startswith(SAFETY_PREFIXES) else "records"
+    return "safety" if event_type.startswith(safety_event_prefixes()) else "records"
 
 
 @dataclass
@@ -67,7 +73,7 @@ def cursor(endpoint: str, lane: str) -> int:
 def read_batch(lane: str, after: int, max_events: int, max_bytes: int) -> list[Row]:
     """Events of `lane` with seq > after, in seq order, at most `max_events` and about `max_bytes`
     (always at least one, however large)."""
-    sql = f"SELECT {', '.join(COLUMNS)} FROM events WHERE seq > ? AND {LANE_SQL[lane]} ORDER BY seq LIMIT ?"
+    sql = f"SELECT {', '.join(COLUMNS)} FROM events WHERE seq > ? AND {lane_sql(lane)} ORDER BY seq LIMIT ?"
     out, size = [], 0
     for r in database.execute_sql(sql, (after, max_events)).fetchall():
         row = Row(*r)
@@ -122,7 +128,7 @@ def backlog(endpoint: str, lane: str, known_empty_to: int = 0) -> tuple[int, int
                                          "AND minute < ?", (c, finished_before())).fetchone()
         return n, oldest
     n, oldest = database.execute_sql(
-        f"SELECT count(*), min(recorded_at) FROM events WHERE seq > ? AND {LANE_SQL[lane]}",
+        f"SELECT count(*), min(recorded_at) FROM events WHERE seq > ? AND {lane_sql(lane)}",
         (max(c, known_empty_to),)).fetchone()
     return n, oldest
 
@@ -206,7 +212,7 @@ def replay_done(endpoint: str, accepted: list[int], rejected: list[tuple[int, st
 def photos_in(rows: list[Row]) -> list[str]:
     seen: dict[str, None] = {}
     for r in rows:
-        for digest in PHOTO_RE.findall(r.payload):
+        for digest in photos.digests_in(json.loads(r.payload)):
             seen.setdefault(digest, None)
     return list(seen)
 

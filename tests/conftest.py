@@ -16,6 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from appliance import domains
+
+# every enabled domain registered with the core, as the service and the CLI do at start
+domains.load()
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -58,12 +63,12 @@ def config(tmp_path):
 
 @pytest.fixture
 def app(config):
-    from appliance.web import create_app
+    from appliance.domains import create_app
 
     application = create_app(config)
     application.config["TESTING"] = True
     yield application
-    from appliance import db
+    from appliance.core import db
 
     db.database.close()
 
@@ -76,7 +81,7 @@ def client(app):
 @pytest.fixture
 def users(app):
     """One user per role plus a kiosk device token: {role: login} and {"kiosk": token}."""
-    from appliance import auth
+    from appliance.core import auth
 
     out = {}
     for role in ROLES:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.alarm_load import chattering, per_10_min
+from appliance.gas.load import chattering, per_10_min
 
 DAY = 86_400_000
 NOW = 10 * DAY

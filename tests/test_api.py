@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import events
-from appliance import people as P
+from appliance.core import events
+from appliance.core import people as P
 from conftest import As
 
 
@@ -107,5 +107,5 @@ def test_health_reports_components(client):
     body = client.get("/api/v1/health").get_json()
     assert body["status"] in ("ok", "degraded")
     assert {"database", "disk", "event_bus"} <= set(body["components"])
-    from appliance.db import migrations
+    from appliance.core.db import migrations
     assert body["components"]["database"]["schema_version"] == len(migrations())

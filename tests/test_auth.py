@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from appliance import auth
-from appliance.auth import DEVICE_WRITES, PERMISSIONS, allowed
+from appliance.core import auth
+from appliance.core.auth import DEVICE_WRITES, PERMISSIONS, allowed
 from conftest import PASSWORD, As, csrf_from
 
 ALL_ROLES = (None, "admin", "safety_officer", "supervisor", "worker", "kiosk")
@@ -155,7 +155,7 @@ def test_the_last_admin_cannot_be_removed(app, users):
 def test_passwords_are_hashed_and_never_in_events(app, users):
     u = auth.User.get(auth.User.login == "u_admin")
     assert PASSWORD not in u.password_hash and u.password_hash.startswith(("scrypt:", "pbkdf2:"))
-    from appliance import events
+    from appliance.core import events
     for ev in events.read_after(0, 1000):
         assert PASSWORD not in json.dumps(ev.payload) and "password_hash" not in ev.payload
 
@@ -182,7 +182,7 @@ def test_token_login_keeps_other_query_arguments(app, users, client):
 
 
 def test_damaged_session_key_is_replaced(tmp_path):
-    from appliance.web import secret_key
+    from appliance.core.web import secret_key
 
     (tmp_path / "secret_key").write_bytes(b"")
     key = secret_key(tmp_path)

@@ -524,7 +524,7 @@ def test_hazard_loop_on_tablets_and_the_board(running_plant, new_page):
 def _register_xlsx(path: Path, rows: list[dict]) -> Path:
     import openpyxl
 
-    from appliance.register_rows import COLUMNS
+    from appliance.risk.rows import COLUMNS
 
     wb = openpyxl.Workbook()
     wb.active.append([zh for _, zh, _, _ in COLUMNS])

@@ -53,7 +53,7 @@ def cfg(tmp_path):
 
 def test_init_create_export_backup_verify(cfg, tmp_path):
     r = run_cli("init-db", "--config", cfg)
-    from appliance.db import migrations
+    from appliance.core.db import migrations
     assert r.returncode == 0 and f"schema v{len(migrations())}" in r.stdout, r.stderr
     r = run_cli("create-user", "--config", cfg, "--login", "boss", "--role", "admin", "--name", "厂长",
                 "--password-stdin", input="long-enough-pw\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.config import Config, load_config, parse_config
-from appliance.errors import ConfigError
+from appliance.core.errors import ConfigError
 from conftest import ROOT, run_cli
 
 

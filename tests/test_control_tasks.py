@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import control_tasks as CT
-from appliance import events, patrol
-from appliance.web import Principal
-from appliance import risks as R
-from appliance.patrol_rules import MINUTE_MS
+from appliance.risk import tasks as CT
+from appliance.core import events
+from appliance.patrol import service as patrol
+from appliance.core.web import Principal
+from appliance.risk import register as R
+from appliance.patrol.rules import MINUTE_MS
 
 HOUR = 60 * MINUTE_MS
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from appliance import db, events
-from appliance import people as P
-from appliance.errors import DatabaseError
+from appliance.core import db, events
+from appliance.core import people as P
+from appliance.core.errors import DatabaseError
 
 
 def test_pragmas_on_the_live_connection(app):

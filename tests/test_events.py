@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from appliance import db, events
-from appliance import people as P
-from appliance.errors import ChainBroken, Conflict
+from appliance.core import db, events
+from appliance.core import people as P
+from appliance.core.errors import ChainBroken, Conflict
 from conftest import run_cli
 
 

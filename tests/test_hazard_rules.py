@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.hazard_rules import (TransitionRefused, check_actor, deadline, due_actions, is_recurrence,
-                                    missing_plan_fields, next_state, pick_assignee)
+from appliance.hazards.rules import TransitionRefused, check_actor, deadline, due_actions, is_recurrence, missing_plan_fields, next_state, pick_assignee
 
 
 @pytest.mark.parametrize("state, action, expected", [
@@ -108,6 +107,6 @@ NOW = 1000 * DAY
      {"reported": 2, "closed": 1, "rectification_rate": 0.5, "on_time_rate": 1.0, "overdue": 0, "recurrences": 0}),
 ])
 def test_rates(hazards, expected):
-    from appliance.hazard_rules import rates
+    from appliance.hazards.rules import rates
 
     assert rates(hazards, NOW) == expected

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import events
+from appliance.core import events
 from conftest import As
 
 PLAN = {f: "见附件" for f in ("target", "methods", "funding", "organisation", "schedule", "safety_measures")}
@@ -88,7 +88,7 @@ def test_recurrence_and_bad_input(plant):
 
 
 def test_deadlines_are_chased_and_open_hazards_show_on_the_map(plant):
-    from appliance import hazards as H
+    from appliance.hazards import service as H
 
     c, area = plant
     hid = report(c["worker"], area)["id"]

@@ -228,7 +228,7 @@ def test_model_errors_name_the_file(tmp_path, make, cfg_kw, message):
 
 def test_main_config_carries_vision_model():
     from appliance.config import parse_config
-    from appliance.errors import ConfigError
+    from appliance.core.errors import ConfigError
 
     cfg = parse_config('[vision.model]\nscore_threshold = 0.6\nnum_threads = 2\n')
     assert cfg.vision.model.score_threshold == 0.6 and cfg.vision.model.num_threads == 2

@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 import peewee
 import pytest
 
-from appliance import events, patrol
-from appliance.web import Principal
-from appliance.patrol_rules import MINUTE_MS, answer_signature, station_signature
+from appliance.core import events
+from appliance.patrol import service as patrol
+from appliance.core.web import Principal
+from appliance.patrol.rules import MINUTE_MS
+from satellite.protocol import answer_signature, station_signature
 
 SHIFT = Principal("user", 0, "shift", "supervisor")   # the shift may answer any tap
 BADGE, BADGE2, DEAD, TAG = "04A1B2C3D4E5F6", "04112233445566", "04DEAD00BEEF00", "E0040150AABBCCDD"
@@ -110,7 +112,7 @@ def test_plan_restricted_to_people(plant):
 
 def screen_of(app, reader: str):
     """A client holding the device token of the checkpoint screen at `reader` (named after it)."""
-    from appliance import auth
+    from appliance.core import auth
 
     token = auth.create_device_token(reader, actor="system:test")
     c = app.test_client()
@@ -366,7 +368,9 @@ def test_station_posts_are_authenticated_and_recorded_once(plant, client):
     got = client.post("/api/v1/patrol/station-taps", data=raw12, headers=h12).get_json()["results"][0]
     assert abs(patrol.PatrolTap.get_by_id(got["tap_id"]).at - time.time() * 1000) < 5000
     # a deactivated station is refused
-    patrol.set_station_active("st-1", False, actor="system:test")
+    from appliance.stations import service as stations
+
+    stations.set_station_active("st-1", False, actor="system:test")
     raw8, h8 = signed(key, {"taps": [tap]})
     assert client.post("/api/v1/patrol/station-taps", data=raw8, headers=h8).get_json()["error"]["code"] == "station_unknown_station"
 

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appliance.patrol_rules import (Schedule, Stop, Visit, check_station_post, evaluate, normal_streak,
-                                    station_signature, streak_suspicious, windows)
+from appliance.patrol.rules import Schedule, Stop, Visit, evaluate, normal_streak, streak_suspicious, windows
+from satellite.protocol import check_station_post, station_signature
 
 S = 1000
 MIN = 60 * S

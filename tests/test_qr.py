@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from appliance import qr
+from appliance.risk import qr
 from conftest import As, need
 
 SAMPLE = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "hardhat_sample" / "images").glob("*.jpg"))

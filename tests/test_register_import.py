@@ -8,9 +8,9 @@ import zipfile
 import openpyxl
 import pytest
 
-from appliance import events
-from appliance import register_rows as RW
-from appliance.risks import RiskEvent, RiskMeasure, RiskObject, RiskUnit
+from appliance.core import events
+from appliance.risk import rows as RW
+from appliance.risk.register import RiskEvent, RiskMeasure, RiskObject, RiskUnit
 from conftest import As, run_cli, write_config
 
 HEAD = [zh for _, zh, _, _ in RW.COLUMNS]
@@ -195,13 +195,13 @@ def test_the_generated_template_imports_as_it_is(officer, fmt):
 
 
 def test_cli_dry_run_and_import(tmp_path):
-    from appliance import db
+    from appliance.core import db
     from appliance.config import load_config
-    from appliance.web import create_app
+    from appliance.domains import create_app
 
     cfg_path = write_config(tmp_path / "d")
     create_app(load_config(cfg_path))  # migrate; then add the areas the file names
-    from appliance import people as P
+    from appliance.core import people as P
     for code in ("TANK", "WH"):
         P.create_area(P.AreaIn(code=code, name=code, polygon=[[0, 0], [9, 0], [9, 9]]), actor="system:test")
     db.database.close()

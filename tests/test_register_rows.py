@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import register_rows as RW
+from appliance.risk import rows as RW
 
 GOOD = {"object_code": "OBJ-1", "object_name": "甲醇储罐区", "major_hazard": "是", "unit_name": "V-101",
         "department": "储运部", "liable_person": "张三", "area_code": "TANK", "event_name": "泄漏火灾", "method": "LEC",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.risk_rules import highest, lec, ls
+from appliance.risk.rules import highest, lec, ls
 
 
 @pytest.mark.parametrize("l, e, c, d, level", [
@@ -32,7 +32,7 @@ def test_lec_refuses_off_scale(factors, msg):
 
 
 def test_lec_boundaries_with_a_profile_that_lands_on_them(monkeypatch):
-    from appliance import risk_rules as R
+    from appliance.risk import rules as R
 
     monkeypatch.setitem(R.LEC_PROFILES, "edge", R.LecProfile(red_above=360, orange_from=240, yellow_from=90))
     assert lec(3, 3, 40, "edge") == (360, 2)   # not above 360

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import events
+from appliance.core import events
 from conftest import As
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from appliance import auth, events
+from appliance.core import auth, events
 from appliance.config import load_config
 from conftest import PASSWORD, free_port, login_session, spawn_peer, stop_peer, write_config
 
@@ -178,7 +178,7 @@ def test_shelving_needs_a_reason_and_is_recorded(plant):
 
 def test_points_config_errors_name_the_key(tmp_path):
     from appliance.config import parse_config
-    from appliance.errors import ConfigError
+    from appliance.core.errors import ConfigError
 
     bad = POINTS.format(port=502).replace('gas = "H2S"', 'gas = "XYZ"')
     with pytest.raises(ConfigError) as e:
@@ -198,7 +198,7 @@ def test_escalation_load_and_retention(plant):
     app, w, token, _ = plant
     w.write_register(0, 300, device_id=1)
     wait_for(lambda: points(app, token)["GT-101"]["state"] == "alarm1", "alarm1")
-    s = app.sensors
+    s = app.runtime.sensors
     assert s.escalate(after_min=10) == 0  # not yet
     assert s.escalate(after_min=10, now=events.now_ms() + 11 * 60_000) == 1
     assert s.escalate(after_min=10, now=events.now_ms() + 12 * 60_000) == 0  # once per alarm

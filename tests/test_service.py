@@ -215,7 +215,7 @@ def test_zeroconf_advertised_on_loopback(tmp_path, procs):
         from zeroconf import ServiceBrowser, ServiceStateChange, Zeroconf
     except ImportError:  # pragma: no cover - installed with the appliance
         need(False, "zeroconf is not importable")
-    from appliance.discovery import SERVICE_TYPE
+    from appliance.core.discovery import SERVICE_TYPE
 
     assert SERVICE_TYPE == "_safety-appliance._tcp.local."  # what tablets and reader stations browse for
     port = free_port()

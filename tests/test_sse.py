@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from appliance import auth, events
-from appliance import people as P
+from appliance.core import auth, events
+from appliance.core import people as P
 
 
 def _person(no):
@@ -132,7 +132,7 @@ def test_a_client_ahead_of_the_log_is_told_to_reload(running, token):
 
 
 def test_revoked_token_ends_an_open_stream(running, token, monkeypatch):
-    import appliance.api.core as core
+    import appliance.core.routes as core
 
     monkeypatch.setattr(core, "HEARTBEAT_S", 0.3)
     s = Stream(running.url, token)

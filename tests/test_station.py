@@ -31,9 +31,10 @@ def sim():
 
 def seed(cfg_path) -> None:
     """A person with a badge and a checkpoint at the station's reader (in this process, then closed)."""
-    from appliance import db, patrol, people
+    from appliance.core import db, people
+    from appliance.patrol import service as patrol
     from appliance.config import load_config
-    from appliance.web import create_app
+    from appliance.domains import create_app
 
     create_app(load_config(cfg_path))
     a = people.create_area(people.AreaIn(code="FAR", name="远端泵房", polygon=[[0, 0], [5, 0], [5, 5]]), actor="system:test")
@@ -196,7 +197,7 @@ def test_station_config_errors_name_the_key(tmp_path, body, key):
 def test_example_station_config_is_valid(monkeypatch):
     from pathlib import Path
 
-    from appliance.station import load_station_config
+    from satellite.station import load_station_config
 
     cfg = load_station_config(Path(__file__).resolve().parents[1] / "station.example.toml")
     assert cfg.station.name == "st-north" and cfg.readers[0].type == "pcsc"

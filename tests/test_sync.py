@@ -73,7 +73,7 @@ def test_signature_and_aes_round_trip():
 # ---- config ---------------------------------------------------------------------------------------------
 def test_endpoint_config_validated_and_secret_never_shown(tmp_path, monkeypatch, caplog):
     from appliance.config import load_config, parse_config
-    from appliance.errors import ConfigError
+    from appliance.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
         parse_config('[[sync.endpoints]]\nname = "hq"\ntype = "http-json"\nurl = "http://x/v1"\nsecret = "short"\n')
@@ -127,14 +127,14 @@ def _appliance(tmp_path, extra: str):
 
 
 def _make_records(n: int, actor: str = "user:test") -> None:
-    from appliance import people as P
+    from appliance.core import people as P
 
     for i in range(n):
         P.create_person(P.PersonIn(employee_no=f"S{i:04d}", name=f"同步{i}", kind="employee"), actor=actor)
 
 
 def test_records_arrive_once_in_order_and_status_shows_it(tmp_path, receiver):
-    from appliance import events
+    from appliance.core import events
 
     rx, port = receiver()
     a = _appliance(tmp_path, endpoint_toml(f"http://127.0.0.1:{port}/v1", batch_max_events=7))
@@ -159,7 +159,7 @@ def test_records_arrive_once_in_order_and_status_shows_it(tmp_path, receiver):
 
 def test_safety_lane_goes_first(tmp_path, receiver):
     """With a backlog in both lanes, the safety records reach the endpoint before the others."""
-    from appliance import db, events
+    from appliance.core import db, events
     from appliance.config import load_config
 
     _, port = receiver()
@@ -209,7 +209,7 @@ def test_wrong_secret_is_401_and_shows_in_status(tmp_path, receiver):
 
 
 def test_429_retry_after_is_honoured_and_nothing_lost(tmp_path, receiver):
-    from appliance import events
+    from appliance.core import events
 
     _, port = receiver("--throttle-every", "2", "--retry-after", "1")
     a = _appliance(tmp_path, endpoint_toml(f"http://127.0.0.1:{port}/v1", batch_max_events=10))
@@ -226,7 +226,7 @@ def test_429_retry_after_is_honoured_and_nothing_lost(tmp_path, receiver):
 
 def test_receiver_rejects_bad_signature_and_tampered_event(tmp_path, receiver):
     """Straight at the receiver: unsigned → 401; an event whose content was changed after hashing → refused."""
-    from appliance.events import GENESIS_HASH, event_hash
+    from appliance.core.events import GENESIS_HASH, event_hash
 
     _, port = receiver()
     url = f"http://127.0.0.1:{port}/v1/events"
@@ -271,7 +271,7 @@ def test_receiver_rejects_bad_signature_and_tampered_event(tmp_path, receiver):
 
 
 def test_tampered_log_row_is_refused_kept_as_dead_letter_and_visible(tmp_path, receiver):
-    from appliance import db, events
+    from appliance.core import db, events
     from appliance.config import load_config
     from sync import store
     from sync.adapters import Context
@@ -300,9 +300,9 @@ def test_tampered_log_row_is_refused_kept_as_dead_letter_and_visible(tmp_path, r
 def test_dead_letter_replay_after_the_endpoint_is_fixed(tmp_path, receiver):
     """The endpoint refuses alarm records; they go to the dead-letter list shown on /admin; once the endpoint
     takes them, the admin's replay sends them and the chain at the receiver is whole."""
-    from appliance import auth, db, events
+    from appliance.core import auth, db, events
     from appliance.config import load_config
-    from appliance.web import create_app
+    from appliance.domains import create_app
     from sync import store
     from sync.adapters import Context
     from sync.engine import Worker
@@ -343,7 +343,8 @@ def test_photos_go_last_by_sha256_resume_and_are_skipped_when_there(tmp_path, re
 
     from PIL import Image
 
-    from appliance import db, hazards as H, people as P, photos
+    from appliance.core import db, people as P, photos
+    from appliance.hazards import service as H
     from appliance.config import load_config
     from sync import store
     from sync.adapters import Context
@@ -384,7 +385,7 @@ def test_photos_go_last_by_sha256_resume_and_are_skipped_when_there(tmp_path, re
 
 
 def test_receiver_disk_full_is_507_visible_and_loses_nothing(tmp_path, receiver):
-    from appliance import db, events
+    from appliance.core import db, events
     from appliance.config import load_config
     from sync.adapters import Context
     from sync.engine import Worker
@@ -414,7 +415,7 @@ def test_receiver_disk_full_is_507_visible_and_loses_nothing(tmp_path, receiver)
 def test_clock_skew_is_corrected_from_the_receiver_and_shown(tmp_path, receiver):
     """A Pi without RTC can be hours off: the receiver says 401 clock_skew with its time, the adapter sends
     with that offset from then on, and the cause stays visible in the status."""
-    from appliance import db, events
+    from appliance.core import db, events
     from appliance.config import load_config
     from sync.adapters import Context
     from sync.engine import Worker
@@ -435,7 +436,7 @@ def test_clock_skew_is_corrected_from_the_receiver_and_shown(tmp_path, receiver)
 
 
 def test_minute_aggregates_lane_sends_whole_finished_minutes_once(tmp_path, receiver):
-    from appliance import db, events
+    from appliance.core import db, events
     from appliance.config import load_config
     from sync import store
     from sync.adapters import Context
@@ -469,7 +470,7 @@ def test_minute_aggregates_lane_sends_whole_finished_minutes_once(tmp_path, rece
 def test_receiver_keeps_appliances_apart_with_their_own_secrets(tmp_path, receiver):
     """A head office receiver with one secret per appliance: each appliance's chain is verified on its own,
     and one appliance's secret does not sign for another."""
-    from appliance import db, events
+    from appliance.core import db, events
     from appliance.config import load_config
     from sync.adapters import Context
     from sync.engine import Worker

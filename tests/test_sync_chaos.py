@@ -23,7 +23,7 @@ def _spawn_appliance(config, log):
 
 @pytest.mark.slow
 def test_every_event_arrives_exactly_once_through_cuts_and_kills(tmp_path):
-    from appliance import db, events
+    from appliance.core import db, events
     from sync import store
 
     rng = random.Random(20261129)

@@ -83,9 +83,9 @@ def gov(tmp_path):
 
 def _register(with_bad_unit: bool = False):
     """A small risk register and two hazards, written through the domain modules (events and all)."""
-    from appliance import hazards as H
-    from appliance import people as P
-    from appliance import risks as R
+    from appliance.hazards import service as H
+    from appliance.core import people as P
+    from appliance.risk import register as R
 
     a = P.create_area(P.AreaIn(code="TANK", name="储罐区"), actor="user:admin")
     o = R.create_object(R.ObjectIn(code="OBJ-1", name="甲醇储罐区", major_hazard=True, area_id=a.id), actor="user:admin")
@@ -110,7 +110,7 @@ def _rows(port, table):
 
 
 def test_wwyt_mapping_and_encryption_against_its_receiver(tmp_path, gov):
-    from appliance import db
+    from appliance.core import db
     from appliance.config import load_config
     from sync import store
     from sync.adapters import Context
@@ -152,7 +152,7 @@ def test_wwyt_mapping_and_encryption_against_its_receiver(tmp_path, gov):
 
 
 def test_wwyt_wrong_password_rate_limit_and_dry_run(tmp_path, gov):
-    from appliance import db
+    from appliance.core import db
     from appliance.config import load_config
     from sync.adapters import Context
     from sync.engine import Worker
@@ -193,7 +193,7 @@ def test_wwyt_wrong_password_rate_limit_and_dry_run(tmp_path, gov):
 
 
 def test_sha1_signature_pattern_against_its_receiver(tmp_path):
-    from appliance import db
+    from appliance.core import db
     from appliance.config import load_config
     from sync.adapters import Context
     from sync.engine import Worker

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appliance.task_rules import due_soon, period
+from appliance.risk.task_rules import due_soon, period
 
 TZ = "Asia/Shanghai"
 

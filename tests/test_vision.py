@@ -71,8 +71,8 @@ def wait_for(cond, timeout=60.0, step=0.1):
 def vision_plant(tmp_path):
     import requests
 
-    from appliance import auth
-    from appliance import people as P
+    from appliance.core import auth
+    from appliance.core import people as P
     from appliance.config import load_config
     from appliance.service import Appliance
 
@@ -99,8 +99,9 @@ def test_pipeline_end_to_end_and_review(vision_plant):
     import requests
     from PIL import Image
 
-    from appliance import events, violations as V
-    from appliance.hazards import Hazard
+    from appliance.core import events
+    from appliance.vision import violations as V
+    from appliance.hazards.service import Hazard
 
     appliance, base, kiosk = vision_plant
     data = appliance.config.storage.data_dir
@@ -199,7 +200,7 @@ def test_supervisor_restarts_a_killed_and_a_stalled_vision_process(vision_plant)
 def test_a_missing_model_leaves_the_cameras_streaming_and_health_says_why(tmp_path):
     import requests
 
-    from appliance import auth
+    from appliance.core import auth
     from appliance.config import load_config
     from appliance.service import Appliance
 
@@ -230,7 +231,7 @@ def test_the_tflite_detector_drives_the_pipeline(tmp_path):
     need(importlib.util.find_spec("tflite") is not None, "the tflite schema package (pip install -e '.[dev]')")
     from PIL import Image
 
-    from appliance import violations as V
+    from appliance.vision import violations as V
     from appliance.config import load_config
     from appliance.service import Appliance
     from tiny_tflite import centernet_model
@@ -252,6 +253,6 @@ def test_the_tflite_detector_drives_the_pipeline(tmp_path):
         time.sleep(1.5)
         (v,) = list(V.Violation.select())
         assert json.loads(v.box) == [80, 160, 88, 168] and v.score > 0.98 and v.zone == "all"
-        assert appliance.vision.health()["detectors"]["model"]["status"] == "ok"
+        assert appliance.runtime.vision.health()["detectors"]["model"]["status"] == "ok"
     finally:
         appliance.stop()

@@ -15,8 +15,8 @@ from test_vision import make_clip  # noqa: E402
 
 
 def run(path, n_frames, fps=40, **detect):
-    from appliance.vision_labels import LabelFileDetector
-    from appliance.vision_worker import CameraPipeline
+    from appliance.vision.labels import LabelFileDetector
+    from appliance.vision.worker import CameraPipeline
     from drivers.camera import DetectConfig
     from drivers.camera_file import FileCamera, FileCameraConfig
 
@@ -81,7 +81,7 @@ def test_evidence_retention_keeps_open_and_recent_frames_only(app, tmp_path):
 
     from PIL import Image
 
-    from appliance import violations as V
+    from appliance.vision import violations as V
 
     def jpeg(seed):
         rng = np.random.default_rng(seed)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import vision_rules as R
-from appliance.vision_labels import parse_yolo
+from appliance.vision import rules as R
+from appliance.vision.labels import parse_yolo
 from drivers.camera import ScheduleWindow, ZoneConfig
 
 SQUARE = [(0.0, 0.0), (0.5, 0.0), (0.5, 0.5), (0.0, 0.5)]
@@ -176,7 +176,7 @@ def test_yolo_labels(text, expected):
 ])
 def test_bad_camera_config_names_the_key(snippet, key):
     from appliance.config import parse_config
-    from appliance.errors import ConfigError
+    from appliance.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
         parse_config("[[cameras]]\n" + snippet)
@@ -186,7 +186,7 @@ def test_bad_camera_config_names_the_key(snippet, key):
 
 def test_two_cameras_with_one_name_are_refused():
     from appliance.config import parse_config
-    from appliance.errors import ConfigError
+    from appliance.core.errors import ConfigError
 
     cam = '[[cameras]]\ntype = "file"\nname = "c1"\npath = "/x"\n'
     with pytest.raises(ConfigError, match="two cameras share a name"):

@@ -34,7 +34,7 @@ import time
 import nfc
 import nfc.clf
 
-from .slots import serve
+from drivers.sim.slots import serve
 
 MODES = ("ok", "short", "garbage")
 PMM = bytes.fromhex("03014B024F4993FF")   # FeliCa Standard (RC-S915) parameters, as in TESTING.md

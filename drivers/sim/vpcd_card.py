@@ -30,7 +30,7 @@ import struct
 import threading
 import time
 
-from .slots import serve
+from drivers.sim.slots import serve
 
 # PC/SC part 3 ATR of a contactless storage card (MIFARE Classic 1K), as a reader builds it
 ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")

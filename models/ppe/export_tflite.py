@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
-from .data import list_images, load_example
+from models.ppe.data import list_images, load_example
 
 
 def build_keras(program: dict, size: int) -> keras.Model:

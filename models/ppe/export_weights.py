@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import list_images, load_example
-from .net import MEAN, STD, TAPS, Detector
+from models.ppe.data import list_images, load_example
+from models.ppe.net import MEAN, STD, TAPS, Detector
 
 
 class Program:

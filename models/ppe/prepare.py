@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import list_images, load_example
-from .net import Backbone
+from models.ppe.data import list_images, load_example
+from models.ppe.net import Backbone
 
 SHAPES = {"c8": (32, 8), "c16": (96, 16), "c32": (320, 32)}
 

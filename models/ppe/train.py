@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import centernet_targets
-from .net import TAPS, Detector, Head, mobilenet_v2_features
+from models.ppe.data import centernet_targets
+from models.ppe.net import TAPS, Detector, Head, mobilenet_v2_features
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:

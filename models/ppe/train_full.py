@@ -36,11 +36,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import augmented_example
-from .compact import CompactSet
-from .data import centernet_targets
-from .net import Detector
-from .train import focal_loss, reg_loss
+from models.ppe.augment import augmented_example
+from models.ppe.compact import CompactSet
+from models.ppe.data import centernet_targets
+from models.ppe.net import Detector
+from models.ppe.train import focal_loss, reg_loss
 
 MODEL_NAME = "ppe_mnv2_{size}_int8.tflite"  # .format(size=--size)
 

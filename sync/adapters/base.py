@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..backoff import parse_retry_after
-from ..http import Http, Response, Unreachable
+from sync.backoff import parse_retry_after
+from sync.http import Http, Response, Unreachable
 
 REGISTRY: dict[str, type["Adapter"]] = {}
 

@@ -19,8 +19,8 @@ import gzip
 import time
 from pathlib import Path
 
-from .. import crypto
-from .base import Ack, Adapter, SyncError, dumps, error_from
+from sync import crypto
+from sync.adapters.base import Ack, Adapter, SyncError, dumps, error_from
 
 PHOTO_CHUNK = 256 * 1024
 

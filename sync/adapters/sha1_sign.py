@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 
-from .. import crypto
-from .base import dumps
-from .wwyt import Wwyt
+from sync import crypto
+from sync.adapters.base import dumps
+from sync.adapters.wwyt import Wwyt
 
 
 class Sha1Sign(Wwyt):

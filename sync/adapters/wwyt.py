@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 import time
 
-from .. import crypto
-from ..mapping import Mapper, load_profile
-from .base import Ack, Adapter, SyncError, dumps, error_from
+from sync import crypto
+from sync.mapping import Mapper, load_profile
+from sync.adapters.base import Ack, Adapter, SyncError, dumps, error_from
 
 
 class Wwyt(Adapter):

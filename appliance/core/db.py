@@ -1,0 +1,243 @@
+"""The one SQLite database: connection settings, numbered migrations, online backup and export.
+
+peewee models bind to `database` (initialised by `open_database`). The schema is owned by the numbered SQL
+files in `migrations/` (NNNN_name.sql), applied in order at start after an automatic backup copy;
+`PRAGMA user_version` holds the number of the last one applied.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+import sqlite3
+import time
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+import peewee
+
+from appliance.core.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+# WAL survives a power cut with the last committed transaction; FULL syncs the WAL on every commit, which
+# is what safety records need. Every write transaction takes the write lock at BEGIN (IMMEDIATE) so the
+# event chain head cannot be read by two writers at once.
+PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
+
+database = peewee.SqliteDatabase(None, lock_type="IMMEDIATE")
+
+# Columns that hold secrets; `export` leaves them out.
+SECRET_COLUMNS = {"password_hash", "token_hash"}
+
+
+class BaseModel(peewee.Model):
+    """Base of every peewee model; the schema itself comes from the migrations."""
+
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+def pragmas(busy_timeout_ms: int = 5000) -> dict:
+    return {**PRAGMAS, "busy_timeout": busy_timeout_ms}
+
+
+def open_database(path: str | Path, busy_timeout_ms: int = 5000) -> peewee.SqliteDatabase:
+    """Point the peewee `database` at `path` with the appliance's pragmas."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not database.is_closed():
+        database.close()
+    database.init(str(path), pragmas=pragmas(busy_timeout_ms), timeout=busy_timeout_ms / 1000)
+    return database
+
+
+def connect_raw(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    """A plain sqlite3 connection with the same pragmas (migrations, backup, benchmarks)."""
+    conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None)
+    for k, v in pragmas(busy_timeout_ms).items():
+        conn.execute(f"PRAGMA {k}={v}")
+    return conn
+
+
+_MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, name, sql) of every migration shipped with the core and the registered domains, in order.
+
+    The numbers are one sequence across all of them (a domain's first migration takes the next free
+    number), so a database's `user_version` says exactly which have run."""
+    from appliance.core.domain import registered
+
+    folders = [resources.files("appliance.core.migrations")] + [d.migrations for d in registered() if d.migrations]
+    found = []
+    for folder in folders:
+        for entry in folder.iterdir():
+            m = _MIGRATION_RE.match(entry.name)
+            if m:
+                found.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    found.sort()
+    for i, (num, name, _) in enumerate(found, start=1):
+        if num != i:
+            raise DatabaseError(f"迁移编号不连续：{num:04d}_{name}", f"migration numbers have a gap at {num:04d}_{name}")
+    return found
+
+
+def schema_version(path: str | Path) -> int:
+    if not Path(path).exists():
+        return 0
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def migrate(path: str | Path, backup_dir: str | Path | None = None, target: int | None = None,
+            busy_timeout_ms: int = 5000) -> list[str]:
+    """Apply pending migrations up to `target` (default: all); back the database up first.
+
+    Each migration runs in its own transaction together with its `user_version` bump, so a power cut
+    leaves the database at the previous version, never half-migrated. Returns the names applied.
+    """
+    path = Path(path)
+    available = migrations()
+    target = len(available) if target is None else target
+    current = schema_version(path)
+    if current > len(available):
+        raise DatabaseError(
+            f"数据库版本 {current} 比本程序支持的 {len(available)} 更新，请升级软件",
+            f"database schema {current} is newer than this software supports ({len(available)}); upgrade the software")
+    pending = [m for m in available if current < m[0] <= target]
+    if not pending:
+        return []
+    if current > 0 and backup_dir is not None:
+        dest = Path(backup_dir) / f"pre-migration-v{current}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.db"
+        backup(path, dest)
+        log.info("backed up database before migration", extra={"backup": str(dest)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect_raw(path, busy_timeout_ms)
+    applied = []
+    try:
+        for num, name, sql in pending:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= num:
+                    conn.execute("COMMIT")  # another process applied it while we waited for the lock
+                    continue
+                for statement in _split_sql(sql):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={num}")
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise DatabaseError(f"迁移 {num:04d}_{name} 失败：{exc}", f"migration {num:04d}_{name} failed: {exc}") from None
+            applied.append(f"{num:04d}_{name}")
+            log.info("applied migration", extra={"migration": f"{num:04d}_{name}"})
+    finally:
+        conn.close()
+    return applied
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration into statements (sqlite3.complete_statement keeps triggers whole)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        if not buf and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        raise DatabaseError("迁移脚本末尾有不完整的语句", "migration ends with an incomplete statement")
+    return out
+
+
+def backup(src: str | Path, dest: str | Path) -> Path:
+    """Consistent copy of a live database with SQLite's online backup API; atomic at `dest`."""
+    src, dest = Path(src), Path(dest)
+    if not src.exists():
+        raise DatabaseError(f"数据库不存在：{src}", f"database does not exist: {src}", code="database_missing")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    tmp.unlink(missing_ok=True)
+    source = sqlite3.connect(str(src), timeout=30)
+    target = sqlite3.connect(str(tmp))
+    try:
+        source.backup(target)
+        target.execute("PRAGMA journal_mode=delete")  # a backup is one self-contained file
+        ok = target.execute("PRAGMA quick_check").fetchone()[0]
+        if ok != "ok":
+            raise DatabaseError(f"备份校验失败：{ok}", f"backup check failed: {ok}")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"备份失败：{exc}", f"backup failed: {exc}") from None
+    finally:
+        target.close()
+        source.close()
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
+    return dest
+
+
+def prune_backups(backup_dir: str | Path, keep: int, prefix: str = "backup-") -> list[Path]:
+    """Remove all but the newest `keep` scheduled backups; returns what was removed."""
+    files = sorted(Path(backup_dir).glob(f"{prefix}*.db"))
+    doomed = files[:-keep] if keep > 0 else files
+    for f in doomed:
+        f.unlink(missing_ok=True)
+    return doomed
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(str(d), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def tables(path: str | Path) -> list[str]:
+    import sqlite_utils
+
+    return sorted(sqlite_utils.Database(str(path)).table_names())
+
+
+def export_table(path: str | Path, table: str, fmt: str, out: IO[str]) -> int:
+    """Write every row of `table` as CSV or JSON to `out` (secret columns left out); returns the row count."""
+    import sqlite_utils
+
+    if not Path(path).exists():
+        raise DatabaseError(f"数据库不存在：{path}", f"database does not exist: {path}", code="database_missing")
+    db = sqlite_utils.Database(str(path))
+    names = db.table_names()
+    if table not in names:
+        raise DatabaseError(f"没有这张表：{table}（可用：{', '.join(sorted(names))}）",
+                            f"no such table: {table} (available: {', '.join(sorted(names))})", code="no_such_table")
+    cols = [c.name for c in db[table].columns if c.name not in SECRET_COLUMNS]
+    order = "seq" if "seq" in cols else ("id" if "id" in cols else "rowid")
+    rows = db[table].rows_where(select=", ".join(f'"{c}"' for c in cols), order_by=order)
+    n = 0
+    if fmt == "csv":
+        w = csv.writer(out)
+        w.writerow(cols)
+        for row in rows:
+            w.writerow([row[c] for c in cols])
+            n += 1
+    elif fmt == "json":
+        out.write("[")
+        for row in rows:
+            out.write(("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False))
+            n += 1
+        out.write("\n]\n")
+    else:
+        raise DatabaseError(f"不支持的导出格式：{fmt}", f"unsupported export format: {fmt}")
+    return n

@@ -1,0 +1,70 @@
+"""How a domain package plugs into the core.
+
+A domain (gas, patrol, hazards, …) is one package under `appliance/` whose `__init__.py` has a
+`domain()` function returning a `Domain`: its blueprints (JSON API and pages, with their own templates
+and static files), its permissions, its scheduled jobs, its start/stop hooks and health checks, its
+i18n texts, its migrations, its OpenAPI paths and the event types that ride the sync safety lane.
+`appliance/domains.py` lists the enabled domains; the service registers each with the core at start.
+The core never imports a domain: it only reads what was registered here.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What one domain package brings to the running appliance."""
+
+    name: str
+    blueprints: Sequence[Blueprint] = ()
+    # permission → roles holding it (merged into auth.PERMISSIONS); a permission may be declared once
+    permissions: Mapping[str, Iterable[str]] = field(default_factory=dict)
+    # permissions a read-only device token (a kiosk or checkpoint screen) may still write with
+    device_writes: Iterable[str] = ()
+    # jobs(scheduler, config, runtime): add the domain's periodic jobs
+    jobs: Callable[[Any, Any, Any], None] | None = None
+    # start(runtime): start the domain's loops and add its health checks; returns a stop callable or None
+    start: Callable[[Any], Callable[[], None] | None] | None = None
+    # init_app(app): anything else the domain wires into the Flask app (template globals, static files)
+    init_app: Callable[[Any], None] | None = None
+    # folder with zh-CN.json and en.json holding the domain's UI texts
+    i18n: Path | None = None
+    # folder of numbered NNNN_name.sql migrations (one global sequence across the core and domains)
+    migrations: Path | None = None
+    # OpenAPI document fragment (its "paths" and "components.schemas") describing the domain's API
+    openapi: Path | None = None
+    # event-type prefixes (e.g. "alarm.") that sync sends in the safety lane, ahead of other records
+    safety_events: tuple[str, ...] = ()
+
+
+_REGISTERED: dict[str, Domain] = {}
+
+
+def register(domain: Domain) -> Domain:
+    """Add `domain` (once; registering the same name again is a no-op when it is the same object)."""
+    from appliance.core import auth
+
+    old = _REGISTERED.get(domain.name)
+    if old is not None:
+        if old is not domain and old != domain:
+            raise ValueError(f"domain {domain.name!r} registered twice")
+        return old
+    auth.add_permissions(domain.permissions, domain.device_writes)
+    _REGISTERED[domain.name] = domain
+    return domain
+
+
+def registered() -> list[Domain]:
+    """The registered domains, in registration order."""
+    return list(_REGISTERED.values())
+
+
+def safety_event_prefixes() -> tuple[str, ...]:
+    """Event-type prefixes of every registered domain that ride the sync safety lane."""
+    return tuple(p for d in _REGISTERED.values() for p in d.safety_events)

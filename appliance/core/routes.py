@@ -1,0 +1,176 @@
+"""Health, the OpenAPI document, who am I, the event log and its live SSE stream."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from importlib import resources
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from appliance.core import auth, events
+from appliance.core.domain import registered
+from appliance.core.errors import RateLimited
+from appliance.core.health import overall
+from appliance.core.web import current, public, require
+from appliance.core.api import int_arg
+
+api_bp = Blueprint("core_api", __name__, url_prefix="/api/v1")
+
+STREAM_BATCH = 500  # events per read when a client catches up from the log
+HEARTBEAT_S = 5.0  # a keep-alive this often also finds dead clients and frees their thread
+
+
+@api_bp.get("/health")
+@public
+def health():
+    """Every component's state; 200 when ok or degraded, 503 when something is in fault."""
+    runtime = current_app.extensions["appliance"]
+    body = overall(runtime)
+    return jsonify(body), (503 if body["status"] == "fault" else 200)
+
+
+@api_bp.get("/openapi.json")
+@public
+def openapi():
+    return jsonify(openapi_document())
+
+
+def openapi_document() -> dict:
+    """The core's OpenAPI document with every registered domain's fragment (paths and schemas) merged in."""
+    doc = json.loads(resources.files("appliance.core").joinpath("openapi.json").read_text(encoding="utf-8"))
+    for d in registered():
+        if d.openapi is None:
+            continue
+        frag = json.loads(d.openapi.read_text(encoding="utf-8"))
+        doc["paths"].update(frag.get("paths", {}))
+        schemas = frag.get("components", {}).get("schemas", {})
+        if schemas:
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    return doc
+
+
+@api_bp.get("/me")
+@require("board.read")
+def me():
+    p = current()
+    return jsonify({"kind": p.kind, "name": p.name, "role": p.role})
+
+
+@api_bp.get("/events")
+@require("events.read")
+def list_events():
+    after = int_arg("after", 0, 0, 2**62)
+    limit = int_arg("limit", 100, 1, 1000)
+    evs = events.read_after(after, limit)
+    return jsonify({"events": [e.as_dict() for e in evs], "head": events.head_seq()})
+
+
+def _last_event_id() -> int:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    if raw is None or raw == "":
+        return events.head_seq()  # a new client gets what happens from now on
+    try:
+        v = int(raw)
+    except ValueError:
+        from appliance.core.errors import ValidationFailed
+        raise ValidationFailed("Last-Event-ID 应为整数", "Last-Event-ID must be an integer") from None
+    return max(0, v)
+
+
+def sse_frame(ev: events.Committed) -> str:
+    return f"id: {ev.seq}\ndata: {ev.json}\n\n"
+
+
+class StreamLimits:
+    """Each open stream holds a web thread: keep `reserve` threads for everything else, and let one
+    principal (a kiosk token, a user) hold at most `per_principal` streams."""
+
+    def __init__(self, threads: int, reserve: int = 8, per_principal: int = 16):
+        self.total = threading.BoundedSemaphore(max(1, threads - reserve))
+        self.per_principal = per_principal
+        self.open: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def acquire(self, who: str) -> None:
+        with self.lock:
+            if self.open.get(who, 0) >= self.per_principal:
+                raise StreamsExhausted(f"{who} 的实时连接已达 {self.per_principal} 个",
+                                       f"{who} already holds {self.per_principal} live streams", retry_after=15)
+            if not self.total.acquire(blocking=False):
+                raise StreamsExhausted("实时连接已满，请稍后重试", "all live-stream slots are taken; retry later",
+                                       retry_after=15)
+            self.open[who] = self.open.get(who, 0) + 1
+
+    def release(self, who: str) -> None:
+        with self.lock:
+            self.open[who] -= 1
+            if not self.open[who]:
+                del self.open[who]
+            self.total.release()
+
+
+class StreamsExhausted(RateLimited):
+    """No live-stream slot is free (for this caller or at all)."""
+
+    code = "streams_exhausted"
+    http_status = 503
+
+
+def _limits() -> StreamLimits:
+    ext = current_app.extensions
+    if "stream_limits" not in ext:
+        web = current_app.config["APPLIANCE"].web
+        ext["stream_limits"] = StreamLimits(web.threads, per_principal=web.streams_per_client)
+    return ext["stream_limits"]
+
+
+def _still_allowed(p) -> bool:
+    """Re-check at each heartbeat that the caller's token or account still stands (revoked → stream ends)."""
+    if p.kind == "device":
+        return auth.DeviceToken.get_or_none((auth.DeviceToken.id == p.id) & auth.DeviceToken.active) is not None
+    u = auth.User.get_or_none((auth.User.id == p.id) & auth.User.active)
+    return u is not None and auth.allowed(u.role, "events.read")
+
+
+@api_bp.get("/stream")
+@require("events.read")
+def stream():
+    """Server-Sent Events: every committed event with `id: seq`; resumes after Last-Event-ID."""
+    bus: events.Bus = current_app.extensions["appliance"].bus
+    cursor = _last_event_id()
+    principal = current()
+    limits = _limits()
+    limits.acquire(principal.actor)
+
+    def generate(cursor: int = cursor):
+        yield "retry: 2000\n\n"
+        checked = time.monotonic()
+        head = events.head_seq()
+        if cursor > head:
+            # The client saw events this log no longer has (a restored backup): tell it to reload its
+            # page rather than silently skip what comes next.
+            yield f"event: reset\ndata: {json.dumps({'head': head})}\n\n"
+            cursor = head
+        while True:
+            batch = bus.wait_after(cursor, HEARTBEAT_S) if bus is not None else None
+            if batch is None:  # older than memory holds (or no bus): read the log itself
+                batch = events.read_after(cursor, STREAM_BATCH)
+            if bus is None or bus.stopping:
+                if batch:
+                    yield "".join(sse_frame(e) for e in batch)
+                return
+            if time.monotonic() - checked >= HEARTBEAT_S:
+                if not _still_allowed(principal):
+                    return
+                checked = time.monotonic()
+            if not batch:
+                yield ": keep-alive\n\n"
+                continue
+            yield "".join(sse_frame(e) for e in batch)
+            cursor = batch[-1].seq
+
+    resp = Response(generate(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    resp.call_on_close(lambda: limits.release(principal.actor))  # runs even if the stream never started
+    return resp

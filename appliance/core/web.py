@@ -1,0 +1,281 @@
+"""The Flask app factory: one app for the JSON API and the pages of every registered domain.
+
+`create_app(config, runtime)` wires the database, the session and CSRF protection, who is asking
+(`g.principal`), the JSON error shape and the language choice. It is served by waitress (`service.py`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from flask import Flask, g, jsonify, redirect, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from appliance.core import auth, db, events
+from appliance.core.domain import registered
+
+if TYPE_CHECKING:
+    from appliance.config import Config
+from appliance.core.errors import ApplianceError, AuthError, Forbidden
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass
+class Runtime:
+    """What the running appliance shares with the web layer: the bus, health checks, the login limiter."""
+
+    config: Config
+    bus: events.Bus | None = None
+    limiter: auth.LoginLimiter | None = None
+    sensors: object | None = None  # appliance.sensors.Sensors once the service runs the sensor loop
+    syncer: object | None = None  # sync.engine.Syncer once the service runs the uplink sync
+    vision: object | None = None   # appliance.vision_supervisor.VisionSupervisor when cameras are configured
+    # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
+    health_checks: dict[str, Callable[[], dict]] = field(default_factory=dict)
+    # reason → {count, last, station} of refused satellite-station posts
+    station_refusals: dict[str, dict] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "user" or "device"
+    id: int
+    name: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def read_only(self) -> bool:
+        return self.kind == "device"
+
+
+def secret_key(data_dir: Path) -> bytes:
+    """The session-signing key, made once per data directory, private (0600) from its first byte and
+    written atomically (a power cut on first boot leaves no key or a whole one, never an empty one)."""
+    path = Path(data_dir) / "secret_key"
+    try:
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+        log.warning("session key file is damaged; making a new one (tablet logins end)")
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    key = secrets.token_bytes(32)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return key
+
+
+def lang() -> str:
+    """The viewer's language: ?lang=, then the lang cookie, then the site default."""
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in ("zh-CN", "en"):
+        return chosen
+    if request.path.startswith("/api/") and request.accept_languages.best_match(["zh-CN", "zh", "en"]) == "en":
+        return "en"
+    return g.get("default_lang", "zh-CN")
+
+
+def error_response(code: str, zh: str, en: str, status: int, details=None, headers=None):
+    body = {"error": {"code": code, "message": en if lang() == "en" else zh, "messages": {"zh-CN": zh, "en": en}}}
+    if details is not None:
+        body["error"]["details"] = details
+    resp = jsonify(body)
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def current() -> Principal | None:
+    return g.get("principal")
+
+
+def require(permission: str):
+    """Decorator for views: the caller must hold `permission`; kiosk devices may only read."""
+
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*a, **kw):
+            p = current()
+            if p is None:
+                if request.path.startswith("/api/"):
+                    raise AuthError("请先登录或提供设备令牌", "log in or present a device token first")
+                return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+            if not auth.allowed(p.role, permission) or (
+                    p.read_only and request.method not in SAFE_METHODS and permission not in auth.DEVICE_WRITES):
+                raise Forbidden(f"角色 {p.role} 无权执行此操作", f"role {p.role} may not do this ({permission})")
+            return fn(*a, **kw)
+
+        wrapper.permission = permission  # read by the authorisation-matrix test and the OpenAPI check
+        return wrapper
+
+    return deco
+
+
+def public(fn):
+    fn.permission = None
+    return fn
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def _load_principal() -> None:
+    g.principal = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        t = auth.device_for_token(header[7:].strip())
+        if t is None:
+            raise AuthError("设备令牌无效或已吊销", "device token is invalid or revoked", code="bad_token")
+        g.principal = Principal("device", t.id, t.name, t.role)
+        g.via_header = True
+        return
+    g.via_header = False
+    if "uid" in session:
+        u = auth.User.get_or_none((auth.User.id == session["uid"]) & auth.User.active)
+        if u is None or session.get("pw") != u.password_hash[-12:]:
+            session.clear()  # deactivated or password changed: the old session ends
+        else:
+            g.principal = Principal("user", u.id, u.login, u.role)
+    elif "device" in session:
+        t = auth.DeviceToken.get_or_none((auth.DeviceToken.id == session["device"]) & auth.DeviceToken.active)
+        if t is None:
+            session.clear()
+        else:
+            g.principal = Principal("device", t.id, t.name, t.role)
+
+
+def _check_csrf() -> None:
+    """Unsafe requests riding on a session cookie must echo the session's CSRF token (header or form
+    field). Anonymous requests have no session to ride on and get 401 from `require` instead, except the
+    login form, which is protected against login CSRF too."""
+    if request.method in SAFE_METHODS or g.via_header:
+        return
+    if g.principal is None and request.endpoint != "ui.login":
+        return
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
+    expected = session.get("csrf")
+    if not expected or not sent or not secrets.compare_digest(sent, expected):
+        raise Forbidden("缺少或错误的 CSRF 令牌，请刷新页面后重试", "missing or wrong CSRF token; reload the page and retry",
+                        code="csrf_failed")
+
+
+def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
+    """Build the web app on the database named by `config` (migrating it if needed)."""
+
+    runtime = runtime or Runtime(config)
+    if runtime.limiter is None:
+        runtime.limiter = auth.LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
+    store = config.storage
+    db.migrate(store.db_path, store.backup_dir, busy_timeout_ms=store.busy_timeout_ms)
+    db.open_database(store.db_path, store.busy_timeout_ms)
+
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SECRET_KEY=secret_key(store.data_dir),
+        MAX_CONTENT_LENGTH=int(config.web.max_body_mb * 1024 * 1024),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="sa_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.web.session_hours),
+        JSON_AS_ASCII=False,
+        APPLIANCE=config,
+    )
+    app.json.ensure_ascii = False
+    app.extensions["appliance"] = runtime
+
+    @app.before_request
+    def _before():
+        g.default_lang = config.site.default_language
+        g.t0 = time.perf_counter()
+        _load_principal()
+        _check_csrf()
+
+    @app.errorhandler(ApplianceError)
+    def _appliance_error(exc: ApplianceError):
+        if not request.path.startswith("/api/") and exc.http_status in (401, 403, 404):
+            return error_page(exc.http_status, exc.message(lang()))
+        headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+        return error_response(exc.code, exc.zh, exc.en, exc.http_status, exc.details, headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        zh, en = _HTTP_MESSAGES.get(exc.code, ("请求错误", exc.name))
+        if not request.path.startswith("/api/"):
+            return error_page(exc.code, zh if lang() != "en" else en)
+        return error_response(exc.name.lower().replace(" ", "_"), zh, en, exc.code)
+
+    @app.errorhandler(OverflowError)
+    def _overflow(exc: OverflowError):
+        # an id or number too large for SQLite's 64-bit integers: no such record can exist
+        if not request.path.startswith("/api/"):
+            return error_page(404, "找不到该资源" if lang() != "en" else "not found")
+        return error_response("number_too_large", "数字超出范围", "a number is out of range", 422)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error", extra={"path": request.path})
+        if not request.path.startswith("/api/"):
+            return error_page(500, "内部错误，已记录日志" if lang() != "en" else "internal error; it has been logged")
+        return error_response("internal_error", "内部错误，已记录日志", "internal error; it has been logged", 500)
+
+    from appliance.core import admin_api, masterdata_api, routes
+
+    for bp in (routes.api_bp, admin_api.api_bp, masterdata_api.api_bp):  # the core's own API
+        app.register_blueprint(bp)
+    for d in registered():
+        for bp in d.blueprints:
+            app.register_blueprint(bp)
+        if d.init_app is not None:
+            d.init_app(app)
+    return app
+
+
+def error_page(status: int, message: str):
+    """The page shown for an error outside /api/: the UI's own (`app.config["ERROR_PAGE"]`, set by the
+    pages package) or plain text."""
+    from flask import current_app
+
+    render = current_app.config.get("ERROR_PAGE")
+    if render is not None:
+        return render(status, message)
+    return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+_HTTP_MESSAGES = {
+    400: ("请求格式错误", "bad request"),
+    404: ("找不到该资源", "not found"),
+    405: ("不支持该请求方法", "method not allowed"),
+    413: ("请求体过大", "request body too large"),
+    415: ("请求体应为 JSON", "request body must be JSON"),
+}

@@ -1,0 +1,70 @@
+"""Gas and environment monitoring: the gases and their GB/T 50493-2019 set-points (`gases`), the alarm
+state machine (`rules`), alarm-load KPIs (`load`), the live points and stored alarms (`sensors`), the
+config section (`config`) and the API (`api`)."""
+from __future__ import annotations
+
+from appliance.core.domain import Domain
+
+SUPERVISORS = ("admin", "safety_officer", "supervisor")
+
+
+def _start(runtime):
+    """The sensor loop and one driver per configured bus; a driver that cannot run here is a fault."""
+    import logging
+
+    from drivers.base import REGISTRY
+
+    from appliance.gas.sensors import Sensors
+
+    log = logging.getLogger(__name__)
+    cfg = runtime.config
+    sensors = runtime.sensors = Sensors(cfg)
+    if cfg.points:
+        runtime.health_checks["points"] = sensors.health
+    started = []
+    for bus_cfg in cfg.buses:
+        cls = REGISTRY[bus_cfg.type]
+        why = cls.available()
+        key = f"bus:{bus_cfg.name}"
+        if why:
+            log.error("driver unavailable", extra={"bus": bus_cfg.name, "reason": why})
+            runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
+            continue
+        driver = cls(bus_cfg, sensors.ingest)
+        started.append(driver)
+        runtime.health_checks[key] = driver.health
+        driver.start()
+
+    def stop() -> None:
+        for driver in started:
+            driver.stop()
+
+    return stop
+
+
+def _jobs(s, config, runtime) -> None:
+    sensors = runtime.sensors
+    if sensors is None or not config.points:
+        return
+    # stale values, expired shelving and finished minutes; a missed second is simply skipped
+    s.add_job(sensors.tick, "interval", seconds=1, id="sensors-tick", name="sensor tick",
+              replace_existing=True, misfire_grace_time=1)
+    s.add_job(sensors.escalate, "interval", seconds=15, args=[config.alarms.escalate_after_min],
+              id="alarm-escalation", name="escalate unacknowledged alarms", replace_existing=True)
+    s.add_job(sensors.prune, "cron", hour=config.storage.backup_hour, minute=47,
+              args=[config.storage.readings_keep_days, config.storage.minutes_keep_days],
+              id="telemetry-retention", name="telemetry retention", replace_existing=True)
+
+
+def domain() -> Domain:
+    from appliance.gas import api
+
+    return Domain(
+        name="gas",
+        blueprints=[api.api_bp],
+        # acknowledging and shelving gas alarms: the people responsible on the shift, from the tablet
+        permissions={"alarms.ack": SUPERVISORS, "alarms.shelve": SUPERVISORS},
+        start=_start,
+        jobs=_jobs,
+        safety_events=("alarm.", "point."),
+    )

@@ -1,0 +1,27 @@
+"""The hazard closed loop (隐患排查治理): report → dispatch → rectify → accept → close, with deadlines by
+grade, reminders and escalation (`rules` pure, `service` stored, `api` HTTP)."""
+from __future__ import annotations
+
+from appliance.core.domain import Domain
+
+
+def _jobs(s, config, runtime) -> None:
+    from appliance.hazards.service import chase_deadlines
+
+    s.add_job(chase_deadlines, "interval", minutes=5, id="hazard-deadlines", name="hazard reminders and escalation",
+              replace_existing=True)
+
+
+def domain() -> Domain:
+    from appliance.hazards import api
+
+    return Domain(
+        name="hazards",
+        blueprints=[api.api_bp],
+        # every person with a login may report a hazard (and rectify one assigned to them); the shift and
+        # the safety office dispatch and accept (hazards.rules checks who within these)
+        permissions={"hazards.report": ("admin", "safety_officer", "supervisor", "worker"),
+                     "hazards.handle": ("admin", "safety_officer", "supervisor")},
+        jobs=_jobs,
+        safety_events=("hazard.",),
+    )

@@ -1,0 +1,121 @@
+"""Hazards: report (anyone on the LAN with a login, anonymously if they wish), dispatch, rectify, accept,
+reject; the photos they carry."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request, send_file
+
+from appliance.hazards import service as H
+from appliance.core import photos
+from appliance.core.errors import NotFound
+from appliance.core.web import current, require
+from appliance.core.api import body
+
+api_bp = Blueprint("hazards_api", __name__, url_prefix="/api/v1")
+
+
+def _photo_root():
+    return current_app.config["APPLIANCE"].storage.data_dir / "photos"
+
+
+@api_bp.post("/photos")
+@require("hazards.report")
+def upload_photo():
+    """Multipart field `photo`: checked by decoding, re-encoded, stored by SHA-256; returns the hash."""
+    f = request.files.get("photo")
+    if f is None:
+        raise photos.BadPhoto("photo：缺少照片文件（multipart 字段 photo）", "photo: no file (multipart field photo)",
+                              details=[{"key": "photo"}])
+    digest = photos.store(f.read(), _photo_root())
+    return jsonify({"sha256": digest}), 201
+
+
+@api_bp.get("/photos/<digest>")
+@require("board.read")
+def get_photo(digest: str):
+    path = photos.path_of(_photo_root(), digest, thumb=request.args.get("thumb") == "1")
+    if path is None:
+        raise NotFound("照片不存在", "no such photo")
+    return send_file(path, mimetype="image/jpeg", max_age=86400)
+
+
+@api_bp.get("/hazards")
+@require("board.read")
+def list_hazards():
+    q = H.Hazard.select().order_by(H.Hazard.id.desc())
+    state = request.args.get("state")
+    if state:
+        q = q.where(H.Hazard.state == state)
+    return jsonify({"hazards": [H.hazard_dict(h) for h in q.limit(500)]})
+
+
+@api_bp.get("/hazards/rules")
+@require("board.read")
+def list_rules():
+    return jsonify({"rules": [{"id": r.id, "area_id": r.area_id, "category": r.category, "assignee": r.assignee}
+                              for r in H.DispatchRule.select().order_by(H.DispatchRule.id)]})
+
+
+@api_bp.post("/hazards/rules")
+@require("risks.write")
+def add_rule():
+    """Set the assignee for new hazards in an area, of a category, or both (replaces the same key)."""
+    r = H.add_rule(body(H.RuleIn), actor=current().actor)
+    return jsonify({"id": r.id, "area_id": r.area_id, "category": r.category, "assignee": r.assignee}), 201
+
+
+@api_bp.delete("/hazards/rules/<int:rule_id>")
+@require("risks.write")
+def remove_rule(rule_id: int):
+    """Delete a dispatch rule (hazards it already dispatched keep their assignee)."""
+    H.remove_rule(rule_id, actor=current().actor)
+    return "", 204
+
+
+@api_bp.get("/hazards/rates")
+@require("board.read")
+def hazard_rates():
+    """Over the hazards reported in the last ?days=N (default 30): rectification rate (整改率), on-time rate
+    (按期整改率), overdue count and recurrences."""
+    from appliance.core import events
+    from appliance.core.api import int_arg
+
+    now = events.now_ms()
+    days = int_arg("days", 30, 1, 3660)
+    return jsonify({"days": days, **H.rates(now - days * 86_400_000, now + 1, now)})
+
+
+@api_bp.get("/hazards/<int:hazard_id>")
+@require("board.read")
+def get_hazard(hazard_id: int):
+    return jsonify(H.hazard_dict(H._get(hazard_id)))
+
+
+@api_bp.post("/hazards")
+@require("hazards.report")
+def report_hazard():
+    return jsonify(H.hazard_dict(H.report(body(H.ReportIn), actor=current().actor, photo_root=_photo_root()))), 201
+
+
+@api_bp.post("/hazards/<int:hazard_id>/dispatch")
+@require("hazards.handle")
+def dispatch_hazard(hazard_id: int):
+    return jsonify(H.hazard_dict(H.dispatch(hazard_id, body(H.DispatchIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/rectify")
+@require("hazards.report")
+def rectify_hazard(hazard_id: int):
+    """By the assignee (any role) or the safety office; the rules check who."""
+    return jsonify(H.hazard_dict(H.rectify(hazard_id, body(H.NoteIn), current(), photo_root=_photo_root())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/accept")
+@require("hazards.handle")
+def accept_hazard(hazard_id: int):
+    return jsonify(H.hazard_dict(H.accept(hazard_id, body(H.NoteIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/reject")
+@require("hazards.handle")
+def reject_hazard(hazard_id: int):
+    return jsonify(H.hazard_dict(H.reject(hazard_id, body(H.NoteIn), current())))

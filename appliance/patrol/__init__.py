@@ -1,0 +1,85 @@
+"""NFC patrol (巡检): checkpoints, routes and plans, every badge tap, rounds and their verdicts, the
+checklist answered at a checkpoint, the review of suspicious rounds and "last seen" per person
+(`rules` pure, `service` stored, `api` HTTP)."""
+from __future__ import annotations
+
+from appliance.core.domain import Domain
+
+STAFF = ("admin", "safety_officer", "supervisor", "worker", "kiosk")
+
+
+def _start(runtime):
+    """One driver per configured badge reader; each tap goes to `service.record_tap`."""
+    import logging
+    import time
+
+    from drivers.base import REGISTRY
+
+    from appliance.patrol import service as patrol
+
+    log = logging.getLogger(__name__)
+
+    def on_tap(tap) -> None:
+        # a busy database (a long write elsewhere) is retried; the reader's loop never dies of it
+        for attempt in range(5):
+            try:
+                patrol.record_tap(tap.reader, tap.uid, tap.at_ms)
+                return
+            except Exception:
+                if attempt == 4:
+                    log.exception("tap not recorded", extra={"reader": tap.reader, "uid_tail": tap.uid[-4:],
+                                                             "at": tap.at_ms})
+                else:
+                    time.sleep(0.2 * 2 ** attempt)
+
+    started = []
+    for rcfg in runtime.config.readers:
+        cls = REGISTRY[rcfg.type]
+        why = cls.available()
+        key = f"reader:{rcfg.name}"
+        if why:
+            log.error("reader unavailable", extra={"reader": rcfg.name, "reason": why})
+            runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
+            continue
+        driver = cls(rcfg, on_tap)
+        started.append(driver)
+        runtime.health_checks[key] = driver.health
+        driver.start()
+
+    def stop() -> None:
+        for driver in started:
+            driver.stop()
+
+    return stop
+
+
+def _jobs(s, config, runtime) -> None:
+    from datetime import datetime, timezone
+
+    from appliance.patrol import service as patrol
+
+    # rounds are scheduled a day ahead and closed (judged) once their window and grace are over
+    s.add_job(patrol.tick, "interval", seconds=30, id="patrol-rounds", name="patrol rounds",
+              replace_existing=True, next_run_time=datetime.now(timezone.utc))
+
+
+def domain() -> Domain:
+    from appliance.patrol import api
+
+    return Domain(
+        name="patrol",
+        blueprints=[api.api_bp],
+        # the board and the shift read rounds; the safety office edits checkpoints, routes and plans; the
+        # shift reviews suspicious rounds; whoever tapped answers the checklist, at the checkpoint's own
+        # screen (a kiosk device token) or on a tablet
+        permissions={"patrol.read": ("admin", "safety_officer", "supervisor", "kiosk"),
+                     "patrol.write": ("admin", "safety_officer"),
+                     "patrol.review": ("admin", "safety_officer", "supervisor"),
+                     "patrol.answer": STAFF},
+        # the one write a checkpoint screen's device token may make: the checklist right after a tap there
+        # (service.answer checks that the tap is recent and unanswered)
+        device_writes=("patrol.answer",),
+        start=_start,
+        jobs=_jobs,
+        safety_events=("patrol.",),
+    )

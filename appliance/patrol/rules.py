@@ -1,0 +1,180 @@
+"""Patrol rules as pure functions over plain values: when rounds are due, how a round is judged, which
+rounds look faked, and how a satellite station's post is authenticated. Persistence is `patrol`.
+
+A round is judged from its route (ordered checkpoints with the least walking time from the one before)
+and the first visit to each checkpoint. The outcomes and flags follow what plants check under the dual
+prevention mechanism (双重预防机制, 隐患排查): a check that was not done in its window is 未排查, and an
+inspector who "walks" between checkpoints faster than walking allows, or taps them out of order, or
+reports everything 正常 round after round, was probably not looking — the round is shown for review.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+MINUTE_MS = 60_000
+
+# Round statuses. Final ones are set when the window (plus grace) is over.
+SCHEDULED, OPEN, IN_PROGRESS = "scheduled", "open", "in_progress"
+COMPLETED, LATE, INCOMPLETE, MISSED = "completed", "late", "incomplete", "missed"
+FINAL = frozenset({COMPLETED, LATE, INCOMPLETE, MISSED})
+# The wall board's four buckets (done / in progress / late / missed).
+BUCKET = {SCHEDULED: "pending", OPEN: "pending", IN_PROGRESS: "in_progress", COMPLETED: "done",
+          LATE: "late", INCOMPLETE: "missed", MISSED: "missed"}
+
+# 排查记录 status codes the regulators use (RULES.md §B.5, CHECK_STATUS): 0 正常 / 1 存在隐患 / 2 未排查 / 3 其他.
+CHECK_NORMAL, CHECK_HAZARD, CHECK_NOT_DONE, CHECK_OTHER = 0, 1, 2, 3
+
+# Suspicion thresholds: defaults a safety officer would accept; the plan can override them.
+DEFAULT_STREAK = 10          # this many all-正常 rounds in a row on one route is worth a look
+
+
+@dataclass(frozen=True)
+class Stop:
+    checkpoint_id: int
+    min_walk_s: int = 0      # least walking time from the previous stop of the route
+
+
+@dataclass(frozen=True)
+class Visit:
+    checkpoint_id: int
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class TooFast:
+    from_checkpoint: int
+    to_checkpoint: int
+    seconds: float
+    min_seconds: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    visited: tuple[int, ...]            # checkpoints in the order they were first visited
+    missed: tuple[int, ...]             # route checkpoints not visited (so far, or finally)
+    out_of_order: bool
+    too_fast: tuple[TooFast, ...]
+    started_at: int | None
+    finished_at: int | None
+    flags: tuple[str, ...] = field(default=())
+
+    @property
+    def suspicious(self) -> bool:
+        return bool(self.flags)
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "visited": list(self.visited), "missed": list(self.missed),
+                "out_of_order": self.out_of_order,
+                "too_fast": [tf.__dict__ for tf in self.too_fast], "started_at": self.started_at,
+                "finished_at": self.finished_at, "flags": list(self.flags)}
+
+
+def evaluate(stops: list[Stop], visits: list[Visit], start_ms: int, end_ms: int, now_ms: int,
+             grace_ms: int = 0) -> Verdict:
+    """Judge a round at `now_ms`. Only the first visit to each route checkpoint counts; visits to
+    checkpoints not on the route are ignored. The window is [start, end]; visits until end + grace are
+    still accepted but make the round late."""
+    order = {s.checkpoint_id: i for i, s in enumerate(stops)}
+    first: dict[int, int] = {}
+    for v in sorted(visits, key=lambda v: v.at_ms):
+        if v.checkpoint_id in order and v.checkpoint_id not in first:
+            first[v.checkpoint_id] = v.at_ms
+    seq = sorted(first.items(), key=lambda kv: (kv[1], order[kv[0]]))
+    visited = tuple(cp for cp, _ in seq)
+    missed = tuple(s.checkpoint_id for s in stops if s.checkpoint_id not in first)
+    positions = [order[cp] for cp in visited]
+    out_of_order = any(b < a for a, b in zip(positions, positions[1:]))
+    too_fast = []
+    for (cp_a, t_a), (cp_b, t_b) in zip(seq, seq[1:]):
+        i, j = order[cp_a], order[cp_b]
+        if j <= i:
+            continue  # out of order already; the walking time between them is not known
+        need = sum(stops[k].min_walk_s for k in range(i + 1, j + 1))
+        took = (t_b - t_a) / 1000
+        if need and took < need:
+            too_fast.append(TooFast(cp_a, cp_b, round(took, 1), need))
+    started = seq[0][1] if seq else None
+    finished = seq[-1][1] if seq and not missed else None
+    closed = now_ms > end_ms + grace_ms
+    if not seq:
+        status = MISSED if closed else (SCHEDULED if now_ms < start_ms else OPEN)
+    elif not missed:
+        status = COMPLETED if finished <= end_ms else LATE
+    else:
+        status = INCOMPLETE if closed else IN_PROGRESS
+    flags = []
+    if too_fast:
+        flags.append("too_fast")
+    if out_of_order:
+        flags.append("out_of_order")
+    return Verdict(status, visited, missed, out_of_order, tuple(too_fast), started, finished, tuple(flags))
+
+
+def normal_streak(history: list[bool]) -> int:
+    """Length of the run of all-正常 rounds at the end of `history` (oldest first; True = every answer
+    正常)."""
+    n = 0
+    for all_normal in reversed(history):
+        if not all_normal:
+            break
+        n += 1
+    return n
+
+
+def streak_suspicious(history: list[bool], threshold: int = DEFAULT_STREAK) -> bool:
+    return threshold > 0 and normal_streak(history) >= threshold
+
+
+# ---------------------------------------------------------------- schedule
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a plan's rounds are due, in the plant's local time.
+
+    Either fixed `times` ("08:00", "14:00") or every `every_min` minutes between `from_time` and
+    `to_time`; on `weekdays` (1 = Monday … 7 = Sunday); each round open for `window_min` minutes.
+    """
+    window_min: int
+    times: tuple[str, ...] = ()
+    every_min: int | None = None
+    from_time: str = "00:00"
+    to_time: str = "24:00"
+    weekdays: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+
+
+def _hm(s: str) -> timedelta:
+    h, m = s.split(":")
+    return timedelta(hours=int(h), minutes=int(m))
+
+
+def windows(sched: Schedule, from_ms: int, to_ms: int, tz: str) -> list[tuple[int, int]]:
+    """Every (start_ms, end_ms) window of `sched` whose start lies in [from_ms, to_ms)."""
+    zone = ZoneInfo(tz)
+    out = []
+    day = datetime.fromtimestamp(from_ms / 1000, zone).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(to_ms / 1000, zone).date()
+    while day <= last:
+        if day.isoweekday() in sched.weekdays:
+            midnight = datetime.combine(day, time(0), zone)
+            if sched.every_min:
+                offsets = []
+                t, stop = _hm(sched.from_time), _hm(sched.to_time)
+                while t < stop:
+                    offsets.append(t)
+                    t += timedelta(minutes=sched.every_min)
+            else:
+                offsets = sorted(_hm(x) for x in sched.times)
+            for off in offsets:
+                # wall-clock time on that day; across a DST change zoneinfo picks the first occurrence
+                local = (midnight.replace(tzinfo=None) + off).replace(tzinfo=zone)
+                start = int(local.astimezone(timezone.utc).timestamp() * 1000)
+                if from_ms <= start < to_ms:
+                    out.append((start, start + sched.window_min * MINUTE_MS))
+        day += timedelta(days=1)
+    return out

@@ -1,0 +1,29 @@
+"""Risk grading and control (风险分级管控): the register (object → unit → event → measure) with LEC / LS
+grading (`rules`, `register`), its spreadsheet import (`rows`, `importer`), control tasks per measure
+(`task_rules`, `tasks`), QR labels that locate an area from a photo (`qr`) and the API."""
+from __future__ import annotations
+
+from appliance.core.domain import Domain
+
+
+def _jobs(s, config, runtime) -> None:
+    from datetime import datetime, timezone
+
+    from appliance.risk import tasks
+
+    # one task per control measure per check cycle; reminders before the period ends; 未排查 after it
+    s.add_job(tasks.tick, "interval", seconds=60, id="control-tasks", name="control tasks",
+              replace_existing=True, next_run_time=datetime.now(timezone.utc))
+
+
+def domain() -> Domain:
+    from appliance.risk import api, tasks_api
+
+    return Domain(
+        name="risk",
+        blueprints=[api.api_bp, tasks_api.api_bp],
+        # the risk register is told to everyone (风险告知); the safety office maintains it
+        permissions={"risks.write": ("admin", "safety_officer")},
+        jobs=_jobs,
+        safety_events=("risk.", "control_task."),
+    )

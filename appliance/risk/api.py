@@ -1,0 +1,108 @@
+"""The risk register (objects → units → events → measures) and the four-colour risk map."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from appliance.core import photos
+from appliance.core.errors import NotFound
+from appliance.risk import importer as RI, qr
+from appliance.risk import register as R
+from appliance.core.errors import ValidationFailed
+from appliance.core.spreadsheet import BadSpreadsheet
+from appliance.core.web import current, lang, require
+from appliance.core.api import body
+
+api_bp = Blueprint("risk_api", __name__, url_prefix="/api/v1")
+
+
+@api_bp.get("/risk/register")
+@require("board.read")
+def risk_register():
+    return jsonify({"objects": R.register()})
+
+
+@api_bp.get("/risk/map")
+@require("board.read")
+def risk_map():
+    """Each area with the most severe level of its risk events: 1 重大 red … 4 低 blue, or null."""
+    return jsonify({"areas": R.risk_map()})
+
+
+@api_bp.post("/risk/objects")
+@require("risks.write")
+def create_object():
+    o = R.create_object(body(R.ObjectIn), actor=current().actor)
+    return jsonify({"id": o.id, "code": o.code}), 201
+
+
+@api_bp.post("/risk/units")
+@require("risks.write")
+def create_unit():
+    return jsonify({"id": R.create_unit(body(R.UnitIn), actor=current().actor).id}), 201
+
+
+@api_bp.post("/risk/events")
+@require("risks.write")
+def create_event():
+    return jsonify(R.event_dict(R.create_event(body(R.EventIn), actor=current().actor))), 201
+
+
+@api_bp.post("/risk/measures")
+@require("risks.write")
+def create_measure():
+    return jsonify({"id": R.create_measure(body(R.MeasureIn), actor=current().actor).id}), 201
+
+
+@api_bp.post("/risks/import")
+@require("risks.write")
+def import_register():
+    """Multipart field `file` (XLSX or CSV, one row per control measure). `?dry_run=1` reports every bad
+    row and what would change; without it the whole file is applied in one transaction, or nothing."""
+    f = request.files.get("file")
+    if f is None:
+        raise BadSpreadsheet("file：缺少文件（multipart 字段 file）", "file: no file (multipart field file)",
+                             details=[{"key": "file"}])
+    dry = request.args.get("dry_run", "0") in ("1", "true", "yes")
+    report = RI.import_register(f.read(), actor=current().actor, dry_run=dry, filename=f.filename or "")
+    return jsonify(report), 200 if dry else 201
+
+
+@api_bp.get("/risks/import/template")
+@require("risks.write")
+def import_template():
+    """The import template: `?format=xlsx` (default, with a sheet of codes) or `csv`; headers in `?lang=`."""
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in ("xlsx", "csv"):
+        raise ValidationFailed("format 应为 xlsx 或 csv", "format must be xlsx or csv", details=[{"key": "format"}])
+    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(RI.template(fmt, lang()), mimetype=mime,
+                    headers={"Content-Disposition": f'attachment; filename="risk-register-template.{fmt}"'})
+
+
+@api_bp.post("/hazards/locate")
+@require("hazards.report")
+def locate_area():
+    """Multipart field `photo`: the area named by the QR label of the equipment in it (SA:AREA:<code> or
+    SA:EQ:<risk object code>, see appliance/risk/qr.py), or the reason there is none. Nothing is stored."""
+    f = request.files.get("photo")
+    if f is None:
+        raise photos.BadPhoto("photo：缺少照片文件（multipart 字段 photo）", "photo: no file (multipart field photo)",
+                              details=[{"key": "photo"}])
+    return jsonify(qr.locate(f.read()))
+
+
+@api_bp.get("/labels/<kind>/<code>.png")
+@require("board.read")
+def qr_label(kind: str, code: str):
+    """The printable QR label of an area (`kind` area) or a piece of equipment (`kind` equipment: a risk
+    object's code), as PNG; 404 for a code that is not on record, so labels are only made for real places."""
+    from appliance.core.people import Area
+    from appliance.risk.register import RiskObject
+
+    model = {"area": Area, "equipment": RiskObject}.get(kind)
+    if model is None or qr.parse_label(qr.label_text(kind, code)) is None or \
+            model.get_or_none((model.code == code) & model.active) is None:
+        raise NotFound("没有该区域或设备", "no such area or equipment")
+    return Response(qr.label_png(qr.label_text(kind, code)), mimetype="image/png",
+                    headers={"Cache-Control": "max-age=3600"})

@@ -1,0 +1,280 @@
+"""The risk register (风险分级管控): objects → units → events (assessed by LEC or LS) → control measures, and
+the four-colour risk map (四色图): each area coloured by the most severe level of the risk events in it.
+
+Changes go through the event log; grading is `risk_rules`. An event's level on the map is its residual
+level when the measures have been assessed, else its inherent level.
+"""
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import peewee
+from pydantic import Field, model_validator
+
+from appliance.core import events
+from appliance.risk import rules as RR
+from appliance.core.db import BaseModel as Model
+from appliance.core.db import database
+from appliance.core.errors import Conflict, ValidationFailed
+from appliance.core.people import Area, Input
+
+# CLASSIFY2 codes of the regulators' schema (RULES.md §B.4)
+CLASSIFY2 = {"1-1": "工艺控制", "1-2": "关键设备/部件", "1-3": "安全附件", "1-4": "安全仪表", "1-5": "其他",
+             "2-1": "动设备", "2-2": "静设备", "3-1": "人员资质", "3-2": "操作记录", "3-3": "交接班",
+             "4-1": "应急设施", "4-2": "个体防护", "4-3": "消防设施", "4-4": "应急预案", "4-5": "其他"}
+CLASSIFY1 = {1: "工程技术", 2: "维护保养", 3: "操作行为", 4: "应急措施"}
+
+
+class RiskObject(Model):
+    code = peewee.TextField(unique=True)
+    name = peewee.TextField()
+    major_hazard = peewee.BooleanField()
+    area_id = peewee.IntegerField(null=True)
+    active = peewee.BooleanField()
+    created_at = peewee.IntegerField()
+    updated_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "risk_objects"
+
+
+class RiskUnit(Model):
+    object_id = peewee.IntegerField()
+    name = peewee.TextField()
+    department = peewee.TextField()
+    liable_person = peewee.TextField()
+    area_id = peewee.IntegerField(null=True)
+    created_at = peewee.IntegerField()
+    updated_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "risk_units"
+
+
+class RiskEvent(Model):
+    unit_id = peewee.IntegerField()
+    name = peewee.TextField()
+    method = peewee.TextField()
+    profile = peewee.TextField()
+    factors = peewee.TextField()
+    score = peewee.FloatField()
+    inherent_level = peewee.IntegerField()
+    residual_factors = peewee.TextField(null=True)
+    residual_score = peewee.FloatField(null=True)
+    residual_level = peewee.IntegerField(null=True)
+    created_at = peewee.IntegerField()
+    updated_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "risk_events"
+
+
+class RiskMeasure(Model):
+    event_id = peewee.IntegerField()
+    description = peewee.TextField()
+    classify1 = peewee.IntegerField()
+    classify2 = peewee.TextField()
+    classify3 = peewee.TextField()
+    data_src = peewee.IntegerField()
+    troubleshoot_content = peewee.TextField()
+    check_cycle = peewee.IntegerField(null=True)
+    check_cycle_unit = peewee.TextField(null=True)
+    created_at = peewee.IntegerField()
+    updated_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "risk_measures"
+
+
+class ObjectIn(Input):
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    name: str = Field(min_length=1, max_length=100)
+    major_hazard: bool = False
+    area_id: int | None = Field(None, gt=0, le=2**31)
+
+
+class UnitIn(Input):
+    object_id: int = Field(gt=0, le=2**31)
+    name: str = Field(min_length=1, max_length=100)
+    department: str = Field("", max_length=60)
+    liable_person: str = Field("", max_length=60)
+    area_id: int | None = Field(None, gt=0, le=2**31)
+
+
+class Assessment(Input):
+    """LEC factors (l, e, c) or LS factors (l, s), with the profile to grade them by."""
+
+    l: float
+    e: float | None = None
+    c: float | None = None
+    s: int | None = None
+
+
+class EventIn(Input):
+    unit_id: int = Field(gt=0, le=2**31)
+    name: str = Field(min_length=1, max_length=200)
+    method: Literal["LEC", "LS"]
+    profile: str | None = None  # default: "default" for LEC, "A" for LS
+    inherent: Assessment
+    residual: Assessment | None = None
+
+    @model_validator(mode="after")
+    def _grade(self):
+        grade(self.method, self.profile_or_default, self.inherent)  # raises naming the factor
+        if self.residual is not None:
+            grade(self.method, self.profile_or_default, self.residual)
+        return self
+
+    @property
+    def profile_or_default(self) -> str:
+        return self.profile or ("default" if self.method == "LEC" else "A")
+
+
+class MeasureIn(Input):
+    event_id: int = Field(gt=0, le=2**31)
+    description: str = Field(min_length=1, max_length=500)
+    classify1: Literal[1, 2, 3, 4]
+    classify2: str
+    classify3: str = Field("", max_length=100)
+    data_src: Literal[1, 2] = 2
+    troubleshoot_content: str = Field("", max_length=500)
+    check_cycle: int | None = Field(None, ge=1, le=10000)
+    check_cycle_unit: Literal["hour", "day", "month", "year"] | None = None
+
+    @model_validator(mode="after")
+    def _codes(self):
+        if self.classify2 not in CLASSIFY2 or not self.classify2.startswith(f"{self.classify1}-"):
+            raise ValueError(f"classify2 must be one of {self.classify1}-1..{self.classify1}-5 under classify1 "
+                             f"{self.classify1}")
+        if (self.check_cycle is None) != (self.check_cycle_unit is None):
+            raise ValueError("check_cycle and check_cycle_unit go together")
+        return self
+
+
+def grade(method: str, profile: str, a: Assessment) -> tuple[float, int, dict]:
+    """(score, level, factors) of one assessment; ValueError naming what is wrong."""
+    if method == "LEC":
+        if a.e is None or a.c is None or a.s is not None:
+            raise ValueError("LEC needs l, e and c (and no s)")
+        d, level = RR.lec(a.l, a.e, a.c, profile)
+        return d, level, {"l": a.l, "e": a.e, "c": a.c}
+    if a.s is None or a.e is not None or a.c is not None or a.l != int(a.l):
+        raise ValueError("LS needs integer l and s (and no e or c)")
+    r, level = RR.ls(int(a.l), a.s, profile)
+    return r, level, {"l": int(a.l), "s": a.s}
+
+
+def _need(model, id_, zh, en, key):
+    if id_ is not None and model.get_or_none(model.id == id_) is None:
+        raise ValidationFailed(f"{key}：{zh} {id_} 不存在", f"{key}: {en} {id_} does not exist", details=[{"key": key}])
+
+
+def create_object(data: ObjectIn, *, actor: str) -> RiskObject:
+    with events.recording(actor) as rec:
+        _need(Area, data.area_id, "区域", "area", "area_id")
+        if RiskObject.get_or_none(RiskObject.code == data.code):
+            raise Conflict(f"风险分析对象编码已存在：{data.code}", f"risk object code already exists: {data.code}")
+        t = events.now_ms()
+        o = RiskObject.create(**data.model_dump(), active=True, created_at=t, updated_at=t)
+        rec.emit("risk.object_created", entity=("risk_object", o.id), payload=data.model_dump())
+    return o
+
+
+def create_unit(data: UnitIn, *, actor: str) -> RiskUnit:
+    with events.recording(actor) as rec:
+        _need(RiskObject, data.object_id, "风险分析对象", "risk object", "object_id")
+        _need(Area, data.area_id, "区域", "area", "area_id")
+        t = events.now_ms()
+        u = RiskUnit.create(**data.model_dump(), created_at=t, updated_at=t)
+        rec.emit("risk.unit_created", entity=("risk_unit", u.id), payload=data.model_dump())
+    return u
+
+
+def create_event(data: EventIn, *, actor: str) -> RiskEvent:
+    score, level, factors = grade(data.method, data.profile_or_default, data.inherent)
+    res = grade(data.method, data.profile_or_default, data.residual) if data.residual else (None, None, None)
+    with events.recording(actor) as rec:
+        _need(RiskUnit, data.unit_id, "风险分析单元", "risk unit", "unit_id")
+        t = events.now_ms()
+        e = RiskEvent.create(unit_id=data.unit_id, name=data.name, method=data.method, profile=data.profile_or_default,
+                             factors=json.dumps(factors), score=score, inherent_level=level,
+                             residual_factors=json.dumps(res[2]) if res[2] else None, residual_score=res[0],
+                             residual_level=res[1], created_at=t, updated_at=t)
+        rec.emit("risk.event_assessed", entity=("risk_event", e.id), payload=event_dict(e))
+    return e
+
+
+def create_measure(data: MeasureIn, *, actor: str) -> RiskMeasure:
+    with events.recording(actor) as rec:
+        _need(RiskEvent, data.event_id, "风险事件", "risk event", "event_id")
+        t = events.now_ms()
+        m = RiskMeasure.create(**data.model_dump(), created_at=t, updated_at=t)
+        rec.emit("risk.measure_added", entity=("risk_measure", m.id), payload=data.model_dump())
+    return m
+
+
+def event_dict(e: RiskEvent) -> dict:
+    shown = e.residual_level or e.inherent_level
+    return {"id": e.id, "unit_id": e.unit_id, "name": e.name, "method": e.method, "profile": e.profile,
+            "factors": json.loads(e.factors), "score": e.score, "inherent_level": e.inherent_level,
+            "residual_factors": json.loads(e.residual_factors) if e.residual_factors else None,
+            "residual_score": e.residual_score, "residual_level": e.residual_level, "level": shown,
+            "colour": RR.LEVELS[shown][2]}
+
+
+def register() -> list[dict]:
+    """The whole register as a tree: objects with units, events and measures (plain rows, no model
+    objects: a plant register has thousands of measures)."""
+    objects = {o["id"]: {"id": o["id"], "code": o["code"], "name": o["name"], "major_hazard": bool(o["major_hazard"]),
+                         "area_id": o["area_id"], "units": []}
+               for o in RiskObject.select().where(RiskObject.active).dicts()}
+    units = {}
+    for u in RiskUnit.select().dicts():
+        if u["object_id"] in objects:
+            units[u["id"]] = {"id": u["id"], "name": u["name"], "department": u["department"],
+                              "liable_person": u["liable_person"], "area_id": u["area_id"], "events": []}
+            objects[u["object_id"]]["units"].append(units[u["id"]])
+    evs = {}
+    for e in RiskEvent.select().dicts():
+        if e["unit_id"] in units:
+            shown = e["residual_level"] or e["inherent_level"]
+            evs[e["id"]] = {"id": e["id"], "unit_id": e["unit_id"], "name": e["name"], "method": e["method"],
+                            "profile": e["profile"], "factors": json.loads(e["factors"]), "score": e["score"],
+                            "inherent_level": e["inherent_level"],
+                            "residual_factors": json.loads(e["residual_factors"]) if e["residual_factors"] else None,
+                            "residual_score": e["residual_score"], "residual_level": e["residual_level"],
+                            "level": shown, "colour": RR.LEVELS[shown][2], "measures": []}
+            units[e["unit_id"]]["events"].append(evs[e["id"]])
+    for m in RiskMeasure.select().dicts():
+        if m["event_id"] in evs:
+            evs[m["event_id"]]["measures"].append(
+                {"id": m["id"], "description": m["description"], "classify1": m["classify1"],
+                 "classify2": m["classify2"], "classify2_name": CLASSIFY2[m["classify2"]], "data_src": m["data_src"],
+                 "troubleshoot_content": m["troubleshoot_content"], "check_cycle": m["check_cycle"],
+                 "check_cycle_unit": m["check_cycle_unit"]})
+    return list(objects.values())
+
+
+def area_levels() -> dict[int, int]:
+    """Area id → the most severe level of the risk events located in it (unit area, else object area)."""
+    rows = database.execute_sql(
+        "SELECT coalesce(u.area_id, o.area_id) AS area, min(coalesce(e.residual_level, e.inherent_level)) "
+        "FROM risk_events e JOIN risk_units u ON u.id = e.unit_id JOIN risk_objects o ON o.id = u.object_id "
+        "WHERE o.active AND coalesce(u.area_id, o.area_id) IS NOT NULL GROUP BY area").fetchall()
+    return {area: level for area, level in rows}
+
+
+def risk_map() -> list[dict]:
+    from appliance.hazards.service import open_by_area
+
+    levels = area_levels()
+    hazards = open_by_area()  # live overlay: open hazards per area
+    out = []
+    for a in Area.select().where(Area.active).order_by(Area.code):
+        lv = levels.get(a.id)
+        out.append({"area_id": a.id, "code": a.code, "name": a.name, "name_en": a.name_en, "level": lv,
+                    "level_name": RR.LEVELS[lv][0] if lv else None, "colour": RR.LEVELS[lv][2] if lv else None,
+                    "open_hazards": hazards.get(a.id, 0)})
+    return out
+
