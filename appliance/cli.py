@@ -467,12 +467,14 @@ def main(argv: list[str] | None = None) -> int:
     from appliance.cli_sync import HANDLERS as SYNC_HANDLERS
 
     handler = cmd_audit_verify if args.command == "audit" else {**HANDLERS, **SYNC_HANDLERS}[args.command]
+    from models.runner import ModelError
+
     try:
         return handler(args)
-    except ApplianceError as exc:
-        if isinstance(exc.details, list) and exc.details and "zh" in exc.details[0]:
+    except (ApplianceError, ModelError) as exc:
+        if isinstance(getattr(exc, "details", None), list) and exc.details and "zh" in exc.details[0]:
             print(f"错误 / error: {exc.zh.split(' — ')[0]} / {exc.en.split(' — ')[0]}", file=sys.stderr)
-            for d in exc.details:
+            for d in exc.details:  # type: ignore[union-attr]
                 print(f"  {d['key']}: {d['zh']} / {d['en']}", file=sys.stderr)
         else:
             print(f"错误 / error: {exc.bilingual()}", file=sys.stderr)

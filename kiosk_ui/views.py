@@ -13,7 +13,7 @@ from appliance.core import auth, events
 from appliance.core import people as P
 from appliance.core.errors import ApplianceError
 from appliance.core.health import overall
-from appliance.core.web import csrf_token, current, lang, public, require
+from appliance.core.access import csrf_token, current, lang, public, require
 
 from kiosk_ui import LANGS, catalog, translate
 
@@ -389,11 +389,10 @@ def tablet_patrol():
 def admin():
     users = list(auth.User.select().order_by(auth.User.login))
     tokens = list(auth.DeviceToken.select().order_by(auth.DeviceToken.name))
-    from sync.api import endpoint_status
-    from sync import store as sync_store
-
     runtime = current_app.extensions["appliance"]
+    # sections that other packages add to this page (sync: the endpoints' status and dead letters)
+    extra: dict = {"sync_endpoints": [], "dead_letters": []}
+    for provide in current_app.config.get("ADMIN_CONTEXT", ()):
+        extra.update(provide())
     return render_template("admin/index.html", users=users, tokens=tokens, roles=auth.ROLES,
-                           health=overall(runtime),
-                           sync_endpoints=endpoint_status(runtime, current_app.config["APPLIANCE"]),
-                           dead_letters=sync_store.dead_letters(limit=50))
+                           health=overall(runtime), **extra)

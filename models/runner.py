@@ -12,15 +12,27 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.core.errors import ApplianceError
-
 log = logging.getLogger(__name__)
 
 
-class ModelError(ApplianceError):
-    """A model file is missing, unreadable, or not of the shape its config says."""
+class ModelError(Exception):
+    """A model file is missing, unreadable, or not of the shape its config says (zh-CN and en, like the
+    appliance's own errors; `models` stands apart from the appliance)."""
 
     code = "model_invalid"
+
+    def __init__(self, zh: str, en: str, *, code: str | None = None):
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+        if code:
+            self.code = code
+
+    def message(self, lang: str = "zh-CN") -> str:
+        return self.en if lang.startswith("en") else self.zh
+
+    def bilingual(self) -> str:
+        return f"{self.zh} / {self.en}"
 
 
 def _interpreter_class():

@@ -18,6 +18,22 @@ def _start(runtime):
     return syncer.stop
 
 
+def _admin_context() -> dict:
+    """The admin page's sync section: each endpoint's status and the dead letters."""
+    from flask import current_app
+
+    from sync import store
+    from sync.api import endpoint_status
+
+    runtime = current_app.extensions["appliance"]
+    return {"sync_endpoints": endpoint_status(runtime, current_app.config["APPLIANCE"]),
+            "dead_letters": store.dead_letters(limit=50)}
+
+
+def _init_app(app) -> None:
+    app.config.setdefault("ADMIN_CONTEXT", []).append(_admin_context)
+
+
 def domain():
     from appliance.core.domain import Domain
     from sync import api
@@ -25,4 +41,4 @@ def domain():
     return Domain(name="sync", blueprints=[api.api_bp],
                   # uplink status and dead letters for the safety office; replaying them for the admin
                   permissions={"sync.read": ("admin", "safety_officer"), "sync.write": ("admin",)},
-                  start=_start)
+                  start=_start, init_app=_init_app)

@@ -7,7 +7,7 @@ from pydantic import Field
 from appliance.core import events
 from appliance.core.errors import NotFound
 from appliance.core.people import Input
-from appliance.core.web import current, require
+from appliance.core.access import current, require
 from appliance.core.api import body
 
 api_bp = Blueprint("sync_api", __name__, url_prefix="/api/v1")

@@ -7,7 +7,7 @@ import pytest
 from appliance.risk import tasks as CT
 from appliance.core import events
 from appliance.patrol import service as patrol
-from appliance.core.web import Principal
+from appliance.core.access import Principal
 from appliance.risk import register as R
 from appliance.patrol.rules import MINUTE_MS
 

@@ -12,7 +12,7 @@ import pytest
 
 from appliance.core import events
 from appliance.patrol import service as patrol
-from appliance.core.web import Principal
+from appliance.core.access import Principal
 from appliance.patrol.rules import MINUTE_MS
 from satellite.protocol import answer_signature, station_signature
 

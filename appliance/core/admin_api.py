@@ -8,7 +8,7 @@ from pydantic import Field
 
 from appliance.core import auth, db
 from appliance.core.people import Input
-from appliance.core.web import current, require
+from appliance.core.access import current, require
 from appliance.core.api import body
 
 api_bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")

@@ -18,7 +18,7 @@ import peewee
 from pydantic import Field
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from appliance.core import events
+from appliance.core import domain, events
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from appliance.core.people import Input, Person, Update
@@ -63,6 +63,9 @@ def add_permissions(permissions, device_writes=()) -> None:
             raise ValueError(f"permission {perm} declared twice")
         PERMISSIONS[perm] = roles
     DEVICE_WRITES.update(device_writes)
+
+
+domain.on_register(lambda d: add_permissions(d.permissions, d.device_writes))
 
 
 def allowed(role: str | None, permission: str) -> bool:

@@ -44,20 +44,28 @@ class Domain:
 
 
 _REGISTERED: dict[str, Domain] = {}
+_LISTENERS: list[Callable[[Domain], None]] = []
 
 
 def register(domain: Domain) -> Domain:
-    """Add `domain` (once; registering the same name again is a no-op when it is the same object)."""
-    from appliance.core import auth
-
+    """Add `domain` (once: registering an equal domain again is a no-op, a different one is an error)."""
     old = _REGISTERED.get(domain.name)
     if old is not None:
-        if old is not domain and old != domain:
+        if old != domain:
             raise ValueError(f"domain {domain.name!r} registered twice")
         return old
-    auth.add_permissions(domain.permissions, domain.device_writes)
     _REGISTERED[domain.name] = domain
+    for listener in _LISTENERS:
+        listener(domain)
     return domain
+
+
+def on_register(listener: Callable[[Domain], None]) -> None:
+    """Call `listener` with every domain registered, before and after this call (how core modules such as
+    `auth` take what domains declare without this module importing them)."""
+    _LISTENERS.append(listener)
+    for d in _REGISTERED.values():
+        listener(d)
 
 
 def registered() -> list[Domain]:

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from appliance.core import people as P
 from appliance.core.errors import NotFound
-from appliance.core.web import current, require
+from appliance.core.access import current, require
 from appliance.core.api import body
 
 api_bp = Blueprint("masterdata_api", __name__, url_prefix="/api/v1")

@@ -12,7 +12,7 @@ from appliance.core import auth, events
 from appliance.core.domain import registered
 from appliance.core.errors import RateLimited
 from appliance.core.health import overall
-from appliance.core.web import current, public, require
+from appliance.core.access import current, public, require
 from appliance.core.api import int_arg
 
 api_bp = Blueprint("core_api", __name__, url_prefix="/api/v1")

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from appliance.patrol import service as P
 from appliance.core.errors import ApplianceError
-from appliance.core.web import current, public, require
+from appliance.core.access import current, public, require
 from appliance.core.api import body, int_arg
 
 api_bp = Blueprint("patrol_api", __name__, url_prefix="/api/v1")

@@ -9,7 +9,7 @@ from appliance.risk import importer as RI, qr
 from appliance.risk import register as R
 from appliance.core.errors import ValidationFailed
 from appliance.core.spreadsheet import BadSpreadsheet
-from appliance.core.web import current, lang, require
+from appliance.core.access import current, lang, require
 from appliance.core.api import body
 
 api_bp = Blueprint("risk_api", __name__, url_prefix="/api/v1")

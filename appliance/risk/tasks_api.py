@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 
 from appliance.risk import tasks as CT
 from appliance.core.errors import ValidationFailed
-from appliance.core.web import current, require
+from appliance.core.access import current, require
 from appliance.core.api import body, int_arg
 
 api_bp = Blueprint("tasks_api", __name__, url_prefix="/api/v1")

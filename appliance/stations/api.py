@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from appliance.core.api import body
 from appliance.core.errors import ApplianceError
-from appliance.core.web import current, public, require
+from appliance.core.access import current, public, require
 from appliance.stations import service as S
 
 log = logging.getLogger(__name__)

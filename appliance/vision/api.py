@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from appliance.vision import violations as V
 from appliance.core.errors import ApplianceError, NotFound
 from appliance.hazards.service import hazard_dict
-from appliance.core.web import current, require
+from appliance.core.access import current, require
 from appliance.core.api import body, int_arg
 
 api_bp = Blueprint("vision_api", __name__, url_prefix="/api/v1")
