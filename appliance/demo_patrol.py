@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 
-from appliance.patrol import service as PT
+from appliance.patrol import models, plans
 from appliance.core.people import Area
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ STRANGER = "04BADBADBAD001"       # a card nobody was issued
 
 def seed(actor: str = "system:demo") -> None:
     """The demo's checkpoints, route and plan (once; a data directory from an older demo gets them too)."""
-    if PT.Route.get_or_none(PT.Route.code == ROUTE[0]):
+    if models.Route.get_or_none(models.Route.code == ROUTE[0]):
         return
     from appliance.risk.register import RiskMeasure
 
@@ -54,12 +54,12 @@ def seed(actor: str = "system:demo") -> None:
         checklist = [{"id": i, "text": t, "text_en": te, "category": cat,
                       **({"measure_id": measures[rest[0]]} if rest and rest[0] in measures else {})}
                      for i, t, te, cat, *rest in items]
-        c = PT.Checkpoint.get_or_none(PT.Checkpoint.code == code) or PT.create_checkpoint(PT.CheckpointIn(
+        c = models.Checkpoint.get_or_none(models.Checkpoint.code == code) or plans.create_checkpoint(plans.CheckpointIn(
             code=code, name=name, name_en=name_en, area_id=areas[area], reader=code, checklist=checklist), actor=actor)
         ids.append(c.id)
-    r = PT.create_route(PT.RouteIn(code=ROUTE[0], name=ROUTE[1], name_en=ROUTE[2],
+    r = plans.create_route(plans.RouteIn(code=ROUTE[0], name=ROUTE[1], name_en=ROUTE[2],
                                    stops=[{"checkpoint_id": i, "min_walk_s": WALK_S} for i in ids]), actor=actor)
-    PT.create_plan(PT.PlanIn(name="日常巡检（每 10 分钟，演示）", route_id=r.id, shift="全天",
+    plans.create_plan(plans.PlanIn(name="日常巡检（每 10 分钟，演示）", route_id=r.id, shift="全天",
                              schedule={"window_min": 10, "every_min": 10}, grace_min=3, streak_limit=6), actor=actor)
 
 

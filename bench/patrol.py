@@ -12,7 +12,7 @@ satellite reader station.
 2. Station throughput. A backlog of --backlog taps is written into a station's outbox (as after a LAN
    outage); then `safety-appliance reader` (no readers attached) drains it into the running appliance,
    signed posts of up to 100 taps. Figure: taps/s from the station's start until the appliance holds them
-   all. Baseline in the same run: `patrol.record_tap` called in this process on a copy of the database
+   all. Baseline in the same run: `taps.record_tap` called in this process on a copy of the database
    (the domain work per tap without HTTP, signing or a second process).
 
     python bench/patrol.py [--taps 40] [--backlog 2000]
@@ -48,7 +48,7 @@ def write_config(data: Path, port: int, readers_toml: str) -> Path:
 
 def seed(cfg_path: Path) -> None:
     from appliance.core import db, people
-    from appliance.patrol import service as patrol
+    from appliance.patrol import plans, taps
     from appliance.config import load_config
     from appliance.domains import create_app
 
@@ -57,7 +57,7 @@ def seed(cfg_path: Path) -> None:
     for i, uid in enumerate(BADGES):
         p = people.create_person(people.PersonIn(employee_no=f"B{i}", name=f"巡检{i}", kind="employee"), actor="system:bench")
         people.issue_badge(people.BadgeIn(uid=uid, person_id=p.id), actor="system:bench")
-    patrol.create_checkpoint(patrol.CheckpointIn(code="CP-1", name="一号点", area_id=a.id, reader="CP-1",
+    plans.create_checkpoint(plans.CheckpointIn(code="CP-1", name="一号点", area_id=a.id, reader="CP-1",
                                                  checklist=[{"id": "a", "text": "正常"}]), actor="system:bench")
     db.database.close()
 
@@ -192,7 +192,7 @@ def station_throughput(work: Path, backlog: int) -> dict:
     n_base = min(backlog, 1000)
     t0 = time.perf_counter()
     for i in range(n_base):
-        patrol.record_tap("CP-1", BADGES[i % 2], 1_700_000_000_000 + i, station="st-bench", station_tap=f"b{i:08d}")
+        taps.record_tap("CP-1", BADGES[i % 2], 1_700_000_000_000 + i, station="st-bench", station_tap=f"b{i:08d}")
     base_rate = n_base / (time.perf_counter() - t0)
     db.database.close()
 

@@ -6,7 +6,7 @@ import pytest
 
 from appliance.risk import tasks as CT
 from appliance.core import events
-from appliance.patrol import service as patrol
+from appliance.patrol import models, taps
 from appliance.core.access import Principal
 from appliance.risk import register as R
 from appliance.patrol.rules import MINUTE_MS
@@ -89,13 +89,13 @@ def test_a_checkpoint_answer_is_the_check_record(register):
     admin = register["as"]("admin")
     pid = admin.post("/api/v1/people", json={"employee_no": "E1", "name": "刘洋", "kind": "employee"}).get_json()["id"]
     admin.post("/api/v1/badges", json={"uid": "04A1B2C3D4E5F9", "person_id": pid})
-    tap = patrol.record_tap("rd-1", "04A1B2C3D4E5F9", events.now_ms())
-    rec = patrol.answer(tap["tap_id"], patrol.AnswerIn(answers={"b": "normal", "c": "normal"}),
+    tap = taps.record_tap("rd-1", "04A1B2C3D4E5F9", events.now_ms())
+    rec = taps.answer(tap["tap_id"], taps.AnswerIn(answers={"b": "normal", "c": "normal"}),
                         Principal("device", 0, "rd-1", "kiosk"))
     assert rec.status == 0
     t = CT.ControlTask.get((CT.ControlTask.measure_id == register["daily"]))
     assert t.status == "done" and t.result == 0 and t.checked_by == "person:E1"
-    mc = patrol.CheckRecord.get_by_id(t.check_record_id)
+    mc = models.CheckRecord.get_by_id(t.check_record_id)
     assert mc.measure_id == register["daily"] and mc.status == 0 and mc.tap_id == tap["tap_id"]
     # the other (hourly) measure was not on the checklist: still open
     assert CT.ControlTask.get((CT.ControlTask.measure_id == register["hourly"])).status == "open"

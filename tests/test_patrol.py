@@ -11,7 +11,7 @@ import peewee
 import pytest
 
 from appliance.core import events
-from appliance.patrol import service as patrol
+from appliance.patrol import last_seen, models, plans, rounds, taps
 from appliance.core.access import Principal
 from appliance.patrol.rules import MINUTE_MS
 from satellite.protocol import answer_signature, station_signature
@@ -52,9 +52,9 @@ def plant(app, users, as_role):
 def make_round(route: int, start: int, minutes: int = 60, **plan) -> int:
     """A plan with one round starting at `start` (inserted directly: the schedule itself is tested in
     test_patrol_rules and by the scheduler test below)."""
-    p = patrol.create_plan(patrol.PlanIn(name="测试计划", route_id=route, schedule={"window_min": minutes, "times": ["08:00"]},
+    p = plans.create_plan(plans.PlanIn(name="测试计划", route_id=route, schedule={"window_min": minutes, "times": ["08:00"]},
                                          **plan), actor="system:test")
-    r = patrol.Round.create(plan_id=p.id, route_id=route, due_start=start, due_end=start + minutes * MINUTE_MS,
+    r = models.Round.create(plan_id=p.id, route_id=route, due_start=start, due_end=start + minutes * MINUTE_MS,
                             grace_ms=15 * MINUTE_MS, status="scheduled", verdict="{}", suspicious=False, closed=False,
                             updated_at=start)
     return r.id
@@ -63,18 +63,18 @@ def make_round(route: int, start: int, minutes: int = 60, **plan) -> int:
 def test_a_round_walked_in_order_with_a_carried_reader_at_the_last_stop(plant):
     t0 = events.now_ms()
     rid = make_round(plant["route"], t0 - MINUTE_MS)
-    a = patrol.record_tap("rd-a", "04:a1:b2:c3:d4:e5:f6", t0)
+    a = taps.record_tap("rd-a", "04:a1:b2:c3:d4:e5:f6", t0)
     assert a["status"] == "ok" and a["outcome"] == "ok" and a["person"] == "李巡检" and a["round_id"] == rid
     assert [i["id"] for i in a["checklist"]] == ["leak", "ext"] and a["area"] == "储罐区"
     assert a["round_status"] == "in_progress"
-    b = patrol.record_tap("rd-b", BADGE, t0 + 2 * MINUTE_MS)
+    b = taps.record_tap("rd-b", BADGE, t0 + 2 * MINUTE_MS)
     assert b["outcome"] == "ok"
     # the last checkpoint has a tag: the inspector logs in to a carried reader with the badge, reads the tag
-    login = patrol.record_tap("handheld-1", BADGE, t0 + 3 * MINUTE_MS)
+    login = taps.record_tap("handheld-1", BADGE, t0 + 3 * MINUTE_MS)
     assert login["outcome"] == "reader_login" and login["status"] == "ok"
-    c = patrol.record_tap("handheld-1", TAG, t0 + 4 * MINUTE_MS)
+    c = taps.record_tap("handheld-1", TAG, t0 + 4 * MINUTE_MS)
     assert c["outcome"] == "ok" and c["person"] == "李巡检" and c["round_status"] == "completed"
-    seen = {p["employee_no"]: p for p in patrol.last_seen()}
+    seen = {p["employee_no"]: p for p in last_seen.last_seen()}
     assert seen["E001"]["checkpoint_id"] == plant["cps"][2] and seen["E001"]["area"] == "储罐区"
     r = plant["so"].get(f"/api/v1/patrol/rounds/{rid}").get_json()
     assert r["status"] == "completed" and r["visited"] == 3 and r["person"] == "李巡检" and not r["suspicious"]
@@ -88,26 +88,26 @@ def test_a_round_walked_in_order_with_a_carried_reader_at_the_last_stop(plant):
     ("handheld-9", TAG, "no_inspector", "refused"),     # a checkpoint tag read before any badge login
 ])
 def test_refused_taps_are_recorded_and_shown(plant, reader, uid, outcome, status):
-    res = patrol.record_tap(reader, uid, events.now_ms())
+    res = taps.record_tap(reader, uid, events.now_ms())
     assert (res["outcome"], res["status"]) == (outcome, status)
     assert res["message"] and res["message_en"] and "checklist" not in res
-    tap = patrol.PatrolTap.get_by_id(res["tap_id"])
+    tap = models.PatrolTap.get_by_id(res["tap_id"])
     assert tap.outcome == outcome and tap.round_id is None
     ev = [e for e in events.read_after(0, 500) if e.type == "patrol.tap"][-1]
     assert ev.payload["reader"] == reader and ev.payload["status"] == status
 
 
 def test_tap_outside_any_round_counts_as_presence(plant):
-    res = patrol.record_tap("rd-a", BADGE, events.now_ms())
+    res = taps.record_tap("rd-a", BADGE, events.now_ms())
     assert (res["outcome"], res["status"]) == ("outside_round", "warn") and res["checklist"]
-    assert {p["employee_no"] for p in patrol.last_seen()} == {"E001"}
+    assert {p["employee_no"] for p in last_seen.last_seen()} == {"E001"}
 
 
 def test_plan_restricted_to_people(plant):
     t0 = events.now_ms()
     rid = make_round(plant["route"], t0 - MINUTE_MS, people=["E002"])
-    assert patrol.record_tap("rd-a", BADGE, t0)["outcome"] == "outside_round"   # E001 is not on this plan
-    assert patrol.record_tap("rd-a", BADGE2, t0)["round_id"] == rid
+    assert taps.record_tap("rd-a", BADGE, t0)["outcome"] == "outside_round"   # E001 is not on this plan
+    assert taps.record_tap("rd-a", BADGE2, t0)["round_id"] == rid
 
 
 def screen_of(app, reader: str):
@@ -127,7 +127,7 @@ def screen_of(app, reader: str):
 def test_checklist_answers_open_hazards(plant, app):
     t0 = events.now_ms()
     rid = make_round(plant["route"], t0 - MINUTE_MS)
-    tap = patrol.record_tap("rd-a", BADGE, t0)
+    tap = taps.record_tap("rd-a", BADGE, t0)
     url = f"/api/v1/patrol/taps/{tap['tap_id']}/answers"
     ok = {"answers": {"leak": "normal", "ext": "normal"}}
     # the wall board's token, another checkpoint's screen, a worker who did not tap: refused whatever they claim
@@ -147,14 +147,14 @@ def test_checklist_answers_open_hazards(plant, app):
     assert "法兰渗漏" in h["description"] and h["reporter"] == "person:E001" and h["state"] == "reported"
     assert screen.post(url, json=ok).status_code == 409
     # a refused tap has nothing to answer
-    bad = patrol.record_tap("rd-a", "04FFFFFFFFFFFF", t0)
+    bad = taps.record_tap("rd-a", "04FFFFFFFFFFFF", t0)
     assert screen.post(f"/api/v1/patrol/taps/{bad['tap_id']}/answers", json={"answers": {}}).status_code == 409
     # a kiosk token still may not write anything else
     assert wall.post("/api/v1/patrol/routes", json={}).status_code == 403
 
 
 def test_the_shift_may_answer_for_a_tap_and_is_the_reporter(plant):
-    tap = patrol.record_tap("rd-b", BADGE2, events.now_ms())
+    tap = taps.record_tap("rd-b", BADGE2, events.now_ms())
     r = plant["as"]("supervisor").post(f"/api/v1/patrol/taps/{tap['tap_id']}/answers",
                                         json={"answers": {"leak": "abnormal", "ext": "normal"}})
     assert r.status_code == 201
@@ -163,43 +163,43 @@ def test_the_shift_may_answer_for_a_tap_and_is_the_reporter(plant):
 
 
 def test_answers_are_checked_against_the_checklist_shown_at_the_tap(plant, app):
-    tap = patrol.record_tap("rd-a", BADGE, events.now_ms())
+    tap = taps.record_tap("rd-a", BADGE, events.now_ms())
     plant["so"].patch(f"/api/v1/patrol/checkpoints/{plant['cps'][0]}", json={"checklist": [{"id": "new", "text": "新项"}]})
     r = screen_of(app, "rd-a").post(f"/api/v1/patrol/taps/{tap['tap_id']}/answers",
                                     json={"answers": {"leak": "normal", "ext": "normal"}})
     assert r.status_code == 201, r.get_data(as_text=True)
-    assert patrol.record_tap("rd-a", BADGE2, events.now_ms())["checklist"] == [
+    assert taps.record_tap("rd-a", BADGE2, events.now_ms())["checklist"] == [
         {"id": "new", "text": "新项", "text_en": "", "category": "安全", "measure_id": None}]
 
 
 def test_answer_window_and_carried_login_expire(plant, app):
     t0 = events.now_ms()
-    tap = patrol.record_tap("rd-a", BADGE, t0)
-    patrol.PatrolTap.update(recorded_at=t0 - patrol.ANSWER_WINDOW_MS - 1).where(patrol.PatrolTap.id == tap["tap_id"]).execute()
+    tap = taps.record_tap("rd-a", BADGE, t0)
+    models.PatrolTap.update(recorded_at=t0 - taps.ANSWER_WINDOW_MS - 1).where(models.PatrolTap.id == tap["tap_id"]).execute()
     r = screen_of(app, "rd-a").post(f"/api/v1/patrol/taps/{tap['tap_id']}/answers",
                                     json={"answers": {"leak": "normal", "ext": "normal"}})
     assert r.status_code == 403
-    patrol.record_tap("hh", BADGE2, t0 - patrol.CARRIED_LOGIN_MS - 1000)       # logged in too long ago
-    assert patrol.record_tap("hh", TAG, t0)["outcome"] == "no_inspector"
+    taps.record_tap("hh", BADGE2, t0 - taps.CARRIED_LOGIN_MS - 1000)       # logged in too long ago
+    assert taps.record_tap("hh", TAG, t0)["outcome"] == "no_inspector"
 
 
 def test_a_repeated_tap_is_one_visit(plant):
     t0 = events.now_ms()
     current = make_round(plant["route"], t0 - MINUTE_MS)
     previous = make_round(plant["route"], t0 - 61 * MINUTE_MS)   # still in its grace time
-    first = patrol.record_tap("rd-a", BADGE, t0)
-    again = patrol.record_tap("rd-a", BADGE, t0 + 2000)
+    first = taps.record_tap("rd-a", BADGE, t0)
+    again = taps.record_tap("rd-a", BADGE, t0 + 2000)
     assert first["round_id"] == current and again["outcome"] == "repeat" and again["round_id"] is None
     assert "checklist" not in again
-    assert patrol.round_dict(patrol.Round.get_by_id(previous))["visited"] == 0
+    assert rounds.round_dict(models.Round.get_by_id(previous))["visited"] == 0
 
 
 def test_last_seen_only_moves_forward(plant):
     t0 = events.now_ms()
-    patrol.record_tap("rd-b", BADGE, t0)
-    patrol.record_tap("rd-a", BADGE, t0 - 10 * MINUTE_MS)         # an older tap relayed late
-    patrol.record_tap("handheld-7", BADGE, t0 + 1000)              # a login says nothing of where
-    seen = {p["employee_no"]: p for p in patrol.last_seen()}["E001"]
+    taps.record_tap("rd-b", BADGE, t0)
+    taps.record_tap("rd-a", BADGE, t0 - 10 * MINUTE_MS)         # an older tap relayed late
+    taps.record_tap("handheld-7", BADGE, t0 + 1000)              # a login says nothing of where
+    seen = {p["employee_no"]: p for p in last_seen.last_seen()}["E001"]
     assert seen["checkpoint_id"] == plant["cps"][1] and seen["at"] == t0
 
 
@@ -221,19 +221,19 @@ def test_closing_rounds_missed_late_and_too_fast(plant):
     missed = make_round(plant["route"], now - 3 * 60 * MINUTE_MS)          # nobody came
     fast = make_round(plant["route"], now - 2 * 60 * MINUTE_MS)
     t = now - 2 * 60 * MINUTE_MS + MINUTE_MS
-    patrol.record_tap("rd-a", BADGE, t)
-    patrol.record_tap("rd-b", BADGE, t + 10_000)                               # 10 s where 60 s are needed
-    patrol.record_tap("handheld-1", BADGE, t + 20_000)
-    patrol.record_tap("handheld-1", TAG, t + 90_000)
-    assert patrol.close_rounds(now) == 2
-    m = patrol.round_dict(patrol.Round.get_by_id(missed))
+    taps.record_tap("rd-a", BADGE, t)
+    taps.record_tap("rd-b", BADGE, t + 10_000)                               # 10 s where 60 s are needed
+    taps.record_tap("handheld-1", BADGE, t + 20_000)
+    taps.record_tap("handheld-1", TAG, t + 90_000)
+    assert rounds.close_rounds(now) == 2
+    m = rounds.round_dict(models.Round.get_by_id(missed))
     assert m["status"] == "missed" and m["bucket"] == "missed" and m["closed"]
     # 未排查 records for every checkpoint not visited (the regulator's status 2)
-    assert [c.status for c in patrol.CheckRecord.select().where(patrol.CheckRecord.round_id == missed)] == [2, 2, 2]
-    f = patrol.round_dict(patrol.Round.get_by_id(fast), detail=True)
+    assert [c.status for c in models.CheckRecord.select().where(models.CheckRecord.round_id == missed)] == [2, 2, 2]
+    f = rounds.round_dict(models.Round.get_by_id(fast), detail=True)
     assert f["status"] == "completed" and f["flags"] == ["too_fast", "unanswered"] and f["suspicious"]
     # visited but no checklist answered: 未排查 for each of them (a tap alone is not a check)
-    assert [c.status for c in patrol.CheckRecord.select().where(patrol.CheckRecord.round_id == fast)] == [2, 2, 2]
+    assert [c.status for c in models.CheckRecord.select().where(models.CheckRecord.round_id == fast)] == [2, 2, 2]
     closed = [e.payload for e in events.read_after(0, 500) if e.type == "patrol.round_closed"]
     assert {p["status"] for p in closed} == {"missed", "completed"}
     # the review queue holds the flagged round; a supervisor reviews it once
@@ -245,7 +245,7 @@ def test_closing_rounds_missed_late_and_too_fast(plant):
     assert sup.get("/api/v1/patrol/rounds?suspicious=1").get_json()["rounds"] == []
     assert sup.post(f"/api/v1/patrol/rounds/{fast}/review", json={"verdict": "genuine"}).status_code == 409   # once
     assert sup.post(f"/api/v1/patrol/rounds/{missed}/review", json={"verdict": "genuine"}).status_code == 409
-    assert patrol.close_rounds(now) == 0   # closing is idempotent
+    assert rounds.close_rounds(now) == 0   # closing is idempotent
 
 
 def test_all_normal_streak_is_flagged(plant):
@@ -254,12 +254,12 @@ def test_all_normal_streak_is_flagged(plant):
     for i, rid in enumerate(ids):
         t = now - (20 - i) * 10 * MINUTE_MS + 1000
         for reader, uid, dt in (("rd-a", BADGE, 0), ("rd-b", BADGE, 61_000), ("hh", BADGE, 62_000), ("hh", TAG, 130_000)):
-            res = patrol.record_tap(reader, uid, t + dt)
+            res = taps.record_tap(reader, uid, t + dt)
             if res.get("checklist"):
-                patrol.answer(res["tap_id"], patrol.AnswerIn(answers={"leak": "normal", "ext": "normal"}),
+                taps.answer(res["tap_id"], taps.AnswerIn(answers={"leak": "normal", "ext": "normal"}),
                               SHIFT)
-    patrol.close_rounds(now)
-    flags = [patrol.round_dict(patrol.Round.get_by_id(r))["flags"] for r in ids]
+    rounds.close_rounds(now)
+    flags = [rounds.round_dict(models.Round.get_by_id(r))["flags"] for r in ids]
     assert flags == [[], [], ["all_normal_streak"]]
 
 
@@ -268,10 +268,10 @@ def test_scheduler_makes_rounds_once(plant):
     r = so.post("/api/v1/patrol/plans", json={"name": "白班", "route_id": plant["route"], "shift": "白班",
                                               "schedule": {"window_min": 20, "every_min": 30}})
     assert r.status_code == 201, r.get_data(as_text=True)
-    n = patrol.Round.select().count()
+    n = models.Round.select().count()
     assert 47 <= n <= 50          # every 30 min over the next 24 h (plus the one now open)
-    patrol.schedule_rounds()
-    assert patrol.Round.select().count() == n
+    rounds.schedule_rounds()
+    assert models.Round.select().count() == n
     bad = so.post("/api/v1/patrol/plans", json={"name": "x", "route_id": plant["route"],
                                                 "schedule": {"window_min": 20, "times": ["25:00"]}})
     assert bad.status_code == 422 and "schedule.times" in bad.get_data(as_text=True)
@@ -285,7 +285,7 @@ def test_scheduler_makes_rounds_once(plant):
     # deactivating drops the future rounds nobody has started
     pid = r.get_json()["id"]
     assert so.patch(f"/api/v1/patrol/plans/{pid}", json={"active": False}).status_code == 200
-    assert patrol.Round.select().where(patrol.Round.due_start > events.now_ms()).count() == 0
+    assert models.Round.select().where(models.Round.due_start > events.now_ms()).count() == 0
 
 
 def test_master_data_errors(plant):
@@ -334,7 +334,7 @@ def test_station_posts_are_authenticated_and_recorded_once(plant, client):
     raw2, h2 = signed(key, {"taps": [tap]})
     again = client.post("/api/v1/patrol/station-taps", data=raw2, headers=h2).get_json()["results"][0]
     assert again["duplicate"] and again["id"] == first["tap_id"]
-    assert patrol.PatrolTap.select().where(patrol.PatrolTap.station == "st-1").count() == 1
+    assert models.PatrolTap.select().where(models.PatrolTap.station == "st-1").count() == 1
     # forged, stale, unknown-station and tampered posts
     raw3, h3 = signed("00" * 32, {"taps": [tap]})
     assert client.post("/api/v1/patrol/station-taps", data=raw3, headers=h3).get_json()["error"]["code"] == "station_bad_signature"
@@ -348,7 +348,7 @@ def test_station_posts_are_authenticated_and_recorded_once(plant, client):
     # an authentic but malformed body: 422, nothing recorded
     raw7, h7 = signed(key, {"taps": [{"id": "x"}]})
     assert client.post("/api/v1/patrol/station-taps", data=raw7, headers=h7).status_code == 422
-    assert patrol.PatrolTap.select().where(patrol.PatrolTap.station == "st-1").count() == 1
+    assert models.PatrolTap.select().where(models.PatrolTap.station == "st-1").count() == 1
     # a header that is not ASCII, and a body too big for a station: clear refusals, not a crash
     raw9, h9 = signed(key, {"taps": [tap]})
     h9["X-Signature"] = "é" * 64
@@ -366,7 +366,7 @@ def test_station_posts_are_authenticated_and_recorded_once(plant, client):
     late_clock = {**tap, "id": "tap-0004-dddd", "at": ts * 1000}
     raw12, h12 = signed(key, {"taps": [late_clock]}, ts=ts)
     got = client.post("/api/v1/patrol/station-taps", data=raw12, headers=h12).get_json()["results"][0]
-    assert abs(patrol.PatrolTap.get_by_id(got["tap_id"]).at - time.time() * 1000) < 5000
+    assert abs(models.PatrolTap.get_by_id(got["tap_id"]).at - time.time() * 1000) < 5000
     # a deactivated station is refused
     from appliance.stations import service as stations
 
@@ -381,16 +381,16 @@ def test_a_tap_relayed_after_the_round_closed_still_counts(plant, client):
     key = admin.post("/api/v1/patrol/stations", json={"name": "st-2", "readers": ["rd-a"]}).get_json()["key"]
     now = events.now_ms()
     rid = make_round(plant["route"], now - 3 * 60 * MINUTE_MS)
-    assert patrol.close_rounds(now) == 1
-    assert patrol.round_dict(patrol.Round.get_by_id(rid))["status"] == "missed"
+    assert rounds.close_rounds(now) == 1
+    assert rounds.round_dict(models.Round.get_by_id(rid))["status"] == "missed"
     tap = {"id": "late-0001-aaaa", "reader": "rd-a", "uid": BADGE, "at": now - 3 * 60 * MINUTE_MS + MINUTE_MS}
     raw, h = signed(key, {"taps": [tap]}, station="st-2")
     res = client.post("/api/v1/patrol/station-taps", data=raw, headers=h).get_json()["results"][0]
     assert res["outcome"] == "ok" and res["round_id"] == rid and res["round_status"] == "incomplete"
-    r = patrol.round_dict(patrol.Round.get_by_id(rid))
+    r = rounds.round_dict(models.Round.get_by_id(rid))
     assert r["status"] == "incomplete" and r["visited"] == 1 and r["closed"]
     # 未排查 now only for the two checkpoints not visited, plus the visited one left unanswered
-    notes = sorted(c.note for c in patrol.CheckRecord.select().where(patrol.CheckRecord.round_id == rid))
+    notes = sorted(c.note for c in models.CheckRecord.select().where(models.CheckRecord.round_id == rid))
     assert notes == ["", "", "visited, checklist not answered"]
     assert [e.type for e in events.read_after(0, 1000)].count("patrol.round_rejudged") == 1
 
@@ -400,14 +400,14 @@ def test_rounds_slept_through_are_made_and_judged_missed(plant):
     r = so.post("/api/v1/patrol/plans", json={"name": "夜班", "route_id": plant["route"],
                                               "schedule": {"window_min": 20, "every_min": 30}})
     pid = r.get_json()["id"]
-    patrol.Plan.update(updated_at=0).where(patrol.Plan.id == pid).execute()
-    first = patrol.Round.select(peewee.fn.MIN(patrol.Round.due_start)).scalar()
+    models.Plan.update(updated_at=0).where(models.Plan.id == pid).execute()
+    first = models.Round.select(peewee.fn.MIN(models.Round.due_start)).scalar()
     later = first + 60 * 60 * MINUTE_MS                      # the appliance was off for two and a half days
-    made = patrol.schedule_rounds(later)
-    back = later - patrol.BACKFILL_MS
-    starts = [x.due_start for x in patrol.Round.select().where((patrol.Round.plan_id == pid) & (patrol.Round.due_start >= back))
-              .order_by(patrol.Round.due_start)]
+    made = rounds.schedule_rounds(later)
+    back = later - rounds.BACKFILL_MS
+    starts = [x.due_start for x in models.Round.select().where((models.Round.plan_id == pid) & (models.Round.due_start >= back))
+              .order_by(models.Round.due_start)]
     assert starts[0] - back <= 30 * MINUTE_MS and all(b - a == 30 * MINUTE_MS for a, b in zip(starts, starts[1:]))
     assert made >= 48 + 47                                   # the day slept through, and the day ahead
-    assert patrol.close_rounds(later) >= 47
-    assert {x.status for x in patrol.Round.select().where(patrol.Round.closed)} == {"missed"}
+    assert rounds.close_rounds(later) >= 47
+    assert {x.status for x in models.Round.select().where(models.Round.closed)} == {"missed"}

@@ -32,7 +32,7 @@ def sim():
 def seed(cfg_path) -> None:
     """A person with a badge and a checkpoint at the station's reader (in this process, then closed)."""
     from appliance.core import db, people
-    from appliance.patrol import service as patrol
+    from appliance.patrol import plans
     from appliance.config import load_config
     from appliance.domains import create_app
 
@@ -40,7 +40,7 @@ def seed(cfg_path) -> None:
     a = people.create_area(people.AreaIn(code="FAR", name="远端泵房", polygon=[[0, 0], [5, 0], [5, 5]]), actor="system:test")
     p = people.create_person(people.PersonIn(employee_no="E100", name="周巡检", kind="employee"), actor="system:test")
     people.issue_badge(people.BadgeIn(uid=BADGE, person_id=p.id), actor="system:test")
-    patrol.create_checkpoint(patrol.CheckpointIn(code="CP-FAR", name="远端泵房", area_id=a.id, reader="CP-FAR"),
+    plans.create_checkpoint(plans.CheckpointIn(code="CP-FAR", name="远端泵房", area_id=a.id, reader="CP-FAR"),
                              actor="system:test")
     db.database.close()
 

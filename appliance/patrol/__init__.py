@@ -15,7 +15,7 @@ def _start(runtime):
 
     from drivers.base import REGISTRY
 
-    from appliance.patrol import service as patrol
+    from appliance.patrol import review, rounds, taps
 
     log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def _start(runtime):
         # a busy database (a long write elsewhere) is retried; the reader's loop never dies of it
         for attempt in range(5):
             try:
-                patrol.record_tap(tap.reader, tap.uid, tap.at_ms)
+                taps.record_tap(tap.reader, tap.uid, tap.at_ms)
                 return
             except Exception:
                 if attempt == 4:
@@ -59,7 +59,7 @@ def _jobs(s, config, runtime) -> None:
     from appliance.patrol import service as patrol
 
     # rounds are scheduled a day ahead and closed (judged) once their window and grace are over
-    s.add_job(patrol.tick, "interval", seconds=30, id="patrol-rounds", name="patrol rounds",
+    s.add_job(rounds.tick, "interval", seconds=30, id="patrol-rounds", name="patrol rounds",
               replace_existing=True, next_run_time=datetime.now(timezone.utc))
 
 

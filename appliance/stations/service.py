@@ -12,7 +12,7 @@ from appliance.core import events
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, NotFound, ValidationFailed
 from appliance.core.people import Input
-from appliance.patrol import service as patrol
+from appliance.patrol import taps
 from satellite import protocol
 
 _CODE = r"^[A-Za-z0-9_.-]{1,40}$"
@@ -138,7 +138,7 @@ def accept_station_post(name: str, timestamp: str, nonce: str, body: bytes, sign
                 refused = ("foreign_reader" if t.reader not in allowed_readers
                            else "stale_tap" if not now_ms - MAX_TAP_AGE_MS <= at <= now_ms + protocol.MAX_SKEW_S * 1000
                            else None)
-                results.append(patrol.record_tap(t.reader, t.uid, at, station=name, station_tap=t.id, refused=refused))
+                results.append(taps.record_tap(t.reader, t.uid, at, station=name, station_tap=t.id, refused=refused))
     return results
 
 
