@@ -9,6 +9,7 @@ when it starts and once when it clears. A driver whose optional library is missi
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -35,6 +36,20 @@ class Reading(NamedTuple):
     at_ms: int
     quality: Quality = "good"
     reason: str | None = None
+
+
+# A badge UID, wherever it comes from (a reader's bytes, a station's post, a form, a spreadsheet), is kept
+# as upper-case hex without separators, 4 to 10 bytes (ISO 14443 single/double/triple-size UIDs, FeliCa IDm).
+UID_BYTES = (4, 10)
+_UID_SEPARATORS = re.compile(r"[\s:.-]")
+
+
+def normalize_uid(raw: str) -> str:
+    """Card UID text as stored ("04:a1:b2:c3" → "04A1B2C3"); ValueError unless it is 4 to 10 bytes of hex."""
+    uid = _UID_SEPARATORS.sub("", raw).upper()
+    if not re.fullmatch(r"(?:[0-9A-F]{2}){%d,%d}" % UID_BYTES, uid):
+        raise ValueError(f"a card UID is {UID_BYTES[0]} to {UID_BYTES[1]} bytes of hex")
+    return uid
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from pydantic import Field
 
-from drivers.base import DeviceState, Driver, DriverConfig, Tap, now_ms
+from drivers.base import UID_BYTES, normalize_uid, DeviceState, Driver, DriverConfig, Tap, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,12 @@ class MalformedRead(Exception):
 
 
 def uid_hex(raw: bytes | bytearray | list[int]) -> str:
-    """Card UID bytes → upper-case hex without separators, as badges are stored (4 to 10 bytes, like
-    `appliance.people.normalize_uid`); `MalformedRead` otherwise."""
+    """Card UID bytes → the stored form (`base.normalize_uid`); `MalformedRead` when it is not 4 to 10 bytes."""
     data = bytes(raw)
-    if not 4 <= len(data) <= 10:
-        raise MalformedRead(f"UID of {len(data)} bytes ({data.hex().upper() or 'empty'}); expected 4 to 10")
-    return data.hex().upper()
+    if not UID_BYTES[0] <= len(data) <= UID_BYTES[1]:
+        raise MalformedRead(f"UID of {len(data)} bytes ({data.hex().upper() or 'empty'}); "
+                            f"expected {UID_BYTES[0]} to {UID_BYTES[1]}")
+    return normalize_uid(data.hex())
 
 
 class Debounce:

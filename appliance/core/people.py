@@ -13,6 +13,7 @@ import peewee
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from appliance.core import events
+from drivers.base import normalize_uid  # the one rule for a badge UID
 from appliance.core.db import BaseModel as Model
 from appliance.core.db import database
 from appliance.core.errors import Conflict, NotFound, ValidationFailed
@@ -150,17 +151,6 @@ class PersonUpdate(Update):
     job: str | None = Field(None, max_length=60)
     company: str | None = Field(None, max_length=100)
     active: bool | None = None
-
-
-_UID_SEPARATORS = re.compile(r"[\s:.-]")
-
-
-def normalize_uid(raw: str) -> str:
-    """Card UID as upper-case hex without separators ("04:a1:b2:c3" → "04A1B2C3"); 4–10 bytes."""
-    uid = _UID_SEPARATORS.sub("", raw).upper()
-    if not re.fullmatch(r"(?:[0-9A-F]{2}){4,10}", uid):
-        raise ValueError("a card UID is 4 to 10 bytes of hex")
-    return uid
 
 
 class BadgeIn(Input):
