@@ -3,7 +3,7 @@
 A real appliance (`python -m appliance run`) serves a database filled to that size (bulk-inserted with raw
 sqlite3 after the real migrations). For each endpoint, 300 requests with a kiosk token; p50/p99 reported
 against a baseline measured in the same run: GET /api/v1/me, the cheapest authenticated endpoint (one
-token lookup, no domain query). Target (issue #5): p99 ≤ 100 ms on this 2-core machine.
+token lookup, no domain query). Target: p99 ≤ 100 ms on this 2-core machine.
 
     python bench/hazard_board.py [--hazards 100000] [--measures 5000] [--requests 300]
 """

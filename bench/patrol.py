@@ -7,7 +7,7 @@ satellite reader station.
    t0 = time.time(); tell the emulator to present the card; wait for `patrol.tap` on the stream.
    Latency = receipt − t0 (same clock). Baseline in the same run: the bare reader driver in this process
    with the same emulator, t0 → the driver's sink called (what the reader itself costs: the RF polling
-   and nfcpy). Target (issue #4): p99 ≤ 250 ms.
+   and nfcpy). Target: p99 ≤ 250 ms.
 
 2. Station throughput. A backlog of --backlog taps is written into a station's outbox (as after a LAN
    outage); then `safety-appliance reader` (no readers attached) drains it into the running appliance,

@@ -4,7 +4,7 @@ interpreter invoke loop on the same file (same input already set, nothing before
 letterbox cost per frame, and "no hard hat" precision/recall/AP@0.5 from the evaluation command's code on
 the valid split of ../shared/data/hardhat_workers (falling back to ../shared/data/hardhat_sample).
 
-Targets (issue #6): ≥ 10 frames/s at 320×320 on one core; no_hardhat precision and recall ≥ 0.90.
+Targets (GUIDE §5): ≥ 10 frames/s at 320×320 on one core; no_hardhat precision and recall ≥ 0.90.
 
     python bench/vision.py [--model F] [--frames 200] [--data DIR] [--no-eval]
 """

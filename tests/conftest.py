@@ -21,6 +21,11 @@ from appliance import domains
 # every enabled domain registered with the core, as the service and the CLI do at start
 domains.load()
 
+# cheap password hashes in this process (the appliances the tests start as subprocesses keep the real cost)
+from appliance.core import auth  # noqa: E402
+
+auth.HASH_METHOD = "pbkdf2:sha256:1000"
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

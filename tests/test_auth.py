@@ -188,3 +188,15 @@ def test_damaged_session_key_is_replaced(tmp_path):
     key = secret_key(tmp_path)
     assert len(key) == 32 and secret_key(tmp_path) == key
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_passwords_are_hashed_at_full_cost_outside_the_tests():
+    """The suite lowers the scrypt cost for speed (conftest.py); the appliance itself must not."""
+    import subprocess
+    import sys
+
+    code = "from appliance.core import auth; h = auth.hash_password('x' * 12); print(h.split('$')[0])"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    method = r.stdout.strip()
+    assert method.startswith("scrypt:") and int(method.split(":")[1]) >= 32768, method

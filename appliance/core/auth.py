@@ -166,11 +166,14 @@ def update_user(user_id: int, data: UserUpdate, *, actor: str, min_password_leng
 # scrypt takes ~32 MB per hash by design; on a 1 GB box a burst of logins must not take the memory the
 # pollers need, so at most two hashes are computed at once (the rest wait their turn).
 _HASHING = threading.BoundedSemaphore(2)
+# werkzeug's method string; each stored hash names its own, so a hash made with another cost still checks.
+# The test suite lowers the cost (conftest.py): thousands of logins there are not what it measures.
+HASH_METHOD = "scrypt:32768:8:1"
 
 
 def hash_password(password: str) -> str:
     with _HASHING:
-        return generate_password_hash(password)
+        return generate_password_hash(password, method=HASH_METHOD)
 
 
 def password_matches(pw_hash: str, password: str) -> bool:

@@ -11,8 +11,7 @@ from appliance.gas.gases import GASES, default_thresholds
 
 
 class AlarmsConfig(Section):
-    # an alarm nobody acknowledges for this long is escalated to the safety officer (an event; the
-    # notification channels come with the emergency module)
+    # an alarm nobody acknowledges for this long is escalated to the safety officer (an event)
     escalate_after_min: float = Field(10, gt=0, le=24 * 60)
 
 

@@ -233,7 +233,7 @@ def reject(hazard_id: int, data: NoteIn, principal) -> Hazard:
 
 def chase_deadlines(now: int | None = None) -> int:
     """Scheduled: remind the assignee before the deadline and escalate to the safety officer after it,
-    once each (events; the notification channels come with the emergency module). Returns how many."""
+    once each (as events, which the tablet inbox and the board show). Returns how many."""
     now = now or events.now_ms()
     n = 0
     with events.recording("system:hazards") as rec:

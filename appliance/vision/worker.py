@@ -33,7 +33,7 @@ class DetectorUnavailable(Exception):
 
 
 def load_model_detector(config):
-    """The PPE model (models/, the model side of issue 6) built from `[vision.model]`."""
+    """The PPE model (`models/`) built from `[vision.model]`."""
     try:
         from models.detector import Detector
     except ImportError as exc:  # ai-edge-litert (or tflite-runtime) missing on this box
