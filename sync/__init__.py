@@ -8,6 +8,8 @@ offline is here — sync only ever reads the log. Only the service and the CLI i
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def _start(runtime):
     from sync.engine import Syncer  # one thread per endpoint, only reads the log
@@ -38,7 +40,7 @@ def domain():
     from appliance.core.domain import Domain
     from sync import api
 
-    return Domain(name="sync", blueprints=[api.api_bp],
+    return Domain(name="sync", blueprints=[api.api_bp], openapi=Path(__file__).parent / "openapi.json",
                   # uplink status and dead letters for the safety office; replaying them for the admin
                   permissions={"sync.read": ("admin", "safety_officer"), "sync.write": ("admin",)},
                   start=_start, init_app=_init_app)

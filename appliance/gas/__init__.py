@@ -3,6 +3,8 @@ state machine (`rules`), alarm-load KPIs (`load`), the live points and stored al
 config section (`config`) and the API (`api`)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from appliance.core.domain import Domain
 
 SUPERVISORS = ("admin", "safety_officer", "supervisor")
@@ -61,6 +63,7 @@ def domain() -> Domain:
 
     return Domain(
         name="gas",
+        openapi=Path(__file__).parent / "openapi.json",
         blueprints=[api.api_bp],
         # acknowledging and shelving gas alarms: the people responsible on the shift, from the tablet
         permissions={"alarms.ack": SUPERVISORS, "alarms.shelve": SUPERVISORS},

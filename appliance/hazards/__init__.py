@@ -2,6 +2,8 @@
 grade, reminders and escalation (`rules` pure, `service` stored, `api` HTTP)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from appliance.core.domain import Domain
 
 
@@ -17,6 +19,7 @@ def domain() -> Domain:
 
     return Domain(
         name="hazards",
+        openapi=Path(__file__).parent / "openapi.json",
         blueprints=[api.api_bp],
         # every person with a login may report a hazard (and rectify one assigned to them); the shift and
         # the safety office dispatch and accept (hazards.rules checks who within these)

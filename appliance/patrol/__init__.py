@@ -3,6 +3,8 @@ checklist answered at a checkpoint, the review of suspicious rounds and "last se
 (`rules` pure, `service` stored, `api` HTTP)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from appliance.core.domain import Domain
 
 STAFF = ("admin", "safety_officer", "supervisor", "worker", "kiosk")
@@ -68,6 +70,7 @@ def domain() -> Domain:
 
     return Domain(
         name="patrol",
+        openapi=Path(__file__).parent / "openapi.json",
         blueprints=[api.api_bp],
         # the board and the shift read rounds; the safety office edits checkpoints, routes and plans; the
         # shift reviews suspicious rounds; whoever tapped answers the checklist, at the checkpoint's own

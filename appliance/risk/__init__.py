@@ -3,6 +3,8 @@ grading (`rules`, `register`), its spreadsheet import (`rows`, `importer`), cont
 (`task_rules`, `tasks`), QR labels that locate an area from a photo (`qr`) and the API."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from appliance.core.domain import Domain
 
 
@@ -21,6 +23,7 @@ def domain() -> Domain:
 
     return Domain(
         name="risk",
+        openapi=Path(__file__).parent / "openapi.json",
         blueprints=[api.api_bp, tasks_api.api_bp],
         # the risk register is told to everyone (风险告知); the safety office maintains it
         permissions={"risks.write": ("admin", "safety_officer")},

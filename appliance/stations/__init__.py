@@ -2,6 +2,8 @@
 taps arrive as signed posts (the station program itself is the `satellite` package)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from appliance.core.domain import Domain
 
 
@@ -32,4 +34,4 @@ def domain() -> Domain:
     from appliance.stations import api
 
     return Domain(name="stations", blueprints=[api.api_bp], permissions={"stations.write": ("admin",)},
-                  start=_start)
+                  start=_start, openapi=Path(__file__).parent / "openapi.json")

@@ -2,6 +2,8 @@
 (`worker`), its debounce and zone rules (`rules`), and the violations with their evidence (`violations`)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from appliance.core.domain import Domain
 
 
@@ -32,4 +34,5 @@ def domain() -> Domain:
     from appliance.vision import api
 
     return Domain(name="vision", blueprints=[api.api_bp], start=_start, jobs=_jobs,
+                  openapi=Path(__file__).parent / "openapi.json",
                   safety_events=("ppe.", "vision."))
