@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, need
 
-FOLDERS = ("appliance", "drivers", "models", "kiosk_ui", "sync", "systemd", "image_build", "tests", "bench")
+FOLDERS = ("appliance", "drivers", "models", "kiosk_ui", "sync", "satellite", "systemd", "image_build", "tests", "bench")
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
