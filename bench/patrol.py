@@ -104,14 +104,13 @@ class Card:
 
 def bare_reader(card: Card, taps: int) -> list[float]:
     """The reader driver alone, in this process, on its own emulated reader: t0 → sink."""
-    from drivers.base import REGISTRY
-    import drivers.nfc  # noqa: F401
-    import drivers.pcsc  # noqa: F401
-    from appliance.config import _reader_model
     from pydantic import TypeAdapter
 
+    import drivers
+    from drivers.base import REGISTRY
+
     entry = card.add("BARE", 0)
-    cfg = TypeAdapter(_reader_model()).validate_python(entry)
+    cfg = TypeAdapter(drivers.config_union("reader")).validate_python(entry)
     got: queue.Queue = queue.Queue()
     drv = REGISTRY[cfg.type](cfg, lambda tap: got.put(time.time()))
     drv.start()
