@@ -127,3 +127,27 @@ SIG = station_signature(KEY, "1000", "abcdef123456", BODY)
 ])
 def test_station_posts(key, ts, nonce, body, sig, now, seen, reason):
     assert check_station_post(key, ts, nonce, body, sig, now, seen) == reason
+
+
+# status_at: a verdict stored at a round's last change, brought to a later time, says what evaluate says then
+# (same visits): window [1000, 2000], grace 500. Rows: visits, stored at, read at, status read.
+STATUS_AT = [
+    ([], 0, 500, "scheduled"),
+    ([], 0, 1000, "open"),
+    ([], 0, 2500, "open"),            # grace still running: a late visit would count
+    ([], 0, 2501, "missed"),
+    ([(1, 1100)], 1100, 1500, "in_progress"),
+    ([(1, 1100)], 1100, 2501, "incomplete"),
+    ([(1, 1100), (2, 1200)], 1200, 9999, "completed"),
+    ([(1, 1100), (2, 2100)], 2100, 9999, "late"),
+]
+
+
+@pytest.mark.parametrize("visits,stored_at,read_at,want", STATUS_AT)
+def test_status_at_agrees_with_evaluate(visits, stored_at, read_at, want):
+    from appliance.patrol.rules import status_at
+
+    stops = [Stop(1), Stop(2)]
+    vs = [Visit(cp, at) for cp, at in visits]
+    stored = evaluate(stops, vs, 1000, 2000, stored_at, 500).status
+    assert status_at(stored, 1000, 2000, read_at, 500) == want == evaluate(stops, vs, 1000, 2000, read_at, 500).status

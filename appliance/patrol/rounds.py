@@ -63,11 +63,24 @@ class _Lookup:
         return self.names[pid]
 
 
+def stored_verdict(r: Round, now: int, stops: list[RouteStop]) -> dict:
+    """The round's verdict as stored at its last change (its close, or the last tap that counted for it),
+    brought to `now`: an open round's status moves with time alone (`rules.status_at`). A round nobody has
+    tapped for yet has no stored verdict: it has visited nothing and misses every stop."""
+    stored = json.loads(r.verdict or "{}")
+    if not stored:
+        return PR.evaluate([PR.Stop(s.checkpoint_id, s.min_walk_s) for s in stops], [], r.due_start, r.due_end,
+                           now, r.grace_ms).as_dict()
+    if not r.closed:
+        stored["status"] = PR.status_at(stored["status"], r.due_start, r.due_end, now, r.grace_ms)
+    return stored
+
+
 def round_dict(r: Round, now: int | None = None, detail: bool = False, look: _Lookup | None = None) -> dict:
-    """A round as stored once closed; while open, judged live at `now`."""
+    """A round with its verdict as stored at its last change (`stored_verdict`); nothing is judged here."""
     now = events.now_ms() if now is None else now
     look = look or _Lookup()
-    verdict = json.loads(r.verdict) if r.closed else verdict_of(r, now, look.stops_of(r.route_id)).as_dict()
+    verdict = stored_verdict(r, now, look.stops_of(r.route_id))
     route = look.route(r.route_id)
     total = len(look.stops_of(r.route_id))
     out = {"id": r.id, "plan_id": r.plan_id, "route_id": r.route_id, "route": route.name if route else "",

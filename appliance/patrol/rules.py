@@ -116,6 +116,17 @@ def evaluate(stops: list[Stop], visits: list[Visit], start_ms: int, end_ms: int,
     return Verdict(status, visited, missed, out_of_order, tuple(too_fast), started, finished, tuple(flags))
 
 
+def status_at(status: str, start_ms: int, end_ms: int, now_ms: int, grace_ms: int = 0) -> str:
+    """The status of an open round whose verdict was `status` at its last change (a tap), at `now_ms`: with
+    the same visits, only the passing of time moves it (as `evaluate` would judge it now)."""
+    closed = now_ms > end_ms + grace_ms
+    if status in (SCHEDULED, OPEN):
+        return MISSED if closed else (SCHEDULED if now_ms < start_ms else OPEN)
+    if status == IN_PROGRESS and closed:
+        return INCOMPLETE
+    return status
+
+
 def normal_streak(history: list[bool]) -> int:
     """Length of the run of all-正常 rounds at the end of `history` (oldest first; True = every answer
     正常)."""
