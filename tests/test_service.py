@@ -191,6 +191,10 @@ def test_health_components_after_start(tmp_path, procs):
     assert body["appliance_id"] == "test-1"
     assert comps["database"]["event_head"] >= 1  # system.started is recorded at start
     assert comps["event_bus"]["head"] >= 1
+    # the core's jobs and every enabled domain's (registered through appliance/domains.py)
+    jobs = {j["id"] for j in comps["scheduler"]["jobs"]}
+    assert {"backup", "wal-checkpoint", "hazard-deadlines", "control-tasks", "patrol-rounds",
+            "vision-evidence"} <= jobs, jobs
 
     assert proc.terminate_and_wait() == 0, proc.output
 

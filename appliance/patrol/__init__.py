@@ -17,7 +17,7 @@ def _start(runtime):
 
     from drivers.base import REGISTRY
 
-    from appliance.patrol import review, rounds, taps
+    from appliance.patrol import taps
 
     log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _start(runtime):
 def _jobs(s, config, runtime) -> None:
     from datetime import datetime, timezone
 
-    from appliance.patrol import service as patrol
+    from appliance.patrol import rounds
 
     # rounds are scheduled a day ahead and closed (judged) once their window and grace are over
     s.add_job(rounds.tick, "interval", seconds=30, id="patrol-rounds", name="patrol rounds",
