@@ -3,7 +3,7 @@
 A domain (gas, patrol, hazards, …) is one package under `appliance/` whose `__init__.py` has a
 `domain()` function returning a `Domain`: its blueprints (JSON API and pages, with their own templates
 and static files), its permissions, its scheduled jobs, its start/stop hooks and health checks, its
-i18n texts, its migrations, its OpenAPI paths and the event types that ride the sync safety lane.
+i18n texts, its navigation links, its migrations, its OpenAPI paths and the event types that ride the sync safety lane.
 `appliance/domains.py` lists the enabled domains; the service registers each with the core at start.
 The core never imports a domain: it only reads what was registered here.
 """
@@ -15,6 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """A link to one of a domain's pages in the pages' top bar (shown to signed-in tablet users)."""
+
+    endpoint: str       # the page's endpoint, e.g. "patrol_pages.tablet"
+    text: str           # the i18n key of its label, in the domain's own catalogue, e.g. "nav.patrol"
+    order: int = 100    # its place among every domain's links (smaller first)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class Domain:
     init_app: Callable[[Any], None] | None = None
     # folder with zh-CN.json and en.json holding the domain's UI texts
     i18n: Path | None = None
+    # links to its pages in the top bar of every page (the pages package shows those of registered domains)
+    nav: Sequence[NavLink] = ()
     # folder of numbered NNNN_name.sql migrations (one global sequence across the core and domains)
     migrations: Path | None = None
     # OpenAPI document fragment (its "paths" and "components.schemas") describing the domain's API

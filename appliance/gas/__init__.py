@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.core.domain import Domain
+from appliance.core.domain import Domain, NavLink
 
 SUPERVISORS = ("admin", "safety_officer", "supervisor")
 
@@ -59,12 +59,14 @@ def _jobs(s, config, runtime) -> None:
 
 
 def domain() -> Domain:
-    from appliance.gas import api
+    from appliance.gas import api, pages
 
     return Domain(
         name="gas",
         openapi=Path(__file__).parent / "openapi.json",
-        blueprints=[api.api_bp],
+        blueprints=[api.api_bp, pages.bp],
+        i18n=Path(__file__).parent / "i18n",
+        nav=[NavLink("gas_pages.tablet", "nav.alarms", order=10)],
         # acknowledging and shelving gas alarms: the people responsible on the shift, from the tablet
         permissions={"alarms.ack": SUPERVISORS, "alarms.shelve": SUPERVISORS},
         start=_start,

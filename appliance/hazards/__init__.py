@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.core.domain import Domain
+from appliance.core.domain import Domain, NavLink
 
 
 def _jobs(s, config, runtime) -> None:
@@ -15,12 +15,14 @@ def _jobs(s, config, runtime) -> None:
 
 
 def domain() -> Domain:
-    from appliance.hazards import api
+    from appliance.hazards import api, pages
 
     return Domain(
         name="hazards",
         openapi=Path(__file__).parent / "openapi.json",
-        blueprints=[api.api_bp],
+        blueprints=[api.api_bp, pages.bp],
+        i18n=Path(__file__).parent / "i18n",
+        nav=[NavLink("hazards_pages.tablet", "nav.hazards", order=20)],
         # every person with a login may report a hazard (and rectify one assigned to them); the shift and
         # the safety office dispatch and accept (hazards.rules checks who within these)
         permissions={"hazards.report": ("admin", "safety_officer", "supervisor", "worker"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.core.domain import Domain
+from appliance.core.domain import Domain, NavLink
 
 STAFF = ("admin", "safety_officer", "supervisor", "worker", "kiosk")
 
@@ -66,12 +66,14 @@ def _jobs(s, config, runtime) -> None:
 
 
 def domain() -> Domain:
-    from appliance.patrol import api
+    from appliance.patrol import api, pages
 
     return Domain(
         name="patrol",
         openapi=Path(__file__).parent / "openapi.json",
-        blueprints=[api.api_bp],
+        blueprints=[api.api_bp, pages.bp],
+        i18n=Path(__file__).parent / "i18n",
+        nav=[NavLink("patrol_pages.tablet", "nav.patrol", order=50)],
         # the board and the shift read rounds; the safety office edits checkpoints, routes and plans; the
         # shift reviews suspicious rounds; whoever tapped answers the checklist, at the checkpoint's own
         # screen (a kiosk device token) or on a tablet

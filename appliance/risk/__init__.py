@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.core.domain import Domain
+from appliance.core.domain import Domain, NavLink
 
 
 def _jobs(s, config, runtime) -> None:
@@ -19,12 +19,14 @@ def _jobs(s, config, runtime) -> None:
 
 
 def domain() -> Domain:
-    from appliance.risk import api, tasks_api
+    from appliance.risk import api, pages, tasks_api
 
     return Domain(
         name="risk",
         openapi=Path(__file__).parent / "openapi.json",
-        blueprints=[api.api_bp, tasks_api.api_bp],
+        blueprints=[api.api_bp, tasks_api.api_bp, pages.bp],
+        i18n=Path(__file__).parent / "i18n",
+        nav=[NavLink("risk_pages.tablet", "nav.risks", order=30)],
         # the risk register is told to everyone (风险告知); the safety office maintains it
         permissions={"risks.write": ("admin", "safety_officer")},
         jobs=_jobs,

@@ -34,4 +34,5 @@ def domain() -> Domain:
     from appliance.stations import api
 
     return Domain(name="stations", blueprints=[api.api_bp], permissions={"stations.write": ("admin",)},
-                  start=_start, openapi=Path(__file__).parent / "openapi.json")
+                  start=_start, openapi=Path(__file__).parent / "openapi.json",
+                  i18n=Path(__file__).parent / "i18n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.core.domain import Domain
+from appliance.core.domain import Domain, NavLink
 
 
 def _start(runtime):
@@ -31,8 +31,10 @@ def _jobs(s, config, runtime) -> None:
 
 
 def domain() -> Domain:
-    from appliance.vision import api
+    from appliance.vision import api, pages
 
-    return Domain(name="vision", blueprints=[api.api_bp], start=_start, jobs=_jobs,
+    return Domain(name="vision", blueprints=[api.api_bp, pages.bp], start=_start, jobs=_jobs,
+                  i18n=Path(__file__).parent / "i18n",
+                  nav=[NavLink("vision_pages.tablet", "nav.violations", order=40)],
                   openapi=Path(__file__).parent / "openapi.json",
                   safety_events=("ppe.", "vision."))

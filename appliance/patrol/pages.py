@@ -1,0 +1,56 @@
+"""The patrol pages: the tablet's patrol page (/tablet/patrol: today's rounds, control tasks, the review of
+suspicious rounds, last seen, and checkpoints, routes and plans to edit) and the checkpoint screen beside a
+badge reader (/checkpoint/<reader>: the tap and the checklist to answer)."""
+from __future__ import annotations
+
+from flask import render_template
+
+from appliance.core import auth, events
+from appliance.core import people as P
+from appliance.core.access import current, require
+from appliance.core.pages import PageBlueprint, site_view, text
+from appliance.core.web import error_page
+
+bp = PageBlueprint("patrol_pages", __name__, template_folder="templates", static_folder="static",
+                   static_url_path="/static/patrol")
+
+
+@bp.get("/checkpoint/<reader>")
+@require("board.read")
+def checkpoint(reader: str):
+    if len(reader) > 64:
+        return error_page(404, text("error.not_found"))
+    return render_template("patrol/checkpoint.html", reader=reader, site=site_view(), head=events.head_seq(),
+                           can_answer=auth.allowed(current().role, "patrol.answer") and (
+                               current().kind != "device" or current().name == reader))
+
+
+@bp.get("/tablet/patrol")
+@require("tablet.use")
+def tablet():
+    from appliance.patrol import service as PT
+    from appliance.risk import tasks as CT
+
+    role = current().role
+    tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
+             .order_by(CT.ControlTask.period_end).limit(200)]
+    suspicious = [PT.round_dict(r) for r in PT.Round.select().where(
+        PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)] \
+        if auth.allowed(role, "patrol.read") else []
+    checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
+    routes = [PT.route_dict(r) for r in PT.Route.select().order_by(PT.Route.code)]
+    now = events.now_ms()
+    can_read = auth.allowed(role, "patrol.read")   # rounds and who walked them: the shift and the office
+    today = PT.rounds_of_day() if can_read else []
+    started = [r for r in today if r["due_start"] <= now][::-1]   # newest first; the future ones are counted
+    upcoming = [r for r in today if r["due_start"] > now]
+    return render_template(
+        "patrol/tablet.html", rounds=started[:60], upcoming=len(upcoming),
+        next_round=upcoming[0]["due_start"] if upcoming else None, suspicious=suspicious, checkpoints=checkpoints, routes=routes,
+        plans=[PT.plan_dict(p) for p in PT.Plan.select().order_by(PT.Plan.id)],
+        areas={a.id: a for a in P.Area.select().where(P.Area.active)},
+        cp_codes={c["id"]: c["code"] for c in checkpoints}, cp_codes_rev={c["code"]: c["id"] for c in checkpoints},
+        route_names={r["id"]: r["name"] for r in routes}, site_tz=site_view()["timezone"],
+        last_seen=PT.last_seen() if auth.allowed(role, "people.read") else None,
+        can_write=auth.allowed(role, "patrol.write"), can_review=auth.allowed(role, "patrol.review"),
+        tasks=tasks, can_check=auth.allowed(role, "hazards.report"), can_read=can_read)
