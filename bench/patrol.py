@@ -48,7 +48,7 @@ def write_config(data: Path, port: int, readers_toml: str) -> Path:
 
 def seed(cfg_path: Path) -> None:
     from appliance.core import db, people
-    from appliance.patrol import plans, taps
+    from appliance.patrol import plans
     from appliance.config import load_config
     from appliance.domains import create_app
 
@@ -185,7 +185,7 @@ def station_throughput(work: Path, backlog: int) -> dict:
     copy.mkdir()
     shutil.copy(data / "appliance.db", copy / "appliance.db")
     from appliance.core import db
-    from appliance.patrol import service as patrol
+    from appliance.patrol import taps
 
     db.open_database(copy / "appliance.db")
     n_base = min(backlog, 1000)

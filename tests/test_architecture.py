@@ -123,10 +123,10 @@ def test_graph_sees_the_packages():
 
 @pytest.mark.parametrize("src,dst", [
     ("appliance.core.web", "appliance.gas.sensors"), ("appliance.core.web", "kiosk_ui.views"),
-    ("appliance.core.events", "sync.store"), ("appliance.gas.sensors", "appliance.patrol.service"),
+    ("appliance.core.events", "sync.store"), ("appliance.gas.sensors", "appliance.patrol.taps"),
     ("kiosk_ui.views", "appliance.hazards.api"), ("kiosk_ui.views", "sync.store"),
     ("sync.engine", "appliance.hazards.service"), ("models.runner", "appliance.core.errors"),
-    ("satellite.station", "appliance.patrol.service"), ("appliance.hazards.service", "appliance.risk.register"),
+    ("satellite.station", "appliance.patrol.taps"), ("appliance.hazards.service", "appliance.risk.register"),
     ("appliance.gas.api", "appliance.service"), ("appliance.core.people", "drivers.modbus"),
 ])
 def test_the_rules_refuse_what_they_must(src, dst):

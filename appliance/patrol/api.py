@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from appliance.patrol import last_seen, models, plans, review, rounds, taps
-from appliance.core.errors import ApplianceError
-from appliance.core.access import current, public, require
+from appliance.core.access import current, require
 from appliance.core.api import body, int_arg
 
 api_bp = Blueprint("patrol_api", __name__, url_prefix="/api/v1")

@@ -28,29 +28,29 @@ def checkpoint(reader: str):
 @bp.get("/tablet/patrol")
 @require("tablet.use")
 def tablet():
-    from appliance.patrol import service as PT
+    from appliance.patrol import last_seen, models, plans, rounds
     from appliance.risk import tasks as CT
 
     role = current().role
     tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
              .order_by(CT.ControlTask.period_end).limit(200)]
-    suspicious = [PT.round_dict(r) for r in PT.Round.select().where(
-        PT.Round.closed & PT.Round.suspicious & PT.Round.reviewed_by.is_null()).order_by(PT.Round.due_start.desc()).limit(50)] \
+    suspicious = [rounds.round_dict(r) for r in models.Round.select().where(
+        models.Round.closed & models.Round.suspicious & models.Round.reviewed_by.is_null()).order_by(models.Round.due_start.desc()).limit(50)] \
         if auth.allowed(role, "patrol.read") else []
-    checkpoints = [PT.checkpoint_dict(c) for c in PT.Checkpoint.select().order_by(PT.Checkpoint.code)]
-    routes = [PT.route_dict(r) for r in PT.Route.select().order_by(PT.Route.code)]
+    checkpoints = [plans.checkpoint_dict(c) for c in models.Checkpoint.select().order_by(models.Checkpoint.code)]
+    routes = [plans.route_dict(r) for r in models.Route.select().order_by(models.Route.code)]
     now = events.now_ms()
     can_read = auth.allowed(role, "patrol.read")   # rounds and who walked them: the shift and the office
-    today = PT.rounds_of_day() if can_read else []
+    today = rounds.rounds_of_day() if can_read else []
     started = [r for r in today if r["due_start"] <= now][::-1]   # newest first; the future ones are counted
     upcoming = [r for r in today if r["due_start"] > now]
     return render_template(
         "patrol/tablet.html", rounds=started[:60], upcoming=len(upcoming),
         next_round=upcoming[0]["due_start"] if upcoming else None, suspicious=suspicious, checkpoints=checkpoints, routes=routes,
-        plans=[PT.plan_dict(p) for p in PT.Plan.select().order_by(PT.Plan.id)],
+        plans=[plans.plan_dict(p) for p in models.Plan.select().order_by(models.Plan.id)],
         areas={a.id: a for a in P.Area.select().where(P.Area.active)},
         cp_codes={c["id"]: c["code"] for c in checkpoints}, cp_codes_rev={c["code"]: c["id"] for c in checkpoints},
         route_names={r["id"]: r["name"] for r in routes}, site_tz=site_view()["timezone"],
-        last_seen=PT.last_seen() if auth.allowed(role, "people.read") else None,
+        last_seen=last_seen.last_seen() if auth.allowed(role, "people.read") else None,
         can_write=auth.allowed(role, "patrol.write"), can_review=auth.allowed(role, "patrol.review"),
         tasks=tasks, can_check=auth.allowed(role, "hazards.report"), can_read=can_read)

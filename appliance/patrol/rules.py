@@ -9,9 +9,6 @@ reports everything 正常 round after round, was probably not looking — the ro
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
