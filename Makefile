@@ -9,7 +9,7 @@ export PYTHON
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 
-$(VENV)/.installed-run: setup.cfg pyproject.toml | check-python
+$(VENV)/.installed-run: pyproject.toml | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -e .
