@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 export PYTHON
 
-.PHONY: demo test bench check-python clean
+.PHONY: demo test bench lint check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -35,6 +35,11 @@ test: check-python
 bench: check-python
 	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
 	$(PY) bench/run.py
+
+# Style and type checks (ruff, mypy: settings in pyproject.toml); not part of `make test` yet.
+lint: check-python
+	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check . ; r=$$?; $(VENV)/bin/mypy; m=$$?; exit $$((r || m))
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache
