@@ -4,19 +4,20 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 export PYTHON
 
-.PHONY: demo test bench check-python clean
+.PHONY: demo test bench lint lock check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 
-$(VENV)/.installed-run: setup.cfg pyproject.toml | check-python
+# Every install takes its versions from constraints.txt, so that boxes set up on different days run the same.
+$(VENV)/.installed-run: pyproject.toml constraints.txt | check-python
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -U pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -U pip -c constraints.txt
+	$(PY) -m pip install -q -e . -c constraints.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed-run
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c constraints.txt
 	touch $@
 
 # Runs the appliance on the demo plant and prints the kiosk URL (DEMO_ARGS="--port 9090 --data /tmp/x").
@@ -35,6 +36,26 @@ test: check-python
 bench: check-python
 	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
 	$(PY) bench/run.py
+
+# Style and type checks (ruff, mypy: settings in pyproject.toml); not part of `make test` yet.
+lint: check-python
+	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check . ; r=$$?; $(VENV)/bin/mypy; m=$$?; exit $$((r || m))
+
+# Rewrites constraints.txt: '.[dev]' resolved afresh in a scratch venv, every version pinned. Run it after
+# changing a dependency in pyproject.toml (the ~= ranges there still bound what it may pick), then commit it.
+LOCK_VENV := build/lock-venv
+lock: check-python
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q -U pip
+	$(LOCK_VENV)/bin/python -m pip install -q -e '.[dev]'
+	{ echo "# Exact versions of everything '.[dev]' installs, dependencies of dependencies included: make demo and"; \
+	  echo "# make test install with -c constraints.txt. Written by 'make lock', do not edit by hand; resolved on"; \
+	  $(LOCK_VENV)/bin/python -c 'import platform; print("# Python", platform.python_version(), platform.machine())'; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable --exclude setuptools --exclude wheel; \
+	} > constraints.txt
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache

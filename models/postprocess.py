@@ -1,7 +1,7 @@
 """Pure functions around the detector: letterbox pre-processing, decoding of the model's outputs, NMS.
 
 Everything here works on numpy arrays and plain numbers so that it is tested with tables and shared by the
-runtime (models/detector.py) and the training recipe (models/ppe/), which must letterbox exactly alike.
+runtime (models/detector.py) and the training recipe (training/ppe/), which must letterbox exactly alike.
 
 The model family is CenterNet-style (one feature map at stride `s`):
 - `heat` [H, W, C]: per-class centre scores in 0..1 (sigmoid already applied in the model);

@@ -1,5 +1,5 @@
-"""The GPU recipe's data side, without torch: the compact training file (models/ppe/compact.py) keeps every
-image and box, and the augmentation (models/ppe/augment.py) moves boxes with the pixels (letterbox, scale,
+"""The GPU recipe's data side, without torch: the compact training file (training/ppe/compact.py) keeps every
+image and box, and the augmentation (training/ppe/augment.py) moves boxes with the pixels (letterbox, scale,
 crop, mirror)."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from models.postprocess import PAD_VALUE, letterbox
-from models.ppe import compact
-from models.ppe.augment import augmented_example, colour_jitter, place
+from training.ppe import compact
+from training.ppe.augment import augmented_example, colour_jitter, place
 
 
 def _dataset(root, sizes):

@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover
 
 def photo_with(texts: list[str], fmt: str = "JPEG", index: int = 0) -> bytes:
     """A real worksite photo (the hard-hat sample) with a QR label for each text pasted into it, tilted."""
-    need(cv2 is not None, "opencv-python-headless (setup.cfg) is not installed")
+    need(cv2 is not None, "opencv-python-headless (pyproject.toml) is not installed")
     need(bool(SAMPLE), "../shared/data/hardhat_sample (a real photo)")
     img = Image.open(SAMPLE[index]).convert("RGB")
     img = img.resize((img.width * 2, img.height * 2))  # a phone-sized photo, the label a small part of it

@@ -1,8 +1,8 @@
 """A compact copy of a YOLO-labelled split in ONE file, for training where the dataset folder is not at hand
 (a lent GPU machine receives at most 64 MiB with the working tree, and no ../shared).
 
-    python -m models.ppe.compact --data ../shared/data/hardhat_workers --split train \
-        --out models/ppe/work/gpu/compact-train-320.npz
+    python -m training.ppe.compact --data ../shared/data/hardhat_workers --split train \
+        --out training/ppe/work/gpu/compact-train-320.npz
 
 Every image is re-encoded as JPEG with its longer side at most --size pixels (aspect kept, no letterbox, so
 scale/crop augmentation can still place it freely); the JPEG quality is the highest of 95, 90, … that keeps

@@ -1,7 +1,7 @@
 """Stage 1 of the recipe: run the frozen ImageNet MobileNetV2 once over the training split (and its mirror
 image) and cache its three feature maps as float16, so the head trains without the backbone's cost.
 
-    python -m models.ppe.prepare --data ../shared/data/hardhat_workers --split train --out models/ppe/work
+    python -m training.ppe.prepare --data ../shared/data/hardhat_workers --split train --out training/ppe/work
 
 Resumable: the cache is written in chunks and `done.txt` says how many images are in; a rerun continues.
 `--maps c8` caches only the stride-8 map (what `train.py --tune-from 7` reads), running only the first seven
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.ppe.data import list_images, load_example
-from models.ppe.net import Backbone
+from training.ppe.data import list_images, load_example
+from training.ppe.net import Backbone
 
 SHAPES = {"c8": (32, 8), "c16": (96, 16), "c32": (320, 32)}
 
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="dataset root holding <split>/images and labels")
     ap.add_argument("--split", default="train")
-    ap.add_argument("--out", type=Path, default=Path("models/ppe/work"))
+    ap.add_argument("--out", type=Path, default=Path("training/ppe/work"))
     ap.add_argument("--size", type=int, default=320)
     ap.add_argument("--flip", action="store_true", help="also cache the mirror image of every picture")
     ap.add_argument("--limit", type=int, default=0, help="only the first N images (a quick trial)")

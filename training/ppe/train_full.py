@@ -2,8 +2,8 @@
 augmented images from a compact copy of the training split (compact.py), then export int8 TFLite through the
 usual path (export_weights.py → export_tflite.py) and score it with `safety-appliance vision eval`.
 
-    python -m models.ppe.train_full --compact models/ppe/work/gpu/compact-train-320.npz \
-        --init models/ppe/work/run2/model.pt --out models/ppe/work/full --device cuda --max-minutes 6
+    python -m training.ppe.train_full --compact training/ppe/work/gpu/compact-train-320.npz \
+        --init training/ppe/work/run2/model.pt --out training/ppe/work/full --device cuda --max-minutes 6
 
 Stages (`--stages`, default train,export,eval):
 - train: MobileNetV2 + CenterNet head (net.py) from --init (a model.pt of train.py or of this script: the
@@ -36,11 +36,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.ppe.augment import augmented_example
-from models.ppe.compact import CompactSet
-from models.ppe.data import centernet_targets
-from models.ppe.net import Detector
-from models.ppe.train import focal_loss, reg_loss
+from training.ppe.augment import augmented_example
+from training.ppe.compact import CompactSet
+from training.ppe.data import centernet_targets
+from training.ppe.net import Detector
+from training.ppe.train import focal_loss, reg_loss
 
 MODEL_NAME = "ppe_mnv2_{size}_int8.tflite"  # .format(size=--size)
 
@@ -222,19 +222,19 @@ def run(cmd: list[str]) -> None:
 
 def need_file(path: Path, what: str) -> None:
     if not path.exists():
-        raise SystemExit(f"{what} not found at {path} (see models/ppe/README.md)")
+        raise SystemExit(f"{what} not found at {path} (see training/ppe/README.md)")
 
 
 def export(args) -> Path:
     model = args.out / "model.pt"
     need_file(model, "the trained model.pt")
     need_file(args.data / "valid" / "images", "the dataset's valid/ images (export check samples)")
-    need_file(Path(args.tf_python), "the TensorFlow venv's python (make -f models/ppe/Makefile venvs)")
+    need_file(Path(args.tf_python), "the TensorFlow venv's python (make -f training/ppe/Makefile venvs)")
     program = args.out / "program.npz"
     tflite = args.out / MODEL_NAME.format(size=args.size)
-    run([sys.executable, "-m", "models.ppe.export_weights", "--model", str(model), "--out", str(program),
+    run([sys.executable, "-m", "training.ppe.export_weights", "--model", str(model), "--out", str(program),
          "--data", str(args.data), "--size", str(args.size)])
-    run([args.tf_python, "-m", "models.ppe.export_tflite", "--program", str(program), "--data", str(args.data),
+    run([args.tf_python, "-m", "training.ppe.export_tflite", "--program", str(program), "--data", str(args.data),
          "--out", str(tflite), "--size", str(args.size), "--calibration", str(args.calibration)])
     return tflite
 
@@ -252,7 +252,7 @@ def evaluate(args) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--compact", type=Path, help="compact training file from compact.py (train stage)")
-    ap.add_argument("--out", type=Path, default=Path("models/ppe/work/full"))
+    ap.add_argument("--out", type=Path, default=Path("training/ppe/work/full"))
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cuda or cpu")
     ap.add_argument("--init", type=Path, help="a model.pt (whole Detector) to start from; else ImageNet weights")
     ap.add_argument("--stages", default="train,export,eval", help="comma-separated: train, export, eval")
@@ -277,7 +277,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=Path("../shared/data/hardhat_workers"),
                     help="dataset root (export: valid/ checks, train/ calibration; eval: valid/)")
     ap.add_argument("--calibration", type=int, default=300, help="training images for int8 calibration")
-    ap.add_argument("--tf-python", default="models/ppe/.venv-tf/bin/python")
+    ap.add_argument("--tf-python", default="training/ppe/.venv-tf/bin/python")
     ap.add_argument("--app-python", default=".venv/bin/python")
     ap.add_argument("--eval-dir", type=Path, help="folder to score instead of DATA/valid")
     args = ap.parse_args(argv)

@@ -1,7 +1,7 @@
 """Stage 3a (torch venv): turn the trained Detector into a framework-free "program" of folded convolutions,
 so the TensorFlow side (export_tflite.py) rebuilds it layer by layer without torch.
 
-    python -m models.ppe.export_weights --model models/ppe/work/run1/model.pt --out models/ppe/work/program.npz \
+    python -m training.ppe.export_weights --model training/ppe/work/run1/model.pt --out training/ppe/work/program.npz \
         --data ../shared/data/hardhat_workers
 
 Every Conv+BatchNorm(+ReLU/ReLU6) becomes one conv op with the BatchNorm folded into its weights and bias.
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.ppe.data import list_images, load_example
-from models.ppe.net import MEAN, STD, TAPS, Detector
+from training.ppe.data import list_images, load_example
+from training.ppe.net import MEAN, STD, TAPS, Detector
 
 
 class Program:

@@ -2,7 +2,7 @@
 Keras, check it against the torch outputs, and convert it to a full-integer (int8) TFLite file calibrated on
 training images.
 
-    python -m models.ppe.export_tflite --program models/ppe/work/program.npz \
+    python -m training.ppe.export_tflite --program training/ppe/work/program.npz \
         --data ../shared/data/hardhat_workers --out models/ppe/ppe_mnv2_384_int8.tflite --size 384
 
 The file takes uint8 RGB pixels [1, S, S, 3] for S = --size (normalisation is its first layer) and gives two
@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
-from models.ppe.data import list_images, load_example
+from training.ppe.data import list_images, load_example
 
 
 def build_keras(program: dict, size: int) -> keras.Model:

@@ -1,6 +1,6 @@
 """Stage 2 of the recipe: train the CenterNet head on the cached backbone features (prepare.py).
 
-    python -m models.ppe.train --cache models/ppe/work/cache-train-320 --out models/ppe/work/run1 --epochs 4
+    python -m training.ppe.train --cache training/ppe/work/cache-train-320 --out training/ppe/work/run1 --epochs 4
 
 With --tune-tail the last MobileNetV2 stage (features[14:18], stride 32, cheap at 10×10) is fine-tuned too,
 from the cached stride-16 features, at a tenth of the head's learning rate (its BatchNorm statistics stay
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.ppe.data import centernet_targets
-from models.ppe.net import TAPS, Detector, Head, mobilenet_v2_features
+from training.ppe.data import centernet_targets
+from training.ppe.net import TAPS, Detector, Head, mobilenet_v2_features
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
