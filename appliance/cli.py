@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from appliance import __version__
 from pydantic import ValidationError
 
+from appliance import __version__
 from appliance.core.errors import ApplianceError
 
 DEFAULT_CONFIG = "/etc/safety-appliance/appliance.toml"
@@ -162,10 +162,9 @@ def cmd_check_config(args) -> int:
 
 
 def cmd_init_db(args) -> int:
+    from appliance import domains
     from appliance.core import db
     from appliance.core.people import Site, set_site
-
-    from appliance import domains
 
     cfg = _load(args)
     domains.load()
@@ -343,17 +342,15 @@ def open_kiosk(url: str) -> None:
 def cmd_demo(args) -> int:
     import socket
 
-    from drivers.sim.plant import Plant
-
     from appliance import demo
+    from drivers.sim.plant import Plant
 
     plant = badges = walker = None
     sim_port = None
     readers_toml = ""
     if not args.no_devices:
-        from drivers.sim.badges import Badges
-
         from appliance.demo_patrol import Walker, readers
+        from drivers.sim.badges import Badges
 
         with socket.socket() as s:  # a free port for the simulated gas controller (a real Modbus server)
             s.bind(("127.0.0.1", 0))

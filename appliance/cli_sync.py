@@ -50,8 +50,8 @@ def add_parsers(sub, config_arg) -> None:
 
 
 def _open(config_path: str):
-    from appliance.config import load_config
     from appliance import domains
+    from appliance.config import load_config
     from appliance.core.db import migrate, open_database
 
     cfg = load_config(config_path)

@@ -11,8 +11,18 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 import drivers
-from appliance.core.config import (AuthConfig, DiscoveryConfig, LoggingConfig, Section, SiteConfig, StorageConfig,
-                                   WebConfig, describe_validation_error, parse_toml, read_text)
+from appliance.core.config import (
+    AuthConfig,
+    DiscoveryConfig,
+    LoggingConfig,
+    Section,
+    SiteConfig,
+    StorageConfig,
+    WebConfig,
+    describe_validation_error,
+    parse_toml,
+    read_text,
+)
 from appliance.gas.config import AlarmsConfig, PointConfig
 from appliance.vision.config import VisionConfig
 from sync.config import SyncConfig, warn_world_readable

@@ -11,12 +11,11 @@ import os
 import secrets
 from pathlib import Path
 
+from appliance import domains
+from appliance.config import Config, load_config
 from appliance.core import auth, db
 from appliance.core import people as P
 from drivers.sim.plant import field_devices_toml, points_toml
-
-from appliance import domains
-from appliance.config import Config, load_config
 
 SITE = {"name": "滨江精细化工厂（演示）", "name_en": "Binjiang Fine Chemicals (demo)",
         "timezone": "Asia/Shanghai", "plan_width": 1600, "plan_height": 900}
@@ -103,7 +102,7 @@ def camera_toml(sample: Path = SAMPLE) -> str:
             bare.append(image.name)
         elif "0" not in classes and "1" in classes:
             covered.append(image.name)
-    files = [n for pair in zip(covered[:3], bare[:3]) for n in pair]
+    files = [n for pair in zip(covered[:3], bare[:3], strict=False) for n in pair]
     if not files:
         return ""
     if not DEFAULT_MODEL.exists():
@@ -190,7 +189,7 @@ class DemoReceiver:
         return (f"SYNC_RECEIVER_SECRET=$(cat {self.dir / 'secret'}) {sys.executable} -m appliance receiver "
                 f"--port {self.port} --data {self.dir}")
 
-    def start(self, retry: bool = True) -> "DemoReceiver":
+    def start(self, retry: bool = True) -> DemoReceiver:
         import socket
         import subprocess
         import sys

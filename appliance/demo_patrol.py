@@ -12,8 +12,8 @@ import logging
 import threading
 import time
 
-from appliance.patrol import models, plans
 from appliance.core.people import Area
+from appliance.patrol import models, plans
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Walker:
         self.stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-patrol", daemon=True)
 
-    def start(self) -> "Walker":
+    def start(self) -> Walker:
         self._thread.start()
         return self
 

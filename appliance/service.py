@@ -46,7 +46,7 @@ class Appliance:
         host = self.config.web.host
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{self.port}"
 
-    def start(self) -> "Appliance":
+    def start(self) -> Appliance:
         cfg = self.config
         t0 = time.monotonic()
         enabled = domains.load()

@@ -153,7 +153,7 @@ def read_sse(port: int, token: str, stop, on_ready, on_event) -> None:
         while not stop.is_set():
             try:
                 data = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             t = time.time()
             if not data:

@@ -37,9 +37,20 @@ import time
 from pathlib import Path
 
 import requests
-
-from _common import (ROOT, cli, free_port, percentile, ratio, read_sse, result, spawn_ready, stop, terminate,
-                     wait_healthy, wait_port)
+from _common import (
+    ROOT,
+    cli,
+    free_port,
+    percentile,
+    ratio,
+    read_sse,
+    result,
+    spawn_ready,
+    stop,
+    terminate,
+    wait_healthy,
+    wait_port,
+)
 
 PASSWORD = "bench-password-1"
 POINT = "GT-101"
@@ -178,7 +189,7 @@ def main() -> int:
                   f"poll_interval_s {args.interval:g}, {args.cycles} cycles, write at a random phase")
             p0, w0 = polls(base), time.monotonic()
             total, wait_poll, ingest, deliver, clear, ack = [], [], [], [], [], []
-            for i in range(args.cycles):
+            for _i in range(args.cycles):
                 time.sleep(rnd.uniform(0, args.interval))
                 t0 = time.time()
                 writer.write_register(0, 600, device_id=1)  # 60 %LEL

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from _common import ROOT, free_port, percentile, ratio, result, rss_kb, stop
 
 BARE = ("import flask, waitress, peewee, pydantic, apscheduler, zeroconf; import time; "
@@ -99,7 +98,7 @@ def concurrent_logins(base: str, password: str, n: int) -> float:
         go.wait()
         codes.append(s.post(f"{base}/login", data=form, allow_redirects=False, timeout=60).status_code)
 
-    threads = [threading.Thread(target=login, args=pair) for pair in zip(sessions, forms)]
+    threads = [threading.Thread(target=login, args=pair) for pair in zip(sessions, forms, strict=False)]
     for t in threads:
         t.start()
     go.wait()

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from _common import ratio, result
 
-from appliance.core import db
 from appliance.config import parse_config
+from appliance.core import db
 from drivers.base import Reading
 
 INSERT = "INSERT INTO readings (point, at, value, state) VALUES (?, ?, ?, ?)"

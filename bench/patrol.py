@@ -47,10 +47,10 @@ def write_config(data: Path, port: int, readers_toml: str) -> Path:
 
 
 def seed(cfg_path: Path) -> None:
-    from appliance.core import db, people
-    from appliance.patrol import plans
     from appliance.config import load_config
+    from appliance.core import db, people
     from appliance.domains import create_app
+    from appliance.patrol import plans
 
     create_app(load_config(cfg_path))
     a = people.create_area(people.AreaIn(code="A1", name="储罐区", polygon=[[0, 0], [5, 0], [5, 5]]), actor="system:bench")

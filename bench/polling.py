@@ -29,8 +29,8 @@ from pathlib import Path
 
 from _common import free_port, ratio, result, spawn_ready, terminate, wait_port
 
-from appliance.core import db
 from appliance.config import parse_config
+from appliance.core import db
 
 
 def config_toml(port: int, devices: int, n16: int, n32: int, n_points: int, data_dir: Path) -> str:

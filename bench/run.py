@@ -153,7 +153,7 @@ def main() -> int:
     widths = [max(len(row[i]) for row in table) for i in range(5)]
     print("\n=== summary ===")
     for i, row in enumerate(table):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
     if failed:

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from _common import ROOT, cli, free_port, percentile, ratio, read_sse, result, stop, wait_healthy
 
 PASSWORD = "bench-password-1"

@@ -105,7 +105,7 @@ def drain(tmp: Path, n: int, batch: int) -> dict:
     conn = db.connect_raw(app_dir / "appliance.db")
     cols = ("seq", "id", "type", "occurred_at", "recorded_at", "actor", "entity_type", "entity_id", "payload",
             "prev_hash", "hash")
-    rows = [dict(zip(cols, r)) for r in conn.execute(f"SELECT {', '.join(cols)} FROM events ORDER BY seq")]
+    rows = [dict(zip(cols, r, strict=False)) for r in conn.execute(f"SELECT {', '.join(cols)} FROM events ORDER BY seq")]
     conn.close()
     bodies = []
     for i in range(0, n, batch):

@@ -55,8 +55,8 @@ def inline_baseline(data: Path, images: Path, n: int = 30) -> float:
 
     from appliance.core import db, events
     from appliance.vision import violations
-    from appliance.vision.worker import annotator, encode_jpeg
     from appliance.vision.rules import Track
+    from appliance.vision.worker import annotator, encode_jpeg
 
     db.migrate(data / "appliance.db", data / "backups")
     db.open_database(data / "appliance.db")
@@ -92,7 +92,6 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
     import requests
-
     from _common import read_sse
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-vision-"))

@@ -12,9 +12,11 @@ pyscard, only `drivers/nfc.py` (and its emulator `sim/nfc_tag.py`) nfcpy.
 """
 from __future__ import annotations
 
+import functools
 import importlib
+import operator
 import pkgutil
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -38,4 +40,4 @@ def config_union(kind: str) -> Any:
     models = list(dict.fromkeys(cls.Config for cls in REGISTRY.values() if cls.kind == kind))
     if len(models) == 1:
         return Annotated[models[0], Field(discriminator="type")]
-    return Annotated[Union[tuple(models)], Field(discriminator="type")]
+    return Annotated[functools.reduce(operator.or_, models), Field(discriminator="type")]

@@ -13,8 +13,9 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Literal, NamedTuple, TypeVar
+from typing import ClassVar, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,7 +48,7 @@ _UID_SEPARATORS = re.compile(r"[\s:.-]")
 def normalize_uid(raw: str) -> str:
     """Card UID text as stored ("04:a1:b2:c3" → "04A1B2C3"); ValueError unless it is 4 to 10 bytes of hex."""
     uid = _UID_SEPARATORS.sub("", raw).upper()
-    if not re.fullmatch(r"(?:[0-9A-F]{2}){%d,%d}" % UID_BYTES, uid):
+    if not re.fullmatch(rf"(?:[0-9A-F]{{2}}){{{UID_BYTES[0]},{UID_BYTES[1]}}}", uid):
         raise ValueError(f"a card UID is {UID_BYTES[0]} to {UID_BYTES[1]} bytes of hex")
     return uid
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from abc import abstractmethod
 import time
-from typing import Any, Callable, ClassVar, NamedTuple
-
-from typing import Literal
+from abc import abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -118,7 +117,7 @@ class CameraConfig(DriverConfig):
     detect: DetectConfig = DetectConfig()
 
 
-def camera_class(type_key: str) -> type["Camera"]:
+def camera_class(type_key: str) -> type[Camera]:
     """The backend of a camera type."""
     import drivers
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from pydantic import Field, field_validator
 

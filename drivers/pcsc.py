@@ -13,7 +13,8 @@ pyscard is an optional dependency (`pip install safety-appliance[pcsc]`; it buil
 from __future__ import annotations
 
 import logging
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from pydantic import Field
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from abc import abstractmethod
 import time
-from typing import Callable, Iterable
+from abc import abstractmethod
+from collections.abc import Callable, Iterable
 
 from pydantic import Field
 
-from drivers.base import UID_BYTES, normalize_uid, DeviceState, Driver, DriverConfig, Tap, now_ms
+from drivers.base import UID_BYTES, DeviceState, Driver, DriverConfig, Tap, normalize_uid, now_ms
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -88,7 +88,7 @@ def parse_line(raw: bytes, p: ParserConfig) -> tuple[str, float]:
         parts = [f.strip() for f in text.split(p.delimiter)]
         if len(parts) != len(p.fields):
             raise LineError(f"{len(parts)} fields, expected {len(p.fields)}")
-        got = dict(zip(p.fields, parts))
+        got = dict(zip(p.fields, parts, strict=False))
     else:
         m = re.fullmatch(p.pattern, text)
         if not m:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zoneinfo
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode, urlparse
 
 from flask import current_app, make_response, redirect, render_template, request, session, url_for
@@ -16,7 +16,6 @@ from appliance.core.domain import registered
 from appliance.core.errors import ApplianceError
 from appliance.core.health import overall
 from appliance.core.pages import PageBlueprint, site_view
-
 from kiosk_ui import LANGS, catalog, translate
 
 ui = PageBlueprint("ui", __name__, template_folder="templates")
@@ -49,7 +48,7 @@ def fmt_time(ms: int | None, with_date: bool = False) -> str:
     if not ms:
         return "—"
     tz = zoneinfo.ZoneInfo(current_app.config["APPLIANCE"].site.timezone)
-    dt = datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(tz)
+    dt = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
     return dt.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 

@@ -96,7 +96,7 @@ def evaluate_dir(cfg: VisionModelConfig, root: Path, iou_min: float = 0.5, sweep
     seconds = time.monotonic() - t0
     results = summarise(cfg.classes, thresholds, per_image, iou_min)
     report = {"dir": str(root), "model": str(cfg.path), "images": len(per_image), "skipped": skipped,
-              "iou": iou_min, "thresholds": {c: float(t) for c, t in zip(cfg.classes, thresholds)},
+              "iou": iou_min, "thresholds": {c: float(t) for c, t in zip(cfg.classes, thresholds, strict=False)},
               "seconds": round(seconds, 2), "classes": [r.as_dict() for r in results]}
     if sweep:  # precision/recall per class at other thresholds, from the same detections
         report["sweep"] = {}
@@ -108,7 +108,8 @@ def evaluate_dir(cfg: VisionModelConfig, root: Path, iou_min: float = 0.5, sweep
 
 
 def print_eval(report: dict, out=sys.stdout) -> None:
-    f = lambda v: "   —  " if v is None else f"{v:6.3f}"
+    def f(v):
+        return "   —  " if v is None else f"{v:6.3f}"
     print(f"{report['dir']}: {report['images']} images, model {report['model']}, IoU ≥ {report['iou']}", file=out)
     print(f"{'class':<12} {'thr':>5} {'labels':>7} {'dets':>6} {'TP':>6} {'precision':>9} {'recall':>7} "
           f"{'AP@0.5':>7}", file=out)

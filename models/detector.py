@@ -63,7 +63,7 @@ class Detector:
         return heat[0], reg[0]
 
     @classmethod
-    def from_config(cls, cfg: VisionModelConfig) -> "Detector":
+    def from_config(cls, cfg: VisionModelConfig) -> Detector:
         """Load the model file named by the config; ModelError naming the file when it does not fit."""
         return cls(TFLiteRunner(cfg.path, num_threads=cfg.num_threads), cfg)
 
@@ -81,4 +81,4 @@ class Detector:
         """Detections in an H×W×3 uint8 RGB image, best score first."""
         boxes, scores, classes = self.raw(image)
         return [Detection(self.cfg.classes[int(c)], float(s), [float(v) for v in b])
-                for b, s, c in zip(boxes, scores, classes)]
+                for b, s, c in zip(boxes, scores, classes, strict=False)]

@@ -65,7 +65,8 @@ class ClassResult:
     ap50: float
 
     def as_dict(self) -> dict:
-        r = lambda v: None if v != v else round(v, 4)  # NaN (no labels, no detections) → null
+        def r(v):
+            return None if v != v else round(v, 4)  # NaN (no labels, no detections) → null
         return {"label": self.label, "labels": self.labels, "detections": self.detections,
                 "true_positives": self.true_positives, "precision": r(self.precision), "recall": r(self.recall),
                 "ap50": r(self.ap50)}

@@ -133,5 +133,5 @@ def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray | None, iou_t
             break
         rest = np.array(order)
         overlap = iou(boxes[i], boxes[rest])
-        order = [j for j, o in zip(rest.tolist(), overlap) if not (cls[j] == cls[i] and o > iou_threshold)]
+        order = [j for j, o in zip(rest.tolist(), overlap, strict=False) if not (cls[j] == cls[i] and o > iou_threshold)]
     return np.array(kept, np.int64)

@@ -179,7 +179,7 @@ class Station:
         self._wake.set()
 
     # -- the sending side
-    def start(self) -> "Station":
+    def start(self) -> Station:
         for rcfg in self.config.readers:
             cls = REGISTRY[rcfg.type]
             why = cls.available()
@@ -254,7 +254,7 @@ class Station:
                     raise OSError("no appliance found on the LAN (mDNS) and no appliance_url configured")
                 results = self._post(url, batch)
                 self.outbox.delivered([(t["id"], r.get("outcome", "?"), r.get("message", ""))
-                                       for t, r in zip(batch, results)])
+                                       for t, r in zip(batch, results, strict=False)])
                 failures = 0
                 self.state.update(status="ok", last_error=None, last_delivery=int(time.time() * 1000), url=url)
                 self._status(None)

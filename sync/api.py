@@ -5,10 +5,10 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import Field
 
 from appliance.core import events
-from appliance.core.errors import NotFound
-from appliance.core.people import Input
 from appliance.core.access import current, require
 from appliance.core.api import body
+from appliance.core.errors import NotFound
+from appliance.core.people import Input
 
 api_bp = Blueprint("sync_api", __name__, url_prefix="/api/v1")
 

@@ -11,7 +11,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -144,7 +144,7 @@ class Sha1SignEndpoint(EndpointBase):
         return self
 
 
-Endpoint = Annotated[Union[HttpJsonEndpoint, WwytEndpoint, Sha1SignEndpoint], Field(discriminator="type")]
+Endpoint = Annotated[HttpJsonEndpoint | WwytEndpoint | Sha1SignEndpoint, Field(discriminator="type")]
 
 
 class SyncConfig(_Section):

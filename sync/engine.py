@@ -17,7 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from appliance.core.db import database
 from appliance.core.events import now_ms
-
 from sync import backoff, store
 from sync.adapters import Adapter, Context, SyncError, make
 
@@ -341,7 +340,7 @@ class Syncer:
         self.workers = {e.name: Worker(e, ctx) for e in config.sync.endpoints if e.enabled} \
             if config.sync.enabled else {}
 
-    def start(self, bus=None) -> "Syncer":
+    def start(self, bus=None) -> Syncer:
         for w in self.workers.values():
             w.start()
         if bus is not None and self.workers:

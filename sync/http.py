@@ -6,7 +6,6 @@ One keep-alive connection per endpoint, re-opened after any failure. Every failu
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -75,6 +74,6 @@ class Http:
             if r.will_close:
                 self.close()
             return resp
-        except (OSError, http.client.HTTPException, socket.timeout) as exc:
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
             self.close()
             raise Unreachable(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 import zoneinfo
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Literal
 
@@ -85,7 +85,7 @@ def record_id(appliance_id: str, kind: str, local_id) -> str:
 
 
 def fmt_time(ms: int, kind: str, tz: str) -> str:
-    dt = datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(zoneinfo.ZoneInfo(tz))
+    dt = datetime.fromtimestamp(ms / 1000, UTC).astimezone(zoneinfo.ZoneInfo(tz))
     return dt.strftime("%Y%m%d%H%M%S" if kind == "datetime" else "%Y%m%d")
 
 
@@ -150,7 +150,7 @@ class Mapper:
             if found is None:
                 failures.append((row.seq, row.id, f"{row.entity_type} {row.entity_id} is not in the database"))
                 continue
-            src = dict(zip([d[0] for d in cur.description], found))
+            src = dict(zip([d[0] for d in cur.description], found, strict=False))
             rec, problems = map_record(spec, src, row.as_dict(), self.settings, self.appliance_id, self.tz)
             if problems:
                 failures.append((row.seq, row.id, f"{spec.table}: " + "; ".join(problems)))

@@ -23,7 +23,6 @@ from pathlib import Path
 from flask import Flask, Response, jsonify, request
 
 from appliance.core.events import GENESIS_HASH, HASHED_FIELDS, event_hash
-
 from sync import crypto
 
 log = logging.getLogger(__name__)

@@ -111,7 +111,7 @@ def read_aggregates(after_minute: int, max_rows: int, before: int | None = None)
                                     "ORDER BY point", (m,)).fetchall()
         if out and len(out) + len(rows) > max_rows:
             break
-        out += [dict(zip(("point", "minute", "min", "avg", "max", "n"), r)) for r in rows]
+        out += [dict(zip(("point", "minute", "min", "avg", "max", "n"), r, strict=False)) for r in rows]
     return out
 
 
@@ -172,7 +172,7 @@ def dead_letters(endpoint: str | None = None, open_only: bool = True, limit: int
            "FROM sync_dead_letters d LEFT JOIN events e ON e.seq = d.seq"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY d.id DESC LIMIT ?")
     cols = ("id", "endpoint", "seq", "event_id", "reason", "created_at", "replayed_at", "resolved_at", "type")
-    return [dict(zip(cols, r)) for r in database.execute_sql(sql, (*args, limit)).fetchall()]
+    return [dict(zip(cols, r, strict=False)) for r in database.execute_sql(sql, (*args, limit)).fetchall()]
 
 
 def open_dead_letters(endpoint: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.gas import rules as A
-from appliance.gas.gases import GASES, Threshold, default_thresholds
+from appliance.gas.gases import GASES, default_thresholds
 
 CH4 = A.AlarmConfig(default_thresholds("CH4"), deadband=2.0, range_low=0, range_high=100)
 O2 = A.AlarmConfig(default_thresholds("O2"), deadband=0.3, range_low=0, range_high=30)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 
+import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
 import pytest
 
 from conftest import free_port, need, spawn_peer, stop_peer
-
-import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
 
 
 def wait_for(cond, timeout=30.0, step=0.05):

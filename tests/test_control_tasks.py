@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.risk import tasks as CT
 from appliance.core import events
-from appliance.patrol import models, taps
 from appliance.core.access import Principal
-from appliance.risk import register as R
+from appliance.patrol import models, taps
 from appliance.patrol.rules import MINUTE_MS
+from appliance.risk import register as R
+from appliance.risk import tasks as CT
 
 HOUR = 60 * MINUTE_MS
 
@@ -34,7 +34,7 @@ def test_tasks_open_once_per_period_and_go_missed(register):
     now = events.now_ms()
     assert CT.tick(now)["opened"] == 2                   # the measure without a cycle has no tasks
     assert CT.tick(now)["opened"] == 0
-    t = CT.ControlTask.get((CT.ControlTask.measure_id == register["hourly"]))
+    t = CT.ControlTask.get(CT.ControlTask.measure_id == register["hourly"])
     assert t.period_start <= now < t.period_end and t.period_end - t.period_start == HOUR
     assert t.assignee == "王芳" and t.department == "生产部" and t.status == "open"
     out = CT.tick(t.period_end)                          # the hour is over: missed, and the next one opens
@@ -47,7 +47,7 @@ def test_tasks_open_once_per_period_and_go_missed(register):
 def test_reminder_once_before_the_end(register):
     start = events.now_ms() // HOUR * HOUR           # Asia/Shanghai hours are whole UTC hours
     assert CT.tick(start + 5 * MINUTE_MS)["reminded"] == 0
-    t = CT.ControlTask.get((CT.ControlTask.measure_id == register["hourly"]))
+    t = CT.ControlTask.get(CT.ControlTask.measure_id == register["hourly"])
     assert t.period_start == start
     late = t.period_start + int(0.9 * HOUR)
     assert CT.tick(late)["reminded"] >= 1
@@ -58,7 +58,7 @@ def test_reminder_once_before_the_end(register):
 def test_checked_on_a_tablet(register):
     CT.tick()
     worker = register["as"]("worker")
-    tid = CT.ControlTask.get((CT.ControlTask.measure_id == register["daily"])).id
+    tid = CT.ControlTask.get(CT.ControlTask.measure_id == register["daily"]).id
     url = f"/api/v1/control-tasks/{tid}/check"
     assert worker.post(url, json={"result": 2}).status_code == 422          # 未排查 is the system's to record
     assert worker.post(url, json={"result": 1}).status_code == 422          # 存在隐患 needs a note
@@ -93,12 +93,12 @@ def test_a_checkpoint_answer_is_the_check_record(register):
     rec = taps.answer(tap["tap_id"], taps.AnswerIn(answers={"b": "normal", "c": "normal"}),
                         Principal("device", 0, "rd-1", "kiosk"))
     assert rec.status == 0
-    t = CT.ControlTask.get((CT.ControlTask.measure_id == register["daily"]))
+    t = CT.ControlTask.get(CT.ControlTask.measure_id == register["daily"])
     assert t.status == "done" and t.result == 0 and t.checked_by == "person:E1"
     mc = models.CheckRecord.get_by_id(t.check_record_id)
     assert mc.measure_id == register["daily"] and mc.status == 0 and mc.tap_id == tap["tap_id"]
     # the other (hourly) measure was not on the checklist: still open
-    assert CT.ControlTask.get((CT.ControlTask.measure_id == register["hourly"])).status == "open"
+    assert CT.ControlTask.get(CT.ControlTask.measure_id == register["hourly"]).status == "open"
 
 
 def test_periods_slept_through_are_missed(register):

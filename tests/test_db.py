@@ -14,7 +14,8 @@ from appliance.core.errors import DatabaseError
 
 
 def test_pragmas_on_the_live_connection(app):
-    q = lambda s: db.database.execute_sql(s).fetchone()[0]
+    def q(s):
+        return db.database.execute_sql(s).fetchone()[0]
     assert q("PRAGMA journal_mode") == "wal"
     assert q("PRAGMA synchronous") == 2  # FULL
     assert q("PRAGMA foreign_keys") == 1

@@ -3,7 +3,16 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.hazards.rules import TransitionRefused, check_actor, deadline, due_actions, is_recurrence, missing_plan_fields, next_state, pick_assignee
+from appliance.hazards.rules import (
+    TransitionRefused,
+    check_actor,
+    deadline,
+    due_actions,
+    is_recurrence,
+    missing_plan_fields,
+    next_state,
+    pick_assignee,
+)
 
 
 @pytest.mark.parametrize("state, action, expected", [

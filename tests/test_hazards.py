@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from appliance.core import events
-from conftest import As
 
 PLAN = {f: "见附件" for f in ("target", "methods", "funding", "organisation", "schedule", "safety_measures")}
 

@@ -35,8 +35,8 @@ def test_systemd_unit_verifies(tmp_path):
 
 
 def test_demo_plant_seeds_once(tmp_path):
-    from appliance.core import auth, db
     from appliance import demo
+    from appliance.core import auth, db
     from appliance.core import people as P
 
     config, creds = demo.prepare(tmp_path / "plant", port=0, host="127.0.0.1")

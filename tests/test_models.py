@@ -10,11 +10,18 @@ from pydantic import ValidationError
 
 from models.config import VisionModelConfig
 from models.detector import Detection, Detector
-from models.postprocess import (Letterbox, boxes_to_original, decode_centernet, iou, letterbox,
-                                letterbox_geometry, local_peaks, nms)
+from models.postprocess import (
+    Letterbox,
+    boxes_to_original,
+    decode_centernet,
+    iou,
+    letterbox,
+    letterbox_geometry,
+    local_peaks,
+    nms,
+)
 from models.runner import ModelError, TFLiteRunner
 from tiny_tflite import centernet_model, fc_model
-
 
 # --- letterbox -------------------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ import peewee
 import pytest
 
 from appliance.core import events
-from appliance.patrol import last_seen, models, plans, rounds, taps
 from appliance.core.access import Principal
+from appliance.patrol import last_seen, models, plans, rounds, taps
 from appliance.patrol.rules import MINUTE_MS
 from satellite.protocol import answer_signature, station_signature
 
@@ -251,7 +251,7 @@ def test_closing_rounds_missed_late_and_too_fast(plant):
 def test_all_normal_streak_is_flagged(plant):
     now = events.now_ms()
     ids = [make_round(plant["route"], now - (20 - i) * 10 * MINUTE_MS, minutes=5, streak_limit=3) for i in range(3)]
-    for i, rid in enumerate(ids):
+    for i, _rid in enumerate(ids):
         t = now - (20 - i) * 10 * MINUTE_MS + 1000
         for reader, uid, dt in (("rd-a", BADGE, 0), ("rd-b", BADGE, 61_000), ("hh", BADGE, 62_000), ("hh", TAG, 130_000)):
             res = taps.record_tap(reader, uid, t + dt)
@@ -407,7 +407,7 @@ def test_rounds_slept_through_are_made_and_judged_missed(plant):
     back = later - rounds.BACKFILL_MS
     starts = [x.due_start for x in models.Round.select().where((models.Round.plan_id == pid) & (models.Round.due_start >= back))
               .order_by(models.Round.due_start)]
-    assert starts[0] - back <= 30 * MINUTE_MS and all(b - a == 30 * MINUTE_MS for a, b in zip(starts, starts[1:]))
+    assert starts[0] - back <= 30 * MINUTE_MS and all(b - a == 30 * MINUTE_MS for a, b in zip(starts, starts[1:], strict=False))
     assert made >= 48 + 47                                   # the day slept through, and the day ahead
     assert rounds.close_rounds(later) >= 47
     assert {x.status for x in models.Round.select().where(models.Round.closed)} == {"missed"}

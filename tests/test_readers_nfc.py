@@ -10,7 +10,6 @@ from conftest import Taps, need, wait_until
 from drivers.reader import Debounce, MalformedRead, uid_hex
 
 
-
 def _need_nfcpy():
     try:
         import nfc  # noqa: F401

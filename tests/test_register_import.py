@@ -195,8 +195,8 @@ def test_the_generated_template_imports_as_it_is(officer, fmt):
 
 
 def test_cli_dry_run_and_import(tmp_path):
-    from appliance.core import db
     from appliance.config import load_config
+    from appliance.core import db
     from appliance.domains import create_app
 
     cfg_path = write_config(tmp_path / "d")

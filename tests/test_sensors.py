@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-from appliance.core import auth, events
 from appliance.config import load_config
+from appliance.core import auth, events
 from conftest import PASSWORD, free_port, login_session, spawn_peer, stop_peer, write_config
 
 SERVER = ["-m", "drivers.sim.modbus_server"]

@@ -55,7 +55,7 @@ class Proc:
         try:
             return self.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"appliance did not exit within {timeout}s of SIGTERM; output:\n{self.output}")
+            raise AssertionError(f"appliance did not exit within {timeout}s of SIGTERM; output:\n{self.output}") from None
 
     def kill(self) -> None:
         if self.p.poll() is None:
@@ -120,7 +120,7 @@ class NotifySocket:
                 return
             try:
                 data = self.sock.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             self.messages.append(data.decode("utf-8", "replace"))
         raise AssertionError(f"{line!r} not received within {timeout}s; got {self.messages}")

@@ -31,10 +31,10 @@ def sim():
 
 def seed(cfg_path) -> None:
     """A person with a badge and a checkpoint at the station's reader (in this process, then closed)."""
-    from appliance.core import db, people
-    from appliance.patrol import plans
     from appliance.config import load_config
+    from appliance.core import db, people
     from appliance.domains import create_app
+    from appliance.patrol import plans
 
     create_app(load_config(cfg_path))
     a = people.create_area(people.AreaIn(code="FAR", name="远端泵房", polygon=[[0, 0], [5, 0], [5, 5]]), actor="system:test")

@@ -11,9 +11,8 @@ import pytest
 import requests
 
 from conftest import PASSWORD, As, stop_peer, write_config
-from sync_helpers import SECRET, endpoint_toml, receiver_count, receiver_status, start_receiver, verify, wait_for
-
 from sync import backoff, crypto
+from sync_helpers import SECRET, endpoint_toml, receiver_count, receiver_status, start_receiver, verify, wait_for
 
 
 # ---- pure functions, as tables -------------------------------------------------------------------------
@@ -159,8 +158,8 @@ def test_records_arrive_once_in_order_and_status_shows_it(tmp_path, receiver):
 
 def test_safety_lane_goes_first(tmp_path, receiver):
     """With a backlog in both lanes, the safety records reach the endpoint before the others."""
-    from appliance.core import db, events
     from appliance.config import load_config
+    from appliance.core import db, events
 
     _, port = receiver()
     cfg = load_config(write_config(tmp_path / "live", extra=endpoint_toml(f"http://127.0.0.1:{port}/v1",
@@ -271,8 +270,8 @@ def test_receiver_rejects_bad_signature_and_tampered_event(tmp_path, receiver):
 
 
 def test_tampered_log_row_is_refused_kept_as_dead_letter_and_visible(tmp_path, receiver):
-    from appliance.core import db, events
     from appliance.config import load_config
+    from appliance.core import db, events
     from sync import store
     from sync.adapters import Context
     from sync.engine import Worker
@@ -300,8 +299,8 @@ def test_tampered_log_row_is_refused_kept_as_dead_letter_and_visible(tmp_path, r
 def test_dead_letter_replay_after_the_endpoint_is_fixed(tmp_path, receiver):
     """The endpoint refuses alarm records; they go to the dead-letter list shown on /admin; once the endpoint
     takes them, the admin's replay sends them and the chain at the receiver is whole."""
-    from appliance.core import auth, db, events
     from appliance.config import load_config
+    from appliance.core import auth, db, events
     from appliance.domains import create_app
     from sync import store
     from sync.adapters import Context
@@ -343,9 +342,10 @@ def test_photos_go_last_by_sha256_resume_and_are_skipped_when_there(tmp_path, re
 
     from PIL import Image
 
-    from appliance.core import db, people as P, photos
-    from appliance.hazards import service as H
     from appliance.config import load_config
+    from appliance.core import db, photos
+    from appliance.core import people as P
+    from appliance.hazards import service as H
     from sync import store
     from sync.adapters import Context
     from sync.engine import Worker
@@ -385,8 +385,8 @@ def test_photos_go_last_by_sha256_resume_and_are_skipped_when_there(tmp_path, re
 
 
 def test_receiver_disk_full_is_507_visible_and_loses_nothing(tmp_path, receiver):
-    from appliance.core import db, events
     from appliance.config import load_config
+    from appliance.core import db, events
     from sync.adapters import Context
     from sync.engine import Worker
 
@@ -415,8 +415,8 @@ def test_receiver_disk_full_is_507_visible_and_loses_nothing(tmp_path, receiver)
 def test_clock_skew_is_corrected_from_the_receiver_and_shown(tmp_path, receiver):
     """A Pi without RTC can be hours off: the receiver says 401 clock_skew with its time, the adapter sends
     with that offset from then on, and the cause stays visible in the status."""
-    from appliance.core import db, events
     from appliance.config import load_config
+    from appliance.core import db, events
     from sync.adapters import Context
     from sync.engine import Worker
 
@@ -436,8 +436,8 @@ def test_clock_skew_is_corrected_from_the_receiver_and_shown(tmp_path, receiver)
 
 
 def test_minute_aggregates_lane_sends_whole_finished_minutes_once(tmp_path, receiver):
-    from appliance.core import db, events
     from appliance.config import load_config
+    from appliance.core import db, events
     from sync import store
     from sync.adapters import Context
     from sync.engine import Worker
@@ -470,8 +470,8 @@ def test_minute_aggregates_lane_sends_whole_finished_minutes_once(tmp_path, rece
 def test_receiver_keeps_appliances_apart_with_their_own_secrets(tmp_path, receiver):
     """A head office receiver with one secret per appliance: each appliance's chain is verified on its own,
     and one appliance's secret does not sign for another."""
-    from appliance.core import db, events
     from appliance.config import load_config
+    from appliance.core import db, events
     from sync.adapters import Context
     from sync.engine import Worker
 

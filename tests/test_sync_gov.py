@@ -10,9 +10,8 @@ import pytest
 import requests
 
 from conftest import run_cli, stop_peer, write_config
-from sync_helpers import start_receiver
-
 from sync import mapping
+from sync_helpers import start_receiver
 
 AES_KEY, AES_IV, PASSWORD = "0123456789abcdef", "fedcba9876543210", "gov-password-1"
 CREDIT, COMPANY = "91320000MA1TEST00X", "320000001"
@@ -40,7 +39,7 @@ SPEC = mapping.KindSpec.model_validate({"table": "t_x", "source": "SELECT 1", "f
 ])
 def test_map_record_table(src, expect, problems):
     rec, got = mapping.map_record(SPEC, src, {"actor": "user:zhang"}, {"credit_code": CREDIT}, "plant-1", "Asia/Shanghai")
-    assert len(got) == len(problems) and all(g.startswith(p) for g, p in zip(got, problems)), got
+    assert len(got) == len(problems) and all(g.startswith(p) for g, p in zip(got, problems, strict=False)), got
     for k, v in expect.items():
         assert rec[k] == v, k
     if not problems:
@@ -83,8 +82,8 @@ def gov(tmp_path):
 
 def _register(with_bad_unit: bool = False):
     """A small risk register and two hazards, written through the domain modules (events and all)."""
-    from appliance.hazards import service as H
     from appliance.core import people as P
+    from appliance.hazards import service as H
     from appliance.risk import register as R
 
     a = P.create_area(P.AreaIn(code="TANK", name="储罐区"), actor="user:admin")
@@ -110,8 +109,8 @@ def _rows(port, table):
 
 
 def test_wwyt_mapping_and_encryption_against_its_receiver(tmp_path, gov):
-    from appliance.core import db
     from appliance.config import load_config
+    from appliance.core import db
     from sync import store
     from sync.adapters import Context
     from sync.engine import Worker
@@ -152,8 +151,8 @@ def test_wwyt_mapping_and_encryption_against_its_receiver(tmp_path, gov):
 
 
 def test_wwyt_wrong_password_rate_limit_and_dry_run(tmp_path, gov):
-    from appliance.core import db
     from appliance.config import load_config
+    from appliance.core import db
     from sync.adapters import Context
     from sync.engine import Worker
 
@@ -193,8 +192,8 @@ def test_wwyt_wrong_password_rate_limit_and_dry_run(tmp_path, gov):
 
 
 def test_sha1_signature_pattern_against_its_receiver(tmp_path):
-    from appliance.core import db
     from appliance.config import load_config
+    from appliance.core import db
     from sync.adapters import Context
     from sync.engine import Worker
 

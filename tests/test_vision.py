@@ -11,11 +11,10 @@ import os
 import signal
 import time
 
+import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
 import pytest
 
 from conftest import login_session, need, write_config
-
-import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
 
 W, H = 320, 240
 BARE_LEFT, BARE_RIGHT, HELMET = [40, 40, 80, 80], [240, 40, 280, 80], [40, 150, 80, 190]
@@ -71,9 +70,9 @@ def wait_for(cond, timeout=60.0, step=0.1):
 def vision_plant(tmp_path):
     import requests
 
+    from appliance.config import load_config
     from appliance.core import auth
     from appliance.core import people as P
-    from appliance.config import load_config
     from appliance.service import Appliance
 
     images = make_clip(tmp_path / "clip")
@@ -100,8 +99,8 @@ def test_pipeline_end_to_end_and_review(vision_plant):
     from PIL import Image
 
     from appliance.core import events
-    from appliance.vision import violations as V
     from appliance.hazards.service import Hazard
+    from appliance.vision import violations as V
 
     appliance, base, kiosk = vision_plant
     data = appliance.config.storage.data_dir
@@ -200,8 +199,8 @@ def test_supervisor_restarts_a_killed_and_a_stalled_vision_process(vision_plant)
 def test_a_missing_model_leaves_the_cameras_streaming_and_health_says_why(tmp_path):
     import requests
 
-    from appliance.core import auth
     from appliance.config import load_config
+    from appliance.core import auth
     from appliance.service import Appliance
 
     images = make_clip(tmp_path / "clip")
@@ -231,9 +230,9 @@ def test_the_tflite_detector_drives_the_pipeline(tmp_path):
     need(importlib.util.find_spec("tflite") is not None, "the tflite schema package (pip install -e '.[dev]')")
     from PIL import Image
 
-    from appliance.vision import violations as V
     from appliance.config import load_config
     from appliance.service import Appliance
+    from appliance.vision import violations as V
     from tiny_tflite import centernet_model
 
     model = centernet_model(tmp_path / "tiny320.tflite", size=320, box_cells=1.0)

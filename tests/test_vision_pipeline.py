@@ -7,8 +7,6 @@ import time
 import zoneinfo
 from datetime import datetime
 
-import pytest
-
 import numpy as np  # noqa: E402  (a core dependency: the vision process runs on arrays)
 
 from test_vision import make_clip  # noqa: E402

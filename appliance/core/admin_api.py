@@ -7,9 +7,9 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import Field
 
 from appliance.core import auth, db
-from appliance.core.people import Input
 from appliance.core.access import current, require
 from appliance.core.api import body
+from appliance.core.people import Input
 
 api_bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
 

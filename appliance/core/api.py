@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from flask import Blueprint, request
+from flask import request
 from pydantic import BaseModel, ValidationError
 
 from appliance.core.config import describe_validation_error

@@ -21,9 +21,10 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import peewee
 
@@ -115,7 +116,7 @@ class Committed:
                 "entity_id": self.entity_id, "payload": self.payload, "hash": self.hash}
 
     @classmethod
-    def from_row(cls, row: dict) -> "Committed":
+    def from_row(cls, row: dict) -> Committed:
         return cls(seq=row["seq"], id=row["id"], type=row["type"], occurred_at=row["occurred_at"],
                    recorded_at=row["recorded_at"], actor=row["actor"], entity_type=row["entity_type"],
                    entity_id=row["entity_id"], payload=json.loads(row["payload"]), hash=row["hash"])
@@ -248,7 +249,7 @@ def verify_chain(conn, batch: int = 5000) -> int:
         if not rows:
             return expected_seq - 1
         for row in rows:
-            fields = dict(zip(HASHED_FIELDS + ("prev_hash", "hash"), row))
+            fields = dict(zip(HASHED_FIELDS + ("prev_hash", "hash"), row, strict=False))
             seq = fields["seq"]
             if seq != expected_seq:
                 raise ChainBroken(expected_seq, f"缺少事件（下一条是 {seq}）", f"event missing (next present is {seq})")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from appliance.core import people as P
-from appliance.core.errors import NotFound
 from appliance.core.access import current, require
 from appliance.core.api import body
+from appliance.core.errors import NotFound
 
 api_bp = Blueprint("masterdata_api", __name__, url_prefix="/api/v1")
 

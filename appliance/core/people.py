@@ -6,18 +6,16 @@ reject unknown keys; the HTTP API and the demo seeding use the same functions.
 from __future__ import annotations
 
 import json
-import re
 from typing import Literal
 
 import peewee
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from appliance.core import events
-from drivers.base import normalize_uid  # the one rule for a badge UID
 from appliance.core.db import BaseModel as Model
 from appliance.core.db import database
 from appliance.core.errors import Conflict, NotFound, ValidationFailed
-
+from drivers.base import normalize_uid  # the one rule for a badge UID
 
 # ---------------------------------------------------------------- records
 

@@ -9,11 +9,11 @@ from importlib import resources
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from appliance.core import auth, events
+from appliance.core.access import current, public, require
+from appliance.core.api import int_arg
 from appliance.core.domain import registered
 from appliance.core.errors import RateLimited
 from appliance.core.health import overall
-from appliance.core.access import current, public, require
-from appliance.core.api import int_arg
 
 api_bp = Blueprint("core_api", __name__, url_prefix="/api/v1")
 

@@ -14,9 +14,8 @@ def _start(runtime):
     """The sensor loop and one driver per configured bus; a driver that cannot run here is a fault."""
     import logging
 
-    from drivers.base import REGISTRY
-
     from appliance.gas.sensors import Sensors
+    from drivers.base import REGISTRY
 
     log = logging.getLogger(__name__)
     cfg = runtime.config

@@ -5,12 +5,12 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import Field
 
 from appliance.core import events
+from appliance.core.access import current, require
+from appliance.core.api import body
 from appliance.core.db import database
 from appliance.core.errors import ApplianceError, NotFound, ValidationFailed
 from appliance.core.people import Input
 from appliance.gas.sensors import Alarm, Sensors, alarm_dict
-from appliance.core.access import current, require
-from appliance.core.api import body
 
 api_bp = Blueprint("gas_api", __name__, url_prefix="/api/v1")
 

@@ -43,7 +43,6 @@ class PointConfig(Section):
     @field_validator("gas")
     @classmethod
     def _known_gas(cls, v: str) -> str:
-        from appliance.gas.gases import GASES
 
         if v not in GASES:
             raise ValueError(f"unknown gas {v!r}; known: {', '.join(sorted(GASES))}")
@@ -51,7 +50,6 @@ class PointConfig(Section):
 
     @property
     def unit_or_default(self) -> str:
-        from appliance.gas.gases import GASES
 
         return self.unit or GASES[self.gas].unit
 
@@ -63,7 +61,6 @@ class PointConfig(Section):
 
     @model_validator(mode="after")
     def _has_setpoints(self):
-        from appliance.gas.gases import default_thresholds
 
         if self.thresholds is None and self.gas not in ("TEMP", "RH"):
             default_thresholds(self.gas, self.unit_or_default)  # raises naming the gas and unit

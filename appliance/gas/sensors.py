@@ -8,16 +8,15 @@ the readings worth keeping: a value that moved beyond the point's record deadban
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import peewee
 
-from appliance.gas import rules as AR
 from appliance.core import events
+from appliance.gas import rules as AR
 from appliance.gas.config import PointConfig
 
 if TYPE_CHECKING:

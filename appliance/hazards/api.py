@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 
-from appliance.hazards import service as H
 from appliance.core import photos
-from appliance.core.errors import NotFound
 from appliance.core.access import current, require
 from appliance.core.api import body
+from appliance.core.errors import NotFound
+from appliance.hazards import service as H
 
 api_bp = Blueprint("hazards_api", __name__, url_prefix="/api/v1")
 

@@ -8,10 +8,10 @@ import peewee
 from pydantic import Field
 
 from appliance.core import events
-from appliance.hazards import rules as HR
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from appliance.core.people import Area, Input
+from appliance.hazards import rules as HR
 
 EVENT_TYPES = {"dispatch": "hazard.dispatched", "rectify": "hazard.rectified", "accept": "hazard.accepted",
                "reject": "hazard.rejected"}

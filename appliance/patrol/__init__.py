@@ -3,6 +3,7 @@ checklist answered at a checkpoint, the review of suspicious rounds and "last se
 (`rules` pure, `service` stored, `api` HTTP)."""
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 from appliance.core.domain import Domain, NavLink
@@ -15,9 +16,8 @@ def _start(runtime):
     import logging
     import time
 
-    from drivers.base import REGISTRY
-
     from appliance.patrol import taps
+    from drivers.base import REGISTRY
 
     log = logging.getLogger(__name__)
 
@@ -56,13 +56,13 @@ def _start(runtime):
 
 
 def _jobs(s, config, runtime) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from appliance.patrol import rounds
 
     # rounds are scheduled a day ahead and closed (judged) once their window and grace are over
     s.add_job(rounds.tick, "interval", seconds=30, id="patrol-rounds", name="patrol rounds",
-              replace_existing=True, next_run_time=datetime.now(timezone.utc))
+              replace_existing=True, next_run_time=datetime.now(UTC))
 
 
 def domain() -> Domain:

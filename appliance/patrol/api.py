@@ -7,9 +7,9 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from appliance.patrol import last_seen, models, plans, review, rounds, taps
 from appliance.core.access import current, require
 from appliance.core.api import body, int_arg
+from appliance.patrol import last_seen, models, plans, review, rounds, taps
 
 api_bp = Blueprint("patrol_api", __name__, url_prefix="/api/v1")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-
 from appliance.core.people import Area, Person
 from appliance.patrol.models import LastSeen
 

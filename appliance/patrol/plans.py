@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from appliance.core import events
-from appliance.patrol import rules as PR
 from appliance.core.errors import Conflict, NotFound, ValidationFailed
-from appliance.hazards.service import CATEGORIES
 from appliance.core.people import Area, Badge, Input, Update, normalize_uid
+from appliance.hazards.service import CATEGORIES
+from appliance.patrol import rules as PR
 from appliance.patrol.models import Checkpoint, Plan, Round, Route, RouteStop, fn_exists_taps, stops_of
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class ScheduleIn(Input):
             raise ValueError("window_min: a round may not last longer than the interval between rounds")
         if len(self.times) > 1:
             mins = [int(t[:2]) * 60 + int(t[3:]) for t in self.times]
-            gaps = [b - a for a, b in zip(mins, mins[1:])] + [mins[0] + 1440 - mins[-1]]
+            gaps = [b - a for a, b in zip(mins, mins[1:], strict=False)] + [mins[0] + 1440 - mins[-1]]
             if self.window_min > min(gaps):
                 raise ValueError("window_min: rounds would overlap (it is longer than the gap between two times)")
         return self

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import peewee
 
 from appliance.core import events
-from appliance.patrol import rules as PR
 from appliance.core.people import Person, site_timezone
-from appliance.patrol.models import CheckRecord, Checkpoint, PatrolTap, Plan, Round, Route, RouteStop, stops_of
+from appliance.patrol import rules as PR
+from appliance.patrol.models import Checkpoint, CheckRecord, PatrolTap, Plan, Round, Route, RouteStop, stops_of
 from appliance.patrol.plans import ScheduleIn
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ reports everything 正常 round after round, was probably not looking — the ro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MINUTE_MS = 60_000
@@ -86,9 +86,9 @@ def evaluate(stops: list[Stop], visits: list[Visit], start_ms: int, end_ms: int,
     visited = tuple(cp for cp, _ in seq)
     missed = tuple(s.checkpoint_id for s in stops if s.checkpoint_id not in first)
     positions = [order[cp] for cp in visited]
-    out_of_order = any(b < a for a, b in zip(positions, positions[1:]))
+    out_of_order = any(b < a for a, b in zip(positions, positions[1:], strict=False))
     too_fast = []
-    for (cp_a, t_a), (cp_b, t_b) in zip(seq, seq[1:]):
+    for (cp_a, t_a), (cp_b, t_b) in zip(seq, seq[1:], strict=False):
         i, j = order[cp_a], order[cp_b]
         if j <= i:
             continue  # out of order already; the walking time between them is not known
@@ -181,7 +181,7 @@ def windows(sched: Schedule, from_ms: int, to_ms: int, tz: str) -> list[tuple[in
             for off in offsets:
                 # wall-clock time on that day; across a DST change zoneinfo picks the first occurrence
                 local = (midnight.replace(tzinfo=None) + off).replace(tzinfo=zone)
-                start = int(local.astimezone(timezone.utc).timestamp() * 1000)
+                start = int(local.astimezone(UTC).timestamp() * 1000)
                 if from_ms <= start < to_ms:
                     out.append((start, start + sched.window_min * MINUTE_MS))
         day += timedelta(days=1)

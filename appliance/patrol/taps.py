@@ -19,13 +19,13 @@ import peewee
 from pydantic import Field
 
 from appliance.core import events
-from appliance.patrol import rules as PR
 from appliance.core.errors import Conflict, Forbidden, ValidationFailed
 from appliance.core.people import Area, Badge, Input, Person, normalize_uid
-from appliance.patrol.models import CheckRecord, Checkpoint, LastSeen, PatrolTap, Plan, Round, Route, RouteStop
+from appliance.patrol import rules as PR
+from appliance.patrol.models import Checkpoint, CheckRecord, LastSeen, PatrolTap, Plan, Round, Route, RouteStop
 from appliance.patrol.plans import get_record
 from appliance.patrol.review import person_of
-from appliance.patrol.rounds import judge, verdict_of, tap_dict
+from appliance.patrol.rounds import judge, tap_dict, verdict_of
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def answer(tap_id: int, data: AnswerIn, principal) -> CheckRecord:
         # items that check a control measure: a check record per measure, which is that period's control task
         from appliance.risk.tasks import complete, current_task
 
-        item_hazards = dict(zip([k for k, v in data.answers.items() if v == "abnormal"], hazard_ids))
+        item_hazards = dict(zip([k for k, v in data.answers.items() if v == "abnormal"], hazard_ids, strict=False))
         for item_id, value in data.answers.items():
             mid = items[item_id].get("measure_id")
             if mid is None:

@@ -3,19 +3,20 @@ grading (`rules`, `register`), its spreadsheet import (`rows`, `importer`), cont
 (`task_rules`, `tasks`), QR labels that locate an area from a photo (`qr`) and the API."""
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 from appliance.core.domain import Domain, NavLink
 
 
 def _jobs(s, config, runtime) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from appliance.risk import tasks
 
     # one task per control measure per check cycle; reminders before the period ends; 未排查 after it
     s.add_job(tasks.tick, "interval", seconds=60, id="control-tasks", name="control tasks",
-              replace_existing=True, next_run_time=datetime.now(timezone.utc))
+              replace_existing=True, next_run_time=datetime.now(UTC))
 
 
 def domain() -> Domain:

@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from appliance.core import photos
-from appliance.core.errors import NotFound
-from appliance.risk import importer as RI, qr
-from appliance.risk import register as R
-from appliance.core.errors import ValidationFailed
-from appliance.core.spreadsheet import BadSpreadsheet
 from appliance.core.access import current, lang, require
 from appliance.core.api import body
+from appliance.core.errors import NotFound, ValidationFailed
+from appliance.core.spreadsheet import BadSpreadsheet
+from appliance.risk import importer as RI
+from appliance.risk import qr
+from appliance.risk import register as R
 
 api_bp = Blueprint("risk_api", __name__, url_prefix="/api/v1")
 

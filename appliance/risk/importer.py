@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from appliance.core import events
-from appliance.risk import rows as RW
-from appliance.core import spreadsheet
+from appliance.core import events, spreadsheet
 from appliance.core.db import database
 from appliance.core.errors import ValidationFailed
 from appliance.core.people import Area
+from appliance.risk import rows as RW
 from appliance.risk.register import CLASSIFY1, CLASSIFY2, RiskEvent, RiskMeasure, RiskObject, RiskUnit, event_dict
 
 KINDS = ("objects", "units", "events", "measures")

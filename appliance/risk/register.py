@@ -13,11 +13,11 @@ import peewee
 from pydantic import Field, model_validator
 
 from appliance.core import events
-from appliance.risk import rules as RR
 from appliance.core.db import BaseModel as Model
 from appliance.core.db import database
 from appliance.core.errors import Conflict, ValidationFailed
 from appliance.core.people import Area, Input
+from appliance.risk import rules as RR
 
 # CLASSIFY2 codes of the regulators' schema (RULES.md §B.4)
 CLASSIFY2 = {"1-1": "工艺控制", "1-2": "关键设备/部件", "1-3": "安全附件", "1-4": "安全仪表", "1-5": "其他",

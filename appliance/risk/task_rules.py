@@ -9,7 +9,7 @@ period is 未排查 (CHECK_STATUS 2).
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 UNITS = ("hour", "day", "month", "year")
@@ -18,7 +18,7 @@ REMIND_AT = 0.8          # remind the assignee once 80 % of the period has gone 
 
 
 def _ms(dt: datetime) -> int:
-    return int(dt.astimezone(timezone.utc).timestamp() * 1000)
+    return int(dt.astimezone(UTC).timestamp() * 1000)
 
 
 def period(cycle: int, unit: str, at_ms: int, tz: str) -> tuple[int, int]:

@@ -13,10 +13,10 @@ import peewee
 from pydantic import Field, model_validator
 
 from appliance.core import events
-from appliance.risk import task_rules as TR
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, NotFound, ValidationFailed
 from appliance.core.people import Input, site_timezone
+from appliance.risk import task_rules as TR
 from appliance.risk.register import RiskEvent, RiskMeasure, RiskObject, RiskUnit
 
 log = logging.getLogger(__name__)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from appliance.risk import tasks as CT
-from appliance.core.errors import ValidationFailed
 from appliance.core.access import current, require
 from appliance.core.api import body, int_arg
+from appliance.core.errors import ValidationFailed
+from appliance.risk import tasks as CT
 
 api_bp = Blueprint("tasks_api", __name__, url_prefix="/api/v1")
 

@@ -7,9 +7,9 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from appliance.core.access import current, public, require
 from appliance.core.api import body
 from appliance.core.errors import ApplianceError
-from appliance.core.access import current, public, require
 from appliance.stations import service as S
 
 log = logging.getLogger(__name__)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from appliance.vision import violations as V
-from appliance.core.errors import ApplianceError, NotFound
-from appliance.hazards.service import hazard_dict
 from appliance.core.access import current, require
 from appliance.core.api import body, int_arg
+from appliance.core.errors import ApplianceError, NotFound
+from appliance.hazards.service import hazard_dict
+from appliance.vision import violations as V
 
 api_bp = Blueprint("vision_api", __name__, url_prefix="/api/v1")
 

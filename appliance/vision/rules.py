@@ -7,8 +7,9 @@ integer milliseconds; schedules are judged in the site's local time.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple
 
 HEAD_LABELS = ("no_hardhat", "hardhat")   # a head, covered or not: what the tracker follows
 UNCOVERED = "no_hardhat"

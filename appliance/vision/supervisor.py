@@ -16,8 +16,8 @@ import queue
 import threading
 import time
 
-from appliance.vision import violations
 from appliance.core.events import now_ms
+from appliance.vision import violations
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class VisionSupervisor:
         self.on_violation = None  # tests and benchmarks may observe recorded violations
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self) -> "VisionSupervisor":
+    def start(self) -> VisionSupervisor:
         self._spawn()
         self._thread = threading.Thread(target=self._run, name="vision-supervisor", daemon=True)
         self._thread.start()

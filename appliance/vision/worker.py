@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import zoneinfo
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from appliance.vision import rules as R
 
@@ -144,7 +144,7 @@ class CameraPipeline:
         seen = self.tracker.update(heads, frame.at_ms)
         self.shown = seen
         h, w = frame.image.shape[:2]
-        local = datetime.fromtimestamp(frame.at_ms / 1000, timezone.utc).astimezone(self.tz)
+        local = datetime.fromtimestamp(frame.at_ms / 1000, UTC).astimezone(self.tz)
         weekday, minute = local.isoweekday(), local.hour * 60 + local.minute
         for t in seen:
             if not R.should_raise(t, frame.at_ms, d.min_frames, d.min_seconds, d.cooldown_s):
@@ -196,9 +196,8 @@ class Unavailable:
 
 def build(config, send):
     """Cameras, detectors and pipelines from the config."""
-    from drivers.camera import camera_class
-
     from appliance.vision.labels import LabelFileDetector
+    from drivers.camera import camera_class
 
     detectors: dict[str, tuple[object | None, dict]] = {}
 

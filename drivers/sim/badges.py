@@ -238,7 +238,7 @@ class Badges:
         self._hosts.clear()
         self._slots.clear()
 
-    def __enter__(self) -> "Badges":
+    def __enter__(self) -> Badges:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -104,7 +104,7 @@ class Plant:
         self._thread: threading.Thread | None = None
         self.started = time.monotonic()
 
-    def start(self) -> "Plant":
+    def start(self) -> Plant:
         self.proc = subprocess.Popen([sys.executable, "-m", "drivers.sim.modbus_server", "tcp", "127.0.0.1",
                                       str(self.port), "--ids", "1", "--registers", "16"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

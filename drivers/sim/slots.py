@@ -18,7 +18,8 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 
 class Slot(Protocol):
@@ -84,8 +85,8 @@ def serve(make: Callable[[int], Slot], stdin=None, stdout=None) -> None:
                 raise ValueError(f"unknown command {verb!r}")
         except (ValueError, OSError) as exc:
             say(f"ERROR {cid} {exc}")
-    for slot, q, t in slots.values():
+    for _slot, q, _t in slots.values():
         q.put(None)
-    for slot, q, t in slots.values():
+    for slot, _q, t in slots.values():
         t.join(10)
         slot.close()

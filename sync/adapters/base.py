@@ -16,7 +16,7 @@ from pathlib import Path
 from sync.backoff import parse_retry_after
 from sync.http import Http, Response, Unreachable
 
-REGISTRY: dict[str, type["Adapter"]] = {}
+REGISTRY: dict[str, type[Adapter]] = {}
 
 
 @dataclass

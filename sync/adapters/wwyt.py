@@ -13,8 +13,8 @@ import base64
 import time
 
 from sync import crypto
-from sync.mapping import Mapper, load_profile
 from sync.adapters.base import Ack, Adapter, SyncError, dumps, error_from
+from sync.mapping import Mapper, load_profile
 
 
 class Wwyt(Adapter):

@@ -76,7 +76,7 @@ def main(argv=None) -> int:
                 boxes[str(start + k)] = b
             x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float()
             feats = net.stem(x) if maps == ["c8"] else net(x)  # c8 alone: only the first seven blocks run
-            for key, feat in zip(SHAPES, feats):
+            for key, feat in zip(SHAPES, feats, strict=False):
                 if key in arrays:
                     arrays[key][start:start + len(chunk)] = feat.numpy().astype(np.float16)
             last = start + len(chunk) >= n

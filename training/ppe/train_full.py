@@ -85,7 +85,7 @@ class EMA:
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         d = self.decay * (1 - math.exp(-self.updates / 2000))
-        for e, v in zip(self.module.state_dict().values(), model.state_dict().values()):
+        for e, v in zip(self.module.state_dict().values(), model.state_dict().values(), strict=False):
             if e.is_floating_point():
                 e.mul_(d).add_(v.detach(), alpha=1 - d)
             else:
