@@ -37,6 +37,8 @@ SECRET_COLUMNS = {"password_hash", "token_hash"}
 class BaseModel(peewee.Model):
     """Base of every peewee model; the schema itself comes from the migrations."""
 
+    id = peewee.AutoField()  # peewee's own default, said here so that type checkers see it
+
     class Meta:
         database = database
         legacy_table_names = False
