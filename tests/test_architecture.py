@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from appliance.domains import ENABLED
 from conftest import ROOT
 
 PACKAGES = ("appliance", "drivers", "models", "kiosk_ui", "sync", "satellite")
-# domain packages, each allowed to import only those before it (the order is the dependency order)
-DOMAINS = ("hazards", "risk", "gas", "patrol", "stations", "vision")
+# domain packages, each allowed to import only those before it: the order of appliance/domains.py ENABLED
+DOMAINS = tuple(m.split(".")[1] for m in ENABLED if m.startswith("appliance."))
 # the composition layer: it wires the core, the domains, the drivers and sync together
 COMPOSITION = {"appliance", "appliance.cli", "appliance.cli_sync", "appliance.service", "appliance.domains",
                "appliance.config", "appliance.demo", "appliance.demo_patrol", "appliance.__main__"}
@@ -113,6 +114,10 @@ def _may_import(src: str, dst: str) -> bool:
     if a in ("drivers", "models"):              # libraries of their own: nothing of the appliance
         return False
     return False
+
+
+def test_domains_in_dependency_order():
+    assert DOMAINS == ("hazards", "risk", "gas", "patrol", "stations", "vision")
 
 
 def test_graph_sees_the_packages():
