@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal, NamedTuple, TypeVar
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -112,7 +112,9 @@ class Driver(ABC):
     # what the driver is in the config file: "bus" ([[buses]]), "reader" ([[readers]]), "camera" ([[cameras]])
     kind: ClassVar[str]
 
-    def __init__(self, config: DriverConfig, sink: Callable[[list[Reading]], None]):
+    # what the sink takes depends on the kind: buses hand `list[Reading]`, readers a `Tap`, cameras a `Frame`
+    # (or no sink); subclasses narrow this with a class-level annotation
+    def __init__(self, config: DriverConfig, sink: Callable[[Any], None] | None):
         self.config = config
         self.sink = sink
 

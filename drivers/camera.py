@@ -133,6 +133,8 @@ class Camera(Driver):
     kind = "camera"
 
     type_key: ClassVar[str]
+    config: CameraConfig
+    sink: Callable[[Frame], None] | None
 
     def __init__(self, config: CameraConfig, sink: Callable[[Frame], None] | None = None):
         super().__init__(config, sink)
@@ -262,7 +264,7 @@ class Camera(Driver):
             return
         if self.state.status != "fault" or (self.state.reason or "").startswith("no frame"):
             self.state.fault(f"no frame for {age:.0f} s")
-        if now - max(last, self._last_restart) >= self.config.stall_s * 2 and self.state.reason.startswith("no frame"):
+        if now - max(last, self._last_restart) >= self.config.stall_s * 2 and (self.state.reason or "").startswith("no frame"):
             self._last_restart = now
             self.stall_restarts += 1
             log.warning("camera stalled; starting a fresh capture", extra={"camera": self.config.name})

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # pymodbus logs every failed read at ERROR; the bus reports faults itself, once per change.
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
-EXCEPTION_CODES = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
+EXCEPTION_CODES: dict[int | None, str] = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
                    4: "device failure", 6: "device busy", 10: "gateway path unavailable",
                    11: "gateway target failed to respond"}
 
@@ -58,7 +58,7 @@ class DeviceConfig(_Strict):
                 for r in self.registers]
 
     @model_validator(mode="after")
-    def _fits(self):
+    def _fits(self) -> DeviceConfig:
         for r in self.register_map():
             if r.address + r.width > 65536:
                 raise ValueError(f"point {r.key}: {r.type} at {r.address} runs past register 65535")
@@ -86,7 +86,7 @@ class ModbusConfig(DriverConfig):
         return [r.point for d in self.devices for r in d.registers]
 
     @model_validator(mode="after")
-    def _complete(self):
+    def _complete(self) -> ModbusConfig:
         if self.type == "modbus_tcp" and not self.host:
             raise ValueError("host: a modbus_tcp bus needs a host")
         if self.type == "modbus_rtu" and not self.serial_port:
@@ -114,21 +114,25 @@ class ModbusBus(Driver):
     kind = "bus"
 
     Config = ModbusConfig
+    config: ModbusConfig
+    sink: Callable[[list[Reading]], None]
 
     def __init__(self, config: ModbusConfig, sink: Callable[[list[Reading]], None]):
         super().__init__(config, sink)
         self.devices = [_Device(config.name, d) for d in config.devices]
         self.state = DeviceState(config.name)
-        self.client = None
+        self.client: ModbusTcpClient | ModbusSerialClient | None = None
         self.polls = 0
         self.errors = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _make_client(self):
+    def _make_client(self) -> ModbusTcpClient | ModbusSerialClient:
         c = self.config
         if c.type == "modbus_tcp":
+            assert c.host is not None  # the config's validator requires a host for modbus_tcp
             return ModbusTcpClient(c.host, port=c.port, timeout=c.timeout_s, retries=c.retries)
+        assert c.serial_port is not None  # the config's validator requires a serial_port for modbus_rtu
         return ModbusSerialClient(c.serial_port, baudrate=c.baudrate, parity=c.parity, stopbits=c.stopbits,
                                   bytesize=c.bytesize, timeout=c.timeout_s, retries=c.retries)
 
@@ -208,7 +212,8 @@ class ModbusBus(Driver):
         dev.next_try = 0.0
         return out
 
-    def _read(self, block: Block, unit: int) -> list:
+    def _read(self, block: Block, unit: int) -> list[int] | list[bool]:
+        assert self.client is not None  # poll_once makes the client before any read
         fn = {"holding": self.client.read_holding_registers, "input": self.client.read_input_registers,
               "coil": self.client.read_coils, "discrete": self.client.read_discrete_inputs}[block.function]
         try:
@@ -221,7 +226,10 @@ class ModbusBus(Driver):
             code = getattr(rr, "exception_code", None)
             raise _ReadFailed(f"exception {code} ({EXCEPTION_CODES.get(code, 'unknown')}) reading "
                               f"{block.function} {block.start}+{block.count}", connection_lost=False)
-        return rr.bits[:block.count] if block.function in ("coil", "discrete") else rr.registers
+        # pymodbus declares Sequence; both are lists at run time
+        if block.function in ("coil", "discrete"):
+            return cast(list[bool], rr.bits[:block.count])
+        return cast(list[int], rr.registers)
 
     def _bad(self, dev: _Device, reason: str) -> list[Reading]:
         at = now_ms()

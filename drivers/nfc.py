@@ -23,7 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -32,6 +32,7 @@ from drivers.reader import BadgeReader, MalformedRead, ReaderConfig, ReaderFault
 
 log = logging.getLogger(__name__)
 
+_MISSING: str | None
 try:  # optional: only this module imports nfcpy
     import nfc
     import nfc.clf
@@ -45,10 +46,14 @@ Technology = Literal["106A", "106B", "212F", "424F"]
 _PATH = re.compile(r"^(usb(:[0-9A-Fa-f]{1,4}(:[0-9A-Fa-f]{1,4})?)?|tty:[A-Za-z0-9_]+(:[a-z0-9]+)?|udp(:[A-Za-z0-9_.-]+(:\d{1,5})?)?)$")
 
 
+def _default_targets() -> list[Technology]:
+    return ["106A", "106B", "212F"]
+
+
 class NfcConfig(ReaderConfig):
     type: Literal["nfc"]
     path: str = "usb"
-    targets: list[Technology] = Field(default_factory=lambda: ["106A", "106B", "212F"], min_length=1)
+    targets: list[Technology] = Field(default_factory=_default_targets, min_length=1)
     poll_interval_s: float = Field(0.1, ge=0.02, le=10)
 
     @field_validator("path")
@@ -92,9 +97,9 @@ class NfcReader(BadgeReader):
 
     def __init__(self, config: NfcConfig, sink: Callable[[Tap], None]):
         super().__init__(config, sink)
-        self.clf = None
+        self.clf: Any = None  # an nfc.ContactlessFrontend once open (nfcpy has no type information)
         self.device: str | None = None
-        self._targets = []
+        self._targets: list[Any] = []  # nfc.clf.RemoteTarget
         self._next_poll = 0.0
 
     @classmethod

@@ -23,6 +23,7 @@ from drivers.reader import BadgeReader, MalformedRead, ReaderConfig, ReaderFault
 
 log = logging.getLogger(__name__)
 
+_MISSING: str | None
 try:  # optional: only this module imports pyscard
     from smartcard import scard
 except ImportError as _exc:  # pragma: no cover - exercised on machines without pyscard

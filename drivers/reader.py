@@ -92,9 +92,10 @@ class BadgeReader(Driver):
     kind = "reader"
 
     config: ReaderConfig
+    sink: Callable[[Tap], None]
 
     def __init__(self, config: ReaderConfig, sink: Callable[[Tap], None]):
-        super().__init__(config, sink)  # type: ignore[arg-type]
+        super().__init__(config, sink)
         self.state = DeviceState(config.name)
         self.debounce = Debounce(config.rearm_after_s)
         self.taps = 0
@@ -192,7 +193,7 @@ class BadgeReader(Driver):
             self.last_tap = tap
             out.append(tap)
             try:
-                self.sink(tap)  # type: ignore[arg-type]
+                self.sink(tap)
             except Exception:  # the domain's bug must not stop the reader; the tap is in the log line
                 log.exception("tap sink failed", extra={"reader": tap.reader, "uid": tap.uid})
         return out

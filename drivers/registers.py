@@ -104,7 +104,8 @@ def plan(registers: list[Register], max_gap: int = 0) -> list[Block]:
     for function in ("coil", "discrete", "holding", "input"):
         regs = sorted(by_function.get(function, []), key=lambda r: (r.address, r.width))
         limit = MAX_BITS if function in BIT_FUNCTIONS else MAX_REGISTERS
-        start = end = None
+        start: int | None = None
+        end = 0
         members: list[Register] = []
         for r in regs:
             r_end = r.address + r.width

@@ -11,11 +11,14 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.base import DeviceState, Driver, DriverConfig, Reading, now_ms, register
+
+if TYPE_CHECKING:
+    import serial
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ def parse_line(raw: bytes, p: ParserConfig) -> tuple[str, float]:
             raise LineError(f"{len(parts)} fields, expected {len(p.fields)}")
         got = dict(zip(p.fields, parts, strict=False))
     else:
+        assert p.pattern is not None  # the config's validator requires a pattern for a regex parser
         m = re.fullmatch(p.pattern, text)
         if not m:
             raise LineError("does not match the pattern")
@@ -128,6 +132,8 @@ class SerialLine(Driver):
     kind = "bus"
     type_key = "serial_line"
     Config = SerialLineConfig
+    config: SerialLineConfig
+    sink: Callable[[list[Reading]], None]
 
     def __init__(self, config: SerialLineConfig, sink: Callable[[list[Reading]], None]):
         super().__init__(config, sink)
@@ -135,7 +141,7 @@ class SerialLine(Driver):
         self.lines = 0
         self.garbage = 0
         self.last_garbage: str | None = None
-        self._port = None
+        self._port: serial.Serial | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -158,7 +164,7 @@ class SerialLine(Driver):
                 pass
             self._port = None
 
-    def _open(self):
+    def _open(self) -> serial.Serial:
         import serial
 
         c = self.config

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zoneinfo
 from datetime import UTC, datetime
+from typing import cast
 from urllib.parse import urlencode, urlparse
 
 from flask import current_app, make_response, redirect, render_template, request, session, url_for
@@ -205,17 +206,19 @@ def fmt_value(v: float | None) -> str:
 def _recent_taps(n: int = 8) -> list[events.Committed]:
     """The latest taps for the board's patrol panel, newest first, as the page script renders live ones."""
     rows = events.Event.select().where(events.Event.type == "patrol.tap").order_by(events.Event.seq.desc()).limit(n).dicts()
-    return [events.Committed.from_row(r) for r in rows]
+    return [events.Committed.from_row(cast(dict, r)) for r in rows]  # .dicts() rows are dicts
 
 
 def _board_context() -> dict:
     # The feed is the event log: only roles that may read the log see it (and get the live stream).
-    can_events = auth.allowed(current().role, "events.read")
+    me = current()
+    assert me is not None  # only rendered by views behind require()
+    can_events = auth.allowed(me.role, "events.read")
     recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE) if can_events else []
     return {"can_events": can_events, "site": site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
             "feed": [(e, describe(e)) for e in reversed(recent)],
-            "js_i18n": js_texts(), "can_patrol": auth.allowed(current().role, "patrol.read"),
-            "recent_taps": _recent_taps() if auth.allowed(current().role, "patrol.read") else [],
+            "js_i18n": js_texts(), "can_patrol": auth.allowed(me.role, "patrol.read"),
+            "recent_taps": _recent_taps() if auth.allowed(me.role, "patrol.read") else [],
             "health": overall(current_app.extensions["appliance"]), **_camera_context()}
 
 
@@ -246,18 +249,20 @@ def tablet():
 
 @ui.get("/tablet/people")
 @require("people.read")
-def tablet_people():
+def tablet_people() -> str:
     people = list(P.Person.select().order_by(P.Person.active.desc(), P.Person.employee_no))
     badges: dict[int, list] = {}
     for b in P.Badge.select().order_by(P.Badge.id):
         badges.setdefault(b.person_id, []).append(b)
-    can_write = auth.allowed(current().role, "people.write")
+    me = current()
+    assert me is not None  # behind require()
+    can_write = auth.allowed(me.role, "people.write")
     return render_template("tablet/people.html", people=people, badges=badges, can_write=can_write)
 
 
 @ui.get("/admin")
 @require("admin.use")
-def admin():
+def admin() -> str:
     users = list(auth.User.select().order_by(auth.User.login))
     tokens = list(auth.DeviceToken.select().order_by(auth.DeviceToken.name))
     runtime = current_app.extensions["appliance"]

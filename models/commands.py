@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ def evaluate_dir(cfg: VisionModelConfig, root: Path, iou_min: float = 0.5, sweep
         per_image.append((boxes, scores, classes, gt))
     seconds = time.monotonic() - t0
     results = summarise(cfg.classes, thresholds, per_image, iou_min)
-    report = {"dir": str(root), "model": str(cfg.path), "images": len(per_image), "skipped": skipped,
+    report: dict[str, Any] = {"dir": str(root), "model": str(cfg.path), "images": len(per_image), "skipped": skipped,
               "iou": iou_min, "thresholds": {c: float(t) for c, t in zip(cfg.classes, thresholds, strict=False)},
               "seconds": round(seconds, 2), "classes": [r.as_dict() for r in results]}
     if sweep:  # precision/recall per class at other thresholds, from the same detections

@@ -47,7 +47,7 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     lb = letterbox_geometry(w, h, size)
     new_w, new_h = max(1, round(w * lb.scale)), max(1, round(h * lb.scale))
     if (new_w, new_h) != (w, h):
-        resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))
+        resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR))
     else:
         resized = image
     canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)

@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -160,7 +161,7 @@ class Station:
         self.drivers: list = []
         self.stopped = threading.Event()
         self._wake = threading.Event()
-        self.state = {"status": "starting", "last_error": None, "last_delivery": None}
+        self.state: dict[str, Any] = {"status": "starting", "last_error": None, "last_delivery": None}
         self._thread: threading.Thread | None = None
         self._shown: dict | None = None   # the status last written (written again only when it changes)
         if not s.appliance_url and not s.appliance_id:

@@ -58,7 +58,9 @@ def sync_replay(name: str):
     if name not in {e.name for e in cfg.sync.endpoints}:
         raise NotFound(f"没有名为 {name} 的同步端点", f"no sync endpoint named {name}")
     data = body(ReplayIn)
-    with events.recording(current().actor) as rec:
+    me = current()
+    assert me is not None  # behind require()
+    with events.recording(me.actor) as rec:
         n = store.mark_replay(name, data.ids)
         if n:
             rec.emit("sync.replay_requested", entity=("sync_endpoint", name), payload={"endpoint": name, "count": n})

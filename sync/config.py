@@ -17,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 log = logging.getLogger(__name__)
 
-LANES = ("safety", "records", "aggregates", "photos")
+Lane = Literal["safety", "records", "aggregates", "photos"]
+LANES: tuple[Lane, ...] = ("safety", "records", "aggregates", "photos")
+
+
+def _all_lanes() -> list[Lane]:
+    return list(LANES)
+
+
+def _safety_and_records() -> list[Lane]:
+    return ["safety", "records"]
 NAME_RE = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
@@ -47,7 +56,7 @@ class EndpointBase(_Section):
     name: str = Field(pattern=NAME_RE)
     url: str = Field(pattern=r"^https?://[^\s]+$")
     enabled: bool = True
-    lanes: list[Literal["safety", "records", "aggregates", "photos"]] = Field(default_factory=lambda: list(LANES))
+    lanes: list[Literal["safety", "records", "aggregates", "photos"]] = Field(default_factory=_all_lanes)
     batch_max_events: int = Field(500, ge=1, le=10000)
     batch_max_bytes: int = Field(1_000_000, ge=1000, le=64_000_000)
     timeout_s: float = Field(15, gt=0, le=300)
@@ -100,7 +109,7 @@ class WwytEndpoint(EndpointBase):
     aes_iv_env: str | None = None
     credit_code: str = Field(pattern=r"^[0-9A-Z]{18}$")   # 统一社会信用代码 (TYSHXYDM)
     company_code: str = Field(pattern=r"^[0-9A-Za-z]{9}$")  # 企业编码 (COMPANY_CODE)
-    lanes: list[Literal["safety", "records", "aggregates", "photos"]] = Field(default_factory=lambda: ["safety", "records"])
+    lanes: list[Literal["safety", "records", "aggregates", "photos"]] = Field(default_factory=_safety_and_records)
     batch_max_events: int = Field(200, ge=1, le=10000)
     min_interval_s: float = Field(180.0, ge=0, le=86400)  # the platform allows one request per 3 min
 
@@ -133,7 +142,7 @@ class Sha1SignEndpoint(EndpointBase):
     app_key: str = Field(min_length=1, max_length=100)
     app_secret: SecretStr | None = None
     app_secret_env: str | None = None
-    lanes: list[Literal["safety", "records", "aggregates", "photos"]] = Field(default_factory=lambda: ["safety", "records"])
+    lanes: list[Literal["safety", "records", "aggregates", "photos"]] = Field(default_factory=_safety_and_records)
 
     @model_validator(mode="after")
     def _secret(self):

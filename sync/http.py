@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import ssl
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 
@@ -40,11 +41,12 @@ class Http:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
+            # endpoint URLs are validated as http(s)://host...; the cast only restates that for the checker
             if self.scheme == "https":
-                self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                self._conn = http.client.HTTPSConnection(cast(str, self.host), self.port, timeout=self.timeout,
                                                          context=ssl.create_default_context())
             else:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self._conn = http.client.HTTPConnection(cast(str, self.host), self.port, timeout=self.timeout)
         return self._conn
 
     def close(self) -> None:

@@ -380,9 +380,9 @@ def create_receiver(data_dir: str | Path, secrets: dict[str, str] | str, *, max_
             return Response(status=200)
         try:
             unit, _, rng = request.headers.get("Content-Range", "").partition(" ")
-            span, _, total = rng.partition("/")
-            start, _, end = span.partition("-")
-            start, end, total = int(start), int(end), int(total)
+            span, _, total_text = rng.partition("/")
+            start_text, _, end_text = span.partition("-")
+            start, end, total = int(start_text), int(end_text), int(total_text)
             if unit != "bytes" or end - start + 1 != len(body) or end >= total:
                 raise ValueError
         except ValueError:
@@ -442,7 +442,7 @@ def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:
 
     server = create_server(app, host=host, port=port, threads=threads, ident="sync-receiver",
                            channel_timeout=60)
-    print(f"receiver listening on http://{host}:{server.effective_port}", flush=True)
+    print(f"receiver listening on http://{host}:{server.effective_port}", flush=True)  # type: ignore[union-attr]  # waitress-stubs omit effective_port
     print("READY", flush=True)
 
     def _stop(signum, frame):

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, jsonify, request
 
@@ -193,7 +194,8 @@ def create_gov_receiver(data_dir, mode: str, *, throttle: Throttle | None = None
             records = records_of(request.get_data())
         except ValueError as exc:
             return _answer(400, f"数据无法解析 / unreadable data: {exc}", 400)
-        good, errors = [], []
+        good: list[dict] = []
+        errors: list[dict[str, Any]] = []
         for n, rec in enumerate(records, start=1):
             problem = check_record(table, rec)
             if problem:

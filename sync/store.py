@@ -7,6 +7,7 @@ called with what the endpoint acknowledged, in the same transaction as the dead 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from appliance.core import photos
@@ -74,7 +75,8 @@ def read_batch(lane: str, after: int, max_events: int, max_bytes: int) -> list[R
     """Events of `lane` with seq > after, in seq order, at most `max_events` and about `max_bytes`
     (always at least one, however large)."""
     sql = f"SELECT {', '.join(COLUMNS)} FROM events WHERE seq > ? AND {lane_sql(lane)} ORDER BY seq LIMIT ?"
-    out, size = [], 0
+    out: list[Row] = []
+    size = 0
     for r in database.execute_sql(sql, (after, max_events)).fetchall():
         row = Row(*r)
         size += row.size
@@ -133,7 +135,7 @@ def backlog(endpoint: str, lane: str, known_empty_to: int = 0) -> tuple[int, int
     return n, oldest
 
 
-def acknowledge(endpoint: str, lane: str, through: int, rejected: list[tuple[int, str, str]] = ()) -> None:
+def acknowledge(endpoint: str, lane: str, through: int, rejected: Sequence[tuple[int, str, str]] = ()) -> None:
     """The endpoint acknowledged the lane up to `through`; `rejected` (seq, event id, reason) go to the
     dead-letter list. A cursor never moves backwards here (see `rewind`)."""
     t = now_ms()

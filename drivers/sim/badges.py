@@ -66,6 +66,7 @@ class _Host:
             raise SimulatorError(f"{module} did not start: {''.join(self.output)[-500:]}")
 
     def _read(self) -> None:
+        assert self.proc.stdout is not None  # started with stdout=PIPE
         for line in self.proc.stdout:
             words = line.split(maxsplit=2)
             if words == ["READY"]:
@@ -97,6 +98,7 @@ class _Host:
             self._next += 1
             cid = self._next
             ev = self._done[cid] = threading.Event()
+            assert self.proc.stdin is not None  # started with stdin=PIPE
             self.proc.stdin.write(f"{cid} {line}\n")
             self.proc.stdin.flush()
         if not wait:
@@ -126,6 +128,7 @@ class _Host:
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
+                assert self.proc.stdin is not None  # started with stdin=PIPE
                 self.proc.stdin.write("quit\n")
                 self.proc.stdin.flush()
                 self.proc.wait(10)
@@ -143,7 +146,7 @@ class Badges:
 
     MODULES = {"nfc": "drivers.sim.nfc_tag", "pcsc": "drivers.sim.vpcd_card"}
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._hosts: dict[str, _Host] = {}
         self._slots: dict[str, tuple[str, int]] = {}   # reader name → (kind, port)
         self._queued: dict[str, set[int]] = {}          # reader name → ids of presents not waited for

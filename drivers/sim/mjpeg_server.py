@@ -50,6 +50,8 @@ class Handler(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    fps: float
+    hang_after: int | None
 
 
 def main() -> None:

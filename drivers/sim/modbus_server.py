@@ -37,6 +37,7 @@ async def main() -> None:
     a = ap.parse_args()
     values = [int(v) for v in a.values.split(",") if v]
     devices = [device(int(i), a.registers, values) for i in a.ids.split(",")]
+    server: ModbusTcpServer | ModbusSerialServer
     if a.mode == "tcp":
         server = ModbusTcpServer(devices, address=(a.where, a.port_or_baud))
     else:

@@ -18,6 +18,10 @@ import subprocess
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import serial
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +102,7 @@ class Plant:
         self.pty_dir = pty_dir
         self.field_ports: tuple[str, str] | None = None  # (RTU port, line port) for the appliance to open
         self._children: list[subprocess.Popen] = []
-        self._line = None
+        self._line: serial.Serial | None = None
         self.proc: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,10 +112,12 @@ class Plant:
         self.proc = subprocess.Popen([sys.executable, "-m", "drivers.sim.modbus_server", "tcp", "127.0.0.1",
                                       str(self.port), "--ids", "1", "--registers", "16"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        line = self.proc.stdout.readline()
+        stdout = self.proc.stdout
+        assert stdout is not None  # started with stdout=PIPE
+        line = stdout.readline()
         if line.strip() != "READY":
             raise RuntimeError(f"simulated gas controller did not start: {line!r}")
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
         self._write_once()  # idle values are in place before anyone polls (0 %VOL O2 would alarm)
         if self.pty_dir:
             self._start_field_devices()
@@ -123,6 +129,7 @@ class Plant:
         import os
         from pathlib import Path
 
+        assert self.pty_dir is not None  # only called when a pty_dir is set
         a, b = Path(self.pty_dir) / f"{name}-device", Path(self.pty_dir) / f"{name}-appliance"
         for p in (a, b):
             if p.is_symlink() or p.exists():
@@ -146,9 +153,11 @@ class Plant:
         rtu = subprocess.Popen([sys.executable, "-m", "drivers.sim.modbus_server", "rtu", rtu_dev, "9600",
                                 "--ids", "1", "--registers", "8", "--values", values],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if rtu.stdout.readline().strip() != "READY":
+        rtu_out = rtu.stdout
+        assert rtu_out is not None  # started with stdout=PIPE
+        if rtu_out.readline().strip() != "READY":
             raise RuntimeError("simulated RTU detector did not start")
-        threading.Thread(target=lambda: [None for _ in rtu.stdout], daemon=True).start()
+        threading.Thread(target=lambda: [None for _ in rtu_out], daemon=True).start()
         self._children.append(rtu)
         line_dev, line_app = self._pty_pair("line")
         import serial
@@ -166,8 +175,8 @@ class Plant:
         for i, c in enumerate(CHANNELS):
             idle = c[8]
             v = idle + min(0.1 * idle + 0.05, 0.2) * math.sin(t / 7 + i) + random.uniform(-0.05, 0.05)
-            if self.scenario == "gas-leak" and i == LEAK_POINT and leak_value(t) is not None:
-                v = leak_value(t)
+            if self.scenario == "gas-leak" and i == LEAK_POINT and (leak := leak_value(t)) is not None:
+                v = leak
             vals.append(max(0.0, v))
         return vals
 

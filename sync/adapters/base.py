@@ -67,7 +67,7 @@ class Adapter(ABC):
         self.cfg = cfg
         self.ctx = ctx
         self.http = Http(cfg.url, cfg.timeout_s)
-        self._last_request = None  # monotonic time of the last request (for min_interval_s)
+        self._last_request: float | None = None  # monotonic time of the last request (for min_interval_s)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

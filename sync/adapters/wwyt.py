@@ -21,7 +21,7 @@ class Wwyt(Adapter):
     type_key = "wwyt"
     profile_adapter = "wwyt"
 
-    def __init__(self, cfg, ctx):
+    def __init__(self, cfg, ctx) -> None:
         super().__init__(cfg, ctx)
         self.mapper = Mapper(load_profile(self.profile_adapter, cfg.profile),
                              {"credit_code": cfg.credit_code, "company_code": cfg.company_code},
