@@ -469,9 +469,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except (ApplianceError, ModelError) as exc:
-        if isinstance(getattr(exc, "details", None), list) and exc.details and "zh" in exc.details[0]:
+        details = getattr(exc, "details", None)   # ApplianceError has it; ModelError does not
+        if isinstance(details, list) and details and "zh" in details[0]:
             print(f"错误 / error: {exc.zh.split(' — ')[0]} / {exc.en.split(' — ')[0]}", file=sys.stderr)
-            for d in exc.details:  # type: ignore[union-attr]
+            for d in details:
                 print(f"  {d['key']}: {d['zh']} / {d['en']}", file=sys.stderr)
         else:
             print(f"错误 / error: {exc.bilingual()}", file=sys.stderr)

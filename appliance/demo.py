@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from appliance import domains
 from appliance.config import Config, load_config
@@ -17,7 +18,10 @@ from appliance.core import auth, db
 from appliance.core import people as P
 from drivers.sim.plant import field_devices_toml, points_toml
 
-SITE = {"name": "滨江精细化工厂（演示）", "name_en": "Binjiang Fine Chemicals (demo)",
+if TYPE_CHECKING:
+    import subprocess
+
+SITE: dict[str, Any] = {"name": "滨江精细化工厂（演示）", "name_en": "Binjiang Fine Chemicals (demo)",
         "timezone": "Asia/Shanghai", "plan_width": 1600, "plan_height": 900}
 
 # (code, name, name_en, kind, polygon) on a 1600 × 900 plan.
@@ -58,7 +62,9 @@ KIOSK_DEVICE = "control-room-wall"
 
 # The demo risk register: (object code, name, major hazard, area, unit, department, liable person,
 #   [(event, method, inherent factors, residual factors, [(measure, classify1, classify2, cycle, unit)])])
-RISKS = [
+_Measure = tuple[str, int, str, int | None, str | None]
+_RiskEvent = tuple[str, str, dict[str, int], dict[str, int] | None, list[_Measure]]
+RISKS: list[tuple[str, str, bool, str, str, str, str, list[_RiskEvent]]] = [
     ("OBJ-TANK", "甲醇储罐区", True, "TANK", "甲醇储罐 V-101/102", "生产部", "王芳", [
         ("储罐泄漏引发火灾爆炸", "LEC", {"l": 3, "e": 6, "c": 40}, {"l": 1, "e": 6, "c": 40}, [
             ("液位、温度、压力远传监控与高液位联锁", 1, "1-4", 1, "hour"),
@@ -180,7 +186,7 @@ class DemoReceiver:
                 s.bind(("127.0.0.1", 0))
                 self.port = s.getsockname()[1]
             port_file.write_text(str(self.port))
-        self.proc = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def command(self) -> str:
@@ -237,7 +243,7 @@ def seed(config: Config) -> dict:
     for code, name, name_en, kind, poly in AREAS:
         if P.Area.get_or_none(P.Area.code == code) is None:
             P.create_area(P.AreaIn(code=code, name=name, name_en=name_en, kind=kind, polygon=poly), actor=actor)
-    person_ids = {}
+    person_ids: dict[str | None, int] = {}   # looked up by a user's employee number, which may be None
     for no, name, kind, dept, job, company, uid in PEOPLE:
         p = P.Person.get_or_none(P.Person.employee_no == no) or P.create_person(
             P.PersonIn(employee_no=no, name=name, kind=kind, department=dept, job=job, company=company), actor=actor)
@@ -245,7 +251,7 @@ def seed(config: Config) -> dict:
         if P.Badge.get_or_none(P.Badge.uid == uid) is None:
             P.issue_badge(P.BadgeIn(uid=uid, person_id=p.id), actor=actor)
     seed_risks(actor)
-    creds = {"users": {}, "kiosk_token": None}
+    creds: dict[str, Any] = {"users": {}, "kiosk_token": None}
     for login, role, display, emp in USERS:
         password = secrets.token_urlsafe(9)
         if auth.User.get_or_none(auth.User.login == login) is None:

@@ -18,7 +18,7 @@ from appliance.patrol import models, plans
 log = logging.getLogger(__name__)
 
 # (reader / checkpoint code, name, name_en, area code, checklist)
-CHECKPOINTS = [
+CHECKPOINTS: list[tuple[str, str, str, str, list[tuple[str, ...]]]] = [
     ("CP-TANK", "储罐区东侧", "Tank farm east", "TANK", [
         ("level", "液位计读数正常、无报警", "Level gauges normal, no alarm", "工艺"),
         ("dike", "防火堤完好、排水阀关闭", "Dike intact, drain valve closed", "安全"),

@@ -12,6 +12,7 @@ import logging
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 from waitress.server import create_server
 
@@ -23,6 +24,9 @@ from appliance.core.health import overall
 from appliance.core.people import Site, set_site
 from appliance.core.web import Runtime
 
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
 log = logging.getLogger(__name__)
 
 
@@ -31,8 +35,9 @@ class Appliance:
         self.config = config
         self.runtime = Runtime(config)
         self.stopped = threading.Event()
-        self.server = None
-        self.scheduler = None
+        # waitress's TCP server; Any because its stubs lack effective_port and type the loop's trigger as an int
+        self.server: Any = None
+        self.scheduler: BackgroundScheduler | None = None
         self.advertiser: Advertiser | None = None
         self._stops: list = []
         self._threads: list[threading.Thread] = []

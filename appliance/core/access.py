@@ -56,6 +56,13 @@ def current() -> Principal | None:
     return g.get("principal")
 
 
+def principal() -> Principal:
+    """The principal of a view behind `require` (which turns away every request without one)."""
+    p = current()
+    assert p is not None, "principal() outside a view guarded by require()"
+    return p
+
+
 def require(permission: str):
     """Decorator for views: the caller must hold `permission`; kiosk devices may only read."""
 

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import Field
 
 from appliance.core import auth, db
-from appliance.core.access import current, require
+from appliance.core.access import current, principal, require
 from appliance.core.api import body
 from appliance.core.people import Input
 
@@ -36,7 +36,7 @@ def create_user():
 @require("users.write")
 def patch_user(user_id: int):
     cfg = current_app.config["APPLIANCE"]
-    u = auth.update_user(user_id, body(auth.UserUpdate), actor=current().actor,
+    u = auth.update_user(user_id, body(auth.UserUpdate), actor=principal().actor,
                          min_password_length=cfg.auth.min_password_length)
     return jsonify(auth.user_dict(u))
 
@@ -60,7 +60,7 @@ def create_token():
 @api_bp.delete("/device-tokens/<int:token_id>")
 @require("tokens.write")
 def revoke_token(token_id: int):
-    auth.revoke_device_token(token_id, actor=current().actor)
+    auth.revoke_device_token(token_id, actor=principal().actor)
     return "", 204
 
 

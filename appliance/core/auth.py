@@ -78,6 +78,7 @@ class User(Model):
     password_hash = peewee.TextField()
     role = peewee.TextField()
     person = peewee.ForeignKeyField(Person, column_name="person_id", null=True)
+    person_id: int | None   # the column behind `person`, made by the ForeignKeyField
     active = peewee.BooleanField()
     created_at = peewee.IntegerField()
     updated_at = peewee.IntegerField()

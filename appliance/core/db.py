@@ -54,7 +54,7 @@ def open_database(path: str | Path, busy_timeout_ms: int = 5000) -> peewee.Sqlit
     path.parent.mkdir(parents=True, exist_ok=True)
     if not database.is_closed():
         database.close()
-    database.init(str(path), pragmas=pragmas(busy_timeout_ms), timeout=busy_timeout_ms / 1000)
+    database.init(str(path), pragmas=pragmas(busy_timeout_ms), timeout=busy_timeout_ms / 1000)  # type: ignore[arg-type]  # stubs say int; sqlite3 takes float seconds
     return database
 
 

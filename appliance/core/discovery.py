@@ -8,6 +8,10 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from zeroconf import ServiceInfo, Zeroconf
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +21,10 @@ SERVICE_TYPE = "_safety-appliance._tcp.local."
 def _addresses(interfaces: list[str]) -> list[bytes]:
     if interfaces:
         return [socket.inet_aton(ip) for ip in interfaces if ":" not in ip]
-    ips = set()
+    ips: set[str] = set()
     try:
         for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            ips.add(info[4][0])
+            ips.add(cast(str, info[4][0]))   # AF_INET: the address is a str
     except OSError:
         pass
     ips.discard("127.0.1.1")
@@ -30,9 +34,9 @@ def _addresses(interfaces: list[str]) -> list[bytes]:
 class Advertiser:
     def __init__(self, name: str, port: int, interfaces: list[str], properties: dict[str, str]):
         self.name, self.port, self.interfaces, self.properties = name, port, interfaces, properties
-        self.state = {"status": "degraded", "reason": "starting"}
-        self._zc = None
-        self._info = None
+        self.state: dict[str, str | int] = {"status": "degraded", "reason": "starting"}
+        self._zc: Zeroconf | None = None
+        self._info: ServiceInfo | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -43,7 +47,7 @@ class Advertiser:
         try:
             from zeroconf import ServiceInfo, Zeroconf
 
-            kw = {"interfaces": self.interfaces} if self.interfaces else {}
+            kw: dict[str, Any] = {"interfaces": self.interfaces} if self.interfaces else {}
             self._zc = Zeroconf(**kw)
             host = self.name.replace(" ", "-")
             self._info = ServiceInfo(SERVICE_TYPE, f"{self.name}.{SERVICE_TYPE}", addresses=_addresses(self.interfaces),
@@ -80,7 +84,8 @@ def find_appliance(timeout: float = 5.0, interfaces: list[str] | None = None,
 
     found: list[str] = []
     done = threading.Event()
-    zc = Zeroconf(**({"interfaces": interfaces} if interfaces else {}))
+    kw: dict[str, Any] = {"interfaces": interfaces} if interfaces else {}
+    zc = Zeroconf(**kw)
 
     def on_change(zeroconf, service_type, name, state_change):
         if state_change is not ServiceStateChange.Added or done.is_set():

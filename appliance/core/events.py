@@ -21,10 +21,10 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -51,7 +51,7 @@ def canonical_json(obj: Any) -> str:
 
 class Event(BaseModel):
     seq = peewee.IntegerField(primary_key=True)
-    id = peewee.TextField(unique=True)
+    id = peewee.TextField(unique=True)  # type: ignore[assignment]  # peewee: a field may replace the base's AutoField
     type = peewee.TextField()
     occurred_at = peewee.IntegerField()
     recorded_at = peewee.IntegerField()
@@ -125,7 +125,7 @@ class Committed:
 class _Chain:
     """The events of one outermost transaction, chained but not yet inserted."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.head: tuple[int, str] | None = None
         self.rows: list[tuple] = []
         self.emitted: list[Committed] = []
@@ -235,7 +235,7 @@ def head_seq() -> int:
 
 def read_after(seq: int, limit: int = 500) -> list[Committed]:
     """Committed events with seq > `seq`, in order."""
-    rows = (Event.select().where(Event.seq > seq).order_by(Event.seq).limit(limit).dicts())
+    rows = cast(Iterable[dict], Event.select().where(Event.seq > seq).order_by(Event.seq).limit(limit).dicts())
     return [Committed.from_row(r) for r in rows]
 
 

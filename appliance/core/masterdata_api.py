@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from appliance.core import people as P
-from appliance.core.access import current, require
+from appliance.core.access import principal, require
 from appliance.core.api import body
 from appliance.core.errors import NotFound
 
@@ -13,7 +13,7 @@ api_bp = Blueprint("masterdata_api", __name__, url_prefix="/api/v1")
 
 
 def _actor() -> str:
-    return current().actor
+    return principal().actor
 
 
 def _flag(name: str) -> bool:

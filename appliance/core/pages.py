@@ -12,16 +12,15 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from appliance.core import people as P
-from appliance.core.access import lang
+from appliance.core.access import lang, public
 
 
 class PageBlueprint(Blueprint):
     """A blueprint of pages (not of the JSON API)."""
 
+    @public  # like the shared /static (its `permission` is read by the authorisation test)
     def send_static_file(self, filename: str):
         return super().send_static_file(filename)
-
-    send_static_file.permission = None  # public, like the shared /static (read by the authorisation test)
 
 
 def text(key: str, **values) -> str:

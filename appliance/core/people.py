@@ -56,6 +56,7 @@ class Person(Model):
     active = peewee.BooleanField()
     created_at = peewee.IntegerField()
     updated_at = peewee.IntegerField()
+    badges: peewee.ModelSelect[Badge]   # the backref of Badge.person
 
     class Meta:
         table_name = "people"
@@ -64,6 +65,7 @@ class Person(Model):
 class Badge(Model):
     uid = peewee.TextField(unique=True)
     person = peewee.ForeignKeyField(Person, column_name="person_id", backref="badges")
+    person_id: int   # the column behind `person`, made by the ForeignKeyField
     active = peewee.BooleanField()
     created_at = peewee.IntegerField()
     updated_at = peewee.IntegerField()
@@ -192,7 +194,7 @@ def _get(model, id_: int, zh: str, en: str):
     return obj
 
 
-def _changes(obj, update: Input) -> dict:
+def _changes(obj, update: Update) -> dict:
     """Fields of `update` that were given and differ from `obj` (for the event payload)."""
     out = {}
     for k, v in update.given().items():

@@ -54,6 +54,7 @@ def decode(data: bytes) -> Image.Image:
     PNG or WebP within the pixel limit, whatever its name or type claims."""
     if not data:
         raise BadPhoto("photo：照片为空", "photo: the upload is empty", details=[{"key": "photo"}])
+    img: Image.Image
     try:
         with Image.open(io.BytesIO(data)) as probe:
             fmt = probe.format

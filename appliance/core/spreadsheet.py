@@ -148,7 +148,9 @@ def write_xlsx(sheets: list[tuple[str, list[list[Any]]]]) -> bytes:
     from openpyxl.styles import Font
 
     wb = openpyxl.Workbook()
-    wb.remove(wb.active)
+    default = wb.active
+    assert default is not None   # a new workbook has its one default sheet
+    wb.remove(default)
     for title, rows in sheets:
         ws = wb.create_sheet(title)
         for r in rows:

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from appliance.core import access, auth, db, events
@@ -95,7 +96,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
         JSON_AS_ASCII=False,
         APPLIANCE=config,
     )
-    app.json.ensure_ascii = False
+    cast(DefaultJSONProvider, app.json).ensure_ascii = False   # Flask's default provider
     app.extensions["appliance"] = runtime
 
     @app.before_request
@@ -114,6 +115,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        assert exc.code is not None   # Flask hands an HTTPException without a code to no handler
         zh, en = _HTTP_MESSAGES.get(exc.code, ("请求错误", exc.name))
         if not request.path.startswith("/api/"):
             return error_page(exc.code, zh if lang() != "en" else en)

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import Field
 
 from appliance.core import events
-from appliance.core.access import current, require
+from appliance.core.access import principal, require
 from appliance.core.api import body
 from appliance.core.db import database
 from appliance.core.errors import ApplianceError, NotFound, ValidationFailed
@@ -91,7 +91,7 @@ def alarm_load():
 @require("alarms.ack")
 def ack_alarm(alarm_id: int):
     data = body(AckIn)
-    return jsonify(alarm_dict(_sensors().acknowledge(alarm_id, by=current().actor, note=data.note)))
+    return jsonify(alarm_dict(_sensors().acknowledge(alarm_id, by=principal().actor, note=data.note)))
 
 
 @api_bp.post("/alarms/<int:alarm_id>/shelve")
@@ -102,4 +102,4 @@ def shelve_alarm(alarm_id: int):
     a = Alarm.get_or_none(Alarm.id == alarm_id)
     if a is None:
         raise NotFound(f"报警 {alarm_id} 不存在", f"alarm {alarm_id} does not exist")
-    return jsonify(_sensors().shelve(a.point, by=current().actor, minutes=data.minutes, reason=data.reason))
+    return jsonify(_sensors().shelve(a.point, by=principal().actor, minutes=data.minutes, reason=data.reason))

@@ -11,6 +11,7 @@ an event in the log.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 from appliance.gas.gases import Threshold
 
@@ -87,6 +88,14 @@ def _shelved(s: PointState, now: int) -> bool:
     return s.shelved_until is not None and now < s.shelved_until
 
 
+class _Fresh(TypedDict):
+    """The PointState fields every accepted reading sets."""
+
+    fault: None
+    value: float
+    at: int
+
+
 def on_reading(s: PointState, cfg: AlarmConfig, value: float | None, now: int,
                bad_reason: str | None = None) -> tuple[PointState, list[Transition]]:
     """A new reading (or a failed read, with `bad_reason`) for the point."""
@@ -104,7 +113,7 @@ def on_reading(s: PointState, cfg: AlarmConfig, value: float | None, now: int,
         out.append(Transition("recovered", s.shown, s.fault, shelved))
     # one replace per reading (this runs for every point on every poll): fault cleared, value and time
     # set, and whatever the level change needs
-    fresh = {"fault": None, "value": value, "at": now}
+    fresh: _Fresh = {"fault": None, "value": value, "at": now}
     raw = level_of(value, cfg, s.condition)
     if raw > s.condition:
         if cfg.delay_on_s > 0:

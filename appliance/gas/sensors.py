@@ -134,6 +134,7 @@ class Sensors:
     def _restore(self) -> None:
         """After a restart: shelves still running and alarms still unacknowledged stay as they were."""
         now = events.now_ms()
+        p: Point | None
         for sh in Shelf.select():
             if sh.point in self.points and sh.until > now:
                 p = self.points[sh.point]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, send_file
 
 from appliance.core import photos
-from appliance.core.access import current, require
+from appliance.core.access import current, principal, require
 from appliance.core.api import body
 from appliance.core.errors import NotFound
 from appliance.hazards import service as H
@@ -67,7 +67,7 @@ def add_rule():
 @require("risks.write")
 def remove_rule(rule_id: int):
     """Delete a dispatch rule (hazards it already dispatched keep their assignee)."""
-    H.remove_rule(rule_id, actor=current().actor)
+    H.remove_rule(rule_id, actor=principal().actor)
     return "", 204
 
 

@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from appliance.core.access import current, require
+from appliance.core.access import current, principal, require
 from appliance.core.api import body, int_arg
 from appliance.patrol import last_seen, models, plans, review, rounds, taps
 
@@ -31,7 +31,7 @@ def create_checkpoint():
 @api_bp.patch("/patrol/checkpoints/<int:cp_id>")
 @require("patrol.write")
 def update_checkpoint(cp_id: int):
-    return jsonify(plans.checkpoint_dict(plans.update_checkpoint(cp_id, body(plans.CheckpointUpdate), actor=current().actor)))
+    return jsonify(plans.checkpoint_dict(plans.update_checkpoint(cp_id, body(plans.CheckpointUpdate), actor=principal().actor)))
 
 
 @api_bp.get("/patrol/routes")
@@ -49,7 +49,7 @@ def create_route():
 @api_bp.patch("/patrol/routes/<int:route_id>")
 @require("patrol.write")
 def update_route(route_id: int):
-    return jsonify(plans.route_dict(plans.update_route(route_id, body(plans.RouteUpdate), actor=current().actor)))
+    return jsonify(plans.route_dict(plans.update_route(route_id, body(plans.RouteUpdate), actor=principal().actor)))
 
 
 @api_bp.get("/patrol/plans")
@@ -69,7 +69,7 @@ def create_plan():
 @api_bp.patch("/patrol/plans/<int:plan_id>")
 @require("patrol.write")
 def update_plan(plan_id: int):
-    p = plans.update_plan(plan_id, body(plans.PlanUpdate), actor=current().actor)
+    p = plans.update_plan(plan_id, body(plans.PlanUpdate), actor=principal().actor)
     rounds.schedule_rounds()
     return jsonify(plans.plan_dict(p))
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import peewee
 
 from appliance.core.db import BaseModel as Model
+
+if TYPE_CHECKING:
+    from appliance.core.people import Person
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +127,7 @@ class CheckRecord(Model):
 
 class LastSeen(Model):
     person_id = peewee.IntegerField(primary_key=True)
+    person: Person   # attached by a query that joins Person (last_seen())
     area_id = peewee.IntegerField(null=True)
     checkpoint_id = peewee.IntegerField(null=True)
     reader = peewee.TextField()

@@ -7,7 +7,7 @@ from flask import render_template
 
 from appliance.core import auth, events
 from appliance.core import people as P
-from appliance.core.access import current, require
+from appliance.core.access import current, principal, require
 from appliance.core.pages import PageBlueprint, site_view, text
 from appliance.core.web import error_page
 
@@ -21,8 +21,8 @@ def checkpoint(reader: str):
     if len(reader) > 64:
         return error_page(404, text("error.not_found"))
     return render_template("patrol/checkpoint.html", reader=reader, site=site_view(), head=events.head_seq(),
-                           can_answer=auth.allowed(current().role, "patrol.answer") and (
-                               current().kind != "device" or current().name == reader))
+                           can_answer=auth.allowed(principal().role, "patrol.answer") and (
+                               principal().kind != "device" or principal().name == reader))
 
 
 @bp.get("/tablet/patrol")

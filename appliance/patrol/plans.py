@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -200,7 +201,7 @@ def _area(area_id: int) -> Area:
     return a
 
 
-def _check_measures(items: list[CheckItem] | list[dict]) -> None:
+def _check_measures(items: Sequence[CheckItem | dict]) -> None:
     from appliance.risk.register import RiskMeasure
 
     for i, item in enumerate(items):
@@ -238,6 +239,7 @@ def update_checkpoint(cp_id: int, data: CheckpointUpdate, *, actor: str) -> Chec
         if "area_id" in changes:
             _area(changes["area_id"])
         if "checklist" in changes:
+            assert data.checklist is not None   # given, and an Update refuses an explicit null
             _check_measures(data.checklist)
             # every key of each item, defaults included (given() leaves out what the client left out)
             changes["checklist"] = json.dumps([i.model_dump() for i in data.checklist], ensure_ascii=False)
@@ -279,6 +281,7 @@ def update_route(route_id: int, data: RouteUpdate, *, actor: str) -> Route:
         changes = data.given()
         stops = changes.pop("stops", None)
         if stops is not None:
+            assert data.stops is not None   # given, and an Update refuses an explicit null
             _write_stops(r.id, data.stops)
         if changes:
             Route.update(**changes, updated_at=events.now_ms()).where(Route.id == r.id).execute()

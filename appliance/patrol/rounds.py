@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import peewee
@@ -33,7 +34,8 @@ def _visits(round_id: int) -> list[PatrolTap]:
 def verdict_of(r: Round, now: int, stops: list[RouteStop] | None = None) -> PR.Verdict:
     stops = stops_of(r.route_id) if stops is None else stops
     # a round not yet due has no visits (a tap counts only from the window's start): no query for them
-    visits = [] if now < r.due_start else [PR.Visit(t.checkpoint_id, t.at) for t in _visits(r.id)]
+    # an "ok" tap always names its checkpoint
+    visits = [] if now < r.due_start else [PR.Visit(cast(int, t.checkpoint_id), t.at) for t in _visits(r.id)]
     return PR.evaluate([PR.Stop(s.checkpoint_id, s.min_walk_s) for s in stops], visits, r.due_start, r.due_end,
                        now, r.grace_ms)
 
@@ -42,10 +44,10 @@ class _Lookup:
     """Routes, their stops and people's names, read once for a list of rounds (a day holds up to a
     hundred and more; the board asks on every patrol event)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.routes: dict[int, Route | None] = {}
         self.stops: dict[int, list[RouteStop]] = {}
-        self.names: dict[int, str | None] = {}
+        self.names: dict[int | None, str | None] = {}
 
     def route(self, rid: int) -> Route | None:
         if rid not in self.routes:

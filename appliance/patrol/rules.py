@@ -102,6 +102,7 @@ def evaluate(stops: list[Stop], visits: list[Visit], start_ms: int, end_ms: int,
     if not seq:
         status = MISSED if closed else (SCHEDULED if now_ms < start_ms else OPEN)
     elif not missed:
+        assert finished is not None   # set whenever seq is non-empty and nothing was missed
         status = COMPLETED if finished <= end_ms else LATE
     else:
         status = INCOMPLETE if closed else IN_PROGRESS

@@ -138,6 +138,7 @@ def record_tap(reader: str, uid: str, at: int, *, station: str | None = None, st
             outcome, person, cp = _resolve(reader, raw_uid, at)
         rnd = None
         if outcome == "ok" and cp is not None:
+            assert person is not None   # _resolve pairs "ok" with a person
             if _repeat_of(person, cp, at) is not None:
                 outcome = "repeat"
             else:
@@ -156,6 +157,7 @@ def record_tap(reader: str, uid: str, at: int, *, station: str | None = None, st
                                answered=False, checklist=shown)
         area = Area.get_or_none(Area.id == cp.area_id) if cp else None
         if outcome in ("ok", "outside_round", "repeat"):
+            assert person is not None and cp is not None   # these come only from an "ok" tap (above)
             # where the person was last seen only moves forward in time (a relayed tap may be older)
             LastSeen.insert(person_id=person.id, area_id=area.id if area else None, checkpoint_id=cp.id,
                             reader=reader, at=at).on_conflict(
@@ -166,6 +168,7 @@ def record_tap(reader: str, uid: str, at: int, *, station: str | None = None, st
         round_status = None
         if rnd is not None:
             if rnd.person_id is None:
+                assert person is not None   # a round is found only for an "ok" tap (above)
                 Round.update(person_id=person.id).where(Round.id == rnd.id).execute()
             rnd = Round.get_by_id(rnd.id)
             if rnd.closed:   # judged already: judge it again with this visit

@@ -100,7 +100,8 @@ def qr_label(kind: str, code: str):
     from appliance.core.people import Area
     from appliance.risk.register import RiskObject
 
-    model = {"area": Area, "equipment": RiskObject}.get(kind)
+    models: dict[str, type[Area] | type[RiskObject]] = {"area": Area, "equipment": RiskObject}
+    model = models.get(kind)
     if model is None or qr.parse_label(qr.label_text(kind, code)) is None or \
             model.get_or_none((model.code == code) & model.active) is None:
         raise NotFound("没有该区域或设备", "no such area or equipment")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
+from typing import Any, cast
 
 from appliance.core import events, spreadsheet
 from appliance.core.db import database
@@ -69,10 +71,10 @@ def _apply(tree: list[RW.Object], areas: dict[str, int], rec: events.Recorder | 
     created / updated / unchanged per kind. A record under a new parent is new itself."""
     counts = {k: {"created": 0, "updated": 0, "unchanged": 0} for k in KINDS}
     t = events.now_ms()
-    objects = {o["code"]: o for o in RiskObject.select().dicts()}
-    units = {(u["object_id"], u["name"]): u for u in RiskUnit.select().dicts()}
-    evs = {(e["unit_id"], e["name"]): e for e in RiskEvent.select().dicts()}
-    measures = {(m["event_id"], m["description"]): m for m in RiskMeasure.select().dicts()}
+    objects = {o["code"]: o for o in cast(Iterable[dict[str, Any]], RiskObject.select().dicts())}
+    units = {(u["object_id"], u["name"]): u for u in cast(Iterable[dict[str, Any]], RiskUnit.select().dicts())}
+    evs = {(e["unit_id"], e["name"]): e for e in cast(Iterable[dict[str, Any]], RiskEvent.select().dicts())}
+    measures = {(m["event_id"], m["description"]): m for m in cast(Iterable[dict[str, Any]], RiskMeasure.select().dicts())}
 
     def upsert(kind, model, found, fields, compare, created_type, updated_type, payload):
         """The id of the matched or new record (None for a new one on a dry run). Inserts are plain SQL:
@@ -134,7 +136,7 @@ def import_register(data: bytes, *, actor: str, dry_run: bool, filename: str = "
     with events.recording(actor) as rec:
         areas = {a.code: a.id for a in Area.select(Area.code, Area.id).where(Area.active)}
         tree, errors, n, header_row = parse(data, set(areas))
-        report = {"dry_run": dry_run, "ok": not errors, "rows": n, "header_row": header_row, "sha256": digest,
+        report: dict[str, Any] = {"dry_run": dry_run, "ok": not errors, "rows": n, "header_row": header_row, "sha256": digest,
                   "errors": [e.as_dict() for e in errors]}
         if errors:
             if dry_run:

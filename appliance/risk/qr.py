@@ -137,7 +137,7 @@ def label_png(text: str, module_px: int = 10) -> bytes:
     modules = cv2.QRCodeEncoder.create().encode(text)
     img = Image.fromarray(modules).convert("L")
     img = ImageOps.expand(img, border=4, fill=255)
-    img = img.resize((img.width * module_px, img.height * module_px), Image.NEAREST)
+    img = img.resize((img.width * module_px, img.height * module_px), Image.Resampling.NEAREST)
     out = io.BytesIO()
     img.save(out, "PNG", optimize=True)
     return out.getvalue()

@@ -7,7 +7,8 @@ level when the measures have been assessed, else its inherent level.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal, cast
 
 import peewee
 from pydantic import Field, model_validator
@@ -228,15 +229,15 @@ def register() -> list[dict]:
     objects: a plant register has thousands of measures)."""
     objects = {o["id"]: {"id": o["id"], "code": o["code"], "name": o["name"], "major_hazard": bool(o["major_hazard"]),
                          "area_id": o["area_id"], "units": []}
-               for o in RiskObject.select().where(RiskObject.active).dicts()}
+               for o in cast(Iterable[dict[str, Any]], RiskObject.select().where(RiskObject.active).dicts())}
     units = {}
-    for u in RiskUnit.select().dicts():
+    for u in cast(Iterable[dict[str, Any]], RiskUnit.select().dicts()):
         if u["object_id"] in objects:
             units[u["id"]] = {"id": u["id"], "name": u["name"], "department": u["department"],
                               "liable_person": u["liable_person"], "area_id": u["area_id"], "events": []}
             objects[u["object_id"]]["units"].append(units[u["id"]])
     evs = {}
-    for e in RiskEvent.select().dicts():
+    for e in cast(Iterable[dict[str, Any]], RiskEvent.select().dicts()):
         if e["unit_id"] in units:
             shown = e["residual_level"] or e["inherent_level"]
             evs[e["id"]] = {"id": e["id"], "unit_id": e["unit_id"], "name": e["name"], "method": e["method"],
@@ -246,7 +247,7 @@ def register() -> list[dict]:
                             "residual_score": e["residual_score"], "residual_level": e["residual_level"],
                             "level": shown, "colour": RR.LEVELS[shown][2], "measures": []}
             units[e["unit_id"]]["events"].append(evs[e["id"]])
-    for m in RiskMeasure.select().dicts():
+    for m in cast(Iterable[dict[str, Any]], RiskMeasure.select().dicts()):
         if m["event_id"] in evs:
             evs[m["event_id"]]["measures"].append(
                 {"id": m["id"], "description": m["description"], "classify1": m["classify1"],

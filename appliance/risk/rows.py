@@ -11,6 +11,7 @@ English (the template, `COLUMNS`, has both), in any order; unknown columns are i
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,7 +233,8 @@ def _assess(r: _Row, method: str, profile: str, keys: tuple[str, str, str, str],
             score, level = RR.lec(nums[lk], nums[ek], nums[ck], profile)
         except ValueError as exc:
             which = {"L": lk, "E": ek, "C": ck}.get(str(exc)[:1], lk)
-            scale = {lk: RR.LEC_L, ek: RR.LEC_E, ck: RR.LEC_C}.get(which, RR.LEC_L)
+            scales: dict[str, Iterable[float]] = {lk: RR.LEC_L, ek: RR.LEC_E, ck: RR.LEC_C}
+            scale = scales.get(which, RR.LEC_L)
             r.bad(which, f"“{_LABEL[which][0]}”取值应为 {'/'.join(f'{v:g}' for v in sorted(scale))} 之一",
                   f"'{_LABEL[which][1]}' must be one of {', '.join(f'{v:g}' for v in sorted(scale))}")
             return None
@@ -250,7 +252,7 @@ def _assess(r: _Row, method: str, profile: str, keys: tuple[str, str, str, str],
     return score, level, {"l": int(nums[lk]), "s": int(nums[sk])}
 
 
-def _object(r: _Row) -> Object | None:
+def _object(r: _Row) -> Object:
     code = r.required("object_code")
     if code and not CODE_RE.match(code):
         r.bad("object_code", f"编码“{code}”只能含字母、数字、- 和 _（最多 40 个）",

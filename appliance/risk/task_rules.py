@@ -21,7 +21,7 @@ def _ms(dt: datetime) -> int:
     return int(dt.astimezone(UTC).timestamp() * 1000)
 
 
-def period(cycle: int, unit: str, at_ms: int, tz: str) -> tuple[int, int]:
+def period(cycle: int, unit: str | None, at_ms: int, tz: str) -> tuple[int, int]:
     """The [start, end) period, in UTC ms, of a measure checked every `cycle` `unit`s that holds `at_ms`."""
     if unit not in UNITS or not 1 <= cycle <= MAX_CYCLE[unit]:
         raise ValueError(f"bad check cycle {cycle} {unit}")

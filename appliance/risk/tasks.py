@@ -89,6 +89,7 @@ def tick(now: int | None = None) -> dict:
             missed += 1
         rows = []
         for m in RiskMeasure.select().where(RiskMeasure.check_cycle.is_null(False)):
+            assert m.check_cycle is not None   # the query selects only measures with a cycle
             try:
                 start, end = TR.period(m.check_cycle, m.check_cycle_unit, now, tz)
             except ValueError as exc:   # one odd measure must not stop every other task
@@ -127,6 +128,7 @@ def _backfill(m: RiskMeasure, info: dict, current_start: int, now: int, tz: str,
     made = 0
     start = current_start
     while True:
+        assert m.check_cycle is not None   # only measures with a cycle are backfilled
         start, end = TR.period(m.check_cycle, m.check_cycle_unit, start - 1, tz)
         if start < floor or end <= last_end:
             return made

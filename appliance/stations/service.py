@@ -115,6 +115,7 @@ def accept_station_post(name: str, timestamp: str, nonce: str, body: bytes, sign
     why = protocol.check_station_post(bytes.fromhex(s.key) if s else None, timestamp, nonce, body, signature, now_s, False)
     if why:
         raise StationRefused(why)
+    assert s is not None   # check_station_post refuses an unknown station
     with events.recording(f"device:station:{name}"):
         cur = StationNonce._meta.database.execute_sql(
             "INSERT OR IGNORE INTO station_nonces (station, nonce, at) VALUES (?, ?, ?)", (name, nonce, int(now_s * 1000)))

@@ -17,7 +17,9 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 import peewee
 from pydantic import Field
@@ -185,7 +187,9 @@ def prune_evidence(data_dir: Path, frames_keep_days: int, false_positives_max_mb
     now = events.now_ms() if now_ms is None else now_ms
     cutoff = now - frames_keep_days * DAY_MS
     keep, known = set(), set()
-    for frame, state, decided_at in Violation.select(Violation.frame, Violation.state, Violation.decided_at).tuples():
+    rows = cast(Iterable[tuple[str, str, int | None]],
+                Violation.select(Violation.frame, Violation.state, Violation.decided_at).tuples())
+    for frame, state, decided_at in rows:
         known.add(frame)
         if state == "open" or decided_at is None or decided_at > cutoff:
             keep.add(frame)

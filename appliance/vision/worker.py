@@ -18,6 +18,7 @@ import threading
 import time
 import zoneinfo
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from appliance.vision import rules as R
 
@@ -80,6 +81,14 @@ def annotator(zones, tracks, highlight: int | None = None):
     return draw
 
 
+class _Stats(TypedDict):
+    frames_seen: int
+    detections: int
+    skipped_still: int
+    violations: int
+    detect_ms: float | None     # a moving average
+
+
 class CameraPipeline:
     """One camera's path from frames to violations."""
 
@@ -99,7 +108,7 @@ class CameraPipeline:
         self.last_display = 0
         self.last_violation: int | None = None
         self.shown: list[R.Track] = []
-        self.stats = {"frames_seen": 0, "detections": 0, "skipped_still": 0, "violations": 0, "detect_ms": None}
+        self.stats: _Stats = {"frames_seen": 0, "detections": 0, "skipped_still": 0, "violations": 0, "detect_ms": None}
 
     def step(self, now: int) -> bool:
         frame = self.camera.latest()
