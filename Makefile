@@ -26,10 +26,12 @@ demo: check-python
 	@$(MAKE) --no-print-directory $(VENV)/.installed-run
 	$(VENV)/bin/safety-appliance demo $(DEMO_ARGS)
 
-# The whole suite against real peers (PYTEST_ARGS="-k sse -x" to narrow it).
+# ruff, mypy, then the whole suite against real peers (PYTEST_ARGS="-k sse -x" to narrow it).
 test: check-python
 	@bash image_build/debian-deps.sh test
 	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks with figures and ratios to a baseline measured in the same run (GUIDE §5).
@@ -37,7 +39,7 @@ bench: check-python
 	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
 	$(PY) bench/run.py
 
-# Style and type checks (ruff, mypy: settings in pyproject.toml); not part of `make test` yet.
+# Style and type checks alone (ruff, mypy: settings in pyproject.toml); `make test` runs them first too.
 lint: check-python
 	@$(MAKE) --no-print-directory $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check . ; r=$$?; $(VENV)/bin/mypy; m=$$?; exit $$((r || m))
