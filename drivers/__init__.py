@@ -16,6 +16,7 @@ import functools
 import importlib
 import operator
 import pkgutil
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -41,3 +42,38 @@ def config_union(kind: str) -> Any:
     if len(models) == 1:
         return Annotated[models[0], Field(discriminator="type")]
     return Annotated[functools.reduce(operator.or_, models), Field(discriminator="type")]
+
+
+def _unavailable(why: str) -> dict:
+    return {"status": "fault", "reason": why}
+
+
+def start_all(configs: Iterable[Any], sink: Callable[[Any], None], health_checks: dict[str, Callable[[], dict]],
+              kind: str) -> Callable[[], None]:
+    """Start one driver per config entry, each feeding `sink`, and add its health check as `<kind>:<name>`.
+    A driver that cannot run here (a missing optional library) is a fault in its health check, logged once;
+    the others start anyway. Returns the function that stops them all."""
+    import logging
+
+    from drivers.base import REGISTRY
+
+    log = logging.getLogger(__name__)
+    started = []
+    for cfg in configs:
+        cls = REGISTRY[cfg.type]
+        why = cls.available()
+        key = f"{kind}:{cfg.name}"
+        if why:
+            log.error("driver unavailable", extra={kind: cfg.name, "reason": why})
+            health_checks[key] = functools.partial(_unavailable, why)
+            continue
+        driver = cls(cfg, sink)
+        started.append(driver)
+        health_checks[key] = driver.health
+        driver.start()
+
+    def stop() -> None:
+        for driver in started:
+            driver.stop()
+
+    return stop

@@ -12,35 +12,14 @@ SUPERVISORS = ("admin", "safety_officer", "supervisor")
 
 def _start(runtime):
     """The sensor loop and one driver per configured bus; a driver that cannot run here is a fault."""
-    import logging
-
+    import drivers
     from appliance.gas.sensors import Sensors
-    from drivers.base import REGISTRY
 
-    log = logging.getLogger(__name__)
     cfg = runtime.config
     sensors = runtime.sensors = Sensors(cfg)
     if cfg.points:
         runtime.health_checks["points"] = sensors.health
-    started = []
-    for bus_cfg in cfg.buses:
-        cls = REGISTRY[bus_cfg.type]
-        why = cls.available()
-        key = f"bus:{bus_cfg.name}"
-        if why:
-            log.error("driver unavailable", extra={"bus": bus_cfg.name, "reason": why})
-            runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
-            continue
-        driver = cls(bus_cfg, sensors.ingest)
-        started.append(driver)
-        runtime.health_checks[key] = driver.health
-        driver.start()
-
-    def stop() -> None:
-        for driver in started:
-            driver.stop()
-
-    return stop
+    return drivers.start_all(cfg.buses, sensors.ingest, runtime.health_checks, "bus")
 
 
 def _jobs(s, config, runtime) -> None:

@@ -12,12 +12,12 @@ STAFF = ("admin", "safety_officer", "supervisor", "worker", "kiosk")
 
 
 def _start(runtime):
-    """One driver per configured badge reader; each tap goes to `service.record_tap`."""
+    """One driver per configured badge reader; each tap goes to `taps.record_tap`."""
     import logging
     import time
 
+    import drivers
     from appliance.patrol import taps
-    from drivers.base import REGISTRY
 
     log = logging.getLogger(__name__)
 
@@ -34,25 +34,7 @@ def _start(runtime):
                 else:
                     time.sleep(0.2 * 2 ** attempt)
 
-    started = []
-    for rcfg in runtime.config.readers:
-        cls = REGISTRY[rcfg.type]
-        why = cls.available()
-        key = f"reader:{rcfg.name}"
-        if why:
-            log.error("reader unavailable", extra={"reader": rcfg.name, "reason": why})
-            runtime.health_checks[key] = lambda why=why: {"status": "fault", "reason": why}
-            continue
-        driver = cls(rcfg, on_tap)
-        started.append(driver)
-        runtime.health_checks[key] = driver.health
-        driver.start()
-
-    def stop() -> None:
-        for driver in started:
-            driver.stop()
-
-    return stop
+    return drivers.start_all(runtime.config.readers, on_tap, runtime.health_checks, "reader")
 
 
 def _jobs(s, config, runtime) -> None:
