@@ -41,6 +41,19 @@ def need(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture
+def mdns_lock():
+    """Taken by the tests that advertise an appliance "test-1" by mDNS on 127.0.0.1, so that they take turns
+    across xdist workers (and test runs) on this host: a station browsing for "test-1" would otherwise find
+    another test's appliance."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "safety-appliance-tests-mdns.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -340,7 +353,8 @@ class Pcscd:
 
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory):
-    """pcscd with the vpcd virtual readers: one per machine, so one per test session."""
+    """pcscd with the vpcd virtual readers: one per machine, so one per test session. Its users must sit in one
+    test module, which `--dist loadfile` keeps on one xdist worker (tests/test_readers_pcsc.py)."""
     import shutil
 
     need(shutil.which("pcscd") is not None and Pcscd.VPCD_DRIVER.exists(),

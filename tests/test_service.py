@@ -214,6 +214,7 @@ def wait_discovery_settled(base: str, timeout: float = 30) -> dict:
     raise AssertionError(f"discovery did not settle within {timeout}s: {disc}")
 
 
+@pytest.mark.usefixtures("mdns_lock")
 def test_zeroconf_advertised_on_loopback(tmp_path, procs):
     try:
         from zeroconf import ServiceBrowser, ServiceStateChange, Zeroconf

@@ -158,6 +158,7 @@ def test_station_with_a_wrong_key_keeps_its_taps(tmp_path, sim):
     assert "station post refused" in out
 
 
+@pytest.mark.usefixtures("mdns_lock")
 def test_station_finds_the_appliance_by_mdns(tmp_path, sim):
     port = free_port()
     data = tmp_path / "appliance"
