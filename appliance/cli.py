@@ -290,7 +290,7 @@ def _run(config) -> int:
     from appliance.service import Appliance
 
     logs.setup(config.logging.level, config.logging.format)
-    appliance = Appliance(config).start()
+    appliance = Appliance(config).catch_signals().start()
     print(f"安全生产管理系统已启动 / appliance running at {appliance.url}", flush=True)
     appliance.run_forever()
     return 0

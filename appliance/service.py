@@ -35,6 +35,7 @@ class Appliance:
         self.config = config
         self.runtime = Runtime(config)
         self.stopped = threading.Event()
+        self._signalled: threading.Event | None = None
         # waitress's TCP server; Any because its stubs lack effective_port and type the loop's trigger as an int
         self.server: Any = None
         self.scheduler: BackgroundScheduler | None = None
@@ -54,6 +55,7 @@ class Appliance:
     def start(self) -> Appliance:
         cfg = self.config
         t0 = time.monotonic()
+        log.info("appliance starting", extra={"appliance_id": cfg.site.appliance_id})
         enabled = domains.load()
         app = domains.create_app(cfg, self.runtime)
         if Site.get_or_none(Site.id == 1) is None:
@@ -153,17 +155,25 @@ class Appliance:
         events.database.close()
         log.info("appliance stopped")
 
-    def run_forever(self) -> None:
-        """Block until SIGTERM or SIGINT, then stop cleanly."""
-        done = threading.Event()
+    def catch_signals(self) -> Appliance:
+        """Catch SIGTERM and SIGINT from now on (call before start()): a stop that systemd sends while
+        the appliance is still starting is remembered, and run_forever then stops at once instead of
+        the default handler killing it half-started."""
+        self._signalled = threading.Event()
 
         def on_signal(signum, frame):
-            done.set()
+            self._signalled.set()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        return self
+
+    def run_forever(self) -> None:
+        """Block until SIGTERM or SIGINT, then stop cleanly."""
+        signalled = self._signalled or self.catch_signals()._signalled
+        assert signalled is not None
         try:
-            while not done.wait(1.0):
+            while not signalled.wait(1.0):
                 pass
         finally:
             self.stop()

@@ -168,6 +168,20 @@ def test_no_notify_socket_still_runs_and_stops(tmp_path, procs):
     assert proc.terminate_and_wait() == 0, proc.output
 
 
+def test_sigterm_while_starting_stops_cleanly(tmp_path, procs):
+    """systemd may stop the unit while it is still starting: the stop is caught from before start(), so
+    the appliance finishes starting, then stops cleanly (exit 0) instead of dying half-started."""
+    port = free_port()
+    cfg = write_config(tmp_path / "data", port)
+    proc = procs(["run", "--config", str(cfg)], drop_env=("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"))
+    deadline = time.monotonic() + 30
+    while "appliance starting" not in proc.output:
+        assert proc.p.poll() is None and time.monotonic() < deadline, proc.output
+        time.sleep(0.01)
+    assert proc.terminate_and_wait() == 0, proc.output
+    assert "appliance stopped" in proc.output, proc.output
+
+
 # ---------------------------------------------------------------- health
 
 
