@@ -68,6 +68,7 @@ def plant(tmp_path):
     cfg = load_config(write_config(tmp_path / "d", extra=POINTS.format(port=port)))
     app = Appliance(cfg).start()
     auth.create_user(auth.UserIn(login="sup", password=PASSWORD, role="supervisor"), actor="test")
+    auth.create_user(auth.UserIn(login="officer", password=PASSWORD, role="safety_officer"), actor="test")
     token = auth.create_device_token("wall", actor="test")
     state = {"server": server, "port": port}
     yield app, w, token, state
@@ -168,12 +169,30 @@ def test_shelving_needs_a_reason_and_is_recorded(plant):
     sup = login_session(app.url, "sup")
     r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 30}, timeout=5)
     assert r.status_code == 422 and "reason" in r.json()["error"]["messages"]["en"]
-    r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 999}, timeout=5)
-    assert r.status_code == 422
+    r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 999, "reason": "x"}, timeout=5)
+    assert r.status_code == 422 and r.json()["error"]["details"] == [{"key": "minutes"}]  # beyond one shift
     r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 30, "reason": "探头标定"}, timeout=5)
     assert r.status_code == 200 and r.json()["shelved_until"] > events.now_ms()
+    assert r.json()["shelved_level"] == 1
     ev = [e for e in events.read_after(0, 500) if e.type == "alarm.shelved"]
     assert ev and ev[0].payload["reason"] == "探头标定" and ev[0].actor == "user:sup"
+
+    # a rise to level 2 breaks through the shelf: recorded, and the point is no longer shelved
+    w.write_register(0, 600, device_id=1)
+    wait_for(lambda: points(app, token)["GT-101"]["state"] == "alarm2", "alarm2")
+    assert points(app, token)["GT-101"]["shelved_until"] is None
+    un = [e for e in events.read_after(0, 500) if e.type == "alarm.unshelved"]
+    assert un and un[-1].payload["breakthrough"] is True
+    raised = [e for e in events.read_after(0, 500) if e.type == "alarm.raised" and e.payload["level"] == 2]
+    assert raised[-1].payload["shelved"] is False  # it sounds
+
+    # a point in level 2: only the safety officer may shelve it, with a reason
+    r = sup.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 30, "reason": "检修"}, timeout=5)
+    assert r.status_code == 403, r.text
+    officer = login_session(app.url, "officer")
+    r = officer.post(f"{app.url}/api/v1/alarms/{alarm['id']}/shelve", json={"minutes": 30, "reason": "检修隔离"},
+                     timeout=5)
+    assert r.status_code == 200 and r.json()["shelved_level"] == 2
 
 
 def test_points_config_errors_name_the_key(tmp_path):

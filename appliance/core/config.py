@@ -136,6 +136,15 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+class KeyedErrors(ValueError):
+    """Raised by a validator that checks several fields at once: each finding names its own key (relative to
+    the model) and says why in both languages, so check-config points at the exact field."""
+
+    def __init__(self, findings: list[tuple[str, str, str]]):
+        super().__init__("; ".join(f"{k}: {en}" for k, _, en in findings))
+        self.findings = findings
+
+
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tuple[str, str, str]]:
     """Turn a pydantic ValidationError into (dotted key, zh message, en message) triples."""
     out = []
@@ -143,6 +152,10 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tu
         key = ".".join(str(p) for p in err["loc"]) or "(root)"
         if prefix:
             key = f"{prefix}.{key}"
+        keyed = (err.get("ctx") or {}).get("error")
+        if isinstance(keyed, KeyedErrors):
+            out += [(f"{key}.{k}", zh, en) for k, zh, en in keyed.findings]
+            continue
         zh, en = _MESSAGES.get(err["type"], ("取值无效", "is not valid"))
         detail = err.get("msg", "").removeprefix("Value error, ")
         ctx = err.get("ctx") or {}

@@ -17,6 +17,7 @@ def _start(runtime):
 
     cfg = runtime.config
     sensors = runtime.sensors = Sensors(cfg)
+    sensors.record_deviations()  # accepted deviations from GB/T 50493-2019 go to the audit log
     if cfg.points:
         runtime.health_checks["points"] = sensors.health
     return drivers.start_all(cfg.buses, sensors.ingest, runtime.health_checks, "bus")
@@ -44,6 +45,7 @@ def domain() -> Domain:
         openapi=Path(__file__).parent / "openapi.json",
         blueprints=[api.api_bp, pages.bp],
         i18n=Path(__file__).parent / "i18n",
+        migrations=Path(__file__).parent / "migrations",
         nav=[NavLink("gas_pages.tablet", "nav.alarms", order=10)],
         # acknowledging and shelving gas alarms: the people responsible on the shift, from the tablet
         permissions={"alarms.ack": SUPERVISORS, "alarms.shelve": SUPERVISORS},

@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from appliance.core.config import Section
-from appliance.gas.gases import GASES, default_thresholds
+from appliance.core.config import KeyedErrors, Section
+from appliance.gas import standard
+from appliance.gas.gases import GASES, Threshold, default_thresholds
 
 
 class AlarmsConfig(Section):
@@ -33,12 +34,15 @@ class PointConfig(Section):
     x: float | None = Field(None, ge=0, le=10000)  # position on the floor plan
     y: float | None = Field(None, ge=0, le=10000)
     range_low: float = 0.0                      # detector range
-    range_high: float | None = None             # default: 100 for %LEL/%OEL, 25 for %VOL
+    range_high: float | None = None             # default: 0–100 %LEL, 0–25 %VOL O₂, toxic 0–300 % of the OEL
     thresholds: list[ThresholdConfig] | None = None  # default: GB/T 50493-2019 for the gas
     deadband: float | None = Field(None, ge=0)  # default: 1 % of the range
     delay_on_s: float = Field(0.0, ge=0, le=600)
     stale_after_s: float = Field(30.0, gt=0, le=86400)
     record_deadband: float | None = Field(None, ge=0)  # store a reading when it moves this far (default 1 % of range)
+    # why this point may deviate from GB/T 50493-2019 (a set-point or timing less protective than the
+    # standard): required for such a point, shown on it and written to the audit log
+    deviation_reason: str | None = Field(None, min_length=5, max_length=500)
 
     @field_validator("gas")
     @classmethod
@@ -57,13 +61,40 @@ class PointConfig(Section):
     def span_high(self) -> float | None:
         if self.range_high is not None:
             return self.range_high
-        return {"%LEL": 100.0, "%OEL": 300.0, "%VOL": 25.0 if self.gas == "O2" else 100.0}.get(self.unit_or_default)
+        return standard.default_range_high(self.gas, self.unit_or_default)
+
+    def setpoints(self) -> tuple[Threshold, ...]:
+        """The point's thresholds: its own, or the standard's for its gas (none for temperature/humidity)."""
+        if self.thresholds is not None:
+            return tuple(Threshold(t.level, t.direction, t.value) for t in self.thresholds)
+        if GASES[self.gas].kind == "ambient":
+            return ()
+        return default_thresholds(self.gas, self.unit_or_default)
+
+    @property
+    def deadband_or_default(self) -> float:
+        if self.deadband is not None:
+            return self.deadband
+        span = (self.span_high - self.range_low) if self.span_high is not None else None
+        return 0.01 * span if span else 0.0
+
+    def check(self) -> standard.Checked:
+        """The point against GB/T 50493-2019 (errors, and deviations that need a `deviation_reason`)."""
+        return standard.check(self.gas, self.unit_or_default, self.setpoints(), deadband=self.deadband_or_default,
+                              range_low=self.range_low, range_high=self.span_high, delay_on_s=self.delay_on_s,
+                              stale_after_s=self.stale_after_s)
 
     @model_validator(mode="after")
     def _has_setpoints(self):
-
-        if self.thresholds is None and self.gas not in ("TEMP", "RH"):
+        if self.thresholds is None and GASES[self.gas].kind != "ambient":
             default_thresholds(self.gas, self.unit_or_default)  # raises naming the gas and unit
         if self.span_high is not None and self.span_high <= self.range_low:
             raise ValueError("range_high must be above range_low")
+        found = self.check()
+        if found.errors:
+            raise KeyedErrors(found.errors)
+        if found.deviations and not self.deviation_reason:
+            raise KeyedErrors([(k, f"{zh}；如经安全评估确需偏离，请填写 deviation_reason",
+                                f"{en}; if a safety assessment justifies it, give a deviation_reason")
+                               for k, zh, en in found.deviations])
         return self

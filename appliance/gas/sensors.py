@@ -8,9 +8,10 @@ the readings worth keeping: a value that moved beyond the point's record deadban
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import peewee
@@ -22,8 +23,8 @@ from appliance.gas.config import PointConfig
 if TYPE_CHECKING:
     from appliance.config import Config
 from appliance.core.db import BaseModel, database
-from appliance.core.errors import Conflict, NotFound, ValidationFailed
-from appliance.gas.gases import GASES, Threshold, default_thresholds
+from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from appliance.gas.gases import GASES
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class Alarm(BaseModel):
     acked_by = peewee.TextField(null=True)
     ack_note = peewee.TextField(null=True)
     escalated_at = peewee.IntegerField(null=True)
+    direction = peewee.TextField(null=True)      # high / low (O₂: 富氧 / 缺氧)
+    over_range = peewee.BooleanField(default=False)  # a reading beyond the detector's full scale
 
     class Meta:
         table_name = "alarms"
@@ -60,6 +63,7 @@ class Shelf(BaseModel):
     shelved_by = peewee.TextField()
     reason = peewee.TextField()
     shelved_at = peewee.IntegerField()
+    level = peewee.IntegerField(default=0)  # the level when shelved: a higher one breaks through
 
     class Meta:
         table_name = "shelves"
@@ -68,21 +72,13 @@ class Shelf(BaseModel):
 def alarm_dict(a: Alarm) -> dict:
     return {"id": a.id, "point": a.point, "kind": a.kind, "level": a.level, "reason": a.reason, "value": a.value,
             "raised_at": a.raised_at, "cleared_at": a.cleared_at, "acked_at": a.acked_at, "acked_by": a.acked_by,
-            "ack_note": a.ack_note, "escalated_at": a.escalated_at,
-            "active": a.cleared_at is None or a.acked_at is None}
+            "ack_note": a.ack_note, "escalated_at": a.escalated_at, "direction": a.direction,
+            "over_range": bool(a.over_range), "active": a.cleared_at is None or a.acked_at is None}
 
 
 def alarm_config(p: PointConfig) -> AR.AlarmConfig:
-    if p.thresholds is not None:
-        th = tuple(Threshold(t.level, t.direction, t.value) for t in p.thresholds)
-    elif p.gas in ("TEMP", "RH"):
-        th = ()
-    else:
-        th = default_thresholds(p.gas, p.unit_or_default)
-    span = (p.span_high - p.range_low) if p.span_high is not None else None
-    deadband = p.deadband if p.deadband is not None else (0.01 * span if span else 0.0)
-    return AR.AlarmConfig(th, deadband=deadband, delay_on_s=p.delay_on_s, range_low=p.range_low,
-                          range_high=p.span_high, stale_after_s=p.stale_after_s)
+    return AR.AlarmConfig(p.setpoints(), deadband=p.deadband_or_default, delay_on_s=p.delay_on_s,
+                          range_low=p.range_low, range_high=p.span_high, stale_after_s=p.stale_after_s)
 
 
 @dataclass
@@ -103,6 +99,7 @@ class Point:
     stored_state: str | None = None
     stored_at: int = 0
     minute: _Minute | None = None
+    controller: int | None = None  # the controller's own alarm level, where the bus maps it
 
     @property
     def record_deadband(self) -> float:
@@ -113,11 +110,19 @@ class Point:
 
     def view(self) -> dict:
         c, s = self.cfg, self.state
+        found = c.check()
         return {"id": c.id, "name": c.name, "name_en": c.name_en or c.name, "gas": c.gas,
                 "gas_name": GASES[c.gas].name, "unit": c.unit_or_default, "area": c.area, "x": c.x, "y": c.y,
                 "value": s.value, "state": AR.display(s) if s.at is not None else "fault",
-                "level": s.shown, "acked": s.acked, "fault": s.fault if s.at is not None else "no reading yet",
-                "shelved_until": s.shelved_until, "updated_at": s.at,
+                "level": s.shown, "direction": s.shown_side, "condition": s.condition, "acked": s.acked,
+                "over_range": s.over_range, "waiting": AR.waiting_for(s, self.alarm),
+                "controller": self.controller,
+                "fault": s.fault if s.at is not None else "no reading yet",
+                "shelved_until": s.shelved_until, "shelved_level": s.shelved_level if s.shelved_until else None,
+                "updated_at": s.at, "range_low": self.alarm.range_low, "range_high": self.alarm.range_high,
+                "delay_on_s": self.alarm.delay_on_s,
+                "deviations": [{"key": k, "zh": zh, "en": en} for k, zh, en in found.deviations],
+                "deviation_reason": c.deviation_reason,
                 "thresholds": [{"level": t.level, "direction": t.direction, "value": t.value}
                                for t in self.alarm.thresholds]}
 
@@ -138,12 +143,32 @@ class Sensors:
         for sh in Shelf.select():
             if sh.point in self.points and sh.until > now:
                 p = self.points[sh.point]
-                p.state = AR.PointState(shelved_until=sh.until, shelved_by=sh.shelved_by)
-        for a in Alarm.select().where(Alarm.cleared_at.is_null() | Alarm.acked_at.is_null()):
+                p.state = AR.PointState(shelved_until=sh.until, shelved_by=sh.shelved_by, shelved_level=sh.level)
+        for a in Alarm.select().where(Alarm.cleared_at.is_null() | Alarm.acked_at.is_null()).order_by(Alarm.id):
             p = self.points.get(a.point)
             if p is not None and a.kind == "gas" and a.acked_at is None:
-                p.state = AR.PointState(shown=a.level, acked=False, shelved_until=p.state.shelved_until,
-                                        shelved_by=p.state.shelved_by)
+                p.state = replace(p.state, shown=a.level, shown_side="low" if a.direction == "low" else "high", acked=False,
+                                  over_range=bool(a.over_range))
+
+    def record_deviations(self) -> int:
+        """Write each point's accepted deviation from GB/T 50493-2019 to the audit log, once per change of
+        its set-points or reason (not on every start); returns how many were written."""
+        written = 0
+        for p in self.points.values():
+            found = p.cfg.check().deviations
+            if not found:
+                continue
+            payload = {"point": p.cfg.id, "name": p.cfg.name, "name_en": p.cfg.name_en or p.cfg.name,
+                       "reason": p.cfg.deviation_reason,
+                       "deviations": [{"key": k, "zh": zh, "en": en} for k, zh, en in found]}
+            last = database.execute_sql(
+                "SELECT payload FROM events WHERE type = 'point.config_deviation' AND entity_type = 'point' "
+                "AND entity_id = ? ORDER BY seq DESC LIMIT 1", (p.cfg.id,)).fetchone()
+            if last is None or json.loads(last[0]) != payload:
+                events.record("point.config_deviation", actor="system:config", entity=("point", p.cfg.id),
+                              payload=payload)
+                written += 1
+        return written
 
     # -------------------------------------------------------------- input from drivers
 
@@ -157,6 +182,7 @@ class Sensors:
                     continue
                 new, tr = AR.on_reading(p.state, p.alarm, r.value, r.at_ms,
                                         None if r.quality == "good" else (r.reason or "bad reading"))
+                p.controller = getattr(r, "controller", None)
                 work.append((p, p.state, new, tr, r))
                 p.state = new
             rows = self._telemetry(work)
@@ -240,22 +266,27 @@ class Sensors:
                     p.state, _ = AR.acknowledge(p.state, now)
             return Alarm.get_by_id(a.id)
 
-    def shelve(self, point_id: str, *, by: str, minutes: int, reason: str) -> dict:
-        if not reason.strip():
-            raise ValidationFailed("reason：搁置必须填写原因", "reason: shelving needs a reason", details=[{"key": "reason"}])
+    def shelve(self, point_id: str, *, by: str, minutes: int, reason: str, safety_officer: bool = False) -> dict:
+        """Shelve a point (IEC 62682 §11.7 rules in `alarm_rules.check_shelve`: time-limited, with a reason,
+        level 2 only by the safety officer)."""
         with self._lock:
             p = self.points.get(point_id)
             if p is None:
                 raise NotFound(f"测点 {point_id} 不存在", f"point {point_id} does not exist")
             now = events.now_ms()
-            until = now + minutes * 60_000
+            try:
+                state, _ = AR.shelve(p.state, now, minutes, by, reason, safety_officer=safety_officer)
+            except AR.ShelveRefused as exc:
+                err = Forbidden if exc.needs_role else ValidationFailed
+                raise err(f"{exc.key}：{exc.zh}", f"{exc.key}: {exc.en}", details=[{"key": exc.key}]) from None
+            assert state.shelved_until is not None
             with events.recording(by) as rec:
-                Shelf.insert(point=point_id, until=until, shelved_by=by, reason=reason,
-                             shelved_at=now).on_conflict_replace().execute()
-                p.state, _ = AR.shelve(p.state, until, by, reason)
+                Shelf.insert(point=point_id, until=state.shelved_until, shelved_by=by, reason=reason,
+                             shelved_at=now, level=state.shelved_level).on_conflict_replace().execute()
+                p.state = state
                 rec.emit("alarm.shelved", entity=("point", point_id),
-                         payload={"point": point_id, "name": p.cfg.name, "until": until, "minutes": minutes,
-                                  "reason": reason})
+                         payload={"point": point_id, "name": p.cfg.name, "until": state.shelved_until,
+                                  "minutes": minutes, "reason": reason, "level": state.shelved_level})
             return p.view()
 
     # -------------------------------------------------------------- reads
@@ -338,20 +369,24 @@ class Sensors:
     def _apply(self, rec, p: Point, old: AR.PointState, new: AR.PointState, t: AR.Transition, at: int) -> None:
         base = {"point": p.cfg.id, "name": p.cfg.name, "name_en": p.cfg.name_en or p.cfg.name,
                 "gas": p.cfg.gas, "unit": p.cfg.unit_or_default, "area": p.cfg.area, "value": new.value,
-                "shelved": t.shelved}
+                "shelved": t.shelved, "direction": t.side}
         if t.kind == "alarm":
             a = Alarm.open_for(p.cfg.id, "gas")
-            if a is not None and a.acked_at is not None:
-                # A standing, acknowledged alarm got worse: it needs a new acknowledgement, so it is a new
-                # occurrence; the old one ends here.
-                Alarm.update(cleared_at=at).where(Alarm.id == a.id).execute()
+            if a is not None and (a.acked_at is not None or (a.direction or "high") != t.side):
+                # A standing, acknowledged alarm got worse, or an O₂ alarm swung to the other side: it needs
+                # a new acknowledgement, so it is a new occurrence; the old one ends here (an unacknowledged
+                # one stays on the list until someone acknowledges it).
+                if a.cleared_at is None:
+                    Alarm.update(cleared_at=at).where(Alarm.id == a.id).execute()
                 a = None
             if a is None:
-                a = Alarm.create(point=p.cfg.id, kind="gas", level=t.level, value=new.value, raised_at=at)
+                a = Alarm.create(point=p.cfg.id, kind="gas", level=t.level, value=new.value, raised_at=at,
+                                 direction=t.side, over_range=t.over_range)
             else:  # escalated, or back before anyone acknowledged the return to normal
-                Alarm.update(level=max(a.level, t.level), cleared_at=None).where(Alarm.id == a.id).execute()
+                Alarm.update(level=max(a.level, t.level), cleared_at=None,
+                             over_range=bool(a.over_range) or t.over_range).where(Alarm.id == a.id).execute()
             rec.emit("alarm.raised", entity=("alarm", a.id), occurred_at=at,
-                     payload={**base, "level": t.level, "alarm_id": a.id})
+                     payload={**base, "level": t.level, "alarm_id": a.id, "over_range": t.over_range})
         elif t.kind == "cleared":
             a = Alarm.open_for(p.cfg.id, "gas")
             if a is not None and t.level == AR.NORMAL:
@@ -373,4 +408,5 @@ class Sensors:
                      payload={**base, "after": t.reason})
         elif t.kind == "unshelved":
             Shelf.delete().where(Shelf.point == p.cfg.id).execute()
-            rec.emit("alarm.unshelved", entity=("point", p.cfg.id), occurred_at=at, payload=base)
+            rec.emit("alarm.unshelved", entity=("point", p.cfg.id), occurred_at=at,
+                     payload={**base, "reason": t.reason, "breakthrough": (t.reason or "").startswith("breakthrough")})
