@@ -8,6 +8,8 @@ from pathlib import Path
 from appliance.core.domain import Domain, NavLink
 
 SUPERVISORS = ("admin", "safety_officer", "supervisor")
+# who may shelve a point in a level-2 alarm (rules.check_shelve)
+SAFETY_OFFICERS = ("admin", "safety_officer")
 
 
 def _start(runtime):
