@@ -307,6 +307,51 @@ def test_status_entries_are_not_points_of_their_own():
     assert int16.devices[0].register_map()[0].fault_codes == (0x8000, 0xFFFF)  # -1 is the contents 0xFFFF
 
 
+@pytest.mark.parametrize("gas, value, level", [
+    ("CH4", 19.9, 0), ("CH4", 20.0, 1), ("CH4", 39.9, 1), ("CH4", 40.0, 2), ("CH4", 150.0, 2),
+    ("O2", 20.9, 0), ("O2", 19.5, 1), ("O2", 18.0, 2), ("O2", 23.5, 1), ("TEMP", 23.5, 0), ("RH", 99.0, 0),
+])
+def test_simulated_controller_levels_from_its_own_setpoints(gas, value, level):
+    from drivers.sim.plant import controller_level
+
+    assert controller_level(gas, value) == level
+
+
+def test_demo_controller_reports_its_own_levels_and_a_faulted_sensor():
+    """The demo's simulated 8-channel controller read through the demo's own bus config: its own level
+    beside each value (20 %LEL is its level 1, 25 the appliance's), and a faulted channel's 0xFFFF + fault bit."""
+    import tomllib
+
+    from drivers.sim.plant import CHANNELS, Plant, points_toml
+
+    vals = [float(c[8]) for c in CHANNELS]
+    vals[0], vals[2] = 22.0, 45.0  # CH4 past the controller's 20 %LEL; EX past its 40
+
+    class Steady(Plant):
+        def values(self, t: float) -> list[float]:
+            return vals
+
+    port = free_port()
+    plant = Steady(port)
+    plant.faulted.add(1)  # the H2S sensor
+    plant.start()
+    bus = None
+    try:
+        (bus_cfg,) = tomllib.loads(points_toml(port))["buses"]
+        bus = ModbusTcp(ModbusConfig.model_validate(bus_cfg), lambda rs: None)
+        got = {r.point: r for r in bus.poll_once()}
+        assert [(b.start, b.count) for b in bus.devices[0].blocks] == [(0, 16)]  # values + status: one read
+    finally:
+        if bus is not None:
+            bus.stop()
+        plant.stop()
+    assert (got["GT-101"].value, got["GT-101"].controller) == (22.0, 1)
+    assert (got["GT-201"].value, got["GT-201"].controller) == (45.0, 2)
+    assert got["GT-102"].quality == "bad" and got["GT-102"].value is None
+    assert got["GT-102"].reason == "controller reports sensor fault; sensor fault code 0xFFFF"
+    assert all(got[c[0]].controller == 0 and got[c[0]].quality == "good" for c in CHANNELS[3:])
+
+
 def _crc16(data: bytes) -> bytes:
     crc = 0xFFFF
     for b in data:
