@@ -32,6 +32,7 @@ from drivers.registers import (
     combine,
     decode_block,
     plan,
+    reason_for,
 )
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ class _Device:
         self.cfg = cfg
         self.blocks = plan(cfg.register_map(), cfg.max_gap)
         self.points = cfg.points
+        self.has_status = any(r.role != "value" for r in cfg.registers)
         self.state = DeviceState(f"{bus_name}/{cfg.name}")
         self.next_try = 0.0
 
@@ -280,8 +282,12 @@ class ModbusBus(Driver):
                 return self._bad(dev, str(exc))
             results += decode_block(block, data)
         at = now_ms()
-        out = [Reading(point, v.value, at, "good" if v.reason is None else "bad", v.reason, v.controller)
-               for point, v in combine(results).items()]
+        if dev.has_status:
+            out = [Reading(point, v.value, at, "good" if v.reason is None else "bad", v.reason, v.controller)
+                   for point, v in combine(results).items()]
+        else:  # one entry per point: no folding (the common map, polled every second)
+            out = [Reading(r.key, None, at, "bad", reason_for(v)) if isinstance(v, DecodeError)
+                   else Reading(r.key, v, at) for r, v in results]
         dev.state.ok()
         dev.next_try = 0.0
         return out
