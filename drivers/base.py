@@ -30,13 +30,16 @@ def now_ms() -> int:
 
 class Reading(NamedTuple):
     """One value of one point at one time. `quality` "bad" carries a `reason` and no trustworthy value.
-    (A NamedTuple: made for every point on every poll, it costs a quarter of a frozen dataclass.)"""
+    `controller` is the field controller's own alarm level for the point (0 none, 1, 2) where the register
+    map reads its status bits, else None; it is the controller's opinion, not ours, and comes even with a bad
+    value. (A NamedTuple: made for every point on every poll, it costs a quarter of a frozen dataclass.)"""
 
     point: str
     value: float | None
     at_ms: int
     quality: Quality = "good"
     reason: str | None = None
+    controller: int | None = None
 
 
 # A badge UID, wherever it comes from (a reader's bytes, a station's post, a form, a spreadsheet), is kept

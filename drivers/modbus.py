@@ -20,7 +20,20 @@ from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from drivers.base import DeviceState, Driver, DriverConfig, Reading, now_ms, register
-from drivers.registers import Block, DecodeError, Function, Order, Register, ValueType, decode_block, plan
+from drivers.registers import (
+    BIT_FUNCTIONS,
+    Block,
+    DecodeError,
+    Function,
+    Order,
+    Register,
+    Role,
+    ValueType,
+    combine,
+    decode_block,
+    plan,
+    reason_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +58,54 @@ class RegisterConfig(_Strict):
     byte_order: Order = "big"
     scale: float = 1.0
     offset: float = 0.0
+    # "value": the point's measurement; "alarm1" / "alarm2" / "fault": a status bit of the controller's
+    # own for the point (its level-1 alarm, level-2 alarm, sensor fault)
+    role: Role = "value"
+    bit: int | None = Field(None, ge=0, le=15)  # this bit of a one-register (16-bit) value
+    fault_codes: tuple[int, ...] = Field((), max_length=16)  # raw contents meaning "sensor fault", e.g. [0xFFFF]
+    negative_is_fault: bool = False  # a negative raw value (signed types) means "sensor fault"
+
+    @property
+    def registers_wide(self) -> int:
+        """Registers the value spans (1 for bits)."""
+        return Register(self.point, self.function, self.address, self.type).width
+
+    @model_validator(mode="after")
+    def _coherent(self) -> RegisterConfig:
+        p, is_bit = self.point, self.function in BIT_FUNCTIONS
+        if self.bit is not None:
+            if is_bit:
+                raise ValueError(f"bit: point {p}: a {self.function} is a single bit already; leave bit out")
+            if self.registers_wide != 1:
+                raise ValueError(f"bit: point {p}: a bit lies in one 16-bit register, but a {self.type} spans "
+                                 f"{self.registers_wide}; use type = \"uint16\"")
+        if self.role != "value":
+            if not is_bit and self.bit is None and self.type != "bool":
+                raise ValueError(f"bit: point {p}: its {self.role} status in a {self.function} register needs the "
+                                 f"bit (0-15) that carries it (or type = \"bool\" for the whole register)")
+            for key, default in (("fault_codes", ()), ("negative_is_fault", False), ("scale", 1.0), ("offset", 0.0)):
+                if getattr(self, key) != default:
+                    raise ValueError(f"{key}: point {p}: a {self.role} status bit has no {key}")
+        sentinels = self.fault_codes or self.negative_is_fault
+        if sentinels and (is_bit or self.bit is not None or self.type == "bool"):
+            key = "fault_codes" if self.fault_codes else "negative_is_fault"
+            raise ValueError(f"{key}: point {p}: a bit has no fault codes")
+        if self.negative_is_fault and self.type in ("uint16", "uint32"):
+            raise ValueError(f"negative_is_fault: point {p}: a {self.type} is never negative")
+        bits = 16 * self.registers_wide
+        low = -(1 << (bits - 1)) if self.type in ("int16", "int32") else 0
+        for code in self.fault_codes:
+            if not low <= code < 1 << bits:
+                raise ValueError(f"fault_codes: point {p}: {code} does not fit a {self.type} "
+                                 f"({low}..{(1 << bits) - 1})")
+        return self
+
+    def register(self) -> Register:
+        """The pure register model (negative fault codes of signed types as the unsigned contents they are)."""
+        mask = (1 << 16 * self.registers_wide) - 1
+        return Register(self.point, self.function, self.address, self.type, self.word_order, self.byte_order,
+                        self.scale, self.offset, self.role, self.bit,
+                        tuple(sorted({c & mask for c in self.fault_codes})), self.negative_is_fault)
 
 
 class DeviceConfig(_Strict):
@@ -54,14 +115,29 @@ class DeviceConfig(_Strict):
     registers: list[RegisterConfig] = Field(min_length=1)
 
     def register_map(self) -> list[Register]:
-        return [Register(r.point, r.function, r.address, r.type, r.word_order, r.byte_order, r.scale, r.offset)
-                for r in self.registers]
+        return [r.register() for r in self.registers]
+
+    @property
+    def points(self) -> list[str]:
+        """The points this device measures (its value entries), in map order."""
+        return [r.point for r in self.registers if r.role == "value"]
 
     @model_validator(mode="after")
     def _fits(self) -> DeviceConfig:
         for r in self.register_map():
             if r.address + r.width > 65536:
                 raise ValueError(f"point {r.key}: {r.type} at {r.address} runs past register 65535")
+        measured = set(self.points)
+        seen: set[tuple[str, str]] = set()
+        for e in self.registers:
+            if e.role == "value":
+                continue
+            if e.point not in measured:
+                raise ValueError(f"point: {e.point}: its {e.role} status entry names a point with no value "
+                                 f"register on device {self.name}")
+            if (e.point, e.role) in seen:
+                raise ValueError(f"role: point {e.point} has two {e.role} entries on device {self.name}")
+            seen.add((e.point, e.role))
         plan(self.register_map(), self.max_gap)
         return self
 
@@ -83,7 +159,8 @@ class ModbusConfig(DriverConfig):
 
     @property
     def points(self) -> list[str]:
-        return [r.point for d in self.devices for r in d.registers]
+        """The points this bus measures (status entries name points already here)."""
+        return [p for d in self.devices for p in d.points]
 
     @model_validator(mode="after")
     def _complete(self) -> ModbusConfig:
@@ -92,11 +169,10 @@ class ModbusConfig(DriverConfig):
         if self.type == "modbus_rtu" and not self.serial_port:
             raise ValueError("serial_port: a modbus_rtu bus needs a serial_port")
         seen: set[str] = set()
-        for d in self.devices:
-            for r in d.registers:
-                if r.point in seen:
-                    raise ValueError(f"point {r.point} is mapped twice on bus {self.name}")
-                seen.add(r.point)
+        for point in self.points:
+            if point in seen:
+                raise ValueError(f"point {point} is mapped twice on bus {self.name}")
+            seen.add(point)
         return self
 
 
@@ -104,6 +180,8 @@ class _Device:
     def __init__(self, bus_name: str, cfg: DeviceConfig):
         self.cfg = cfg
         self.blocks = plan(cfg.register_map(), cfg.max_gap)
+        self.points = cfg.points
+        self.has_status = any(r.role != "value" for r in cfg.registers)
         self.state = DeviceState(f"{bus_name}/{cfg.name}")
         self.next_try = 0.0
 
@@ -190,7 +268,7 @@ class ModbusBus(Driver):
         return readings
 
     def _poll_device(self, dev: _Device) -> list[Reading]:
-        out: list[Reading] = []
+        results: list[tuple[Register, float | DecodeError]] = []
         for block in dev.blocks:
             try:
                 data = self._read(block, dev.cfg.unit)
@@ -202,12 +280,14 @@ class ModbusBus(Driver):
                 if exc.connection_lost and self.client is not None:
                     self.client.close()  # reconnect on the next cycle
                 return self._bad(dev, str(exc))
-            at = now_ms()
-            for key, value in decode_block(block, data).items():
-                if isinstance(value, DecodeError):
-                    out.append(Reading(key, None, at, "bad", f"decode: {value}"))
-                else:
-                    out.append(Reading(key, value, at))
+            results += decode_block(block, data)
+        at = now_ms()
+        if dev.has_status:
+            out = [Reading(point, v.value, at, "good" if v.reason is None else "bad", v.reason, v.controller)
+                   for point, v in combine(results).items()]
+        else:  # one entry per point: no folding (the common map, polled every second)
+            out = [Reading(r.key, None, at, "bad", reason_for(v)) if isinstance(v, DecodeError)
+                   else Reading(r.key, v, at) for r, v in results]
         dev.state.ok()
         dev.next_try = 0.0
         return out
@@ -233,7 +313,7 @@ class ModbusBus(Driver):
 
     def _bad(self, dev: _Device, reason: str) -> list[Reading]:
         at = now_ms()
-        return [Reading(r.key, None, at, "bad", reason) for b in dev.blocks for r in b.registers]
+        return [Reading(p, None, at, "bad", reason) for p in dev.points]
 
     def _where(self) -> str:
         c = self.config

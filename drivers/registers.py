@@ -6,17 +6,30 @@ the planned blocks and hands the raw words to `decode_block`.
 Word order is the order of 16-bit registers for multi-register types ("big": most significant register
 first, the Modbus convention; "little": least significant first, common on gas controllers). Byte order is
 the order of the two bytes inside each register ("big" AB, "little" BA).
+
+Gas controllers report more than a value ("controller truth"):
+- vendor sentinel codes: a raw register content (e.g. 0xFFFF, 0x8000) or a negative raw value that the
+  controller writes instead of a measurement when the sensor is faulted. A register lists its own
+  (`fault_codes`, `negative_is_fault`); none by default, so an existing map decodes as before.
+- status bits: a register entry with a `role` other than "value" is one bit (`bit` 0..15 of a holding or
+  input register, or a coil / discrete input) meaning the controller's own alarm level 1, level 2, or sensor
+  fault for a point. Several entries may read one status word, so one word can feed several points.
+`combine` folds a point's value and status bits into one `PointValue`.
 """
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Function = Literal["coil", "discrete", "holding", "input"]
 ValueType = Literal["bool", "int16", "uint16", "int32", "uint32", "float32", "float64"]
 Order = Literal["big", "little"]
+# what a register entry means for its point: the measurement, or one of the controller's status bits
+Role = Literal["value", "alarm1", "alarm2", "fault"]
+STATUS_ROLES: tuple[Role, ...] = ("alarm1", "alarm2", "fault")
 
 # registers per value, and the struct code of the big-endian byte string they make
 _FORMATS: dict[str, tuple[int, str]] = {
@@ -32,6 +45,10 @@ class DecodeError(ValueError):
     """Raw data that cannot be a value of the configured type (wrong length, NaN, infinity)."""
 
 
+class SensorFault(DecodeError):
+    """A raw value the controller sends on purpose instead of a measurement: its sensor is faulted."""
+
+
 @dataclass(frozen=True)
 class Register:
     """Where one point's value lives in a device and how to read it."""
@@ -44,6 +61,12 @@ class Register:
     byte_order: Order = "big"
     scale: float = 1.0
     offset: float = 0.0
+    role: Role = "value"
+    bit: int | None = None  # 0..15: the value is this bit of a one-register type (1.0 set, 0.0 clear)
+    # raw register contents meaning "sensor fault", as the unsigned number the registers make (word and byte
+    # order applied): 0xFFFF for a uint16/int16, 0xFFFFFFFF for a 32-bit type
+    fault_codes: tuple[int, ...] = ()
+    negative_is_fault: bool = False  # a negative raw value of a signed type is a sensor fault
 
     @property
     def width(self) -> int:
@@ -51,6 +74,20 @@ class Register:
         if self.function in BIT_FUNCTIONS or self.type == "bool":
             return 1
         return _FORMATS[self.type][0]
+
+    @property
+    def plain(self) -> bool:
+        """Decoded by type, scale and offset alone (no bit, no sentinel checks): the fast path."""
+        return self.bit is None and not self.fault_codes and not self.negative_is_fault
+
+
+class PointValue(NamedTuple):
+    """A point's outcome from one poll: its value (None when bad), why it is bad (None when good), and the
+    controller's own alarm level (0 none, 1, 2; None when the map has no alarm bits for the point)."""
+
+    value: float | None
+    reason: str | None
+    controller: int | None
 
 
 @dataclass(frozen=True)
@@ -80,6 +117,45 @@ def decode(words: list[int], type: ValueType, word_order: Order = "big", byte_or
     if isinstance(value, float) and not math.isfinite(value):
         raise DecodeError(f"{type} is {value} (not a measurement)")
     return value
+
+
+def raw_code(words: list[int], word_order: Order = "big", byte_order: Order = "big") -> int:
+    """The registers as the one unsigned number they make (the form vendor fault codes are given in)."""
+    n = 0
+    for w in (words if word_order == "big" else reversed(words)):
+        if byte_order == "little":
+            w = ((w & 0xFF) << 8) | (w >> 8)
+        n = (n << 16) | w
+    return n
+
+
+def code_text(code: int, registers: int) -> str:
+    """A raw code as the vendor's manual writes it: 0xFFFF, 0x8000, 0xFFFFFFFF."""
+    return f"0x{code:0{4 * registers}X}"
+
+
+def decode_register(reg: Register, words: list[int]) -> float:
+    """One register entry's engineering value from its raw words.
+
+    A bit entry (`bit` set) is 1.0 when that bit is set, else 0.0. A raw content listed in `fault_codes`
+    raises SensorFault naming the code (checked before decoding, so a float's 0xFFFFFFFF is a fault code,
+    not a NaN); so does a negative raw value when `negative_is_fault`. Other bad data raises DecodeError.
+    """
+    if reg.bit is not None:
+        if len(words) != 1 or not 0 <= words[0] <= 0xFFFF:
+            raise DecodeError(f"a status bit takes 1 register (0..65535), got {words}")
+        return float((words[0] >> reg.bit) & 1)
+    if reg.fault_codes and len(words) == reg.width and all(0 <= w <= 0xFFFF for w in words):
+        code = raw_code(words, reg.word_order, reg.byte_order)
+        if code in reg.fault_codes:
+            raise SensorFault(f"sensor fault code {code_text(code, reg.width)}")
+    raw = decode(words, reg.type, reg.word_order, reg.byte_order)
+    if reg.negative_is_fault and raw < 0:
+        if isinstance(raw, int):
+            code = raw_code(words, reg.word_order, reg.byte_order)
+            raise SensorFault(f"sensor fault code {code_text(code, reg.width)} (negative: {raw})")
+        raise SensorFault(f"sensor fault code {raw} (negative)")
+    return scaled(reg, raw)
 
 
 def scaled(reg: Register, raw: float | int | bool) -> float:
@@ -123,31 +199,81 @@ def plan(registers: list[Register], max_gap: int = 0) -> list[Block]:
     return blocks
 
 
-def decode_block(block: Block, data: list[int] | list[bool]) -> dict[str, float | DecodeError]:
-    """Each register's engineering value from a block's raw data (registers or bits); a value that does
-    not decode is returned as its DecodeError so one bad point does not hide the others."""
+def decode_block(block: Block, data: list[int] | list[bool]) -> list[tuple[Register, float | DecodeError]]:
+    """Each register entry of a block with its engineering value from the block's raw data (registers or
+    bits); a value that does not decode (or is a fault code) comes as its DecodeError, so one bad point does
+    not hide the others."""
     if len(data) < block.count:
         err = DecodeError(f"short response: {len(data)} of {block.count}")
-        return {r.key: err for r in block.registers}
+        return [(r, err) for r in block.registers]
     packed = None
     if block.function not in BIT_FUNCTIONS:
         try:  # the whole block as big-endian bytes once: the common (big/big) case unpacks in place
             packed = struct.pack(f">{block.count}H", *data[:block.count])
         except struct.error:
             packed = None
-    out: dict[str, float | DecodeError] = {}
+    out: list[tuple[Register, float | DecodeError]] = []
     for r in block.registers:
         i = r.address - block.start
         try:
             if block.function in BIT_FUNCTIONS:
-                raw: float | int | bool = bool(data[i])
-            elif packed is not None and r.type != "bool" and r.word_order == "big" and r.byte_order == "big":
+                out.append((r, scaled(r, bool(data[i]))))
+            elif packed is not None and r.plain and r.type != "bool" and r.word_order == "big" \
+                    and r.byte_order == "big":
                 raw = struct.unpack_from(_FORMATS[r.type][1], packed, 2 * i)[0]
                 if isinstance(raw, float) and not math.isfinite(raw):
                     raise DecodeError(f"{r.type} is {raw} (not a measurement)")
+                out.append((r, scaled(r, raw)))
             else:
-                raw = decode(list(data[i:i + r.width]), r.type, r.word_order, r.byte_order)
-            out[r.key] = scaled(r, raw)
+                out.append((r, decode_register(r, [int(w) for w in data[i:i + r.width]])))
         except DecodeError as exc:
-            out[r.key] = exc
+            out.append((r, exc))
+    return out
+
+
+def reason_for(exc: DecodeError) -> str:
+    """The text a bad reading carries for a value that did not decode."""
+    return str(exc) if isinstance(exc, SensorFault) else f"decode: {exc}"
+
+
+def combine(results: Iterable[tuple[Register, float | DecodeError]]) -> dict[str, PointValue]:
+    """Each point's outcome from its value entry and its status entries (from all of a device's blocks).
+
+    - the `fault` bit set: bad, "controller reports sensor fault" (even if the value decoded);
+    - the value a fault code or undecodable: bad, with that reason;
+    - the controller's level: 2 when its `alarm2` bit is set, else 1 when `alarm1` is, else 0; None when the
+      point has no alarm bits or one of them did not decode (a status that cannot be read says nothing).
+    A fault bit that cannot be read makes the value untrustworthy too. Points with status entries only (the
+    config refuses them) are left out.
+    """
+    values: dict[str, float | DecodeError] = {}
+    status: dict[str, dict[str, float | DecodeError]] = {}
+    for reg, res in results:
+        if reg.role == "value":
+            values[reg.key] = res
+        else:
+            status.setdefault(reg.key, {})[reg.role] = res
+    out: dict[str, PointValue] = {}
+    for point, v in values.items():
+        st = status.get(point)
+        if st is None:
+            out[point] = PointValue(None, reason_for(v), None) if isinstance(v, DecodeError) else PointValue(v, None, None)
+            continue
+        reasons: list[str] = []
+        fault = st.get("fault")
+        if isinstance(fault, DecodeError):
+            reasons.append(f"decode: status fault bit: {fault}")
+        elif fault:
+            reasons.append("controller reports sensor fault")
+        if isinstance(v, DecodeError):
+            reasons.append(reason_for(v))
+        alarms = [st[r] for r in ("alarm1", "alarm2") if r in st]
+        controller = None
+        if alarms and not any(isinstance(a, DecodeError) for a in alarms):
+            controller = 2 if st.get("alarm2") else 1 if st.get("alarm1") else 0
+        if reasons:
+            out[point] = PointValue(None, "; ".join(reasons), controller)
+        else:
+            assert not isinstance(v, DecodeError)  # a bad value adds a reason
+            out[point] = PointValue(v, None, controller)
     return out

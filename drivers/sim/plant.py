@@ -1,7 +1,11 @@
 """The demo plant's gas controller: a real Modbus TCP server (modbus_server.py) in a child process, and a
 thread that plays the plant by writing detector values into it with ordinary Modbus writes.
 
-Channels (holding registers 0..7, uint16, value × 10): the demo config maps each to a point. Without a
+Channels (holding registers 0..7, uint16, value × 10): the demo config maps each to a point. Like a real
+controller it also keeps one status word per channel (holding registers 8..15: bit 0 its own level 1, bit 1
+its own level 2, bit 2 sensor fault), set from its own set-points (`CONTROLLER_SETPOINTS`), which are not the
+appliance's: during a leak the board shows the controller's level beside the appliance's when they differ.
+A channel whose sensor is faulted holds 0xFFFF with the fault bit set, as many controllers do. Without a
 scenario the plant idles with a little noise; `gas-leak` loops a methane leak at the tank farm that rises
 through the first level (25 %LEL) to the second (50 %LEL), stops, and clears, every 90 s.
 
@@ -41,6 +45,29 @@ LEAK_POINT = 0  # GT-101
 RTU_CHANNELS = [("GT-302", "仓库一氧化碳", "Warehouse CO", "CO", "ppm", "WH", 700, 560, 20)]
 LINE_CHANNEL = ("GT-402", "装卸站台甲烷（串口）", "Loading dock CH4 (serial)", "CH4", "%LEL", "DOCK", 1420, 600)
 PERIOD_S = 90
+STATUS_BASE = 8  # the status word of channel i is holding register STATUS_BASE + i
+FAULT_CODE = 0xFFFF  # what the controller writes in a channel's value register when its sensor is faulted
+# The controller's own set-points per gas (level 1, level 2), as an installer sets them on the controller's
+# front panel: tighter than the appliance's GB/T 50493-2019 defaults (25/50 %LEL), as plants often do, so
+# the controller is in alarm first and the two opinions differ for a while. O2 alarms low (缺氧) at 19.5 and
+# 18.0 %VOL, and at level 1 high (富氧) from 23.5 %VOL.
+CONTROLLER_SETPOINTS: dict[str, tuple[float, float]] = {
+    "CH4": (20, 40), "EX": (20, 40), "H2S": (10, 20), "CO": (25, 50), "NH3": (25, 50), "TEMP": (35, 45)}
+O2_LOW, O2_HIGH = (19.5, 18.0), 23.5
+
+
+def controller_level(gas: str, value: float) -> int:
+    """The simulated controller's own alarm level (0, 1, 2) for a channel of `gas` reading `value`."""
+    if gas == "O2":
+        return 2 if value <= O2_LOW[1] else 1 if value <= O2_LOW[0] or value >= O2_HIGH else 0
+    l1, l2 = CONTROLLER_SETPOINTS.get(gas, (math.inf, math.inf))
+    return 2 if value >= l2 else 1 if value >= l1 else 0
+
+
+def status_word(level: int, fault: bool = False) -> int:
+    """A channel's status word: bit 0 level 1 (set at level 2 too, as controllers do), bit 1 level 2, bit 2
+    sensor fault."""
+    return (1 if level >= 1 else 0) | (2 if level >= 2 else 0) | (4 if fault else 0)
 
 
 def leak_value(t: float) -> float | None:
@@ -85,8 +112,11 @@ def points_toml(port: int, poll_s: float = 1.0) -> str:
                  "H2S": "range_high = 50\n", "CO": "range_high = 500\n", "NH3": "range_high = 200\n"}.get(gas, "")
         out.append(f'[[points]]\nid = "{pid}"\nname = "{name}"\nname_en = "{name_en}"\ngas = "{gas}"\n'
                    f'unit = "{unit}"\narea = "{area}"\nx = {x}\ny = {y}\n{extra}')
-    regs = ",\n".join(f'  {{ point = "{c[0]}", address = {i}, type = "uint16", scale = 0.1 }}'
-                      for i, c in enumerate(CHANNELS))
+    regs = ",\n".join(f'  {{ point = "{c[0]}", address = {i}, type = "uint16", scale = 0.1, '
+                      f'fault_codes = [0x{FAULT_CODE:04X}] }}' for i, c in enumerate(CHANNELS))
+    regs += ",\n" + ",\n".join(f'  {{ point = "{c[0]}", address = {STATUS_BASE + i}, bit = {bit}, role = "{role}" }}'
+                               for i, c in enumerate(CHANNELS)
+                               for bit, role in enumerate(("alarm1", "alarm2", "fault")))
     out.append(f'[[buses]]\ntype = "modbus_tcp"\nname = "gas-controller"\nhost = "127.0.0.1"\nport = {port}\n'
                f'timeout_s = 0.5\nretries = 1\npoll_interval_s = {poll_s}\n\n'
                f'[[buses.devices]]\nname = "8ch-controller"\nunit = 1\nregisters = [\n{regs},\n]\n')
@@ -107,6 +137,7 @@ class Plant:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started = time.monotonic()
+        self.faulted: set[int] = set()  # channels whose sensor the controller reports faulted
 
     def start(self) -> Plant:
         self.proc = subprocess.Popen([sys.executable, "-m", "drivers.sim.modbus_server", "tcp", "127.0.0.1",
@@ -180,6 +211,14 @@ class Plant:
             vals.append(max(0.0, v))
         return vals
 
+    def registers(self, values: list[float]) -> list[int]:
+        """Holding registers 0..15 as the controller shows them: values × 10, then one status word each."""
+        words = [FAULT_CODE if i in self.faulted else min(int(round(v * 10)), FAULT_CODE - 1)
+                 for i, v in enumerate(values)]
+        status = [status_word(0 if i in self.faulted else controller_level(CHANNELS[i][3], v), i in self.faulted)
+                  for i, v in enumerate(values)]
+        return words + status
+
     def _write_once(self) -> None:
         from pymodbus.client import ModbusTcpClient
 
@@ -189,7 +228,7 @@ class Plant:
         for _ in range(20):  # the server binds just after printing READY
             if c.connected or c.connect():
                 t = (time.monotonic() - self.started) * self.speed
-                c.write_registers(0, [int(round(v * 10)) for v in self.values(t)], device_id=1)
+                c.write_registers(0, self.registers(self.values(t)), device_id=1)
                 return
             time.sleep(0.1)
         raise RuntimeError("cannot reach the simulated gas controller")
