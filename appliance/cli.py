@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="var", help="data directory (default ./var)")
     p.add_argument("--no-browser", action="store_true", help="do not open the kiosk in a browser")
     p.add_argument("--scenario", choices=["gas-leak"], help="play a scenario on the simulated devices "
-                   "(gas-leak: methane at the tank farm rises to level 1, then level 2, and clears, every 90 s)")
+                   "(gas-leak: methane at the tank farm rises to level 1, level 2, past full scale, and clears, every 90 s)")
     p.add_argument("--scenario-speed", type=float, default=1.0, metavar="X",
                    help="play the scenario X times faster (tests use 4)")
     p.add_argument("--no-devices", action="store_true", help="run without the simulated gas controller")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian / Raspberry Pi OS packages the appliance needs, by purpose. As root it installs the required
-# ones with apt; recommended ones are only named (a headless box does not need a browser or CJK fonts).
+# ones with apt; recommended ones are only named (a headless box does not need a browser). The CJK font is
+# required: every page is Chinese first, and without it the kiosk shows tofu boxes.
 # Without root it prints exactly what to install and fails if a required one is missing.
 #   image_build/debian-deps.sh run    what `make demo` and a box need
 #   image_build/debian-deps.sh test   what `make test` needs (real peers: a browser, socat, systemd-analyze,
@@ -9,12 +10,13 @@ set -euo pipefail
 purpose=${1:-run}
 
 # package:proof — a command name, a path (tested with -e), "venv", or a|b for either command
-run_required=(python3-venv:venv)
-run_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc chromium:chromium\|chromium-browser socat:socat)
+run_required=(python3-venv:venv fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)
+run_recommended=(chromium:chromium\|chromium-browser socat:socat)
 # pcscd + vsmartcard-vpcd: the PC/SC reader tests' virtual reader; libpcsclite-dev + gcc: pyscard builds from source
 test_required=(python3-venv:venv chromium:chromium\|chromium-browser systemd:systemd-analyze socat:socat
-  pcscd:pcscd vsmartcard-vpcd:/usr/lib/pcsc/drivers/serial/libifdvpcd.so libpcsclite-dev:/usr/include/PCSC/winscard.h gcc:gcc)
-test_recommended=(fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)
+  pcscd:pcscd vsmartcard-vpcd:/usr/lib/pcsc/drivers/serial/libifdvpcd.so libpcsclite-dev:/usr/include/PCSC/winscard.h gcc:gcc
+  fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)
+test_recommended=()
 # on a Raspberry Pi: picamera2 for a camera on the CSI connector (the driver finds apt's copy from the venv)
 if grep -qs "Raspberry Pi" /proc/device-tree/model; then
   run_recommended+=(python3-picamera2:/usr/lib/python3/dist-packages/picamera2/__init__.py)
@@ -48,6 +50,6 @@ if [ ${#missing_required[@]} -gt 0 ]; then
   fi
 fi
 if [ ${#missing_recommended[@]} -gt 0 ]; then
-  echo "recommended (the kiosk browser, Chinese fonts, socat for the demo's serial detectors): sudo apt-get install -y --no-install-recommends ${missing_recommended[*]}"
+  echo "recommended (the kiosk browser, socat for the demo's serial detectors): sudo apt-get install -y --no-install-recommends ${missing_recommended[*]}"
 fi
 exit 0

@@ -409,6 +409,12 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
         point = board.locator('[data-point="GT-101"]')
         expect(point).to_have_class(re.compile(r"\bst-alarm2\b"), timeout=90_000)
         expect(board.locator("#alarm-banner .alarm.level2").first).to_be_visible()
+        # the leak drives the detector past full scale: a latched level-2 over-range alarm (GB/T 50493)
+        expect(point).to_have_class(re.compile(r"\bover-range\b"), timeout=60_000)
+        expect(point.locator(".point-value")).to_have_text(">100")
+        expect(point.locator(".point-note")).to_contain_text("超量程")
+        expect(board.locator("#alarm-banner .alarm.level2.over-range").first).to_contain_text("超量程")
+        expect(board.locator("body")).to_have_attribute("data-sound", "alarm2")
         # the risk map's live overlay: the tank farm carries a pulsing level-2 gas marker
         gas = board.locator("#area-TANK .overlay-gas")
         expect(gas).to_be_visible()
@@ -425,6 +431,7 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
         tablet.wait_for_url(re.compile(r"/tablet$"))
         tablet.goto(f"{base}/tablet/alarms")
         card = tablet.locator(".alarm-card.level2.unacked").filter(has_text="储罐区甲烷").first
+        expect(card).to_contain_text("超量程")
         alarm_id = card.get_attribute("data-alarm")
         card.locator("input[name=note]").fill("关闭根部阀，已隔离")
         card.locator("button.primary").click()
@@ -799,3 +806,129 @@ def test_admin_page_shows_sync_status_and_replays_a_dead_letter(browser, tmp_pat
         ctx.close()
         stop_peer(app, timeout=15)
         stop_peer(rx)
+
+
+# ---------------------------------------------------------------- annunciation on the board (GB 16808)
+
+# Two different Chinese characters drawn in the page's own font: without a CJK font both are the same
+# .notdef box (tofu), pixel for pixel.
+CJK_GLYPHS_DIFFER = """() => {
+  const font = getComputedStyle(document.body).fontFamily;
+  const px = (ch) => { const c = document.createElement("canvas"); c.width = 48; c.height = 48;
+    const x = c.getContext("2d"); x.font = "40px " + font; x.fillText(ch, 2, 40);
+    return Array.from(x.getImageData(0, 0, 48, 48).data).join(","); };
+  return px("缺") !== px("氧");
+}"""
+
+GAS_BOARD_POINTS = """
+[[points]]
+id = "GT-201"
+name = "反应釜甲烷"
+name_en = "Reactor CH4"
+gas = "CH4"
+x = 400
+y = 300
+delay_on_s = 3
+
+[[points]]
+id = "OX-202"
+name = "受限空间氧气"
+name_en = "Confined space O2"
+gas = "O2"
+x = 900
+y = 300
+
+[[buses]]
+type = "modbus_tcp"
+name = "ctrl"
+host = "127.0.0.1"
+port = {port}
+timeout_s = 0.3
+retries = 0
+poll_interval_s = 0.2
+backoff_max_s = 0.4
+
+[[buses.devices]]
+name = "ctrl-1"
+unit = 1
+registers = [
+  {{ point = "GT-201", address = 0, type = "uint16", scale = 0.1 }},
+  {{ point = "OX-202", address = 1, type = "uint16", scale = 0.1 }},
+]
+"""
+
+
+def test_board_shows_delay_silence_oxygen_side_and_a_fault_beside_a_latched_alarm(new_page, tmp_path):
+    """The wall board as an operator sees it: the delay-on countdown, distinct horn per level, 消音 that is
+    not an acknowledgement (a higher level sounds again), 缺氧 vs 富氧 as two alarms, and a level-2 alarm that
+    stays on the board when the detector is lost afterwards — at phone, tablet and 1080p sizes."""
+    from pymodbus.client import ModbusTcpClient
+
+    from appliance.config import load_config
+    from appliance.core import auth
+    from appliance.service import Appliance
+    from conftest import spawn_peer, stop_peer, write_config
+
+    port = free_port()
+    server = spawn_peer(["-m", "drivers.sim.modbus_server", "tcp", "127.0.0.1", str(port), "--ids", "1"])
+    w = ModbusTcpClient("127.0.0.1", port=port, timeout=1, retries=0)
+    assert w.connect()
+    w.write_registers(0, [20, 209], device_id=1)  # 2.0 %LEL, 20.9 %VOL
+    app = Appliance(load_config(write_config(tmp_path / "d", extra=GAS_BOARD_POINTS.format(port=port)))).start()
+    try:
+        token = auth.create_device_token("wall", actor="test")
+        board = new_page()
+        board.goto(f"{app.url}/kiosk?token={token}")
+        ch4, o2 = board.locator('[data-point="GT-201"]'), board.locator('[data-point="OX-202"]')
+        expect(ch4).to_have_class(re.compile(r"\bst-normal\b"))
+        # Chinese renders in a CJK font, not tofu boxes (debian-deps.sh installs fonts-noto-cjk)
+        assert board.evaluate(CJK_GLYPHS_DIFFER), "CJK text renders as identical tofu boxes: no CJK font"
+        body = board.locator("body")
+
+        # 30 %LEL: level 1 waits out its 3 s delay-on, and the board says so
+        w.write_register(0, 300, device_id=1)
+        expect(ch4).to_have_class(re.compile(r"\bwaiting\b"))
+        expect(ch4.locator(".point-note")).to_contain_text("延时")
+        expect(ch4).to_have_class(re.compile(r"\bst-alarm1\b"), timeout=10_000)
+        expect(body).to_have_attribute("data-sound", "alarm1")
+
+        # 消音 silences the horn without acknowledging anything
+        silence = board.locator("#silence")
+        expect(silence).to_be_visible()
+        silence.click()
+        expect(body).to_have_attribute("data-sound", "")
+        expect(silence).to_have_text("已消音")
+        expect(board.locator("#alarm-banner .alarm.level1.unacked")).to_have_count(1)
+
+        # a rise to level 2 sounds again, with the level-2 signal
+        w.write_register(0, 620, device_id=1)
+        expect(ch4).to_have_class(re.compile(r"\bst-alarm2\b"), timeout=10_000)
+        expect(body).to_have_attribute("data-sound", "alarm2")
+
+        # O₂: 缺氧 then 富氧 are two alarms, each naming its side
+        o2_alarms = board.locator("#alarm-banner .alarm").filter(has_text="受限空间氧气")
+        w.write_register(1, 180, device_id=1)
+        expect(o2_alarms.and_(board.locator('[data-direction="low"]'))).to_contain_text("缺氧")
+        w.write_register(1, 240, device_id=1)
+        expect(o2_alarms.and_(board.locator('[data-direction="high"]'))).to_contain_text("富氧")
+        expect(o2.locator(".point-note")).to_contain_text("富氧")
+        expect(o2_alarms).to_have_count(2)  # the 缺氧 alarm stays until someone acknowledges it
+
+        for width, height in ((390, 844), (820, 1180), (1920, 1080)):
+            board.set_viewport_size({"width": width, "height": height})
+            expect(silence).to_be_visible()
+            overflow = board.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (width, overflow)
+            board.screenshot(path=str(tmp_path / f"gas-board-{width}.png"))
+
+        # the controller is lost: the latched level-2 alarm stays on the board, the fault shown beside it
+        stop_peer(server)
+        expect(ch4).to_have_class(re.compile(r"\bfaulted\b"), timeout=15_000)
+        expect(ch4).to_have_class(re.compile(r"\bst-alarm2\b"))
+        expect(board.locator("#alarm-banner .alarm.level2").first).to_contain_text("测点故障")
+        shutil.copy(tmp_path / "gas-board-1920.png", "/tmp/gas-board-1920.png")
+        shutil.copy(tmp_path / "gas-board-390.png", "/tmp/gas-board-390.png")
+    finally:
+        app.stop()
+        w.close()
+        stop_peer(server)

@@ -7,7 +7,8 @@ its own level 2, bit 2 sensor fault), set from its own set-points (`CONTROLLER_S
 appliance's: during a leak the board shows the controller's level beside the appliance's when they differ.
 A channel whose sensor is faulted holds 0xFFFF with the fault bit set, as many controllers do. Without a
 scenario the plant idles with a little noise; `gas-leak` loops a methane leak at the tank farm that rises
-through the first level (25 %LEL) to the second (50 %LEL), stops, and clears, every 90 s.
+through the first level (25 %LEL) to the second (50 %LEL) and past the detector's full scale (130 %LEL, an
+over-range alarm), stops, and clears, every 90 s.
 
 Where socat is installed, two more field devices come on pseudo-terminal pairs, as they would on RS-485
 and RS-232: a 2-channel Modbus RTU detector in the warehouse (O2, CO) and a detector at the loading dock
@@ -77,10 +78,14 @@ def leak_value(t: float) -> float | None:
         return None
     if t < 35:   # leak starts: through 25 %LEL (first level)
         return 2 + (t - 20) / 15 * 33
-    if t < 50:   # worsens: through 50 %LEL (second level)
-        return 35 + (t - 35) / 15 * 27
-    if t < 65:   # isolated: falls back
-        return 62 - (t - 50) / 15 * 60
+    if t < 45:   # worsens: through 50 %LEL (second level)
+        return 35 + (t - 35) / 10 * 27
+    if t < 52:   # a big release: past the detector's full scale (100 %LEL), an over-range alarm
+        return 62 + (t - 45) / 7 * 68
+    if t < 60:   # held past full scale
+        return 130.0
+    if t < 75:   # isolated: falls back
+        return 130 - (t - 60) / 15 * 128
     return None
 
 
