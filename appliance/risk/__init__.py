@@ -12,11 +12,18 @@ from appliance.core.domain import Domain, NavLink
 def _jobs(s, config, runtime) -> None:
     from datetime import datetime
 
-    from appliance.risk import tasks
+    from appliance.risk import settings, tasks
 
+    settings.configure(getattr(config, "risk", None))   # the job runs outside requests
     # one task per control measure per check cycle; reminders before the period ends; 未排查 after it
     s.add_job(tasks.tick, "interval", seconds=60, id="control-tasks", name="control tasks",
               replace_existing=True, next_run_time=datetime.now(UTC))
+
+
+def _init_app(app) -> None:
+    from appliance.risk import settings
+
+    settings.configure(getattr(app.config.get("APPLIANCE"), "risk", None))
 
 
 def domain() -> Domain:
@@ -31,5 +38,6 @@ def domain() -> Domain:
         # the risk register is told to everyone (风险告知); the safety office maintains it
         permissions={"risks.write": ("admin", "safety_officer")},
         jobs=_jobs,
+        init_app=_init_app,
         safety_events=("risk.", "control_task."),
     )
