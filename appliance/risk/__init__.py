@@ -1,6 +1,7 @@
 """Risk grading and control (风险分级管控): the register (object → unit → event → measure) with LEC / LS
 grading (`rules`, `register`), its spreadsheet import (`rows`, `importer`), control tasks per measure
-(`task_rules`, `tasks`), QR labels that locate an area from a photo (`qr`) and the API."""
+(`task_rules`, `tasks`), major hazard installations graded per GB 18218-2018 (`major_rules`, `major`),
+the register's spreadsheet export (`export`), QR labels that locate an area from a photo (`qr`) and the API."""
 from __future__ import annotations
 
 from datetime import UTC
@@ -25,6 +26,14 @@ def _init_app(app) -> None:
 
     settings.configure(getattr(app.config.get("APPLIANCE"), "risk", None))
 
+    def major_hazard_levels() -> dict:
+        from appliance.risk import major
+
+        return major.area_levels()
+
+    # the floor plan (四色图, kiosk/_plan.html) marks the areas holding a major hazard installation
+    app.jinja_env.globals["major_hazard_levels"] = major_hazard_levels
+
 
 def domain() -> Domain:
     from appliance.risk import api, pages, tasks_api
@@ -39,5 +48,6 @@ def domain() -> Domain:
         permissions={"risks.write": ("admin", "safety_officer")},
         jobs=_jobs,
         init_app=_init_app,
+        migrations=Path(__file__).parent / "migrations",
         safety_events=("risk.", "control_task."),
     )

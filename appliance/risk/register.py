@@ -286,14 +286,18 @@ def area_levels() -> dict[int, int]:
 
 def risk_map() -> list[dict]:
     from appliance.hazards.service import open_by_area
+    from appliance.risk.major import area_levels as major_levels
 
     levels = area_levels()
     hazards = open_by_area()  # live overlay: open hazards per area
+    majors = major_levels()   # GB 18218-2018 major hazard installations per area
     out = []
     for a in Area.select().where(Area.active).order_by(Area.code):
         lv = levels.get(a.id)
+        mh = majors.get(a.id)
         out.append({"area_id": a.id, "code": a.code, "name": a.name, "name_en": a.name_en, "level": lv,
                     "level_name": RR.LEVELS[lv][0] if lv else None, "colour": RR.LEVELS[lv][2] if lv else None,
-                    "open_hazards": hazards.get(a.id, 0)})
+                    "open_hazards": hazards.get(a.id, 0), "major_hazard_level": mh["level"] if mh else None,
+                    "major_hazards": mh["names"] if mh else []})
     return out
 
