@@ -24,6 +24,7 @@ from appliance.core.config import (
     read_text,
 )
 from appliance.gas.config import AlarmsConfig, PointConfig
+from appliance.risk.config import RiskConfig
 from appliance.vision.config import VisionConfig
 from sync.config import SyncConfig, warn_world_readable
 
@@ -43,6 +44,7 @@ class Config(Section):
     cameras: list[drivers.config_union("camera")] = Field(default_factory=list)  # type: ignore[valid-type]
     vision: VisionConfig = VisionConfig()
     readers: list[drivers.config_union("reader")] = Field(default_factory=list)  # type: ignore[valid-type]
+    risk: RiskConfig = RiskConfig()  # [risk]: shift change, LEC / LS cut-offs (appliance/risk/config.py)
     sync: SyncConfig = SyncConfig()  # [[sync.endpoints]]: cloud and regulator uplinks (sync/config.py)
 
     @model_validator(mode="after")

@@ -54,7 +54,8 @@ def test_a_good_row_builds_the_tree():
     ({"data_src": "3"}, "data_src", "Data source"),
     ({"check_cycle": 0}, "check_cycle", "integer 1–10000"),
     ({"check_cycle": 1.5}, "check_cycle", "integer 1–10000"),
-    ({"check_cycle_unit": "week"}, "check_cycle_unit", "hour/day/month/year"),
+    ({"check_cycle_unit": "fortnight"}, "check_cycle_unit", "hour/day/week/month/year"),
+    ({"check_cycle": 10000, "check_cycle_unit": "小时"}, "check_cycle", "1–8784 hours"),   # no task could ever run
     ({"check_cycle_unit": ""}, "check_cycle_unit", "go together"),
 ])
 def test_each_bad_cell_is_named_with_row_column_and_reason(change, column, en):
@@ -107,3 +108,16 @@ def test_cells_read_as_text(cell, text):
 ])
 def test_the_header_row_is_found_below_titles(rows, index):
     assert RW.find_header(rows) == index
+
+
+@pytest.mark.parametrize("cycle, unit, stored", [
+    (1, "周", (7, "day")),          # weekly: kept in the regulators' units, run on calendar weeks
+    (2, "week", (14, "day")),
+    (36, "小时", (36, "hour")),     # a 36 h cycle stays 36 h (a rolling period), never 24 h
+    (8, "小时", (8, "hour")),
+])
+def test_cycle_units_including_weeks(cycle, unit, stored):
+    tree_, errors = run({**GOOD, "check_cycle": cycle, "check_cycle_unit": unit})
+    assert errors == []
+    m = next(iter(next(iter(next(iter(tree_[0].units.values())).events.values())).measures.values()))
+    assert (m.check_cycle, m.check_cycle_unit) == stored

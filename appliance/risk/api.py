@@ -4,11 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from appliance.core import photos
-from appliance.core.access import current, lang, require
+from appliance.core.access import current, lang, principal, require
 from appliance.core.api import body
 from appliance.core.errors import NotFound, ValidationFailed
 from appliance.core.spreadsheet import BadSpreadsheet
+from appliance.risk import export as RX
 from appliance.risk import importer as RI
+from appliance.risk import major as MH
 from appliance.risk import qr
 from appliance.risk import register as R
 
@@ -78,6 +80,54 @@ def import_template():
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(RI.template(fmt, lang()), mimetype=mime,
                     headers={"Content-Disposition": f'attachment; filename="risk-register-template.{fmt}"'})
+
+
+@api_bp.get("/risks/export")
+@require("board.read")
+def export_register():
+    """The register as a spreadsheet (`?format=xlsx`, default, or `csv`; headers in `?lang=`): one row per
+    control measure in the import's columns plus the levels; the XLSX adds the major hazard installations."""
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in ("xlsx", "csv"):
+        raise ValidationFailed("format 应为 xlsx 或 csv", "format must be xlsx or csv", details=[{"key": "format"}])
+    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(RX.export(fmt, lang()), mimetype=mime,
+                    headers={"Content-Disposition": f'attachment; filename="risk-register.{fmt}"'})
+
+
+@api_bp.get("/risk/major-hazards")
+@require("board.read")
+def list_major_hazards():
+    """Major hazard installations (重大危险源) with their substances, Σq/Q, α, R and level (GB 18218-2018);
+    `?retired=1` includes retired ones."""
+    return jsonify({"installations": MH.installations(request.args.get("retired", "0") in ("1", "true"))})
+
+
+@api_bp.post("/risk/major-hazards")
+@require("risks.write")
+def create_major_hazard():
+    return jsonify(MH.create(body(MH.InstallationIn), actor=current().actor)), 201
+
+
+@api_bp.get("/risk/major-hazards/<int:installation_id>")
+@require("board.read")
+def get_major_hazard(installation_id: int):
+    return jsonify(MH.get(installation_id))
+
+
+@api_bp.put("/risk/major-hazards/<int:installation_id>")
+@require("risks.write")
+def update_major_hazard(installation_id: int):
+    """Replace an installation's fields and its whole substance list."""
+    return jsonify(MH.update(installation_id, body(MH.InstallationIn), actor=principal().actor))
+
+
+@api_bp.delete("/risk/major-hazards/<int:installation_id>")
+@require("risks.write")
+def retire_major_hazard(installation_id: int):
+    """Retire an installation (dismantled or emptied for good); its record and history stay."""
+    return jsonify(MH.retire(installation_id, actor=principal().actor))
 
 
 @api_bp.post("/hazards/locate")

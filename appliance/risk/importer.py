@@ -20,6 +20,7 @@ from appliance.core.db import database
 from appliance.core.errors import ValidationFailed
 from appliance.core.people import Area
 from appliance.risk import rows as RW
+from appliance.risk import settings
 from appliance.risk.register import CLASSIFY1, CLASSIFY2, RiskEvent, RiskMeasure, RiskObject, RiskUnit, event_dict
 
 KINDS = ("objects", "units", "events", "measures")
@@ -43,7 +44,7 @@ def parse(data: bytes, area_codes: set[str]) -> tuple[list[RW.Object], list[RW.R
     if errors:
         return [], errors, 0, header_row
     data_rows = [(n, {key: cells[i] for i, key in colmap.items() if i < len(cells)}) for n, cells in rows[h + 1:]]
-    tree, errors = RW.validate(data_rows, area_codes, header_row)
+    tree, errors = RW.validate(data_rows, area_codes, header_row, settings.lec_profiles(), settings.ls_profiles())
     return tree, errors, sum(1 for _, c in data_rows if any(RW.text(v) for v in c.values())), header_row
 
 
@@ -182,5 +183,5 @@ def template(fmt: str, lang: str = "zh-CN") -> bytes:
     for i in range(max(len(c1), len(c2))):
         codes.append([*(c1[i] if i < len(c1) else ("", "")), *(c2[i] if i < len(c2) else ("", ""))])
     codes += [[], ["评价方法 / Method", "LEC: L×E×C; LS: L×S (1–5)"], ["分级标准 / Profile", "LEC: default; LS: A, B"],
-              ["周期单位 / Cycle unit", "小时/天/月/年 (hour/day/month/year)"], ["数据来源 / Data source", "1 自动化监控, 2 隐患排查"]]
+              ["周期单位 / Cycle unit", "小时/天/周/月/年 (hour/day/week/month/year; 周 is kept as 7 天)"], ["数据来源 / Data source", "1 自动化监控, 2 隐患排查"]]
     return spreadsheet.write_xlsx([("风险登记 register", rows), ("代码 codes", codes)])

@@ -1,5 +1,5 @@
-"""The risk pages on the tablet: the register (/tablet/risks, with its spreadsheet import) and the QR
-labels to print (/tablet/risks/labels)."""
+"""The risk pages on the tablet: the register (/tablet/risks, with its spreadsheet import and export), the
+major hazard installations (/tablet/risks/major-hazards) and the QR labels to print (/tablet/risks/labels)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -38,3 +38,16 @@ def labels():
     objects = [{"code": o.code, "name": o.name, "area": by_id.get(o.area_id)}
                for o in R.RiskObject.select().where(R.RiskObject.active).order_by(R.RiskObject.code)]
     return render_template("risk/labels.html", areas=areas, objects=objects, label_text=qr.label_text)
+
+
+@bp.get("/tablet/risks/major-hazards")
+@require("tablet.use")
+def major_hazards():
+    """Major hazard installations (重大危险源) with their substances and GB 18218-2018 level; the safety
+    office adds, edits and retires them here."""
+    from appliance.risk import major, major_rules
+
+    areas = {a.id: P.area_dict(a) for a in P.Area.select().where(P.Area.active).order_by(P.Area.code)}
+    return render_template("risk/major.html", installations=major.installations(), areas=areas,
+                           kinds=list(major_rules.KINDS), categories=major_rules.BETA_CATEGORIES,
+                           can_write=auth.allowed(current().role, "risks.write"))

@@ -19,6 +19,8 @@ from appliance.core.db import database
 from appliance.core.errors import Conflict, ValidationFailed
 from appliance.core.people import Area, Input
 from appliance.risk import rules as RR
+from appliance.risk import settings
+from appliance.risk import task_rules as TR
 
 # CLASSIFY2 codes of the regulators' schema (RULES.md §B.4)
 CLASSIFY2 = {"1-1": "工艺控制", "1-2": "关键设备/部件", "1-3": "安全附件", "1-4": "安全仪表", "1-5": "其他",
@@ -141,7 +143,8 @@ class MeasureIn(Input):
     data_src: Literal[1, 2] = 2
     troubleshoot_content: str = Field("", max_length=500)
     check_cycle: int | None = Field(None, ge=1, le=10000)
-    check_cycle_unit: Literal["hour", "day", "month", "year"] | None = None
+    # "week" is taken and stored as 7 days (the regulators' units); whole weeks run on calendar weeks
+    check_cycle_unit: Literal["hour", "day", "week", "month", "year"] | None = None
 
     @model_validator(mode="after")
     def _codes(self):
@@ -150,6 +153,11 @@ class MeasureIn(Input):
                              f"{self.classify1}")
         if (self.check_cycle is None) != (self.check_cycle_unit is None):
             raise ValueError("check_cycle and check_cycle_unit go together")
+        if self.check_cycle is not None and self.check_cycle_unit is not None:
+            bad = TR.check_cycle(self.check_cycle, self.check_cycle_unit)
+            if bad:
+                raise ValueError(f"check_cycle: {bad[1]}")
+            self.check_cycle, self.check_cycle_unit = TR.normalize(self.check_cycle, self.check_cycle_unit)
         return self
 
 
@@ -158,11 +166,11 @@ def grade(method: str, profile: str, a: Assessment) -> tuple[float, int, dict]:
     if method == "LEC":
         if a.e is None or a.c is None or a.s is not None:
             raise ValueError("LEC needs l, e and c (and no s)")
-        d, level = RR.lec(a.l, a.e, a.c, profile)
+        d, level = RR.lec(a.l, a.e, a.c, profile, settings.lec_profiles())
         return d, level, {"l": a.l, "e": a.e, "c": a.c}
     if a.s is None or a.e is not None or a.c is not None or a.l != int(a.l):
         raise ValueError("LS needs integer l and s (and no e or c)")
-    r, level = RR.ls(int(a.l), a.s, profile)
+    r, level = RR.ls(int(a.l), a.s, profile, settings.ls_profiles())
     return r, level, {"l": int(a.l), "s": a.s}
 
 
@@ -215,9 +223,16 @@ def create_measure(data: MeasureIn, *, actor: str) -> RiskMeasure:
     return m
 
 
+def acceptable(method: str, profile: str, score, level) -> bool:
+    """The LEC 稍有危险，可以接受 marker (rules.lec_acceptable) under the plant's cut-offs."""
+    return RR.lec_acceptable(method, score, level, profile, settings.lec_profiles())
+
+
 def event_dict(e: RiskEvent) -> dict:
     shown = e.residual_level or e.inherent_level
-    return {"id": e.id, "unit_id": e.unit_id, "name": e.name, "method": e.method, "profile": e.profile,
+    return {"acceptable": acceptable(e.method, e.profile, e.score, e.inherent_level),
+            "residual_acceptable": acceptable(e.method, e.profile, e.residual_score, e.residual_level),
+            "id": e.id, "unit_id": e.unit_id, "name": e.name, "method": e.method, "profile": e.profile,
             "factors": json.loads(e.factors), "score": e.score, "inherent_level": e.inherent_level,
             "residual_factors": json.loads(e.residual_factors) if e.residual_factors else None,
             "residual_score": e.residual_score, "residual_level": e.residual_level, "level": shown,
@@ -245,7 +260,10 @@ def register() -> list[dict]:
                             "inherent_level": e["inherent_level"],
                             "residual_factors": json.loads(e["residual_factors"]) if e["residual_factors"] else None,
                             "residual_score": e["residual_score"], "residual_level": e["residual_level"],
-                            "level": shown, "colour": RR.LEVELS[shown][2], "measures": []}
+                            "level": shown, "colour": RR.LEVELS[shown][2], "measures": [],
+                            "acceptable": acceptable(e["method"], e["profile"], e["score"], e["inherent_level"]),
+                            "residual_acceptable": acceptable(e["method"], e["profile"], e["residual_score"],
+                                                              e["residual_level"])}
             units[e["unit_id"]]["events"].append(evs[e["id"]])
     for m in cast(Iterable[dict[str, Any]], RiskMeasure.select().dicts()):
         if m["event_id"] in evs:
@@ -268,14 +286,18 @@ def area_levels() -> dict[int, int]:
 
 def risk_map() -> list[dict]:
     from appliance.hazards.service import open_by_area
+    from appliance.risk.major import area_levels as major_levels
 
     levels = area_levels()
     hazards = open_by_area()  # live overlay: open hazards per area
+    majors = major_levels()   # GB 18218-2018 major hazard installations per area
     out = []
     for a in Area.select().where(Area.active).order_by(Area.code):
         lv = levels.get(a.id)
+        mh = majors.get(a.id)
         out.append({"area_id": a.id, "code": a.code, "name": a.name, "name_en": a.name_en, "level": lv,
                     "level_name": RR.LEVELS[lv][0] if lv else None, "colour": RR.LEVELS[lv][2] if lv else None,
-                    "open_hazards": hazards.get(a.id, 0)})
+                    "open_hazards": hazards.get(a.id, 0), "major_hazard_level": mh["level"] if mh else None,
+                    "major_hazards": mh["names"] if mh else []})
     return out
 

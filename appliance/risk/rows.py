@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.risk import rules as RR
+from appliance.risk import task_rules as TR
 from appliance.risk.register import CLASSIFY1, CLASSIFY2
 
 # key, zh header, en header, required
@@ -61,7 +62,8 @@ CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 YES = {"是", "y", "yes", "true", "1", "√", "✓"}
 NO = {"否", "n", "no", "false", "0", ""}
 CYCLE_UNITS = {"hour": "hour", "小时": "hour", "时": "hour", "day": "day", "天": "day", "日": "day",
-               "month": "month", "月": "month", "year": "year", "年": "year"}
+               "week": "week", "周": "week", "星期": "week", "month": "month", "月": "month", "year": "year",
+               "年": "year"}
 DATA_SRC = {"1": 1, "自动化监控": 1, "automatic": 1, "2": 2, "隐患排查": 2, "check": 2}
 MAX_LEN = {"object_name": 100, "unit_name": 100, "department": 60, "liable_person": 60, "event_name": 200,
            "measure": 500, "classify3": 100, "troubleshoot_content": 500}
@@ -183,10 +185,13 @@ def _number(v: str) -> float | None:
 class _Row:
     """One data row's cells by key, collecting its errors."""
 
-    def __init__(self, number: int, cells: dict[str, str]):
+    def __init__(self, number: int, cells: dict[str, str], lec_profiles: dict | None = None,
+                 ls_profiles: dict | None = None):
         self.n = number
         self.cells = cells
         self.errors: list[RowError] = []
+        self.lec_profiles = RR.LEC_PROFILES if lec_profiles is None else lec_profiles   # the plant's cut-offs
+        self.ls_profiles = RR.LS_PROFILES if ls_profiles is None else ls_profiles
 
     def get(self, key: str) -> str:
         return self.cells.get(key, "")
@@ -230,7 +235,7 @@ def _assess(r: _Row, method: str, profile: str, keys: tuple[str, str, str, str],
             r.bad(k, "LEC 法需要填写 L、E、C（不填 S）", "LEC needs L, E and C (and no S)")
             return None
         try:
-            score, level = RR.lec(nums[lk], nums[ek], nums[ck], profile)
+            score, level = RR.lec(nums[lk], nums[ek], nums[ck], profile, r.lec_profiles)
         except ValueError as exc:
             which = {"L": lk, "E": ek, "C": ck}.get(str(exc)[:1], lk)
             scales: dict[str, Iterable[float]] = {lk: RR.LEC_L, ek: RR.LEC_E, ck: RR.LEC_C}
@@ -248,7 +253,7 @@ def _assess(r: _Row, method: str, profile: str, keys: tuple[str, str, str, str],
         if not (nums[k].is_integer() and 1 <= nums[k] <= 5):
             r.bad(k, f"“{_LABEL[k][0]}”应为 1–5 的整数", f"'{_LABEL[k][1]}' must be an integer 1–5")
             return None
-    score, level = RR.ls(int(nums[lk]), int(nums[sk]), profile)
+    score, level = RR.ls(int(nums[lk]), int(nums[sk]), profile, r.ls_profiles)
     return score, level, {"l": int(nums[lk]), "s": int(nums[sk])}
 
 
@@ -279,7 +284,7 @@ def _event(r: _Row) -> Event | None:
         r.bad("method", f"“评价方法”应为 LEC 或 LS，而不是“{r.get('method')}”", f"'Method' must be LEC or LS, not '{r.get('method')}'")
         return None
     profile = r.get("profile") or ("default" if method == "LEC" else "A")
-    known = RR.LEC_PROFILES if method == "LEC" else RR.LS_PROFILES
+    known = r.lec_profiles if method == "LEC" else r.ls_profiles
     if profile not in known:
         r.bad("profile", f"{method} 没有分级标准“{profile}”（可选：{'、'.join(known)}）",
               f"{method} has no profile '{profile}' (known: {', '.join(known)})")
@@ -329,11 +334,17 @@ def _measure(r: _Row) -> Measure | None:
     if unit_raw:
         unit = CYCLE_UNITS.get(unit_raw.lower())
         if unit is None:
-            r.bad("check_cycle_unit", f"“周期单位”应为 小时/天/月/年，而不是“{unit_raw}”",
-                  f"'Cycle unit' must be hour/day/month/year, not '{unit_raw}'")
+            r.bad("check_cycle_unit", f"“周期单位”应为 小时/天/周/月/年，而不是“{unit_raw}”",
+                  f"'Cycle unit' must be hour/day/week/month/year, not '{unit_raw}'")
     if bool(cycle_raw) != bool(unit_raw):
         r.bad("check_cycle_unit" if cycle_raw else "check_cycle", "“排查周期”与“周期单位”需同时填写",
               "'Check cycle' and 'Cycle unit' go together")
+    elif cycle is not None and unit is not None:
+        bad = TR.check_cycle(cycle, unit)   # e.g. 10000 小时: no task could ever be made for it
+        if bad:
+            r.bad("check_cycle", f"“排查周期”：{bad[0]}", f"'Check cycle': {bad[1]}")
+        else:
+            cycle, unit = TR.normalize(cycle, unit)   # 2 周 → 14 天, run on calendar weeks
     return Measure(r.n, desc, c1, code2, r.optional("classify3"), src or 2, r.optional("troubleshoot_content"),
                    cycle, unit)
 
@@ -348,9 +359,11 @@ def _differs(r: _Row, what_zh: str, what_en: str, first: int, mine: dict, theirs
 
 
 def validate(rows: list[tuple[int, dict[str, Any]]], area_codes: set[str],
-             header_row: int = HEADER_ROW) -> tuple[list[Object], list[RowError]]:
+             header_row: int = HEADER_ROW, lec_profiles: dict | None = None,
+             ls_profiles: dict | None = None) -> tuple[list[Object], list[RowError]]:
     """`rows` are (row number, {key: cell}) for every data row; blank rows are skipped. Returns the tree
-    (objects in first-seen order) and every error; use the tree only when there are no errors."""
+    (objects in first-seen order) and every error; use the tree only when there are no errors. Events are
+    graded by the plant's profiles when given (settings.lec_profiles / ls_profiles), else the shipped ones."""
     objects: dict[str, Object] = {}
     errors: list[RowError] = []
     n_data = 0
@@ -359,7 +372,7 @@ def validate(rows: list[tuple[int, dict[str, Any]]], area_codes: set[str],
         if not any(cells.values()):
             continue
         n_data += 1
-        r = _Row(number, cells)
+        r = _Row(number, cells, lec_profiles, ls_profiles)
         o, u, e, m = _object(r), _unit(r, area_codes), _event(r), _measure(r)
         if r.errors or e is None or m is None:
             errors.extend(r.errors)

@@ -16,6 +16,7 @@ from appliance.core import events
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, NotFound, ValidationFailed
 from appliance.core.people import Input, site_timezone
+from appliance.risk import settings
 from appliance.risk import task_rules as TR
 from appliance.risk.register import RiskEvent, RiskMeasure, RiskObject, RiskUnit
 
@@ -79,6 +80,7 @@ def tick(now: int | None = None) -> dict:
     and close the ones whose period ended unchecked as 未排查 (one event per fact)."""
     now = events.now_ms() if now is None else now
     tz = site_timezone()
+    shift = settings.current().shift_time
     made = reminded = missed = 0
     with events.recording("system") as rec:
         for t in list(ControlTask.select().where((ControlTask.status == "open") & (ControlTask.period_end <= now))):
@@ -91,14 +93,14 @@ def tick(now: int | None = None) -> dict:
         for m in RiskMeasure.select().where(RiskMeasure.check_cycle.is_null(False)):
             assert m.check_cycle is not None   # the query selects only measures with a cycle
             try:
-                start, end = TR.period(m.check_cycle, m.check_cycle_unit, now, tz)
+                start, end = TR.period(m.check_cycle, m.check_cycle_unit, now, tz, shift)
             except ValueError as exc:   # one odd measure must not stop every other task
                 log.warning("control measure skipped", extra={"measure": m.id, "error": str(exc)})
                 continue
             info = _measure_info(m.id)
             rows.append({"measure_id": m.id, "period_start": start, "period_end": end, "department": info["department"],
                          "assignee": info["assignee"], "status": "open", "note": ""})
-            missed += _backfill(m, info, start, now, tz, rec)
+            missed += _backfill(m, info, start, now, tz, rec, shift)
         if rows:
             before = ControlTask.select().count()
             ControlTask.insert_many(rows).on_conflict_ignore().execute()
@@ -118,7 +120,7 @@ def tick(now: int | None = None) -> dict:
 BACKFILL_MS = 24 * 3600 * 1000   # periods slept through (the appliance was off) are recorded this far back
 
 
-def _backfill(m: RiskMeasure, info: dict, current_start: int, now: int, tz: str, rec) -> int:
+def _backfill(m: RiskMeasure, info: dict, current_start: int, now: int, tz: str, rec, shift) -> int:
     """Periods of measure `m` that ended while nobody opened a task (the appliance was off): recorded as
     missed (未排查), back to BACKFILL_MS and never before the measure existed or its last task."""
     last_end = ControlTask.select(peewee.fn.MAX(ControlTask.period_end)).where(ControlTask.measure_id == m.id).scalar()
@@ -129,7 +131,7 @@ def _backfill(m: RiskMeasure, info: dict, current_start: int, now: int, tz: str,
     start = current_start
     while True:
         assert m.check_cycle is not None   # only measures with a cycle are backfilled
-        start, end = TR.period(m.check_cycle, m.check_cycle_unit, start - 1, tz)
+        start, end = TR.period(m.check_cycle, m.check_cycle_unit, start - 1, tz, shift)
         if start < floor or end <= last_end:
             return made
         t = ControlTask.create(measure_id=m.id, period_start=start, period_end=end, department=info["department"],
@@ -148,7 +150,7 @@ def current_task(measure_id: int, at: int) -> ControlTask | None:
     if m is None or m.check_cycle is None:
         return None
     try:
-        start, end = TR.period(m.check_cycle, m.check_cycle_unit, at, site_timezone())
+        start, end = TR.period(m.check_cycle, m.check_cycle_unit, at, site_timezone(), settings.current().shift_time)
     except ValueError:
         return None
     t = ControlTask.get_or_none((ControlTask.measure_id == measure_id) & (ControlTask.period_start == start))
