@@ -208,3 +208,20 @@ def test_reminder_lead_is_the_setting(plant):
     h = c["supervisor"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_worker"}).get_json()
     assert H.chase_deadlines(now=h["deadline"] - 13 * 3_600_000) == 0     # 12 h before, not 24
     assert H.chase_deadlines(now=h["deadline"] - 11 * 3_600_000) == 1
+
+
+def test_pages_render_the_major_steps(plant):
+    c, area = plant
+    hid = to_pending_acceptance(c, area, checklist=["121-12"])
+    page = c["safety_officer"].get("/tablet/hazards").get_data(as_text=True)
+    assert 'name="checklist" value="121-20"' in page and 'name="status_cause"' in page   # the report form
+    assert f'/api/v1/hazards/{hid}/evaluate' in page and f'/api/v1/hazards/{hid}/accept' not in page
+    assert "待治理评估" in page and "121-12" in page
+    c["safety_officer"].post(f"/api/v1/hazards/{hid}/evaluate", json=EVAL)
+    assert f'/api/v1/hazards/{hid}/sign-off' in c["admin"].get("/tablet/hazards").get_data(as_text=True)   # the principal
+    officer_page = c["safety_officer"].get("/tablet/hazards").get_data(as_text=True)
+    assert f'/api/v1/hazards/{hid}/sign-off' not in officer_page and "等待主要负责人签字验收" in officer_page
+    stats = c["worker"].get("/tablet/hazards/statistics?year=2025&quarter=2")
+    assert stats.status_code == 200 and "事故隐患排查治理统计分析表" in stats.get_data(as_text=True)
+    assert "2025-07-15" in stats.get_data(as_text=True)          # Art. 14: filed before the 15th of Q3
+    assert c["worker"].get("/tablet/hazards/statistics?quarter=9").status_code == 422

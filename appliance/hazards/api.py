@@ -98,20 +98,17 @@ def checklist_items():
 def _period():
     """?year=YYYY&quarter=1..4 (no quarter: the whole year); the default is the current quarter."""
     from appliance.core import events
-    from appliance.core.api import int_arg
     from appliance.core.people import site_timezone
-    from appliance.hazards.stats import period_of
+    from appliance.hazards.stats import period_from_args
 
     tz = site_timezone()
-    year_now, quarter_now = period_of(events.now_ms(), tz)
-    year = int_arg("year", year_now, 2000, 2100)
-    raw = request.args.get("quarter")
-    if raw is None:
-        quarter: int | None = quarter_now if "year" not in request.args else None
-    elif raw in ("", "year", "0"):
-        quarter = None
-    else:
-        quarter = int_arg("quarter", 1, 1, 4)
+    try:
+        year, quarter = period_from_args(request.args, events.now_ms(), tz)
+    except ValueError as exc:
+        key = str(exc)
+        raise ValidationFailed(f"参数 {key} 无效（year 2000..2100，quarter 1..4）",
+                               f"parameter {key} is not valid (year 2000..2100, quarter 1..4)",
+                               details=[{"key": key}]) from None
     return year, quarter, tz
 
 

@@ -36,6 +36,26 @@ def period_of(ms: int, tz: str) -> tuple[int, int]:
     return d.year, (d.month - 1) // 3 + 1
 
 
+def period_from_args(args, now: int, tz: str) -> tuple[int, int | None]:
+    """(year, quarter or None) from query arguments: `year` and `quarter` (1–4; empty, 0 or "year": the
+    whole year). Neither given: the current quarter; a year alone: that whole year. ValueError(key)."""
+    year_now, quarter_now = period_of(now, tz)
+    raw_year, raw_q = args.get("year"), args.get("quarter")
+    try:
+        year = year_now if raw_year in (None, "") else int(raw_year)
+    except ValueError:
+        raise ValueError("year") from None
+    if not 2000 <= year <= 2100:
+        raise ValueError("year")
+    if raw_q is None:
+        return year, (quarter_now if raw_year is None else None)
+    if raw_q in ("", "0", "year"):
+        return year, None
+    if raw_q not in ("1", "2", "3", "4"):
+        raise ValueError("quarter")
+    return year, int(raw_q)
+
+
 def report_due(year: int, quarter: int | None) -> dt.date:
     """Art. 14: the quarterly table is filed before the 15th of the next quarter, the annual one before
     31 January of the next year (the last day it may be filed)."""
