@@ -283,3 +283,21 @@ def test_good_settings():
                        'principal_logins = ["zhenghao"]\n')
     assert (cfg.hazards.general_deadline_days, cfg.hazards.major_deadline_days, cfg.hazards.principal_logins) == \
         (3, 60, ["zhenghao"])
+
+
+@pytest.mark.parametrize("args, expected", [
+    ({}, (2025, 2)),                                   # nothing: the current quarter in the plant
+    ({"year": "2024"}, (2024, None)),                  # a year alone: that whole year
+    ({"year": "2024", "quarter": "4"}, (2024, 4)),
+    ({"year": "2024", "quarter": "year"}, (2024, None)),
+    ({"quarter": "5"}, "quarter"),
+    ({"year": "1999"}, "year"),
+    ({"year": "二〇二五"}, "year"),
+])
+def test_period_from_query_arguments(args, expected):
+    now = _ms(2025, 4, 1, 0, 30)      # still 31 March in UTC: Q2 in the plant
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            ST.period_from_args(args, now, "Asia/Shanghai")
+    else:
+        assert ST.period_from_args(args, now, "Asia/Shanghai") == expected
