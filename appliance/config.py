@@ -24,6 +24,7 @@ from appliance.core.config import (
     read_text,
 )
 from appliance.gas.config import AlarmsConfig, PointConfig
+from appliance.hazards.config import HazardsConfig
 from appliance.risk.config import RiskConfig
 from appliance.vision.config import VisionConfig
 from sync.config import SyncConfig, warn_world_readable
@@ -39,6 +40,7 @@ class Config(Section):
     discovery: DiscoveryConfig = DiscoveryConfig()
     logging: LoggingConfig = LoggingConfig()
     alarms: AlarmsConfig = AlarmsConfig()
+    hazards: HazardsConfig = HazardsConfig()  # deadlines by grade, principals (appliance/hazards/config.py)
     points: list[PointConfig] = Field(default_factory=list)
     buses: list[drivers.config_union("bus")] = Field(default_factory=list)  # type: ignore[valid-type]
     cameras: list[drivers.config_union("camera")] = Field(default_factory=list)  # type: ignore[valid-type]

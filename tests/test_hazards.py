@@ -64,6 +64,9 @@ def test_major_hazards_need_a_treatment_plan(plant):
     r = c["safety_officer"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_supervisor"})
     assert r.status_code == 422 and "treatment plan" in r.get_json()["error"]["messages"]["en"]
     r = c["safety_officer"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_supervisor", "plan": PLAN})
+    assert r.status_code == 422 and "status_cause" in r.get_json()["error"]["messages"]["en"]  # Art. 14 (一)(二)
+    r = c["safety_officer"].post(f"/api/v1/hazards/{hid}/dispatch", json={
+        "assignee": "u_supervisor", "plan": PLAN, "status_cause": "接地线锈断，巡检未发现", "harm_analysis": "可致触电；整改易"})
     h = r.get_json()
     assert h["state"] == "rectifying" and h["plan"]["funding"] == "见附件"
     assert h["deadline"] - h["reported_at"] == 30 * 86_400_000

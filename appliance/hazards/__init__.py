@@ -8,10 +8,21 @@ from appliance.core.domain import Domain, NavLink
 
 
 def _jobs(s, config, runtime) -> None:
-    from appliance.hazards.service import chase_deadlines
+    from appliance.hazards.service import chase_deadlines, configure
+
+    configure(config.hazards)
 
     s.add_job(chase_deadlines, "interval", minutes=5, id="hazard-deadlines", name="hazard reminders and escalation",
               replace_existing=True)
+
+
+def _init_app(app) -> None:
+    """The plant's [hazards] settings (deadlines, reminder lead, principals) for the service."""
+    from appliance.hazards.service import configure
+
+    cfg = app.config.get("APPLIANCE")
+    if cfg is not None and hasattr(cfg, "hazards"):
+        configure(cfg.hazards)
 
 
 def domain() -> Domain:
@@ -28,5 +39,7 @@ def domain() -> Domain:
         permissions={"hazards.report": ("admin", "safety_officer", "supervisor", "worker"),
                      "hazards.handle": ("admin", "safety_officer", "supervisor")},
         jobs=_jobs,
+        init_app=_init_app,
         safety_events=("hazard.",),
+        migrations=Path(__file__).parent / "migrations",
     )

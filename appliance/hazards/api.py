@@ -2,12 +2,12 @@
 reject; the photos they carry."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from appliance.core import photos
 from appliance.core.access import current, principal, require
 from appliance.core.api import body
-from appliance.core.errors import NotFound
+from appliance.core.errors import NotFound, ValidationFailed
 from appliance.hazards import service as H
 
 api_bp = Blueprint("hazards_api", __name__, url_prefix="/api/v1")
@@ -84,6 +84,61 @@ def hazard_rates():
     return jsonify({"days": days, **H.rates(now - days * 86_400_000, now + 1, now)})
 
 
+@api_bp.get("/hazards/checklist")
+@require("board.read")
+def checklist_items():
+    """The 20 situations of 安监总管三〔2017〕121号 that are major hazards by themselves (ticking one forces
+    the major grade)."""
+    from appliance.hazards.checklist import CHECKLIST_121
+
+    return jsonify({"standard": "安监总管三〔2017〕121号",
+                    "items": [{"code": i.code, "zh": i.zh, "en": i.en} for i in CHECKLIST_121]})
+
+
+def _period():
+    """?year=YYYY&quarter=1..4 (no quarter: the whole year); the default is the current quarter."""
+    from appliance.core import events
+    from appliance.core.people import site_timezone
+    from appliance.hazards.stats import period_from_args
+
+    tz = site_timezone()
+    try:
+        year, quarter = period_from_args(request.args, events.now_ms(), tz)
+    except ValueError as exc:
+        key = str(exc)
+        raise ValidationFailed(f"参数 {key} 无效（year 2000..2100，quarter 1..4）",
+                               f"parameter {key} is not valid (year 2000..2100, quarter 1..4)",
+                               details=[{"key": key}]) from None
+    return year, quarter, tz
+
+
+@api_bp.get("/hazards/statistics")
+@require("board.read")
+def hazard_statistics():
+    """SAWS order 16 Art. 14: the quarterly (or annual) statistics of hazards by grade — found, rectified,
+    open, overdue, rectification rate, cost — and the major hazards with their state. ?format=csv or xlsx
+    exports the table."""
+    year, quarter, tz = _period()
+    stats = H.statistics(year, quarter, tz)
+    fmt = request.args.get("format", "json")
+    if fmt == "json":
+        return jsonify(stats)
+    from appliance.core import spreadsheet
+    from appliance.hazards.export import statistics_rows
+
+    rows = statistics_rows(stats)
+    name = f"hazard-statistics-{year}{'-Q' + str(quarter) if quarter else ''}"
+    if fmt == "csv":
+        return Response(spreadsheet.write_csv(rows), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+    if fmt == "xlsx":
+        return Response(spreadsheet.write_xlsx([("隐患统计 statistics", rows)]),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
+    raise ValidationFailed("参数 format 应为 json、csv 或 xlsx", "parameter format must be json, csv or xlsx",
+                           details=[{"key": "format"}])
+
+
 @api_bp.get("/hazards/<int:hazard_id>")
 @require("board.read")
 def get_hazard(hazard_id: int):
@@ -106,7 +161,7 @@ def dispatch_hazard(hazard_id: int):
 @require("hazards.report")
 def rectify_hazard(hazard_id: int):
     """By the assignee (any role) or the safety office; the rules check who."""
-    return jsonify(H.hazard_dict(H.rectify(hazard_id, body(H.NoteIn), current(), photo_root=_photo_root())))
+    return jsonify(H.hazard_dict(H.rectify(hazard_id, body(H.RectifyIn), current(), photo_root=_photo_root())))
 
 
 @api_bp.post("/hazards/<int:hazard_id>/accept")
@@ -119,3 +174,33 @@ def accept_hazard(hazard_id: int):
 @require("hazards.handle")
 def reject_hazard(hazard_id: int):
     return jsonify(H.hazard_dict(H.reject(hazard_id, body(H.NoteIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/grade")
+@require("hazards.handle")
+def regrade_hazard(hazard_id: int):
+    """The safety office confirms a different grade than the reporter proposed (一般 ↔ 重大), with a reason."""
+    return jsonify(H.hazard_dict(H.regrade(hazard_id, body(H.GradeIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/major-report")
+@require("hazards.handle")
+def major_report(hazard_id: int):
+    """SAWS order 16 Art. 14/15: write or complete a major hazard's report and treatment plan."""
+    return jsonify(H.hazard_dict(H.major_report(hazard_id, body(H.MajorReportIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/evaluate")
+@require("hazards.handle")
+def evaluate_hazard(hazard_id: int):
+    """SAWS order 16 Art. 18: record the evaluation of a rectified major hazard (pass: awaits the principal's
+    sign-off; fail: back to rectification)."""
+    return jsonify(H.hazard_dict(H.evaluate(hazard_id, body(H.EvaluationIn), current(), photo_root=_photo_root())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/sign-off")
+@require("hazards.report")
+def sign_off_hazard(hazard_id: int):
+    """SAWS order 16 Art. 18: the principal (a login in hazards.principal_logins, whatever their role) signs
+    off an evaluated major hazard, which closes it."""
+    return jsonify(H.hazard_dict(H.sign_off(hazard_id, body(H.NoteIn), current())))

@@ -24,9 +24,39 @@ def tablet():
         (H.Hazard.state == "closed").asc(), H.Hazard.id.desc()).limit(100)]
     areas = {a.id: a for a in P.Area.select()}
     users = [u.login for u in auth.User.select().where(auth.User.active & (auth.User.role != "kiosk"))]
+    from appliance.hazards.checklist import BY_CODE, CHECKLIST_121
+    from appliance.hazards.major import SAFETY_OFFICE
+
     return render_template("hazards/hazards.html", hazards=hazards, areas=areas, users=users, me=me.actor,
                            categories=H.CATEGORIES, can_handle=auth.allowed(role, "hazards.handle"),
-                           can_report=auth.allowed(role, "hazards.report"))
+                           can_report=auth.allowed(role, "hazards.report"), checklist=CHECKLIST_121,
+                           checklist_by_code=BY_CODE, safety_office=role in SAFETY_OFFICE,
+                           is_principal=me.actor.removeprefix("user:") in H.settings().principal_logins)
+
+
+@bp.get("/tablet/hazards/statistics")
+@require("tablet.use")
+def statistics():
+    """SAWS order 16 Art. 14: the quarterly or annual statistics table, printable (with the principal's
+    signature line) and exportable."""
+    from flask import request
+
+    from appliance.core import events
+    from appliance.core.errors import ValidationFailed
+    from appliance.core.people import site_timezone
+    from appliance.hazards import service as H
+    from appliance.hazards.stats import period_from_args
+
+    tz = site_timezone()
+    try:
+        year, quarter = period_from_args(request.args, events.now_ms(), tz)
+    except ValueError as exc:
+        raise ValidationFailed(f"参数 {exc} 无效", f"parameter {exc} is not valid", details=[{"key": str(exc)}]) from None
+    stats = H.statistics(year, quarter, tz)
+    from appliance.core.pages import site_view
+
+    return render_template("hazards/statistics.html", stats=stats, year=year, quarter=quarter, site=site_view(),
+                           years=list(range(year + 1, year - 6, -1)))
 
 
 @bp.get("/tablet/hazards/rules")

@@ -48,10 +48,32 @@ class TransitionRefused(ValueError):
         self.who = who  # True: this person may not; False: not in this state
 
 
-def next_state(state: str, action: str) -> str:
+# A major hazard (SAWS order 16 Art. 18) is not accepted like a general one: once rectified, the safety
+# office records the evaluation (评估): a pass keeps it awaiting the principal's sign-off, a fail sends it
+# back to rectification; the principal's sign-off (主要负责人签字) closes it.
+MAJOR_TRANSITIONS: dict[tuple[str, str], str] = {
+    ("reported", "dispatch"): "rectifying",
+    ("rectifying", "rectify"): "pending_acceptance",
+    ("pending_acceptance", "evaluate"): "pending_acceptance",
+    ("pending_acceptance", "evaluate_fail"): "rectifying",
+    ("pending_acceptance", "sign_off"): "closed",
+    ("pending_acceptance", "reject"): "rectifying",
+}
+
+
+def next_state(state: str, action: str, grade: str = "general") -> str:
+    """The state after `action` on a hazard of `grade` in `state`; TransitionRefused if not allowed."""
+    table = MAJOR_TRANSITIONS if grade == "major" else TRANSITIONS
     try:
-        return TRANSITIONS[(state, action)]
+        return table[(state, action)]
     except KeyError:
+        if grade == "major" and action == "accept":
+            raise TransitionRefused("重大事故隐患须经治理评估并由主要负责人签字验收（16号令第十八条）",
+                                    "a major hazard is accepted by the evaluation and the principal's sign-off "
+                                    "(SAWS order 16 Art. 18), not by a plain acceptance") from None
+        if grade != "major" and action in ("evaluate", "evaluate_fail", "sign_off"):
+            raise TransitionRefused("一般隐患无需评估和主要负责人签字，直接验收",
+                                    "a general hazard needs no evaluation or sign-off: accept it") from None
         raise TransitionRefused(f"状态为“{state}”的隐患不能执行“{action}”",
                                 f"a hazard in state {state!r} cannot be {action}ed") from None
 

@@ -1,4 +1,8 @@
-"""Hazards (隐患) through their closed loop, every step an event. The rules are `hazard_rules`."""
+"""Hazards (隐患) through their closed loop, every step an event. The rules are `rules` (the loop),
+`major` (重大事故隐患, SAWS order 16 Art. 14/15/18), `checklist` (121号) and `stats` (Art. 14 statistics).
+
+The plant's settings ([hazards] in the config file: deadlines by grade, the reminder lead time, the
+principals) reach this module through `configure`, called when the web app is built."""
 from __future__ import annotations
 
 import json
@@ -11,11 +15,32 @@ from appliance.core import events
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from appliance.core.people import Area, Input
+from appliance.hazards import checklist as CL
+from appliance.hazards import major as MJ
 from appliance.hazards import rules as HR
+from appliance.hazards import stats as ST
+from appliance.hazards.config import HazardsConfig
 
 EVENT_TYPES = {"dispatch": "hazard.dispatched", "rectify": "hazard.rectified", "accept": "hazard.accepted",
-               "reject": "hazard.rejected"}
+               "reject": "hazard.rejected", "evaluate": "hazard.evaluated", "evaluate_fail": "hazard.evaluated",
+               "sign_off": "hazard.signed_off"}
 CATEGORIES = ("安全", "工艺", "电气", "仪表", "消防", "总图", "设备", "其他")  # HAZARD_DANGER_TYPE 1–8
+
+_settings = HazardsConfig()
+
+
+def configure(settings: HazardsConfig) -> None:
+    """Use the plant's [hazards] settings from now on (the web app's init and the scheduler call this)."""
+    global _settings
+    _settings = settings
+
+
+def settings() -> HazardsConfig:
+    return _settings
+
+
+def deadline_days() -> dict[str, int]:
+    return {"general": _settings.general_deadline_days, "major": _settings.major_deadline_days}
 
 
 class Hazard(Model):
@@ -42,6 +67,16 @@ class Hazard(Model):
     after_photo = peewee.TextField(null=True)
     reminded_at = peewee.IntegerField(null=True)
     escalated_at = peewee.IntegerField(null=True)
+    proposed_grade = peewee.TextField(null=True)
+    checklist = peewee.TextField(null=True)
+    status_cause = peewee.TextField(null=True)
+    harm_analysis = peewee.TextField(null=True)
+    graded_by = peewee.TextField(null=True)
+    grade_reason = peewee.TextField(null=True)
+    evaluation = peewee.TextField(null=True)
+    evaluated_by = peewee.TextField(null=True)
+    evaluated_at = peewee.IntegerField(null=True)
+    cost = peewee.FloatField(null=True)
 
     class Meta:
         table_name = "hazards"
@@ -54,12 +89,17 @@ class ReportIn(Input):
     grade: Literal["general", "major"] = "general"
     anonymous: bool = False
     photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")  # SHA-256 from POST /api/v1/photos
+    checklist: list[str] = Field(default_factory=list, max_length=len(CL.CODES))  # ticked 121号 items
+    status_cause: str | None = Field(None, max_length=2000)   # Art. 14 (一), may follow later
+    harm_analysis: str | None = Field(None, max_length=2000)  # Art. 14 (二), may follow later
 
 
 class DispatchIn(Input):
     assignee: str = Field(pattern=r"^[A-Za-z0-9_.@-]{2,40}$")
     deadline: int | None = Field(None, gt=0)  # default by grade
     plan: dict[str, str] | None = None        # required for a major hazard (SAWS order 16 Art. 15)
+    status_cause: str | None = Field(None, max_length=2000)   # Art. 14 (一), if the report lacks it
+    harm_analysis: str | None = Field(None, max_length=2000)  # Art. 14 (二)
 
 
 class NoteIn(Input):
@@ -67,8 +107,48 @@ class NoteIn(Input):
     photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")  # the after-photo of a rectification
 
 
+class RectifyIn(NoteIn):
+    cost: float | None = Field(None, ge=0, le=1e10)  # 整改资金 (元), for the statistics
+
+
+class GradeIn(Input):
+    grade: Literal["general", "major"]
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class MajorReportIn(Input):
+    """SAWS order 16 Art. 14: the major hazard's report, written or completed by the safety office."""
+    status_cause: str = Field(min_length=2, max_length=2000)
+    harm_analysis: str = Field(min_length=2, max_length=2000)
+    plan: dict[str, str] | None = None
+
+
+class EvaluationIn(Input):
+    """SAWS order 16 Art. 18: the evaluation of a major hazard's treatment."""
+    assessor_kind: Literal[MJ.ASSESSOR_KINDS]  # type: ignore[valid-type]
+    assessor: str = Field(min_length=2, max_length=200)      # the experts' names or the agency
+    result: Literal[MJ.EVAL_RESULTS]  # type: ignore[valid-type]
+    document: str = Field("", max_length=500)                # report number / reference
+    photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")  # a photo or scan of the signed report
+    note: str = Field("", max_length=2000)
+
+
+def _json(text: str | None):
+    return json.loads(text) if text else None
+
+
 def hazard_dict(h: Hazard) -> dict:
-    return {"id": h.id, "area_id": h.area_id, "category": h.category, "description": h.description,
+    plan = _json(h.plan)
+    evaluation = _json(h.evaluation)
+    major = {}
+    if h.grade == "major":
+        major = {"stage": MJ.stage(h.grade, h.state, evaluation),
+                 "report_missing": MJ.missing_report(h.status_cause, h.harm_analysis, plan)}
+    return {**major, "proposed_grade": h.proposed_grade or h.grade, "checklist": _json(h.checklist) or [],
+            "status_cause": h.status_cause, "harm_analysis": h.harm_analysis, "graded_by": h.graded_by,
+            "grade_reason": h.grade_reason, "evaluation": evaluation, "evaluated_by": h.evaluated_by,
+            "evaluated_at": h.evaluated_at, "cost": h.cost,
+            "id": h.id, "area_id": h.area_id, "category": h.category, "description": h.description,
             "grade": h.grade, "state": h.state, "danger_state": HR.STATE_CODE[h.state], "reporter": h.reporter,
             "reported_at": h.reported_at, "assignee": h.assignee, "deadline": h.deadline,
             "overdue": bool(h.deadline and h.state != "closed" and events.now_ms() > h.deadline),
@@ -141,7 +221,15 @@ def _photo_exists(digest: str | None, photo_root, key: str) -> None:
 
 
 def report(data: ReportIn, *, actor: str, photo_root=None) -> Hazard:
+    """A new hazard. The reporter's grade is a proposal; a ticked 121号 item makes it major whatever they
+    proposed (the safety office alone may lower it, with a reason: `regrade`)."""
     _photo_exists(data.photo, photo_root, "photo")
+    bad = CL.unknown(data.checklist)
+    if bad:
+        raise ValidationFailed(f"checklist：未知的判定标准条目 {', '.join(bad)}",
+                               f"checklist: unknown 121 checklist items {', '.join(bad)}", details=[{"key": "checklist"}])
+    ticked = [c for c in CL.CODES if c in data.checklist]   # in the standard's order, once each
+    grade = "major" if CL.forces_major(ticked) else data.grade
     with events.recording(actor) as rec:
         area = Area.get_or_none((Area.id == data.area_id) & Area.active)
         if area is None:
@@ -152,42 +240,56 @@ def report(data: ReportIn, *, actor: str, photo_root=None) -> Hazard:
             (Hazard.area_id == data.area_id) & (Hazard.category == data.category)
             & (Hazard.reported_at >= t - HR.RECURRENCE_DAYS * 86_400_000))]
         h = Hazard.create(area_id=data.area_id, category=data.category, description=data.description,
-                          grade=data.grade, state="reported", reporter="anonymous" if data.anonymous else actor,
+                          grade=grade, proposed_grade=data.grade, state="reported",
+                          reporter="anonymous" if data.anonymous else actor,
                           reported_at=t, rejections=0, updated_at=t, photo=data.photo,
+                          checklist=json.dumps(ticked) if ticked else None,
+                          status_cause=data.status_cause or None, harm_analysis=data.harm_analysis or None,
                           recurrence_of=HR.is_recurrence(data.area_id, data.category, t, earlier))
         rec.emit("hazard.reported", entity=("hazard", h.id),
-                 payload={**hazard_dict(h), "area": area.name, "area_en": area.name_en})
+                 payload={**hazard_dict(h), "area": area.name, "area_en": area.name_en,
+                          "grade_forced": grade != data.grade})
         rules = [(r.area_id, r.category, r.assignee) for r in DispatchRule.select()]
         who = HR.pick_assignee(data.area_id, data.category, rules)
-        if who is not None and data.grade == "general":
+        if who is not None and grade == "general":
             # automatic dispatch by rule; a major hazard waits for the safety office, who must write its
             # treatment plan (SAWS order 16 Art. 15)
-            dl = HR.deadline("general", t)
+            dl = HR.deadline("general", t, deadline_days())
             Hazard.update(state="rectifying", assignee=who, deadline=dl, updated_at=t).where(Hazard.id == h.id).execute()
             rec.emit("hazard.dispatched", entity=("hazard", h.id),
                      payload={"id": h.id, "state": "rectifying", "description": h.description[:80], "assignee": who,
                               "deadline": dl, "by_rule": True})
-        if data.grade == "major":
+        if grade == "major":
             rec.emit("hazard.major_reported", entity=("hazard", h.id),
                      payload={"id": h.id, "description": h.description[:80], "area": area.name,
                               "to": ["safety_officer", "plant_manager"]})
     return Hazard.get_by_id(h.id)
 
 
-def _act(hazard_id: int, action: str, principal, change) -> Hazard:
+def _refused(exc: HR.TransitionRefused):
+    return (Forbidden if exc.who else Conflict)(exc.zh, exc.en)
+
+
+def _act(hazard_id: int, action: str, principal, change, check=None) -> Hazard:
+    """Move a hazard on by `action`: the state machine for its grade, who may (`check`, by default
+    `rules.check_actor`), then `change(h)` → the columns to set; all in one transaction with its event."""
     with events.recording(principal.actor) as rec:
         h = _get(hazard_id)
         try:
-            new = HR.next_state(h.state, action)
-            HR.check_actor(action, principal.role, principal.actor, assignee=h.assignee and f"user:{h.assignee}",
-                           rectifier=h.rectifier)
+            new = HR.next_state(h.state, action, h.grade)
+            if check is None:
+                HR.check_actor(action, principal.role, principal.actor,
+                               assignee=h.assignee and f"user:{h.assignee}", rectifier=h.rectifier)
+            else:
+                check(h)
         except HR.TransitionRefused as exc:
-            raise (Forbidden if exc.who else Conflict)(exc.zh, exc.en) from None
+            raise _refused(exc) from None
         values = change(h)
         Hazard.update(state=new, updated_at=events.now_ms(), **values).where(Hazard.id == h.id).execute()
         h = Hazard.get_by_id(h.id)
-        rec.emit(EVENT_TYPES[action], entity=("hazard", h.id), payload={"id": h.id, "state": new, "description": h.description[:80],
-                                                   **{k: v for k, v in values.items() if k != "plan"}})
+        rec.emit(EVENT_TYPES[action], entity=("hazard", h.id),
+                 payload={"id": h.id, "state": new, "grade": h.grade, "description": h.description[:80],
+                          **{k: _json(v) if k == "evaluation" else v for k, v in values.items() if k != "plan"}})
     return h
 
 
@@ -199,23 +301,35 @@ def dispatch(hazard_id: int, data: DispatchIn, principal) -> Hazard:
                                details=[{"key": "assignee"}])
 
     def change(h):
+        extra = {}
         if h.grade == "major":
-            missing = HR.missing_plan_fields(data.plan)
+            # SAWS order 16 Art. 14: the report's three parts before it leaves the reported state; what the
+            # dispatch brings completes what the report had
+            plan = data.plan or _json(h.plan)
+            status_cause = data.status_cause or h.status_cause
+            harm_analysis = data.harm_analysis or h.harm_analysis
+            missing = MJ.missing_report(status_cause, harm_analysis, plan)
             if missing:
-                raise ValidationFailed(f"plan：重大隐患须有治理方案，缺少 {', '.join(missing)}",
-                                       f"plan: a major hazard needs a treatment plan; missing {', '.join(missing)}",
-                                       details=[{"key": "plan"}])
-        return {"assignee": data.assignee, "deadline": data.deadline or HR.deadline(h.grade, h.reported_at),
-                "plan": json.dumps(data.plan, ensure_ascii=False) if data.plan else None}
+                first = "plan" if missing[0].startswith("plan.") else missing[0]
+                raise ValidationFailed(f"{first}：重大事故隐患报告须有现状及原因、危害程度和整改难易程度分析、治理方案"
+                                       f"（16号令第十四、十五条），缺少 {', '.join(missing)}",
+                                       f"{first}: a major hazard needs its report (status and cause, harm and difficulty "
+                                       f"analysis) and a treatment plan (SAWS order 16 Art. 14, 15); missing "
+                                       f"{', '.join(missing)}", details=[{"key": k} for k in missing])
+            extra = {"status_cause": status_cause, "harm_analysis": harm_analysis}
+            data.plan = plan
+        return {"assignee": data.assignee,
+                "deadline": data.deadline or HR.deadline(h.grade, h.reported_at, deadline_days()),
+                "plan": json.dumps(data.plan, ensure_ascii=False) if data.plan else None, **extra}
 
     return _act(hazard_id, "dispatch", principal, change)
 
 
-def rectify(hazard_id: int, data: NoteIn, principal, photo_root=None) -> Hazard:
+def rectify(hazard_id: int, data: RectifyIn, principal, photo_root=None) -> Hazard:
     _photo_exists(data.photo, photo_root, "photo")
     return _act(hazard_id, "rectify", principal,
                 lambda h: {"rectifier": principal.actor, "rectified_at": events.now_ms(), "rectify_note": data.note,
-                           "after_photo": data.photo})
+                           "after_photo": data.photo, **({"cost": data.cost} if data.cost is not None else {})})
 
 
 def accept(hazard_id: int, data: NoteIn, principal) -> Hazard:
@@ -231,6 +345,92 @@ def reject(hazard_id: int, data: NoteIn, principal) -> Hazard:
                            "rectified_at": None})
 
 
+def regrade(hazard_id: int, data: GradeIn, principal) -> Hazard:
+    """The safety office confirms the grade differently from the reporter's proposal (一般 ↔ 重大), with a
+    reason; the event records both grades, the reason and whether a ticked 121号 item was overridden."""
+    with events.recording(principal.actor) as rec:
+        h = _get(hazard_id)
+        ticked = _json(h.checklist) or []
+        try:
+            change = MJ.check_regrade(principal.role, h.state, h.grade, data.grade, data.reason, ticked)
+        except HR.TransitionRefused as exc:
+            raise _refused(exc) from None
+        values: dict = {"grade": data.grade, "graded_by": principal.actor, "grade_reason": change["reason"],
+                        "updated_at": events.now_ms()}
+        Hazard.update(**values).where(Hazard.id == h.id).execute()
+        rec.emit("hazard.regraded", entity=("hazard", h.id),
+                 payload={"id": h.id, "state": h.state, "description": h.description[:80], "checklist": ticked,
+                          "proposed_grade": h.proposed_grade or h.grade, **change})
+        if data.grade == "major":
+            rec.emit("hazard.major_reported", entity=("hazard", h.id),
+                     payload={"id": h.id, "description": h.description[:80], "to": ["safety_officer", "plant_manager"]})
+    return Hazard.get_by_id(hazard_id)
+
+
+def major_report(hazard_id: int, data: MajorReportIn, principal) -> Hazard:
+    """The safety office writes or completes a major hazard's Art. 14 report (and its Art. 15 plan) —
+    e.g. after re-grading a hazard already being rectified."""
+    with events.recording(principal.actor) as rec:
+        h = _get(hazard_id)
+        if principal.role not in MJ.SAFETY_OFFICE:
+            raise Forbidden("只有安全管理部门可以填写重大事故隐患报告", "only the safety office writes a major hazard's report")
+        if h.grade != "major" or h.state == "closed":
+            raise Conflict("只有未销号的重大事故隐患才有此报告", "only an open major hazard has this report")
+        plan = data.plan or _json(h.plan)
+        missing = [k for k in MJ.missing_report(data.status_cause, data.harm_analysis, plan) if k.startswith("plan.")]
+        if missing:
+            raise ValidationFailed(f"plan：治理方案缺少 {', '.join(missing)}（16号令第十五条）",
+                                   f"plan: the treatment plan lacks {', '.join(missing)} (SAWS order 16 Art. 15)",
+                                   details=[{"key": k} for k in missing])
+        Hazard.update(status_cause=data.status_cause, harm_analysis=data.harm_analysis,
+                      plan=json.dumps(plan, ensure_ascii=False), updated_at=events.now_ms()).where(Hazard.id == h.id).execute()
+        rec.emit("hazard.major_report", entity=("hazard", h.id),
+                 payload={"id": h.id, "description": h.description[:80], "status_cause": data.status_cause,
+                          "harm_analysis": data.harm_analysis, "plan": plan})
+    return Hazard.get_by_id(hazard_id)
+
+
+def evaluate(hazard_id: int, data: EvaluationIn, principal, photo_root=None) -> Hazard:
+    """SAWS order 16 Art. 18: record the evaluation of a rectified major hazard. A pass leaves it for the
+    principal's sign-off; a fail sends it back to rectification (a rejection, counted)."""
+    _photo_exists(data.photo, photo_root, "photo")
+    missing = MJ.evaluation_problems(data.assessor_kind, data.assessor, data.result, data.document, data.photo)
+    if missing:
+        raise ValidationFailed(f"{missing[0]}：评估须有评估人或评估机构、结论和评估报告（文号或附件）（16号令第十八条）",
+                               f"{missing[0]}: an evaluation needs the assessor, the result and the report (reference or "
+                               "attached photo) (SAWS order 16 Art. 18)", details=[{"key": k} for k in missing])
+    evaluation = json.dumps(data.model_dump(), ensure_ascii=False)
+
+    def check(h):
+        MJ.check_evaluate(principal.role, principal.actor, h.rectifier)
+        missing = MJ.missing_report(h.status_cause, h.harm_analysis, _json(h.plan))
+        if missing:
+            raise HR.TransitionRefused(f"先补全重大事故隐患报告（16号令第十四条）：缺少 {', '.join(missing)}",
+                                       f"complete the major hazard's report first (SAWS order 16 Art. 14): missing "
+                                       f"{', '.join(missing)}")
+
+    def change(h):
+        t = events.now_ms()
+        values = {"evaluation": evaluation, "evaluated_by": principal.actor, "evaluated_at": t}
+        if data.result == "fail":
+            values.update(rejections=h.rejections + 1, rectifier=None, rectified_at=None,
+                          accept_note=data.note or "评估不符合安全生产条件")
+        return values
+
+    return _act(hazard_id, "evaluate" if data.result == "pass" else "evaluate_fail", principal, change, check)
+
+
+def sign_off(hazard_id: int, data: NoteIn, principal) -> Hazard:
+    """SAWS order 16 Art. 18: the principal (主要负责人, `hazards.principal_logins`) signs off a major hazard
+    whose evaluation passed; it closes (验收销号) with the principal as the acceptor."""
+    def check(h):
+        MJ.check_sign_off(principal.actor, list(_settings.principal_logins), h.rectifier, _json(h.evaluation))
+
+    return _act(hazard_id, "sign_off", principal,
+                lambda h: {"accepted_by": principal.actor, "accepted_at": events.now_ms(), "accept_note": data.note},
+                check)
+
+
 def chase_deadlines(now: int | None = None) -> int:
     """Scheduled: remind the assignee before the deadline and escalate to the safety officer after it,
     once each (as events, which the tablet inbox and the board show). Returns how many."""
@@ -239,7 +439,8 @@ def chase_deadlines(now: int | None = None) -> int:
     with events.recording("system:hazards") as rec:
         for h in Hazard.select().where((Hazard.state == "rectifying") & Hazard.deadline.is_null(False)
                                        & (Hazard.reminded_at.is_null() | Hazard.escalated_at.is_null())):
-            for action in HR.due_actions(h.state, h.deadline, h.reminded_at, h.escalated_at, now):
+            for action in HR.due_actions(h.state, h.deadline, h.reminded_at, h.escalated_at, now,
+                                         _settings.remind_before_hours * 3_600_000):
                 field, etype = ("reminded_at", "hazard.due_soon") if action == "remind" else ("escalated_at", "hazard.overdue")
                 Hazard.update(**{field: now}).where(Hazard.id == h.id).execute()
                 rec.emit(etype, entity=("hazard", h.id),
@@ -265,3 +466,26 @@ def rates(since: int, until: int, now: int | None = None) -> dict:
             Hazard.select(Hazard.state, Hazard.deadline, Hazard.accepted_at, Hazard.recurrence_of)
             .where((Hazard.reported_at >= since) & (Hazard.reported_at < until))]
     return HR.rates(rows, events.now_ms() if now is None else now)
+
+
+def statistics(year: int, quarter: int | None, tz: str, now: int | None = None) -> dict:
+    """SAWS order 16 Art. 14: the statistics table of a calendar quarter (or, quarter None, the year) in
+    the plant's time zone `tz` (`stats.statistics`), with its filing deadline."""
+    from appliance.core.people import Area
+
+    since, until = ST.period_bounds(year, quarter, tz)
+    now = events.now_ms() if now is None else now
+    areas = {a.id: (a.name, a.name_en) for a in Area.select()}
+    rows = []
+    for h in Hazard.select().where((Hazard.reported_at < until)
+                                   & (Hazard.accepted_at.is_null() | (Hazard.accepted_at >= since))):
+        evaluation = _json(h.evaluation)
+        name, name_en = areas.get(h.area_id, (str(h.area_id), None))
+        rows.append({"id": h.id, "grade": h.grade, "state": h.state, "reported_at": h.reported_at,
+                     "accepted_at": h.accepted_at if h.state == "closed" else None, "deadline": h.deadline,
+                     "cost": h.cost, "description": h.description, "area": name, "area_en": name_en,
+                     "category": h.category, "assignee": h.assignee, "stage": MJ.stage(h.grade, h.state, evaluation),
+                     "evaluation_result": evaluation and evaluation.get("result"), "accepted_by": h.accepted_by,
+                     "checklist": _json(h.checklist) or []})
+    out = ST.statistics(rows, since, until, now)
+    return {"year": year, "quarter": quarter, "timezone": tz, "due": ST.report_due(year, quarter).isoformat(), **out}
