@@ -144,6 +144,8 @@ def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = No
         # listening on loopback only: advertise there too, not on a LAN that cannot reach us
         + ('interfaces = ["127.0.0.1"]\n' if host == "127.0.0.1" else "") + "\n"
         '[logging]\nformat = "text"\n\n'
+        # 16号令 Art. 18: a major hazard is closed by the principal's sign-off; in the demo the admin plays him
+        '[hazards]\nprincipal_logins = ["admin"]\n\n'
         + (points_toml(sim_port) if sim_port else "")
         + ("\n" + field_devices_toml(*field_ports) if field_ports else "")
         + ("\n" + sync_toml(sync_port) if sync_port else "")
