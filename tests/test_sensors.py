@@ -49,7 +49,9 @@ name = "ctrl-1"
 unit = 1
 registers = [
   {{ point = "GT-101", address = 0, type = "uint16", scale = 0.1 }},
-  {{ point = "GT-102", address = 1, type = "uint16", scale = 0.1 }},
+  {{ point = "GT-102", address = 1, type = "uint16", scale = 0.1, fault_codes = [0xFFFF] }},
+  {{ point = "GT-101", address = 2, bit = 0, role = "alarm1" }},
+  {{ point = "GT-101", address = 2, bit = 1, role = "alarm2" }},
 ]
 """
 
@@ -231,3 +233,15 @@ def test_escalation_load_and_retention(plant):
     assert removed >= 1  # telemetry goes with age ...
     assert len(requests.get(f"{app.url}/api/v1/alarms", headers={"Authorization": f"Bearer {token}"},
                             timeout=5).json()["alarms"]) == n_alarms  # ... safety records stay
+
+
+def test_controller_truth_beside_ours(plant):
+    """The controller's own status bits and its sensor-fault code reach the point (GB/T 50493: the board
+    shows the controller's alarm beside the appliance's when they differ)."""
+    app, w, token, _ = plant
+    w.write_registers(0, [220, 20, 0b11], device_id=1)  # 22 %LEL: below our level 1, but the controller says L2
+    p = wait_for(lambda: (ps := points(app, token))["GT-101"]["controller"] == 2 and ps, "controller level")
+    assert p["GT-101"]["state"] == "normal" and p["GT-101"]["condition"] == 0
+    w.write_register(1, 0xFFFF, device_id=1)  # the vendor's sensor-fault code: a fault, never 6553.5 ppm
+    p = wait_for(lambda: (ps := points(app, token))["GT-102"]["state"] == "fault" and ps, "fault code")
+    assert "0xFFFF" in p["GT-102"]["fault"] and p["GT-102"]["value"] != 6553.5
