@@ -369,3 +369,60 @@ def pcscd(tmp_path_factory):
          "the pcscd already running lists no 'Virtual PCD 00 00' (vsmartcard-vpcd installed after it started?)")
     yield daemon
     daemon.stop()
+
+
+# ---------------------------------------------------------------- the real browser (Playwright on Debian's chromium)
+# One per test worker for the whole session, shared by every browser test file: a second sync_playwright()
+# in the same process fails ("Sync API inside the asyncio loop").
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000          # generous: a loaded 2-core CI box
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need(_sync_playwright() is not None, "playwright is not importable")
+    need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
+    pw = _sync_playwright()().start()
+    try:
+        # The first launch on a cold box once took 11 s (TESTING.md §5): allow far more.
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=120_000)
+    except Exception:
+        pw.stop()
+        raise
+    yield b
+    b.close()
+    pw.stop()
+
+
+def _sync_playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - need() reports it
+        return None
+    return sync_playwright
+
+
+@pytest.fixture
+def new_page(browser):
+    """new_page(width, height): a page in a fresh context (own cookies: session, language)."""
+    contexts, console = [], []
+
+    def make(width: int = 1920, height: int = 1080):
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        ctx.set_default_timeout(WAIT_MS)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.on("console", lambda m: console.append(f"{time.strftime('%H:%M:%S')} console.{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: console.append(f"{time.strftime('%H:%M:%S')} pageerror: {e}"))
+        page.on("framenavigated", lambda f: console.append(f"{time.strftime('%H:%M:%S')} navigated: {f.url}")
+                if f.parent_frame is None else None)
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+    print("--- browser console and navigations:")
+    print("\n".join(console))

@@ -24,12 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, csrf_from, free_port, need, spawn, wait_healthy
+from conftest import ROOT, WAIT_MS, csrf_from, free_port, need, spawn, wait_healthy
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-WAIT_MS = 30_000          # generous: a loaded 2-core CI box
 RECONNECT_WAIT_MS = 60_000
 AREAS = {"TANK": ("储罐区", "Tank farm"), "REACT": ("反应车间", "Reactor building"), "WH": ("仓库", "Warehouse"),
          "DOCK": ("装卸站台", "Loading dock"), "CTRL": ("中控室", "Control room"), "GATE": ("大门", "Gate")}
@@ -38,28 +34,12 @@ SCREENSHOT_COPY = Path("/tmp/kiosk.png")
 pytestmark = pytest.mark.browser
 
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # pragma: no cover - need() below reports it
-    sync_playwright = None
+    expect = None
 
 
 # ---------------------------------------------------------------- peers
-
-
-@pytest.fixture(scope="session")
-def browser():
-    need(sync_playwright is not None, "playwright is not importable")
-    need(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install chromium)")
-    pw = sync_playwright().start()
-    try:
-        # The first launch on a cold box once took 11 s (TESTING.md §5): allow far more.
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS, timeout=120_000)
-    except Exception:
-        pw.stop()
-        raise
-    yield b
-    b.close()
-    pw.stop()
 
 
 class Plant:
@@ -170,29 +150,6 @@ def running_plant(plant):
     # Shown by pytest only when the test fails: what the appliance logged meanwhile.
     print(f"--- appliance output during the test (exit code {plant.proc.poll()}):")
     print("".join(plant.lines[mark:]))
-
-
-@pytest.fixture
-def new_page(browser):
-    """new_page(width, height): a page in a fresh context (own cookies: session, language)."""
-    contexts, console = [], []
-
-    def make(width: int = 1920, height: int = 1080):
-        ctx = browser.new_context(viewport={"width": width, "height": height})
-        ctx.set_default_timeout(WAIT_MS)
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.on("console", lambda m: console.append(f"{time.strftime('%H:%M:%S')} console.{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: console.append(f"{time.strftime('%H:%M:%S')} pageerror: {e}"))
-        page.on("framenavigated", lambda f: console.append(f"{time.strftime('%H:%M:%S')} navigated: {f.url}")
-                if f.parent_frame is None else None)
-        return page
-
-    yield make
-    for ctx in contexts:
-        ctx.close()
-    print("--- browser console and navigations:")
-    print("\n".join(console))
 
 
 def unique_name(prefix: str) -> str:

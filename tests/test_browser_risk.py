@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from test_browser import WAIT_MS, browser, log_in, new_page, plant, running_plant  # noqa: F401  (fixtures)
+from conftest import WAIT_MS
+from test_browser import log_in, plant, running_plant  # noqa: F401  (fixtures)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = pytest.mark.browser
