@@ -824,12 +824,12 @@ def test_board_shows_delay_silence_oxygen_side_and_a_fault_beside_a_latched_alar
     from appliance.config import load_config
     from appliance.core import auth
     from appliance.service import Appliance
-    from conftest import spawn_peer, stop_peer, write_config
+    from conftest import spawn_peer, stop_peer, wait_until, write_config
 
     port = free_port()
     server = spawn_peer(["-m", "drivers.sim.modbus_server", "tcp", "127.0.0.1", str(port), "--ids", "1"])
     w = ModbusTcpClient("127.0.0.1", port=port, timeout=1, retries=0)
-    assert w.connect()
+    assert wait_until(w.connect, timeout=10), "the Modbus server never accepted"  # it binds just after READY
     w.write_registers(0, [20, 209], device_id=1)  # 2.0 %LEL, 20.9 %VOL
     app = Appliance(load_config(write_config(tmp_path / "d", extra=GAS_BOARD_POINTS.format(port=port)))).start()
     try:
