@@ -79,12 +79,35 @@ def config(tmp_path):
     return load_config(write_config(tmp_path / "data"))
 
 
+def _buffered_client_class():
+    from flask.testing import FlaskClient
+
+    class BufferedClient(FlaskClient):
+        """Reads each response whole and closes it (files sent with send_file included), so no test leaves
+        a file handle open behind a response it never read."""
+
+        def open(self, *args, **kwargs):
+            kwargs.setdefault("buffered", True)
+            response = super().open(*args, **kwargs)
+            # a multipart body is spooled into a temporary file that werkzeug's builder leaves open
+            body = getattr(response, "request", None) and response.request.environ.get("wsgi.input")
+            if body is not None and hasattr(body, "close"):
+                body.close()
+            return response
+
+    return BufferedClient
+
+
+BufferedClient = _buffered_client_class()
+
+
 @pytest.fixture
 def app(config):
     from appliance.domains import create_app
 
     application = create_app(config)
     application.config["TESTING"] = True
+    application.test_client_class = BufferedClient
     yield application
     from appliance.core import db
 

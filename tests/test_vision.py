@@ -168,7 +168,8 @@ def test_pipeline_end_to_end_and_review(vision_plant):
     kept = data / "vision" / "false_positives" / f"{g1.id:06d}"
     meta = json.loads((kept / "meta.json").read_text(encoding="utf-8"))
     assert meta["box"] == json.loads(g1.box) and meta["verdict"] == "false_positive"
-    assert Image.open(kept / "frame.jpg").size == (W, H) and (kept / "snapshot.jpg").stat().st_size > 0
+    with Image.open(kept / "frame.jpg") as frame:
+        assert frame.size == (W, H) and (kept / "snapshot.jpg").stat().st_size > 0
     types = [e.type for e in events.read_after(0, 1000)]
     assert types.count("vision.confirmed") == 1 and types.count("vision.rejected") == 1
     assert "hazard.reported" in types
