@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.permits import rules as R
-from appliance.permits.rules import H, MIN, Sample
+from appliance.permits.rules import MIN, H, Sample
 
 
 @pytest.mark.parametrize("wt, grade, hours, ok", [
