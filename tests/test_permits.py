@@ -203,3 +203,41 @@ def test_badge_tap_at_the_site_reader_and_live_analysis(site):
     ok[0] = {**ok[0], "value": 30, "level": 1, "state": "alarm1"}
     with pytest.raises(Exception, match="GT-101"):
         S.analyse(p["id"], S.AnalysisIn(source="live"), actor="user:u_supervisor", points=ok)
+
+
+def test_demo_seed_makes_two_active_permits_and_the_leak_suspends_the_tank_farm_one(tmp_path):
+    """What `make demo` seeds; the gas-leak scenario's first alarm at GT-101 (TANK) suspends the hot work."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys, json; from appliance import demo; from appliance.permits import service as S; "
+            "from appliance.core.events import Committed; "
+            "demo.prepare(sys.argv[1], 18999, '127.0.0.1'); "
+            "ps = {p.type: p.state for p in S.Permit.select()}; "
+            "ev = Committed(1, 'x', 'alarm.raised', 0, 0, 's', 'alarm', '1', {'point': 'GT-101', 'area': 'TANK', 'level': 1}, ''); "
+            "n = S.on_gas_event(ev); "
+            "after = {p.type: (p.state, p.suspended_reason) for p in S.Permit.select()}; "
+            "print(json.dumps([ps, n, after], ensure_ascii=False))")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    import json
+    before, n, after = json.loads(r.stdout.strip().splitlines()[-1])
+    assert before == {"hot_work": "active", "confined_space": "active"}
+    assert n == 1 and after["hot_work"][0] == "suspended" and "GT-101" in after["hot_work"][1]
+    assert after["confined_space"][0] == "active"
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_permit_pages_render(site, lang):
+    c, areas, people = site
+    p = apply(c, areas, people)
+    c["supervisor"].c.set_cookie("lang", lang)
+    for path in ("/tablet/permits", f"/tablet/permits/{p['id']}", f"/tablet/permits/{p['id']}/print",
+                 "/tablet/permits/guard"):
+        r = c["supervisor"].get(path)
+        assert r.status_code == 200, path
+    html = c["supervisor"].get(f"/tablet/permits/{p['id']}/print").get_data(as_text=True)
+    assert "动火作业安全作业票" in html and "T-101 罐顶" in html

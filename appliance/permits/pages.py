@@ -28,7 +28,7 @@ def tablet():
 
     permits = list(S.Permit.select().order_by(S.Permit.state.in_(("closed", "cancelled")).asc(), S.Permit.id.desc())
                    .limit(100))
-    areas = {a.id: a for a in P.Area.select()}
+    areas = {a.id: P.area_dict(a) for a in P.Area.select()}
     people = list(P.Person.select().where(P.Person.active).order_by(P.Person.employee_no))
     return render_template("permits/list.html", permits=permits, areas=areas, people=people, types=R.TYPES,
                            grades=R.GRADES, can_apply=auth.allowed(principal().role, "permits.apply"))
