@@ -86,7 +86,7 @@ def test_hot_work_through_every_step_with_the_interlock(site):
     to_briefed(c, pid)
     assert c["admin"].get(f"/api/v1/permits/{pid}").get_json()["state"] == "approved"
     r = c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={})
-    assert r.status_code == 409 and "worker" in r.get_json()["error"]["message"]     # nobody tapped yet
+    assert r.status_code == 409 and "作业人" in r.get_json()["error"]["message"]     # nobody tapped yet
     tap_all(c, pid)
     assert c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={}).get_json()["state"] == "briefed"
     # the gas gate: no analysis, then a failing one (CH4 10 %LEL = 0.5 %V/V, not < 0.5), then a passing one

@@ -378,7 +378,8 @@ def brief(permit_id: int, *, actor: str, note: str = "") -> Permit:
         tapped = [x.person_id for x in Presence.select().where(Presence.permit_id == p.id)]
         missing = R.presence_missing(people_on_job(p), tapped)
         if missing:
-            raise Conflict(f"以下人员尚未在现场刷卡确认：{missing}", f"not yet verified on site by badge: {missing}")
+            zh = "、".join({"worker": "作业人", "guardian": "监护人", "issuer": "作业负责人"}[m] for m in missing)
+            raise Conflict(f"以下人员尚未在现场刷卡确认：{zh}", f"not yet verified on site by badge: {', '.join(missing)}")
         busy = [o.guardian_id for o in Permit.select().where(Permit.state.in_(("briefed", *R.LIVE)) & (Permit.id != p.id))]
         if R.guardian_busy(p.guardian_id, busy):
             raise Conflict("监护人正在监护另一项作业（一人只能监护一处）", "the guardian is watching another job")
