@@ -292,6 +292,14 @@ def seed_risks(actor: str) -> None:
                                              check_cycle=cycle, check_cycle_unit=cu), actor=actor)
 
 
+def seed_permits() -> None:
+    """The demo's special work permits (appliance/permits): hot work at the tank farm, a confined-space entry
+    in the reactor hall, both active (`--scenario gas-leak` suspends the tank-farm one)."""
+    from appliance.permits.service import seed_demo
+
+    seed_demo()
+
+
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
             sim_port: int | None = None, field_ports: tuple[str, str] | None = None,
             sync_port: int | None = None, readers_toml: str = "") -> tuple[Config, dict]:
@@ -304,6 +312,7 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     db.migrate(config.storage.db_path, config.storage.backup_dir)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
     demo_patrol.seed()
+    seed_permits()
     # each checkpoint screen has its own device token, named after its reader: it may answer the
     # checklist of taps at that reader only
     tokens = creds.setdefault("checkpoint_tokens", {})

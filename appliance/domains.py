@@ -18,6 +18,7 @@ ENABLED = (
     "appliance.patrol",
     "appliance.stations",
     "appliance.vision",
+    "appliance.permits",
     "sync",
     "kiosk_ui",
 )

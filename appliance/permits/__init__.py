@@ -1,0 +1,41 @@
+"""Special work permits (特殊作业管理) per GB 30871-2022: the eight work types with their grades, approval
+levels and validity, the JSA measures checklist, gas analyses by hand or from the live fixed detectors, the
+people on the job verified on site by badge, the live gas interlock that suspends a permit, SIMOPS
+(`rules` pure, `service` stored, `api` HTTP, `pages` the tablet and the guardian's phone)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from appliance.core.domain import Domain, NavLink
+
+SHIFT = ("admin", "safety_officer", "supervisor")
+EVERYONE = ("admin", "safety_officer", "supervisor", "worker")
+
+
+def _start(runtime):
+    """The live interlock and the site readers: gas events and badge taps from the event bus."""
+    from appliance.permits import service
+
+    if runtime.bus is not None:
+        runtime.bus.subscribe(service.subscriber)
+    return None
+
+
+def domain() -> Domain:
+    from appliance.permits import api, pages
+
+    return Domain(
+        name="permits",
+        openapi=Path(__file__).parent / "openapi.json",
+        blueprints=[api.api_bp, pages.bp],
+        i18n=Path(__file__).parent / "i18n",
+        migrations=Path(__file__).parent / "migrations",
+        nav=[NavLink("permits_pages.tablet", "nav.permits", order=55)],
+        # GB 30871-2022: the work unit applies (anyone with a login); the shift confirms measures, briefs,
+        # analyses, starts and closes; approval by level (rules.APPROVER_ROLES, checked by the service);
+        # anyone on the job may stop it
+        permissions={"permits.apply": EVERYONE, "permits.operate": SHIFT, "permits.approve": SHIFT,
+                     "permits.suspend": EVERYONE},
+        start=_start,
+        safety_events=("permit.",),
+    )

@@ -1,0 +1,136 @@
+"""Special work permits over HTTP: the list and one permit (the contract other programs use), and each
+step, by the roles GB 30871-2022 gives it (the service checks the grade's approval level and who)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from appliance.core.access import principal, require
+from appliance.core.api import body
+from appliance.core.errors import ValidationFailed
+from appliance.permits import service as S
+
+api_bp = Blueprint("permits_api", __name__, url_prefix="/api/v1")
+
+STATES = ("applied", "measures_confirmed", "approved", "briefed", "active", "suspended", "closed", "cancelled")
+
+
+def _person_id() -> int | None:
+    from appliance.core import auth
+
+    u = auth.User.get_or_none(auth.User.login == principal().name) if principal().kind == "user" else None
+    return u.person_id if u else None
+
+
+def _points() -> list[dict] | None:
+    sensors = current_app.extensions["appliance"].sensors
+    return sensors.view() if sensors is not None else None
+
+
+@api_bp.get("/permits")
+@require("board.read")
+def list_permits():
+    """?state=active|suspended|closed|… → {"permits": [{id, type, grade, area, state, valid_from, valid_to,
+    suspended_reason}]}"""
+    q = S.Permit.select().order_by(S.Permit.id.desc())
+    state = request.args.get("state")
+    if state:
+        if state not in STATES:
+            raise ValidationFailed(f"参数 state 应为 {'、'.join(STATES)} 之一", f"parameter state must be one of {', '.join(STATES)}",
+                                   details=[{"key": "state"}])
+        q = q.where(S.Permit.state == state)
+    from appliance.core.people import Area
+
+    areas = {a.id: a for a in Area.select()}
+    return jsonify({"permits": [S.summary(p, areas) for p in q.limit(500)]})
+
+
+@api_bp.get("/permits/<int:permit_id>")
+@require("board.read")
+def get_permit(permit_id: int):
+    return jsonify(S.permit_dict(S.get(permit_id)))
+
+
+@api_bp.get("/permits/rules")
+@require("board.read")
+def permit_rules():
+    """The work types, their grades (approver level, validity) and measures lists, as the forms need them."""
+    from appliance.permits import rules as R
+
+    return jsonify({"standard": "GB 30871-2022", "types": [
+        {"code": t, "zh": zh, "en": en,
+         "grades": [{"code": g.code, "zh": g.zh, "en": g.en, "approver": g.approver, "validity_h": g.validity_ms / R.H}
+                    for g in R.GRADES[t].values()],
+         "measures": [{"code": c, "zh": mz, "en": me} for c, mz, me in R.MEASURES[t]]}
+        for t, (zh, en) in R.TYPES.items()]})
+
+
+@api_bp.post("/permits")
+@require("permits.apply")
+def apply_permit():
+    return jsonify(S.permit_dict(S.apply(body(S.ApplyIn), actor=principal().actor))), 201
+
+
+@api_bp.post("/permits/<int:permit_id>/measures")
+@require("permits.operate")
+def confirm_measures(permit_id: int):
+    return jsonify(S.permit_dict(S.confirm_measures(permit_id, body(S.MeasuresIn), actor=principal().actor)))
+
+
+@api_bp.post("/permits/<int:permit_id>/approve")
+@require("permits.approve")
+def approve_permit(permit_id: int):
+    me = principal()
+    return jsonify(S.permit_dict(S.approve(permit_id, actor=me.actor, role=me.role, person_id=_person_id(),
+                                           note=body(S.NoteIn).note)))
+
+
+@api_bp.post("/permits/<int:permit_id>/taps")
+@require("permits.apply")
+def tap_permit(permit_id: int):
+    """A badge read at the site by a tablet or phone (NFC): verifies that person on the permit."""
+    out = S.tap_at_device(permit_id, body(S.TapIn).uid, actor=principal().actor)
+    return jsonify({**out, "permit": S.permit_dict(S.get(permit_id))})
+
+
+@api_bp.post("/permits/<int:permit_id>/brief")
+@require("permits.operate")
+def brief_permit(permit_id: int):
+    return jsonify(S.permit_dict(S.brief(permit_id, actor=principal().actor, note=body(S.NoteIn).note)))
+
+
+@api_bp.post("/permits/<int:permit_id>/analyses")
+@require("permits.operate")
+def analyse_permit(permit_id: int):
+    a = S.analyse(permit_id, body(S.AnalysisIn), actor=principal().actor, points=_points())
+    return jsonify({"analysis": S.analysis_dict(a), "permit": S.permit_dict(S.get(permit_id))}), 201
+
+
+@api_bp.post("/permits/<int:permit_id>/start")
+@require("permits.operate")
+def start_permit(permit_id: int):
+    return jsonify(S.permit_dict(S.start(permit_id, actor=principal().actor)))
+
+
+@api_bp.post("/permits/<int:permit_id>/suspend")
+@require("permits.suspend")
+def suspend_permit(permit_id: int):
+    """Anyone on the job (the guardian above all) may stop the work."""
+    return jsonify(S.permit_dict(S.suspend(permit_id, body(S.SuspendIn).reason, actor=principal().actor)))
+
+
+@api_bp.post("/permits/<int:permit_id>/resume")
+@require("permits.operate")
+def resume_permit(permit_id: int):
+    return jsonify(S.permit_dict(S.resume(permit_id, actor=principal().actor)))
+
+
+@api_bp.post("/permits/<int:permit_id>/close")
+@require("permits.operate")
+def close_permit(permit_id: int):
+    return jsonify(S.permit_dict(S.close(permit_id, actor=principal().actor, note=body(S.NoteIn).note)))
+
+
+@api_bp.post("/permits/<int:permit_id>/cancel")
+@require("permits.operate")
+def cancel_permit(permit_id: int):
+    return jsonify(S.permit_dict(S.cancel(permit_id, actor=principal().actor, note=body(S.NoteIn).note)))

@@ -1,0 +1,82 @@
+"""The permit pages: the tablet list and apply form (/tablet/permits), one permit with each step
+(/tablet/permits/<id>), the guardian's phone view (/tablet/permits/guard) and the printable permit."""
+from __future__ import annotations
+
+from flask import render_template
+
+from appliance.core import auth
+from appliance.core import people as P
+from appliance.core.access import principal, require
+from appliance.core.errors import NotFound
+from appliance.core.pages import PageBlueprint
+
+bp = PageBlueprint("permits_pages", __name__, template_folder="templates", static_folder="static",
+                   static_url_path="/static/permits")
+
+
+def _me_person() -> int | None:
+    me = principal()
+    u = auth.User.get_or_none(auth.User.login == me.name) if me.kind == "user" else None
+    return u.person_id if u else None
+
+
+@bp.get("/tablet/permits")
+@require("tablet.use")
+def tablet():
+    from appliance.permits import rules as R
+    from appliance.permits import service as S
+
+    permits = list(S.Permit.select().order_by(S.Permit.state.in_(("closed", "cancelled")).asc(), S.Permit.id.desc())
+                   .limit(100))
+    areas = {a.id: P.area_dict(a) for a in P.Area.select()}
+    people = list(P.Person.select().where(P.Person.active).order_by(P.Person.employee_no))
+    return render_template("permits/list.html", permits=permits, areas=areas, people=people, types=R.TYPES,
+                           grades=R.GRADES, can_apply=auth.allowed(principal().role, "permits.apply"))
+
+
+@bp.get("/tablet/permits/guard")
+@require("tablet.use")
+def guard():
+    """The guardian's phone: the jobs this login's person watches, their state and countdowns, a stop button."""
+    from appliance.permits import service as S
+
+    me = _me_person()
+    q = S.Permit.select().where(S.Permit.state.in_(("approved", "briefed", "active", "suspended")))
+    mine = [S.permit_dict(p) for p in q if me is not None and p.guardian_id == me]
+    return render_template("permits/guard.html", permits=mine, linked=me is not None)
+
+
+def _detail(permit_id: int, template: str):
+    from appliance.permits import service as S
+
+    p = S.Permit.get_or_none(S.Permit.id == permit_id)
+    if p is None:
+        raise NotFound("作业票不存在", "no such permit")
+    role = principal().role
+    area = P.Area.get_by_id(p.area_id)
+    return render_template(template, p=S.permit_dict(p), area=P.area_dict(area),
+                           can=lambda perm: auth.allowed(role, perm))
+
+
+@bp.get("/tablet/permits/<int:permit_id>")
+@require("tablet.use")
+def detail(permit_id: int):
+    return _detail(permit_id, "permits/detail.html")
+
+
+@bp.get("/tablet/permits/<int:permit_id>/print")
+@require("tablet.use")
+def printable(permit_id: int):
+    """The permit as printed (the standard's layout, in Chinese), with a QR code to the live record."""
+    return _detail(permit_id, "permits/print.html")
+
+
+@bp.get("/tablet/permits/<int:permit_id>/qr.png")
+@require("tablet.use")
+def qr_png(permit_id: int):
+    from flask import Response, request
+
+    from appliance.risk import qr
+
+    return Response(qr.label_png(f"{request.host_url.rstrip('/')}/tablet/permits/{permit_id}", module_px=6),
+                    mimetype="image/png")

@@ -1,0 +1,408 @@
+"""Special work (特殊作业) rules per GB 30871-2022 《危险化学品企业特殊作业安全规范》, as data and pure functions.
+
+The standard's full text was not available to us (shared/domain/RULES.md §B.1 and §D): every value here is
+the standard's as quoted by secondary sources, with the clause named where the sources name it. They are
+data so a site can be checked against its purchased copy and a value changed in one place.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+H = 3_600_000   # one hour in ms
+MIN = 60_000
+
+# ---------------------------------------------------------------- work types and grades
+
+# GB 30871-2022 §3/§4: the eight special work types (regional schema ZylxEnum 1–8, RULES.md §B.1)
+TYPES: dict[str, tuple[str, str]] = {
+    "hot_work": ("动火作业", "Hot work"),
+    "confined_space": ("受限空间作业", "Confined space entry"),
+    "blinding": ("盲板抽堵作业", "Line blinding"),
+    "height": ("高处作业", "Work at height"),
+    "lifting": ("吊装作业", "Lifting"),
+    "temp_power": ("临时用电作业", "Temporary power"),
+    "excavation": ("动土作业", "Excavation"),
+    "road_closure": ("断路作业", "Road closure"),
+}
+
+# Approver levels (RULES.md §B.1 "Approval authority", [U]): 特级动火 → 主要负责人; 一级 → 安全管理负责人;
+# 二级 and the other types → 所在车间/部门负责人. Each level → the roles that may approve at it.
+APPROVER_ROLES: dict[str, tuple[str, ...]] = {
+    "principal": ("admin",),
+    "safety": ("admin", "safety_officer"),
+    "workshop": ("admin", "safety_officer", "supervisor"),
+}
+LEVEL_RANK = {"workshop": 1, "safety": 2, "principal": 3}
+
+
+@dataclass(frozen=True)
+class Grade:
+    code: str
+    zh: str
+    en: str
+    approver: str      # a key of APPROVER_ROLES
+    validity_ms: int   # the longest a permit of this grade may be valid
+
+
+# GB 30871-2022 §5.2 (动火分级) and §5.4 (validity): 特级/一级 ≤ 8 h (one shift), 二级 ≤ 72 h.
+# §6 受限空间 ≤ 24 h. §8 高处 Ⅰ–Ⅳ (GB/T 3608 bands). §9 吊装 一/二/三级 (> 100 t / 40–100 t / < 40 t).
+# Types without grades in the standard get one grade "-" (workshop approval; validity as in the sources:
+# 24 h, the confined-space figure, until the purchased standard says otherwise).
+GRADES: dict[str, dict[str, Grade]] = {
+    "hot_work": {g.code: g for g in (
+        Grade("special", "特级", "Special", "principal", 8 * H),
+        Grade("1", "一级", "Grade 1", "safety", 8 * H),
+        Grade("2", "二级", "Grade 2", "workshop", 72 * H))},
+    "confined_space": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
+    "blinding": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
+    "height": {g.code: g for g in (
+        Grade("I", "Ⅰ级（2–5 m）", "I (2–5 m)", "workshop", 24 * H),
+        Grade("II", "Ⅱ级（5–15 m）", "II (5–15 m)", "workshop", 24 * H),
+        Grade("III", "Ⅲ级（15–30 m）", "III (15–30 m)", "safety", 24 * H),
+        Grade("IV", "Ⅳ级（> 30 m）", "IV (> 30 m)", "safety", 24 * H))},
+    "lifting": {g.code: g for g in (
+        Grade("1", "一级（> 100 t）", "Grade 1 (> 100 t)", "safety", 24 * H),
+        Grade("2", "二级（40–100 t）", "Grade 2 (40–100 t)", "workshop", 24 * H),
+        Grade("3", "三级（< 40 t）", "Grade 3 (< 40 t)", "workshop", 24 * H))},
+    "temp_power": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
+    "excavation": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
+    "road_closure": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
+}
+
+
+def height_grade(metres: float) -> str:
+    """GB 30871-2022 §8 with GB/T 3608: the height-work grade of a work height (≥ 2 m is height work)."""
+    if metres < 2:
+        raise ValueError("below 2 m is not height work (GB/T 3608)")
+    return "I" if metres <= 5 else "II" if metres <= 15 else "III" if metres <= 30 else "IV"
+
+
+def lifting_grade(tonnes: float) -> str:
+    """GB 30871-2022 §9: 一级 m > 100 t, 二级 40 t ≤ m ≤ 100 t, 三级 m < 40 t."""
+    return "1" if tonnes > 100 else "2" if tonnes >= 40 else "3"
+
+
+def grade_of(work_type: str, grade: str) -> Grade:
+    """The grade record, or ValueError naming what is known."""
+    if work_type not in GRADES:
+        raise ValueError(f"unknown work type {work_type!r}")
+    g = GRADES[work_type].get(grade)
+    if g is None:
+        raise ValueError(f"grade {grade!r} is not a grade of {work_type} ({', '.join(GRADES[work_type])})")
+    return g
+
+
+def check_validity(work_type: str, grade: str, valid_from: int, valid_to: int) -> str | None:
+    """GB 30871-2022 §5.4 etc.: None when the window is allowed, else the reason (one permit, one window)."""
+    g = grade_of(work_type, grade)
+    if valid_to <= valid_from:
+        return "valid_to must be after valid_from"
+    if valid_to - valid_from > g.validity_ms:
+        return f"longer than {g.validity_ms // H} h allowed for this grade"
+    return None
+
+
+# ---------------------------------------------------------------- the state machine
+
+# GB 30871-2022 §4 (作业流程): 申请 → 措施确认 → 审批 → 现场交底 → 作业 → 完工验收; suspended when conditions
+# change (§4.x: 作业条件发生变化应停止作业), resumed only after a new analysis.
+STATES = ("applied", "measures_confirmed", "approved", "briefed", "active", "suspended", "closed", "cancelled")
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "confirm": {"applied": "measures_confirmed"},
+    "approve": {"measures_confirmed": "approved"},
+    "brief": {"approved": "briefed"},
+    "start": {"briefed": "active"},
+    "suspend": {"active": "suspended"},
+    "resume": {"suspended": "active"},
+    "close": {"active": "closed", "suspended": "closed"},
+    "cancel": {"applied": "cancelled", "measures_confirmed": "cancelled", "approved": "cancelled",
+               "briefed": "cancelled"},
+}
+LIVE = ("active", "suspended")   # on site: the area's SIMOPS and the guardian's one job count these and "briefed"
+
+
+def next_state(state: str, action: str) -> str:
+    """The state after `action`, or ValueError when the action is not allowed from `state`."""
+    to = TRANSITIONS.get(action, {}).get(state)
+    if to is None:
+        raise ValueError(f"cannot {action} a permit that is {state}")
+    return to
+
+
+def approver_may(level: str, role: str) -> bool:
+    """GB 30871-2022 (approval authority): whether a user of `role` may approve at `level`."""
+    return role in APPROVER_ROLES[level]
+
+
+def self_approval(approver_login: str, approver_person: int | None, applicant_login: str,
+                  people_on_job: Iterable[int]) -> bool:
+    """No self-approval (GB 30871-2022 §4: 审批人 is not the applicant nor one who does the work or guards it)."""
+    return approver_login == applicant_login or (approver_person is not None and approver_person in set(people_on_job))
+
+
+# ---------------------------------------------------------------- safety measures (JSA checklist)
+
+# GB 30871-2022 附录 A forms: each type's safety measures (the sources' lists, abbreviated); each must be
+# confirmed (涉及 or 不涉及) by a named person before approval.
+MEASURES: dict[str, list[tuple[str, str, str]]] = {
+    "hot_work": [
+        ("isolate", "动火设备内部构件清洗干净，蒸汽吹扫或水洗、置换合格", "Equipment cleaned, purged and replaced"),
+        ("blind", "断开与动火设备相连的所有管线，加盲板", "Connected lines disconnected and blinded"),
+        ("drains", "动火点周围 15 m 内的下水井、地漏、地沟等已封严", "Drains within 15 m sealed"),
+        ("combustibles", "动火点周围易燃物已清除", "Combustibles around removed"),
+        ("no_release", "30 m 内无可燃气体排放，15 m 内无可燃液体排放", "No gas release within 30 m, liquid within 15 m"),
+        ("extinguisher", "配备消防器材（灭火器、消防蒸汽带或水带）", "Fire extinguishers and hoses ready"),
+        ("cylinders", "乙炔瓶直立、防回火装置，与动火点距离 > 10 m", "Acetylene upright with arrestor, > 10 m away"),
+        ("fire_watch", "现场监护人到位，全程监护", "Fire watch present throughout"),
+    ],
+    "confined_space": [
+        ("isolate", "与受限空间连通的管道已盲板隔离或拆除一段", "Connected lines blinded or removed"),
+        ("energy", "电源已切断并上锁挂牌", "Power isolated, locked and tagged"),
+        ("ventilate", "已清洗置换并强制通风", "Cleaned, purged, force-ventilated"),
+        ("detect", "作业中连续检测氧、可燃、有毒气体", "Continuous O₂/combustible/toxic detection"),
+        ("rescue", "配备救援器材（空气呼吸器、安全绳）", "Rescue gear (SCBA, lifeline) ready"),
+        ("lighting", "使用安全电压照明", "Safe-voltage lighting"),
+        ("guard", "出入口设监护人，保持联络", "Guardian at the entry, in contact"),
+    ],
+    "blinding": [
+        ("depressure", "管道已泄压、排空", "Line depressurised and drained"),
+        ("map", "盲板位置图已编制并编号", "Blind location drawing made and numbered"),
+        ("tools", "使用防爆工具，穿防静电服", "Non-sparking tools, antistatic clothing"),
+    ],
+    "height": [
+        ("harness", "佩戴安全带，高挂低用", "Harness worn, tied high"),
+        ("scaffold", "脚手架、梯子经检查合格", "Scaffold and ladders inspected"),
+        ("below", "下方设警戒区", "Area below cordoned off"),
+    ],
+    "lifting": [
+        ("plan", "吊装方案已审批", "Lift plan approved"),
+        ("rigging", "吊索具检查合格", "Rigging inspected"),
+        ("zone", "吊物下方禁止人员通行", "No one under the load"),
+        ("signal", "指挥人员、司索人员到位", "Signaller and rigger present"),
+    ],
+    "temp_power": [
+        ("rcd", "安装漏电保护器", "RCD installed"),
+        ("explosion_proof", "易燃易爆场所使用防爆电器", "Ex-rated equipment in hazardous areas"),
+        ("electrician", "持证电工接线", "Certified electrician wires it"),
+    ],
+    "excavation": [
+        ("utilities", "地下管线、电缆已查明并标注", "Buried lines and cables located"),
+        ("shoring", "放坡或支护", "Slope or shoring"),
+        ("barrier", "设置围栏和警示灯", "Barrier and warning lights"),
+    ],
+    "road_closure": [
+        ("notice", "已通知相关部门及消防", "Departments and fire brigade notified"),
+        ("signs", "设置路障和警示标志", "Barricades and signs"),
+        ("detour", "绕行路线已确定", "Detour route set"),
+    ],
+}
+
+
+def measures_missing(work_type: str, confirmed: Mapping[str, Mapping]) -> list[str]:
+    """The measure codes not yet confirmed (each needs `applies` true/false and a named `by`)."""
+    return [code for code, *_ in MEASURES[work_type]
+            if code not in confirmed or not str(confirmed[code].get("by") or "").strip()]
+
+
+# ---------------------------------------------------------------- gas analysis
+
+# Lower explosive limits, % V/V (GB 50160 / GB/T 50493 tables); the hot-work criterion depends on it.
+LEL_VV: dict[str, float] = {"CH4": 5.0, "C3H8": 2.1, "H2": 4.0, "C2H4": 2.7, "CO": 12.5, "NH3": 15.0, "H2S": 4.0,
+                            "C6H6": 1.2}
+
+# GB 30871-2022 §5.3.2: a hot-work analysis passes when the combustibles are < 0.5 % V/V where the gas's
+# LEL ≥ 4 %, and < 0.2 % V/V where it is < 4 %.
+HOT_LIMIT_HIGH_LEL = 0.5
+HOT_LIMIT_LOW_LEL = 0.2
+LEL_SPLIT = 4.0
+# GB 30871-2022 §6.4 a): O₂ 19.5–21 % V/V in a confined space (≤ 23.5 % where the air is oxygen-rich)
+O2_MIN, O2_MAX, O2_MAX_RICH = 19.5, 21.0, 23.5
+# §5.3.1 / §6.4: sampled ≤ 30 min before work starts; §5.3.4 / §6.5: re-analysis after an interruption
+# > 60 min (特级/一级动火 > 30 min in the enterprise measure lists, RULES.md §B.1 "Interruption")
+ANALYSIS_FRESH_MS = 30 * MIN
+INTERRUPTION_MS = {"hot_work:special": 30 * MIN, "hot_work:1": 30 * MIN}
+INTERRUPTION_DEFAULT_MS = 60 * MIN
+# §6.4 (confined space): continuous or periodic detection during the work; re-analysed at least every 2 h
+# here (the sources say "periodically": configurable data, the purchased text decides)
+CONFINED_REANALYSIS_MS = 2 * H
+# which types need an analysis before they start
+NEEDS_ANALYSIS = ("hot_work", "confined_space", "blinding")
+
+
+def hot_limit_vv(lel_vv: float) -> float:
+    """GB 30871-2022 §5.3.2: the combustible limit in % V/V for a gas with this LEL."""
+    return HOT_LIMIT_HIGH_LEL if lel_vv >= LEL_SPLIT else HOT_LIMIT_LOW_LEL
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured gas: its code (GASES), kind, value, unit (%LEL, %VOL, ppm, mg/m3), and its limit for a
+    toxic gas (the OEL in the same unit)."""
+    gas: str
+    kind: str           # combustible | toxic | oxygen
+    value: float
+    unit: str
+    oel: float | None = None
+
+
+def to_vv(s: Sample, medium_lel: float | None) -> float | None:
+    """A combustible sample in % V/V: %LEL × LEL/100 (the detector gas's LEL, else the medium's)."""
+    if s.unit in ("%VOL", "%V/V", "%vol"):
+        return s.value
+    if s.unit == "%LEL":
+        lel = LEL_VV.get(s.gas, medium_lel)
+        return None if lel is None else s.value * lel / 100
+    return None
+
+
+def judge_analysis(work_type: str, samples: Sequence[Sample], medium_lel: float | None = None,
+                   oxygen_rich: bool = False) -> tuple[bool, list[str]]:
+    """GB 30871-2022 §5.3.2 (hot work) and §6.4 (confined space): (passed, reasons for failing).
+
+    Hot work needs a combustible sample; a confined space needs O₂ and a combustible sample; every toxic
+    sample must be ≤ its OEL (GBZ 2.1). A combustible whose LEL is unknown cannot pass (enter its LEL)."""
+    fails: list[str] = []
+    comb = [s for s in samples if s.kind == "combustible"]
+    oxy = [s for s in samples if s.kind == "oxygen"]
+    if work_type in NEEDS_ANALYSIS and not comb:
+        fails.append("combustible: no sample")
+    if work_type == "confined_space" and not oxy:
+        fails.append("O2: no sample")
+    for s in comb:
+        vv = to_vv(s, medium_lel)
+        if vv is None:
+            fails.append(f"{s.gas}: LEL unknown (enter the medium's LEL)")
+            continue
+        lel = LEL_VV.get(s.gas, medium_lel)
+        limit = hot_limit_vv(lel if lel is not None else 0.0)
+        if not vv < limit:
+            fails.append(f"{s.gas}: {vv:.3g} %V/V ≥ {limit} %V/V")
+    hi = O2_MAX_RICH if oxygen_rich else O2_MAX
+    for s in oxy:
+        if not O2_MIN <= s.value <= hi:
+            fails.append(f"O2: {s.value} %VOL outside {O2_MIN}–{hi}")
+    for s in samples:
+        if s.kind == "toxic":
+            if s.oel is None:
+                fails.append(f"{s.gas}: no exposure limit known")
+            elif s.value > s.oel:
+                fails.append(f"{s.gas}: {s.value} > OEL {s.oel}")
+    return not fails, fails
+
+
+def interruption_ms(work_type: str, grade: str) -> int:
+    return INTERRUPTION_MS.get(f"{work_type}:{grade}", INTERRUPTION_DEFAULT_MS)
+
+
+def analysis_gate(work_type: str, grade: str, now: int, last_pass_at: int | None, *, resuming_since: int | None = None,
+                  last_work_at: int | None = None) -> str | None:
+    """GB 30871-2022 §5.3.1/§6.4 (≤ 30 min before work) and §5.3.4/§6.5 (re-analysis after an interruption):
+    None when work may begin (or resume) now, else why not.
+
+    `resuming_since`: when the permit was suspended (a resumption needs an analysis taken after it);
+    `last_work_at`: when work last stopped (an interruption longer than the type's limit needs a new one)."""
+    if work_type not in NEEDS_ANALYSIS:
+        return None
+    if last_pass_at is None:
+        return "no passing gas analysis"
+    if now - last_pass_at > ANALYSIS_FRESH_MS:
+        return "gas analysis older than 30 min"
+    if resuming_since is not None and last_pass_at <= resuming_since:
+        return "a new gas analysis is needed after the suspension"
+    if last_work_at is not None and now - last_work_at > interruption_ms(work_type, grade) and last_pass_at <= last_work_at:
+        return "interrupted too long: analyse again"
+    return None
+
+
+def reanalysis_due(work_type: str, last_pass_at: int | None) -> int | None:
+    """When the next analysis is due while a confined-space entry goes on (None: no periodic one)."""
+    if work_type != "confined_space" or last_pass_at is None:
+        return None
+    return last_pass_at + CONFINED_REANALYSIS_MS
+
+
+# ---------------------------------------------------------------- the live interlock
+
+def interlock_reason(event_type: str, payload: Mapping) -> str | None:
+    """GB 30871-2022 §4 (stop work when conditions change): why a gas event suspends a permit in its
+    area — a level-1/2 alarm, an over-range, a comm or sensor fault — or None."""
+    if event_type == "alarm.raised" and int(payload.get("level") or 0) >= 1:
+        what = "over-range" if payload.get("over_range") else f"level-{payload.get('level')} alarm"
+        return f"{payload.get('point')} {what}"
+    if event_type == "point.fault":
+        return f"{payload.get('point')} fault: {payload.get('reason') or 'no reading'}"
+    return None
+
+
+def point_blocks(view: Mapping) -> str | None:
+    """Why a live detector cannot give an analysis now (alarm, over-range, fault, stale), or None."""
+    if view.get("state") == "fault" or view.get("fault"):
+        return f"{view.get('id')}: fault"
+    if view.get("over_range"):
+        return f"{view.get('id')}: over range"
+    if int(view.get("level") or 0) >= 1:
+        return f"{view.get('id')}: in alarm"
+    if view.get("value") is None:
+        return f"{view.get('id')}: no reading"
+    return None
+
+
+# ---------------------------------------------------------------- SIMOPS and people
+
+# Conflicting simultaneous work (RULES.md §C.9; GB 30871-2022 §4 交叉作业): in one area (or adjacent ones)
+# hot work with an open confined space or a line break is refused; lifting over another job needs the
+# higher (safety) approval.
+CONFLICTS: dict[frozenset, str] = {
+    frozenset({"hot_work", "confined_space"}): "refuse",
+    frozenset({"hot_work", "blinding"}): "refuse",
+    frozenset({"lifting", "hot_work"}): "escalate",
+    frozenset({"lifting", "confined_space"}): "escalate",
+    frozenset({"lifting", "height"}): "escalate",
+    frozenset({"lifting", "excavation"}): "escalate",
+}
+
+
+def simops(work_type: str, others: Iterable[str]) -> str | None:
+    """The strongest SIMOPS verdict against the live permits' types in the area: "refuse", "escalate" or None."""
+    verdicts = {CONFLICTS.get(frozenset({work_type, o})) for o in others}
+    return "refuse" if "refuse" in verdicts else "escalate" if "escalate" in verdicts else None
+
+
+def required_level(grade_level: str, simops_verdict: str | None) -> str:
+    """The approval level after SIMOPS: an "escalate" conflict needs at least the safety level."""
+    if simops_verdict == "escalate" and LEVEL_RANK[grade_level] < LEVEL_RANK["safety"]:
+        return "safety"
+    return grade_level
+
+
+def guardian_busy(guardian: int, live_guardians: Iterable[int]) -> bool:
+    """GB 30871-2022 §4 (监护人): a guardian watches one job at a time."""
+    return guardian in set(live_guardians)
+
+
+# Required special-operation certificates (特种作业操作证, 安监总局令第30号) per work type; a worker's
+# certificates come from the training domain (not wired yet) as {"kind", "valid_from", "valid_to"} dicts.
+CERTIFICATES: dict[str, tuple[str, ...]] = {
+    "hot_work": ("welding",),        # 焊接与热切割作业
+    "temp_power": ("electrician",),  # 电工作业
+    "height": ("height",),           # 高处作业
+    "lifting": ("crane",),           # 起重机械作业 (特种设备作业人员证)
+}
+
+
+def certificate_gaps(work_type: str, certificates: Iterable[Mapping], valid_from: int, valid_to: int) -> list[str]:
+    """The certificate kinds a worker lacks for the job's whole window (empty: qualified)."""
+    have = [c for c in certificates if c.get("valid_from", 0) <= valid_from and c.get("valid_to", 0) >= valid_to]
+    kinds = {c.get("kind") for c in have}
+    return [k for k in CERTIFICATES.get(work_type, ()) if k not in kinds]
+
+
+# the roles a tapped person plays; all three must be verified on site before 交底 (GB 30871-2022 §4)
+ON_SITE_ROLES = ("worker", "guardian", "issuer")
+
+
+def presence_missing(required: Mapping[str, Iterable[int]], tapped: Iterable[int]) -> list[str]:
+    """The roles (worker, guardian, issuer) with someone not yet verified by a badge tap at the site."""
+    seen = set(tapped)
+    return [role for role in ON_SITE_ROLES if any(p not in seen for p in required.get(role, ()))]

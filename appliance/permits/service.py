@@ -1,0 +1,589 @@
+"""Special work permits stored: apply, confirm measures, approve, verify people on site (badge taps), gas
+analyses (by hand or from the live fixed detectors), start behind the gas gate, suspend (by hand or by the
+live interlock), resume after a new analysis, close. The rules are `rules` (pure); every change here is a
+record row plus a `permit.*` event in one transaction."""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+
+import peewee
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance.core import events
+from appliance.core.db import BaseModel as Model
+from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from appliance.core.people import Area, Person, person_for_badge
+from appliance.permits import rules as R
+
+log = logging.getLogger(__name__)
+
+
+class Permit(Model):
+    no = peewee.TextField(unique=True)
+    type = peewee.TextField()
+    grade = peewee.TextField()
+    area_id = peewee.IntegerField()
+    location = peewee.TextField()
+    content = peewee.TextField()
+    medium = peewee.TextField(null=True)
+    medium_lel = peewee.FloatField(null=True)
+    state = peewee.TextField()
+    valid_from = peewee.IntegerField()
+    valid_to = peewee.IntegerField()
+    applicant = peewee.TextField()
+    workers = peewee.TextField()
+    guardian_id = peewee.IntegerField()
+    issuer_id = peewee.IntegerField()
+    reader = peewee.TextField(null=True)
+    measures = peewee.TextField()
+    jsa = peewee.TextField()
+    approval_level = peewee.TextField()
+    simops = peewee.TextField(null=True)
+    approved_by = peewee.TextField(null=True)
+    approved_at = peewee.IntegerField(null=True)
+    briefed_at = peewee.IntegerField(null=True)
+    started_at = peewee.IntegerField(null=True)
+    suspended_at = peewee.IntegerField(null=True)
+    suspended_reason = peewee.TextField(null=True)
+    last_pass_at = peewee.IntegerField(null=True)
+    closed_at = peewee.IntegerField(null=True)
+    closed_by = peewee.TextField(null=True)
+    close_note = peewee.TextField(null=True)
+    created_at = peewee.IntegerField()
+    updated_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "permits"
+
+
+class Analysis(Model):
+    permit_id = peewee.IntegerField()
+    at = peewee.IntegerField()
+    source = peewee.TextField()
+    analyst = peewee.TextField()
+    instrument = peewee.TextField()
+    samples = peewee.TextField()
+    passed = peewee.BooleanField()
+    reasons = peewee.TextField()
+    recorded_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "permit_analyses"
+
+
+class Presence(Model):
+    permit_id = peewee.IntegerField()
+    person_id = peewee.IntegerField()
+    source = peewee.TextField()
+    reader = peewee.TextField(null=True)
+    at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "permit_presence"
+
+
+# ---------------------------------------------------------------- input shapes
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ApplyIn(_In):
+    type: str
+    grade: str = "-"
+    area_id: int = Field(gt=0)
+    location: str = Field(min_length=1, max_length=200)
+    content: str = Field(min_length=1, max_length=1000)
+    medium: str | None = Field(None, max_length=40)
+    medium_lel: float | None = Field(None, gt=0, le=100)
+    valid_from: int = Field(gt=0)
+    valid_to: int = Field(gt=0)
+    workers: list[int] = Field(min_length=1, max_length=30)
+    guardian_id: int = Field(gt=0)
+    issuer_id: int = Field(gt=0)
+    reader: str | None = Field(None, max_length=40)
+    jsa: str = Field("", max_length=4000)
+
+
+class MeasureIn(_In):
+    applies: bool = True
+    by: str = Field(min_length=1, max_length=40)
+
+
+class MeasuresIn(_In):
+    measures: dict[str, MeasureIn]
+
+
+class NoteIn(_In):
+    note: str = Field("", max_length=500)
+
+
+class SampleIn(_In):
+    gas: str = Field(min_length=1, max_length=20)
+    value: float
+    unit: str = Field(min_length=1, max_length=10)
+
+
+class AnalysisIn(_In):
+    source: str = Field("manual", pattern="^(manual|live)$")
+    analyst: str = Field("", max_length=40)
+    instrument: str = Field("", max_length=80)
+    at: int | None = Field(None, gt=0)
+    samples: list[SampleIn] = Field(default_factory=list, max_length=20)
+    oxygen_rich: bool = False
+
+
+class SuspendIn(_In):
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class TapIn(_In):
+    uid: str = Field(min_length=4, max_length=40)
+
+
+def _bad(key: str, zh: str, en: str) -> ValidationFailed:
+    return ValidationFailed(f"{key}：{zh}", f"{key}: {en}", details=[{"key": key}])
+
+
+# ---------------------------------------------------------------- views
+
+def _workers(p: Permit) -> list[int]:
+    return list(json.loads(p.workers))
+
+
+def people_on_job(p: Permit) -> dict[str, list[int]]:
+    return {"worker": _workers(p), "guardian": [p.guardian_id], "issuer": [p.issuer_id]}
+
+
+def _names(ids: Iterable[int]) -> dict[int, str]:
+    ids = list(ids)
+    return {x.id: x.name for x in Person.select().where(Person.id.in_(ids))} if ids else {}
+
+
+def summary(p: Permit, areas: Mapping[int, Area] | None = None) -> dict:
+    """The contract's list entry (GET /api/v1/permits)."""
+    area = (areas or {}).get(p.area_id) or Area.get_or_none(Area.id == p.area_id)
+    return {"id": p.id, "no": p.no, "type": p.type, "grade": p.grade, "area": area.code if area else None,
+            "state": p.state, "valid_from": p.valid_from, "valid_to": p.valid_to,
+            "suspended_reason": p.suspended_reason, "location": p.location}
+
+
+def analysis_dict(a: Analysis) -> dict:
+    return {"id": a.id, "at": a.at, "source": a.source, "analyst": a.analyst, "instrument": a.instrument,
+            "samples": json.loads(a.samples), "passed": bool(a.passed), "reasons": json.loads(a.reasons)}
+
+
+def permit_dict(p: Permit) -> dict:
+    people = people_on_job(p)
+    names = _names({i for ids in people.values() for i in ids})
+    tapped = {x.person_id: x.at for x in Presence.select().where(Presence.permit_id == p.id)}
+    g = R.grade_of(p.type, p.grade)
+    return {**summary(p), "content": p.content, "medium": p.medium, "medium_lel": p.medium_lel,
+            "applicant": p.applicant, "type_name": R.TYPES[p.type][0], "type_name_en": R.TYPES[p.type][1],
+            "grade_name": g.zh, "grade_name_en": g.en, "approval_level": p.approval_level,
+            "workers": [{"id": i, "name": names.get(i), "tapped_at": tapped.get(i)} for i in people["worker"]],
+            "guardian": {"id": p.guardian_id, "name": names.get(p.guardian_id), "tapped_at": tapped.get(p.guardian_id)},
+            "issuer": {"id": p.issuer_id, "name": names.get(p.issuer_id), "tapped_at": tapped.get(p.issuer_id)},
+            "presence_missing": R.presence_missing(people, tapped), "reader": p.reader,
+            "measures": [{"code": c, "zh": zh, "en": en, **json.loads(p.measures).get(c, {})}
+                         for c, zh, en in R.MEASURES[p.type]],
+            "jsa": p.jsa, "simops": json.loads(p.simops) if p.simops else None,
+            "approved_by": p.approved_by, "approved_at": p.approved_at, "briefed_at": p.briefed_at,
+            "started_at": p.started_at, "suspended_at": p.suspended_at, "last_pass_at": p.last_pass_at,
+            "reanalysis_due": R.reanalysis_due(p.type, p.last_pass_at) if p.state == "active" else None,
+            "needs_analysis": p.type in R.NEEDS_ANALYSIS,
+            "closed_at": p.closed_at, "closed_by": p.closed_by, "close_note": p.close_note,
+            "analyses": [analysis_dict(a) for a in Analysis.select().where(Analysis.permit_id == p.id)
+                         .order_by(Analysis.at.desc()).limit(20)]}
+
+
+def get(permit_id: int) -> Permit:
+    p = Permit.get_or_none(Permit.id == permit_id)
+    if p is None:
+        raise NotFound("作业票不存在", "no such permit")
+    return p
+
+
+def _payload(p: Permit, **extra) -> dict:
+    return {**summary(p), **extra}
+
+
+def _live_in(area_id: int, exclude: int | None = None) -> list[Permit]:
+    q = Permit.select().where((Permit.area_id == area_id) & Permit.state.in_(("briefed", *R.LIVE)))
+    return [p for p in q if p.id != exclude]
+
+
+def _transition(p: Permit, action: str) -> str:
+    try:
+        return R.next_state(p.state, action)
+    except ValueError:
+        raise Conflict(f"作业票当前状态（{p.state}）不能执行此操作（{action}）",
+                       f"the permit is {p.state}: cannot {action} it") from None
+
+
+# ---------------------------------------------------------------- the steps
+
+def _default_reader(area_id: int) -> str | None:
+    from appliance.patrol.models import Checkpoint
+
+    cp = Checkpoint.get_or_none((Checkpoint.area_id == area_id) & Checkpoint.active & Checkpoint.reader.is_null(False))
+    return cp.reader if cp else None
+
+
+def apply(data: ApplyIn, *, actor: str, now: int | None = None) -> Permit:
+    """申请: one place, one job; the grade's validity; SIMOPS against the live permits in the area."""
+    now = now or events.now_ms()
+    if data.type not in R.TYPES:
+        raise _bad("type", f"未知作业类型（{', '.join(R.TYPES)}）", f"unknown work type ({', '.join(R.TYPES)})")
+    try:
+        g = R.grade_of(data.type, data.grade)
+    except ValueError as exc:
+        raise _bad("grade", "该作业类型没有此级别", str(exc)) from None
+    why = R.check_validity(data.type, data.grade, data.valid_from, data.valid_to)
+    if why:
+        raise _bad("valid_to", f"有效期不符合 GB 30871-2022（最长 {g.validity_ms // R.H} 小时）", why)
+    area = Area.get_or_none((Area.id == data.area_id) & Area.active)
+    if area is None:
+        raise _bad("area_id", "区域不存在", "no such area")
+    ids = {*data.workers, data.guardian_id, data.issuer_id}
+    found = {x.id for x in Person.select().where(Person.id.in_(list(ids)) & Person.active)}
+    for key, vals in (("workers", data.workers), ("guardian_id", [data.guardian_id]), ("issuer_id", [data.issuer_id])):
+        if any(v not in found for v in vals):
+            raise _bad(key, "人员不存在或已停用", "no such active person")
+    if data.guardian_id in data.workers:
+        raise _bad("guardian_id", "监护人不能同时是作业人员", "the guardian cannot be one of the workers")
+    if data.medium and data.medium not in R.LEL_VV and data.medium_lel is None and data.type in R.NEEDS_ANALYSIS:
+        raise _bad("medium_lel", "介质不在爆炸下限表中，请填写其爆炸下限（% V/V）",
+                   "the medium is not in the LEL table: enter its LEL (% V/V)")
+    others = _live_in(area.id) + list(Permit.select().where((Permit.area_id == area.id)
+                                                          & Permit.state.in_(("applied", "measures_confirmed", "approved"))))
+    verdict = R.simops(data.type, [o.type for o in others])
+    clashing = [o.id for o in others if R.CONFLICTS.get(frozenset({data.type, o.type}))]
+    if verdict == "refuse":
+        raise Conflict(f"交叉作业冲突：同一区域已有与之冲突的作业票（{clashing}），不能同时作业",
+                       f"SIMOPS conflict: permits {clashing} in this area cannot run with this work")
+    level = R.required_level(g.approver, verdict)
+    with events.recording(actor) as rec:
+        seq = Permit.select().count() + 1
+        p = Permit.create(no=f"{data.type[:2].upper()}-{seq:05d}-{now % 100000:05d}", type=data.type,
+                          grade=data.grade, area_id=area.id, location=data.location, content=data.content,
+                          medium=data.medium, medium_lel=data.medium_lel, state="applied",
+                          valid_from=data.valid_from, valid_to=data.valid_to, applicant=actor,
+                          workers=json.dumps(data.workers), guardian_id=data.guardian_id, issuer_id=data.issuer_id,
+                          reader=data.reader or _default_reader(area.id), measures="{}", jsa=data.jsa,
+                          approval_level=level,
+                          simops=json.dumps({"verdict": verdict, "permits": clashing}) if verdict else None,
+                          created_at=now, updated_at=now)
+        rec.emit("permit.applied", entity=("permit", p.id),
+                 payload=_payload(p, location=p.location, content=p.content, approval_level=level,
+                                  simops=verdict, workers=data.workers, guardian_id=data.guardian_id,
+                                  issuer_id=data.issuer_id))
+    return p
+
+
+def confirm_measures(permit_id: int, data: MeasuresIn, *, actor: str) -> Permit:
+    """措施确认: every measure of the type's list confirmed (涉及 / 不涉及) by a named person."""
+    now = events.now_ms()
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        if p.state != "applied":
+            _transition(p, "confirm")
+        known = {c for c, *_ in R.MEASURES[p.type]}
+        unknown = sorted(set(data.measures) - known)
+        if unknown:
+            raise _bad("measures", f"未知措施 {unknown}", f"unknown measures {unknown}")
+        merged = {**json.loads(p.measures),
+                  **{c: {"applies": m.applies, "by": m.by, "at": now} for c, m in data.measures.items()}}
+        missing = R.measures_missing(p.type, merged)
+        p.measures, p.updated_at = json.dumps(merged, ensure_ascii=False), now
+        if not missing:
+            p.state = _transition(p, "confirm")
+        p.save()
+        rec.emit("permit.measures_confirmed" if not missing else "permit.measures_updated", entity=("permit", p.id),
+                 payload=_payload(p, measures=merged, missing=missing))
+    return p
+
+
+def approve(permit_id: int, *, actor: str, role: str, person_id: int | None, note: str = "") -> Permit:
+    """审批: by the grade's level (after SIMOPS), never by the applicant or someone on the job."""
+    now = events.now_ms()
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        to = _transition(p, "approve")
+        if not R.approver_may(p.approval_level, role):
+            raise Forbidden(f"此作业票须由{ {'principal': '主要负责人', 'safety': '安全管理负责人', 'workshop': '车间负责人'}[p.approval_level] }审批",
+                            f"this permit needs approval at the {p.approval_level} level")
+        on_job = [i for ids in people_on_job(p).values() for i in ids]
+        if R.self_approval(actor.removeprefix("user:"), person_id, p.applicant.removeprefix("user:"), on_job):
+            raise Forbidden("不能审批本人申请或参与的作业票", "you may not approve a permit you applied for or work on")
+        if now > p.valid_to:
+            raise Conflict("作业票已过有效期", "the permit has expired")
+        p.state, p.approved_by, p.approved_at, p.updated_at = to, actor, now, now
+        p.save()
+        rec.emit("permit.approved", entity=("permit", p.id), payload=_payload(p, note=note, level=p.approval_level))
+    return p
+
+
+def record_presence(permit_id: int, person_id: int, *, source: str, reader: str | None, at: int, actor: str) -> bool:
+    """A person on the job verified on site; False when they are not on this permit or were seen already."""
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        on_job = {i for ids in people_on_job(p).values() for i in ids}
+        if person_id not in on_job or p.state in ("closed", "cancelled"):
+            return False
+        if Presence.get_or_none((Presence.permit_id == p.id) & (Presence.person_id == person_id)):
+            return False
+        Presence.create(permit_id=p.id, person_id=person_id, source=source, reader=reader, at=at)
+        roles = [r for r, ids in people_on_job(p).items() if person_id in ids]
+        person = Person.get_by_id(person_id)
+        rec.emit("permit.person_verified", entity=("permit", p.id), occurred_at=at,
+                 payload=_payload(p, person_id=person_id, person=person.name, roles=roles, source=source, reader=reader))
+    return True
+
+
+def tap_at_device(permit_id: int, uid: str, *, actor: str) -> dict:
+    """A badge read by a tablet or phone with NFC at the site (or typed from its label)."""
+    person = person_for_badge(uid)
+    if person is None:
+        raise _bad("uid", "未知或已停用的工卡", "unknown or inactive badge")
+    p = get(permit_id)
+    if person.id not in {i for ids in people_on_job(p).values() for i in ids}:
+        raise Conflict(f"{person.name} 不是此作业票的作业人员、监护人或负责人",
+                       f"{person.name} is not a worker, the guardian or the issuer of this permit")
+    record_presence(permit_id, person.id, source="tablet", reader=None, at=events.now_ms(), actor=actor)
+    return {"person_id": person.id, "person": person.name}
+
+
+def on_tap(ev) -> None:
+    """Bus subscriber: a badge tap (patrol.tap) at a permit's site reader verifies that person on it."""
+    if ev.type != "patrol.tap":
+        return
+    pl = ev.payload
+    person, reader = pl.get("person_id"), pl.get("reader")
+    if not person or not reader or pl.get("outcome") not in ("ok", "reader_login", "outside_round", "repeat"):
+        return
+    for p in Permit.select().where((Permit.reader == reader)
+                                   & Permit.state.in_(("approved", "briefed", "active", "suspended"))):
+        record_presence(p.id, person, source="reader", reader=reader, at=ev.occurred_at, actor=f"device:reader:{reader}")
+
+
+def brief(permit_id: int, *, actor: str, note: str = "") -> Permit:
+    """现场交底: the workers, the guardian and the issuer verified on site; the guardian free of other jobs."""
+    now = events.now_ms()
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        to = _transition(p, "brief")
+        tapped = [x.person_id for x in Presence.select().where(Presence.permit_id == p.id)]
+        missing = R.presence_missing(people_on_job(p), tapped)
+        if missing:
+            zh = "、".join({"worker": "作业人", "guardian": "监护人", "issuer": "作业负责人"}[m] for m in missing)
+            raise Conflict(f"以下人员尚未在现场刷卡确认：{zh}", f"not yet verified on site by badge: {', '.join(missing)}")
+        busy = [o.guardian_id for o in Permit.select().where(Permit.state.in_(("briefed", *R.LIVE)) & (Permit.id != p.id))]
+        if R.guardian_busy(p.guardian_id, busy):
+            raise Conflict("监护人正在监护另一项作业（一人只能监护一处）", "the guardian is watching another job")
+        p.state, p.briefed_at, p.updated_at = to, now, now
+        p.save()
+        rec.emit("permit.briefed", entity=("permit", p.id), payload=_payload(p, note=note))
+    return p
+
+
+def _samples_live(p: Permit, points: list[dict]) -> list[dict]:
+    from appliance.gas.gases import GASES
+
+    area = Area.get_by_id(p.area_id)
+    mine = [v for v in points if v.get("area") == area.code and GASES.get(v.get("gas", ""))
+            and GASES[v["gas"]].kind in ("combustible", "toxic", "oxygen")]
+    if not mine:
+        raise Conflict(f"区域 {area.name} 没有固定式检测器，请手工录入分析",
+                       f"no fixed detectors in {area.name_en or area.name}: enter the analysis by hand")
+    blocked = [why for v in mine if (why := R.point_blocks(v))]
+    if blocked:
+        raise Conflict(f"检测器不可用于分析：{blocked}", f"detectors cannot give an analysis now: {blocked}")
+    return [{"gas": v["gas"], "value": v["value"], "unit": v["unit"], "point": v["id"]} for v in mine]
+
+
+def _sample(s: Mapping) -> R.Sample:
+    from appliance.gas.gases import GASES
+
+    g = GASES.get(s["gas"])
+    if g is None or g.kind not in ("combustible", "toxic", "oxygen"):
+        raise _bad("samples", f"未知气体 {s['gas']}", f"unknown gas {s['gas']}")
+    oel = None
+    if g.kind == "toxic":
+        oel = g.oel_ppm if s["unit"] == "ppm" else g.oel_mg_m3 if s["unit"] in ("mg/m3", "mg/m³") else None
+    return R.Sample(s["gas"], g.kind, float(s["value"]), s["unit"], oel)
+
+
+def analyse(permit_id: int, data: AnalysisIn, *, actor: str, points: list[dict] | None = None) -> Analysis:
+    """气体分析: entered by hand (analyst, instrument, time, values) or taken now from the live fixed detectors."""
+    now = events.now_ms()
+    p = get(permit_id)
+    if p.state in ("closed", "cancelled"):
+        raise Conflict("作业票已结束", "the permit is finished")
+    if data.source == "live":
+        if points is None:
+            raise Conflict("气体检测未运行，请手工录入分析", "gas monitoring is not running: enter the analysis by hand")
+        raw = _samples_live(p, points) + [s.model_dump() for s in data.samples]
+        at, analyst, instrument = now, data.analyst or actor, data.instrument or "fixed detectors"
+    else:
+        if not data.samples:
+            raise _bad("samples", "请至少录入一项分析数据", "enter at least one sample")
+        if not data.analyst:
+            raise _bad("analyst", "请填写分析人", "the analyst is required")
+        at = data.at or now
+        if at > now + 60_000:
+            raise _bad("at", "分析时间不能在将来", "the time cannot be in the future")
+        raw, analyst, instrument = [s.model_dump() for s in data.samples], data.analyst, data.instrument
+    samples = [_sample(s) for s in raw]
+    for s, r in zip(samples, raw, strict=True):
+        r.update(kind=s.kind, oel=s.oel)
+    passed, reasons = R.judge_analysis(p.type, samples, p.medium_lel or R.LEL_VV.get(p.medium or ""), data.oxygen_rich)
+    with events.recording(actor) as rec:
+        a = Analysis.create(permit_id=p.id, at=at, source=data.source, analyst=analyst, instrument=instrument,
+                            samples=json.dumps(raw, ensure_ascii=False), passed=passed,
+                            reasons=json.dumps(reasons, ensure_ascii=False), recorded_at=now)
+        if passed and (p.last_pass_at is None or at > p.last_pass_at):
+            Permit.update(last_pass_at=at, updated_at=now).where(Permit.id == p.id).execute()
+        rec.emit("permit.analysed", entity=("permit", p.id), occurred_at=at,
+                 payload=_payload(p, analysis_id=a.id, source=data.source, passed=passed, reasons=reasons,
+                                  samples=raw, analyst=analyst))
+    return a
+
+
+def start(permit_id: int, *, actor: str) -> Permit:
+    """作业: within the validity, behind the gas gate (a passing analysis ≤ 30 min old)."""
+    now = events.now_ms()
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        to = _transition(p, "start")
+        if not p.valid_from - 5 * 60_000 <= now <= p.valid_to:
+            raise Conflict("不在作业票有效期内", "outside the permit's validity")
+        why = R.analysis_gate(p.type, p.grade, now, p.last_pass_at)
+        if why:
+            raise Conflict(f"气体分析不合格或已超过 30 分钟，不能开始作业（{why}）", f"gas gate: {why}")
+        p.state, p.started_at, p.updated_at = to, now, now
+        p.save()
+        rec.emit("permit.started", entity=("permit", p.id), payload=_payload(p))
+    return p
+
+
+def suspend(permit_id: int, reason: str, *, actor: str, at: int | None = None, interlock: bool = False) -> Permit:
+    now = at or events.now_ms()
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        to = _transition(p, "suspend")
+        p.state, p.suspended_at, p.suspended_reason, p.updated_at = to, now, reason, events.now_ms()
+        p.save()
+        rec.emit("permit.suspended", entity=("permit", p.id), occurred_at=now,
+                 payload=_payload(p, interlock=interlock, guardian_id=p.guardian_id))
+    return p
+
+
+def resume(permit_id: int, *, actor: str) -> Permit:
+    """Resume after a suspension: only with a passing analysis taken after it (and within 30 min)."""
+    now = events.now_ms()
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        to = _transition(p, "resume")
+        if now > p.valid_to:
+            raise Conflict("作业票已过有效期", "the permit has expired")
+        gate = R.analysis_gate(p.type, p.grade, now, p.last_pass_at, resuming_since=p.suspended_at)
+        # a suspension by the interlock needs a new analysis even for types without a gas gate
+        if gate is None and p.type not in R.NEEDS_ANALYSIS and p.suspended_reason and p.suspended_reason.startswith("interlock"):
+            gate = R.analysis_gate("hot_work", p.grade, now, p.last_pass_at, resuming_since=p.suspended_at)
+        if gate:
+            raise Conflict(f"恢复作业需要暂停后新的合格气体分析（{gate}）", f"resuming needs a new analysis: {gate}")
+        was = p.suspended_reason
+        p.state, p.suspended_reason, p.suspended_at, p.updated_at = to, None, None, now
+        p.save()
+        rec.emit("permit.resumed", entity=("permit", p.id), payload=_payload(p, after=was))
+    return p
+
+
+def close(permit_id: int, *, actor: str, note: str = "") -> Permit:
+    """完工验收: the work is done and the site checked."""
+    now = events.now_ms()
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        p.state = _transition(p, "close")
+        p.closed_at, p.closed_by, p.close_note, p.updated_at = now, actor, note, now
+        p.save()
+        rec.emit("permit.closed", entity=("permit", p.id), payload=_payload(p, note=note))
+    return p
+
+
+def cancel(permit_id: int, *, actor: str, note: str = "") -> Permit:
+    now = events.now_ms()
+    with events.recording(actor) as rec:
+        p = get(permit_id)
+        p.state, p.updated_at, p.close_note = _transition(p, "cancel"), now, note
+        p.save()
+        rec.emit("permit.cancelled", entity=("permit", p.id), payload=_payload(p, note=note))
+    return p
+
+
+def on_gas_event(ev) -> int:
+    """Bus subscriber, the live interlock: a level-1/2 alarm, an over-range or a fault on a detector in an
+    active permit's area suspends that permit (within the poll that raised it). Returns how many."""
+    why = R.interlock_reason(ev.type, ev.payload)
+    code = ev.payload.get("area")
+    if why is None or not code:
+        return 0
+    area = Area.get_or_none(Area.code == code)
+    if area is None:
+        return 0
+    n = 0
+    for p in Permit.select().where((Permit.area_id == area.id) & (Permit.state == "active")):
+        suspend(p.id, f"interlock: {why}", actor="system:interlock", at=ev.occurred_at, interlock=True)
+        n += 1
+    return n
+
+
+def subscriber(ev) -> None:
+    """One bus subscriber for both: gas events and badge taps."""
+    if ev.type.startswith(("alarm.", "point.")):
+        on_gas_event(ev)
+    elif ev.type == "patrol.tap":
+        on_tap(ev)
+
+
+def seed_demo(actor: str = "system:demo") -> list[Permit]:
+    """The demo's permits (once): hot work (二级动火) in the tank farm and a confined-space entry in the
+    reactor hall, both taken through every step to `active`, so `--scenario gas-leak` suspends the first."""
+    if Permit.select().exists():
+        return []
+    from appliance.core.auth import User
+
+    by_no = {x.employee_no: x.id for x in Person.select()}
+    areas = {a.code: a.id for a in Area.select()}
+    approver = User.get_or_none(User.login == "zhangwei")
+    now = events.now_ms()
+    jobs = [
+        ApplyIn(type="hot_work", grade="2", area_id=areas["TANK"], location="T-102 储罐罐顶呼吸阀", medium="CH4",
+                content="更换呼吸阀法兰垫片，电焊固定支架", valid_from=now - 60_000, valid_to=now + 72 * R.H - 120_000,
+                workers=[by_no["C2001"]], guardian_id=by_no["E1003"], issuer_id=by_no["E1002"],
+                jsa="火花引燃罐区可燃气；高处坠落；灼烫"),
+        ApplyIn(type="confined_space", grade="-", area_id=areas["REACT"], location="R-201 反应釜内", medium="CH4",
+                content="反应釜内部清理与检查", valid_from=now - 60_000, valid_to=now + 24 * R.H - 120_000,
+                workers=[by_no["E1009"]], guardian_id=by_no["E1005"], issuer_id=by_no["E1002"],
+                jsa="缺氧窒息；有毒气体中毒；残留物料"),
+    ]
+    out = []
+    for job in jobs:
+        p = apply(job, actor=actor)
+        confirm_measures(p.id, MeasuresIn(measures={c: MeasureIn(by="王芳") for c, *_ in R.MEASURES[p.type]}),
+                         actor=actor)
+        approve(p.id, actor="user:zhangwei", role="safety_officer",
+                person_id=approver.person_id if approver else None, note="同意（演示）")
+        for who in {*_workers(p), p.guardian_id, p.issuer_id}:
+            record_presence(p.id, who, source="reader", reader=p.reader, at=events.now_ms(), actor=actor)
+        brief(p.id, actor=actor)
+        samples = [SampleIn(gas="CH4", value=1.0, unit="%LEL")]
+        if p.type == "confined_space":
+            samples += [SampleIn(gas="O2", value=20.8, unit="%VOL"), SampleIn(gas="CO", value=2, unit="ppm")]
+        analyse(p.id, AnalysisIn(source="manual", analyst="陈静", instrument="四合一便携式检测仪", samples=samples),
+                actor=actor)
+        out.append(start(p.id, actor=actor))
+    return out

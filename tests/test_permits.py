@@ -1,0 +1,243 @@
+"""Special work permits through the API (GB 30871-2022): apply → measures → approve → people verified by
+badge → 交底 → gas analysis → start → interlock suspension → resume after a new analysis → close; the
+contract of GET /api/v1/permits; SIMOPS, guardian, approval level and self-approval refusals."""
+from __future__ import annotations
+
+import pytest
+
+from appliance.core import events
+from appliance.core import people as P
+from appliance.core.events import Committed
+
+UIDS = {"welder": "04C0FFEE000001", "helper": "04C0FFEE000002", "guardian": "04A1B2C3D4E5F8",
+        "issuer": "04A1B2C3D4E5F7", "guardian2": "04A1B2C3D4E5FA"}
+
+
+@pytest.fixture
+def site(app, users, as_role):
+    areas = {}
+    for code in ("TANK", "REACT"):
+        areas[code] = P.create_area(P.AreaIn(code=code, name={"TANK": "储罐区", "REACT": "反应车间"}[code], kind="process",
+                                             polygon=[[0, 0], [9, 0], [9, 9]]), actor="system:test").id
+    people = {}
+    for i, (key, uid) in enumerate(UIDS.items()):
+        p = P.create_person(P.PersonIn(employee_no=f"E{i}", name=f"人员{key}", kind="employee"), actor="system:test")
+        P.issue_badge(P.BadgeIn(uid=uid, person_id=p.id), actor="system:test")
+        people[key] = p.id
+    c = {r: as_role(r) for r in ("admin", "safety_officer", "supervisor", "worker", "kiosk")}
+    return c, areas, people
+
+
+def body(areas, people, **kw):
+    now = events.now_ms()
+    return {"type": "hot_work", "grade": "2", "area_id": areas["TANK"], "location": "T-101 罐顶",
+            "content": "更换呼吸阀法兰，焊接", "medium": "CH4", "valid_from": now - 60_000, "valid_to": now + 8 * 3_600_000,
+            "workers": [people["welder"], people["helper"]], "guardian_id": people["guardian"],
+            "issuer_id": people["issuer"], **kw}
+
+
+def apply(c, areas, people, who="worker", **kw):
+    r = c[who].post("/api/v1/permits", json=body(areas, people, **kw))
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return r.get_json()
+
+
+def to_briefed(c, pid, approver="supervisor"):
+    from appliance.permits.rules import MEASURES
+
+    ptype = c["admin"].get(f"/api/v1/permits/{pid}").get_json()["type"]
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/measures",
+                             json={"measures": {m: {"applies": True, "by": "王芳"} for m, *_ in MEASURES[ptype]}})
+    assert r.get_json()["state"] == "measures_confirmed", r.get_data(as_text=True)
+    r = c[approver].post(f"/api/v1/permits/{pid}/approve", json={"note": "同意"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()
+
+
+def tap_all(c, pid, keys=("welder", "helper", "guardian", "issuer")):
+    for k in keys:
+        r = c["worker"].post(f"/api/v1/permits/{pid}/taps", json={"uid": UIDS[k]})
+        assert r.status_code == 200, r.get_data(as_text=True)
+
+
+def manual(c, pid, value, gas="CH4", unit="%LEL", **kw):
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/analyses", json={
+        "source": "manual", "analyst": "陈静", "instrument": "PGM-2400",
+        "samples": [{"gas": gas, "value": value, "unit": unit}], **kw})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return r.get_json()["analysis"]
+
+
+def gas_event(type_, **payload):
+    return Committed(seq=1, id="x", type=type_, occurred_at=events.now_ms(), recorded_at=events.now_ms(),
+                     actor="system", entity_type="alarm", entity_id="1", payload=payload, hash="")
+
+
+def test_hot_work_through_every_step_with_the_interlock(site):
+    c, areas, people = site
+    p = apply(c, areas, people)
+    pid = p["id"]
+    assert p["state"] == "applied" and p["approval_level"] == "workshop" and p["applicant"] == "user:u_worker"
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/approve", json={}).status_code == 409  # measures first
+    # a measure list half done stays "applied"
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/measures", json={"measures": {"isolate": {"by": "王芳"}}})
+    assert r.get_json()["state"] == "applied"
+    assert c["worker"].post(f"/api/v1/permits/{pid}/approve", json={}).status_code == 403   # not a worker's to approve
+    to_briefed(c, pid)
+    assert c["admin"].get(f"/api/v1/permits/{pid}").get_json()["state"] == "approved"
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={})
+    assert r.status_code == 409 and "作业人" in r.get_json()["error"]["message"]     # nobody tapped yet
+    tap_all(c, pid)
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={}).get_json()["state"] == "briefed"
+    # the gas gate: no analysis, then a failing one (CH4 10 %LEL = 0.5 %V/V, not < 0.5), then a passing one
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={}).status_code == 409
+    assert manual(c, pid, 10.0)["passed"] is False
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={}).status_code == 409
+    old = manual(c, pid, 2.0, at=events.now_ms() - 31 * 60_000)        # passing but older than 30 min
+    assert old["passed"] is True
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={}).status_code == 409
+    manual(c, pid, 2.0)
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={})
+    assert r.status_code == 200 and r.get_json()["state"] == "active"
+    # the contract
+    listed = c["kiosk"].get("/api/v1/permits?state=active").get_json()["permits"]
+    (entry,) = [x for x in listed if x["id"] == pid]
+    assert {"id", "type", "grade", "area", "state", "valid_from", "valid_to", "suspended_reason"} <= set(entry)
+    assert entry["area"] == "TANK" and entry["type"] == "hot_work" and entry["grade"] == "2"
+    # a gas alarm in another area leaves it; a level-1 alarm in TANK suspends it
+    from appliance.permits import service as S
+    assert S.on_gas_event(gas_event("alarm.raised", point="GT-201", area="REACT", level=2)) == 0
+    assert S.on_gas_event(gas_event("alarm.cleared", point="GT-101", area="TANK", level=0)) == 0
+    assert S.on_gas_event(gas_event("alarm.raised", point="GT-101", area="TANK", level=1)) == 1
+    got = c["kiosk"].get("/api/v1/permits?state=suspended").get_json()["permits"]
+    (entry,) = [x for x in got if x["id"] == pid]
+    assert "GT-101" in entry["suspended_reason"] and "level-1" in entry["suspended_reason"]
+    # resuming needs a new analysis, taken after the suspension
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/resume", json={})
+    assert r.status_code == 409
+    manual(c, pid, 1.0)
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/resume", json={})
+    assert r.status_code == 200 and r.get_json()["state"] == "active" and r.get_json()["suspended_reason"] is None
+    # a comm fault suspends too
+    assert S.on_gas_event(gas_event("point.fault", point="GT-101", area="TANK", reason="comm timeout")) == 1
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/close", json={"note": "现场清理完毕"})
+    assert r.get_json()["state"] == "closed"
+    assert [x["id"] for x in c["kiosk"].get("/api/v1/permits?state=closed").get_json()["permits"]] == [pid]
+    types = [e.type for e in events.Event.select().where(events.Event.entity_type == "permit").order_by(events.Event.seq)]
+    assert types[0] == "permit.applied" and types[-1] == "permit.closed"
+    for t in ("permit.approved", "permit.person_verified", "permit.briefed", "permit.analysed", "permit.started",
+              "permit.suspended", "permit.resumed"):
+        assert t in types
+
+
+def test_bad_input_names_the_field(site):
+    c, areas, people = site
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, grade="1", valid_to=events.now_ms() + 9 * 3_600_000))
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "valid_to"   # 一级 ≤ 8 h
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, type="welding"))
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "type"
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, guardian_id=people["welder"]))
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "guardian_id"
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, workers=[]))
+    assert r.status_code == 422
+    assert c["kiosk"].get("/api/v1/permits?state=bogus").status_code == 422
+    assert c["kiosk"].get("/api/v1/permits").get_json()["permits"] == []   # nothing was stored
+
+
+def test_approval_level_and_no_self_approval(site):
+    c, areas, people = site
+    p = apply(c, areas, people, who="supervisor", grade="1", valid_to=events.now_ms() + 7 * 3_600_000)
+    assert p["approval_level"] == "safety"
+    from appliance.permits.rules import MEASURES
+    c["supervisor"].post(f"/api/v1/permits/{p['id']}/measures",
+                         json={"measures": {m: {"by": "王芳"} for m, *_ in MEASURES["hot_work"]}})
+    r = c["supervisor"].post(f"/api/v1/permits/{p['id']}/approve", json={})
+    assert r.status_code == 403                                    # 一级动火: the safety manager, not the shift
+    q = apply(c, areas, people, who="supervisor", area_id=areas["REACT"], guardian_id=people["guardian2"])
+    c["supervisor"].post(f"/api/v1/permits/{q['id']}/measures",
+                         json={"measures": {m: {"by": "王芳"} for m, *_ in MEASURES["hot_work"]}})
+    r = c["supervisor"].post(f"/api/v1/permits/{q['id']}/approve", json={})
+    assert r.status_code == 403 and "本人" in r.get_json()["error"]["message"]   # the applicant approving
+    assert c["safety_officer"].post(f"/api/v1/permits/{p['id']}/approve", json={}).status_code == 200
+
+
+def test_simops_and_one_guardian_one_job(site):
+    c, areas, people = site
+    hot = apply(c, areas, people)
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, type="confined_space", grade="-"))
+    assert r.status_code == 409 and "交叉作业" in r.get_json()["error"]["message"]
+    lift = apply(c, areas, people, type="lifting", grade="3", guardian_id=people["guardian2"])
+    assert lift["approval_level"] == "safety" and lift["simops"]["verdict"] == "escalate"
+    # the same guardian on two jobs at once: the second 交底 is refused
+    other = apply(c, areas, people, type="height", grade="I", area_id=areas["REACT"])
+    for pid in (hot["id"], other["id"]):
+        to_briefed(c, pid)
+        tap_all(c, pid)
+    assert c["supervisor"].post(f"/api/v1/permits/{hot['id']}/brief", json={}).status_code == 200
+    r = c["supervisor"].post(f"/api/v1/permits/{other['id']}/brief", json={})
+    assert r.status_code == 409 and "监护" in r.get_json()["error"]["message"]
+
+
+def test_badge_tap_at_the_site_reader_and_live_analysis(site):
+    c, areas, people = site
+    from appliance.permits import service as S
+
+    p = apply(c, areas, people, reader="CP-TANK")
+    to_briefed(c, p["id"])
+    tap = gas_event("patrol.tap", reader="CP-TANK", person_id=people["welder"], outcome="reader_login")
+    S.on_tap(tap)
+    S.on_tap(gas_event("patrol.tap", reader="CP-DOCK", person_id=people["helper"], outcome="reader_login"))
+    d = c["admin"].get(f"/api/v1/permits/{p['id']}").get_json()
+    assert [w["tapped_at"] is not None for w in d["workers"]] == [True, False]
+    # a stranger's badge on the tablet is refused, naming the person
+    r = c["worker"].post(f"/api/v1/permits/{p['id']}/taps", json={"uid": "04DEADBEEF0000"})
+    assert r.status_code == 422
+    # live analysis: no sensor loop in this app → a clear refusal; with points, the area's detectors
+    r = c["supervisor"].post(f"/api/v1/permits/{p['id']}/analyses", json={"source": "live"})
+    assert r.status_code == 409
+    ok = [{"id": "GT-101", "gas": "CH4", "area": "TANK", "value": 1.0, "unit": "%LEL", "state": "normal", "level": 0},
+          {"id": "GT-102", "gas": "H2S", "area": "TANK", "value": 0.5, "unit": "ppm", "state": "normal", "level": 0},
+          {"id": "GT-201", "gas": "EX", "area": "REACT", "value": 80, "unit": "%LEL", "state": "alarm2", "level": 2}]
+    a = S.analyse(p["id"], S.AnalysisIn(source="live"), actor="user:u_supervisor", points=ok)
+    assert a.passed and a.source == "live"
+    ok[0] = {**ok[0], "value": 30, "level": 1, "state": "alarm1"}
+    with pytest.raises(Exception, match="GT-101"):
+        S.analyse(p["id"], S.AnalysisIn(source="live"), actor="user:u_supervisor", points=ok)
+
+
+def test_demo_seed_makes_two_active_permits_and_the_leak_suspends_the_tank_farm_one(tmp_path):
+    """What `make demo` seeds; the gas-leak scenario's first alarm at GT-101 (TANK) suspends the hot work."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys, json; from appliance import demo; from appliance.permits import service as S; "
+            "from appliance.core.events import Committed; "
+            "demo.prepare(sys.argv[1], 18999, '127.0.0.1'); "
+            "ps = {p.type: p.state for p in S.Permit.select()}; "
+            "ev = Committed(1, 'x', 'alarm.raised', 0, 0, 's', 'alarm', '1', {'point': 'GT-101', 'area': 'TANK', 'level': 1}, ''); "
+            "n = S.on_gas_event(ev); "
+            "after = {p.type: (p.state, p.suspended_reason) for p in S.Permit.select()}; "
+            "print(json.dumps([ps, n, after], ensure_ascii=False))")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    import json
+    before, n, after = json.loads(r.stdout.strip().splitlines()[-1])
+    assert before == {"hot_work": "active", "confined_space": "active"}
+    assert n == 1 and after["hot_work"][0] == "suspended" and "GT-101" in after["hot_work"][1]
+    assert after["confined_space"][0] == "active"
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_permit_pages_render(site, lang):
+    c, areas, people = site
+    p = apply(c, areas, people)
+    c["supervisor"].c.set_cookie("lang", lang)
+    for path in ("/tablet/permits", f"/tablet/permits/{p['id']}", f"/tablet/permits/{p['id']}/print",
+                 "/tablet/permits/guard"):
+        r = c["supervisor"].get(path)
+        assert r.status_code == 200, path
+    html = c["supervisor"].get(f"/tablet/permits/{p['id']}/print").get_data(as_text=True)
+    assert "动火作业安全作业票" in html and "T-101 罐顶" in html
