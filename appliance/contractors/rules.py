@@ -90,12 +90,12 @@ def firm_status(docs: Iterable[Doc], blacklisted: bool, today: date,
     problems: list[str] = []
     worst = "ok"
     for kind in required:
-        d = best.get(kind)
-        if d is None:
+        held = best.get(kind)
+        if held is None:
             problems.append(f"missing:{kind}")
             worst = "expired"
             continue
-        st = document_state(d.expires_on, today, expiring_days)
+        st = document_state(held.expires_on, today, expiring_days)
         if st == "expired":
             problems.append(f"expired:{kind}")
             worst = "expired"
