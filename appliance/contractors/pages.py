@@ -53,7 +53,7 @@ def firm(firm_id: int):
     return render_template("contractors/firm.html", firm=S.firm_dict(f, on),
                            documents=[S.document_dict(d, on) for d in S._docs_of(f.id)], staff=staff, jobs=jobs,
                            evaluations=evaluations, job_titles={j["id"]: j["title"] for j in jobs},
-                           areas={a.id: a for a in P.Area.select().where(P.Area.active)}, doc_kinds=R.DOC_KINDS,
+                           areas={a.id: P.area_dict(a) for a in P.Area.select().where(P.Area.active)}, doc_kinds=R.DOC_KINDS,
                            cert_types=R.CERT_TYPES, today=on.isoformat(), me=principal().actor,
                            can_write=_can("contractors.write"), can_review=_can("contractors.review"),
                            can_upload=_can("hazards.report"))
@@ -79,7 +79,7 @@ def job(job_id: int):
     return render_template("contractors/job.html", job=d, firm=Firm.get_by_id(j.firm_id), people=people,
                            briefings=briefings, cert_types=R.CERT_TYPES, start_refusal=refusal,
                            start_refusals=S.START_REFUSALS, me=principal().actor,
-                           area=P.Area.get_or_none(P.Area.id == j.area_id) if j.area_id else None,
+                           area=P.area_dict(a) if j.area_id and (a := P.Area.get_or_none(P.Area.id == j.area_id)) else None,
                            can_review=_can("contractors.review"), can_brief=_can("contractors.brief"),
                            grades=dict(R.GRADES))
 
