@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 import drivers
+from appliance.contractors.config import ContractorsConfig
 from appliance.core.config import (
     AuthConfig,
     DiscoveryConfig,
@@ -47,6 +48,7 @@ class Config(Section):
     vision: VisionConfig = VisionConfig()
     readers: list[drivers.config_union("reader")] = Field(default_factory=list)  # type: ignore[valid-type]
     risk: RiskConfig = RiskConfig()  # [risk]: shift change, LEC / LS cut-offs (appliance/risk/config.py)
+    contractors: ContractorsConfig = ContractorsConfig()  # [contractors]: gate readers (appliance/contractors/config.py)
     sync: SyncConfig = SyncConfig()  # [[sync.endpoints]]: cloud and regulator uplinks (sync/config.py)
 
     @model_validator(mode="after")

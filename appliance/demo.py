@@ -47,6 +47,7 @@ PEOPLE = [
     ("E1009", "周杰", "employee", "生产部", "巡检员", "", "03FEFFE011223344"),
     ("C2001", "吴刚", "contractor", "", "焊工", "江东建设工程有限公司", "04C0FFEE000001"),
     ("C2002", "孙丽", "contractor", "", "架子工", "江东建设工程有限公司", "04C0FFEE000002"),
+    ("C2003", "周平", "contractor", "", "管道安装工", "临江安装工程有限公司", "04C0FFEE000003"),  # refused at the gate
     ("E1010", "郑浩", "employee", "厂部", "厂长", "", "04A1B2C3D4E600"),
 ]
 
@@ -146,6 +147,7 @@ def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = No
         '[logging]\nformat = "text"\n\n'
         # 16号令 Art. 18: a major hazard is closed by the principal's sign-off; in the demo the admin plays him
         '[hazards]\nprincipal_logins = ["admin"]\n\n'
+        '[contractors]\nentry_readers = ["GATE"]\n\n'   # the gate's badge reader (appliance/demo_contractors.py)
         + (points_toml(sim_port) if sim_port else "")
         + ("\n" + field_devices_toml(*field_ports) if field_ports else "")
         + ("\n" + sync_toml(sync_port) if sync_port else "")
@@ -303,7 +305,7 @@ def seed_permits() -> None:
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
             sim_port: int | None = None, field_ports: tuple[str, str] | None = None,
             sync_port: int | None = None, readers_toml: str = "") -> tuple[Config, dict]:
-    from appliance import demo_patrol
+    from appliance import demo_contractors, demo_patrol
 
     path = write_config(Path(data_dir), port, host, sim_port, field_ports, sync_port, readers_toml)
     config = load_config(path)
@@ -313,6 +315,7 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
     demo_patrol.seed()
     seed_permits()
+    demo_contractors.seed()   # two contractor firms at the gate, one with an expired licence
     # each checkpoint screen has its own device token, named after its reader: it may answer the
     # checklist of taps at that reader only
     tokens = creds.setdefault("checkpoint_tokens", {})

@@ -18,6 +18,7 @@ ENABLED = (
     "appliance.patrol",
     "appliance.stations",
     "appliance.vision",
+    "appliance.contractors",
     "appliance.permits",
     "sync",
     "kiosk_ui",

@@ -1,0 +1,148 @@
+"""The gate: a badge tap at a reader named in [contractors] entry_readers / exit_readers becomes an entry
+decision (allowed / refused with its reason) or an exit, one `gate_entries` row and one event each.
+
+How a tap gets here: the patrol domain owns every configured reader (and the satellite stations' posts)
+and writes each tap as a `patrol.tap` event; `on_event` (subscribed to the event bus by this domain's
+start hook) takes the ones at gate readers. The decision is made once per tap (`tap_id` is unique), so a
+replayed event decides nothing twice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from appliance.contractors import config as C
+from appliance.contractors import rules as R
+from appliance.contractors import service as S
+from appliance.contractors.models import Firm, GateEntry, Job, JobWorker, Worker
+from appliance.core import events
+from appliance.core import people as P
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = ("unknown_badge", "inactive_badge", "bad_uid")   # patrol's outcomes for a card that is nobody's
+
+
+def facts_for(person_id: int | None, on, certs: tuple[R.Cert, ...] | None = None) -> tuple[R.EntryFacts, Firm | None]:
+    """What the rules need about this person today. `certs`: their 特种作业 certificates from the training
+    domain — None until that source is wired (the decision then names the check as not made)."""
+    person = P.Person.get_or_none(P.Person.id == person_id) if person_id else None
+    if person is None or not person.active:
+        return R.EntryFacts(known=False, contractor=False), None
+    w = Worker.get_or_none(Worker.person_id == person.id)
+    if w is None:
+        if person.kind == "contractor":   # a contractor in the core but registered with no firm here
+            return R.EntryFacts(known=True, contractor=True, firm=None), None
+        return R.EntryFacts(known=True, contractor=False), None
+    firm = Firm.get_by_id(w.firm_id)
+    jobs = tuple(R.Job(j.id, j.status, S._d(j.starts_on), S._d(j.ends_on), tuple(json.loads(j.required_certs)))  # type: ignore[arg-type]
+                 for j in Job.select().join(JobWorker, on=(JobWorker.job_id == Job.id))
+                 .where(JobWorker.person_id == person.id))
+    return R.EntryFacts(known=True, contractor=True, firm=S.firm_state(firm, on), trained_on=S._d(w.trained_on),
+                        jobs=jobs, certs=certs), firm
+
+
+def decide(reader: str, person_id: int | None, at: int, *, tap_id: int | None = None, uid_tail: str = "",
+           actor: str | None = None) -> dict | None:
+    """Decide one tap at a gate reader; returns the entry (also the event payload), or None when the reader
+    is not a gate or this tap was decided already."""
+    cfg = C.current()
+    if reader in cfg.exit_readers:
+        direction = "out"
+    elif reader in cfg.entry_readers:
+        direction = "in"
+    else:
+        return None
+    with events.recording(actor or f"device:reader:{reader}") as rec:
+        if tap_id is not None and GateEntry.get_or_none(GateEntry.tap_id == tap_id):
+            return None
+        on = S.today(at)
+        facts, firm = facts_for(person_id, on)
+        person = P.Person.get_or_none(P.Person.id == person_id) if person_id else None
+        reasons: tuple[str, ...]
+        job_id: int | None = None
+        if direction == "out":
+            decision, reason, reasons = ("exit", "exit", ()) if facts.known else \
+                ("refused", "unknown_badge", ("unknown_badge",))
+        else:
+            d = R.entry_decision(facts, on, cfg.entry_training_days)
+            decision, reason, reasons, job_id = ("allowed" if d.allowed else "refused"), d.reason, d.reasons, d.job_id
+        e = GateEntry.create(tap_id=tap_id, at=at, reader=reader, direction=direction,
+                             person_id=person.id if person and facts.known else None,
+                             firm_id=firm.id if firm else None, job_id=job_id, uid_tail=uid_tail, decision=decision,
+                             reason=reason, reasons=json.dumps(list(reasons)), recorded_at=events.now_ms())
+        out = entry_dict(e, person, firm)
+        kind = {"allowed": "contractor.gate_allowed", "refused": "contractor.gate_refused", "exit": "contractor.gate_exit"}
+        # the board's line names somebody even for a card that is nobody's
+        shown = {**out, "person": out["person"] or f"…{uid_tail}", "firm": out["firm"] or "—"}
+        rec.emit(kind[decision], entity=("gate_entry", e.id), payload=shown, occurred_at=at)
+    log.info("gate decision", extra={"reader": reader, "decision": decision, "reason": reason})
+    return out
+
+
+def entry_dict(e: GateEntry, person: P.Person | None = None, firm: Firm | None = None) -> dict:
+    """The API contract's entry ({at, person, firm, reader, decision, reason}) and what the screens show."""
+    if person is None and e.person_id:
+        person = P.Person.get_or_none(P.Person.id == e.person_id)
+    if firm is None and e.firm_id:
+        firm = Firm.get_or_none(Firm.id == e.firm_id)
+    zh, en = S.reason_text(e.reason)
+    details = [c for c in json.loads(e.reasons) if ":" in c]
+    return {"id": e.id, "at": e.at, "person": person.name if person else None, "person_id": e.person_id,
+            "firm": firm.name if firm else None, "firm_id": e.firm_id, "reader": e.reader, "direction": e.direction,
+            "decision": e.decision, "reason": e.reason, "reasons": json.loads(e.reasons), "details": details,
+            "reason_zh": zh, "reason_en": en, "job_id": e.job_id, "uid_tail": e.uid_tail}
+
+
+def on_event(ev) -> None:
+    """Bus subscriber: a `patrol.tap` at a gate reader is decided (retried while the database is busy)."""
+    if ev.type != "patrol.tap":
+        return
+    p = ev.payload
+    cfg = C.current()
+    if p.get("reader") not in cfg.entry_readers and p.get("reader") not in cfg.exit_readers:
+        return
+    person_id = p.get("person_id") if p.get("outcome") not in UNKNOWN else None
+    for attempt in range(5):
+        try:
+            decide(p["reader"], person_id, ev.occurred_at, tap_id=p.get("tap_id"), uid_tail=p.get("uid_tail") or "")
+            return
+        except Exception:
+            if attempt == 4:
+                log.exception("gate tap not decided", extra={"reader": p.get("reader"), "tap_id": p.get("tap_id")})
+            else:
+                time.sleep(0.2 * 2 ** attempt)
+
+
+def entries(since: int, limit: int = 500) -> list[dict]:
+    q = GateEntry.select().where(GateEntry.at > since).order_by(GateEntry.at.desc(), GateEntry.id.desc()).limit(limit)
+    return [entry_dict(e) for e in q]
+
+
+def on_site(at: int | None = None) -> list[dict]:
+    """Today's people on site per firm: each person's last gate decision today, allowed and not since left."""
+    now = events.now_ms() if at is None else at
+    on = S.today(now)
+    from datetime import datetime
+    from datetime import time as dtime
+    from zoneinfo import ZoneInfo
+
+    midnight = int(datetime.combine(on, dtime(0), ZoneInfo(P.site_timezone())).timestamp() * 1000)
+    last: dict[int, GateEntry] = {}
+    for e in GateEntry.select().where((GateEntry.at >= midnight) & GateEntry.person_id.is_null(False)
+                                      & (GateEntry.decision != "refused")).order_by(GateEntry.at, GateEntry.id):
+        if e.person_id is not None:
+            last[e.person_id] = e
+    firms: dict[int | None, dict] = {}
+    for pid, e in last.items():
+        if e.decision != "allowed":
+            continue
+        person = P.Person.get_or_none(P.Person.id == pid)
+        w = Worker.get_or_none(Worker.person_id == pid)
+        fid = w.firm_id if w else None
+        if fid not in firms:
+            f = Firm.get_or_none(Firm.id == fid) if fid else None
+            firms[fid] = {"firm_id": fid, "firm": f.name if f else None, "people": []}
+        firms[fid]["people"].append({"person_id": pid, "person": person.name if person else None, "since": e.at})
+    return sorted(firms.values(), key=lambda f: (f["firm"] is None, f["firm"] or ""))

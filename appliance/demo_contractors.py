@@ -1,0 +1,58 @@
+"""The demo's contractors: two firms at the gate. 江东建设工程有限公司 is in good standing (every document
+reviewed and in date) with its welder 吴刚 and scaffolder 孙丽 (demo.PEOPLE) trained, briefed and on an
+approved, started hot-work job; 临江安装工程有限公司's 安全生产许可证 expired last month, so its fitter 周平
+is refused at the gate with that reason. The gate is the reader "GATE" at the GATE (大门) area
+([contractors] entry_readers in the demo config)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from appliance.contractors import service as S
+from appliance.contractors.models import Firm
+from appliance.core import people as P
+
+GATE_READER = "GATE"
+GOOD, LAPSED = "江东建设工程有限公司", "临江安装工程有限公司"
+LAPSED_WORKER = "C2003"      # 周平 管道安装工 (demo.PEOPLE), badge 04C0FFEE000003
+OFFICE = "user:zhangwei"     # the safety officer reviews and approves what the demo seeding submitted
+
+
+def seed(actor: str = "system:demo") -> None:
+    """Once per data directory (a firm that exists means it was seeded)."""
+    if Firm.get_or_none(Firm.name == GOOD):
+        return
+    today = S.today()
+    d = lambda days: today + timedelta(days=days)  # noqa: E731
+    for name, licence_expiry in ((GOOD, d(700)), (LAPSED, d(-20))):
+        f = S.create_firm(S.FirmIn(name=name, contact="项目经理", phone="0512-0000000"), actor=actor)
+        for kind, exp in (("business_licence", None), ("safety_licence", licence_expiry),
+                          ("qualification", d(400)), ("insurance", d(200)), ("safety_agreement", d(300))):
+            doc = S.add_document(f.id, S.DocumentIn(kind=kind, number=f"{kind[:3].upper()}-{f.id:03d}", expires_on=exp),
+                                 actor=actor)
+            S.review_document(doc.id, S.ReviewIn(decision="approve"), actor=OFFICE)
+    good = Firm.get(Firm.name == GOOD)
+    crew = []
+    for no in ("C2001", "C2002"):        # 吴刚 焊工, 孙丽 架子工 (demo.PEOPLE)
+        p = P.Person.get_or_none(P.Person.employee_no == no)
+        if p is None:
+            continue
+        S.add_worker(good.id, S.WorkerIn(person_id=p.id), actor=actor)
+        S.record_training(p.id, S.TrainingIn(trained_on=d(-30)), actor=actor)
+        crew.append(p.id)
+    lapsed = Firm.get(Firm.name == LAPSED)
+    fitter = P.Person.get(P.Person.employee_no == LAPSED_WORKER)
+    w = S.add_worker(lapsed.id, S.WorkerIn(person_id=fitter.id), actor=actor)
+    S.record_training(w.person_id, S.TrainingIn(trained_on=d(-10)), actor=actor)
+    areas = {a.code: a.id for a in P.Area.select()}
+    if crew:
+        j = S.create_job(good.id, S.JobIn(title="储罐区管线动火改造", area_id=areas.get("TANK"), starts_on=d(-1),
+                                          ends_on=d(30), workers=crew, required_certs=["welding"]), actor=actor)
+        S.approve_job(j.id, actor=OFFICE)
+        b = S.give_briefing(j.id, S.BriefingIn(content="动火点周围 15 m 内清除可燃物；气体分析合格后 30 分钟内动火；"
+                                                       "监护人全程在场；作业中断超过 30 分钟重新分析。"), actor=OFFICE)
+        for pid in crew:
+            badge = P.Badge.get((P.Badge.person == pid) & P.Badge.active)
+            S.confirm_briefing(b.id, S.ConfirmIn(uid=badge.uid), actor=OFFICE)
+        S.start_job(j.id, actor=OFFICE)
+    S.create_job(lapsed.id, S.JobIn(title="仓库货架维修", area_id=areas.get("WH"), starts_on=today, ends_on=d(5),
+                                    workers=[w.person_id]), actor=actor)   # cannot be approved: licence expired

@@ -1,0 +1,153 @@
+"""The contractor screens in a real browser (Playwright + Debian chromium) against the demo plant served by a
+real appliance process, with the gate's badge reader emulated on nfcpy's udp frontend (drivers/sim/badges,
+as the patrol test does):
+
+- the gate screen: a badge at GATE → allowed (吴刚, 江东) or refused with the reason large (周平, whose firm's
+  安全生产许可证 expired), and the wall board's feed says the same;
+- the archive, a firm (documents, staff with masked ID numbers, jobs, evaluations) and a job (briefing) at
+  phone (390x844), tablet (820x1180) and 1080p (1920x1080): no sideways scroll, CJK text with a real size;
+- document review: the safety officer uploads a renewed licence (a double click adds one), the admin
+  approves it (the uploader cannot).
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import WAIT_MS
+from test_browser import Plant, open_board
+
+pytestmark = pytest.mark.browser
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - test_browser's browser fixture reports it
+    expect = None
+
+SIZES = {"phone": (390, 844), "tablet": (820, 1180), "1080p": (1920, 1080)}
+WELDER, LAPSED_FITTER = "04C0FFEE000001", "04C0FFEE000003"   # 吴刚 (江东), 周平 (临江, licence expired)
+
+
+@pytest.fixture(scope="module")
+def gate_plant(tmp_path_factory):
+    from drivers.sim.badges import Badges
+
+    sim = Badges()
+    sim.add_nfc("GATE")
+    p = Plant(tmp_path_factory.mktemp("gate-plant"), readers_toml=sim.toml())
+    assert 'entry_readers = ["GATE"]' in p.config.read_text(encoding="utf-8")
+    try:
+        p.start()
+        p.sim = sim
+        yield p
+    finally:
+        p.kill()
+        sim.close()
+
+
+def log_in(page, plant: Plant, who: str) -> None:
+    page.goto(f"{plant.base}/login")
+    page.fill("input[name=login]", who)
+    page.fill("input[name=password]", plant.password(who))
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/(tablet|admin)"))
+
+
+def no_overflow(page, where: str) -> None:
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], f"{where}: page scrolls sideways ({width[0]} > {width[1]} px)"
+
+
+def cjk_renders(page, selector: str) -> None:
+    box = page.locator(selector).first.bounding_box()
+    assert box and box["width"] > 20 and box["height"] > 10, (selector, box)
+
+
+def test_gate_screen_allows_and_refuses_with_the_reason(gate_plant, new_page):
+    plant = gate_plant
+    board = new_page(1920, 1080)
+    open_board(board, plant)
+    screen = new_page(1024, 768)
+    screen.goto(f"{plant.base}/gate/GATE?token={plant.token}")
+    expect(screen.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+    expect(screen.locator("#gate-status")).to_have_text("请刷卡")
+
+    plant.sim.present("GATE", WELDER)
+    expect(screen.locator("#gate")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
+    expect(screen.locator("#gate-status")).to_have_text("准许进入")
+    expect(screen.locator("#gate-detail")).to_contain_text("吴刚")
+    expect(board.locator("#feed li").first).to_contain_text("大门放行：吴刚", timeout=WAIT_MS)
+
+    plant.sim.present("GATE", LAPSED_FITTER)
+    expect(screen.locator("#gate")).to_have_class(re.compile(r"\brefused\b"), timeout=WAIT_MS)
+    expect(screen.locator("#gate-status")).to_have_text("禁止进入")
+    expect(screen.locator("#gate-reason")).to_have_text("承包商单位资质过期或缺失")
+    expect(screen.locator("#gate-detail")).to_contain_text("临江安装工程有限公司")
+    expect(board.locator("#feed li", has_text="大门拒绝：周平")).to_have_count(1, timeout=WAIT_MS)
+    expect(board.locator("#feed li", has_text="大门拒绝：周平")).to_contain_text("承包商单位资质过期或缺失")
+    # the reason is the largest text but the status: readable from the checkpoint distance
+    size = screen.locator("#gate-reason").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 48, size
+    no_overflow(screen, "gate screen")
+    # the tablet's archive shows both decisions and who is on site
+    tablet = new_page(1280, 800)
+    log_in(tablet, plant, "zhangwei")
+    tablet.goto(f"{plant.base}/tablet/contractors")
+    expect(tablet.locator("#entries tr.d-refused").first).to_contain_text("周平")
+    expect(tablet.locator("#gate-today .on-site")).to_contain_text("吴刚")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_archive_firm_and_job_screens_and_document_review(gate_plant, new_page, size):
+    plant = gate_plant
+    w, h = SIZES[size]
+    officer = new_page(w, h)
+    log_in(officer, plant, "zhangwei")
+    officer.goto(f"{plant.base}/tablet/contractors")
+    row = officer.locator("#firms tr", has_text="临江安装工程有限公司")
+    expect(row.locator(".ct-st")).to_have_text(re.compile("资质过期/缺失|合格"))
+    expect(officer.locator("#firms tr", has_text="江东建设工程有限公司").locator(".ct-st")).to_have_text("合格")
+    cjk_renders(officer, "#firms .ct-st")
+    no_overflow(officer, f"archive ({size})")
+
+    row.locator("a").click()
+    expect(officer.locator("#firm-name")).to_contain_text("临江安装工程有限公司")
+    expect(officer.locator("#staff")).to_contain_text("周平")
+    no_overflow(officer, f"firm ({size})")
+    # a renewed 安全生产许可证, double-clicked: one document, awaiting someone else's review
+    before = officer.locator("#documents tbody tr").count()
+    form = officer.locator("#doc-form")
+    form.locator("select[name=kind]").select_option("safety_licence")
+    form.locator("input[name=number]").fill(f"(苏)JZ安许证字[2025]{size}")
+    form.locator("input[name=expires_on]").fill("2030-01-01")
+    form.locator("button[type=submit]").dblclick()
+    expect(officer.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    officer.wait_for_load_state("load")
+    expect(officer.locator("#documents tbody tr")).to_have_count(before + 1, timeout=WAIT_MS)
+    mine = officer.locator("#documents tbody tr", has_text=f"{size}")
+    expect(mine).to_contain_text("本人提交，须由他人审核")
+    no_overflow(officer, f"firm after upload ({size})")
+
+    admin = new_page(w, h)
+    log_in(admin, plant, "admin")
+    admin.goto(f"{plant.base}/tablet/contractors")
+    doc = admin.locator("#pending .doc", has_text=f"{size}")
+    expect(doc).to_have_count(1)
+    no_overflow(admin, f"pending review ({size})")
+    doc.locator("button[value=approve]").click()
+    expect(admin.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    expect(admin.locator("#pending .doc", has_text=f"{size}")).to_have_count(0, timeout=WAIT_MS)
+    expect(admin.locator("#firms tr", has_text="临江安装工程有限公司").locator(".ct-st")).to_have_text("合格")
+
+    # the good firm: staff with masked ID numbers hidden nowhere else, the job with its confirmed briefing
+    officer.goto(f"{plant.base}/tablet/contractors")
+    officer.locator("#firms tr", has_text="江东建设工程有限公司").locator("a").click()
+    expect(officer.locator("#staff")).to_contain_text("吴刚")
+    expect(officer.locator("#staff .tr-valid").first).to_have_text("有效")
+    officer.locator("#jobs a", has_text="储罐区管线动火改造").click()
+    expect(officer.locator("#job-status")).to_have_text("进行中")
+    expect(officer.locator("#briefings .briefing").first).to_contain_text("动火点周围")
+    expect(officer.locator("#workers li.briefed")).to_have_count(2)
+    cjk_renders(officer, "#briefings .content")
+    no_overflow(officer, f"job ({size})")

@@ -1,0 +1,224 @@
+"""Contractors through the API (records, events, errors) and the gate deciding real patrol taps."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from appliance.core import events
+
+TODAY = date.today()   # the plant's date is the site zone's; the tests keep clear of midnight by using ±days
+DAY = timedelta(days=1)
+WELDER_UID, FITTER_UID, STRANGER_UID = "04C0FFEE0000A1", "04C0FFEE0000A2", "04BADBADBAD0FF"
+
+
+@pytest.fixture
+def config(tmp_path):
+    from appliance.config import load_config
+    from conftest import write_config
+
+    return load_config(write_config(tmp_path / "data", extra='\n[contractors]\nentry_readers = ["GATE"]\n'
+                                                                'exit_readers = ["GATE-OUT"]\n'))
+
+
+@pytest.fixture
+def c(app, users, as_role):
+    return {role: as_role(role) for role in ("admin", "safety_officer", "supervisor", "worker", "kiosk")}
+
+
+def ok(r, status=200):
+    assert r.status_code == status, r.get_data(as_text=True)
+    return r.get_json()
+
+
+GOOD_DOCS = [("business_licence", None), ("safety_licence", (TODAY + 900 * DAY).isoformat()),
+             ("qualification", (TODAY + 400 * DAY).isoformat()), ("insurance", (TODAY + 200 * DAY).isoformat())]
+
+
+def qualified_firm(c, name="江东建设工程有限公司", docs=GOOD_DOCS):
+    f = ok(c["admin"].post("/api/v1/contractors", json={"name": name, "contact": "钱工"}), 201)
+    for kind, exp in docs:
+        d = ok(c["admin"].post(f"/api/v1/contractors/{f['id']}/documents",
+                               json={"kind": kind, "number": "N-1", **({"expires_on": exp} if exp else {})}), 201)
+        ok(c["safety_officer"].post(f"/api/v1/contractors/documents/{d['id']}/review", json={"decision": "approve"}))
+    return f
+
+
+def worker(c, firm, no, name, uid, trained=True):
+    w = ok(c["admin"].post(f"/api/v1/contractors/{firm['id']}/workers",
+                           json={"employee_no": no, "name": name, "job": "焊工", "id_number": "11010519491231002X",
+                                 "badge_uid": uid}), 201)
+    if trained:
+        w = ok(c["admin"].post(f"/api/v1/contractors/workers/{w['person_id']}/training",
+                           json={"trained_on": (TODAY - 10 * DAY).isoformat()}))
+    return w
+
+
+def job(c, firm, workers, **kw):
+    body = {"title": "储罐区管线动火", "starts_on": (TODAY - DAY).isoformat(), "ends_on": (TODAY + DAY).isoformat(),
+            "workers": [w["person_id"] for w in workers], **kw}
+    j = ok(c["admin"].post(f"/api/v1/contractors/{firm['id']}/jobs", json=body), 201)
+    ok(c["safety_officer"].post(f"/api/v1/contractors/jobs/{j['id']}/approve", json={}))
+    return j
+
+
+def test_firm_status_follows_its_reviewed_documents(c):
+    f = ok(c["admin"].post("/api/v1/contractors", json={"name": "临江安装公司"}), 201)
+    assert f["status"] == "expired" and "missing:safety_licence" in f["problems"]   # Art. 49: nothing proven yet
+    d = ok(c["admin"].post(f"/api/v1/contractors/{f['id']}/documents",
+                           json={"kind": "safety_licence", "expires_on": (TODAY - DAY).isoformat()}), 201)
+    assert d["status"] == "pending" and d["state"] == "expired"
+    # no self-approval, and a rejection needs its reason
+    r = c["admin"].post(f"/api/v1/contractors/documents/{d['id']}/review", json={"decision": "approve"})
+    assert r.status_code == 403 and "submitted" in r.get_json()["error"]["messages"]["en"]
+    r = c["safety_officer"].post(f"/api/v1/contractors/documents/{d['id']}/review", json={"decision": "reject"})
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "reason"
+    ok(c["safety_officer"].post(f"/api/v1/contractors/documents/{d['id']}/review",
+                                json={"decision": "reject", "reason": "许可证已过期"}))
+    assert c["safety_officer"].post(f"/api/v1/contractors/documents/{d['id']}/review",
+                                    json={"decision": "approve"}).status_code == 409   # reviewed once
+    good = qualified_firm(c)
+    firms = {x["name"]: x for x in ok(c["kiosk"].get("/api/v1/contractors"))["contractors"]}
+    assert firms["临江安装公司"]["status"] == "expired" and firms[good["name"]]["status"] == "ok"
+    types = [e.type for e in events.read_after(0, 500) if e.type.startswith("contractor.")]
+    assert types[:3] == ["contractor.firm_created", "contractor.document_added", "contractor.document_reviewed"]
+
+
+def test_bad_input_names_the_field_and_changes_nothing(c):
+    before = events.head_seq()
+    r = c["admin"].post("/api/v1/contractors", json={"name": "某公司", "credit_code": "123"})
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "credit_code"
+    f = qualified_firm(c)
+    mark = events.head_seq()
+    r = c["admin"].post(f"/api/v1/contractors/{f['id']}/workers",
+                        json={"employee_no": "C9", "name": "甲", "id_number": "110105194912310021"})
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "id_number"
+    r = c["admin"].post(f"/api/v1/contractors/{f['id']}/jobs",
+                        json={"title": "x作业", "starts_on": "2025-06-02", "ends_on": "2025-06-01"})
+    assert r.status_code == 422
+    r = c["admin"].post(f"/api/v1/contractors/{f['id']}/documents", json={"kind": "passport"})
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "kind"
+    assert events.head_seq() == mark and mark > before
+    assert c["worker"].get("/api/v1/contractors").status_code == 403
+    assert c["supervisor"].post("/api/v1/contractors", json={"name": "某某公司"}).status_code == 403
+
+
+def test_id_number_is_masked_and_training_recorded(c):
+    f = qualified_firm(c)
+    w = worker(c, f, "C3001", "吴刚", WELDER_UID)
+    assert w["id_number"] == "1101**********002X" and w["training"] == "valid" and w["badges"] == ["00A1"]
+    detail = ok(c["supervisor"].get(f"/api/v1/contractors/{f['id']}"))
+    assert detail["staff"][0]["id_number"] == "1101**********002X"
+    assert "11010519491231002X" not in str(detail)
+    r = c["admin"].post(f"/api/v1/contractors/workers/{w['person_id']}/training",
+                        json={"trained_on": (TODAY + 2 * DAY).isoformat()})
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "trained_on"
+
+
+def test_a_job_starts_only_after_every_worker_confirmed_the_briefing(c):
+    f = qualified_firm(c)
+    a, b = worker(c, f, "C3001", "吴刚", WELDER_UID), worker(c, f, "C3002", "孙丽", FITTER_UID)
+    j = ok(c["admin"].post(f"/api/v1/contractors/{f['id']}/jobs",
+                           json={"title": "储罐区管线动火", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(),
+                                 "workers": [a["person_id"], b["person_id"]]}), 201)
+    assert c["admin"].post(f"/api/v1/contractors/jobs/{j['id']}/approve", json={}).status_code == 403  # own job
+    ok(c["safety_officer"].post(f"/api/v1/contractors/jobs/{j['id']}/approve", json={}))
+    r = c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/start", json={})
+    assert r.status_code == 409 and "briefing" in r.get_json()["error"]["messages"]["en"]
+    br = ok(c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/briefings",
+                                 json={"content": "动火点周围 15 m 清除可燃物；监护人全程在场；气体分析合格后方可动火。"}), 201)
+    ok(c["supervisor"].post(f"/api/v1/contractors/briefings/{br['id']}/confirm", json={"uid": WELDER_UID}), 201)
+    assert c["supervisor"].post(f"/api/v1/contractors/briefings/{br['id']}/confirm",
+                                json={"uid": WELDER_UID}).status_code == 409           # once
+    assert c["supervisor"].post(f"/api/v1/contractors/briefings/{br['id']}/confirm",
+                                json={"uid": STRANGER_UID}).status_code == 422         # nobody's card
+    assert c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/start", json={}).status_code == 409
+    ok(c["supervisor"].post(f"/api/v1/contractors/briefings/{br['id']}/confirm", json={"uid": FITTER_UID}), 201)
+    assert ok(c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/start", json={}))["status"] == "started"
+    # evaluation after the job: a low score flags the firm for review
+    assert c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/evaluation",
+                                json={"ppe_violations": 0, "hazards_caused": 0, "permit_breaches": 0,
+                                      "rating": 5}).status_code == 409                 # not finished yet
+    ok(c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/finish", json={}))
+    e = ok(c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/evaluation",
+                                json={"ppe_violations": 4, "hazards_caused": 2, "permit_breaches": 1, "rating": 2}), 201)
+    assert (e["score"], e["grade"]) == (36, "fail")
+    assert ok(c["admin"].get("/api/v1/contractors"))["contractors"][0]["review_flag"] == "review"
+    assert "contractor.review_flagged" in [x.type for x in events.read_after(0, 500)]
+
+
+def tap(reader, uid):
+    """A badge read at `reader` as the reader driver hands it over: patrol records the tap (the
+    patrol.tap event); the gate decides it as the bus subscriber does."""
+    from appliance.contractors import gate
+    from appliance.patrol import taps
+
+    mark = events.head_seq()
+    taps.record_tap(reader, uid, events.now_ms())
+    for ev in events.read_after(mark, 50):
+        gate.on_event(ev)
+    decided = [e for e in events.read_after(mark, 50) if e.type.startswith("contractor.gate_")]
+    assert len(decided) == 1, decided
+    return decided[0]
+
+
+def test_the_gate_decides_each_tap_with_its_reason(c):
+    from appliance.contractors.models import Firm
+
+    f = qualified_firm(c)
+    welder = worker(c, f, "C3001", "吴刚", WELDER_UID)
+    untrained = worker(c, f, "C3002", "孙丽", FITTER_UID, trained=False)
+    job(c, f, [welder, untrained])
+    ev = tap("GATE", WELDER_UID)
+    assert ev.type == "contractor.gate_allowed" and ev.payload["person"] == "吴刚"
+    ev = tap("GATE", FITTER_UID)
+    assert ev.type == "contractor.gate_refused" and ev.payload["reason"] == "no_training"
+    assert ev.payload["reason_zh"] == "未完成入厂安全教育"
+    ev = tap("GATE", STRANGER_UID)
+    assert ev.type == "contractor.gate_refused" and ev.payload["reason"] == "unknown_badge"
+    # blacklisted: everyone of the firm is refused, the reason shown
+    ok(c["safety_officer"].post(f"/api/v1/contractors/{f['id']}/blacklist",
+                                json={"blacklisted": True, "reason": "动火作业未办票"}))
+    assert Firm.get_by_id(f["id"]).blacklisted_by == "user:u_safety_officer"
+    ev = tap("GATE", WELDER_UID)
+    assert ev.payload["reason"] == "blacklisted" and ev.payload["decision"] == "refused"
+    # a reader that is not a gate decides nothing; one tap is decided once
+    from appliance.contractors import gate
+    from appliance.patrol import taps
+
+    mark = events.head_seq()
+    taps.record_tap("CP-TANK", WELDER_UID, events.now_ms())
+    for e in events.read_after(mark, 50):
+        gate.on_event(e)
+        gate.on_event(e)
+    assert not [e for e in events.read_after(mark, 50) if e.type.startswith("contractor.")]
+    # the API contract
+    entries = ok(c["kiosk"].get("/api/v1/gate/entries?since=0"))["entries"]
+    assert [e["decision"] for e in entries] == ["refused", "refused", "refused", "allowed"]
+    assert set(entries[0]) >= {"at", "person", "firm", "reader", "decision", "reason"}
+    assert entries[-1]["person"] == "吴刚" and entries[-1]["firm"] == f["name"] and entries[-1]["reader"] == "GATE"
+    assert ok(c["kiosk"].get(f"/api/v1/gate/entries?since={entries[0]['at']}"))["entries"] == []
+    assert c["kiosk"].get("/api/v1/gate/entries?since=x").status_code == 422
+
+
+def test_an_expired_qualification_refuses_and_exit_taps_leave_the_site(c):
+    lapsed = [(k, (TODAY - DAY).isoformat() if k == "safety_licence" else e) for k, e in GOOD_DOCS]
+    bad = qualified_firm(c, "临江安装公司", lapsed)
+    assert bad["status"] == "expired"
+    w = worker(c, bad, "C4001", "周平", FITTER_UID)
+    # an unqualified firm's job cannot even be approved (安全生产法 Art. 49)
+    j = ok(c["admin"].post(f"/api/v1/contractors/{bad['id']}/jobs",
+                           json={"title": "仓库货架维修", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(),
+                                 "workers": [w["person_id"]]}), 201)
+    r = c["safety_officer"].post(f"/api/v1/contractors/jobs/{j['id']}/approve", json={})
+    assert r.status_code == 409 and "Art. 49" in r.get_json()["error"]["messages"]["en"]
+    ev = tap("GATE", FITTER_UID)
+    assert ev.payload["reason"] == "firm_unqualified" and "no_active_job" in ev.payload["reasons"]
+    good = qualified_firm(c)
+    welder = worker(c, good, "C3001", "吴刚", WELDER_UID)
+    job(c, good, [welder])
+    tap("GATE", WELDER_UID)
+    site = ok(c["supervisor"].get("/api/v1/gate/on-site"))["firms"]
+    assert [(s["firm"], [p["person"] for p in s["people"]]) for s in site] == [(good["name"], ["吴刚"])]
+    assert tap("GATE-OUT", WELDER_UID).type == "contractor.gate_exit"
+    assert ok(c["supervisor"].get("/api/v1/gate/on-site"))["firms"] == []
