@@ -223,7 +223,9 @@ def spawn_peer(args: list[str], timeout: float = 15) -> subprocess.Popen:
     while time.monotonic() < deadline:
         line = p.stdout.readline()
         if line.strip() == "READY":
-            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+            drain = threading.Thread(target=_drain, args=(p.stdout,), daemon=True)
+            drain.start()
+            p.drain = drain  # type: ignore[attr-defined]  # close_pipes waits for it
             return p
         if not line and p.poll() is not None:
             break
@@ -239,6 +241,46 @@ def stop_peer(p: subprocess.Popen, timeout: float = 5) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+    close_pipes(p)
+
+
+def _drain(stream) -> None:
+    """Read a child's output to the end so a full pipe never blocks it."""
+    try:
+        for _ in stream:
+            pass
+    except (OSError, ValueError):  # closed under us at teardown
+        pass
+
+
+def drain_lines(p: subprocess.Popen, sink: list) -> None:
+    """Collect a child's output lines into `sink` on a thread (a full pipe would block the child);
+    close_pipes waits for it."""
+    import threading
+
+    def run():
+        try:
+            for line in p.stdout:
+                sink.append(line)
+        except (OSError, ValueError):  # closed under us at teardown
+            pass
+
+    drain = threading.Thread(target=run, daemon=True)
+    drain.start()
+    p.drain = drain  # type: ignore[attr-defined]
+
+
+def close_pipes(p: subprocess.Popen) -> None:
+    """Close our ends of a finished child's pipes (a drain thread reading stdout ends at EOF first)."""
+    drain = getattr(p, "drain", None)
+    if drain is not None:
+        drain.join(5)
+    for pipe in (p.stdin, p.stdout, p.stderr):
+        if pipe is not None and not pipe.closed:
+            try:
+                pipe.close()
+            except (OSError, ValueError):
+                pass
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, WAIT_MS, csrf_from, free_port, need, spawn, wait_healthy
+from conftest import ROOT, WAIT_MS, close_pipes, csrf_from, drain_lines, free_port, need, spawn, wait_healthy
 
 RECONNECT_WAIT_MS = 60_000
 AREAS = {"TANK": ("储罐区", "Tank farm"), "REACT": ("反应车间", "Reactor building"), "WH": ("仓库", "Warehouse"),
@@ -80,10 +80,11 @@ class Plant:
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None
+        if self.proc is not None:
+            close_pipes(self.proc)
         self.proc = spawn(["run", "--config", str(self.config)])
         proc = self.proc
-        # Drain the output on a thread: a full pipe would block the appliance.
-        threading.Thread(target=lambda: [self.lines.append(line) for line in proc.stdout], daemon=True).start()
+        drain_lines(proc, self.lines)
         try:
             wait_healthy(self.base, timeout=60)
         except AssertionError as exc:
@@ -107,6 +108,8 @@ class Plant:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+        if self.proc is not None:
+            close_pipes(self.proc)
 
     # -- the admin, through the JSON API, as a browser would (session cookie + CSRF token)
 
@@ -346,7 +349,7 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
     proc = spawn(["demo", "--port", str(port), "--data", str(data), "--host", "127.0.0.1", "--no-browser",
                   "--scenario", "gas-leak", "--scenario-speed", "4"])
     lines: list[str] = []
-    threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
+    drain_lines(proc, lines)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, timeout=60)
@@ -425,6 +428,8 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        close_pipes(proc)
 
 
 # ---------------------------------------------------------------- the hazard loop on tablets

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, free_port, wait_healthy, write_config
+from conftest import ROOT, close_pipes, free_port, wait_healthy, write_config
 from sync_helpers import ChaosProxy, endpoint_toml, receiver_count, receiver_status, start_receiver, verify, wait_for
 
 ROUNDS = 20
@@ -54,6 +54,7 @@ def test_every_event_arrives_exactly_once_through_cuts_and_kills(tmp_path):
             else:
                 procs["rx"].kill()           # the receiver dies mid-batch
                 procs["rx"].wait()
+                close_pipes(procs["rx"])
                 procs["rx"], _ = start_receiver(tmp_path / "rx", port=rx_port)
         wait_healthy(f"http://127.0.0.1:{web}", timeout=30)
         proxy.cut = 0.2  # still cutting some, but let it finish
@@ -79,5 +80,6 @@ def test_every_event_arrives_exactly_once_through_cuts_and_kills(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+            close_pipes(p)
         log.close()
         db.database.close()

@@ -60,7 +60,8 @@ class _Host:
         self._ended = False
         self.output: list[str] = []
         self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True, name=f"sim-{module}").start()
+        self._reader = threading.Thread(target=self._read, daemon=True, name=f"sim-{module}")
+        self._reader.start()
         if not self._ready.wait(ready_timeout):
             self.close()
             raise SimulatorError(f"{module} did not start: {''.join(self.output)[-500:]}")
@@ -139,6 +140,14 @@ class _Host:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
+        # the process is gone: its output ends, the reader thread with it; then close our pipe ends
+        self._reader.join(5)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None and not pipe.closed:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
 
 
 class Badges:
