@@ -120,7 +120,8 @@ def test_no_page_or_asset_loads_from_the_internet():
 
 
 PAGES = ("/kiosk", "/tablet", "/tablet/people", "/admin", "/checkpoint/R1", "/tablet/alarms", "/tablet/hazards",
-         "/tablet/hazards/rules", "/tablet/risks", "/tablet/risks/labels", "/tablet/violations", "/tablet/patrol")
+         "/tablet/hazards/rules", "/tablet/risks", "/tablet/risks/labels", "/tablet/violations", "/tablet/patrol",
+         "/tablet/training", "/tablet/training/mastery")
 
 
 @pytest.mark.parametrize("lang, expect, absent", [("zh-CN", "系统状态", "System status"), ("en", "System status", "系统状态")])
@@ -143,7 +144,7 @@ def test_the_top_bar_links_every_domain_page_in_order(app, users):
     html = As(app, "admin", users).get("/tablet").get_data(as_text=True)
     nav = html[html.index("<nav>"):html.index("</nav>")]
     links = re.findall(r'href="(/[^"?]*)"', nav)
-    assert links[:8] == ["/kiosk", "/tablet", "/tablet/alarms", "/tablet/hazards", "/tablet/risks", "/tablet/violations",
-                         "/tablet/patrol", "/tablet/people"], links
+    assert links[:9] == ["/kiosk", "/tablet", "/tablet/alarms", "/tablet/hazards", "/tablet/risks", "/tablet/violations",
+                         "/tablet/patrol", "/tablet/training", "/tablet/people"], links
     worker = As(app, "worker", users).get("/tablet/patrol").get_data(as_text=True)
     assert 'href="/tablet/alarms"' in worker and 'href="/tablet/people"' not in worker
