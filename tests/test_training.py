@@ -94,9 +94,9 @@ def test_every_certificate_is_warned_before_it_lapses_never_silent(plant):
     assert listed[due[55]]["warned"] == [60]
     assert listed[due[25]]["warned"] == [60, 30]
     assert 7 in listed[due[5]]["warned"]
-    # the lapsed one was never warned before it lapsed: warned late, and counted against the rate
+    # the lapsed one was entered after it lapsed: warned late, counted apart from the rate
     cov = C.coverage()
-    assert (cov["lapsed"], cov["warned_before_lapse"], cov["rate"]) == (1, 0, 0.0)
+    assert (cov["lapsed"], cov["entered_lapsed"], cov["rate"]) == (0, 1, 100.0)
     ev = [e for e in events.read_after(0, 500) if e.type == "certificate.warned"]
     late = next(e for e in ev if e.entity_id == str(lapsed))
     assert late.payload["late"] is True and late.payload["before_expiry"] is False
@@ -124,6 +124,19 @@ def test_a_warning_missed_while_off_is_sent_late_and_counts_before_expiry(plant)
     assert sorted(w.days for w in C.Warning.select().where(C.Warning.certificate_id == cid)) == [0, 7, 30, 60]
     cov = C.coverage(events.now_ms() + 30 * DAY)
     assert (cov["lapsed"], cov["warned_before_lapse"], cov["rate"]) == (1, 1, 100.0)
+    # one recorded while valid, the box off from before its 0-day warning until after it lapsed: warned late,
+    # and the rate shows it
+    other = add(office, plant["welder"], number="L2", expires=t + timedelta(days=40))["id"]
+    C.Warning.insert_many([{"certificate_id": other, "last_valid_on": (t + timedelta(days=40)).isoformat(), "days": d,
+                            "due_on": t.isoformat(), "sent_at": events.now_ms(), "late": False, "before_expiry": True}
+                           for d in (60, 30, 7)]).execute()
+    never = add(office, plant["welder"], kind="HEIGHT-MAINT", number="L3", expires=t + timedelta(days=1))["id"]
+    C.scan(events.now_ms() + 45 * DAY)
+    w0 = C.Warning.get((C.Warning.certificate_id == other) & (C.Warning.days == 0))
+    assert (w0.late, w0.before_expiry) == (True, False)
+    cov = C.coverage(events.now_ms() + 45 * DAY)
+    assert (cov["lapsed"], cov["warned_before_lapse"], cov["rate"]) == (3, 2, 66.7)
+    assert not C.Warning.select().where((C.Warning.certificate_id == never) & C.Warning.before_expiry).exists()
 
 
 def test_the_inbox_and_acknowledgement(plant):

@@ -394,8 +394,8 @@ def listing(expiring_within_days: int | None = None, person_id: int | None = Non
 
 
 def coverage(now_ms: int | None = None) -> dict:
-    """资质证书预警率: of the certificates that lapsed (their last valid day passed, not revoked), how many had
-    a warning recorded before they did; and every certificate that is now silent (in its warning window with
+    """资质证书预警率: of the certificates that lapsed while on record (their last valid day passed, not
+    revoked; one entered already lapsed is counted apart), how many had a warning recorded before they did; and every certificate that is now silent (in its warning window with
     no warning — the scan makes this empty)."""
     today = day_of(events.now_ms() if now_ms is None else now_ms)
     cfg = settings.current()
@@ -404,7 +404,7 @@ def coverage(now_ms: int | None = None) -> dict:
     for w in Warning.select().where(Warning.certificate_id.in_([c.id for c in certs])):
         k = (w.certificate_id, w.last_valid_on)
         before[k] = before.get(k, False) or bool(w.before_expiry)
-    lapsed = warned = 0
+    lapsed = warned = entered_lapsed = 0
     silent = []
     for c in certs:
         last = R.effective_expiry(view(c))
@@ -412,10 +412,12 @@ def coverage(now_ms: int | None = None) -> dict:
         state = R.cert_state(last, today, k in before, False, cfg.warn_days, cfg.weekend_forward)
         if state == "silent":
             silent.append(c.id)
-        if today > last:
+        if today > last and day_of(c.created_at) > last:
+            entered_lapsed += 1      # recorded after it lapsed: nobody could have been warned
+        elif today > last:
             lapsed += 1
             warned += before.get(k, False)
-    return {"lapsed": lapsed, "warned_before_lapse": warned,
+    return {"lapsed": lapsed, "warned_before_lapse": warned, "entered_lapsed": entered_lapsed,
             "rate": round(100.0 * warned / lapsed, 1) if lapsed else 100.0, "silent": silent}
 
 
