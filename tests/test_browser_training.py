@@ -4,7 +4,7 @@ and 1080p (1920x1080), against the demo plant served by a real appliance process
 - a person takes the demo exam on their own login: the paper (no answers in it), a double tap on 交卷 submits
   once, the score and the verdict, each question with its answer and explanation, then the mastery view;
 - the safety office sees the demo's certificate warnings (5/25/55 days, one lapsed), the 预警率, the hours
-  and the question bank, and acknowledges a warning once.
+  and the question bank, and acknowledges a warning once; the wall board counts them.
 
 At each size: no horizontal overflow, the CJK text has a real size.
 """
@@ -108,6 +108,13 @@ def test_the_safety_office_sees_the_certificate_warnings(plant, new_page, size):
     expect(page.locator("#topics tbody tr")).to_have_count(4)
     cjk_renders(page, "#cert-table td")
     no_overflow(page, f"certificates ({size})")
+    # the wall board counts them (the kiosk's own device login)
+    board = new_page(w, h)
+    board.goto(f"{plant.base}/kiosk?token={plant.token}")
+    expect(board.locator("#cert-panel li[data-count=expired] b")).to_have_text("1")
+    expect(board.locator("#cert-panel li[data-count=warned] b")).to_have_text("3")
+    cjk_renders(board, "#cert-panel h2")
+    no_overflow(board, f"wall board ({size})")
     warnings = page.locator("#cert-warnings .warning")
     n = warnings.count()
     assert n >= 1, "the demo's warnings are in the inbox"

@@ -187,6 +187,10 @@ def test_question_import_reports_row_errors_and_writes_nothing(plant):
     # the export is the import layout: it reads back unchanged
     csv = office.get("/api/v1/training/questions/export?format=csv").get_data()
     assert upload(office, csv.decode("utf-8-sig"), dry=True).get_json()["summary"]["unchanged"] == 5
+    xlsx = office.get("/api/v1/training/questions/export?format=xlsx").get_data()
+    r = office.post("/api/v1/training/questions/import?dry_run=1", content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(xlsx), "bank.xlsx")}).get_json()
+    assert r["ok"] and r["summary"]["unchanged"] == 5
     assert plant["as"]("worker").post("/api/v1/training/questions/import", json={}).status_code == 403
 
 

@@ -28,6 +28,14 @@ def _init_app(app) -> None:
 
     settings.configure(getattr(app.config.get("APPLIANCE"), "training", None))
 
+    def certificate_counts() -> dict:
+        from appliance.training import certificates
+
+        return certificates.counts()
+
+    # the wall board's certificate panel (kiosk/_certificates.html): lapsed, expiring, unacknowledged warnings
+    app.jinja_env.globals["certificate_counts"] = certificate_counts
+
 
 def domain() -> Domain:
     from appliance.training import api, pages
