@@ -11,6 +11,7 @@ At each size: no horizontal overflow, the CJK text has a real size.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 
@@ -131,8 +132,8 @@ def test_the_safety_office_sees_the_certificate_warnings(plant, new_page, size):
     row = page.locator("#cert-table tr[data-state=warned]").first
     cert = row.get_attribute("data-cert")
     row.locator("details.renew summary").click()
-    row.locator("input[name=expires_on]").fill("2031-12-31")
-    row.locator("input[name=review_due_on]").fill("2028-12-31")
+    row.locator("input[name=expires_on]").fill((date.today() + timedelta(days=6 * 365)).isoformat())
+    row.locator("input[name=review_due_on]").fill((date.today() + timedelta(days=3 * 365)).isoformat())
     no_overflow(page, f"renewal ({size})")
     row.locator("button[type=submit]").click()
     expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
