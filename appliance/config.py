@@ -27,6 +27,7 @@ from appliance.core.config import (
 from appliance.gas.config import AlarmsConfig, PointConfig
 from appliance.hazards.config import HazardsConfig
 from appliance.risk.config import RiskConfig
+from appliance.training.config import TrainingConfig
 from appliance.vision.config import VisionConfig
 from sync.config import SyncConfig, warn_world_readable
 
@@ -49,6 +50,7 @@ class Config(Section):
     readers: list[drivers.config_union("reader")] = Field(default_factory=list)  # type: ignore[valid-type]
     risk: RiskConfig = RiskConfig()  # [risk]: shift change, LEC / LS cut-offs (appliance/risk/config.py)
     contractors: ContractorsConfig = ContractorsConfig()  # [contractors]: gate readers (appliance/contractors/config.py)
+    training: TrainingConfig = TrainingConfig()  # [training]: certificate warnings (appliance/training/config.py)
     sync: SyncConfig = SyncConfig()  # [[sync.endpoints]]: cloud and regulator uplinks (sync/config.py)
 
     @model_validator(mode="after")

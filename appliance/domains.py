@@ -14,6 +14,7 @@ from appliance.core.domain import Domain, register
 ENABLED = (
     "appliance.hazards",
     "appliance.risk",
+    "appliance.training",
     "appliance.gas",
     "appliance.patrol",
     "appliance.stations",

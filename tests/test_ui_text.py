@@ -122,7 +122,7 @@ def test_no_page_or_asset_loads_from_the_internet():
 PAGES = ("/kiosk", "/tablet", "/tablet/people", "/admin", "/checkpoint/R1", "/tablet/alarms", "/tablet/hazards",
          "/tablet/hazards/rules", "/tablet/risks", "/tablet/risks/labels", "/tablet/violations", "/tablet/patrol",
          "/tablet/permits", "/tablet/permits/guard",
-         "/tablet/contractors", "/gate/GATE")
+         "/tablet/contractors", "/gate/GATE", "/tablet/training", "/tablet/training/mastery")
 
 
 @pytest.mark.parametrize("lang, expect, absent", [("zh-CN", "系统状态", "System status"), ("en", "System status", "系统状态")])
@@ -145,7 +145,7 @@ def test_the_top_bar_links_every_domain_page_in_order(app, users):
     html = As(app, "admin", users).get("/tablet").get_data(as_text=True)
     nav = html[html.index("<nav>"):html.index("</nav>")]
     links = re.findall(r'href="(/[^"?]*)"', nav)
-    assert links[:10] == ["/kiosk", "/tablet", "/tablet/alarms", "/tablet/hazards", "/tablet/risks", "/tablet/violations",
-                         "/tablet/patrol", "/tablet/permits", "/tablet/contractors", "/tablet/people"], links
+    assert links[:11] == ["/kiosk", "/tablet", "/tablet/alarms", "/tablet/hazards", "/tablet/risks", "/tablet/violations",
+                         "/tablet/patrol", "/tablet/permits", "/tablet/contractors", "/tablet/training", "/tablet/people"], links
     worker = As(app, "worker", users).get("/tablet/patrol").get_data(as_text=True)
     assert 'href="/tablet/alarms"' in worker and 'href="/tablet/people"' not in worker

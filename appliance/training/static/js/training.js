@@ -1,0 +1,134 @@
+// Training pages: JSON forms (once per tap: a busy form ignores a second submit), exam start, the question
+// import (dry run first), warning acknowledgement, and the exam paper with its countdown (the server's
+// deadline decides; the page submits by itself when it reaches zero).
+(function () {
+  "use strict";
+  var I18N = JSON.parse(document.getElementById("i18n").textContent);
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var statusEl = document.getElementById("form-status");
+
+  function show(ok, msg) {
+    statusEl.className = "form-status " + (ok ? "ok" : "error");
+    statusEl.textContent = msg;
+  }
+
+  function call(url, method, body, isForm) {
+    var headers = { "X-CSRF-Token": csrf };
+    if (!isForm) headers["Content-Type"] = "application/json";
+    return fetch(url, { method: method, credentials: "same-origin", headers: headers,
+                        body: body === undefined ? undefined : (isForm ? body : JSON.stringify(body)) })
+      .then(function (r) {
+        return r.json().then(function (j) {
+          if (!r.ok) { var e = new Error((j.error && j.error.message) || r.statusText); e.body = j; throw e; }
+          return j;
+        });
+      });
+  }
+
+  function once(el, fn) {     // no double submit: ignore taps while the request is in flight
+    if (el.dataset.busy === "1") return;
+    el.dataset.busy = "1";
+    el.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+    fn().catch(function (e) { show(false, I18N.error.replace("{message}", e.message)); })
+      .then(function () {
+        el.dataset.busy = "";
+        el.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
+      });
+  }
+
+  function put(obj, path, v) {  // "picks.0.topic" → obj.picks[0].topic
+    var keys = path.split(".");
+    for (var i = 0; i < keys.length - 1; i++) {
+      var k = keys[i], next = /^\d+$/.test(keys[i + 1]) ? [] : {};
+      if (obj[k] === undefined) obj[k] = next;
+      obj = obj[k];
+    }
+    obj[keys[keys.length - 1]] = v;
+  }
+
+  document.querySelectorAll("form.tr-form").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      once(form, function () {
+        var body = {};
+        Array.prototype.forEach.call(form.elements, function (el) {
+          if (!el.name || el.value === "") return;
+          var t = el.dataset.type, v = el.value;
+          put(body, el.name, t === "int" ? parseInt(v, 10) : t === "float" ? parseFloat(v) : v);
+        });
+        return call(form.dataset.api.replace("{person_id}", body.person_id || ""), form.dataset.method || "POST", body)
+          .then(function () { show(true, I18N.saved); setTimeout(function () { location.reload(); }, 500); });
+      });
+    });
+  });
+
+  document.querySelectorAll("button.tr-start").forEach(function (b) {
+    b.addEventListener("click", function () {
+      once(b.parentNode, function () {
+        return call("/api/v1/training/exams/" + b.dataset.exam + "/attempts", "POST", {})
+          .then(function (a) { location.href = "/tablet/training/attempts/" + a.id; });
+      });
+    });
+  });
+
+  document.querySelectorAll("button.tr-ack").forEach(function (b) {
+    b.addEventListener("click", function () {
+      once(b.parentNode, function () {
+        return call("/api/v1/certificates/warnings/" + b.dataset.id + "/ack", "POST", {})
+          .then(function () { show(true, I18N.saved); setTimeout(function () { location.reload(); }, 500); });
+      });
+    });
+  });
+
+  var imp = document.getElementById("import-form");
+  if (imp) {
+    imp.addEventListener("submit", function (e) {
+      e.preventDefault();
+      once(imp, function () {
+        var fd = new FormData();
+        fd.append("file", imp.querySelector("input[type=file]").files[0]);
+        var dry = imp.querySelector("input[name=dry_run]").checked;
+        var out = document.getElementById("import-report");
+        return call("/api/v1/training/questions/import?dry_run=" + (dry ? "1" : "0"), "POST", fd, true)
+          .then(function (r) {
+            out.textContent = r.ok ? I18N.imported.replace("{created}", r.summary.created)
+              .replace("{updated}", r.summary.updated).replace("{unchanged}", r.summary.unchanged) + (dry ? " " + I18N.dry : "")
+              : r.errors.map(function (x) { return I18N.row.replace("{row}", x.row) + " " + (document.documentElement.lang === "en" ? x.en : x.zh); }).join("\n");
+            show(r.ok, r.ok ? I18N.saved : I18N.has_errors);
+          }, function (err) {
+            var d = err.body && err.body.error && err.body.error.details;
+            if (d) out.textContent = d.map(function (x) { return I18N.row.replace("{row}", x.row) + " " + (x.zh || ""); }).join("\n");
+            throw err;
+          });
+      });
+    });
+  }
+
+  // the exam paper
+  var paper = document.getElementById("paper");
+  if (paper) {
+    var deadline = parseInt(paper.dataset.deadline, 10), skew = Date.now() - parseInt(paper.dataset.now, 10);
+    var clock = document.getElementById("clock"), sent = false;
+    var submit = function () {
+      if (sent) return;
+      once(paper, function () {
+        var answers = {};
+        paper.querySelectorAll(".question").forEach(function (q) {
+          var chosen = Array.prototype.filter.call(q.querySelectorAll("input"), function (i) { return i.checked; })
+            .map(function (i) { return parseInt(i.value, 10); });
+          if (chosen.length) answers[q.dataset.id] = chosen;
+        });
+        return call("/api/v1/training/attempts/" + paper.dataset.attempt + "/submit", "POST", { answers: answers })
+          .then(function () { sent = true; location.reload(); });
+      });
+    };
+    paper.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
+    var tick = function () {
+      var left = Math.max(0, Math.round((deadline - (Date.now() - skew)) / 1000));
+      clock.textContent = Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2);
+      if (left === 0) { submit(); return; }
+      setTimeout(tick, 1000);
+    };
+    tick();
+  }
+})();
