@@ -44,13 +44,18 @@ def seed(actor: str = "system:demo") -> None:
     w = S.add_worker(lapsed.id, S.WorkerIn(person_id=fitter.id), actor=actor)
     S.record_training(w.person_id, S.TrainingIn(trained_on=d(-10)), actor=actor)
     areas = {a.code: a.id for a in P.Area.select()}
-    if crew:
-        j = S.create_job(good.id, S.JobIn(title="储罐区管线动火改造", area_id=areas.get("TANK"), starts_on=d(-1),
-                                          ends_on=d(30), workers=crew, required_certs=["welding"]), actor=actor)
+    # the job's certificates are checked at the gate against the training domain's records: 吴刚 welds (焊工证),
+    # 孙丽 builds the scaffold (高处作业证), each on the job that needs their certificate
+    jobs = [("储罐区管线动火改造", crew[:1], ["welding"]), ("储罐区动火点脚手架搭设", crew[1:], ["height"])]
+    for title, workers, certs in jobs if crew else []:
+        if not workers:
+            continue
+        j = S.create_job(good.id, S.JobIn(title=title, area_id=areas.get("TANK"), starts_on=d(-1),
+                                          ends_on=d(30), workers=workers, required_certs=certs), actor=actor)
         S.approve_job(j.id, actor=OFFICE)
         b = S.give_briefing(j.id, S.BriefingIn(content="动火点周围 15 m 内清除可燃物；气体分析合格后 30 分钟内动火；"
                                                        "监护人全程在场；作业中断超过 30 分钟重新分析。"), actor=OFFICE)
-        for pid in crew:
+        for pid in workers:
             badge = P.Badge.get((P.Badge.person == pid) & P.Badge.active)
             S.confirm_briefing(b.id, S.ConfirmIn(uid=badge.uid), actor=OFFICE)
         S.start_job(j.id, actor=OFFICE)

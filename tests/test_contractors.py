@@ -222,3 +222,28 @@ def test_an_expired_qualification_refuses_and_exit_taps_leave_the_site(c):
     assert [(s["firm"], [p["person"] for p in s["people"]]) for s in site] == [(good["name"], ["吴刚"])]
     assert tap("GATE-OUT", WELDER_UID).type == "contractor.gate_exit"
     assert ok(c["supervisor"].get("/api/v1/gate/on-site"))["firms"] == []
+
+
+def test_gate_checks_the_job_certificates_held_in_training(app):
+    """30号令 Art. 21: a contractor's worker on a job that needs a 特种作业操作证 is admitted only with one valid
+    today, as the training domain records it; without it the gate refuses naming the certificate."""
+    from datetime import date, timedelta
+
+    from appliance.contractors import gate
+    from appliance.core import events
+    from appliance.core import people as P
+    from appliance.training import certificates as TC
+
+    p = P.create_person(P.PersonIn(employee_no="C9001", name="赵焊", kind="contractor"), actor="test")
+    assert gate.certificates_of(p.id) == ()
+    today = TC.day_of(events.now_ms())
+    TC.add(TC.CertificateIn(person_id=p.id, kind="WELD-FUSION", number="T1", issued_on=(today - timedelta(days=400)).isoformat(),
+                            expires_on=(today - timedelta(days=1)).isoformat()), actor="test")
+    TC.add(TC.CertificateIn(person_id=p.id, kind="ELEC-LV", number="T2", issued_on=(today - timedelta(days=10)).isoformat()),
+           actor="test")
+    held = {c.type: c for c in gate.certificates_of(p.id)}
+    assert set(held) == {"welding", "electrician"}
+    assert held["welding"].expires_on == today - timedelta(days=1)
+    from appliance.contractors import rules as R
+    assert R.certificate_problems(["welding", "electrician"], held.values(), today) == ("expired:welding",)
+    assert isinstance(held["electrician"].expires_on, date)

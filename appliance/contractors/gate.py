@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import date
 
 from appliance.contractors import config as C
 from appliance.contractors import rules as R
@@ -22,6 +23,25 @@ from appliance.core import people as P
 log = logging.getLogger(__name__)
 
 UNKNOWN = ("unknown_badge", "inactive_badge", "bad_uid")   # patrol's outcomes for a card that is nobody's
+
+
+def certificates_of(person_id: int | None) -> tuple[R.Cert, ...]:
+    """The person's 特种作业 certificates as the training domain holds them (revoked ones left out), in the
+    types a contractor's job names."""
+    from appliance.training import certificates as TC
+
+    if not person_id:
+        return ()
+    by_category = {cat: t for t, cat in R.TRAINING_CATEGORY.items()}
+    out = []
+    for c in TC.listing(person_id=person_id):
+        t = by_category.get(c["category"])
+        if t is None or c["revoked"]:
+            continue
+        review = c.get("review_due_on")
+        out.append(R.Cert(t, c["number"], date.fromisoformat(c["expires_on"]),
+                          date.fromisoformat(review) if review else None))
+    return tuple(out)
 
 
 def facts_for(person_id: int | None, on, certs: tuple[R.Cert, ...] | None = None) -> tuple[R.EntryFacts, Firm | None]:
@@ -58,7 +78,7 @@ def decide(reader: str, person_id: int | None, at: int, *, tap_id: int | None = 
         if tap_id is not None and GateEntry.get_or_none(GateEntry.tap_id == tap_id):
             return None
         on = S.today(at)
-        facts, firm = facts_for(person_id, on)
+        facts, firm = facts_for(person_id, on, certificates_of(person_id))
         person = P.Person.get_or_none(P.Person.id == person_id) if person_id else None
         reasons: tuple[str, ...]
         job_id: int | None = None

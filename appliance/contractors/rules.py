@@ -207,6 +207,12 @@ CERT_TYPES: dict[str, tuple[str, str]] = {
     "hazchem_process": ("危险化学品安全作业", "Hazardous chemicals process operation"),
     "lifting": ("起重机械作业（特种设备）", "Crane operation (special equipment)"),
 }
+# The training domain's certificate categories (appliance/training/rules.py, 30号令 catalogue) that stand for
+# each certificate type a contractor's job may require.
+TRAINING_CATEGORY: dict[str, str] = {
+    "electrician": "ELEC", "welding": "WELD", "height": "HEIGHT", "refrigeration": "REFRIG",
+    "hazchem_process": "CHEM", "lifting": "LIFT",
+}
 CERT_VALID_YEARS = 6          # 30号令 Art. 21
 CERT_REVIEW_YEARS = 3         # 30号令 Art. 21: reviewed (复审) every 3 years
 
