@@ -233,7 +233,8 @@ def spawn_peer(args: list[str], timeout: float = 15) -> subprocess.Popen:
     raise RuntimeError(f"peer {args} did not become ready (rc={p.poll()})")
 
 
-def stop_peer(p: subprocess.Popen, timeout: float = 5) -> None:
+def stop_peer(p: subprocess.Popen, timeout: float = 5, close: bool = True) -> None:
+    """Stop a child (TERM, then KILL) and, unless told to keep them for reading, close its pipes."""
     if p.poll() is None:
         p.terminate()
         try:
@@ -241,7 +242,8 @@ def stop_peer(p: subprocess.Popen, timeout: float = 5) -> None:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
-    close_pipes(p)
+    if close:
+        close_pipes(p)
 
 
 def _drain(stream) -> None:

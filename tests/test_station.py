@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import free_port, need, run_cli, spawn, stop_peer, wait_healthy, wait_until, write_config
+from conftest import close_pipes, free_port, need, run_cli, spawn, stop_peer, wait_healthy, wait_until, write_config
 
 BADGE = "04A1B2C3D4E5F6"
 STRANGERS = ["04000000000001", "04000000000002", "04000000000003", "04000000000004"]
@@ -96,6 +96,7 @@ def test_station_delivers_every_tap_once_across_restarts(tmp_path, sim):
         # the appliance dies: the station keeps accepting taps and holds them
         app.send_signal(signal.SIGKILL)
         app.wait(10)
+        close_pipes(app)
         for uid in STRANGERS[:2]:
             sim.present("CP-FAR", uid)
         assert wait_until(lambda: status.exists() and json.loads(status.read_text())["queued"] == 2, 15), \
@@ -103,6 +104,7 @@ def test_station_delivers_every_tap_once_across_restarts(tmp_path, sim):
         # ... and the station itself is killed with taps still queued, then comes back
         station.send_signal(signal.SIGKILL)
         station.wait(10)
+        close_pipes(station)
         restarted = time.time()
         station = spawn(["reader", "--config", str(st_cfg)], env=env)
         assert wait_until(lambda: reader_ready(status, since=restarted), 20), status.read_text()
@@ -153,8 +155,9 @@ def test_station_with_a_wrong_key_keeps_its_taps(tmp_path, sim):
         assert h["status"] == "degraded" and h["refused"]["bad_signature"]["station"] == "st-far", h
     finally:
         stop_peer(station)
-        stop_peer(app)
+        stop_peer(app, close=False)
     out = app.stdout.read()
+    close_pipes(app)
     assert "station post refused" in out
 
 
@@ -245,3 +248,4 @@ def test_a_rogue_answer_does_not_drop_the_taps(tmp_path, sim):
     finally:
         stop_peer(station)
         server.shutdown()
+        server.server_close()

@@ -223,6 +223,7 @@ class Badges:
         host = self._hosts.pop(kind)
         host.proc.kill()
         host.proc.wait()
+        host.close()  # the process is gone: this only closes our pipe ends
         for name, (k, _) in list(self._slots.items()):
             if k == kind:
                 del self._slots[name]
