@@ -155,33 +155,70 @@ def login():
         runtime = current_app.extensions["appliance"]
         name = request.form.get("login", "").strip()[:40]
         password = request.form.get("password", "")
-        keys = (f"ip:{request.remote_addr}", f"login:{name.lower()}")
+        ip, who = request.remote_addr or "?", name.lower()
         try:
-            runtime.limiter.check(*keys)
+            runtime.limiter.check(ip, who, known_device=who in _known_logins())
         except ApplianceError as exc:
             resp = make_response(render_template("auth/login.html", error=exc.message(lang()), next=nxt), 429)
             resp.headers["Retry-After"] = str(exc.retry_after)
             return resp
         user = auth.authenticate(name, password) if name and password else None
         if user is None:
-            runtime.limiter.failed(*keys)
+            runtime.limiter.failed(ip, who)
+            # the audit trail of guessing: at most the limiter's few attempts per window reach this line
+            events.record("auth.login_failed", actor=f"address:{ip}", payload={"login": name, "address": ip})
             error = translate(lang(), "login.failed")
         else:
-            runtime.limiter.succeeded(*keys)
+            runtime.limiter.succeeded(ip, who)
             session.clear()
             session.permanent = True
             session["uid"] = user.id
             session["pw"] = user.password_hash[-12:]
+            session["sid"] = auth.new_session_id()
             csrf_token()
-            return redirect(nxt or url_for("ui.admin" if user.role == "admin" else "ui.tablet"))
+            resp = redirect(nxt or url_for("ui.admin" if user.role == "admin" else "ui.tablet"))
+            _remember_login(resp, who)
+            return resp
     return render_template("auth/login.html", error=error, next=nxt), (401 if error else 200)
 
 
 @ui.post("/logout")
 @public
 def logout():
+    if "uid" in session and session.get("sid"):
+        # server-side: a copy of this session cookie stops working too
+        auth.revoke_session(session["sid"], session["uid"], current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() / 3600)
     session.clear()
     return redirect(url_for("ui.login"))
+
+
+# A browser that has logged in as a user before (the supervisor's tablet, the control-room kiosk) is known
+# for that user: the per-name delay of the login limiter does not apply to it (auth.LoginLimiter).
+KNOWN_COOKIE = "sa_known"
+KNOWN_MAX_AGE_S = 365 * 86_400
+
+
+def _known_serializer():
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(current_app.secret_key, salt="known-device")
+
+
+def _known_logins() -> list[str]:
+    raw = request.cookies.get(KNOWN_COOKIE)
+    if not raw:
+        return []
+    try:
+        value = _known_serializer().loads(raw)
+    except Exception:  # tampered or from another appliance: not known
+        return []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _remember_login(resp, login: str) -> None:
+    known = [login] + [v for v in _known_logins() if v != login]
+    resp.set_cookie(KNOWN_COOKIE, _known_serializer().dumps(known[:5]), max_age=KNOWN_MAX_AGE_S, httponly=True,
+                    samesite="Lax", secure=request.is_secure)
 
 
 @ui.get("/lang/<code>")

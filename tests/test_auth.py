@@ -5,9 +5,11 @@ import json
 
 import pytest
 
-from appliance.core import auth
+from appliance.core import auth, events
 from appliance.core.auth import DEVICE_WRITES, PERMISSIONS, allowed
+from appliance.core.errors import RateLimited
 from conftest import PASSWORD, As, csrf_from
+from kiosk_ui.views import KNOWN_COOKIE
 
 ALL_ROLES = (None, "admin", "safety_officer", "supervisor", "worker", "kiosk")
 SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -120,15 +122,88 @@ def test_login_is_rate_limited(app, users):
 def test_limiter_window_table():
     now = [0.0]
     lim = auth.LoginLimiter(max_failures=2, window_s=60, clock=lambda: now[0])
-    lim.failed("ip:a")
-    lim.check("ip:a")
-    lim.failed("ip:a")
+    lim.failed("a", "sup")
+    lim.check("a", "sup")
+    lim.failed("a", "sup")
     with pytest.raises(Exception) as e:
-        lim.check("ip:a")
+        lim.check("a", "sup")
     assert e.value.retry_after == 61
-    lim.check("ip:b")  # other clients unaffected
+    lim.check("b", "other")  # other clients and names unaffected
     now[0] = 60.0
-    lim.check("ip:a")  # the window has passed
+    lim.check("a", "sup")  # the window has passed
+
+
+def test_a_guesser_cannot_lock_a_named_user_out():
+    """Failures from one address for a name stop that address, not the user at her own tablet: elsewhere she
+    waits at most a growing delay (≤ 30 s), and not at all on a browser she has logged in from before."""
+    now = [0.0]
+    lim = auth.LoginLimiter(max_failures=5, window_s=300, clock=lambda: now[0])
+    for _ in range(5):
+        lim.failed("10.0.0.66", "sup")
+    with pytest.raises(RateLimited):
+        lim.check("10.0.0.66", "sup")           # the guesser's address is stopped for this name
+    lim.check("10.0.0.9", "sup", known_device=True)  # her known tablet: no wait at all
+    with pytest.raises(RateLimited) as e:
+        lim.check("10.0.0.9", "sup")            # an unknown browser: a short delay, never the window
+    assert e.value.retry_after <= 2
+    now[0] += 2
+    lim.check("10.0.0.9", "sup")
+    # the delay grows but is capped
+    for _ in range(20):
+        lim.failed(f"10.0.1.{_}", "sup")
+    with pytest.raises(RateLimited) as e:
+        lim.check("10.0.0.9", "sup")
+    assert e.value.retry_after <= auth.LoginLimiter.MAX_DELAY_S + 1
+
+
+def test_a_success_does_not_forgive_the_address():
+    """An attacker cannot reset the per-address count by logging in with his own account in between."""
+    now = [0.0]
+    lim = auth.LoginLimiter(max_failures=5, window_s=300, clock=lambda: now[0])
+    names = [f"u{i}" for i in range(20)]
+    for n in names:
+        lim.failed("10.0.0.66", n)
+    lim.succeeded("10.0.0.66", "mallory")
+    with pytest.raises(RateLimited):
+        lim.check("10.0.0.66", "someone-else")  # 20 failures from the address: refused for every name
+
+
+def test_lockout_attack_through_the_login_form(app, users):
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "10.0.0.66"
+    token = csrf_from(attacker.get("/login").get_data(as_text=True))
+    for _ in range(8):
+        attacker.post("/login", data={"login": "u_supervisor", "password": "wrong", "csrf_token": token})
+    assert attacker.post("/login", data={"login": "u_supervisor", "password": PASSWORD,
+                                         "csrf_token": token}).status_code == 429
+    # the supervisor, on the tablet she used yesterday (a known browser), logs in at once
+    tablet = app.test_client()
+    tablet.environ_base["REMOTE_ADDR"] = "10.0.0.9"
+    t = csrf_from(tablet.get("/login").get_data(as_text=True))
+    r = tablet.post("/login", data={"login": "u_supervisor", "password": PASSWORD, "csrf_token": t})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) <= 31  # an unknown browser: a short delay
+    tablet.set_cookie(KNOWN_COOKIE, _known_cookie(app, ["u_supervisor"]))
+    r = tablet.post("/login", data={"login": "u_supervisor", "password": PASSWORD, "csrf_token": t})
+    assert r.status_code == 302, r.status_code
+    fails = [e for e in events.read_after(0, 500) if e.type == "auth.login_failed"]
+    assert len(fails) == 5 and fails[0].payload  # the refused attempts write nothing == {"login": "u_supervisor", "address": "10.0.0.66"}
+
+
+def _known_cookie(app, logins):
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(app.secret_key, salt="known-device").dumps(logins)
+
+
+def test_logout_ends_the_session_server_side(app, users):
+    """A copy of the session cookie taken before logout reads and writes nothing afterwards."""
+    sup = As(app, "supervisor", users)
+    cookie = sup.c.get_cookie("sa_session").value
+    assert sup.get("/api/v1/me").status_code == 200
+    assert sup.post("/logout").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("sa_session", cookie)
+    assert thief.get("/api/v1/me").status_code == 401
 
 
 def test_sessions_end_when_user_is_deactivated_or_password_changes(app, users):

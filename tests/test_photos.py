@@ -75,3 +75,23 @@ def test_hazard_with_photos(app, users, worker, as_role):
     after = upload(worker, png(80, 60)).get_json()["sha256"]
     r = worker.post(f"/api/v1/hazards/{hid}/rectify", json={"note": "已更换", "photo": after})
     assert r.get_json()["after_photo"] == after
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(worker):
+    """79 megapixels in a few hundred KB (Pillow alone only warns below twice its limit): refused from the
+    header, before anything is decoded — and just over the limit is refused too."""
+    for w, h in ((8900, 8900), (8000, 5001)):   # 79.2 MP, 40.008 MP
+        out = io.BytesIO()
+        Image.new("1", (w, h)).save(out, "PNG")
+        assert len(out.getvalue()) < 2_000_000
+        r = upload(worker, out.getvalue(), "bomb.png")
+        assert r.status_code == 422 and "too large" in r.get_json()["error"]["messages"]["en"], r.get_json()
+
+
+def test_a_big_phone_jpeg_is_decoded_small_and_stored(worker, config):
+    out = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (20, 120, 200)).save(out, "JPEG", quality=80)
+    r = upload(worker, out.getvalue(), "phone.jpg")
+    assert r.status_code == 201
+    with Image.open(config.storage.data_dir / "photos" / f"{r.get_json()['sha256']}.jpg") as stored:
+        assert max(stored.size) == 2560

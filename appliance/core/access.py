@@ -110,8 +110,8 @@ def load_principal() -> None:
     g.via_header = False
     if "uid" in session:
         u = auth.User.get_or_none((auth.User.id == session["uid"]) & auth.User.active)
-        if u is None or session.get("pw") != u.password_hash[-12:]:
-            session.clear()  # deactivated or password changed: the old session ends
+        if u is None or session.get("pw") != u.password_hash[-12:] or auth.session_revoked(session.get("sid")):
+            session.clear()  # deactivated, password changed or logged out: the old session ends
         else:
             g.principal = Principal("user", u.id, u.login, u.role)
     elif "device" in session:

@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance.core import domain, events
 from appliance.core.db import BaseModel as Model
+from appliance.core.db import database
 from appliance.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from appliance.core.people import Input, Person, Update
 
@@ -238,16 +239,47 @@ def device_for_token(token: str) -> DeviceToken | None:
     return t
 
 
-class LoginLimiter:
-    """Counts failed logins per client address and per login name in a sliding window.
+# ---------------------------------------------------------------- sessions ended at logout
 
-    After `max_failures` failures in `window_s` seconds for either key, further attempts are refused with
-    429 until the oldest failure leaves the window. Memory only: a restart forgives, which is acceptable
-    on a LAN box and costs no SD-card writes.
+def new_session_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def session_revoked(sid: str | None) -> bool:
+    """A session without an id (issued before ids existed) or logged out is not honoured."""
+    if not sid:
+        return True
+    return database.execute_sql("SELECT 1 FROM revoked_sessions WHERE sid = ?", (sid,)).fetchone() is not None
+
+
+def revoke_session(sid: str, user_id: int, keep_hours: float) -> None:
+    """End a session server-side (logout); entries older than the session lifetime are pruned."""
+    now = events.now_ms()
+    with database.atomic():
+        database.execute_sql("INSERT OR IGNORE INTO revoked_sessions (sid, user_id, revoked_at) VALUES (?, ?, ?)",
+                             (sid, user_id, now))
+        database.execute_sql("DELETE FROM revoked_sessions WHERE revoked_at < ?", (now - int(keep_hours * 3_600_000),))
+
+
+class LoginLimiter:
+    """Throttles password guessing without letting anyone lock a named user out.
+
+    - per address and login name: `max_failures` failures in `window_s` refuse that name from that address
+      until the oldest failure leaves the window — a guesser on the LAN stops himself, not the supervisor
+      at her tablet;
+    - per address (all names): four times as many failures refuse the address; a success from that address
+      does not forgive them (it only forgives its own name's failures);
+    - per login name (all addresses): a growing delay, never a lockout (1, 2, 4 … at most 30 s between
+      attempts after `max_failures` failures), skipped for a browser that has logged in as that user before
+      (a known kiosk or tablet), so the person who must acknowledge alarms can always log in.
+    Memory only: a restart forgives, which is acceptable on a LAN box and costs no SD-card writes.
     """
+
+    MAX_DELAY_S = 30
 
     def __init__(self, max_failures: int = 5, window_s: int = 300, clock=time.monotonic):
         self.max_failures = max_failures
+        self.ip_max_failures = 4 * max_failures
         self.window_s = window_s
         self.clock = clock
         self._fails: dict[str, deque[float]] = defaultdict(deque)
@@ -257,30 +289,45 @@ class LoginLimiter:
         q = self._fails[key]
         while q and now - q[0] >= self.window_s:
             q.popleft()
+        if not q:
+            del self._fails[key]
         return q
 
-    def check(self, *keys: str) -> None:
+    @staticmethod
+    def _refuse(wait: float) -> None:
+        wait = max(1, int(wait) + 1)
+        raise RateLimited(f"登录失败次数过多，请 {wait} 秒后再试", f"too many failed logins; try again in {wait} s",
+                          retry_after=wait)
+
+    def check(self, ip: str, login: str, known_device: bool = False) -> None:
+        """Raise RateLimited (429, Retry-After) when this attempt must wait."""
         now = self.clock()
         with self._lock:
-            for key in keys:
-                if key not in self._fails:  # never create entries for names that only check
+            for key, limit in ((f"pair:{ip}:{login}", self.max_failures), (f"ip:{ip}", self.ip_max_failures)):
+                if key not in self._fails:  # never create entries for keys that only check
                     continue
                 q = self._trim(key, now)
-                if not q:
-                    del self._fails[key]
-                    continue
-                if len(q) >= self.max_failures:
-                    wait = max(1, int(self.window_s - (now - q[0])) + 1)
-                    raise RateLimited(f"登录失败次数过多，请 {wait} 秒后再试",
-                                      f"too many failed logins; try again in {wait} s", retry_after=wait)
+                if len(q) >= limit:
+                    self._refuse(self.window_s - (now - q[0]))
+            key = f"login:{login}"
+            if known_device or key not in self._fails:
+                return
+            q = self._trim(key, now)
+            excess = len(q) - self.max_failures
+            if excess >= 0:
+                delay = min(self.MAX_DELAY_S, 2 ** excess)
+                if now - q[-1] < delay:
+                    self._refuse(delay - (now - q[-1]))
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, ip: str, login: str) -> None:
         now = self.clock()
         with self._lock:
-            for key in keys:
-                self._trim(key, now).append(now)
+            for key in (f"pair:{ip}:{login}", f"ip:{ip}", f"login:{login}"):
+                self._fails[key].append(now)
 
-    def succeeded(self, *keys: str) -> None:
+    def succeeded(self, ip: str, login: str) -> None:
+        """The right password: forgive this name's failures (from here and overall), not the address's."""
         with self._lock:
-            for key in keys:
+            for key in (f"pair:{ip}:{login}", f"login:{login}"):
                 self._fails.pop(key, None)
+

@@ -11,6 +11,8 @@ import hashlib
 import io
 import os
 import re
+import threading
+import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -23,7 +25,12 @@ MAX_SIDE = 2560               # stored photos are scaled down to this
 THUMB_SIDE = 320
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
+# Pillow only warns between MAX_IMAGE_PIXELS and twice that (a 79-megapixel PNG of 231 KB got through and
+# took 1–2 GB); `decode` checks the header's size itself, before anything is decoded.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# At most this many photos are decoded at once, so memory stays bounded however many uploads arrive together
+# (one 40-megapixel RGB image is ~120 MB while it is turned around and scaled).
+DECODE_SLOTS = threading.BoundedSemaphore(2)
 
 
 class BadPhoto(ValidationFailed):
@@ -56,13 +63,24 @@ def decode(data: bytes) -> Image.Image:
         raise BadPhoto("photo：照片为空", "photo: the upload is empty", details=[{"key": "photo"}])
     img: Image.Image
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with warnings.catch_warnings():  # Pillow's own bomb warning: the size is checked right below instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+        with probe:
             fmt = probe.format
+            width, height = probe.size
+            if width * height > MAX_PIXELS:  # from the header alone: nothing decoded yet
+                mp = width * height / 1e6
+                raise BadPhoto(f"photo：图片过大（{mp:.0f} 百万像素，上限 {MAX_PIXELS / 1e6:.0f}）",
+                               f"photo: image too large ({mp:.0f} megapixels, limit {MAX_PIXELS / 1e6:.0f})",
+                               details=[{"key": "photo"}])
             probe.verify()  # structure check (a truncated file fails here or at load below)
         if fmt not in ALLOWED:
             raise BadPhoto(f"photo：不支持的图片格式 {fmt}", f"photo: unsupported image format {fmt}",
                            details=[{"key": "photo"}])
-        with Image.open(io.BytesIO(data)) as img:
+        with DECODE_SLOTS, Image.open(io.BytesIO(data)) as img:
+            if fmt == "JPEG":  # decode a big JPEG at a reduced scale: it is stored at MAX_SIDE anyway
+                img.draft("RGB", (2 * MAX_SIDE, 2 * MAX_SIDE))
             img.load()
             img = ImageOps.exif_transpose(img).convert("RGB")
     except BadPhoto:
