@@ -18,7 +18,7 @@ from waitress.server import create_server
 
 from appliance import __version__, domains
 from appliance.config import Config
-from appliance.core import events, jobs, notify
+from appliance.core import events, jobs, notify, storage
 from appliance.core.discovery import Advertiser
 from appliance.core.health import overall
 from appliance.core.people import Site, set_site
@@ -58,6 +58,7 @@ class Appliance:
         log.info("appliance starting", extra={"appliance_id": cfg.site.appliance_id})
         enabled = domains.load()
         app = domains.create_app(cfg, self.runtime)
+        storage.make_reserve(cfg.storage.data_dir, cfg.storage.reserve_mb)  # room for safety records when full
         if Site.get_or_none(Site.id == 1) is None:
             set_site(cfg.site.name, cfg.site.name_en, cfg.site.timezone, 1600, 900, actor="system")
 

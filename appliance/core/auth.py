@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import secrets
 import threading
 import time
@@ -23,6 +24,8 @@ from appliance.core.db import BaseModel as Model
 from appliance.core.db import database
 from appliance.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from appliance.core.people import Input, Person, Update
+
+log = logging.getLogger(__name__)
 
 ROLES = ("admin", "safety_officer", "supervisor", "worker", "kiosk")
 Role = Literal["admin", "safety_officer", "supervisor", "worker", "kiosk"]
@@ -235,7 +238,10 @@ def device_for_token(token: str) -> DeviceToken | None:
         return None
     t = DeviceToken.get_or_none((DeviceToken.token_hash == _token_hash(token)) & DeviceToken.active)
     if t is not None and (t.last_used_at is None or events.now_ms() - t.last_used_at > 60_000):
-        DeviceToken.update(last_used_at=events.now_ms()).where(DeviceToken.id == t.id).execute()
+        try:  # best effort, at most once a minute: a read must never fail because this cannot be written
+            DeviceToken.update(last_used_at=events.now_ms()).where(DeviceToken.id == t.id).execute()
+        except peewee.PeeweeException as exc:
+            log.warning("could not note a device token's last use", extra={"token": t.name, "error": str(exc)})
     return t
 
 

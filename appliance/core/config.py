@@ -50,6 +50,9 @@ class StorageConfig(Section):
     backup_hour: int = Field(3, ge=0, le=23)
     # Below this much free space the disk component turns to fault and the kiosk shows a disk alarm.
     disk_min_free_mb: int = Field(200, ge=1)
+    # Space held back for safety records (gas alarms, acknowledgements, taps) when the disk fills up
+    # (appliance/core/storage.py); 0 turns the reserve off.
+    reserve_mb: int = Field(32, ge=0, le=1024)
     # Telemetry retention by age; alarms and the event log (safety records) are never pruned.
     readings_keep_days: int = Field(90, ge=1, le=3650)
     minutes_keep_days: int = Field(400, ge=1, le=3650)

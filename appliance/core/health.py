@@ -9,7 +9,7 @@ import logging
 import shutil
 import time
 
-from appliance.core import db, events
+from appliance.core import db, events, storage
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,10 @@ def database_check(config) -> dict:
     try:
         head = events.head_seq()
         version = db.database.execute_sql("PRAGMA user_version").fetchone()[0]
+        failing = storage.status()
+        if failing["writes_failing"]:  # reads still work, but nothing new can be stored
+            return {"status": "fault", "reason": f"writes failing: {failing['last_error']}", "schema_version": version,
+                    "event_head": head}
         return {"status": "ok", "schema_version": version, "event_head": head}
     except Exception as exc:  # any failure to read is the state to show
         return {"status": "fault", "reason": str(exc)}
@@ -34,9 +38,16 @@ def disk_check(config) -> dict:
     free_mb = u.free // (1024 * 1024)
     status = "fault" if free_mb < config.storage.disk_min_free_mb else (
         "degraded" if free_mb < 2 * config.storage.disk_min_free_mb else "ok")
-    out = {"status": status, "free_mb": free_mb, "total_mb": u.total // (1024 * 1024), "path": str(d)}
+    st = storage.status()
+    out = {"status": status, "free_mb": free_mb, "total_mb": u.total // (1024 * 1024), "path": str(d), **st}
     if status != "ok":
         out["reason"] = f"free space {free_mb} MB (minimum {config.storage.disk_min_free_mb} MB)"
+    full = [why for why, on in (("writes are failing", st["writes_failing"]),
+                                 ("the safety reserve is in use", config.storage.reserve_mb and st["reserve_released_at"]))
+            if on]
+    if full:
+        out["status"] = "fault"
+        out["reason"] = f"disk full ({d}): " + "; ".join(full)
     return out
 
 

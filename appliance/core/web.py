@@ -19,7 +19,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from appliance.core import access, auth, db, events
+from appliance.core import access, auth, db, events, storage
 from appliance.core.access import error_response, lang
 from appliance.core.domain import registered
 
@@ -130,6 +130,17 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if storage.is_disk_full(exc):
+            # 507: the data disk is full — say so, naming it; health shows the disk and database at fault
+            storage.note_full(exc)
+            where = str(config.storage.data_dir)
+            log.error("write refused: data disk full", extra={"path": request.path, "disk": where})
+            zh = f"数据盘已满（{where}），无法保存；请联系管理员清理空间。报警、确认和打卡记录仍会优先保存。"
+            en = (f"the data disk is full ({where}); nothing could be saved. Ask the administrator to free space; "
+                  "alarms, acknowledgements and badge taps are still stored first.")
+            if not request.path.startswith("/api/"):
+                return error_page(507, zh if lang() != "en" else en)
+            return error_response("disk_full", zh, en, 507)
         log.exception("unhandled error", extra={"path": request.path})
         if not request.path.startswith("/api/"):
             return error_page(500, "内部错误，已记录日志" if lang() != "en" else "internal error; it has been logged")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import peewee
 
-from appliance.core import events
+from appliance.core import events, storage
 from appliance.gas import rules as AR
 from appliance.gas.config import PointConfig
 
@@ -257,13 +257,16 @@ class Sensors:
                 raise Conflict(f"报警 {alarm_id} 已于之前确认", f"alarm {alarm_id} was already acknowledged")
             now = events.now_ms()
             p = self.points.get(a.point)
-            with events.recording(by) as rec:
-                Alarm.update(acked_at=now, acked_by=by, ack_note=note).where(Alarm.id == a.id).execute()
-                rec.emit("alarm.acked", entity=("alarm", a.id),
-                         payload={"point": a.point, "kind": a.kind, "level": a.level, "note": note,
-                                  "name": p.cfg.name if p else a.point})
-                if p is not None and a.kind == "gas":
-                    p.state, _ = AR.acknowledge(p.state, now)
+            def write() -> None:
+                with events.recording(by) as rec:
+                    Alarm.update(acked_at=now, acked_by=by, ack_note=note).where(Alarm.id == a.id).execute()
+                    rec.emit("alarm.acked", entity=("alarm", a.id),
+                             payload={"point": a.point, "kind": a.kind, "level": a.level, "note": note,
+                                      "name": p.cfg.name if p else a.point})
+
+            storage.safety_write(write)  # an acknowledgement is a safety record: stored even on a full disk
+            if p is not None and a.kind == "gas":
+                p.state, _ = AR.acknowledge(p.state, now)
             return Alarm.get_by_id(a.id)
 
     def shelve(self, point_id: str, *, by: str, minutes: int, reason: str, safety_officer: bool = False) -> dict:
@@ -350,21 +353,34 @@ class Sensors:
 
     def _write(self, work, rows, minutes) -> None:
         try:
-            with events.recording("system:sensors") as rec:
-                for p, old, new, transitions, r in work:
-                    for t in transitions:
-                        self._apply(rec, p, old, new, t, r.at_ms if r else events.now_ms())
-                if rows:
-                    database.connection().executemany(
-                        "INSERT INTO readings (point, at, value, state) VALUES (?, ?, ?, ?)", rows)
-                if minutes:
-                    database.connection().executemany(
-                        "INSERT OR REPLACE INTO reading_minutes (point, minute, min, avg, max, n) VALUES (?,?,?,?,?,?)",
-                        [(pid, m.minute, m.lo, m.total / m.n, m.hi, m.n) for pid, m in minutes])
-        except peewee.PeeweeException:
-            # The alarm states in memory are still right and the board shows them; the lost rows are the
-            # price of a failing disk, which the disk component reports. Never stop the poll loop.
-            log.exception("could not store sensor data")
+            self._write_once(work, rows, minutes)
+        except peewee.PeeweeException as exc:
+            if not (storage.is_disk_full(exc) and any(tr for _, _, _, tr, _ in work)):
+                # The alarm states in memory are still right and the board shows them; the lost rows are
+                # the price of a failing disk, which the disk component reports. Never stop the poll loop.
+                log.exception("could not store sensor data")
+                return
+            # a full disk and alarm transitions to record: they are safety records — release the reserve
+            # and store them (without the telemetry, which can wait)
+            storage.note_full(exc)
+            try:
+                storage.safety_write(lambda: self._write_once(work, [], []))
+            except peewee.PeeweeException:
+                log.exception("could not store alarm transitions even with the reserve released")
+
+    def _write_once(self, work, rows, minutes) -> None:
+        """One transaction: the transitions as events and alarm rows, then the telemetry."""
+        with events.recording("system:sensors") as rec:
+            for p, old, new, transitions, r in work:
+                for t in transitions:
+                    self._apply(rec, p, old, new, t, r.at_ms if r else events.now_ms())
+            if rows:
+                database.connection().executemany(
+                    "INSERT INTO readings (point, at, value, state) VALUES (?, ?, ?, ?)", rows)
+            if minutes:
+                database.connection().executemany(
+                    "INSERT OR REPLACE INTO reading_minutes (point, minute, min, avg, max, n) VALUES (?,?,?,?,?,?)",
+                    [(pid, m.minute, m.lo, m.total / m.n, m.hi, m.n) for pid, m in minutes])
 
     def _apply(self, rec, p: Point, old: AR.PointState, new: AR.PointState, t: AR.Transition, at: int) -> None:
         base = {"point": p.cfg.id, "name": p.cfg.name, "name_en": p.cfg.name_en or p.cfg.name,

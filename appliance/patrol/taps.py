@@ -18,7 +18,7 @@ from typing import Literal
 import peewee
 from pydantic import Field
 
-from appliance.core import events
+from appliance.core import events, storage
 from appliance.core.errors import Conflict, Forbidden, ValidationFailed
 from appliance.core.people import Area, Badge, Input, Person, normalize_uid
 from appliance.patrol import rules as PR
@@ -123,7 +123,14 @@ def _repeat_of(person: Person, cp: Checkpoint, at: int) -> PatrolTap | None:
 def record_tap(reader: str, uid: str, at: int, *, station: str | None = None, station_tap: str | None = None,
                actor: str | None = None, refused: str | None = None) -> dict:
     """Record one badge or tag read; returns what the checkpoint screen shows (also the event payload).
-    `refused` records a relayed tap that may not count (a foreign reader, an implausible time)."""
+    `refused` records a relayed tap that may not count (a foreign reader, an implausible time). A tap is a
+    safety record (who was where, for a muster): on a full disk it is stored in the safety reserve."""
+    return storage.safety_write(lambda: _record_tap(reader, uid, at, station=station, station_tap=station_tap,
+                                                    actor=actor, refused=refused))
+
+
+def _record_tap(reader: str, uid: str, at: int, *, station: str | None, station_tap: str | None,
+                actor: str | None, refused: str | None) -> dict:
     actor = actor or (f"device:station:{station}" if station else f"device:reader:{reader}")
     raw_uid = uid.strip()[:40]
     # the write transaction (BEGIN IMMEDIATE) serialises taps: two at once cannot pick the same round stop
