@@ -117,6 +117,9 @@ def read_aggregates(after_minute: int, max_rows: int, before: int | None = None)
     return out
 
 
+BACKLOG_COUNT_CAP = 100_000
+
+
 def head_seq() -> int:
     return database.execute_sql("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
 
@@ -129,10 +132,15 @@ def backlog(endpoint: str, lane: str, known_empty_to: int = 0) -> tuple[int, int
         n, oldest = database.execute_sql("SELECT count(*), min(minute) FROM reading_minutes WHERE minute > ? "
                                          "AND minute < ?", (c, finished_before())).fetchone()
         return n, oldest
-    n, oldest = database.execute_sql(
-        f"SELECT count(*), min(recorded_at) FROM events WHERE seq > ? AND {lane_sql(lane)}",
-        (max(c, known_empty_to),)).fetchone()
-    return n, oldest
+    start = max(c, known_empty_to)
+    # counted up to BACKLOG_COUNT_CAP (a long outage must not make this poll scan the whole backlog every
+    # few seconds): past it the figure reads as "at least"; the oldest is the first in the lane after the cursor
+    (n,) = database.execute_sql(
+        f"SELECT count(*) FROM (SELECT 1 FROM events WHERE seq > ? AND {lane_sql(lane)} LIMIT ?)",
+        (start, BACKLOG_COUNT_CAP)).fetchone()
+    row = database.execute_sql(
+        f"SELECT recorded_at FROM events WHERE seq > ? AND {lane_sql(lane)} ORDER BY seq LIMIT 1", (start,)).fetchone()
+    return n, row[0] if row else None
 
 
 def acknowledge(endpoint: str, lane: str, through: int, rejected: Sequence[tuple[int, str, str]] = ()) -> None:

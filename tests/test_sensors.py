@@ -245,3 +245,24 @@ def test_controller_truth_beside_ours(plant):
     w.write_register(1, 0xFFFF, device_id=1)  # the vendor's sensor-fault code: a fault, never 6553.5 ppm
     p = wait_for(lambda: (ps := points(app, token))["GT-102"]["state"] == "fault" and ps, "fault code")
     assert "0xFFFF" in p["GT-102"]["fault"] and p["GT-102"]["value"] != 6553.5
+
+
+def test_retention_prunes_in_short_chunks_and_keeps_the_recent(app, config):
+    """The nightly cleanup deletes old telemetry point by point in short transactions (an alarm write
+    never waits behind one long delete); rows inside the retention stay."""
+    from appliance.core.db import database
+    from appliance.gas.sensors import Sensors
+
+    day = 86_400_000
+    now = events.now_ms()
+    rows = [(p, now - (3 * day if i < 2500 else 0) - i, float(i), "normal") for p in ("A", "B") for i in range(3000)]
+    database.connection().executemany("INSERT INTO readings (point, at, value, state) VALUES (?, ?, ?, ?)", rows)
+    database.connection().executemany(
+        "INSERT INTO reading_minutes (point, minute, min, avg, max, n) VALUES (?, ?, 0, 0, 0, 1)",
+        [(p, now - 3 * day - i * 60_000) for p in ("A", "B") for i in range(1500)])
+    s = Sensors(config)
+    s.PRUNE_CHUNK = 700
+    assert s.prune(readings_days=1, minutes_days=1, now=now) == (5000, 3000)
+    left = database.execute_sql("SELECT point, count(*) FROM readings GROUP BY point ORDER BY point").fetchall()
+    assert left == [("A", 500), ("B", 500)]
+    assert database.execute_sql("SELECT count(*) FROM reading_minutes").fetchone()[0] == 0

@@ -224,11 +224,29 @@ class Sensors:
     def prune(self, readings_days: int, minutes_days: int, now: int | None = None) -> tuple[int, int]:
         """Drop telemetry older than its retention; alarms and events are safety records and stay."""
         now = now or events.now_ms()
-        with database.atomic():
-            r = database.execute_sql("DELETE FROM readings WHERE at < ?", (now - readings_days * 86_400_000,)).rowcount
-            m = database.execute_sql("DELETE FROM reading_minutes WHERE minute < ?",
-                                     (now - minutes_days * 86_400_000,)).rowcount
-        return r, m
+        return (self._prune_chunks("readings", "at", now - readings_days * 86_400_000),
+                self._prune_chunks("reading_minutes", "minute", now - minutes_days * 86_400_000))
+
+    PRUNE_CHUNK = 2000
+
+    def _prune_chunks(self, table: str, column: str, before: int) -> int:
+        """Delete old telemetry point by point in short transactions of PRUNE_CHUNK rows (through the
+        (point, time) index), so an alarm write never waits behind one long cleanup transaction."""
+        total = 0
+        points = [r[0] for r in database.execute_sql(f"SELECT DISTINCT point FROM {table}").fetchall()]
+        for point in points:
+            while True:
+                with database.atomic():
+                    # by (point, time), the key both tables are indexed on (reading_minutes has no rowid); rows
+                    # sharing a time are all old, so a chunk may delete a few more than PRUNE_CHUNK
+                    n = database.execute_sql(
+                        f"DELETE FROM {table} WHERE point = ? AND {column} IN (SELECT {column} FROM {table} "
+                        f"WHERE point = ? AND {column} < ? ORDER BY {column} LIMIT ?)",
+                        (point, point, before, self.PRUNE_CHUNK)).rowcount
+                total += n
+                if n < self.PRUNE_CHUNK:
+                    break
+        return total
 
     def load(self, now: int | None = None) -> dict:
         """EEMUA 191 alarm-load figures over the last 24 h."""
