@@ -178,7 +178,7 @@ def station_throughput(work: Path, backlog: int) -> dict:
     data = work / "station-appliance"
     cfg = write_config(data, port, "")
     seed(cfg)
-    key = cli("create-station", "st-bench", "--config", str(cfg)).strip()
+    key = cli("create-station", "st-bench", "--reader", "CP-1", "--config", str(cfg)).strip()
 
     # baseline: the domain work alone, in this process, on a copy of the database
     copy = work / "baseline"
