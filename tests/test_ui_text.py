@@ -149,3 +149,14 @@ def test_the_top_bar_links_every_domain_page_in_order(app, users):
                          "/tablet/patrol", "/tablet/permits", "/tablet/contractors", "/tablet/training", "/tablet/people"], links
     worker = As(app, "worker", users).get("/tablet/patrol").get_data(as_text=True)
     assert 'href="/tablet/alarms"' in worker and 'href="/tablet/people"' not in worker
+
+
+def test_static_assets_are_cached_and_their_urls_change_with_a_restart(app, users):
+    """Assets are cached by browsers for a week (no re-fetch per page on 50 tablets); the URLs the pages
+    use carry a stamp of this start, so an update reaches every screen at the next restart."""
+    c = As(app, "supervisor", users)
+    html = c.get("/tablet").get_data(as_text=True)
+    css = re.search(r'href="(/static/css/app\.css\?v=\d+)"', html)
+    assert css, html[:500]
+    r = c.get(css.group(1))
+    assert r.status_code == 200 and r.cache_control.max_age == 7 * 86_400

@@ -98,6 +98,15 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     )
     cast(DefaultJSONProvider, app.json).ensure_ascii = False   # Flask's default provider
     app.extensions["appliance"] = runtime
+    # Static assets (CSS, JS, fonts, vendored ECharts) are cached by the browsers for a week; their URLs
+    # carry this start's stamp, so a restart after an update makes every kiosk and tablet fetch them anew.
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = timedelta(days=7)
+    asset_stamp = str(int(time.time()))
+
+    @app.url_defaults
+    def _asset_stamp(endpoint: str, values: dict) -> None:
+        if endpoint == "static" or endpoint.endswith(".static"):
+            values.setdefault("v", asset_stamp)
 
     @app.before_request
     def _before():
