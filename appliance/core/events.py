@@ -239,10 +239,17 @@ def read_after(seq: int, limit: int = 500) -> list[Committed]:
     return [Committed.from_row(r) for r in rows]
 
 
-def verify_chain(conn, batch: int = 5000) -> int:
-    """Walk the whole log on a sqlite3 connection; return the event count or raise ChainBroken at the
-    first bad seq (a changed row, a missing row, a broken link)."""
+def verify_chain(conn, batch: int = 5000, start: tuple[int, str] | None = None) -> int:
+    """Walk the log on a sqlite3 connection; return the last verified seq or raise ChainBroken at the first
+    bad seq (a changed row, a missing row, a broken link). With `start` = (seq, hash) of an earlier verified
+    checkpoint, the walk begins after it — once that row is found still holding that hash."""
     prev_hash, expected_seq, last = GENESIS_HASH, 1, 0
+    if start is not None and start[0] > 0:
+        seq, h = start
+        row = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+        if row is None or row[0] != h:
+            raise ChainBroken(seq, "检查点处的事件已改变（历史被改写）", "the event at the checkpoint changed (history rewritten)")
+        prev_hash, expected_seq, last = h, seq + 1, seq
     cols = ", ".join(HASHED_FIELDS) + ", prev_hash, hash"
     while True:
         rows = conn.execute(f"SELECT {cols} FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch)).fetchall()
