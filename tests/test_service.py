@@ -373,3 +373,17 @@ def test_sigterm_with_sse_client_connected(tmp_path, procs):
     assert "appliance stopped" in proc.output, proc.output
     # A clean stop: no waitress "Bad file descriptor" from closing sockets under its own loop.
     assert "Traceback" not in proc.output, proc.output
+
+
+@pytest.mark.parametrize("found, advertised", [
+    (["127.0.0.1", "192.168.10.20"], ["192.168.10.20"]),             # a Pi: the LAN address, not loopback
+    (["127.0.1.1", "127.0.0.1", "10.1.2.3", "192.168.10.20"], ["10.1.2.3", "192.168.10.20"]),  # every LAN
+    (["127.0.0.1"], ["127.0.0.1"]),                                   # nothing else: loopback
+    (["fe80::1", "127.0.0.1", "172.16.0.9"], ["172.16.0.9"]),         # IPv6 is not advertised here
+])
+def test_mdns_advertises_the_lan_addresses(found, advertised):
+    """#16: a stock Raspberry Pi OS maps its hostname to 127.0.1.1 in /etc/hosts; advertising what the hostname
+    resolves to sent stations and tablets to themselves. The interfaces' own addresses are advertised."""
+    from appliance.core.discovery import lan_addresses
+
+    assert lan_addresses(found) == advertised

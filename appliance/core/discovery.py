@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from zeroconf import ServiceInfo, Zeroconf
@@ -18,17 +18,22 @@ log = logging.getLogger(__name__)
 SERVICE_TYPE = "_safety-appliance._tcp.local."
 
 
+def lan_addresses(candidates: list[str]) -> list[str]:
+    """The addresses worth advertising: every IPv4 address that is not loopback (127.0.0.0/8 — a stock
+    Raspberry Pi OS maps its hostname to 127.0.1.1 in /etc/hosts, so resolving the hostname finds only
+    loopback), sorted; loopback only when the box has nothing else."""
+    lan = sorted({ip for ip in candidates if ":" not in ip and not ip.startswith("127.")})
+    return lan or ["127.0.0.1"]
+
+
 def _addresses(interfaces: list[str]) -> list[bytes]:
     if interfaces:
         return [socket.inet_aton(ip) for ip in interfaces if ":" not in ip]
-    ips: set[str] = set()
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            ips.add(cast(str, info[4][0]))   # AF_INET: the address is a str
-    except OSError:
-        pass
-    ips.discard("127.0.1.1")
-    return [socket.inet_aton(ip) for ip in sorted(ips) or ["127.0.0.1"]]
+    # the addresses of the network interfaces themselves, not what the hostname resolves to
+    import ifaddr  # zeroconf's own dependency for the same job
+
+    found = [str(ip.ip) for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4]
+    return [socket.inet_aton(ip) for ip in lan_addresses(found)]
 
 
 class Advertiser:
