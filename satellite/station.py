@@ -28,6 +28,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +153,12 @@ class Refused(Exception):
 
 
 class Station:
-    def __init__(self, config: StationConfig):
+    def __init__(self, config: StationConfig, clock: Callable[[], float] = time.time):
         self.config = config
+        # A Pi has no RTC: on an offline LAN its clock may be far off. The appliance's signed refusal of a
+        # stale post carries its own time; the station keeps the offset and corrects its posts and taps by it.
+        self.clock = clock
+        self.clock_offset_s = 0.0
         s = config.station
         self.key = s.secret()
         self.outbox = Outbox(Path(s.data_dir) / "outbox.db")
@@ -169,6 +174,7 @@ class Station:
 
     # -- the reader side: store first, then acknowledge
     def on_tap(self, tap: Tap) -> None:
+        tap = Tap(tap.reader, tap.uid, int(self.clock() * 1000))   # this station's clock, corrected when sent
         try:
             self.outbox.add(tap)
         except sqlite3.Error as exc:   # a full or failing SD card: the worker must not believe it counted
@@ -212,11 +218,14 @@ class Station:
         return find_appliance(s.discovery_timeout_s, s.discovery_interfaces or None, s.appliance_id)
 
     def _post(self, url: str, taps: list[dict]) -> list[dict]:
-        body = json.dumps({"taps": taps}, separators=(",", ":")).encode()
-        ts, nonce = str(int(time.time())), uuid.uuid4().hex
+        shift = int(self.clock_offset_s * 1000)
+        sent = [{**t, "at": t["at"] + shift} for t in taps] if shift else taps
+        body = json.dumps({"taps": sent}, separators=(",", ":")).encode()
+        ts, nonce = str(int(self.clock() + self.clock_offset_s)), uuid.uuid4().hex
         req = urllib.request.Request(f"{url}/api/v1/patrol/station-taps", data=body, method="POST", headers={
             "Content-Type": "application/json", "X-Station": self.config.station.name, "X-Timestamp": ts,
             "X-Nonce": nonce, "X-Signature": station_signature(self.key, ts, nonce, body)})
+        self._last_refusal = b""
         try:
             with urllib.request.urlopen(req, timeout=self.config.station.timeout_s) as r:
                 answer = r.read()
@@ -225,10 +234,13 @@ class Station:
                     raise Refused("the answer is not signed by the appliance (a wrong address, or not our appliance)")
                 return json.loads(answer)["results"]
         except urllib.error.HTTPError as exc:
+            self._last_refusal = exc.read()
             try:
-                err = json.loads(exc.read()).get("error", {})
+                err = json.loads(self._last_refusal).get("error", {})
             except ValueError:
                 err = {}
+            if exc.code == 401 and err.get("code") == "station_stale" and self._take_time(exc, nonce):
+                raise Refused(f"clock corrected by {self.clock_offset_s:+.0f} s; sending again") from None
             if exc.code == 401:
                 raise Refused(f"{err.get('code', 'refused')}: {err.get('message', '')}") from None
             if exc.code == 422 and len(taps) == 1:
@@ -238,6 +250,20 @@ class Station:
             if exc.code == 422:
                 return [r for t in taps for r in self._post(url, [t])]
             raise OSError(f"HTTP {exc.code}: {err.get('message', '')}") from None
+
+    def _take_time(self, exc: urllib.error.HTTPError, nonce: str) -> bool:
+        """From a stale-post refusal signed by our appliance, take its time as the offset to our clock."""
+        body = self._last_refusal
+        if not hmac.compare_digest(answer_signature(self.key, nonce, body), exc.headers.get("X-Signature", "")):
+            return False   # not our appliance: never take the time from it
+        try:
+            appliance_ms = int(json.loads(body)["appliance_time_ms"])
+        except (ValueError, KeyError, TypeError):
+            return False
+        self.clock_offset_s = appliance_ms / 1000 - self.clock()
+        log.warning("station clock is off; corrected by the appliance's signed time",
+                    extra={"offset_s": round(self.clock_offset_s, 1)})
+        return True
 
     def _run(self) -> None:
         failures = 0
@@ -273,6 +299,7 @@ class Station:
     def _status(self, error: str | None) -> None:
         """A small status file for the station's own display: queue length and the last problem."""
         status = {**self.outbox.counts(), "state": self.state.get("status"), "error": error,
+                  "clock_offset_s": round(self.clock_offset_s),
                   "readers": {d.config.name: d.health().get("status") for d in self.drivers}}
         if status == self._shown:
             return   # an SD card does not need the same file rewritten every second

@@ -249,3 +249,39 @@ def test_a_rogue_answer_does_not_drop_the_taps(tmp_path, sim):
         stop_peer(station)
         server.shutdown()
         server.server_close()
+
+
+def test_a_station_with_a_wrong_clock_takes_the_appliance_time_and_delivers(tmp_path, sim):
+    """#16: a Pi has no RTC; a station 15 minutes behind had every post refused as stale, forever. The
+    appliance's signed refusal now carries its time: the station corrects its offset, delivers, and the tap
+    is recorded at the real time of the tap."""
+    from satellite.station import Station, load_station_config
+
+    port = free_port()
+    data = tmp_path / "appliance"
+    cfg = write_config(data, port=port)
+    seed(cfg)
+    key = run_cli("create-station", "st-far", "--reader", "CP-FAR", "--config", str(cfg)).stdout.strip()
+    sim.add_nfc("CP-FAR", rearm_after_s=0.2)
+    st_dir = tmp_path / "station"
+    st_cfg = tmp_path / "station.toml"
+    st_cfg.write_text(f'[station]\nname = "st-far"\nkey = "{key}"\nappliance_url = "http://127.0.0.1:{port}"\n'
+                      f'data_dir = "{st_dir}"\nretry_max_s = 1\n\n{sim.toml()}\n', encoding="utf-8")
+    app = spawn(["run", "--config", str(cfg)])
+    station = Station(load_station_config(st_cfg), clock=lambda: time.time() - 900).start()
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}")
+        status = st_dir / "status.json"
+        assert wait_until(lambda: status.exists() and json.loads(status.read_text()).get("readers", {})
+                          .get("CP-FAR") == "ok", 20)
+        before = time.time()
+        sim.present("CP-FAR", BADGE)
+        assert wait_until(lambda: len(station_taps(data / "appliance.db")) == 1, 30), station_taps(data / "appliance.db")
+        assert 880 <= station.clock_offset_s <= 920
+        conn = sqlite3.connect(data / "appliance.db")
+        (at,) = conn.execute("SELECT at FROM patrol_taps WHERE station = 'st-far'").fetchone()
+        conn.close()
+        assert abs(at / 1000 - before) < 30  # the real time of the tap, not 15 minutes earlier
+    finally:
+        station.stop()
+        stop_peer(app)

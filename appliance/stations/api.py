@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from appliance.core.access import current, public, require
+from appliance.core.access import current, error_response, public, require
 from appliance.core.api import body
 from appliance.core.errors import ApplianceError
 from appliance.stations import service as S
@@ -78,6 +78,15 @@ def station_taps():
         log.warning("station post refused", extra={"station": name[:40], "reason": exc.reason,
                                                    "remote": request.remote_addr})
         zh, en = _REFUSALS[exc.reason]
+        if exc.reason == "stale":
+            # the station proved it holds its key (the signature was checked first); its clock is off (a Pi
+            # has no RTC): answer with this appliance's time, signed, so the station corrects its clock
+            resp = error_response(f"station_{exc.reason}", zh, en, 401)
+            body = json.loads(resp.get_data())
+            body["appliance_time_ms"] = int(time.time() * 1000)
+            resp.set_data(json.dumps(body, ensure_ascii=False).encode())
+            resp.headers["X-Signature"] = S.sign_answer(name, h.get("X-Nonce", ""), resp.get_data())
+            return resp
         raise StationAuthFailed(zh, en, code=f"station_{exc.reason}") from None
     resp = jsonify({"results": results})
     resp.headers["X-Signature"] = S.sign_answer(name, h.get("X-Nonce", ""), resp.get_data())
