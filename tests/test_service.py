@@ -387,3 +387,24 @@ def test_mdns_advertises_the_lan_addresses(found, advertised):
     from appliance.core.discovery import lan_addresses
 
     assert lan_addresses(found) == advertised
+
+
+DAY = 86_400_000
+
+
+@pytest.mark.parametrize("now, last, status", [
+    (1_796_000_000_000, None, "ok"),                              # 2026-12: a fresh database
+    (1_796_000_000_000, 1_796_000_000_000 - DAY, "ok"),
+    (1_796_000_000_000, 1_796_000_000_000 + 60_000, "ok"),        # within the tolerance (events from a station)
+    (1_796_000_000_000, 1_796_000_000_000 + 10 * 60_000, "fault"),  # went back 10 min
+    (946_684_800_000, None, "fault"),                             # 2000-01-01: a Pi without RTC or NTP
+    (1_767_225_599_999, None, "fault"),                           # just before 2026
+    (1_767_225_600_000, None, "ok"),
+])
+def test_clock_plausibility(now, last, status):
+    """#16: rounds, deadlines and expiries are judged on the wall clock; an unset or backwards clock is a
+    fault the board shows."""
+    from appliance.core.health import clock_verdict
+
+    v = clock_verdict(now, last)
+    assert v["status"] == status and (status == "ok" or v["reason"])

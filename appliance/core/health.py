@@ -51,6 +51,32 @@ def disk_check(config) -> dict:
     return out
 
 
+# The clock is implausible before this (the software did not exist then): a Pi without an RTC boots at its
+# image's date until NTP answers, and an offline LAN may have no NTP at all.
+EARLIEST_PLAUSIBLE_MS = 1_767_225_600_000   # 2026-01-01T00:00:00Z
+BACKWARDS_TOLERANCE_MS = 120_000
+
+
+def clock_verdict(now_ms: int, last_recorded_ms: int | None) -> dict:
+    """Is the wall clock plausible? Rounds, deadlines and certificate expiry are judged on it, so a wrong
+    clock is a fault the board shows, not a silent error: before EARLIEST_PLAUSIBLE_MS (never set), or
+    behind the newest event already recorded (it went backwards, e.g. a reboot without RTC or NTP)."""
+    if now_ms < EARLIEST_PLAUSIBLE_MS:
+        return {"status": "fault", "reason": "clock not set (before 2026); set the time or configure NTP"}
+    if last_recorded_ms is not None and now_ms < last_recorded_ms - BACKWARDS_TOLERANCE_MS:
+        behind = (last_recorded_ms - now_ms) // 1000
+        return {"status": "fault", "reason": f"clock is {behind} s behind the newest recorded event; set the time"}
+    return {"status": "ok"}
+
+
+def clock_check(config) -> dict:
+    try:
+        row = db.database.execute_sql("SELECT max(recorded_at) FROM events").fetchone()
+    except Exception as exc:
+        return {"status": "fault", "reason": str(exc)}
+    return {**clock_verdict(events.now_ms(), row[0] if row else None), "now": events.now_ms()}
+
+
 def bus_check(runtime) -> dict:
     bus = runtime.bus
     if bus is None:
@@ -64,7 +90,8 @@ def bus_check(runtime) -> dict:
 
 def overall(runtime) -> dict:
     cfg = runtime.config
-    components = {"database": database_check(cfg), "disk": disk_check(cfg), "event_bus": bus_check(runtime)}
+    components = {"database": database_check(cfg), "disk": disk_check(cfg), "event_bus": bus_check(runtime),
+                  "clock": clock_check(cfg)}
     for name, check in list(runtime.health_checks.items()):
         try:
             components[name] = check()
