@@ -169,8 +169,9 @@ def update_user(user_id: int, data: UserUpdate, *, actor: str, min_password_leng
 
 
 # scrypt takes ~32 MB per hash by design; on a 1 GB box a burst of logins must not take the memory the
-# pollers need, so at most two hashes are computed at once (the rest wait their turn).
-_HASHING = threading.BoundedSemaphore(2)
+# pollers need, so one hash is computed at a time (the rest wait their turn, ~0.1 s each): measured with
+# bench/footprint.py, two at once put the peak RSS at 185 MB against the 150 MB target.
+_HASHING = threading.BoundedSemaphore(1)
 # werkzeug's method string; each stored hash names its own, so a hash made with another cost still checks.
 # The test suite lowers the cost (conftest.py): thousands of logins there are not what it measures.
 HASH_METHOD = "scrypt:32768:8:1"
