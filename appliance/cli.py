@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--output", "-o", help="backup file (default: <data_dir>/backups/backup-<time>.db)")
 
+    p = sub.add_parser("restore", help="put a backup in place of the database (the service must be stopped)",
+                       description="Check BACKUP (integrity and the event log's hash chain), keep the current "
+                                   "database in <data_dir>/backups/before-restore-<time>.db, then replace it. Stop "
+                                   "the service first: systemctl stop safety-appliance.")
+    p.add_argument("backup_file", metavar="BACKUP", help="a file made by `safety-appliance backup`")
+    _config_arg(p)
+
     p = sub.add_parser("import-register", help="import the risk register from a spreadsheet (XLSX or CSV)",
                        description="Check FILE (one row per control measure; see the template on /tablet/risks) and "
                                    "import it all in one transaction, or nothing. --dry-run only reports. Exit 1 "
@@ -238,6 +245,30 @@ def cmd_backup(args) -> int:
         cfg.storage.backup_dir / f"backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.db"
     db.backup(cfg.storage.db_path, dest)
     print(f"已备份 / backed up to {dest} ({dest.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    import socket
+
+    from appliance.core import db, events
+    from appliance.core.errors import ChainBroken, DatabaseError
+
+    cfg = _load(args)
+    host = "127.0.0.1" if cfg.web.host in ("0.0.0.0", "::", "") else cfg.web.host
+    with socket.socket() as s:   # the running appliance answers on its port: never swap its file under it
+        s.settimeout(0.5)
+        if cfg.web.port and s.connect_ex((host, cfg.web.port)) == 0:
+            print(f"设备正在运行（端口 {cfg.web.port}），请先停止服务 / the appliance is running on port {cfg.web.port}; "
+                  "stop it first: sudo systemctl stop safety-appliance", file=sys.stderr)
+            return 2
+    try:
+        kept = db.restore(args.backup_file, cfg.storage.db_path, cfg.storage.backup_dir, events.verify_chain)
+    except (DatabaseError, ChainBroken) as exc:
+        print(exc.bilingual(), file=sys.stderr)
+        return 1
+    print(f"已恢复 / restored {args.backup_file} → {cfg.storage.db_path}"
+          + (f"; 原数据库保存在 / the previous database is kept at {kept}" if kept else ""))
     return 0
 
 
@@ -477,7 +508,7 @@ def cmd_vision(args) -> int:
 HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, "init-db": cmd_init_db,
             "create-user": cmd_create_user, "create-token": cmd_create_token, "export": cmd_export,
             "backup": cmd_backup, "vision": cmd_vision, "reader": cmd_reader, "create-station": cmd_create_station,
-            "import-register": cmd_import_register}
+            "import-register": cmd_import_register, "restore": cmd_restore}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,3 +101,59 @@ def test_commands_on_a_missing_database_say_so(cfg):
 def test_missing_config_file_is_a_clear_error(tmp_path):
     r = run_cli("init-db", "--config", str(tmp_path / "none.toml"))
     assert r.returncode == 2 and "config file not found" in r.stderr and "找不到配置文件" in r.stderr
+
+
+def test_backup_then_restore_end_to_end(cfg, tmp_path):
+    """Backup, more records, restore: the database is the backup again (chain intact), the newer one is kept
+    aside; a damaged or tampered backup is refused and changes nothing; a running appliance is refused."""
+    assert run_cli("init-db", "--config", cfg).returncode == 0
+    assert run_cli("create-user", "--config", cfg, "--login", "boss", "--role", "admin", "--password-stdin",
+                   input="long-enough-pw\n").returncode == 0
+    good = tmp_path / "good.db"
+    assert run_cli("backup", "--config", cfg, "--output", str(good)).returncode == 0
+    assert run_cli("create-user", "--config", cfg, "--login", "later", "--role", "worker", "--password-stdin",
+                   input="long-enough-pw\n").returncode == 0
+    data = tmp_path / "d"
+
+    def logins(path):
+        conn = sqlite3.connect(path)
+        try:
+            return sorted(r[0] for r in conn.execute("SELECT login FROM users"))
+        finally:
+            conn.close()
+
+    assert logins(data / "appliance.db") == ["boss", "later"]
+    # a damaged file and a tampered log are refused before anything is touched
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"SQLite format 3\0" + b"\x00" * 100)
+    r = run_cli("restore", str(bad), "--config", cfg)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    tampered = tmp_path / "tampered.db"
+    tampered.write_bytes(good.read_bytes())
+    conn = sqlite3.connect(tampered)
+    conn.execute("DROP TRIGGER IF EXISTS events_no_update")
+    conn.execute("UPDATE events SET actor = 'user:x' WHERE seq = 1")
+    conn.commit()
+    conn.close()
+    r = run_cli("restore", str(tampered), "--config", cfg)
+    assert r.returncode == 1 and "seq 1" in r.stderr
+    assert logins(data / "appliance.db") == ["boss", "later"]
+
+    r = run_cli("restore", str(good), "--config", cfg)
+    assert r.returncode == 0, r.stderr
+    assert logins(data / "appliance.db") == ["boss"]
+    kept = list((data / "backups").glob("before-restore-*.db"))
+    assert len(kept) == 1 and logins(kept[0]) == ["boss", "later"]
+    r = run_cli("audit", "verify", "--full", "--config", cfg)
+    assert r.returncode == 0 and "intact" in r.stdout
+
+
+def test_restore_refuses_while_the_appliance_runs(tmp_path):
+    import socket
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        cfg = str(write_config(tmp_path / "d", port=srv.getsockname()[1]))
+        r = run_cli("restore", str(tmp_path / "x.db"), "--config", cfg)
+    assert r.returncode == 2 and "stop it first" in r.stderr

@@ -11,8 +11,10 @@ import json
 import logging
 import os
 import re
+import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import IO
@@ -160,6 +162,40 @@ def _split_sql(sql: str) -> list[str]:
     if buf.strip():
         raise DatabaseError("迁移脚本末尾有不完整的语句", "migration ends with an incomplete statement")
     return out
+
+
+def restore(backup_file: str | Path, dest: str | Path, keep_dir: str | Path,
+            verify_log: Callable[[sqlite3.Connection], object]) -> Path | None:
+    """Put a backup in place of the (stopped) appliance's database: the backup is checked first (SQLite
+    integrity and the event log's hash chain), the current database is kept in `keep_dir` (it may hold
+    records newer than the backup), then the backup replaces it atomically. Returns the kept copy's path.
+    `verify_log` is the event log's chain check (`events.verify_chain`)."""
+    backup_file, dest = Path(backup_file), Path(dest)
+    if not backup_file.exists():
+        raise DatabaseError(f"备份文件不存在：{backup_file}", f"backup file does not exist: {backup_file}")
+    try:
+        conn = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
+        try:
+            ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            if ok != "ok":
+                raise DatabaseError(f"备份已损坏：{ok}", f"the backup is damaged: {ok}")
+            verify_log(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"不是有效的备份：{exc}", f"not a valid backup: {exc}") from None
+    kept = None
+    if dest.exists():
+        kept = backup(dest, Path(keep_dir) / f"before-restore-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.db")
+    tmp = dest.with_name(dest.name + ".restoring")
+    shutil.copyfile(backup_file, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    for side in ("-wal", "-shm"):   # the old database's journal must not be replayed onto the backup
+        Path(str(dest) + side).unlink(missing_ok=True)
+    os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
+    return kept
 
 
 def backup(src: str | Path, dest: str | Path) -> Path:
