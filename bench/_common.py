@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmark scripts (standard library only)."""
+"""Small helpers shared by the benchmark scripts; importing it registers the appliance's domains."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,23 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ on the path, not the repo root
-    sys.path.insert(0, str(ROOT))
+# `python bench/x.py` puts bench/ first on the path, where bench/sync.py would shadow the `sync` package:
+# the repository root goes in front of it (an editable install has it on the path, but behind bench/)
+if str(ROOT) in sys.path:
+    sys.path.remove(str(ROOT))
+sys.path.insert(0, str(ROOT))
+
+
+
+def _load_domains() -> None:
+    """Register the enabled domains: their tables come from their own migrations, so a bench that makes a
+    database with `db.migrate` in its own process needs them registered first (as the service does)."""
+    from appliance import domains
+
+    domains.load()
+
+
+_load_domains()
 
 
 def free_port() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps",
-           "patrol", "sync", "register_import", "vision", "vision_pipeline")
+           "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage")
 
 
 def run(name: str) -> tuple[dict | None, float]:
