@@ -41,7 +41,8 @@ def guard():
     from appliance.permits import service as S
 
     me = _me_person()
-    q = S.Permit.select().where(S.Permit.state.in_(("approved", "briefed", "active", "suspended")))
+    q = S.Permit.select().where(S.Permit.state.in_(("approved", "briefed", "active", "suspended"))
+                               | ((S.Permit.state == "expired") & S.Permit.started_at.is_null(False)))
     mine = [S.permit_dict(p) for p in q if me is not None and p.guardian_id == me]
     return render_template("permits/guard.html", permits=mine, linked=me is not None)
 
