@@ -153,3 +153,19 @@ def test_board_shows_simops_per_area(site):
     j = c["kiosk"].get("/api/v1/permits/board").get_json()
     assert j["simops"] == {"TANK": "escalate"} and len(j["permits"]) == 2
     assert R.area_conflict(["hot_work", "lifting"]) == "escalate"
+
+
+def test_the_guardians_phone_shows_the_ppe_alert(site):
+    """The guardian's view (a login linked to the guardian's person) lists the violations on their job."""
+    from appliance.core import auth
+
+    c, areas, people = site
+    p = to_active(c, areas, people)
+    auth.User.update(person_id=people["guardian"]).where(auth.User.login == "u_worker").execute()
+    html = c["worker"].get("/tablet/permits/guard").get_data(as_text=True)
+    assert f'data-permit="{p["id"]}"' in html and "pm-ppe-alert" not in html
+    watch.on_violation(ev("vision.violation", id=11, camera="tank-cam", zone="roof", area="TANK"))
+    html = c["worker"].get("/tablet/permits/guard").get_data(as_text=True)
+    assert "pm-ppe-alert" in html and 'data-violation="11"' in html and "tank-cam / roof" in html
+    assert 'data-ppe="1"' in html
+    assert "tank-cam" in c["supervisor"].get(f"/tablet/permits/{p['id']}").get_data(as_text=True)

@@ -30,8 +30,15 @@ def tablet():
                    .limit(100))
     areas = {a.id: P.area_dict(a) for a in P.Area.select()}
     people = list(P.Person.select().where(P.Person.active).order_by(P.Person.employee_no))
+    from flask import current_app
+
+    from appliance.core import events
+
+    role = principal().role
+    cameras = [(c.name, c.title or c.name) for c in current_app.config["APPLIANCE"].cameras]
     return render_template("permits/list.html", permits=permits, areas=areas, people=people, types=R.TYPES,
-                           grades=R.GRADES, can_apply=auth.allowed(principal().role, "permits.apply"))
+                           grades=R.GRADES, can_apply=auth.allowed(role, "permits.apply"), cameras=cameras,
+                           head=events.head_seq(), can_events=auth.allowed(role, "events.read"))
 
 
 @bp.get("/tablet/permits/guard")
