@@ -249,3 +249,5 @@ def test_permit_pages_render(site, lang):
         assert r.status_code == 200, path
     html = c["supervisor"].get(f"/tablet/permits/{p['id']}/print").get_data(as_text=True)
     assert "动火作业安全作业票" in html and "T-101 罐顶" in html
+    # the live record's address is printed beside the QR (the QR itself needs OpenCV)
+    assert f"/tablet/permits/{p['id']}</figcaption>" in html
