@@ -298,7 +298,7 @@ def seed_risks(actor: str) -> None:
 def seed_permits() -> None:
     """The demo's special work permits (appliance/permits): hot work at the tank farm, a confined-space entry
     in the reactor hall, both active (`--scenario gas-leak` suspends the tank-farm one)."""
-    from appliance.permits.service import seed_demo
+    from appliance.permits.seed import seed_demo
 
     seed_demo()
 

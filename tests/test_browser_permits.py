@@ -242,3 +242,81 @@ def test_hot_work_permit_through_every_step_with_badges_live_gas_and_the_leak(ga
     (susp,) = [e for e in seen if e["type"] == "permit.suspended"]
     assert susp["actor"] == "system:interlock" and susp["payload"]["interlock"] is True
     assert types.count("permit.person_verified") == 3 and types.count("permit.analysed") == 2
+
+
+def confined_entry(plant) -> dict:
+    """The demo's confined-space entry in the reactor hall (REACT), on site."""
+    board = api(plant, "/permits/board")["permits"]
+    (p,) = [x for x in board if x["area"] == "REACT" and x["type"] == "confined_space"]
+    return p
+
+
+@pytest.mark.parametrize("size", ["phone", "tablet", "1080p"])
+def test_wall_board_shows_the_permits_on_the_plan(gas_plant, new_page, size):
+    """A marker per permit on site in its area (type, state, countdowns), and the strip under the plan."""
+    plant = gas_plant
+    plant.ensure_running()
+    p = confined_entry(plant)
+    page = new_page(*SIZES[size])
+    page.goto(f"{plant.base}/kiosk?token={plant.token}")
+    mark = page.locator(f'.floor-plan .pm-marks[data-area="REACT"] .pm-mark[data-permit="{p["id"]}"]')
+    expect(mark).to_have_count(1)
+    expect(mark.locator("text").first).to_contain_text("受限空间作业")
+    expect(mark.locator(".pm-cd")).to_have_text(re.compile(r"有效期剩余 \d+:\d\d:\d\d"))
+    if p["state"] == "active":
+        expect(mark.locator(".pm-cd")).to_contain_text("距下次分析")
+    expect(page.locator(f'#pm-board-list li[data-permit="{p["id"]}"]')).to_contain_text("REACT")
+    cjk_renders(page, "#pm-board h2")
+    no_overflow(page, f"board {size}")
+
+
+def test_board_and_list_follow_a_suspension_live(gas_plant, new_page):
+    """The confined-space entry is suspended elsewhere: the board's marker turns red with the reason and the
+    tablet and phone lists follow, without a reload; a new analysis and resume turn them back."""
+    plant = gas_plant
+    plant.ensure_running()
+    p = confined_entry(plant)
+    pid = p["id"]
+    s = plant.admin_session()
+    if p["state"] != "active":
+        r = s.post(f"{plant.base}/api/v1/permits/{pid}/analyses", json={
+            "source": "manual", "analyst": "陈静", "samples": [{"gas": "O2", "value": 20.8, "unit": "%VOL"},
+                                                              {"gas": "CH4", "value": 1, "unit": "%LEL"}]}, timeout=10)
+        assert r.status_code == 201, r.text
+        assert s.post(f"{plant.base}/api/v1/permits/{pid}/resume", json={}, timeout=10).status_code == 200
+
+    board = new_page(*SIZES["1080p"])
+    board.goto(f"{plant.base}/kiosk?token={plant.token}")
+    mark = board.locator(f'.floor-plan .pm-mark[data-permit="{pid}"]')
+    expect(mark).to_have_class(re.compile(r"\bst-active\b"))
+    lists = []
+    for size in ("tablet", "phone"):
+        page = new_page(*SIZES[size])
+        login(page, plant, "wangfang")
+        page.goto(f"{plant.base}/tablet/permits")
+        expect(page.locator(f'#permits li[data-permit="{pid}"]')).to_have_class(re.compile(r"\bst-active\b"))
+        page.evaluate("window.__noReload = 1")
+        lists.append((size, page))
+
+    reason = unique_name("通风机故障")
+    r = s.post(f"{plant.base}/api/v1/permits/{pid}/suspend", json={"reason": reason}, timeout=10)
+    assert r.status_code == 200, r.text
+    expect(mark).to_have_class(re.compile(r"\bst-suspended\b"))
+    expect(mark.locator(".pm-reason")).to_contain_text(reason[:20])
+    expect(board.locator(f'#pm-board-list li[data-permit="{pid}"] .pm-b-reason')).to_have_text(reason)
+    for size, page in lists:
+        li = page.locator(f'#permits li[data-permit="{pid}"]')
+        expect(li).to_have_class(re.compile(r"\bst-suspended\b"))
+        expect(li.locator(".pm-reason")).to_have_text(reason)
+        assert page.evaluate("window.__noReload") == 1, f"{size}: the list page reloaded"
+        no_overflow(page, f"list {size}, suspended")
+    no_overflow(board, "board, suspended")
+
+    r = s.post(f"{plant.base}/api/v1/permits/{pid}/analyses", json={
+        "source": "manual", "analyst": "陈静", "samples": [{"gas": "O2", "value": 20.8, "unit": "%VOL"},
+                                                          {"gas": "CH4", "value": 1, "unit": "%LEL"}]}, timeout=10)
+    assert r.status_code == 201, r.text
+    assert s.post(f"{plant.base}/api/v1/permits/{pid}/resume", json={}, timeout=10).status_code == 200
+    expect(mark).to_have_class(re.compile(r"\bst-active\b"))
+    for _, page in lists:
+        expect(page.locator(f'#permits li[data-permit="{pid}"]')).to_have_class(re.compile(r"\bst-active\b"))

@@ -214,3 +214,95 @@ def test_presence_and_measures():
     done = {c: {"applies": True, "by": "王芳"} for c in codes[:-1]}
     assert R.measures_missing("hot_work", done) == [codes[-1]]
     assert R.measures_missing("hot_work", {**done, codes[-1]: {"applies": False, "by": "王芳"}}) == []
+
+
+# ---------------------------------------------------------------- time and video (appliance/permits/watch.py)
+
+@pytest.mark.parametrize("state, now, gone", [
+    pytest.param("active", 100, False, id="§4 the last instant of the window is still valid"),
+    pytest.param("active", 101, True, id="§4 active past validity expires"),
+    pytest.param("suspended", 101, True, id="§4 suspended past validity expires"),
+    pytest.param("approved", 101, True, id="§4 approved, never started, expires"),
+    pytest.param("closed", 10**9, False, id="closed stays closed"),
+    pytest.param("cancelled", 10**9, False, id="cancelled stays cancelled"),
+    pytest.param("expired", 10**9, False, id="expired once"),
+])
+def test_expiry(state, now, gone):
+    assert R.expired(state, 100, now) is gone
+    if gone:
+        assert R.next_state(state, "expire") == "expired"
+
+
+def test_an_expired_permit_is_closed_after_the_site_check_and_never_resumed():
+    assert R.next_state("expired", "close") == "closed"
+    for action in ("resume", "start", "suspend"):
+        with pytest.raises(ValueError):
+            R.next_state("expired", action)
+
+
+@pytest.mark.parametrize("wt, state, last, now, overdue", [
+    pytest.param("confined_space", "active", 0, 2 * H, False, id="§6.4 2 h after the analysis: due, not overdue"),
+    pytest.param("confined_space", "active", 0, 2 * H + 1, True, id="§6.4 past 2 h: overdue, the entry stops"),
+    pytest.param("confined_space", "suspended", 0, 5 * H, False, id="§6.4 already suspended"),
+    pytest.param("confined_space", "briefed", 0, 5 * H, False, id="§6.4 not yet in the space"),
+    pytest.param("hot_work", "active", 0, 5 * H, False, id="§5 hot work has no periodic re-analysis here"),
+    pytest.param("confined_space", "active", None, 5 * H, False, id="no analysis: the start gate decided"),
+])
+def test_confined_space_periodic_reanalysis(wt, state, last, now, overdue):
+    assert R.reanalysis_overdue(wt, state, last, now) is overdue
+
+
+def test_confined_space_reanalysis_interval_is_two_hours():
+    assert R.CONFINED_REANALYSIS_MS == 2 * H    # GB 30871-2022 §6.4 "2 h 记录 1 次"
+    assert R.reanalysis_due("confined_space", 5) == 5 + 2 * H and R.reanalysis_due("height", 5) is None
+
+
+@pytest.mark.parametrize("wt, grade, now, last, since, interlock, ok", [
+    pytest.param("hot_work", "2", 70 * MIN, 65 * MIN, 0, False, True,
+                 id="§5.3.4 二级 70 min interruption, new analysis after it: resumes"),
+    pytest.param("hot_work", "2", 61 * MIN, 0, 0, False, False,
+                 id="§5.3.4 二级 61 min interruption, no new analysis: refused"),
+    pytest.param("hot_work", "1", 31 * MIN, 0, 0, False, False, id="§5.3.4 一级 31 min: refused"),
+    pytest.param("confined_space", "-", 61 * MIN, 60 * MIN, 0, False, True,
+                 id="§6.5 受限空间 61 min, analysed after: resumes"),
+    pytest.param("confined_space", "-", 10 * MIN, -1 * MIN, 0, False, False,
+                 id="§4 any suspension of gas-tested work needs an analysis after it (house rule)"),
+    pytest.param("height", "I", 200 * MIN, None, 0, False, True, id="height work resumes without analysis"),
+    pytest.param("height", "I", 200 * MIN, None, 0, True, False, id="height work stopped by the gas interlock needs one"),
+])
+def test_resume_gate(wt, grade, now, last, since, interlock, ok):
+    why = R.resume_gate(wt, grade, now, last, since, interlock)
+    assert (why is None) is ok, why
+
+
+def test_resume_after_a_long_interruption_names_it():
+    why = R.resume_gate("hot_work", "2", 61 * MIN, 0, 0, False)
+    assert why and "interrupted 61 min (> 60)" in why
+
+
+@pytest.mark.parametrize("view, now, ok", [
+    pytest.param({"id": "G", "state": "normal", "value": 1.0, "level": 0, "updated_at": 1000}, 61_000, True,
+                 id="a reading 60 s old is recent"),
+    pytest.param({"id": "G", "state": "normal", "value": 1.0, "level": 0, "updated_at": 1000}, 61_001, False,
+                 id="a reading over 60 s old is not 'now'"),
+    pytest.param({"id": "G", "state": "normal", "value": 1.0, "level": 0, "updated_at": None}, 1, False,
+                 id="a reading without a time is refused"),
+])
+def test_live_analysis_needs_recent_readings(view, now, ok):
+    assert (R.point_blocks(view, now) is None) is ok
+
+
+@pytest.mark.parametrize("types, verdict", [
+    (["hot_work", "lifting"], "escalate"), (["height", "excavation"], None), (["hot_work"], None),
+    (["confined_space", "hot_work", "lifting"], "refuse"),
+], ids=["lifting over hot work", "no conflict", "one job", "refuse wins"])
+def test_area_conflict_for_the_risk_map(types, verdict):
+    assert R.area_conflict(types) == verdict
+
+
+@pytest.mark.parametrize("cams, camera, area, on", [
+    (["cam-1"], "cam-1", "DOCK", True), ([], "cam-2", "TANK", True), ([], "cam-2", "DOCK", False),
+    ([], "cam-2", None, False), (["cam-1"], "cam-2", "", False),
+], ids=["its linked camera (any area)", "a camera in its area", "another area", "no area", "another camera"])
+def test_violation_belongs_to_the_permit(cams, camera, area, on):
+    assert R.violation_on_permit("TANK", cams, camera, area) is on

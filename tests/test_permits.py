@@ -195,13 +195,21 @@ def test_badge_tap_at_the_site_reader_and_live_analysis(site):
     # live analysis: no sensor loop in this app → a clear refusal; with points, the area's detectors
     r = c["supervisor"].post(f"/api/v1/permits/{p['id']}/analyses", json={"source": "live"})
     assert r.status_code == 409
-    ok = [{"id": "GT-101", "gas": "CH4", "area": "TANK", "value": 1.0, "unit": "%LEL", "state": "normal", "level": 0},
-          {"id": "GT-102", "gas": "H2S", "area": "TANK", "value": 0.5, "unit": "ppm", "state": "normal", "level": 0},
-          {"id": "GT-201", "gas": "EX", "area": "REACT", "value": 80, "unit": "%LEL", "state": "alarm2", "level": 2}]
+    now = events.now_ms()
+    ok = [{"id": "GT-101", "gas": "CH4", "area": "TANK", "value": 1.0, "unit": "%LEL", "state": "normal", "level": 0,
+           "updated_at": now},
+          {"id": "GT-102", "gas": "H2S", "area": "TANK", "value": 0.5, "unit": "ppm", "state": "normal", "level": 0,
+           "updated_at": now},
+          {"id": "GT-201", "gas": "EX", "area": "REACT", "value": 80, "unit": "%LEL", "state": "alarm2", "level": 2,
+           "updated_at": now}]
     a = S.analyse(p["id"], S.AnalysisIn(source="live"), actor="user:u_supervisor", points=ok)
     assert a.passed and a.source == "live"
     ok[0] = {**ok[0], "value": 30, "level": 1, "state": "alarm1"}
     with pytest.raises(Exception, match="GT-101"):
+        S.analyse(p["id"], S.AnalysisIn(source="live"), actor="user:u_supervisor", points=ok)
+    # a detector whose newest reading is over a minute old cannot give an analysis of "now"
+    ok[0] = {**ok[0], "value": 1.0, "level": 0, "state": "normal", "updated_at": now - 61_000}
+    with pytest.raises(Exception, match="GT-101: no recent reading"):
         S.analyse(p["id"], S.AnalysisIn(source="live"), actor="user:u_supervisor", points=ok)
 
 
@@ -241,3 +249,5 @@ def test_permit_pages_render(site, lang):
         assert r.status_code == 200, path
     html = c["supervisor"].get(f"/tablet/permits/{p['id']}/print").get_data(as_text=True)
     assert "动火作业安全作业票" in html and "T-101 罐顶" in html
+    # the live record's address is printed beside the QR (the QR itself needs OpenCV)
+    assert f"/tablet/permits/{p['id']}</figcaption>" in html

@@ -13,12 +13,21 @@ EVERYONE = ("admin", "safety_officer", "supervisor", "worker")
 
 
 def _start(runtime):
-    """The live interlock and the site readers: gas events and badge taps from the event bus."""
-    from appliance.permits import service
+    """The live interlock, the site readers and the cameras: gas events, badge taps and PPE violations from
+    the event bus."""
+    from appliance.permits import watch
 
     if runtime.bus is not None:
-        runtime.bus.subscribe(service.subscriber)
+        runtime.bus.subscribe(watch.subscriber)
     return None
+
+
+def _jobs(s, config, runtime) -> None:
+    from appliance.permits import watch
+
+    # GB 30871-2022 §4 (validity) and §6.4 (confined space re-analysed every 2 h): checked every 15 s
+    s.add_job(watch.tick, "interval", seconds=15, id="permits-watch", name="permit expiry and re-analysis",
+              replace_existing=True)
 
 
 def domain() -> Domain:
@@ -37,5 +46,6 @@ def domain() -> Domain:
         permissions={"permits.apply": EVERYONE, "permits.operate": SHIFT, "permits.approve": SHIFT,
                      "permits.suspend": EVERYONE},
         start=_start,
+        jobs=_jobs,
         safety_events=("permit.",),
     )

@@ -7,11 +7,12 @@ from flask import Blueprint, current_app, jsonify, request
 from appliance.core.access import principal, require
 from appliance.core.api import body
 from appliance.core.errors import ValidationFailed
+from appliance.permits import rules as R
 from appliance.permits import service as S
 
 api_bp = Blueprint("permits_api", __name__, url_prefix="/api/v1")
 
-STATES = ("applied", "measures_confirmed", "approved", "briefed", "active", "suspended", "closed", "cancelled")
+STATES = R.STATES
 
 
 def _person_id() -> int | None:
@@ -54,8 +55,6 @@ def get_permit(permit_id: int):
 @require("board.read")
 def permit_rules():
     """The work types, their grades (approver level, validity) and measures lists, as the forms need them."""
-    from appliance.permits import rules as R
-
     return jsonify({"standard": "GB 30871-2022", "types": [
         {"code": t, "zh": zh, "en": en,
          "grades": [{"code": g.code, "zh": g.zh, "en": g.en, "approver": g.approver, "validity_h": g.validity_ms / R.H}
@@ -64,10 +63,39 @@ def permit_rules():
         for t, (zh, en) in R.TYPES.items()]})
 
 
+def _cameras() -> dict[str, set[str]]:
+    """The configured cameras → the area codes each covers (its own and its zones')."""
+    return {c.name: {a for a in (c.area, *(z.area for z in c.zones)) if a}
+            for c in current_app.config["APPLIANCE"].cameras}
+
+
+@api_bp.get("/permits/board")
+@require("board.read")
+def permit_board():
+    """The wall board's picture: the permits on site (briefed, active, suspended, expired after starting) with
+    their countdowns
+    (expiry, confined-space re-analysis), and per area the strongest SIMOPS verdict among them."""
+    from appliance.core.people import Area
+
+    areas = {a.id: a for a in Area.select()}
+    # an expired job that had started stays on the board until its 完工验收 (the site is still to be checked)
+    on_site = S.Permit.state.in_(("briefed", *R.LIVE)) | ((S.Permit.state == "expired") & S.Permit.started_at.is_null(False))
+    live = list(S.Permit.select().where(on_site).order_by(S.Permit.valid_to))
+    per_area: dict[str, list[str]] = {}
+    out = []
+    for p in live:
+        e = S.summary(p, areas)
+        per_area.setdefault(e["area"] or "", []).append(p.type)
+        out.append({**e, "reanalysis_due": R.reanalysis_due(p.type, p.last_pass_at) if p.state == "active" else None,
+                    "violations": S.PermitViolation.select().where(S.PermitViolation.permit_id == p.id).count()})
+    conflicts = {a: v for a, types in per_area.items() if (v := R.area_conflict(types))}
+    return jsonify({"permits": out, "simops": conflicts})
+
+
 @api_bp.post("/permits")
 @require("permits.apply")
 def apply_permit():
-    return jsonify(S.permit_dict(S.apply(body(S.ApplyIn), actor=principal().actor))), 201
+    return jsonify(S.permit_dict(S.apply(body(S.ApplyIn), actor=principal().actor, cameras=_cameras()))), 201
 
 
 @api_bp.post("/permits/<int:permit_id>/measures")

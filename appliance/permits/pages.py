@@ -30,8 +30,15 @@ def tablet():
                    .limit(100))
     areas = {a.id: P.area_dict(a) for a in P.Area.select()}
     people = list(P.Person.select().where(P.Person.active).order_by(P.Person.employee_no))
+    from flask import current_app
+
+    from appliance.core import events
+
+    role = principal().role
+    cameras = [(c.name, c.title or c.name) for c in current_app.config["APPLIANCE"].cameras]
     return render_template("permits/list.html", permits=permits, areas=areas, people=people, types=R.TYPES,
-                           grades=R.GRADES, can_apply=auth.allowed(principal().role, "permits.apply"))
+                           grades=R.GRADES, can_apply=auth.allowed(role, "permits.apply"), cameras=cameras,
+                           head=events.head_seq(), can_events=auth.allowed(role, "events.read"))
 
 
 @bp.get("/tablet/permits/guard")
@@ -41,7 +48,8 @@ def guard():
     from appliance.permits import service as S
 
     me = _me_person()
-    q = S.Permit.select().where(S.Permit.state.in_(("approved", "briefed", "active", "suspended")))
+    q = S.Permit.select().where(S.Permit.state.in_(("approved", "briefed", "active", "suspended"))
+                               | ((S.Permit.state == "expired") & S.Permit.started_at.is_null(False)))
     mine = [S.permit_dict(p) for p in q if me is not None and p.guardian_id == me]
     return render_template("permits/guard.html", permits=mine, linked=me is not None)
 

@@ -107,7 +107,8 @@ def check_validity(work_type: str, grade: str, valid_from: int, valid_to: int) -
 
 # GB 30871-2022 §4 (作业流程): 申请 → 措施确认 → 审批 → 现场交底 → 作业 → 完工验收; suspended when conditions
 # change (§4.x: 作业条件发生变化应停止作业), resumed only after a new analysis.
-STATES = ("applied", "measures_confirmed", "approved", "briefed", "active", "suspended", "closed", "cancelled")
+STATES = ("applied", "measures_confirmed", "approved", "briefed", "active", "suspended", "expired", "closed",
+          "cancelled")
 TRANSITIONS: dict[str, dict[str, str]] = {
     "confirm": {"applied": "measures_confirmed"},
     "approve": {"measures_confirmed": "approved"},
@@ -115,7 +116,11 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "start": {"briefed": "active"},
     "suspend": {"active": "suspended"},
     "resume": {"suspended": "active"},
-    "close": {"active": "closed", "suspended": "closed"},
+    # an expired permit still gets its 完工验收 (the site is checked and the permit closed)
+    "close": {"active": "closed", "suspended": "closed", "expired": "closed"},
+    # GB 30871-2022 §4 (作业证有效期): past its validity a permit stops, wherever it stood; work goes on only
+    # on a new permit
+    "expire": {s: "expired" for s in ("applied", "measures_confirmed", "approved", "briefed", "active", "suspended")},
     "cancel": {"applied": "cancelled", "measures_confirmed": "cancelled", "approved": "cancelled",
                "briefed": "cancelled"},
 }
@@ -223,8 +228,10 @@ O2_MIN, O2_MAX, O2_MAX_RICH = 19.5, 21.0, 23.5
 ANALYSIS_FRESH_MS = 30 * MIN
 INTERRUPTION_MS = {"hot_work:special": 30 * MIN, "hot_work:1": 30 * MIN}
 INTERRUPTION_DEFAULT_MS = 60 * MIN
-# §6.4 (confined space): continuous or periodic detection during the work; re-analysed at least every 2 h
-# here (the sources say "periodically": configurable data, the purchased text decides)
+# GB 30871-2022 §6.4 (受限空间 气体检测): during the work the O₂, combustibles and toxics are detected
+# continuously (portable or mobile detector) and recorded "2 h 记录 1 次" (GB 30871-2014 §6.3.4: "至少每 2 h
+# 监测一次"); [S] in RULES.md §B.1 — a permit whose last passing analysis is older than this is overdue and the
+# entry stops (`reanalysis_overdue`) until a new analysis passes
 CONFINED_REANALYSIS_MS = 2 * H
 # which types need an analysis before they start
 NEEDS_ANALYSIS = ("hot_work", "confined_space", "blinding")
@@ -322,6 +329,38 @@ def reanalysis_due(work_type: str, last_pass_at: int | None) -> int | None:
     return last_pass_at + CONFINED_REANALYSIS_MS
 
 
+def reanalysis_overdue(work_type: str, state: str, last_pass_at: int | None, now: int) -> bool:
+    """GB 30871-2022 §6.4: an active confined-space entry whose periodic analysis (every 2 h) is past due
+    must stop (the due instant itself is still in time)."""
+    due = reanalysis_due(work_type, last_pass_at)
+    return state == "active" and due is not None and now > due
+
+
+def expired(state: str, valid_to: int, now: int) -> bool:
+    """GB 30871-2022 §4: a permit not finished (closed, cancelled) is expired once `now` is past its
+    validity (the last millisecond of the window is still valid)."""
+    return state in TRANSITIONS["expire"] and now > valid_to
+
+
+def resume_gate(work_type: str, grade: str, now: int, last_pass_at: int | None, suspended_at: int | None,
+                interlock: bool) -> str | None:
+    """Whether a suspended permit may resume now (None) or why not.
+
+    GB 30871-2022 §5.3.4 / §6.5: after an interruption longer than the type's limit (特级/一级动火 30 min,
+    others 60 min: `interruption_ms`) the work resumes only on a new analysis; the gas gate's 30-min
+    freshness (§5.3.1 / §6.4) applies to every resumption of gas-tested work. This appliance is stricter
+    where the standard is silent: a suspension by the gas interlock, or any suspension of gas-tested work,
+    needs an analysis taken after it (a suspension means the conditions changed, §4)."""
+    gated = work_type in NEEDS_ANALYSIS or interlock
+    if not gated:
+        return None
+    kind = work_type if work_type in NEEDS_ANALYSIS else "hot_work"
+    why = analysis_gate(kind, grade, now, last_pass_at, resuming_since=suspended_at, last_work_at=suspended_at)
+    if why and suspended_at is not None and now - suspended_at > interruption_ms(work_type, grade):
+        return f"interrupted {(now - suspended_at) // MIN} min (> {interruption_ms(work_type, grade) // MIN}): {why}"
+    return why
+
+
 # ---------------------------------------------------------------- the live interlock
 
 def interlock_reason(event_type: str, payload: Mapping) -> str | None:
@@ -335,8 +374,14 @@ def interlock_reason(event_type: str, payload: Mapping) -> str | None:
     return None
 
 
-def point_blocks(view: Mapping) -> str | None:
-    """Why a live detector cannot give an analysis now (alarm, over-range, fault, stale), or None."""
+# A live analysis is a reading of "now": a fixed detector whose newest reading is older than this cannot give
+# one (its poll is seconds; the gas domain's own stale fault comes later, after its `stale_after_s`)
+LIVE_READING_MAX_AGE_MS = 60_000
+
+
+def point_blocks(view: Mapping, now: int | None = None, max_age_ms: int = LIVE_READING_MAX_AGE_MS) -> str | None:
+    """Why a live detector cannot give an analysis now (alarm, over-range, fault, stale), or None.
+    With `now`, a reading older than `max_age_ms` (or one without a time) is stale."""
     if view.get("state") == "fault" or view.get("fault"):
         return f"{view.get('id')}: fault"
     if view.get("over_range"):
@@ -345,6 +390,10 @@ def point_blocks(view: Mapping) -> str | None:
         return f"{view.get('id')}: in alarm"
     if view.get("value") is None:
         return f"{view.get('id')}: no reading"
+    if now is not None:
+        at = view.get("updated_at")
+        if at is None or now - int(at) > max_age_ms:
+            return f"{view.get('id')}: no recent reading"
     return None
 
 
@@ -374,6 +423,13 @@ def required_level(grade_level: str, simops_verdict: str | None) -> str:
     if simops_verdict == "escalate" and LEVEL_RANK[grade_level] < LEVEL_RANK["safety"]:
         return "safety"
     return grade_level
+
+
+def area_conflict(types: Iterable[str]) -> str | None:
+    """The strongest SIMOPS verdict among the live permits of one area (for the risk map's marker)."""
+    ts = list(types)
+    verdicts = {simops(t, ts[:i] + ts[i + 1:]) for i, t in enumerate(ts)}
+    return "refuse" if "refuse" in verdicts else "escalate" if "escalate" in verdicts else None
 
 
 def guardian_busy(guardian: int, live_guardians: Iterable[int]) -> bool:
@@ -406,3 +462,14 @@ def presence_missing(required: Mapping[str, Iterable[int]], tapped: Iterable[int
     """The roles (worker, guardian, issuer) with someone not yet verified by a badge tap at the site."""
     seen = set(tapped)
     return [role for role in ON_SITE_ROLES if any(p not in seen for p in required.get(role, ()))]
+
+
+# ---------------------------------------------------------------- video (PPE violations on the job)
+
+def violation_on_permit(permit_area: str, permit_cameras: Iterable[str], camera: str, area: str | None) -> bool:
+    """A PPE violation belongs to a permit's job (GB 30871-2022 §4: 作业人员正确佩戴个体防护装备; the
+    guardian watches it): seen by a camera linked to the permit, or placed in the permit's area."""
+    return camera in set(permit_cameras) or (bool(area) and area == permit_area)
+
+
+VIDEO_STATES = ("active", "suspended")   # while the job is on site, its violations are the guardian's

@@ -51,6 +51,7 @@ class Permit(Model):
     closed_at = peewee.IntegerField(null=True)
     closed_by = peewee.TextField(null=True)
     close_note = peewee.TextField(null=True)
+    cameras = peewee.TextField(default="[]")
     created_at = peewee.IntegerField()
     updated_at = peewee.IntegerField()
 
@@ -71,6 +72,21 @@ class Analysis(Model):
 
     class Meta:
         table_name = "permit_analyses"
+
+
+class PermitViolation(Model):
+    """A PPE violation (vision) seen on the permit's job while it was on site (watch.on_violation)."""
+    permit_id = peewee.IntegerField()
+    violation_id = peewee.IntegerField()
+    camera = peewee.TextField()
+    zone = peewee.TextField()
+    area = peewee.TextField(null=True)
+    snapshot = peewee.TextField(null=True)
+    occurred_at = peewee.IntegerField()
+    recorded_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "permit_violations"
 
 
 class Presence(Model):
@@ -105,6 +121,8 @@ class ApplyIn(_In):
     issuer_id: int = Field(gt=0)
     reader: str | None = Field(None, max_length=40)
     jsa: str = Field("", max_length=4000)
+    # the cameras that watch the job (vision); None: those configured on the permit's area
+    cameras: list[str] | None = Field(None, max_length=10)
 
 
 class MeasureIn(_In):
@@ -189,6 +207,11 @@ def permit_dict(p: Permit) -> dict:
             "presence_missing": R.presence_missing(people, tapped), "reader": p.reader,
             "measures": [{"code": c, "zh": zh, "en": en, **json.loads(p.measures).get(c, {})}
                          for c, zh, en in R.MEASURES[p.type]],
+            "cameras": json.loads(p.cameras or "[]"),
+            "violations": [{"id": v.violation_id, "camera": v.camera, "zone": v.zone, "at": v.occurred_at,
+                            "snapshot": v.snapshot}
+                           for v in PermitViolation.select().where(PermitViolation.permit_id == p.id)
+                           .order_by(PermitViolation.occurred_at.desc()).limit(20)],
             "jsa": p.jsa, "simops": json.loads(p.simops) if p.simops else None,
             "approved_by": p.approved_by, "approved_at": p.approved_at, "briefed_at": p.briefed_at,
             "started_at": p.started_at, "suspended_at": p.suspended_at, "last_pass_at": p.last_pass_at,
@@ -232,9 +255,12 @@ def _default_reader(area_id: int) -> str | None:
     return cp.reader if cp else None
 
 
-def apply(data: ApplyIn, *, actor: str, now: int | None = None) -> Permit:
-    """申请: one place, one job; the grade's validity; SIMOPS against the live permits in the area."""
+def apply(data: ApplyIn, *, actor: str, now: int | None = None,
+          cameras: Mapping[str, set[str]] | None = None) -> Permit:
+    """申请: one place, one job; the grade's validity; SIMOPS against the live permits in the area.
+    `cameras`: the configured cameras → the area codes each covers (its own and its zones')."""
     now = now or events.now_ms()
+    cameras = cameras or {}
     if data.type not in R.TYPES:
         raise _bad("type", f"未知作业类型（{', '.join(R.TYPES)}）", f"unknown work type ({', '.join(R.TYPES)})")
     try:
@@ -265,6 +291,13 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None) -> Permit:
         raise Conflict(f"交叉作业冲突：同一区域已有与之冲突的作业票（{clashing}），不能同时作业",
                        f"SIMOPS conflict: permits {clashing} in this area cannot run with this work")
     level = R.required_level(g.approver, verdict)
+    if data.cameras is not None:
+        unknown = sorted(set(data.cameras) - set(cameras))
+        if unknown:
+            raise _bad("cameras", f"未配置的摄像头 {unknown}", f"cameras not configured: {unknown}")
+        linked = list(dict.fromkeys(data.cameras))
+    else:
+        linked = sorted(name for name, covers in cameras.items() if area.code in covers)
     with events.recording(actor) as rec:
         seq = Permit.select().count() + 1
         p = Permit.create(no=f"{data.type[:2].upper()}-{seq:05d}-{now % 100000:05d}", type=data.type,
@@ -275,11 +308,11 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None) -> Permit:
                           reader=data.reader or _default_reader(area.id), measures="{}", jsa=data.jsa,
                           approval_level=level,
                           simops=json.dumps({"verdict": verdict, "permits": clashing}) if verdict else None,
-                          created_at=now, updated_at=now)
+                          cameras=json.dumps(linked), created_at=now, updated_at=now)
         rec.emit("permit.applied", entity=("permit", p.id),
                  payload=_payload(p, location=p.location, content=p.content, approval_level=level,
                                   simops=verdict, workers=data.workers, guardian_id=data.guardian_id,
-                                  issuer_id=data.issuer_id))
+                                  issuer_id=data.issuer_id, cameras=linked))
     return p
 
 
@@ -398,7 +431,8 @@ def _samples_live(p: Permit, points: list[dict]) -> list[dict]:
     if not mine:
         raise Conflict(f"区域 {area.name} 没有固定式检测器，请手工录入分析",
                        f"no fixed detectors in {area.name_en or area.name}: enter the analysis by hand")
-    blocked = [why for v in mine if (why := R.point_blocks(v))]
+    now = events.now_ms()
+    blocked = [why for v in mine if (why := R.point_blocks(v, now))]
     if blocked:
         raise Conflict(f"检测器不可用于分析：{blocked}", f"detectors cannot give an analysis now: {blocked}")
     return [{"gas": v["gas"], "value": v["value"], "unit": v["unit"], "point": v["id"]} for v in mine]
@@ -449,6 +483,9 @@ def analyse(permit_id: int, data: AnalysisIn, *, actor: str, points: list[dict] 
         rec.emit("permit.analysed", entity=("permit", p.id), occurred_at=at,
                  payload=_payload(p, analysis_id=a.id, source=data.source, passed=passed, reasons=reasons,
                                   samples=raw, analyst=analyst))
+    # GB 30871-2022 §6.4 / §4: an analysis that fails while the work goes on stops it
+    if not passed and p.state == "active":
+        suspend(p.id, f"analysis failed: {'; '.join(reasons)}", actor=actor, at=at)
     return a
 
 
@@ -489,10 +526,9 @@ def resume(permit_id: int, *, actor: str) -> Permit:
         to = _transition(p, "resume")
         if now > p.valid_to:
             raise Conflict("作业票已过有效期", "the permit has expired")
-        gate = R.analysis_gate(p.type, p.grade, now, p.last_pass_at, resuming_since=p.suspended_at)
         # a suspension by the interlock needs a new analysis even for types without a gas gate
-        if gate is None and p.type not in R.NEEDS_ANALYSIS and p.suspended_reason and p.suspended_reason.startswith("interlock"):
-            gate = R.analysis_gate("hot_work", p.grade, now, p.last_pass_at, resuming_since=p.suspended_at)
+        interlock = bool(p.suspended_reason and p.suspended_reason.startswith("interlock"))
+        gate = R.resume_gate(p.type, p.grade, now, p.last_pass_at, p.suspended_at, interlock)
         if gate:
             raise Conflict(f"恢复作业需要暂停后新的合格气体分析（{gate}）", f"resuming needs a new analysis: {gate}")
         was = p.suspended_reason
@@ -539,51 +575,3 @@ def on_gas_event(ev) -> int:
         suspend(p.id, f"interlock: {why}", actor="system:interlock", at=ev.occurred_at, interlock=True)
         n += 1
     return n
-
-
-def subscriber(ev) -> None:
-    """One bus subscriber for both: gas events and badge taps."""
-    if ev.type.startswith(("alarm.", "point.")):
-        on_gas_event(ev)
-    elif ev.type == "patrol.tap":
-        on_tap(ev)
-
-
-def seed_demo(actor: str = "system:demo") -> list[Permit]:
-    """The demo's permits (once): hot work (二级动火) in the tank farm and a confined-space entry in the
-    reactor hall, both taken through every step to `active`, so `--scenario gas-leak` suspends the first."""
-    if Permit.select().exists():
-        return []
-    from appliance.core.auth import User
-
-    by_no = {x.employee_no: x.id for x in Person.select()}
-    areas = {a.code: a.id for a in Area.select()}
-    approver = User.get_or_none(User.login == "zhangwei")
-    now = events.now_ms()
-    jobs = [
-        ApplyIn(type="hot_work", grade="2", area_id=areas["TANK"], location="T-102 储罐罐顶呼吸阀", medium="CH4",
-                content="更换呼吸阀法兰垫片，电焊固定支架", valid_from=now - 60_000, valid_to=now + 72 * R.H - 120_000,
-                workers=[by_no["C2001"]], guardian_id=by_no["E1003"], issuer_id=by_no["E1002"],
-                jsa="火花引燃罐区可燃气；高处坠落；灼烫"),
-        ApplyIn(type="confined_space", grade="-", area_id=areas["REACT"], location="R-201 反应釜内", medium="CH4",
-                content="反应釜内部清理与检查", valid_from=now - 60_000, valid_to=now + 24 * R.H - 120_000,
-                workers=[by_no["E1009"]], guardian_id=by_no["E1005"], issuer_id=by_no["E1002"],
-                jsa="缺氧窒息；有毒气体中毒；残留物料"),
-    ]
-    out = []
-    for job in jobs:
-        p = apply(job, actor=actor)
-        confirm_measures(p.id, MeasuresIn(measures={c: MeasureIn(by="王芳") for c, *_ in R.MEASURES[p.type]}),
-                         actor=actor)
-        approve(p.id, actor="user:zhangwei", role="safety_officer",
-                person_id=approver.person_id if approver else None, note="同意（演示）")
-        for who in {*_workers(p), p.guardian_id, p.issuer_id}:
-            record_presence(p.id, who, source="reader", reader=p.reader, at=events.now_ms(), actor=actor)
-        brief(p.id, actor=actor)
-        samples = [SampleIn(gas="CH4", value=1.0, unit="%LEL")]
-        if p.type == "confined_space":
-            samples += [SampleIn(gas="O2", value=20.8, unit="%VOL"), SampleIn(gas="CO", value=2, unit="ppm")]
-        analyse(p.id, AnalysisIn(source="manual", analyst="陈静", instrument="四合一便携式检测仪", samples=samples),
-                actor=actor)
-        out.append(start(p.id, actor=actor))
-    return out

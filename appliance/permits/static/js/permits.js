@@ -31,9 +31,11 @@
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled) return;
       var t = el.dataset.type;
-      if (t === "int-list") {
-        body[el.name] = Array.prototype.filter.call(el.options, function (o) { return o.selected; })
-          .map(function (o) { return parseInt(o.value, 10); });
+      if (t === "int-list" || t === "str-list") {
+        var picked = Array.prototype.filter.call(el.options, function (o) { return o.selected; })
+          .map(function (o) { return t === "int-list" ? parseInt(o.value, 10) : o.value; });
+        if (t === "str-list" && !picked.length) return;   // none chosen: the server's default
+        body[el.name] = picked;
         return;
       }
       if (el.value === "") return;
@@ -104,9 +106,39 @@
           .then(function (r) { return r.ok ? r.json() : null; })
           .then(function (j) {
             var busy = document.querySelector("form[data-busy='1']");
-            if (j && j.state !== el.dataset.state && !busy) location.reload();
+            var ppe = el.dataset.ppe === undefined ? null : parseInt(el.dataset.ppe, 10);
+            var more = j && ppe !== null && (j.violations || []).length > ppe;
+            if (more && navigator.vibrate) navigator.vibrate([300, 100, 300]);   // the guardian's phone
+            if (j && (j.state !== el.dataset.state || more) && !busy) location.reload();
           }).catch(function () {});
       });
     }, 2000);
+  }
+
+  // the list refreshes live: on each permit.* event (SSE, for roles that read the event log) or every 5 s,
+  // the list is re-read from the page and swapped in; the apply form below it keeps what is typed
+  var listEl = document.getElementById("permits");
+  if (listEl) {
+    var pendingList = null;
+    var reloadList = function () {
+      pendingList = null;
+      fetch(location.pathname, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("permits");
+          if (fresh && fresh.innerHTML !== listEl.innerHTML) listEl.innerHTML = fresh.innerHTML;
+          listEl.dataset.refreshed = String(Date.now());
+        }).catch(function () {});
+    };
+    var later = function () { if (!pendingList) pendingList = setTimeout(reloadList, 200); };
+    if (listEl.dataset.live !== "" && window.Live) {
+      Live.connect(parseInt(listEl.dataset.live, 10) || 0, function (ev) {
+        if (ev.type.indexOf("permit.") === 0) later();
+      });
+      setInterval(later, 30000);
+    } else {
+      setInterval(later, 5000);
+    }
   }
 })();
