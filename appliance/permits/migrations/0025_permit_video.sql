@@ -1,4 +1,4 @@
--- 0021: a permit's cameras and the PPE violations seen on its job while it is on site (GB 30871-2022 §4:
+-- 0025: a permit's cameras and the PPE violations seen on its job while it is on site (GB 30871-2022 §4:
 -- the guardian watches the job; appliance/permits/watch.py attaches vision.violation events to it).
 ALTER TABLE permits ADD COLUMN cameras TEXT NOT NULL DEFAULT '[]';   -- JSON list of camera names
 
