@@ -3,6 +3,8 @@ badge → 交底 → gas analysis → start → interlock suspension → resume 
 contract of GET /api/v1/permits; SIMOPS, guardian, approval level and self-approval refusals."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from appliance.core import events
@@ -24,6 +26,13 @@ def site(app, users, as_role):
         p = P.create_person(P.PersonIn(employee_no=f"E{i}", name=f"人员{key}", kind="employee"), actor="system:test")
         P.issue_badge(P.BadgeIn(uid=uid, person_id=p.id), actor="system:test")
         people[key] = p.id
+    # the welder is certified for what the tests' permits need (training records, 30号令); the helper is not
+    from appliance.training import certificates as TC
+
+    issued = (TC.day_of(events.now_ms()) - timedelta(days=100)).isoformat()
+    for n, kind in enumerate(("WELD-FUSION", "HEIGHT-MAINT", "SE-Q2", "ELEC-LV")):
+        TC.add(TC.CertificateIn(person_id=people["welder"], kind=kind, number=f"T-{n}", issued_on=issued),
+               actor="system:test")
     c = {r: as_role(r) for r in ("admin", "safety_officer", "supervisor", "worker", "kiosk")}
     return c, areas, people
 
@@ -251,3 +260,22 @@ def test_permit_pages_render(site, lang):
     assert "动火作业安全作业票" in html and "T-101 罐顶" in html
     # the live record's address is printed beside the QR (the QR itself needs OpenCV)
     assert f"/tablet/permits/{p['id']}</figcaption>" in html
+
+
+def test_a_special_operation_needs_a_certified_worker(site):
+    """30号令: the welding of a hot-work permit is done by someone holding a valid 焊接与热切割作业 certificate
+    for the whole job window, as the training records say; without one in the crew the permit is refused
+    naming the certificate; a lapsed certificate does not count."""
+    from appliance.training import certificates as TC
+
+    c, areas, people = site
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, workers=[people["helper"]]))
+    assert r.status_code == 422, r.text
+    err = r.get_json()["error"]
+    assert err["details"][0]["key"] == "workers" and "焊接与热切割" in err["messages"]["zh-CN"]
+    today = TC.day_of(events.now_ms())
+    TC.add(TC.CertificateIn(person_id=people["helper"], kind="WELD-BRAZE", number="L-1",
+                            issued_on=(today - timedelta(days=400)).isoformat(),
+                            expires_on=(today - timedelta(days=1)).isoformat()), actor="system:test")
+    assert c["worker"].post("/api/v1/permits", json=body(areas, people, workers=[people["helper"]])).status_code == 422
+    assert c["worker"].post("/api/v1/permits", json=body(areas, people)).status_code == 201  # the welder leads

@@ -447,6 +447,24 @@ CERTIFICATES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The training domain's certificate categories (30号令 catalogue, appliance/training/rules.py) standing for
+# each kind above.
+TRAINING_CATEGORY: dict[str, str] = {"welding": "WELD", "electrician": "ELEC", "height": "HEIGHT", "crane": "LIFT"}
+CERTIFICATE_NAMES: dict[str, tuple[str, str]] = {
+    "welding": ("焊接与热切割作业操作证", "welding and thermal cutting certificate"),
+    "electrician": ("电工作业操作证", "electrician's certificate"),
+    "height": ("高处作业操作证", "work-at-height certificate"),
+    "crane": ("起重机械作业人员证", "crane operator's certificate"),
+}
+
+
+def crew_gaps(work_type: str, holders: Mapping[str, Iterable[int]]) -> list[str]:
+    """The certificate kinds nobody in the crew holds for the whole job window (30号令 Art. 5: the special
+    operation itself — the welding, the electrical connection, the crane — is done by a certified person;
+    helpers on the same permit need not hold it). `holders`: kind → workers holding a valid one."""
+    return [k for k in CERTIFICATES.get(work_type, ()) if not list(holders.get(k, ()))]
+
+
 def certificate_gaps(work_type: str, certificates: Iterable[Mapping], valid_from: int, valid_to: int) -> list[str]:
     """The certificate kinds a worker lacks for the job's whole window (empty: qualified)."""
     have = [c for c in certificates if c.get("valid_from", 0) <= valid_from and c.get("valid_to", 0) >= valid_to]

@@ -255,6 +255,15 @@ def _default_reader(area_id: int) -> str | None:
     return cp.reader if cp else None
 
 
+def _certificate_holders(work_type: str, workers: list[int], start: int, end: int) -> dict[str, list[int]]:
+    """For each certificate kind the work needs: the workers holding one valid from `start` to `end`, as the
+    training domain's records say."""
+    from appliance.training import certificates as TC
+
+    return {k: [w for w in workers if not TC.missing_for(w, [R.TRAINING_CATEGORY[k]], start, end)]
+            for k in R.CERTIFICATES.get(work_type, ())}
+
+
 def apply(data: ApplyIn, *, actor: str, now: int | None = None,
           cameras: Mapping[str, set[str]] | None = None) -> Permit:
     """申请: one place, one job; the grade's validity; SIMOPS against the live permits in the area.
@@ -280,6 +289,12 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
             raise _bad(key, "人员不存在或已停用", "no such active person")
     if data.guardian_id in data.workers:
         raise _bad("guardian_id", "监护人不能同时是作业人员", "the guardian cannot be one of the workers")
+    gaps = R.crew_gaps(data.type, _certificate_holders(data.type, data.workers, data.valid_from, data.valid_to))
+    if gaps:
+        zh = "、".join(R.CERTIFICATE_NAMES[k][0] for k in gaps)
+        en = ", ".join(R.CERTIFICATE_NAMES[k][1] for k in gaps)
+        raise _bad("workers", f"作业人员中无人持有在整个作业期内有效的{zh}（特种作业人员安全技术培训考核管理规定）",
+                   f"no worker holds a {en} valid over the whole job window (SAWS order 30)")
     if data.medium and data.medium not in R.LEL_VV and data.medium_lel is None and data.type in R.NEEDS_ANALYSIS:
         raise _bad("medium_lel", "介质不在爆炸下限表中，请填写其爆炸下限（% V/V）",
                    "the medium is not in the LEL table: enter its LEL (% V/V)")
