@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.emergency import rules as R
-from appliance.emergency.rules import DAY, H, MIN, Sighting
+from appliance.emergency.rules import DAY, MIN, H, Sighting
 
 M = 10_000  # ¥10 000 (万元)
 
