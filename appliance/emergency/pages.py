@@ -72,7 +72,11 @@ def incident(incident_id: int):
 def muster():
     from appliance.emergency import incidents as I
 
-    return render_template("emergency/muster.html", roll=I.roll(I.current_muster()),
+    from appliance.core import events
+
+    # the head seq first: the page's stream resumes after it, so a tap while the page loads is not missed
+    head = events.head_seq()
+    return render_template("emergency/muster.html", roll=I.roll(I.current_muster()), head=head,
                            can=lambda perm: auth.allowed(principal().role, perm))
 
 

@@ -62,7 +62,7 @@
   // the muster roll follows the stream: a tap at the assembly point shows at once
   var roll = document.getElementById("em-roll");
   if (roll && window.EventSource) {
-    var src = new EventSource("/api/v1/stream");
+    var src = new EventSource("/api/v1/stream?last_event_id=" + encodeURIComponent(roll.dataset.head || ""));
     src.onmessage = function (m) {
       var ev; try { ev = JSON.parse(m.data); } catch (x) { return; }
       if (ev.type && /^emergency\.(mustered|muster_started|incident_closed|incident_opened)/.test(ev.type)) {
