@@ -70,9 +70,8 @@ def incident(incident_id: int):
 @bp.get("/tablet/emergency/muster")
 @require("tablet.use")
 def muster():
-    from appliance.emergency import incidents as I
-
     from appliance.core import events
+    from appliance.emergency import incidents as I
 
     # the head seq first: the page's stream resumes after it, so a tap while the page loads is not missed
     head = events.head_seq()
