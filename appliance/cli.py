@@ -394,10 +394,10 @@ def open_kiosk(url: str) -> None:
 def cmd_demo(args) -> int:
     import socket
 
-    from appliance import demo
+    from appliance import demo, demo_emergency
     from drivers.sim.plant import Plant
 
-    plant = badges = walker = None
+    plant = badges = walker = evacuation = None
     sim_port = None
     readers_toml = ""
     if not args.no_devices:
@@ -412,11 +412,15 @@ def cmd_demo(args) -> int:
         plant = Plant(sim_port, args.scenario, speed=args.scenario_speed, pty_dir=str(pty_dir)).start()
         badges = Badges()       # emulated NFC readers at the demo's checkpoints, and an inspector who walks
         readers_toml = readers(badges)
+        readers_toml = demo_emergency.readers(badges)   # + the assembly point's reader (MUSTER-1)
         walker = Walker(badges).start()
+        evacuation = demo_emergency.Evacuation(badges).start() if args.scenario == "gas-leak" else None
     receiver = None if args.no_receiver else demo.DemoReceiver(Path(args.data)).start()
     try:
         return _demo(args, sim_port, plant.field_ports if plant else None, receiver, readers_toml)
     finally:
+        if evacuation is not None:
+            evacuation.stop()
         if walker is not None:
             walker.stop()
         if badges is not None:

@@ -371,7 +371,7 @@ def seed_training(actor: str, person_ids: dict) -> None:
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
             sim_port: int | None = None, field_ports: tuple[str, str] | None = None,
             sync_port: int | None = None, readers_toml: str = "") -> tuple[Config, dict]:
-    from appliance import demo_contractors, demo_patrol
+    from appliance import demo_contractors, demo_emergency, demo_patrol
 
     path = write_config(Path(data_dir), port, host, sim_port, field_ports, sync_port, readers_toml)
     config = load_config(path)
@@ -382,6 +382,7 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     demo_patrol.seed()
     seed_permits()
     demo_contractors.seed()   # two contractor firms at the gate, one with an expired licence
+    demo_emergency.seed()     # walk graph, gate assembly point (reader MUSTER-1), resources, team, plans
     # each checkpoint screen has its own device token, named after its reader: it may answer the
     # checklist of taps at that reader only
     tokens = creds.setdefault("checkpoint_tokens", {})

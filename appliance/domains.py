@@ -21,6 +21,7 @@ ENABLED = (
     "appliance.vision",
     "appliance.contractors",
     "appliance.permits",
+    "appliance.emergency",
     "sync",
     "kiosk_ui",
 )

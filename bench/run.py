@@ -4,7 +4,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 `RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
 unless a benchmark crashed. Pass benchmark names to run only those:
 
-    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [ingest] [hazard_board] [taps]
+    python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [incident_draft] [ingest] [hazard_board] [taps]
                         [patrol] [sync] [register_import] [vision] [vision_pipeline]
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "ingest", "hazard_board", "taps",
-           "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage")
+BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "incident_draft", "ingest", "hazard_board",
+           "taps", "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -75,6 +75,10 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
         return [("alarm write->SSE, p50", f"{lat['p50']} ms", base, "", ""),
                 ("alarm write->SSE, p99", f"{lat['p99']} ms", f"{base} + 100 ms", f"{r['ratio_p99']:.2f}x",
                  f"<= {r['target_p99_ms']:g} ms (<= 1.0x)")]
+    if name == "incident_draft":
+        d, a = r["draft_ms"], r["alarm_ms"]
+        return [("level-2 alarm -> incident draft, p99", f"{d['p99']} ms", f"alarm p99 {a['p99']} ms",
+                 f"{r['ratio_to_alarm_p99']}x", f"<= {r['target_ms']:g} ms ({r['ratio_to_target_p99']}x)")]
     if name == "ingest":
         return [(f"readings stored, {r['per_txn']}/txn", f"{r['app_per_s']:,} rd/s",
                  f"raw sqlite3 {r['raw_per_s']:,} rd/s", f"{r['ratio']:.2f}x", ">= 0.5x")]

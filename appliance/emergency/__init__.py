@@ -1,0 +1,52 @@
+"""Emergency management (应急管理): a level-2 gas alarm opens an incident draft with the people seen around it,
+the permits there, the nearest resources and teams and an evacuation route that avoids the affected and
+downwind areas; the muster at assembly points by badge; resources, teams, plans and drills (marked DRILL,
+never an alarm record); accidents graded and clocked by 国务院令第493号 with investigation and corrective
+hazards (`rules` pure; `setup`, `incidents`, `accidents` stored; `api` HTTP; `pages` the tablet, the
+muster roll and the wall board's incident view)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from appliance.core.domain import Domain, NavLink
+
+SHIFT = ("admin", "safety_officer", "supervisor")
+EVERYONE = ("admin", "safety_officer", "supervisor", "worker")
+
+
+def _start(runtime):
+    """Level-2 alarms and assembly-point taps from the event bus (after permits, which suspends its own on the
+    same alarm event first)."""
+    from appliance.emergency import incidents
+
+    if runtime.bus is not None:
+        runtime.bus.subscribe(incidents.subscriber)
+    return None
+
+
+def _init_app(app) -> None:
+    """`emergency_open()` for the wall board's one include line (kiosk/board.html)."""
+    from appliance.emergency import pages
+
+    app.add_template_global(pages.board_incident, "emergency_board_incident")
+
+
+def domain() -> Domain:
+    from appliance.emergency import api, pages
+
+    return Domain(
+        name="emergency",
+        openapi=Path(__file__).parent / "openapi.json",
+        blueprints=[api.api_bp, pages.bp],
+        i18n=Path(__file__).parent / "i18n",
+        migrations=Path(__file__).parent / "migrations",
+        nav=[NavLink("emergency_pages.tablet", "nav.emergency", order=70)],
+        # the board and the shift read; anyone with a login may raise a manual call or report an accident; the
+        # shift commands (checklist, wind, muster marks, drills, closing); the safety office keeps the master
+        # data and investigates accidents
+        permissions={"emergency.read": (*SHIFT, "worker", "kiosk"), "emergency.call": EVERYONE,
+                     "emergency.command": SHIFT, "emergency.write": ("admin", "safety_officer")},
+        start=_start,
+        init_app=_init_app,
+        safety_events=("emergency.",),
+    )

@@ -1,0 +1,88 @@
+"""The emergency pages: the overview (/tablet/emergency: open incidents, a manual call, drills, resources,
+teams, plans, accidents), the incident commander's checklist (/tablet/emergency/incidents/<id>), the muster
+roll (/tablet/emergency/muster, for a phone at the assembly point), one accident with its countdowns, and the
+wall board's incident view (a partial the board includes, refreshed from /kiosk/emergency/incident)."""
+from __future__ import annotations
+
+from flask import render_template
+
+from appliance.core import auth
+from appliance.core import people as P
+from appliance.core.access import current, principal, require
+from appliance.core.pages import PageBlueprint
+
+bp = PageBlueprint("emergency_pages", __name__, template_folder="templates", static_folder="static",
+                   static_url_path="/static/emergency")
+
+
+def _can(perm: str) -> bool:
+    me = current()
+    return me is not None and auth.allowed(me.role, perm)
+
+
+def board_incident() -> dict | None:
+    """The incident the wall board shows (a real one before a drill), or None; only for who may read it."""
+    from appliance.emergency import incidents as I
+
+    if not _can("emergency.read"):
+        return None
+    found = I.open_incidents()
+    return I.incident_dict(found[0]) if found else None
+
+
+@bp.get("/kiosk/emergency/incident")
+@require("emergency.read")
+def board_fragment():
+    """The board's incident view alone (its script swaps it in when an incident opens or changes)."""
+    return render_template("emergency/_incident_board.html", inc=board_incident())
+
+
+@bp.get("/tablet/emergency")
+@require("tablet.use")
+def tablet():
+    from appliance.emergency import accidents as A
+    from appliance.emergency import incidents as I
+    from appliance.emergency import rules as R
+    from appliance.emergency import setup as S
+    from appliance.emergency.models import Accident, Drill, Plan
+
+    codes = S.area_codes()
+    return render_template(
+        "emergency/tablet.html", open=[I.incident_dict(i, False) for i in I.open_incidents()],
+        resources=[S.resource_dict(r, codes) for r in S.resources()], teams=[S.team_dict(t, codes) for t in S.teams()],
+        plans=[S.plan_dict(p) for p in Plan.select().order_by(Plan.code)],
+        drills=[A.drill_dict(d) for d in Drill.select().order_by(Drill.id.desc()).limit(10)],
+        accidents=[A.accident_dict(a) for a in Accident.select().order_by(Accident.id.desc()).limit(20)],
+        areas=[P.area_dict(a) for a in P.Area.select().where(P.Area.active).order_by(P.Area.code)],
+        kinds=S.KINDS, accident_kinds=A.ACCIDENT_KINDS, resource_kinds=R.RESOURCE_KINDS,
+        can=lambda perm: auth.allowed(principal().role, perm))
+
+
+@bp.get("/tablet/emergency/incidents/<int:incident_id>")
+@require("tablet.use")
+def incident(incident_id: int):
+    from appliance.emergency import incidents as I
+
+    return render_template("emergency/incident.html", inc=I.incident_dict(I.get(incident_id)),
+                           can=lambda perm: auth.allowed(principal().role, perm))
+
+
+@bp.get("/tablet/emergency/muster")
+@require("tablet.use")
+def muster():
+    from appliance.core import events
+    from appliance.emergency import incidents as I
+
+    # the head seq first: the page's stream resumes after it, so a tap while the page loads is not missed
+    head = events.head_seq()
+    return render_template("emergency/muster.html", roll=I.roll(I.current_muster()), head=head,
+                           can=lambda perm: auth.allowed(principal().role, perm))
+
+
+@bp.get("/tablet/emergency/accidents/<int:accident_id>")
+@require("tablet.use")
+def accident(accident_id: int):
+    from appliance.emergency import accidents as A
+
+    return render_template("emergency/accident.html", a=A.accident_dict(A._get(accident_id)), fishbone=A.FISHBONE,
+                           can=lambda perm: auth.allowed(principal().role, perm))

@@ -1,0 +1,60 @@
+// The wall board's incident view: when an emergency.* event arrives (on the board's live stream, as
+// "live-event"), fetch the partial again and swap it in; the muster count moves at once from the event itself.
+// The affected and downwind areas are marked on the floor plan and the evacuation route drawn over it.
+(function () {
+  "use strict";
+  var box = document.getElementById("em-board");
+  if (!box) return;
+  var NS = "http://www.w3.org/2000/svg";
+
+  function parse(s) { try { return JSON.parse(s || "[]"); } catch (e) { return []; } }
+
+  function drawPlan() {
+    var plan = document.getElementById("floor-plan");
+    var inc = box.querySelector(".em-incident");
+    document.body.classList.toggle("em-active", !!inc);
+    document.body.classList.toggle("em-drill", !!(inc && inc.classList.contains("is-drill")));
+    if (!plan) return;
+    plan.querySelectorAll("g.area").forEach(function (g) { g.classList.remove("em-affected", "em-downwind"); });
+    var old = document.getElementById("em-route-line");
+    if (old) old.remove();
+    if (!inc) return;
+    parse(inc.dataset.downwind).forEach(function (c) {
+      var g = plan.querySelector('g.area[data-area="' + c + '"]'); if (g) g.classList.add("em-downwind"); });
+    var src = plan.querySelector('g.area[data-area="' + inc.dataset.area + '"]');
+    if (src) src.classList.add("em-affected");
+    var pts = parse(inc.dataset.route);
+    if (pts.length > 1) {
+      var line = document.createElementNS(NS, "polyline");
+      line.setAttribute("id", "em-route-line");
+      line.setAttribute("points", pts.map(function (p) { return p[0] + "," + p[1]; }).join(" "));
+      line.setAttribute("class", "em-route-line");
+      plan.appendChild(line);
+    }
+  }
+
+  var pending = null;
+  function refresh() {
+    if (pending) return;
+    pending = fetch(box.dataset.url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null) { box.innerHTML = html; drawPlan(); } })
+      .catch(function () { /* the live-state badge shows a lost connection */ })
+      .then(function () { pending = null; });
+  }
+
+  document.addEventListener("live-event", function (e) {
+    var ev = e.detail;
+    if (!ev || ev.type.indexOf("emergency.") !== 0) return;
+    if (ev.type === "emergency.mustered") {
+      var c = document.getElementById("em-board-muster");
+      if (c && typeof ev.payload.present === "number") {
+        c.textContent = c.dataset.text.replace("{present}", ev.payload.present)
+          .replace("{expected}", ev.payload.expected);
+        c.classList.toggle("all", !!ev.payload.all_accounted);
+      }
+    }
+    if (/^emergency\.(incident_|step_done|muster|drill_started)/.test(ev.type)) refresh();
+  });
+  drawPlan();
+})();

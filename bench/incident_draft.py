@@ -1,0 +1,186 @@
+"""Level-2 alarm → emergency incident draft latency, end to end, with its ratio to the alarm latency itself.
+
+Like `alarm_latency.py`: a real Modbus server (`python -m drivers.sim.modbus_server`) and a real appliance
+(`python -m appliance run`) polling it every --interval s, with one CH4 point in the tank farm (delay_on_s 0).
+The database is seeded first with the demo plant's six areas, the emergency domain's demo data (walk graph,
+assembly point, resources, team, plans), a checkpoint with --people badge holders and --taps patrol taps in the
+last 25 minutes (so "people near" has real rows to search). One kiosk SSE stream (raw socket) watches. Each of
+--cycles times:
+
+  sleep a random 0..interval s; t0 = time.time(); write 600 (60 %LEL, the 2nd level); wait for `alarm.raised`
+  with level 2 and for `emergency.incident_opened`; write 0; wait for `alarm.cleared`; acknowledge the alarm
+  and close the incident as a supervisor (so the next cycle opens a new one)
+
+Figures: alarm latency (t0 → alarm.raised received), draft latency (t0 → incident_opened received), the draft's
+own cost (its recorded_at − the alarm's recorded_at: the bus delivery to the emergency subscriber, the draft's
+queries and its transaction). Baseline in the same run: the alarm latency. Target (issue 21): draft ≤ 5 s;
+printed as the ratio draft p99 / alarm p99, and draft p99 / 5000 ms (≤ 1.0 meets it).
+
+    python bench/incident_draft.py [--cycles 15] [--interval 1.0] [--people 40] [--taps 400] [--seed 1]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import alarm_latency as AL
+from _common import ROOT, cli, free_port, ratio, result, spawn_ready, stop, terminate, wait_healthy, wait_port
+
+TARGET_MS = 5000
+WATCH = ("alarm.raised", "alarm.cleared", "emergency.incident_opened")
+
+
+class Stream(AL.Stream):
+    def _on_event(self, t: float, ev: dict) -> None:
+        if ev.get("type") in WATCH:
+            self.q.put((t, ev))
+
+    def wait_any(self, type: str, timeout: float, match=lambda ev: True) -> tuple[float, dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.error:
+                raise RuntimeError(f"no {type} within {timeout:g} s ({self.error or ''})")
+            try:
+                t, ev = self.q.get(timeout=min(left, 0.5))
+            except Exception:
+                continue
+            if ev["type"] == type and match(ev):
+                return t, ev
+
+
+SEED = """
+import sys, random
+from appliance import domains
+from appliance.config import load_config
+from appliance.core import db, events
+from appliance.core import people as P
+from appliance.demo import AREAS
+from appliance.emergency.seed import seed_demo
+from appliance.patrol import plans, taps
+cfg = load_config(sys.argv[1]); n_people, n_taps = int(sys.argv[2]), int(sys.argv[3])
+domains.load(); db.migrate(cfg.storage.db_path, cfg.storage.backup_dir)
+db.open_database(cfg.storage.db_path, cfg.storage.busy_timeout_ms)
+for code, name, name_en, kind, poly in AREAS:
+    P.create_area(P.AreaIn(code=code, name=name, name_en=name_en, kind=kind, polygon=poly), actor="system:bench")
+ids = {a.code: a.id for a in P.Area.select()}
+for code in ("TANK", "WH", "REACT", "DOCK"):
+    plans.create_checkpoint(plans.CheckpointIn(code="CP-" + code, name=code, area_id=ids[code], reader="CP-" + code),
+                            actor="system:bench")
+uids = []
+for i in range(n_people):
+    p = P.create_person(P.PersonIn(employee_no=f"B{i:04d}", name=f"人员{i}"), actor="system:bench")
+    uid = f"04BE{i:010X}"
+    P.issue_badge(P.BadgeIn(uid=uid, person_id=p.id), actor="system:bench"); uids.append(uid)
+seed_demo("system:bench")
+rnd, now = random.Random(1), events.now_ms()
+for k in range(n_taps):
+    taps.record_tap("CP-" + rnd.choice(("TANK", "WH", "REACT", "DOCK")), rnd.choice(uids),
+                    now - rnd.randint(0, 25 * 60_000))
+print("seeded")
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cycles", type=int, default=15)
+    ap.add_argument("--interval", type=float, default=1.0, help="the bus's poll_interval_s")
+    ap.add_argument("--people", type=int, default=40)
+    ap.add_argument("--taps", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args()
+    from pymodbus.client import ModbusTcpClient
+
+    rnd = random.Random(args.seed)
+    server = proc = log = writer = stream = None
+    with tempfile.TemporaryDirectory(prefix="bench-incident-") as tmp:
+        try:
+            mport, wport = free_port(), free_port()
+            server = spawn_ready(["-m", "drivers.sim.modbus_server", "tcp", "127.0.0.1", str(mport), "--ids", "1"])
+            wait_port("127.0.0.1", mport)
+            writer = ModbusTcpClient("127.0.0.1", port=mport, timeout=1, retries=0)
+            if not writer.connect():
+                raise RuntimeError("cannot connect to the modbus server")
+            writer.write_register(0, 0, device_id=1)
+            cfg = AL.write_config(Path(tmp) / "data", wport, mport, args.interval)
+            seeded = subprocess.run([sys.executable, "-c", SEED, str(cfg), str(args.people), str(args.taps)], cwd=ROOT,
+                                    capture_output=True, text=True, timeout=300)
+            if seeded.returncode != 0:
+                raise RuntimeError(f"seeding failed: {seeded.stderr[-2000:]}")
+            token = cli("create-token", "--config", str(cfg), "--name", "bench").splitlines()[0].strip()
+            cli("create-user", "--config", str(cfg), "--login", "bench", "--role", "supervisor", "--password-stdin",
+                input=AL.PASSWORD + "\n")
+            log = open(Path(tmp) / "appliance.log", "w")
+            proc = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--config", str(cfg)], cwd=ROOT,
+                                    stdout=log, stderr=subprocess.STDOUT)
+            base = f"http://127.0.0.1:{wport}"
+            wait_healthy(base, proc)
+            sup = AL.supervisor(base)
+            stream = Stream(wport, token)
+            stream.start()
+            if not stream.ready.wait(30) or stream.error:
+                raise RuntimeError(f"SSE stream did not open: {stream.error}")
+            deadline = time.monotonic() + 10
+            while AL.health(base)["components"].get("points", {}).get("status") != "ok":
+                if time.monotonic() > deadline:
+                    raise RuntimeError("point never became ok")
+                time.sleep(0.1)
+            print(f"incident draft latency: 60 %LEL written to a real Modbus server -> alarm.raised (level 2) and "
+                  f"emergency.incident_opened on one SSE stream; poll {args.interval:g} s, {args.cycles} cycles, "
+                  f"{args.people} people, {args.taps} patrol taps in the last 25 min")
+            alarm_ms, draft_ms, cost_ms, near = [], [], [], []
+            for _ in range(args.cycles):
+                time.sleep(rnd.uniform(0, args.interval))
+                t0 = time.time()
+                writer.write_register(0, 600, device_id=1)
+                ta, ea = stream.wait_any("alarm.raised", 3 * args.interval + 5,
+                                         lambda ev: ev["payload"].get("level") == 2)
+                ti, ei = stream.wait_any("emergency.incident_opened", 10)
+                alarm_ms.append((ta - t0) * 1000)
+                draft_ms.append((ti - t0) * 1000)
+                cost_ms.append(ei["recorded_at"] - ea["recorded_at"])
+                near.append(len(ei["payload"].get("people_near", [])))
+                writer.write_register(0, 0, device_id=1)
+                stream.wait_any("alarm.cleared", 3 * args.interval + 5)
+                for url, body in ((f"/api/v1/alarms/{ea['payload']['alarm_id']}/ack", {"note": "bench"}),
+                                  (f"/api/v1/emergency/incidents/{ei['payload']['id']}/close", {"note": "bench"})):
+                    r = sup.post(base + url, json=body, timeout=10)
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+            out = {"cycles": args.cycles, "interval_ms": args.interval * 1000, "people": args.people, "taps": args.taps,
+                   "alarm_ms": AL.stats(alarm_ms), "draft_ms": AL.stats(draft_ms), "draft_cost_ms": AL.stats(cost_ms),
+                   "people_near_p50": sorted(near)[len(near) // 2], "target_ms": TARGET_MS}
+            out["ratio_to_alarm_p99"] = ratio(out["draft_ms"]["p99"], out["alarm_ms"]["p99"])
+            out["ratio_to_target_p99"] = ratio(out["draft_ms"]["p99"], TARGET_MS)
+            for key, label in (("alarm_ms", "write -> alarm.raised"), ("draft_ms", "write -> incident draft"),
+                               ("draft_cost_ms", "  of which the draft")):
+                s = out[key]
+                print(f"  {label:<26} p50 {s['p50']:7.1f} ms  p99 {s['p99']:7.1f} ms  max {s['max']:7.1f} ms")
+            print(f"  people near per draft (p50): {out['people_near_p50']}")
+            print(f"  baseline: the alarm latency, same run; ratio draft p99 / alarm p99 {out['ratio_to_alarm_p99']}x;"
+                  f" draft p99 / {TARGET_MS} ms target {out['ratio_to_target_p99']}x (<= 1.0 meets it)")
+        except Exception:
+            if log is not None:
+                log.flush()
+                print("--- appliance log (tail) ---\n" + Path(log.name).read_text()[-3000:], file=sys.stderr)
+            raise
+        finally:
+            if stream is not None:
+                stream.stop.set()
+            stop_s = stop(proc) if proc is not None else None
+            if writer is not None:
+                writer.close()
+            terminate(server)
+            if log is not None:
+                log.close()
+    result("incident_draft", **out, stop_s=stop_s)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
