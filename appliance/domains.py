@@ -21,6 +21,7 @@ ENABLED = (
     "appliance.vision",
     "appliance.contractors",
     "appliance.permits",
+    "appliance.cockpit",
     "sync",
     "kiosk_ui",
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from typing import Any
 from zoneinfo import ZoneInfo
 
 MARK = "【模拟】"
@@ -88,7 +89,9 @@ def generate(end_ms: int, weeks: int = 52, seed: int = 22, tz: str = "Asia/Shang
     zone = ZoneInfo(tz)
     end_day = dt.datetime.fromtimestamp(end_ms / 1000, zone).date()
     start_day = end_day - dt.timedelta(days=7 * weeks)
-    hazards, alarms, rounds = [], [], []
+    hazards: list[dict[str, Any]] = []
+    alarms: list[dict[str, Any]] = []
+    rounds: list[dict[str, Any]] = []
     day = start_day
     while day < end_day:
         age_years = (end_day - day).days / 365.25
