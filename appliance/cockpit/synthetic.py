@@ -153,8 +153,11 @@ def seed(end_ms: int | None = None, weeks: int = 52, seed_value: int = 22) -> di
 
     if events.Event.select().where(events.Event.type == "cockpit.synthetic_history").exists():
         return {}
-    end_ms = events.now_ms() if end_ms is None else end_ms
-    history = generate(end_ms, weeks, seed_value, site_timezone())
+    tz = site_timezone()
+    if end_ms is None:   # up to the plant's last midnight: today's rounds and board stay the live plant's own
+        today = dt.datetime.now(ZoneInfo(tz)).date()
+        end_ms = int(dt.datetime(today.year, today.month, today.day, tzinfo=ZoneInfo(tz)).timestamp() * 1000)
+    history = generate(end_ms, weeks, seed_value, tz)
     areas = {a.code: a.id for a in Area.select()}
     plan = Plan.select().order_by(Plan.id).first()
     stops = [s.checkpoint_id for s in stops_of(plan.route_id)] if plan else []
