@@ -159,8 +159,8 @@ def seed(end_ms: int | None = None, weeks: int = 52, seed_value: int = 22) -> di
         end_ms = int(dt.datetime(today.year, today.month, today.day, tzinfo=ZoneInfo(tz)).timestamp() * 1000)
     history = generate(end_ms, weeks, seed_value, tz)
     areas = {a.code: a.id for a in Area.select()}
-    plan = Plan.select().order_by(Plan.id).first()
-    stops = [s.checkpoint_id for s in stops_of(plan.route_id)] if plan else []
+    live = Plan.select().order_by(Plan.id).first()
+    stops = [s.checkpoint_id for s in stops_of(live.route_id)] if live else []
     now = events.now_ms()
     hz = [h for h in history["hazards"] if h["area"] in areas]
     with events.recording(ACTOR) as rec:
@@ -180,12 +180,13 @@ def seed(end_ms: int | None = None, weeks: int = 52, seed_value: int = 22) -> di
                                 "acked_at": a["raised_at"] + 60_000, "acked_by": ACTOR, "ack_note": MARK}
                                for a in history["alarms"][i:i + 500]]).execute()
         n_rounds = 0
-        if plan is not None and stops:
-            taken = {r.due_start for r in Round.select(Round.due_start).where(Round.plan_id == plan.id)}
+        if live is not None and stops:
+            # a plan of their own, inactive, on the demo's route: the live plan's scheduling never sees them
+            plan = Plan.create(name=f"{MARK}历史巡检", route_id=live.route_id, shift=live.shift, schedule=live.schedule,
+                               grace_min=0, people="[]", departments="[]", streak_limit=live.streak_limit,
+                               active=False, created_at=now, updated_at=now)
             rows = []
             for r in history["rounds"]:
-                if r["due_start"] in taken:
-                    continue
                 missed = stops if r["missed"] < 0 else stops[-r["missed"]:] if r["missed"] else []
                 visited = [c for c in stops if c not in missed]
                 verdict = {"status": r["status"], "visited": visited, "missed": missed, "out_of_order": False,
