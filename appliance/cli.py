@@ -121,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "checkpoint, which the incremental walk cannot see)")
     _config_arg(v)
 
+    p = sub.add_parser("forecast", help="hazard hot-spot forecast commands", description="Hazard forecast commands.")
+    f = p.add_subparsers(dest="forecast_command", metavar="ACTION", required=True).add_parser(
+        "backtest", help="rolling-origin scores of the forecast model and the naive baselines",
+        description="Predict each of the last N weeks from the weeks before it; print Poisson NLL, MAE and top-10 "
+                    "capture for the model, last week and the all-time average.")
+    f.add_argument("--weeks", type=int, default=12, help="weeks to backtest (default 12)")
+    f.add_argument("--history", type=int, default=52, help="weeks of history read (default 52)")
+    f.add_argument("--synthetic", action="store_true", help="use a generated synthetic history, not the database")
+    f.add_argument("--seed", type=int, default=22, help="seed of the synthetic history (default 22)")
+    f.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+    _config_arg(f)
+
     from appliance.cli_sync import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
     add_sync_parsers(sub, _config_arg)
     p = sub.add_parser("vision", help="PPE (hard-hat) detector on image files", description="PPE detector commands.")
@@ -269,6 +281,18 @@ def cmd_restore(args) -> int:
         return 1
     print(f"已恢复 / restored {args.backup_file} → {cfg.storage.db_path}"
           + (f"; 原数据库保存在 / the previous database is kept at {kept}" if kept else ""))
+    return 0
+
+
+def cmd_forecast(args) -> int:
+    import json
+
+    from appliance.cockpit import backtest
+
+    if not args.synthetic:
+        _open(_load(args))
+    result = backtest.run(args.weeks, args.history, synthetic=args.synthetic, seed=args.seed)
+    print(json.dumps(result, ensure_ascii=False) if args.json else backtest.text(result))
     return 0
 
 
@@ -512,7 +536,8 @@ def cmd_vision(args) -> int:
 HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, "init-db": cmd_init_db,
             "create-user": cmd_create_user, "create-token": cmd_create_token, "export": cmd_export,
             "backup": cmd_backup, "vision": cmd_vision, "reader": cmd_reader, "create-station": cmd_create_station,
-            "import-register": cmd_import_register, "restore": cmd_restore}
+            "import-register": cmd_import_register, "restore": cmd_restore,
+            "forecast": cmd_forecast}
 
 
 def main(argv: list[str] | None = None) -> int:

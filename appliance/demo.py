@@ -295,6 +295,14 @@ def seed_risks(actor: str) -> None:
                                              check_cycle=cycle, check_cycle_unit=cu), actor=actor)
 
 
+def seed_cockpit() -> None:
+    """A year of SYNTHETIC history for the cockpit and the forecast (appliance/cockpit/synthetic.py: seeded,
+    documented, every row marked 【模拟】/system:synthetic), up to last midnight; demo only, never a real plant."""
+    from appliance.cockpit import synthetic
+
+    synthetic.seed()
+
+
 def seed_permits() -> None:
     """The demo's special work permits (appliance/permits): hot work at the tank farm, a confined-space entry
     in the reactor hall, both active (`--scenario gas-leak` suspends the tank-farm one)."""
@@ -383,6 +391,7 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     seed_permits()
     demo_contractors.seed()   # two contractor firms at the gate, one with an expired licence
     demo_emergency.seed()     # walk graph, gate assembly point (reader MUSTER-1), resources, team, plans
+    seed_cockpit()
     # each checkpoint screen has its own device token, named after its reader: it may answer the
     # checklist of taps at that reader only
     tokens = creds.setdefault("checkpoint_tokens", {})

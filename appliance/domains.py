@@ -22,6 +22,7 @@ ENABLED = (
     "appliance.contractors",
     "appliance.permits",
     "appliance.emergency",
+    "appliance.cockpit",
     "sync",
     "kiosk_ui",
 )

@@ -118,7 +118,7 @@ def _may_import(src: str, dst: str) -> bool:
 
 def test_domains_in_dependency_order():
     assert DOMAINS == ("hazards", "risk", "training", "gas", "patrol", "stations", "vision", "contractors", "permits",
-                       "emergency")
+                       "emergency", "cockpit")
 
 
 def test_graph_sees_the_packages():

@@ -145,9 +145,9 @@ def test_the_top_bar_links_every_domain_page_in_order(app, users):
     html = As(app, "admin", users).get("/tablet").get_data(as_text=True)
     nav = html[html.index("<nav>"):html.index("</nav>")]
     links = re.findall(r'href="(/[^"?]*)"', nav)
-    assert links[:12] == ["/kiosk", "/tablet", "/tablet/alarms", "/tablet/hazards", "/tablet/risks", "/tablet/violations",
+    assert links[:13] == ["/kiosk", "/tablet", "/tablet/alarms", "/tablet/hazards", "/tablet/risks", "/tablet/violations",
                          "/tablet/patrol", "/tablet/permits", "/tablet/contractors", "/tablet/training",
-                         "/tablet/emergency", "/tablet/people"], links
+                         "/tablet/emergency", "/cockpit", "/tablet/people"], links
     worker = As(app, "worker", users).get("/tablet/patrol").get_data(as_text=True)
     assert 'href="/tablet/alarms"' in worker and 'href="/tablet/people"' not in worker
 

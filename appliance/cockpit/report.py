@@ -1,0 +1,212 @@
+"""The 双重预防机制 (dual prevention mechanism) report of a month or a quarter, as an XLSX workbook.
+
+What it holds (RULES.md §B.4; SAWS order 16 Art. 14 for the hazard statistics):
+- 报告信息: the plant, the period, when it was made, and the event-log head (seq + hash) it was made at —
+  a regulator holding a synced copy of the log checks that event `seq` has that hash (`safety-appliance audit
+  verify` walks the chain), so the figures are tied to a log state that cannot be rewritten unnoticed;
+- 风险清单: the risk register by unit and level (重大/较大/一般/低, the residual level where assessed, else
+  the inherent one) — the register as it stands when the report is made;
+- 管控任务: control tasks (隐患排查任务) due in the period by department: due, checked, missed (未排查), rate;
+- 隐患统计: hazards found / rectified / open / overdue by grade and the rectification rate, computed by the
+  hazard domain's own `hazards.stats.statistics` (the same table as the Art. 14 statistics page), and the
+  found hazards by category;
+- 重大事故隐患: each major hazard found in, or open during, the period, with where its treatment stands;
+- 重大危险源: the major-hazard installations (GB 18218 R value and level).
+The accident rate is not in it: the emergency domain (accident records) is not merged yet.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from zoneinfo import ZoneInfo
+
+from appliance.cockpit.service import rows
+from appliance.core import events
+from appliance.core.errors import ApplianceError, ValidationFailed
+from appliance.core.people import Area, Site, site_timezone
+from appliance.hazards import stats as ST
+
+LEVELS = (1, 2, 3, 4)
+LEVEL_NAMES = {1: "重大风险", 2: "较大风险", 3: "一般风险", 4: "低风险"}
+_PERIOD = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
+
+
+class PdfUnavailable(ApplianceError):
+    """PDF was asked for but no installed library renders Chinese text into a PDF."""
+
+    code = "pdf_unavailable"
+    http_status = 415
+
+
+def parse_period(text: str | None, tz: str) -> tuple[str, int, int]:
+    """(label, since, until) of "YYYY-MM" (a month) or "YYYY-Qn" (a quarter), local midnight to midnight in
+    `tz`, as UTC milliseconds; ValidationFailed naming `period` otherwise."""
+    m = _PERIOD.match(text or "")
+    if not m or not 2000 <= int(m.group(1)) <= 2100:
+        raise ValidationFailed("参数 period 应为 YYYY-MM（月报）或 YYYY-Qn（季报），例如 2025-06 或 2025-Q2",
+                               "parameter period must be YYYY-MM (monthly) or YYYY-Qn (quarterly), e.g. 2025-06 or 2025-Q2",
+                               details=[{"key": "period"}])
+    year = int(m.group(1))
+    if m.group(3):
+        since, until = ST.period_bounds(year, int(m.group(3)), tz)
+        return f"{year}-Q{m.group(3)}", since, until
+    month = int(m.group(2))
+    zone = ZoneInfo(tz)
+    start = dt.datetime(year, month, 1, tzinfo=zone)
+    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=zone)
+    return f"{year}-{month:02d}", int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def head() -> dict:
+    """The event log's head when the report is made: its seq and hash (seq 0 and the genesis hash when empty)."""
+    ev = events.Event.select(events.Event.seq, events.Event.hash).order_by(events.Event.seq.desc()).first()
+    return {"seq": ev.seq, "hash": ev.hash} if ev else {"seq": 0, "hash": events.GENESIS_HASH}
+
+
+def _rate(n: int, d: int) -> float | None:
+    return round(n / d, 3) if d else None
+
+
+def risk_inventory() -> list[dict]:
+    """Per risk unit: its object, department, liable person and the count of risk events at each level."""
+    from appliance.risk.register import RiskEvent, RiskObject, RiskUnit
+
+    objects = {o.id: o for o in RiskObject.select().where(RiskObject.active)}
+    units = [u for u in RiskUnit.select().order_by(RiskUnit.object_id, RiskUnit.id) if u.object_id in objects]
+    levels: dict[int, dict[int, int]] = {u.id: dict.fromkeys(LEVELS, 0) for u in units}
+    for unit_id, inherent, residual in rows(RiskEvent.select(RiskEvent.unit_id, RiskEvent.inherent_level,
+                                                             RiskEvent.residual_level)):
+        lv = residual or inherent
+        if unit_id in levels and lv in LEVELS:
+            levels[unit_id][lv] += 1
+    return [{"object": objects[u.object_id].name, "major_hazard": bool(objects[u.object_id].major_hazard),
+             "unit": u.name, "department": u.department, "liable_person": u.liable_person,
+             "levels": levels[u.id], "total": sum(levels[u.id].values())} for u in units]
+
+
+def control_tasks(since: int, until: int) -> list[dict]:
+    """Control tasks whose period ended in (since, until] (as `risk.tasks.rates`), by department."""
+    from appliance.risk.tasks import ControlTask
+
+    by: dict[str, dict[str, int]] = {}
+    for dept, status in rows(ControlTask.select(ControlTask.department, ControlTask.status).where(
+            (ControlTask.period_end > since) & (ControlTask.period_end <= until))):
+        d = by.setdefault(dept or "—", {"due": 0, "checked": 0, "missed": 0})
+        d["due"] += 1
+        d["checked"] += status == "done"
+        d["missed"] += status == "missed"
+    return [{"department": k, **v, "rate": _rate(v["checked"], v["due"])} for k, v in sorted(by.items())]
+
+
+def hazard_statistics(since: int, until: int, now: int) -> dict:
+    """`hazards.stats.statistics` over the period, its rows made as `hazards.service.statistics` makes them,
+    and the found hazards by category."""
+    from appliance.hazards.major import stage
+    from appliance.hazards.service import Hazard
+
+    areas = {a.id: a.name for a in Area.select()}
+    found: list[dict] = []
+    cats: dict[str, int] = {}
+    for h in Hazard.select().where((Hazard.reported_at < until)
+                                   & (Hazard.accepted_at.is_null() | (Hazard.accepted_at >= since))):
+        evaluation = json.loads(h.evaluation) if h.evaluation else None
+        found.append({"id": h.id, "grade": h.grade, "state": h.state, "reported_at": h.reported_at,
+                     "accepted_at": h.accepted_at if h.state == "closed" else None, "deadline": h.deadline,
+                     "cost": h.cost, "description": h.description, "area": areas.get(h.area_id, str(h.area_id)),
+                     "category": h.category, "stage": stage(h.grade, h.state, evaluation),
+                     "evaluation_result": evaluation and evaluation.get("result")})
+        if since <= h.reported_at < until:
+            cats[h.category] = cats.get(h.category, 0) + 1
+    out = ST.statistics(found, since, until, now)
+    out["categories"] = dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
+
+
+def figures(period: str | None, now: int | None = None) -> dict:
+    """Everything the report shows, as plain values (the XLSX is written from this)."""
+    from appliance.risk.major import installations
+
+    tz = site_timezone()
+    label, since, until = parse_period(period, tz)
+    now = events.now_ms() if now is None else now
+    site = Site.get_or_none(Site.id == 1)
+    return {"site": site.name if site else "", "period": label, "since": since, "until": until, "timezone": tz, "generated_at": now, "head": head(),
+            "risks": risk_inventory(), "tasks": control_tasks(since, until),
+            "hazards": hazard_statistics(since, until, now), "installations": installations()}
+
+
+def _local(ms: int | None, tz: str) -> str:
+    if ms is None:
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
+GRADE_NAMES = {"general": "一般事故隐患", "major": "重大事故隐患", "total": "合计"}
+STATE_NAMES = {"reported": "已上报", "rectifying": "整改中", "pending_acceptance": "待验收", "closed": "已销号",
+               "awaiting_evaluation": "待评估", "awaiting_sign_off": "待主要负责人签字"}
+
+
+def workbook(f: dict) -> bytes:
+    """The report as XLSX (through the core's spreadsheet writer, openpyxl's one owner)."""
+    from appliance.core.spreadsheet import write_xlsx
+
+    tz = f["timezone"]
+    info = [["项目 Item", "内容 Value"],
+            ["单位 Plant", f["site"]], ["报告 Report", "双重预防机制运行情况报告 Dual prevention mechanism report"],
+            ["报告期 Period", f["period"]], ["起 From", _local(f["since"], tz)], ["止 To (exclusive)", _local(f["until"], tz)],
+            ["时区 Time zone", tz], ["生成时间 Generated", _local(f["generated_at"], tz)],
+            ["事件日志头序号 Event-log head seq", f["head"]["seq"]], ["事件日志头哈希 Event-log head hash", f["head"]["hash"]],
+            ["核验 Verify", "在同步副本中核对该序号事件的哈希一致，并用 safety-appliance audit verify 校验哈希链 / "
+                            "check that event seq has this hash in the synced copy; `safety-appliance audit verify` walks the chain"],
+            ["说明 Note", "事故率未含（应急管理模块未并入）；风险清单为生成时的登记状态 / accident rate not included "
+                          "(emergency domain not merged); the risk inventory is the register as of generation"],
+            ["主要负责人签字 Principal's signature", ""], ["日期 Date", ""]]
+    risks = [["风险分析对象 Object", "重大危险源 Major hazard", "风险分析单元 Unit", "责任部门 Department", "责任人 Liable",
+              *[LEVEL_NAMES[lv] for lv in LEVELS], "合计 Total"]]
+    for r in f["risks"]:
+        risks.append([r["object"], "是" if r["major_hazard"] else "否", r["unit"], r["department"], r["liable_person"],
+                      *[r["levels"][lv] for lv in LEVELS], r["total"]])
+    risks.append(["合计 Total", "", "", "", "", *[sum(r["levels"][lv] for r in f["risks"]) for lv in LEVELS],
+                  sum(r["total"] for r in f["risks"])])
+    tasks = [["部门 Department", "应排查 Due", "已排查 Checked", "未排查 Missed", "排查率 Rate"]]
+    for t in f["tasks"]:
+        tasks.append([t["department"], t["due"], t["checked"], t["missed"], _pct(t["rate"])])
+    due, checked = sum(t["due"] for t in f["tasks"]), sum(t["checked"] for t in f["tasks"])
+    tasks.append(["合计 Total", due, checked, sum(t["missed"] for t in f["tasks"]), _pct(_rate(checked, due))])
+    hz = f["hazards"]
+    stats = [["等级 Grade", "发现 Found", "整改销号 Rectified", "当期发现已整改 Found & rectified", "未整改 Open",
+              "逾期 Overdue", "整改率 Rate", "整改资金(元) Cost"]]
+    for g, row in (("general", hz["by_grade"]["general"]), ("major", hz["by_grade"]["major"]), ("total", hz["total"])):
+        stats.append([GRADE_NAMES[g], row["found"], row["rectified"], row["found_rectified"], row["open"], row["overdue"],
+                      _pct(row["rectification_rate"]), row["cost"]])
+    stats.append([])
+    stats.append(["类别 Category", "发现 Found"])
+    stats.extend([c, n] for c, n in hz["categories"].items())
+    majors = [["编号 No.", "区域 Area", "类别 Category", "描述 Description", "上报 Reported", "期限 Deadline",
+               "状态 State", "评估结论 Evaluation"]]
+    for m in hz["majors"]:
+        majors.append([m["id"], m["area"], m["category"], m["description"], _local(m["reported_at"], tz),
+                       _local(m["deadline"], tz), STATE_NAMES.get(m["stage"] or m["state"], m["state"]),
+                       m["evaluation_result"] or ""])
+    inst = [["编号 Code", "名称 Name", "类型 Kind", "R 值", "级别 Level", "500m 内人数 People"]]
+    for i in f["installations"]:
+        inst.append([i["code"], i["name"], i["kind_name"], i["r"], i["level_name"] or "未构成 Not major", i["people_500m"]])
+    return write_xlsx([("报告信息", info), ("风险清单", risks), ("管控任务", tasks), ("隐患统计", stats),
+                       ("重大事故隐患", majors), ("重大危险源", inst)])
+
+
+def render(period: str | None, fmt: str) -> tuple[bytes, dict]:
+    """(file bytes, figures) of the report in `fmt`; PDF is refused (415), anything else but xlsx is 422."""
+    if fmt == "pdf":
+        raise PdfUnavailable("PDF 暂不支持：现有依赖中没有能嵌入中文字体生成 PDF 的库，请使用 format=xlsx",
+                             "PDF is not supported: no installed library renders Chinese text into a PDF; use format=xlsx",
+                             details=[{"key": "format"}])
+    if fmt != "xlsx":
+        raise ValidationFailed("参数 format 应为 xlsx", "parameter format must be xlsx", details=[{"key": "format"}])
+    f = figures(period)
+    return workbook(f), f

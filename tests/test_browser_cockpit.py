@@ -1,0 +1,112 @@
+"""The cockpit page in a real browser (Playwright + Debian chromium) at phone (390x844), tablet (820x1180)
+and 1080p (1920x1080), on the demo plant (seeded with its synthetic year) served by a real appliance:
+
+- the KPI tiles show figures, a definition opens with one tap, a tile links to its records;
+- the forecast sits beside its backtest (model and both baselines scored);
+- a hazard reported elsewhere changes the rectification rate on the open page, without a reload (SSE);
+- the wall board opens it with its kiosk token in the dark wall layout.
+
+At each size: no horizontal overflow, the CJK text has a real size.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from test_browser import Plant, log_in, unique_name
+
+pytestmark = pytest.mark.browser
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - test_browser's browser fixture reports it
+    expect = None
+
+SIZES = {"phone": (390, 844), "tablet": (820, 1180), "1080p": (1920, 1080)}
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def cockpit_plant(tmp_path_factory):
+    p = Plant(tmp_path_factory.mktemp("cockpit-plant"))
+    try:
+        p.start()
+        yield p
+    finally:
+        p.kill()
+
+
+def no_overflow(page, where: str) -> None:
+    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width[0] <= width[1], f"{where}: page scrolls sideways ({width[0]} > {width[1]} px)"
+
+
+def cjk_renders(page, selector: str) -> None:
+    box = page.locator(selector).first.bounding_box()
+    assert box and box["width"] > 40 and box["height"] > 10, (selector, box)
+
+
+def report_hazard(plant: Plant, text: str) -> None:
+    s = plant.admin_session()
+    area = next(a for a in s.get(f"{plant.base}/api/v1/areas", timeout=10).json()["areas"] if a["code"] == "TANK")
+    r = s.post(f"{plant.base}/api/v1/hazards", json={"area_id": area["id"], "category": "电气", "description": text},
+               timeout=10)
+    assert r.status_code == 201, (r.status_code, r.text)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_cockpit_tiles_definitions_forecast_and_live_refresh(cockpit_plant, new_page, size):
+    plant = cockpit_plant
+    plant.ensure_running()
+    w, h = SIZES[size]
+    page = new_page(w, h)
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/cockpit?days=7")
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+    page.evaluate("window.__sameDocument = true")
+    expect(page.locator("h1")).to_have_text("安全驾驶舱")
+    cjk_renders(page, "h1")
+    tile = page.locator('[data-kpi="rectification_rate"]')
+    # the synthetic year gives the window hazards: the rate is a percentage, with a trend against last week
+    expect(tile.locator(".value")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    expect(tile.locator(".trend")).to_contain_text("上期")
+    definition = tile.locator("details.definition")
+    expect(definition.locator("p").first).to_be_hidden()
+    definition.locator("summary").click()
+    expect(definition.locator("p").first).to_contain_text("已验收销号")
+    # the forecast and its backtest: all three methods scored
+    expect(page.locator("#fc-top tbody tr")).to_have_count(10)
+    for m in ("model", "last_week", "mean"):
+        expect(page.locator(f'#backtest tr[data-method="{m}"] td').first).to_have_text(re.compile(r"^\d+\.\d{3}$"))
+    expect(page.locator("#report-form")).to_be_visible()
+    no_overflow(page, f"cockpit {size}")
+    page.locator("#forecast").scroll_into_view_if_needed()
+    no_overflow(page, f"cockpit forecast {size}")
+
+    # a hazard reported on another tablet: the open page re-reads its figures (SSE), no reload
+    before = tile.locator(".value").text_content()
+    reported = page.locator("#kpis").get_attribute("data-head")
+    report_hazard(plant, unique_name("配电箱门未关闭"))
+    expect(page.locator("#kpis")).not_to_have_attribute("data-head", reported or "", timeout=WAIT_MS)
+    expect(tile.locator(".value")).not_to_have_text(before or "", timeout=WAIT_MS)
+    assert page.evaluate("window.__sameDocument === true")
+
+    # drill-down: the tile leads to its records
+    tile.locator("a.drill").click()
+    page.wait_for_url(re.compile(r"/tablet/hazards$"))
+
+
+def test_the_wall_board_opens_the_cockpit_with_its_token(cockpit_plant, new_page):
+    plant = cockpit_plant
+    plant.ensure_running()
+    page = new_page(1920, 1080)
+    page.goto(f"{plant.base}/cockpit?token={plant.token}")
+    assert "token=" not in page.url
+    expect(page.locator("body")).to_have_class(re.compile(r"\bwall\b"))
+    expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+    expect(page.locator('[data-kpi="alarms_per_10_min"] .value')).to_have_text(re.compile(r"^\d+\.\d{2}$"))
+    expect(page.locator("#report-form")).to_have_count(0)     # the kiosk does not download reports
+    expect(page.locator("a.drill")).to_have_count(0)
+    cjk_renders(page, "h1")
+    no_overflow(page, "wall 1080p")
