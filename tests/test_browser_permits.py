@@ -264,10 +264,16 @@ def test_wall_board_shows_the_permits_on_the_plan(gas_plant, new_page, size):
     expect(mark.locator("text").first).to_contain_text("受限空间作业")
     expect(mark.locator(".pm-cd")).to_have_text(re.compile(r"有效期剩余 \d+:\d\d:\d\d"))
     if p["state"] == "active":
-        expect(mark.locator(".pm-cd")).to_contain_text("距下次分析")
+        expect(mark.locator(".pm-cd2")).to_contain_text("距下次分析")
     expect(page.locator(f'#pm-board-list li[data-permit="{p["id"]}"]')).to_contain_text("REACT")
     cjk_renders(page, "#pm-board h2")
     no_overflow(page, f"board {size}")
+    boxes = [b for b in (r.bounding_box() for r in page.locator(".floor-plan .pm-mark rect").all()) if b]
+    for i, a in enumerate(boxes):     # markers of neighbouring areas never cover each other
+        for b in boxes[i + 1:]:
+            apart = (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                     or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+            assert apart, (size, a, b)
 
 
 def test_board_and_list_follow_a_suspension_live(gas_plant, new_page):

@@ -147,3 +147,25 @@ def test_rates_over_the_api(plant):
     assert r == {"days": 7, "reported": 2, "closed": 1, "rectification_rate": 0.5, "on_time_rate": 1.0,
                  "overdue": 0, "recurrences": 1}
     assert c["kiosk"].get("/api/v1/hazards/rates?days=0").status_code == 422
+
+
+def test_a_repeated_idempotency_key_files_one_hazard(plant):
+    """Issue 15: a double tap or a resend after a lost answer carries the form's idempotency key; the
+    second request answers 200 with the first hazard and files nothing (no second hazard.reported event)."""
+    c, area = plant
+    body = {"area_id": area, "category": "电气", "description": "配电箱门未关，线缆裸露"}
+    first = c["worker"].post("/api/v1/hazards", json=body, headers={"Idempotency-Key": "form-1a2b3c4d"})
+    assert first.status_code == 201, first.get_data(as_text=True)
+    head = events.head_seq()
+    again = c["worker"].post("/api/v1/hazards", json=body, headers={"Idempotency-Key": "form-1a2b3c4d"})
+    assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]
+    assert events.head_seq() == head
+    other = c["worker"].post("/api/v1/hazards", json=body, headers={"Idempotency-Key": "form-9z8y7x6w"})
+    assert other.status_code == 201 and other.get_json()["id"] != first.get_json()["id"]
+    no_key = c["worker"].post("/api/v1/hazards", json=body)
+    assert no_key.status_code == 201  # the API without a key still files each report
+    for bad in ("short", "空格 不行 key 1234", "x" * 81):
+        r = c["worker"].post("/api/v1/hazards", json=body, headers={"Idempotency-Key": bad})
+        assert r.status_code == 422 and "Idempotency-Key" in r.get_json()["error"]["messages"]["en"], bad
+    listed = c["worker"].get("/api/v1/hazards").get_json()["hazards"]
+    assert sum(h["id"] == first.get_json()["id"] for h in listed) == 1

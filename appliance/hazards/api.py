@@ -148,7 +148,11 @@ def get_hazard(hazard_id: int):
 @api_bp.post("/hazards")
 @require("hazards.report")
 def report_hazard():
-    return jsonify(H.hazard_dict(H.report(body(H.ReportIn), actor=current().actor, photo_root=_photo_root()))), 201
+    """A new hazard. With an Idempotency-Key header (the forms send one per report), a repeat of the same
+    key answers 200 with the hazard filed the first time and files nothing."""
+    key = H.check_idempotency_key(request.headers.get("Idempotency-Key"))
+    h, created = H.report_once(body(H.ReportIn), actor=current().actor, photo_root=_photo_root(), key=key)
+    return jsonify(H.hazard_dict(h)), 201 if created else 200
 
 
 @api_bp.post("/hazards/<int:hazard_id>/dispatch")

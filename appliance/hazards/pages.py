@@ -23,11 +23,15 @@ def tablet():
     hazards = [H.hazard_dict(h) for h in H.Hazard.select().order_by(
         (H.Hazard.state == "closed").asc(), H.Hazard.id.desc()).limit(100)]
     areas = {a.id: a for a in P.Area.select()}
-    users = [u.login for u in auth.User.select().where(auth.User.active & (auth.User.role != "kiosk"))]
+    active = list(auth.User.select().where(auth.User.active & (auth.User.role != "kiosk")).order_by(auth.User.login))
+    # the assignee is chosen by name, never preselected (issue 15: it used to default to "admin")
+    users = [(u.login, u.display_name or u.login) for u in active if u.role != "admin"]
+    # an actor ("user:wangfang") or a login shown as the person's name
+    names = {k: u.display_name or u.login for u in auth.User.select() for k in (u.login, f"user:{u.login}")}
     from appliance.hazards.checklist import BY_CODE, CHECKLIST_121
     from appliance.hazards.major import SAFETY_OFFICE
 
-    return render_template("hazards/hazards.html", hazards=hazards, areas=areas, users=users, me=me.actor,
+    return render_template("hazards/hazards.html", hazards=hazards, areas=areas, users=users, names=names, me=me.actor,
                            categories=H.CATEGORIES, can_handle=auth.allowed(role, "hazards.handle"),
                            can_report=auth.allowed(role, "hazards.report"), checklist=CHECKLIST_121,
                            checklist_by_code=BY_CODE, safety_office=role in SAFETY_OFFICE,

@@ -6,6 +6,7 @@ principals) reach this module through `configure`, called when the web app is bu
 from __future__ import annotations
 
 import json
+import re
 from typing import Literal
 
 import peewee
@@ -77,6 +78,7 @@ class Hazard(Model):
     evaluated_by = peewee.TextField(null=True)
     evaluated_at = peewee.IntegerField(null=True)
     cost = peewee.FloatField(null=True)
+    idempotency_key = peewee.TextField(null=True)
 
     class Meta:
         table_name = "hazards"
@@ -220,9 +222,36 @@ def _photo_exists(digest: str | None, photo_root, key: str) -> None:
         raise ValidationFailed(f"{key}：照片未上传", f"{key}: no such uploaded photo", details=[{"key": key}])
 
 
-def report(data: ReportIn, *, actor: str, photo_root=None) -> Hazard:
-    """A new hazard. The reporter's grade is a proposal; a ticked 121号 item makes it major whatever they
-    proposed (the safety office alone may lower it, with a reason: `regrade`)."""
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """The client's idempotency key (header Idempotency-Key), or None; a malformed one is refused."""
+    if key is None or key == "":
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ValidationFailed("Idempotency-Key：须为 8–80 个字母、数字或 _.:-",
+                               "Idempotency-Key: must be 8-80 letters, digits or _.:-",
+                               details=[{"key": "Idempotency-Key"}])
+    return key
+
+
+def report(data: ReportIn, *, actor: str, photo_root=None, key: str | None = None) -> Hazard:
+    """A new hazard (`report_once` without telling whether it was new)."""
+    return report_once(data, actor=actor, photo_root=photo_root, key=key)[0]
+
+
+def report_once(data: ReportIn, *, actor: str, photo_root=None, key: str | None = None) -> tuple[Hazard, bool]:
+    """A new hazard, and True; or the hazard an earlier report with the same idempotency key filed, and
+    False. The reporter's grade is a proposal; a ticked 121号 item makes it major whatever they
+    proposed (the safety office alone may lower it, with a reason: `regrade`).
+
+    `key` is the client's idempotency key: a report whose key was already used files nothing, so a double
+    tap or a resend after a lost answer is one hazard (issue 15)."""
+    if key is not None:
+        done = Hazard.get_or_none(Hazard.idempotency_key == key)
+        if done is not None:
+            return done, False
     _photo_exists(data.photo, photo_root, "photo")
     bad = CL.unknown(data.checklist)
     if bad:
@@ -231,6 +260,10 @@ def report(data: ReportIn, *, actor: str, photo_root=None) -> Hazard:
     ticked = [c for c in CL.CODES if c in data.checklist]   # in the standard's order, once each
     grade = "major" if CL.forces_major(ticked) else data.grade
     with events.recording(actor) as rec:
+        if key is not None:  # again inside the write lock (BEGIN IMMEDIATE): two taps that raced
+            done = Hazard.get_or_none(Hazard.idempotency_key == key)
+            if done is not None:
+                return done, False
         area = Area.get_or_none((Area.id == data.area_id) & Area.active)
         if area is None:
             raise ValidationFailed(f"area_id：区域 {data.area_id} 不存在", f"area_id: area {data.area_id} does not exist",
@@ -245,7 +278,8 @@ def report(data: ReportIn, *, actor: str, photo_root=None) -> Hazard:
                           reported_at=t, rejections=0, updated_at=t, photo=data.photo,
                           checklist=json.dumps(ticked) if ticked else None,
                           status_cause=data.status_cause or None, harm_analysis=data.harm_analysis or None,
-                          recurrence_of=HR.is_recurrence(data.area_id, data.category, t, earlier))
+                          recurrence_of=HR.is_recurrence(data.area_id, data.category, t, earlier),
+                          idempotency_key=key)
         rec.emit("hazard.reported", entity=("hazard", h.id),
                  payload={**hazard_dict(h), "area": area.name, "area_en": area.name_en,
                           "grade_forced": grade != data.grade})
@@ -263,7 +297,7 @@ def report(data: ReportIn, *, actor: str, photo_root=None) -> Hazard:
             rec.emit("hazard.major_reported", entity=("hazard", h.id),
                      payload={"id": h.id, "description": h.description[:80], "area": area.name,
                               "to": ["safety_officer", "plant_manager"]})
-    return Hazard.get_by_id(h.id)
+    return Hazard.get_by_id(h.id), True
 
 
 def _refused(exc: HR.TransitionRefused):

@@ -1,19 +1,131 @@
 // Tablet and admin forms: send to the JSON API with the CSRF token, show the outcome, reload on success.
+//
+// Shared by every page (window.SafetyForms, also used by the domains' own form scripts):
+// - a submit stays disabled while its request is in flight (a double tap sends once);
+// - each submission carries an Idempotency-Key generated here once per form and kept until it succeeds,
+//   so a resend after a lost answer is recognised by the server as the same report;
+// - a form with data-draft keeps what was typed in localStorage until it is sent (a reload loses nothing);
+// - a form or button with data-confirm asks first, in a dialog with glove-sized buttons.
 (function () {
   "use strict";
-  var I18N = JSON.parse(document.getElementById("i18n").textContent);
+  var I18N = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}");
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var statusEl = document.getElementById("form-status");
 
   function show(ok, msg) {
+    if (!statusEl) return;
     statusEl.className = "form-status " + (ok ? "ok" : "error");
     statusEl.textContent = msg;
   }
 
-  function send(url, method, body, onOk) {
+  function errorText(e) { return (I18N.error || "{message}").replace("{message}", e.message); }
+
+  // crypto.randomUUID needs a secure context; the plant LAN is plain http, getRandomValues is not restricted
+  function newKey() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return "f-" + Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+
+  function key(form) {
+    if (!form.dataset.idemKey) form.dataset.idemKey = newKey();
+    return form.dataset.idemKey;
+  }
+
+  function controls(el) {
+    return el.tagName === "FORM" ? el.querySelectorAll("button[type=submit], button:not([type])") : [el];
+  }
+
+  function busy(el, on) {
+    el.dataset.busy = on ? "1" : "";
+    el.setAttribute("aria-busy", on ? "true" : "false");
+    Array.prototype.forEach.call(controls(el), function (b) { b.disabled = on; });
+  }
+
+  // ---- drafts (localStorage; a private browser window may refuse: then there is simply no draft)
+  function draftKey(form) { return "draft:" + location.pathname + ":" + form.dataset.draft; }
+
+  function saveDraft(form) {
+    var data = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.type === "file" || el.type === "hidden") return;
+      if (el.type === "checkbox") {
+        data[el.name] = data[el.name] || [];
+        if (el.checked) data[el.name].push(el.value);
+      } else if (el.value !== "") {
+        data[el.name] = el.value;
+      }
+    });
+    try { localStorage.setItem(draftKey(form), JSON.stringify(data)); } catch (e) { /* no storage */ }
+  }
+
+  function restoreDraft(form) {
+    var data;
+    try { data = JSON.parse(localStorage.getItem(draftKey(form)) || "null"); } catch (e) { data = null; }
+    if (!data) return false;
+    var any = false;
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || !(el.name in data) || el.type === "file" || el.type === "hidden") return;
+      if (el.type === "checkbox") el.checked = data[el.name].indexOf(el.value) >= 0;
+      else el.value = data[el.name];
+      any = true;
+    });
+    if (any) {
+      form.dispatchEvent(new Event("change", { bubbles: true }));
+      var note = form.querySelector(".draft-note");
+      if (note) note.hidden = false;
+    }
+    return any;
+  }
+
+  function clearDraft(form) {
+    if (!form.dataset.draft) return;
+    try { localStorage.removeItem(draftKey(form)); } catch (e) { /* no storage */ }
+  }
+
+  // a submission that went through: the next one is a new report with a new key, the draft is spent
+  function done(form) {
+    delete form.dataset.idemKey;
+    clearDraft(form);
+  }
+
+  // ---- the confirm dialog (a <dialog>: modal, Esc cancels; the texts come with the page)
+  function confirmDialog(message) {
+    return new Promise(function (resolve) {
+      var d = document.createElement("dialog");
+      d.className = "confirm-dialog";
+      var p = document.createElement("p");
+      p.textContent = message;
+      var row = document.createElement("div");
+      row.className = "dialog-actions";
+      var cancel = document.createElement("button");
+      cancel.type = "button";
+      cancel.textContent = document.body.dataset.textCancel;
+      var ok = document.createElement("button");
+      ok.type = "button";
+      ok.className = "danger confirm-ok";
+      ok.textContent = document.body.dataset.textConfirm;
+      row.appendChild(cancel); row.appendChild(ok);
+      d.appendChild(p); d.appendChild(row);
+      document.body.appendChild(d);
+      function close(v) { d.close(); d.remove(); resolve(v); }
+      ok.addEventListener("click", function () { close(true); });
+      cancel.addEventListener("click", function () { close(false); });
+      d.addEventListener("cancel", function (e) { e.preventDefault(); close(false); });
+      d.showModal();
+      cancel.focus();
+    });
+  }
+
+  function confirmed(el) {
+    return el.dataset.confirm ? confirmDialog(el.dataset.confirm) : Promise.resolve(true);
+  }
+
+  function send(url, method, body, onOk, idem) {
+    var headers = { "Content-Type": "application/json", "X-CSRF-Token": csrf };
+    if (idem) headers["Idempotency-Key"] = idem;
     return fetch(url, {
-      method: method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      method: method, credentials: "same-origin", headers: headers,
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (r) {
       if (r.status === 204) return {};
@@ -21,61 +133,94 @@
         if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
         return j;
       });
-    }).then(function (j) { show(true, I18N.saved); (onOk || function () { setTimeout(function () { location.reload(); }, 600); })(j); })
-      .catch(function (e) { show(false, I18N.error.replace("{message}", e.message)); });
+    }).then(function (j) {
+      show(true, I18N.saved);
+      (onOk || function () { setTimeout(function () { location.reload(); }, 600); })(j);
+      return j;
+    });
   }
 
   // A photo (camera on a phone or tablet) is uploaded first; the form then sends the hash the server gave.
-  function uploadPhotos(form) {
-    var files = Array.prototype.filter.call(form.querySelectorAll("input[type=file]"), function (el) {
-      return el.files && el.files.length;
-    });
-    return Promise.all(files.map(function (el) {
-      var fd = new FormData();
-      fd.append("photo", el.files[0]);
-      return fetch("/api/v1/photos", { method: "POST", credentials: "same-origin", body: fd,
-                                       headers: { "X-CSRF-Token": csrf } })
-        .then(function (r) { return r.json().then(function (j) {
-          if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
-          return [el.name, j.sha256];
-        }); });
-    }));
+  function upload(el) {
+    var fd = new FormData();
+    fd.append("photo", el.files[0]);
+    return fetch("/api/v1/photos", { method: "POST", credentials: "same-origin", body: fd,
+                                     headers: { "X-CSRF-Token": csrf } })
+      .then(function (r) { return r.json().then(function (j) {
+        if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+        return [el.name, j.sha256];
+      }); });
   }
+
+  function uploadPhotos(form) {
+    return Promise.all(Array.prototype.filter.call(form.querySelectorAll("input[type=file]"), function (el) {
+      return el.files && el.files.length;
+    }).map(upload));
+  }
+
+  // Run one submission of `form` (`work` returns a promise): once at a time, after the confirmation.
+  function guarded(form, work) {
+    if (form.dataset.busy) return;
+    busy(form, true);             // at once, before the dialog: a second tap meanwhile does nothing
+    confirmed(form).then(function (yes) {
+      if (!yes) { busy(form, false); return null; }
+      return work().then(function () { done(form); }, function (err) {
+        busy(form, false);        // failed: the buttons come back, the key stays for the resend
+        show(false, errorText(err));
+      });
+    });
+  }
+
+  function collect(form, hashes) {
+    var body = {};
+    hashes.forEach(function (h) { body[h[0]] = h[1]; });
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.value === "" || el.type === "file" || el.disabled) return;
+      var v = el.dataset.type === "int" ? parseInt(el.value, 10)
+            : el.dataset.type === "number" ? parseFloat(el.value)
+            : el.dataset.type === "bool" ? el.value === "true" : el.value;
+      var dot = el.name.indexOf(".");             // "plan.target" → body.plan.target
+      if (dot > 0) {
+        var k = el.name.slice(0, dot);
+        body[k] = body[k] || {};
+        body[k][el.name.slice(dot + 1)] = v;
+      } else {
+        body[el.name] = v;
+      }
+    });
+    return body;
+  }
+
+  document.querySelectorAll("form[data-draft]").forEach(function (form) {
+    restoreDraft(form);
+    form.addEventListener("input", function () { saveDraft(form); });
+    form.addEventListener("change", function (e) { if (e.isTrusted) saveDraft(form); });
+  });
 
   document.querySelectorAll("form.api-form").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      uploadPhotos(form).then(function (hashes) { submit(form, hashes); })
-        .catch(function (err) { show(false, I18N.error.replace("{message}", err.message)); });
+      guarded(form, function () {
+        return uploadPhotos(form).then(function (hashes) {
+          var onOk;
+          if (form.dataset.show) {
+            onOk = function (j) { show(true, form.dataset.showPrefix + j[form.dataset.show]); busy(form, false); };
+          }
+          return send(form.dataset.api, form.dataset.method, collect(form, hashes), onOk, key(form));
+        });
+      });
     });
   });
-
-  function submit(form, hashes) {
-      var body = {};
-      hashes.forEach(function (h) { body[h[0]] = h[1]; });
-      Array.prototype.forEach.call(form.elements, function (el) {
-        if (!el.name || el.value === "" || el.type === "file") return;
-        var v = el.dataset.type === "int" ? parseInt(el.value, 10)
-              : el.dataset.type === "bool" ? el.value === "true" : el.value;
-        var dot = el.name.indexOf(".");             // "plan.target" → body.plan.target
-        if (dot > 0) {
-          var k = el.name.slice(0, dot);
-          body[k] = body[k] || {};
-          body[k][el.name.slice(dot + 1)] = v;
-        } else {
-          body[el.name] = v;
-        }
-      });
-      var onOk;
-      if (form.dataset.show) {
-        onOk = function (j) { show(true, form.dataset.showPrefix + j[form.dataset.show]); };
-      }
-      send(form.dataset.api, form.dataset.method, body, onOk);
-  }
 
   document.querySelectorAll("button.api-button").forEach(function (b) {
     b.addEventListener("click", function () {
-      send(b.dataset.api, b.dataset.method, b.dataset.body ? JSON.parse(b.dataset.body) : undefined);
+      guarded(b, function () {
+        return send(b.dataset.api, b.dataset.method, b.dataset.body ? JSON.parse(b.dataset.body) : undefined,
+                    undefined, key(b));
+      });
     });
   });
+
+  window.SafetyForms = { key: key, busy: busy, done: done, guarded: guarded, show: show, upload: upload,
+                         confirm: confirmDialog, clearDraft: clearDraft };
 })();

@@ -1,6 +1,5 @@
-// Hazard forms that forms.js cannot send (ticked checklists as arrays, numbers) — class "hz-form" — and a
-// guard against double submits on every form of the page: a submit button stays disabled while its request
-// is in flight and comes back only when the request failed (success reloads the page).
+// Hazard forms that forms.js cannot send (ticked checklists as arrays, numbers) — class "hz-form". The
+// guard against double submits, the idempotency key and the draft are forms.js's (window.SafetyForms).
 (function () {
   "use strict";
   var I18N = JSON.parse(document.getElementById("i18n").textContent);
@@ -54,45 +53,24 @@
     return body;
   }
 
-  function buttons(form) { return form.querySelectorAll("button[type=submit], button:not([type])"); }
-
-  function busy(form, on) {
-    form.dataset.busy = on ? "1" : "";
-    Array.prototype.forEach.call(buttons(form), function (b) { b.disabled = on; });
-  }
-
-  // forms.js sends the api-form forms; here they only get the guard (forms.js reports the outcome in
-  // #form-status: an error gives the buttons back)
-  document.querySelectorAll("form.api-form").forEach(function (form) {
-    form.addEventListener("submit", function (e) {
-      if (form.dataset.busy) { e.stopImmediatePropagation(); e.preventDefault(); return; }
-      setTimeout(function () { busy(form, true); }, 0);
-    }, true);
-  });
-  new MutationObserver(function () {
-    if (/\berror\b/.test(statusEl.className)) {
-      document.querySelectorAll("form[data-busy='1']").forEach(function (f) { busy(f, false); });
-    }
-  }).observe(statusEl, { attributes: true, childList: true });
+  var F = window.SafetyForms;   // forms.js: the in-flight guard, the idempotency key, drafts
 
   document.querySelectorAll("form.hz-form").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      if (form.dataset.busy) return;
-      busy(form, true);
-      var files = Array.prototype.filter.call(form.querySelectorAll("input[type=file]"), function (el) {
-        return el.files && el.files.length;
-      });
-      Promise.all(files.map(upload)).then(function (hashes) {
-        return fetch(form.dataset.api, { method: form.dataset.method || "POST", credentials: "same-origin",
-                                         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-                                         body: JSON.stringify(collect(form, hashes)) }).then(json);
-      }).then(function () {
-        show(true, I18N.saved);
-        setTimeout(function () { location.reload(); }, 600);
-      }).catch(function (err) {
-        busy(form, false);
-        show(false, I18N.error.replace("{message}", err.message));
+      F.guarded(form, function () {
+        var files = Array.prototype.filter.call(form.querySelectorAll("input[type=file]"), function (el) {
+          return el.files && el.files.length;
+        });
+        return Promise.all(files.map(upload)).then(function (hashes) {
+          return fetch(form.dataset.api, { method: form.dataset.method || "POST", credentials: "same-origin",
+                                           headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf,
+                                                      "Idempotency-Key": F.key(form) },
+                                           body: JSON.stringify(collect(form, hashes)) }).then(json);
+        }).then(function () {
+          show(true, I18N.saved);
+          setTimeout(function () { location.reload(); }, 600);
+        });
       });
     });
   });

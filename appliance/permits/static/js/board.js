@@ -21,13 +21,13 @@
   }
   // "expires in 5:02:10 · next analysis in 1:10:00"; overdue when a due time has passed
   function countdown(p, now) {
-    if (p.state === "expired") return { text: T.states.expired, overdue: true };
+    if (p.state === "expired") return { text: T.states.expired, parts: [T.states.expired], overdue: true };
     var parts = [T.expires + " " + clock(p.valid_to - now)], overdue = p.valid_to < now;
     if (p.reanalysis_due) {
       parts.push(T.reanalysis + " " + clock(p.reanalysis_due - now));
       overdue = overdue || p.reanalysis_due < now;
     }
-    return { text: parts.join(" · ") + (overdue ? " (" + T.overdue + ")" : ""), overdue: overdue };
+    return { text: parts.join(" · ") + (overdue ? " (" + T.overdue + ")" : ""), parts: parts, overdue: overdue };
   }
   function title(p) { return (T.types[p.type] || p.type) + " " + p.no + " · " + (T.states[p.state] || p.state); }
   function svg(tag, attrs) {
@@ -42,8 +42,19 @@
     g.querySelector("rect").setAttribute("x", -Math.ceil(w / 2) - 12);
   }
 
+  function lineHeight(plan, cls) {   // the marker text's size comes from the CSS (larger on the 1080p wall)
+    var g = svg("g", { "class": cls }), t = svg("text");
+    g.appendChild(t); plan.appendChild(g);
+    var fs = parseFloat(getComputedStyle(t).fontSize) || 26;
+    g.remove();
+    return Math.round(fs * 1.15);
+  }
+
   function renderPlan() {
     document.querySelectorAll(".floor-plan .pm-marks").forEach(function (el) { el.remove(); });
+    var plan = document.querySelector(".floor-plan");
+    if (!plan) return;
+    var LH = lineHeight(plan, "pm-mark"), SH = lineHeight(plan, "pm-simops");
     var per = {};
     data.permits.forEach(function (p) { (per[p.area] = per[p.area] || []).push(p); });
     document.querySelectorAll(".floor-plan [data-area]").forEach(function (g) {
@@ -51,33 +62,36 @@
       if (!mine.length && !conflict) return;
       var label = g.querySelector(".area-label");
       var x = parseFloat(label.getAttribute("x")), y = parseFloat(label.getAttribute("y"));
-      var stack = svg("g", { "class": "pm-marks", "data-area": code, transform: "translate(" + x + "," + (y + 44) + ")" });
+      var stack = svg("g", { "class": "pm-marks", "data-area": code, transform: "translate(" + x + "," + (y + 14 + LH) + ")" });
       var dy = 0;
       if (conflict) {
         var s = svg("g", { "class": "pm-simops simops-" + conflict, transform: "translate(0," + dy + ")" });
-        s.appendChild(svg("rect", { y: -18, height: 36, rx: 6 }));
+        s.appendChild(svg("rect", { y: -Math.round(SH * 0.6), height: Math.round(SH * 1.2), rx: 6 }));
         var st = svg("text", { "text-anchor": "middle", "dominant-baseline": "middle", y: 1 });
         st.textContent = "⚠ " + T.simops;
         s.appendChild(st);
         stack.appendChild(s);
-        dy += 44;
+        dy += Math.round(SH * 1.2) + 8;
       }
       mine.forEach(function (p) {
+        // one short line each (the permit number is on the strip): type · state, expiry, the re-analysis
+        // of a confined space, the reason of a suspension; a marker stays about as wide as its area
         var reason = (p.state === "suspended" && p.suspended_reason) ? p.suspended_reason : "";
         var m = svg("g", { "class": "pm-mark st-" + p.state, "data-permit": p.id, transform: "translate(0," + dy + ")" });
-        var lines = reason ? 3 : 2;
-        m.appendChild(svg("rect", { y: -18, height: 30 * lines + 6, rx: 8 }));
-        var t1 = svg("text", { "text-anchor": "middle", y: 4 });
-        t1.textContent = title(p) + (p.violations ? " · ⛑" + p.violations : "");
-        var t2 = svg("text", { "class": "pm-cd", "text-anchor": "middle", y: 34 });
-        m.appendChild(t1); m.appendChild(t2);
-        if (reason) {
-          var t3 = svg("text", { "class": "pm-reason", "text-anchor": "middle", y: 64 });
-          t3.textContent = reason.length > 40 ? reason.slice(0, 39) + "…" : reason;
-          m.appendChild(t3);
-        }
+        var rows = [["", (T.types[p.type] || p.type) + " · " + (T.states[p.state] || p.state) +
+                     (p.violations ? " · ⛑" + p.violations : "")], ["pm-cd", ""]];
+        if (p.reanalysis_due && p.state !== "expired") rows.push(["pm-cd2", ""]);
+        if (reason) rows.push(["pm-reason", reason.length > 16 ? reason.slice(0, 15) + "…" : reason]);
+        var lines = rows.length;
+        m.appendChild(svg("rect", { y: -Math.round(LH * 0.8), height: LH * lines + 6, rx: 8 }));
+        rows.forEach(function (row, i) {
+          var t = svg("text", { "text-anchor": "middle", y: 4 + i * LH });
+          if (row[0]) t.setAttribute("class", row[0]);
+          t.textContent = row[1];
+          m.appendChild(t);
+        });
         stack.appendChild(m);
-        dy += 30 * lines + 14;
+        dy += LH * lines + 14;
       });
       g.appendChild(stack);
     });
@@ -115,8 +129,9 @@
     document.querySelectorAll(".floor-plan .pm-mark").forEach(function (m) {
       var p = byId[m.dataset.permit];
       if (!p) return;
-      var c = countdown(p, now);
-      m.querySelector(".pm-cd").textContent = c.text;
+      var c = countdown(p, now), cd2 = m.querySelector(".pm-cd2");
+      m.querySelector(".pm-cd").textContent = c.parts[0] + (c.overdue && !cd2 ? " (" + T.overdue + ")" : "");
+      if (cd2) cd2.textContent = (c.parts[1] || "") + (c.overdue ? " (" + T.overdue + ")" : "");
       m.classList.toggle("overdue", c.overdue);
       fit(m);
     });
