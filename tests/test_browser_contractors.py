@@ -151,3 +151,45 @@ def test_archive_firm_and_job_screens_and_document_review(gate_plant, new_page, 
     expect(officer.locator("#workers li.briefed")).to_have_count(1)  # the welder; the scaffolder is on the scaffold job
     cjk_renders(officer, "#briefings .content")
     no_overflow(officer, f"job ({size})")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_roster_import_checks_names_bad_rows_then_imports_and_the_firm_is_corrected(gate_plant, new_page, size,
+                                                                                   tmp_path, tmp_path_factory):
+    """The office imports the roster a contractor sent: the check names the bad row and imports nothing;
+    the corrected file is checked, then imported (after a confirmation); the firm's phone is corrected."""
+    plant = gate_plant
+    firm = f"东方检修有限公司{size}"
+    header = "单位名称,联系人,联系电话,工号,姓名,工种,工卡号,入厂教育日期,证书类别,证书编号,发证日期\n"
+    good = f"{firm},李经理,0512-2222222,K{size},孙建,电工,,2026-01-05,低压电工作业,D-{size},2024-05-01\n"
+    bad = f"{firm},李经理,0512-2222222,K2{size},吴明,焊工,,2026-01-05,潜水作业,X-{size},2024-05-01\n"
+    (tmp_path / "bad.csv").write_text(header + good + bad, encoding="utf-8-sig")
+    (tmp_path / "good.csv").write_text(header + good, encoding="utf-8-sig")
+    page = new_page(*SIZES[size])
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/tablet/contractors")
+    form = page.locator("#import-form")
+    form.locator("input[type=file]").set_input_files(str(tmp_path / "bad.csv"))
+    form.locator("button[value=check]").click()
+    expect(page.locator("#import-report .import-errors li")).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator("#import-report")).to_contain_text("第 3 行 证书类别")
+    expect(page.locator("#import-report")).to_contain_text("潜水作业")
+    no_overflow(page, f"import report ({size})")
+    page.locator("#roster-import").screenshot(path=str(tmp_path_factory.getbasetemp() / f"roster-import-{size}.png"))
+    form.locator("input[type=file]").set_input_files(str(tmp_path / "good.csv"))
+    form.locator("button[value=check]").click()
+    expect(page.locator("#import-report p.ok")).to_contain_text("人员 1 人", timeout=WAIT_MS)
+    expect(page.locator("#firms")).not_to_contain_text(firm)          # a check writes nothing
+    form.locator("button[value=import]").click()
+    page.locator("dialog.confirm-dialog .confirm-ok").click()
+    expect(page.locator("#import-report p.ok")).to_contain_text("已导入", timeout=WAIT_MS)
+    page.wait_for_load_state("load")
+    expect(page.locator("#firms")).to_contain_text(firm, timeout=WAIT_MS)
+    page.locator("#firms a", has_text=firm).click()
+    expect(page.locator("#staff")).to_contain_text("孙建")
+    page.locator("#firm-edit summary").click()
+    page.locator("#firm-edit-form input[name=phone]").fill("0512-3333333")
+    page.locator("#firm-edit-form button[type=submit]").dblclick()
+    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    expect(page.locator("p.meta").first).to_contain_text("0512-3333333", timeout=WAIT_MS)
+    no_overflow(page, f"firm edit ({size})")

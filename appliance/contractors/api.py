@@ -2,13 +2,16 @@
 workers and entry training, jobs with briefings and evaluations, and the gate's decisions."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from appliance.contractors import gate as G
+from appliance.contractors import importer as CI
 from appliance.contractors import service as S
 from appliance.contractors.models import Briefing, Document, Evaluation, Firm, Job, Worker
-from appliance.core.access import principal, require
+from appliance.core.access import lang, principal, require
 from appliance.core.api import body, int_arg
+from appliance.core.errors import ValidationFailed
+from appliance.core.spreadsheet import BadSpreadsheet
 
 api_bp = Blueprint("contractors_api", __name__, url_prefix="/api/v1")
 
@@ -27,6 +30,33 @@ def create_firm():
     return jsonify(S.firm_dict(S.create_firm(body(S.FirmIn), actor=principal().actor))), 201
 
 
+@api_bp.post("/contractors/import")
+@require("contractors.write")
+def import_roster():
+    """Multipart field `file`: the roster (承包商花名册) as XLSX or CSV, one row per person and certificate.
+    `?dry_run=1` reports every bad row and what would change; without it the whole file, or nothing."""
+    f = request.files.get("file")
+    if f is None:
+        raise BadSpreadsheet("file：缺少文件（multipart 字段 file）", "file: no file (multipart field file)",
+                             details=[{"key": "file"}])
+    dry = request.args.get("dry_run", "0") in ("1", "true", "yes")
+    report = CI.import_roster(f.read(), actor=principal().actor, dry_run=dry, filename=f.filename or "")
+    return jsonify(report), 200 if dry else 201
+
+
+@api_bp.get("/contractors/import/template")
+@require("contractors.write")
+def import_template():
+    """The roster template: `?format=xlsx` (default) or `csv`; headers in the page's language."""
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in ("xlsx", "csv"):
+        raise ValidationFailed("format 应为 xlsx 或 csv", "format must be xlsx or csv", details=[{"key": "format"}])
+    mime = "text/csv; charset=utf-8" if fmt == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(CI.template(fmt, lang()), mimetype=mime,
+                    headers={"Content-Disposition": f'attachment; filename="contractor-roster-template.{fmt}"'})
+
+
 @api_bp.get("/contractors/<int:firm_id>")
 @require("contractors.read")
 def get_firm(firm_id: int):
@@ -38,6 +68,13 @@ def get_firm(firm_id: int):
                     "jobs": [S.job_dict(j) for j in Job.select().where(Job.firm_id == f.id).order_by(Job.id.desc())],
                     "evaluations": [S.evaluation_dict(e) for e in Evaluation.select().where(Evaluation.firm_id == f.id)
                                     .order_by(Evaluation.evaluated_at.desc())]})
+
+
+@api_bp.patch("/contractors/<int:firm_id>")
+@require("contractors.write")
+def update_firm(firm_id: int):
+    """Correct the firm's name, credit code, contact or phone (fields not given stay)."""
+    return jsonify(S.firm_dict(S.update_firm(firm_id, body(S.FirmUpdate), actor=principal().actor)))
 
 
 @api_bp.post("/contractors/<int:firm_id>/documents")

@@ -224,6 +224,35 @@ def create_firm(data: FirmIn, *, actor: str) -> Firm:
     return f
 
 
+class FirmUpdate(P.Input):
+    """What a firm's record may be corrected to (the status comes from its reviewed documents, never from here)."""
+
+    name: str | None = Field(None, min_length=2, max_length=100)
+    credit_code: str | None = Field(None, pattern=r"^([0-9A-HJ-NPQRTUWXY]{18})?$")   # GB 32100
+    contact: str | None = Field(None, max_length=60)
+    phone: str | None = Field(None, max_length=30)
+
+
+def update_firm(firm_id: int, data: FirmUpdate, *, actor: str) -> Firm:
+    """Correct a firm's name, credit code or contact; the event carries what changed, from and to."""
+    with events.recording(actor) as rec:
+        f = get(Firm, firm_id, "承包商单位", "firm")
+        new = data.model_dump(exclude_none=True)
+        if "name" in new and new["name"] != f.name and Firm.get_or_none(Firm.name == new["name"]):
+            raise Conflict(f"name：承包商单位已存在：{new['name']}", f"name: the firm already exists: {new['name']}")
+        changes = {k: [getattr(f, k), v] for k, v in new.items() if getattr(f, k) != v}
+        if not changes:
+            return f
+        Firm.update(**{k: v for k, (_, v) in changes.items()}, updated_at=events.now_ms()).where(Firm.id == f.id).execute()
+        if "name" in changes:   # the core's person records carry the firm's name as their company
+            P.Person.update(company=new["name"][:100]).where(
+                P.Person.id.in_(Worker.select(Worker.person_id).where(Worker.firm_id == f.id))).execute()
+        f = Firm.get_by_id(f.id)
+        rec.emit("contractor.firm_updated", entity=("contractor_firm", f.id),
+                 payload={"id": f.id, "name": f.name, "changes": changes})
+    return f
+
+
 def add_document(firm_id: int, data: DocumentIn, *, actor: str) -> Document:
     """A scan or photo of a licence, awaiting review (it counts only once approved)."""
     with events.recording(actor) as rec:
