@@ -418,10 +418,10 @@ def open_kiosk(url: str) -> None:
 def cmd_demo(args) -> int:
     import socket
 
-    from appliance import demo, demo_emergency
+    from appliance import demo, demo_contractors, demo_emergency
     from drivers.sim.plant import Plant
 
-    plant = badges = walker = evacuation = None
+    plant = badges = walker = evacuation = gate = None
     sim_port = None
     readers_toml = ""
     if not args.no_devices:
@@ -435,9 +435,11 @@ def cmd_demo(args) -> int:
         pty_dir.mkdir(parents=True, exist_ok=True)
         plant = Plant(sim_port, args.scenario, speed=args.scenario_speed, pty_dir=str(pty_dir)).start()
         badges = Badges()       # emulated NFC readers at the demo's checkpoints, and an inspector who walks
-        readers_toml = readers(badges)
-        readers_toml = demo_emergency.readers(badges)   # + the assembly point's reader (MUSTER-1)
+        readers(badges)
+        demo_emergency.readers(badges)                      # + the assembly point's reader (MUSTER-1)
+        readers_toml = demo_contractors.readers(badges)     # + the gate's reader (GATE): every reader's TOML
         walker = Walker(badges).start()
+        gate = demo_contractors.GateTapper(badges).start()  # contractors at the gate: one allowed, one refused
         evacuation = demo_emergency.Evacuation(badges).start() if args.scenario == "gas-leak" else None
     receiver = None if args.no_receiver else demo.DemoReceiver(Path(args.data)).start()
     try:
@@ -447,6 +449,8 @@ def cmd_demo(args) -> int:
             evacuation.stop()
         if walker is not None:
             walker.stop()
+        if gate is not None:
+            gate.stop()
         if badges is not None:
             badges.close()
         if plant is not None:

@@ -5,13 +5,20 @@ is refused at the gate with that reason. The gate is the reader "GATE" at the GA
 ([contractors] entry_readers in the demo config)."""
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import timedelta
 
 from appliance.contractors import service as S
 from appliance.contractors.models import Firm
 from appliance.core import people as P
 
+log = logging.getLogger(__name__)
+
 GATE_READER = "GATE"
+# who comes to the gate in the demo: 吴刚 (江东, welder on the started hot-work job: allowed) and 周平
+# (临江, whose firm's 安全生产许可证 expired: refused with that reason) — badges from demo.PEOPLE
+ARRIVALS = (("C2001", "04C0FFEE000001"), ("C2003", "04C0FFEE000003"))
 GOOD, LAPSED = "江东建设工程有限公司", "临江安装工程有限公司"
 LAPSED_WORKER = "C2003"      # 周平 管道安装工 (demo.PEOPLE), badge 04C0FFEE000003
 OFFICE = "user:zhangwei"     # the safety officer reviews and approves what the demo seeding submitted
@@ -61,3 +68,42 @@ def seed(actor: str = "system:demo") -> None:
         S.start_job(j.id, actor=OFFICE)
     S.create_job(lapsed.id, S.JobIn(title="仓库货架维修", area_id=areas.get("WH"), starts_on=today, ends_on=d(5),
                                     workers=[w.person_id]), actor=actor)   # cannot be approved: licence expired
+
+
+def readers(sim) -> str:
+    """Add the gate's emulated badge reader; the `[[readers]]` TOML of every emulated reader."""
+    sim.add_nfc(GATE_READER)
+    return sim.toml()
+
+
+class GateTapper:
+    """On a thread: the contractors come to the gate — soon after start, then every `every_s` — the welder
+    first (allowed), the fitter of the lapsed firm `gap_s` later (refused, the reason large on the gate
+    screen and in the wall board's feed)."""
+
+    def __init__(self, sim, every_s: float = 120.0, gap_s: float = 6.0, start_after_s: float = 15.0):
+        self.sim, self.every_s, self.gap_s, self.start_after_s = sim, every_s, gap_s, start_after_s
+        self.stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-gate", daemon=True)
+
+    def start(self) -> GateTapper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        if self.stopped.wait(self.start_after_s):      # the appliance starts and opens its readers
+            return
+        while True:
+            for _, uid in ARRIVALS:
+                try:
+                    self.sim.present(GATE_READER, uid, hold_s=0.5)
+                except Exception as exc:   # an emulator that died: say so, try again next time
+                    log.warning("demo gate tap failed", extra={"error": str(exc)})
+                if self.stopped.wait(self.gap_s):
+                    return
+            if self.stopped.wait(self.every_s):
+                return

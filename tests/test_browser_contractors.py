@@ -193,3 +193,24 @@ def test_roster_import_checks_names_bad_rows_then_imports_and_the_firm_is_correc
     expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
     expect(page.locator("p.meta").first).to_contain_text("0512-3333333", timeout=WAIT_MS)
     no_overflow(page, f"firm edit ({size})")
+
+
+def test_the_demo_gate_tapper_shows_an_allowed_and_a_refused_entry_on_the_board(gate_plant, new_page):
+    """`make demo`'s contractors at the gate (appliance/demo_contractors.GateTapper on the emulated GATE
+    reader): the wall board's feed shows 吴刚 let in and 周平 refused with the reason, live."""
+    from appliance.demo_contractors import GateTapper
+
+    plant = gate_plant
+    board = new_page(*SIZES["1080p"])
+    board.goto(f"{plant.base}/kiosk?token={plant.token}")
+    expect(board.locator(".live")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+    allowed = board.locator("#feed li", has_text="大门放行：吴刚").count()
+    refused = board.locator("#feed li", has_text="大门拒绝：周平").count()
+    tapper = GateTapper(plant.sim, every_s=3600, gap_s=1.0, start_after_s=0).start()
+    try:
+        expect(board.locator("#feed li", has_text="大门放行：吴刚")).to_have_count(allowed + 1, timeout=WAIT_MS)
+        line = board.locator("#feed li", has_text="大门拒绝：周平")
+        expect(line).to_have_count(refused + 1, timeout=WAIT_MS)
+        expect(line.first).to_contain_text("承包商单位资质过期或缺失")
+    finally:
+        tapper.stop()

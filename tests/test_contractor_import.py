@@ -13,6 +13,7 @@ import pytest
 from appliance.core import events
 
 TODAY = date.today()
+FIVE_DAYS_AGO = (TODAY - timedelta(days=5)).isoformat()
 HEADER = ["单位名称", "统一社会信用代码", "联系人", "联系电话", "工号", "姓名", "工种", "身份证号", "工卡号",
           "入厂教育日期", "证书类别", "证书编号", "发证机关", "发证日期", "有效期至"]
 
@@ -36,7 +37,7 @@ def xlsx(rows, title_rows=()) -> bytes:
 
 
 def row(firm="江东建设工程有限公司", no="C3001", name="赵强", job="焊工", uid="04A1B2C3D4E5F6",
-        trained=(TODAY - timedelta(days=5)).isoformat(), kind="熔化焊接与热切割作业", number="T3205001",
+        trained=FIVE_DAYS_AGO, kind="熔化焊接与热切割作业", number="T3205001",
         issued="2024-03-01", expires="", contact="项目经理", phone="0512-0000000"):
     return [firm, "", contact, phone, no, name, job, "", uid, trained, kind, number, "苏州市应急管理局", issued, expires]
 
