@@ -59,7 +59,12 @@ def cjk_renders(page, selector: str) -> None:
 
 
 def ok(page) -> None:
+    """The form said it was saved; then the page reloads itself (forms.js, 600 ms later): wait for that
+    reload, so the test's next goto is not aborted by it (net::ERR_ABORTED)."""
+    page.wait_for_function("() => { window.__stay = 1; return true; }")
     expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    page.wait_for_function("() => window.__stay === undefined", timeout=10_000)
+    page.wait_for_load_state("load")
 
 
 @pytest.mark.parametrize("size", list(SIZES))

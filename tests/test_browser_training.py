@@ -53,8 +53,10 @@ def no_overflow(page, where: str) -> None:
 
 
 def cjk_renders(page, selector: str) -> None:
+    """The cell has glyphs, not tofu or one character per line: a two-character name at 16 px is ≥ 32 px wide
+    (a phone's card layout sizes the cell to its text)."""
     box = page.locator(selector).first.bounding_box()
-    assert box and box["width"] > 40 and box["height"] > 10, (selector, box)
+    assert box and box["width"] >= 30 and box["height"] > 10, (selector, box)
 
 
 @pytest.mark.parametrize("size", list(SIZES))

@@ -123,7 +123,8 @@ def test_incremental_audit_verify_walks_from_its_checkpoint(app, config):
     _tamper(config.storage.db_path, "UPDATE events SET actor = 'user:x' WHERE seq = 8")  # after the checkpoint
     r = run_cli("audit", "verify", "--config", cfg_file)
     assert r.returncode == 1 and "first_bad_seq=8" in r.stdout
-    _tamper(config.storage.db_path, "UPDATE events SET hash = 'f' || substr(hash, 2) WHERE seq = 7")  # the checkpoint
+    _tamper(config.storage.db_path, "UPDATE events SET hash = (CASE WHEN substr(hash, 1, 1) = 'f' THEN '0' ELSE 'f' END)"
+                              " || substr(hash, 2) WHERE seq = 7")  # the checkpoint (a hash starting with f: 1 in 16)
     r = run_cli("audit", "verify", "--config", cfg_file)
     assert r.returncode == 1 and "first_bad_seq=7" in r.stdout and "checkpoint" in r.stderr
 
