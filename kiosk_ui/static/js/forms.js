@@ -191,36 +191,50 @@
     return body;
   }
 
-  document.querySelectorAll("form[data-draft]").forEach(function (form) {
-    restoreDraft(form);
-    form.addEventListener("input", function () { saveDraft(form); });
-    form.addEventListener("change", function (e) { if (e.isTrusted) saveDraft(form); });
-  });
+  // Wire the forms and buttons under `root` (the page, or a part a live page just put in): each once.
+  function bind(root) {
+    root = root || document;
+    function each(sel, flag, fn) {
+      Array.prototype.forEach.call(root.querySelectorAll(sel), function (el) {
+        if (el.dataset[flag]) return;
+        el.dataset[flag] = "1";
+        fn(el);
+      });
+    }
+    each("form[data-draft]", "boundDraft", function (form) {
+      restoreDraft(form);
+      form.addEventListener("input", function () { saveDraft(form); });
+      form.addEventListener("change", function (e) { if (e.isTrusted) saveDraft(form); });
+    });
 
-  document.querySelectorAll("form.api-form").forEach(function (form) {
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      guarded(form, function () {
-        return uploadPhotos(form).then(function (hashes) {
-          var onOk;
-          if (form.dataset.show) {
-            onOk = function (j) { show(true, form.dataset.showPrefix + j[form.dataset.show]); busy(form, false); };
-          }
-          return send(form.dataset.api, form.dataset.method, collect(form, hashes), onOk, key(form));
+    each("form.api-form", "boundSubmit", function (form) {
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        guarded(form, function () {
+          return uploadPhotos(form).then(function (hashes) {
+            var onOk;
+            if (form.dataset.show) {
+              onOk = function (j) { show(true, form.dataset.showPrefix + j[form.dataset.show]); busy(form, false); };
+            } else if (form.dataset.stay) {   // a live page updates itself: no reload
+              onOk = function () { form.reset(); busy(form, false); };
+            }
+            return send(form.dataset.api, form.dataset.method, collect(form, hashes), onOk, key(form));
+          });
         });
       });
     });
-  });
 
-  document.querySelectorAll("button.api-button").forEach(function (b) {
-    b.addEventListener("click", function () {
-      guarded(b, function () {
-        return send(b.dataset.api, b.dataset.method, b.dataset.body ? JSON.parse(b.dataset.body) : undefined,
-                    undefined, key(b));
+    each("button.api-button", "boundClick", function (b) {
+      b.addEventListener("click", function () {
+        guarded(b, function () {
+          return send(b.dataset.api, b.dataset.method, b.dataset.body ? JSON.parse(b.dataset.body) : undefined,
+                      undefined, key(b));
+        });
       });
     });
-  });
+  }
+  bind(document);
 
   window.SafetyForms = { key: key, busy: busy, done: done, guarded: guarded, show: show, upload: upload,
-                         confirm: confirmDialog, clearDraft: clearDraft };
+                         confirm: confirmDialog, clearDraft: clearDraft, bind: bind };
 })();
