@@ -98,9 +98,7 @@ def _day() -> str | None:
 def list_rounds():
     """?day=YYYY-MM-DD (default today), or ?suspicious=1 for closed, flagged rounds not yet reviewed."""
     if request.args.get("suspicious") == "1":
-        q = (models.Round.select().where(models.Round.closed & models.Round.suspicious & models.Round.reviewed_by.is_null())
-             .order_by(models.Round.due_start.desc()).limit(200))
-        return jsonify({"rounds": [rounds.round_dict(r) for r in q]})
+        return jsonify({"rounds": rounds.to_review(200)})
     return jsonify({"rounds": rounds.rounds_of_day(_day())})
 
 
