@@ -130,3 +130,85 @@ def test_alarms_page_is_live_with_peak_big_ack_labelled_shelve_and_shift_history
         w.close()
         stop_peer(server)
 
+
+
+def _jpeg(seed: int) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (240, 320, 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_violations_of_one_scene_are_one_card_decided_once(new_page, tmp_path, shots):
+    """Item 6: 12 violations a minute apart from one camera scene are one card with the count and the first
+    and last time, one 备注, confirm and reject ≥ 48 px with ≥ 16 px between them; confirming files one
+    hazard for the group, rejecting another scene rejects all of its violations."""
+
+    from appliance.config import load_config
+    from appliance.core import auth, events
+    from appliance.core import people as P
+    from appliance.service import Appliance
+    from appliance.vision import violations as V
+    from conftest import write_config
+
+    data = tmp_path / "d"
+    app = Appliance(load_config(write_config(data))).start()
+    try:
+        auth.create_user(auth.UserIn(login="zhangwei", password="pw-123456", role="safety_officer",
+                                     display_name="张伟"), actor="test")
+        P.create_area(P.AreaIn(code="DOCK", name="装卸站台", name_en="Loading dock"), actor="test")
+        now = events.now_ms()
+        meta = {"camera": "cam-dock", "zone": "dock", "area": "DOCK", "score": 0.9, "box": [1, 2, 30, 40],
+                "width": 320, "height": 240}
+        scene = [V.record({**meta, "track": 7, "at_ms": now - (40 - i) * 60_000}, _jpeg(i), _jpeg(100 + i), data)
+                 for i in range(12)]
+        other = [V.record({**meta, "camera": "cam-gate", "track": 3, "at_ms": now - (5 - i) * 60_000},
+                          _jpeg(50 + i), _jpeg(150 + i), data) for i in range(3)]
+        page = new_page(*PHONE)
+        _login(page, app.url, "zhangwei", "pw-123456")
+        page.goto(f"{app.url}/tablet/violations")
+        cards = page.locator(".violation-card[data-count]")
+        expect(cards).to_have_count(2)
+        dock = cards.filter(has_text="cam-dock")
+        expect(dock).to_have_attribute("data-count", "12")
+        expect(dock).to_contain_text("12")
+        expect(dock).to_contain_text("首次")
+        expect(dock).to_contain_text("装卸站台")        # the area by its name, not "区域 dock"
+        expect(dock).not_to_contain_text("区域 dock")
+        assert dock.locator("input[name=note]").count() == 1, "one 备注 per card"
+        ok, no = dock.locator(".vio-confirm").bounding_box(), dock.locator(".vio-reject").bounding_box()
+        assert ok["height"] >= 48 and no["height"] >= 48, (ok, no)
+        same_row = abs(ok["y"] - no["y"]) < 4
+        gap = (no["x"] - (ok["x"] + ok["width"])) if same_row else (no["y"] - (ok["y"] + ok["height"]))
+        assert gap >= 16, (ok, no)
+        for size in (PHONE, TABLET, WALL):
+            page.set_viewport_size({"width": size[0], "height": size[1]})
+            assert _overflow(page) <= 0, size
+            page.screenshot(path=str(shots / f"violations-grouped-{size[0]}x{size[1]}.png"), full_page=True)
+        page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+
+        dock.locator("input[name=note]").fill("叉车司机未戴安全帽，已现场纠正")
+        dock.locator(".vio-confirm").click()
+        expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+        rows = list(V.Violation.select().where(V.Violation.id.in_([v.id for v in scene])))
+        assert {r.state for r in rows} == {"confirmed"} and len({r.hazard_id for r in rows}) == 1, \
+            [(r.id, r.state, r.hazard_id) for r in rows]
+        page.wait_for_load_state("load")
+        expect(page.locator(".violation-card[data-count]")).to_have_count(1)
+        gate = page.locator(".violation-card[data-count]").filter(has_text="cam-gate")
+        gate.locator("input[name=note]").fill("反光背心误识别")
+        gate.locator(".vio-reject").click()
+        expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+        page.wait_for_load_state("load")
+        expect(page.locator(".violation-card[data-count]")).to_have_count(0)
+        expect(page.locator(".empty").first).to_be_visible()
+        assert {r.state for r in V.Violation.select().where(V.Violation.id.in_([v.id for v in other]))} == {"rejected"}
+        decided = page.locator(".violation-card.st-confirmed").first
+        expect(decided).to_contain_text("张伟")
+        expect(decided).not_to_contain_text("user:")
+    finally:
+        app.stop()

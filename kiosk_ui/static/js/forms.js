@@ -171,14 +171,16 @@
     });
   }
 
-  function collect(form, hashes) {
+  function collect(form, hashes, omit) {
     var body = {};
     hashes.forEach(function (h) { body[h[0]] = h[1]; });
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.value === "" || el.type === "file" || el.disabled) return;
+      if (omit && omit.indexOf(el.name) >= 0) return;
       var v = el.dataset.type === "int" ? parseInt(el.value, 10)
             : el.dataset.type === "number" ? parseFloat(el.value)
-            : el.dataset.type === "bool" ? el.value === "true" : el.value;
+            : el.dataset.type === "bool" ? el.value === "true"
+            : el.dataset.type === "json" ? JSON.parse(el.value) : el.value;
       var dot = el.name.indexOf(".");             // "plan.target" → body.plan.target
       if (dot > 0) {
         var k = el.name.slice(0, dot);
@@ -210,6 +212,11 @@
     each("form.api-form", "boundSubmit", function (form) {
       form.addEventListener("submit", function (e) {
         e.preventDefault();
+        // a form with two outcomes (confirm / reject) sends to its pressed button's own data-api, leaving
+        // out the fields that button names in data-omit
+        var sub = e.submitter && e.submitter.dataset.api ? e.submitter : null;
+        var api = sub ? sub.dataset.api : form.dataset.api;
+        var omit = sub && sub.dataset.omit ? sub.dataset.omit.split(" ") : [];
         guarded(form, function () {
           return uploadPhotos(form).then(function (hashes) {
             var onOk;
@@ -218,7 +225,7 @@
             } else if (form.dataset.stay) {   // a live page updates itself: no reload
               onOk = function () { form.reset(); busy(form, false); };
             }
-            return send(form.dataset.api, form.dataset.method, collect(form, hashes), onOk, key(form));
+            return send(api, form.dataset.method, collect(form, hashes, omit), onOk, key(form));
           });
         });
       });
