@@ -12,7 +12,7 @@ import re
 import pytest
 
 from conftest import free_port
-from test_browser import GAS_BOARD_POINTS
+from test_browser import GAS_BOARD_POINTS, Plant
 
 pytestmark = pytest.mark.browser
 
@@ -212,3 +212,83 @@ def test_violations_of_one_scene_are_one_card_decided_once(new_page, tmp_path, s
         expect(decided).not_to_contain_text("user:")
     finally:
         app.stop()
+
+
+@pytest.fixture(scope="module")
+def patrol_plant(tmp_path_factory):
+    """The demo plant with its checkpoint readers emulated (the test presents the badges)."""
+    from appliance.demo_patrol import readers
+    from drivers.sim.badges import Badges
+
+    sim = Badges()
+    p = Plant(tmp_path_factory.mktemp("patrol-screens"), readers_toml=readers(sim))
+    try:
+        p.start()
+        p.sim = sim
+        yield p
+    finally:
+        p.kill()
+        sim.close()
+
+
+def _hazards(plant) -> list[dict]:
+    return plant.admin_session().get(f"{plant.base}/api/v1/hazards", timeout=10).json()["hazards"]
+
+
+def test_checkpoint_checklist_toggles_inline_hazard_draft_and_a_kept_note(patrol_plant, new_page, tmp_path, shots):
+    """Item 4 on the checkpoint screen (800x1280): 正常/异常 are large toggles whose choice stays lit; 异常
+    opens the item's hazard draft in place (the item's text to edit, a photo); the hazard filed names the
+    failed check and carries the photo — never "巡检异常：…读数正常、无报警" as if it were the finding; a note
+    typed with every answer 正常 is kept on the check record and shown in the round."""
+    plant = patrol_plant
+    screen = new_page(*CHECKPOINT)
+    screen.goto(f"{plant.base}/checkpoint/CP-TANK?token={plant.creds['checkpoint_tokens']['CP-TANK']}")
+    expect(screen.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"))
+    plant.sim.present("CP-TANK", "04A1B2C3D4E5F9")          # 刘洋, the inspector
+    items = screen.locator("#cp-items li")
+    expect(items).to_have_count(3)
+    abnormal, normal = items.nth(0).locator("label.choice.abnormal"), items.nth(1).locator("label.choice.normal")
+    for toggle in (abnormal, normal):
+        b = toggle.bounding_box()
+        assert b["height"] >= 64 and b["width"] >= 120, b
+    abnormal.click()
+    # the choice stays visible: lit, with its mark
+    expect(abnormal.locator(".mark")).to_be_visible()
+    expect(items.nth(0).locator("label.choice.normal .mark")).to_be_hidden()
+    draft = items.nth(0).locator(".cp-draft")
+    expect(draft).to_be_visible()
+    expect(draft.locator("textarea")).to_have_value("液位计读数正常、无报警")
+    draft.locator("textarea").fill("LT-101 液位计读数跳变，现场玻璃板液位与 DCS 不一致")
+    photo = tmp_path / "gauge.jpg"
+    photo.write_bytes(_jpeg(7))
+    draft.locator("input[type=file]").set_input_files(str(photo))
+    normal.click()
+    items.nth(2).locator("label.choice.normal").click()
+    assert screen.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    screen.screenshot(path=str(shots / "checkpoint-draft-800x1280.png"), full_page=True)
+    screen.locator("#cp-submit").click()
+    expect(screen.locator("#cp-result")).to_contain_text("已上报 1 项隐患")
+    (h,) = [h for h in _hazards(plant) if "LT-101 液位计读数跳变" in h["description"]]
+    assert "检查项「液位计读数正常、无报警」不符合" in h["description"], h["description"]
+    assert not h["description"].startswith("巡检异常：储罐区东侧 · 液位计读数正常"), h["description"]
+    assert h.get("photo") or h.get("photos"), h
+
+    # a second checkpoint: every answer 正常 and a note — the note is kept, said on the screen and in the round
+    dock = new_page(390, 844)
+    dock.goto(f"{plant.base}/checkpoint/CP-REACT?token={plant.creds['checkpoint_tokens']['CP-REACT']}")
+    expect(dock.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"))
+    plant.sim.present("CP-REACT", "04A1B2C3D4E5F9")
+    ditems = dock.locator("#cp-items li")
+    expect(ditems).to_have_count(2)
+    for i in range(2):
+        ditems.nth(i).locator("label.choice.normal").click()
+    dock.locator("#cp-note").fill("2 号泵轴封有轻微异味，已告知班长")
+    assert dock.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    dock.screenshot(path=str(shots / "checkpoint-note-390x844.png"), full_page=True)
+    dock.locator("#cp-submit").click()
+    expect(dock.locator("#cp-result")).to_contain_text("备注已保存")
+    s = plant.admin_session()
+    rounds = s.get(f"{plant.base}/api/v1/patrol/rounds", timeout=10).json()["rounds"]
+    notes = [c["note"] for r in rounds for c in s.get(f"{plant.base}/api/v1/patrol/rounds/{r['id']}",
+                                                      timeout=10).json()["checks"]]
+    assert "2 号泵轴封有轻微异味，已告知班长" in notes, notes
