@@ -27,7 +27,29 @@ FEED_SIZE = 25
 def template_globals() -> dict:
     return {"t": lambda key, **kw: translate(lang(), key, **kw), "csrf_token": csrf_token, "lang": lang,
             "principal": current, "fmt_time": fmt_time, "area_label": area_label, "component_label": component_label,
-            "fmt_value": fmt_value, "js_texts": js_texts, "nav_links": nav_links}
+            "fmt_value": fmt_value, "js_texts": js_texts, "nav_links": nav_links, "actor_label": actor_label,
+            "tz_label": tz_label}
+
+
+def actor_label(actor: str | None) -> str:
+    """Who did it, for people (issue 15: never "user:wangfang"): a user's display name, a screen's name,
+    "系统" for the appliance itself."""
+    if not actor:
+        return "—"
+    kind, _, name = actor.partition(":")
+    if kind == "user":
+        u = auth.User.get_or_none(auth.User.login == name)
+        return (u.display_name or u.login) if u is not None else name
+    if kind == "device":
+        return translate(lang(), "actor.device", name=name)
+    if kind == "system":
+        return translate(lang(), "actor.system")
+    return actor
+
+
+def tz_label() -> str:
+    """The plant's time zone as times are labelled with it ("北京时间 (Asia/Shanghai)")."""
+    return translate(lang(), "time.zone", tz=current_app.config["APPLIANCE"].site.timezone)
 
 
 def nav_links() -> list:

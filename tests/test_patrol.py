@@ -231,7 +231,8 @@ def test_closing_rounds_missed_late_and_too_fast(plant):
     # 未排查 records for every checkpoint not visited (the regulator's status 2)
     assert [c.status for c in models.CheckRecord.select().where(models.CheckRecord.round_id == missed)] == [2, 2, 2]
     f = rounds.round_dict(models.Round.get_by_id(fast), detail=True)
-    assert f["status"] == "completed" and f["flags"] == ["too_fast", "unanswered"] and f["suspicious"]
+    # too fast is a reason to review; the checklists left empty are not (issue 15 item 7), only 未排查
+    assert f["status"] == "completed" and f["flags"] == ["too_fast"] and f["suspicious"]
     # visited but no checklist answered: 未排查 for each of them (a tap alone is not a check)
     assert [c.status for c in models.CheckRecord.select().where(models.CheckRecord.round_id == fast)] == [2, 2, 2]
     closed = [e.payload for e in events.read_after(0, 500) if e.type == "patrol.round_closed"]
@@ -411,3 +412,27 @@ def test_rounds_slept_through_are_made_and_judged_missed(plant):
     assert made >= 48 + 47                                   # the day slept through, and the day ahead
     assert rounds.close_rounds(later) >= 47
     assert {x.status for x in models.Round.select().where(models.Round.closed)} == {"missed"}
+
+
+def test_a_round_with_only_its_checklists_unanswered_is_not_put_up_for_review(plant):
+    """Issue 15 item 7: every round was flagged "checklist not answered" (≈ 145 a day) and buried the real
+    anomalies. Walked properly with the checklists left empty: 未排查 records, no review; a round flagged so
+    before the change is left off the review list too."""
+    now = events.now_ms()
+    walked = make_round(plant["route"], now - 5 * 60 * MINUTE_MS)
+    t = now - 5 * 60 * MINUTE_MS + MINUTE_MS
+    taps.record_tap("rd-a", BADGE, t)
+    taps.record_tap("rd-b", BADGE, t + 2 * MINUTE_MS)
+    taps.record_tap("handheld-1", BADGE, t + 4 * MINUTE_MS)
+    taps.record_tap("handheld-1", TAG, t + 5 * MINUTE_MS)
+    rounds.close_rounds(now)
+    w = rounds.round_dict(models.Round.get_by_id(walked), detail=True)
+    assert w["status"] == "completed" and w["flags"] == [] and not w["suspicious"], w
+    assert [c.status for c in models.CheckRecord.select().where(models.CheckRecord.round_id == walked)] == [2, 2, 2]
+    old = make_round(plant["route"], now - 7 * 60 * MINUTE_MS)
+    models.Round.update(closed=True, suspicious=True, status="completed",
+                        verdict=json.dumps({"status": "completed", "visited": [], "missed": [], "out_of_order": False,
+                                            "too_fast": [], "flags": ["unanswered"]})).where(
+        models.Round.id == old).execute()
+    sup = plant["as"]("supervisor")
+    assert old not in [r["id"] for r in sup.get("/api/v1/patrol/rounds?suspicious=1").get_json()["rounds"]]

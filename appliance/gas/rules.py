@@ -286,3 +286,35 @@ def tick(s: PointState, cfg: AlarmConfig, now: int) -> tuple[PointState, list[Tr
         s = replace(s, at=last)
         out += more
     return s, out
+
+
+# The shelve durations a supervisor picks from on the tablet (minutes): a labelled choice instead of a free
+# number box, none longer than one shift (IEC 62682 §11.7, `MAX_SHELVE_MIN`).
+SHELVE_CHOICES_MIN = tuple(m for m in (15, 30, 60, 120, 240, 480) if m <= MAX_SHELVE_MIN)
+
+
+def new_peak(peak: float | None, s: PointState) -> float | None:
+    """The point's reading when it is the worst since its alarm was raised (the highest for a high-side
+    alarm, the lowest for a low-side one: O₂ 缺氧, GB/T 50493-2019 §5.5.2), else None. A point in no alarm
+    has no peak."""
+    if s.value is None or not (s.shown or s.condition):
+        return None
+    low = (s.shown_side or s.side) == "low"
+    if peak is None or (s.value < peak if low else s.value > peak):
+        return s.value
+    return None
+
+
+# Without the plant's own shift change configured, two 12-hour shifts: 08:00–20:00 and 20:00–08:00.
+DEFAULT_SHIFT_START = (8, 0)
+SHIFT_HOURS = 12
+
+
+def shift_window(now_local_min: int, shift_start: tuple[int, int] = DEFAULT_SHIFT_START,
+                 hours: int = SHIFT_HOURS) -> tuple[int, int]:
+    """The shift the local time `now_local_min` (minutes since local midnight) falls in, as (start, end)
+    offsets in minutes from that midnight (start may be negative: a night shift that began yesterday)."""
+    first = shift_start[0] * 60 + shift_start[1]
+    length = hours * 60
+    start = first + ((now_local_min - first) // length) * length
+    return start, start + length

@@ -100,6 +100,7 @@ class Point:
     stored_at: int = 0
     minute: _Minute | None = None
     controller: int | None = None  # the controller's own alarm level, where the bus maps it
+    peak: float | None = None  # the worst value since the point's alarm was raised (None when in no alarm)
 
     @property
     def record_deadband(self) -> float:
@@ -185,6 +186,10 @@ class Sensors:
                 p.controller = getattr(r, "controller", None)
                 work.append((p, p.state, new, tr, r))
                 p.state = new
+                if AR.new_peak(p.peak, new) is not None:
+                    p.peak = new.value
+                elif not (new.shown or new.condition):
+                    p.peak = None
             rows = self._telemetry(work)
             minutes = self._finished_minutes()
             if any(tr for _, _, _, tr, _ in work) or rows or minutes:
@@ -312,6 +317,35 @@ class Sensors:
 
     # -------------------------------------------------------------- reads
 
+    def peaks(self, alarms: list[dict], now: int | None = None) -> dict[int, float]:
+        """The worst value of each gas alarm while it stood (the highest; a low-side alarm: the lowest), by
+        alarm id: from the per-minute min/max and the stored readings of its time span (exact for finished
+        minutes), the minute in progress and, for the standing alarm of a point, the peak tracked in memory
+        since it was raised. Telemetry older than its retention is gone: the value when raised stands in."""
+        now = now or events.now_ms()
+        out: dict[int, float] = {}
+        for a in alarms:
+            if a["kind"] != "gas":
+                continue
+            low = a.get("direction") == "low"
+            end = a["cleared_at"] or now
+            agg = "min" if low else "max"
+            row = database.execute_sql(
+                f"SELECT (SELECT {agg}({'min' if low else 'max'}) FROM reading_minutes WHERE point = ? "
+                f"AND minute >= ? AND minute <= ?), (SELECT {agg}(value) FROM readings WHERE point = ? "
+                f"AND at >= ? AND at <= ?)",
+                (a["point"], a["raised_at"] - a["raised_at"] % MINUTE_MS, end, a["point"], a["raised_at"], end)
+            ).fetchone()
+            found = [v for v in (a["value"], *row) if v is not None]
+            with self._lock:
+                p = self.points.get(a["point"])
+                if p is not None and a["cleared_at"] is None:
+                    found += [v for v in (p.peak, p.minute.hi if p.minute and not low else None,
+                                          p.minute.lo if p.minute and low else None) if v is not None]
+            if found:
+                out[a["id"]] = min(found) if low else max(found)
+        return out
+
     def view(self) -> list[dict]:
         with self._lock:
             return [p.view() for p in self.points.values()]
@@ -416,6 +450,7 @@ class Sensors:
             if a is None:
                 a = Alarm.create(point=p.cfg.id, kind="gas", level=t.level, value=new.value, raised_at=at,
                                  direction=t.side, over_range=t.over_range)
+                p.peak = new.value
             else:  # escalated, or back before anyone acknowledged the return to normal
                 Alarm.update(level=max(a.level, t.level), cleared_at=None,
                              over_range=bool(a.over_range) or t.over_range).where(Alarm.id == a.id).execute()

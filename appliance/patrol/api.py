@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from appliance.core.access import current, principal, require
 from appliance.core.api import body, int_arg
@@ -98,9 +98,7 @@ def _day() -> str | None:
 def list_rounds():
     """?day=YYYY-MM-DD (default today), or ?suspicious=1 for closed, flagged rounds not yet reviewed."""
     if request.args.get("suspicious") == "1":
-        q = (models.Round.select().where(models.Round.closed & models.Round.suspicious & models.Round.reviewed_by.is_null())
-             .order_by(models.Round.due_start.desc()).limit(200))
-        return jsonify({"rounds": [rounds.round_dict(r) for r in q]})
+        return jsonify({"rounds": rounds.to_review(200)})
     return jsonify({"rounds": rounds.rounds_of_day(_day())})
 
 
@@ -132,8 +130,27 @@ def answer_tap(tap_id: int):
     """The checklist answered after a tap: {"answers": {item id: "normal" | "abnormal"}, "note"}. Each
     异常 opens a hazard report. Who may: the checkpoint's screen (a device token named after the tap's
     reader), the person who tapped, or the shift (patrol.review)."""
-    c = taps.answer(tap_id, body(taps.AnswerIn), current())
+    c = taps.answer(tap_id, body(taps.AnswerIn), current(), photo_root=_photo_root())
     return jsonify(rounds.check_dict(c)), 201
+
+
+def _photo_root():
+    return current_app.config["APPLIANCE"].storage.data_dir / "photos"
+
+
+@api_bp.post("/patrol/taps/<int:tap_id>/photos")
+@require("patrol.answer")
+def tap_photo(tap_id: int):
+    """A photo for an 异常 item's hazard draft, taken at the checkpoint (multipart field `photo`): stored
+    like a hazard photo, by SHA-256, which the answers then name. Who may: as for the answers."""
+    from appliance.core import photos
+
+    taps.check_answerer(plans.get_record(models.PatrolTap, tap_id, "刷卡记录", "tap"), current())
+    f = request.files.get("photo")
+    if f is None:
+        raise photos.BadPhoto("photo：缺少照片文件（multipart 字段 photo）", "photo: no file (multipart field photo)",
+                              details=[{"key": "photo"}])
+    return jsonify({"sha256": photos.store(f.read(), _photo_root())}), 201
 
 
 @api_bp.get("/patrol/last-seen")

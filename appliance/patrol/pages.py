@@ -34,9 +34,7 @@ def tablet():
     role = current().role
     tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
              .order_by(CT.ControlTask.period_end).limit(200)]
-    suspicious = [rounds.round_dict(r) for r in models.Round.select().where(
-        models.Round.closed & models.Round.suspicious & models.Round.reviewed_by.is_null()).order_by(models.Round.due_start.desc()).limit(50)] \
-        if auth.allowed(role, "patrol.read") else []
+    suspicious = rounds.to_review(50) if auth.allowed(role, "patrol.read") else []
     checkpoints = [plans.checkpoint_dict(c) for c in models.Checkpoint.select().order_by(models.Checkpoint.code)]
     routes = [plans.route_dict(r) for r in models.Route.select().order_by(models.Route.code)]
     now = events.now_ms()

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import peewee
 
 from appliance.core import events
+from appliance.core.db import database
 from appliance.core.people import Person, site_timezone
 from appliance.patrol import rules as PR
 from appliance.patrol.models import Checkpoint, CheckRecord, PatrolTap, Plan, Round, Route, RouteStop, stops_of
@@ -160,6 +161,20 @@ def _all_normal(round_id: int) -> bool:
     return bool(statuses) and all(s == PR.CHECK_NORMAL for s in statuses)
 
 
+def _answered(round_id: int) -> list[PR.Answered]:
+    """Each answered checklist of the round: items, all alike or not, seconds from the tap to the answers
+    (the per-measure records of the same answers aside)."""
+    rows = database.execute_sql(
+        "SELECT c.answers, c.checked_at - t.at FROM check_records c JOIN patrol_taps t ON t.id = c.tap_id "
+        "WHERE c.round_id = ? AND c.measure_id IS NULL", (round_id,)).fetchall()
+    out = []
+    for answers, ms in rows:
+        a = json.loads(answers or "{}")
+        if a:
+            out.append(PR.Answered(len(a), len(set(a.values())) == 1, (ms or 0) / 1000))
+    return out
+
+
 def judge(r: Round, now: int, rec, *, event: str) -> PR.Verdict:
     """Final verdict of a round over (inside the caller's recording): status, 未排查 records for what was
     not visited and for visited checkpoints whose checklist was never answered, the suspicion flags."""
@@ -179,17 +194,21 @@ def judge(r: Round, now: int, rec, *, event: str) -> PR.Verdict:
             CheckRecord.create(round_id=r.id, checkpoint_id=t.checkpoint_id, person_id=t.person_id,
                                status=PR.CHECK_NOT_DONE, answers="{}", note="visited, checklist not answered",
                                hazard_ids="[]", checked_at=now)
-    if unanswered:
-        flags.append("unanswered")
+    # a visited checkpoint whose checklist was left empty has its 未排查 record above; it is no reason to
+    # review the round (issue 15 item 7: `rules.review_flags`)
     plan = Plan.get_or_none(Plan.id == r.plan_id)
+    streak = False
     if v.status in (PR.COMPLETED, PR.LATE) and plan is not None:
         history = [_all_normal(x.id) for x in Round.select(Round.id).where(
             (Round.route_id == r.route_id) & Round.closed & Round.status.in_([PR.COMPLETED, PR.LATE])
             & (Round.id != r.id) & (Round.due_start < r.due_start)).order_by(Round.due_start.desc())
             .limit(max(plan.streak_limit, 1))][::-1]
         history.append(_all_normal(r.id))
-        if PR.streak_suspicious(history, plan.streak_limit):
-            flags.append("all_normal_streak")
+        streak = PR.streak_suspicious(history, plan.streak_limit)
+    flags = PR.review_flags(flags, answered=_answered(r.id), streak=streak,
+                            plan_people=json.loads(plan.people) if plan is not None else [],
+                            tapped_by=[p.employee_no for p in Person.select(Person.employee_no).where(
+                                Person.id.in_({t.person_id for t in _visits(r.id) if t.person_id is not None}))])
     verdict = {**v.as_dict(), "flags": flags}
     Round.update(status=v.status, verdict=json.dumps(verdict), suspicious=bool(flags), closed=True,
                  updated_at=now).where(Round.id == r.id).execute()
@@ -199,6 +218,15 @@ def judge(r: Round, now: int, rec, *, event: str) -> PR.Verdict:
                       "status": v.status, "bucket": PR.BUCKET[v.status], "missed": list(v.missed),
                       "flags": flags, "suspicious": bool(flags), "due_start": r.due_start})
     return v
+
+
+def to_review(limit: int = 200) -> list[dict]:
+    """Closed rounds not yet reviewed that carry a reason to review them (`rules.REVIEW_FLAGS`): a round
+    flagged before issue 15 only for an unanswered checklist is left off the list."""
+    q = (Round.select().where(Round.closed & Round.suspicious & Round.reviewed_by.is_null())
+         .order_by(Round.due_start.desc()).limit(limit * 4))
+    out = [d for d in (round_dict(r) for r in q) if set(d["flags"]) & set(PR.REVIEW_FLAGS)]
+    return out[:limit]
 
 
 def close_rounds(now: int | None = None) -> int:

@@ -9,6 +9,7 @@ reports everything 正常 round after round, was probably not looking — the ro
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -111,7 +112,66 @@ def evaluate(stops: list[Stop], visits: list[Visit], start_ms: int, end_ms: int,
         flags.append("too_fast")
     if out_of_order:
         flags.append("out_of_order")
+    if skipped(stops, visited):
+        flags.append("skipped")
     return Verdict(status, visited, missed, out_of_order, tuple(too_fast), started, finished, tuple(flags))
+
+
+def skipped(stops: list[Stop], visited: tuple[int, ...]) -> tuple[int, ...]:
+    """Route checkpoints passed over: not visited although a later one on the route was (a round simply
+    not finished yet, or given up at the end, is 未完成 — its status says so — not a skip)."""
+    order = {s.checkpoint_id: i for i, s in enumerate(stops)}
+    last = max((order[cp] for cp in visited if cp in order), default=0)
+    seen = set(visited)
+    return tuple(s.checkpoint_id for s in stops[:last] if s.checkpoint_id not in seen)
+
+
+# ---------------------------------------------------------------- which rounds the shift must review
+#
+# Issue 15 item 7: flagging every round whose checklist was left empty put ≈ 145 rounds a day on the review
+# list and buried the real anomalies. A checkpoint visited without its checklist answered still gets its
+# 未排查 record (RULES.md §B.5 CHECK_STATUS 2: the regulator sees it), but it is no reason to suspect the
+# walk itself. Suspicious are only signs that nobody was really there or really looking (GB/T 33000-2016
+# §5.6.3 隐患排查: the check must be done in person, at the place):
+REVIEW_FLAGS = ("too_fast",          # from one checkpoint to the next faster than the walk between them
+                "out_of_order",      # checkpoints tapped against the route's order
+                "skipped",           # a checkpoint passed over while later ones were tapped
+                "not_in_plan",       # a tap by a badge of someone the plan does not name
+                "instant_answers",   # a checklist answered all alike faster than it can be read
+                "all_normal_streak")  # round after round everything 正常 (the plan's streak_limit)
+# reading one checklist item and tapping its answer takes at least this long; a checklist of at least
+# INSTANT_MIN_ITEMS answered all alike faster than that was not read
+MIN_S_PER_ITEM = 1.5
+INSTANT_MIN_ITEMS = 3
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One checkpoint's answered checklist: how many items, whether every answer was the same, and the
+    seconds from the badge tap to the answers being sent."""
+    items: int
+    identical: bool
+    seconds: float
+
+
+def instant(a: Answered) -> bool:
+    return a.items >= INSTANT_MIN_ITEMS and a.identical and a.seconds < a.items * MIN_S_PER_ITEM
+
+
+def review_flags(walk_flags: Sequence[str], *, answered: Sequence[Answered] = (), plan_people: Sequence[str] = (),
+                 tapped_by: Sequence[str] = (), streak: bool = False) -> list[str]:
+    """The reasons to put a closed round on the review list, in `REVIEW_FLAGS` order: the walk's own
+    (`evaluate`: too fast, out of order, skipped), a badge the plan does not name (`plan_people` empty:
+    anyone may walk it), a checklist answered in impossible time, an all-正常 streak. Anything else in
+    `walk_flags` (an old round's "unanswered") is dropped."""
+    found = set(walk_flags)
+    if plan_people and any(p not in plan_people for p in tapped_by):
+        found.add("not_in_plan")
+    if any(instant(a) for a in answered):
+        found.add("instant_answers")
+    if streak:
+        found.add("all_normal_streak")
+    return [f for f in REVIEW_FLAGS if f in found]
 
 
 def status_at(status: str, start_ms: int, end_ms: int, now_ms: int, grace_ms: int = 0) -> str:

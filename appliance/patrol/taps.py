@@ -39,9 +39,29 @@ REPEAT_MS = 5 * PR.MINUTE_MS           # the same person at the same checkpoint 
 ANSWER_WINDOW_MS = 30 * PR.MINUTE_MS   # the checklist must be answered this soon after the tap
 
 
+class ItemDraft(Input):
+    """The hazard draft of one 异常 item, as edited at the checkpoint (issue 15 item 4)."""
+    description: str = Field("", max_length=2000)
+    photo: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")   # from POST /patrol/taps/<id>/photos
+
+
 class AnswerIn(Input):
     answers: dict[str, Literal["normal", "abnormal"]]
     note: str = Field("", max_length=1000)
+    drafts: dict[str, ItemDraft] = Field(default_factory=dict)
+
+
+def hazard_text(checkpoint: str, item: str, draft: str = "", note: str = "") -> str:
+    """The hazard an 异常 answer files: it names the check that failed, so an item worded as the normal
+    state ("液位计读数正常、无报警") never reads as if the finding were normal (issue 15 item 4); what the
+    inspector wrote follows (their draft, else the round's note)."""
+    text = f"巡检异常：{checkpoint} · 检查项「{item}」不符合"
+    said = draft.strip()
+    if said and said != item.strip():
+        text += f"：{said}"
+    elif note.strip():
+        text += f"（{note.strip()}）"
+    return text[:2000]
 
 
 OUTCOME_STATUS = {"ok": "ok", "reader_login": "ok", "repeat": "ok", "outside_round": "warn", "unknown_badge": "refused",
@@ -204,24 +224,28 @@ def _record_tap(reader: str, uid: str, at: int, *, station: str | None, station_
     return payload
 
 
-def answer(tap_id: int, data: AnswerIn, principal) -> CheckRecord:
+def check_answerer(tap: PatrolTap, principal) -> None:
+    """Who may answer a tap's checklist (and add its photos): the checkpoint's own screen (a device token
+    named after the tap's reader), the person who tapped, or the shift and safety office (patrol.review)."""
+    from appliance.core.auth import allowed
+
+    if principal.kind == "device":
+        if principal.name != tap.reader:
+            raise Forbidden("只能在刷卡的点位屏上填写（设备令牌须以读卡器命名）",
+                            "answer on the screen of the checkpoint where the card was tapped "
+                            "(its device token is named after the reader)")
+    elif person_of(principal) != tap.person_id and not allowed(principal.role, "patrol.review"):
+        raise Forbidden("只能填写本人刷卡的检查表", "you may answer only the checklist of your own tap")
+
+
+def answer(tap_id: int, data: AnswerIn, principal, photo_root=None) -> CheckRecord:
     """The checklist answered at the checkpoint after a tap: the check record (排查记录, status 0 正常 or
     1 存在隐患), and for each 异常 a hazard report with the checkpoint, area and person filled in."""
     from appliance.hazards import service as hazards
 
     with events.recording(principal.actor) as rec:
         tap = get_record(PatrolTap, tap_id, "刷卡记录", "tap")
-        # who may answer: the checkpoint's own screen (a device token named after the tap's reader), the
-        # person who tapped (their tablet login), or the shift and safety office (patrol.review)
-        from appliance.core.auth import allowed
-
-        if principal.kind == "device":
-            if principal.name != tap.reader:
-                raise Forbidden("只能在刷卡的点位屏上填写（设备令牌须以读卡器命名）",
-                                "answer on the screen of the checkpoint where the card was tapped "
-                                "(its device token is named after the reader)")
-        elif person_of(principal) != tap.person_id and not allowed(principal.role, "patrol.review"):
-            raise Forbidden("只能填写本人刷卡的检查表", "you may answer only the checklist of your own tap")
+        check_answerer(tap, principal)
         if tap.outcome not in ("ok", "outside_round") or tap.checkpoint_id is None:
             raise Conflict("此次刷卡没有可填写的检查表", "this tap has no checklist to answer")
         if tap.answered:
@@ -244,9 +268,11 @@ def answer(tap_id: int, data: AnswerIn, principal) -> CheckRecord:
         for item_id, value in data.answers.items():
             if value == "abnormal":
                 item = items[item_id]
-                text = f"巡检异常：{cp.name} · {item['text']}" + (f"（{data.note}）" if data.note else "")
+                draft = data.drafts.get(item_id) or ItemDraft()
+                text = hazard_text(cp.name, item["text"], draft.description, data.note)
                 h = hazards.report(hazards.ReportIn(area_id=cp.area_id, category=item.get("category", "安全"),
-                                                    description=text[:2000]), actor=reporter)
+                                                    description=text, photo=draft.photo),
+                                   actor=reporter, photo_root=photo_root)
                 hazard_ids.append(h.id)
         status = PR.CHECK_HAZARD if hazard_ids else PR.CHECK_NORMAL
         c = CheckRecord.create(tap_id=tap.id, round_id=tap.round_id, checkpoint_id=cp.id, person_id=tap.person_id,

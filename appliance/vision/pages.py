@@ -1,7 +1,8 @@
-"""The hard-hat violations page on the tablet (/tablet/violations)."""
+"""The hard-hat violations page on the tablet (/tablet/violations): open violations grouped by scene (one
+card for a camera's repeated finding, `rules.group_violations`), decided once per group."""
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template
 
 from appliance.core import auth
 from appliance.core import people as P
@@ -11,16 +12,28 @@ from appliance.core.pages import PageBlueprint
 bp = PageBlueprint("vision_pages", __name__, template_folder="templates")
 
 
+def _camera_names() -> dict[str, str]:
+    cams = getattr(current_app.config["APPLIANCE"], "cameras", None) or []
+    return {c.name: (getattr(c, "title", None) or c.name) for c in cams}
+
+
 @bp.get("/tablet/violations")
 @require("tablet.use")
 def tablet():
     """Hard-hat violations to confirm (→ a hazard with the snapshot) or reject (→ a training example)."""
+    from appliance.vision.rules import Occurrence, group_violations
     from appliance.vision.violations import Violation, violation_dict
 
-    pending = [violation_dict(v) for v in Violation.select().where(Violation.state == "open")
-               .order_by(Violation.id.desc()).limit(100)]
+    pending = {v.id: violation_dict(v) for v in Violation.select().where(Violation.state == "open")
+               .order_by(Violation.id.desc()).limit(1000)}
+    groups = []
+    for g in group_violations(Occurrence(v["id"], v["camera"], v["zone"], v["occurred_at"]) for v in pending.values()):
+        latest = pending[g.latest]
+        groups.append({**latest, "ids": g.ids, "count": g.count, "first": g.first_ms, "last": g.last_ms,
+                       "others": [i for i in g.ids if i != g.latest]})
     decided = [violation_dict(v) for v in Violation.select().where(Violation.state != "open")
                .order_by(Violation.decided_at.desc()).limit(20)]
     areas = list(P.Area.select().where(P.Area.active).order_by(P.Area.code))
-    return render_template("vision/violations.html", pending=pending, decided=decided, areas=areas,
+    return render_template("vision/violations.html", groups=groups, decided=decided, areas=areas,
+                           area_by_code={a.code: a for a in areas}, cameras=_camera_names(),
                            can_handle=auth.allowed(current().role, "hazards.handle"))

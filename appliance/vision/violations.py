@@ -62,10 +62,13 @@ class ConfirmIn(Input):
     area_id: int | None = Field(None, gt=0, le=2**31)  # default: the area of the zone or camera
     grade: str = Field("general", pattern=r"^(general|major)$")
     note: str = Field("", max_length=2000)
+    # the other open violations of the same scene (`rules.group_violations`), decided with this one
+    group: list[int] = Field(default_factory=list, max_length=500)
 
 
 class RejectIn(Input):
     note: str = Field("", max_length=2000)
+    group: list[int] = Field(default_factory=list, max_length=500)
 
 
 def violation_dict(v: Violation) -> dict:
@@ -140,7 +143,11 @@ def confirm(violation_id: int, data: ConfirmIn, principal, data_dir: Path):
         if area_id is None:
             raise ValidationFailed(f"area_id：摄像头 {v.camera} 未关联区域，请选择区域",
                                    f"area_id: camera {v.camera} has no area; choose one", details=[{"key": "area_id"}])
-        desc = f"未佩戴安全帽（视频识别：摄像头 {v.camera}，区域 {v.zone}，置信度 {v.score:.2f}）"
+        others = [o for o in (Violation.get_or_none(Violation.id == i) for i in data.group if i != v.id)
+                  if o is not None and o.state == "open" and o.camera == v.camera and o.zone == v.zone]
+        times = sorted([v.occurred_at, *(o.occurred_at for o in others)])
+        desc = f"未佩戴安全帽（视频识别：摄像头 {v.camera}，区域 {v.zone}，置信度 {v.score:.2f}"
+        desc += (f"；同一场景 {len(times)} 次" if others else "") + "）"
         if data.note:
             desc += f"：{data.note}"
         hazard = H.report(H.ReportIn(area_id=area_id, category="安全", description=desc, grade=data.grade,
@@ -150,11 +157,27 @@ def confirm(violation_id: int, data: ConfirmIn, principal, data_dir: Path):
                          hazard_id=hazard.id).where(Violation.id == v.id).execute()
         rec.emit("vision.confirmed", entity=("violation", v.id),
                  payload={"id": v.id, "camera": v.camera, "zone": v.zone, "hazard_id": hazard.id})
+        for o in others:   # the same scene: one hazard for all of them
+            Violation.update(state="confirmed", decided_by=principal.actor, decided_at=t, note=data.note,
+                             hazard_id=hazard.id).where(Violation.id == o.id).execute()
+            rec.emit("vision.confirmed", entity=("violation", o.id),
+                     payload={"id": o.id, "camera": o.camera, "zone": o.zone, "hazard_id": hazard.id, "with": v.id})
     return get(v.id), hazard
 
 
 def reject(violation_id: int, data: RejectIn, principal, data_dir: Path) -> Violation:
-    """Reject as a false alarm: the snapshot, the raw frame and the box are kept for the next training."""
+    """Reject as a false alarm: the snapshot, the raw frame and the box are kept for the next training
+    (each of the group's, the same scene's other open violations, too)."""
+    first = _reject_one(violation_id, data, principal, data_dir)
+    for i in data.group:
+        o = Violation.get_or_none(Violation.id == i)
+        if i != violation_id and o is not None and o.state == "open" and o.camera == first.camera \
+                and o.zone == first.zone:
+            _reject_one(i, data, principal, data_dir)
+    return first
+
+
+def _reject_one(violation_id: int, data: RejectIn, principal, data_dir: Path) -> Violation:
     v = get(violation_id)
     _open(v)
     dest = false_positive_root(data_dir) / f"{v.id:06d}"

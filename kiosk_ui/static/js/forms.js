@@ -171,14 +171,16 @@
     });
   }
 
-  function collect(form, hashes) {
+  function collect(form, hashes, omit) {
     var body = {};
     hashes.forEach(function (h) { body[h[0]] = h[1]; });
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.value === "" || el.type === "file" || el.disabled) return;
+      if (omit && omit.indexOf(el.name) >= 0) return;
       var v = el.dataset.type === "int" ? parseInt(el.value, 10)
             : el.dataset.type === "number" ? parseFloat(el.value)
-            : el.dataset.type === "bool" ? el.value === "true" : el.value;
+            : el.dataset.type === "bool" ? el.value === "true"
+            : el.dataset.type === "json" ? JSON.parse(el.value) : el.value;
       var dot = el.name.indexOf(".");             // "plan.target" → body.plan.target
       if (dot > 0) {
         var k = el.name.slice(0, dot);
@@ -191,36 +193,55 @@
     return body;
   }
 
-  document.querySelectorAll("form[data-draft]").forEach(function (form) {
-    restoreDraft(form);
-    form.addEventListener("input", function () { saveDraft(form); });
-    form.addEventListener("change", function (e) { if (e.isTrusted) saveDraft(form); });
-  });
+  // Wire the forms and buttons under `root` (the page, or a part a live page just put in): each once.
+  function bind(root) {
+    root = root || document;
+    function each(sel, flag, fn) {
+      Array.prototype.forEach.call(root.querySelectorAll(sel), function (el) {
+        if (el.dataset[flag]) return;
+        el.dataset[flag] = "1";
+        fn(el);
+      });
+    }
+    each("form[data-draft]", "boundDraft", function (form) {
+      restoreDraft(form);
+      form.addEventListener("input", function () { saveDraft(form); });
+      form.addEventListener("change", function (e) { if (e.isTrusted) saveDraft(form); });
+    });
 
-  document.querySelectorAll("form.api-form").forEach(function (form) {
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      guarded(form, function () {
-        return uploadPhotos(form).then(function (hashes) {
-          var onOk;
-          if (form.dataset.show) {
-            onOk = function (j) { show(true, form.dataset.showPrefix + j[form.dataset.show]); busy(form, false); };
-          }
-          return send(form.dataset.api, form.dataset.method, collect(form, hashes), onOk, key(form));
+    each("form.api-form", "boundSubmit", function (form) {
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        // a form with two outcomes (confirm / reject) sends to its pressed button's own data-api, leaving
+        // out the fields that button names in data-omit
+        var sub = e.submitter && e.submitter.dataset.api ? e.submitter : null;
+        var api = sub ? sub.dataset.api : form.dataset.api;
+        var omit = sub && sub.dataset.omit ? sub.dataset.omit.split(" ") : [];
+        guarded(form, function () {
+          return uploadPhotos(form).then(function (hashes) {
+            var onOk;
+            if (form.dataset.show) {
+              onOk = function (j) { show(true, form.dataset.showPrefix + j[form.dataset.show]); busy(form, false); };
+            } else if (form.dataset.stay) {   // a live page updates itself: no reload
+              onOk = function () { form.reset(); busy(form, false); };
+            }
+            return send(api, form.dataset.method, collect(form, hashes, omit), onOk, key(form));
+          });
         });
       });
     });
-  });
 
-  document.querySelectorAll("button.api-button").forEach(function (b) {
-    b.addEventListener("click", function () {
-      guarded(b, function () {
-        return send(b.dataset.api, b.dataset.method, b.dataset.body ? JSON.parse(b.dataset.body) : undefined,
-                    undefined, key(b));
+    each("button.api-button", "boundClick", function (b) {
+      b.addEventListener("click", function () {
+        guarded(b, function () {
+          return send(b.dataset.api, b.dataset.method, b.dataset.body ? JSON.parse(b.dataset.body) : undefined,
+                      undefined, key(b));
+        });
       });
     });
-  });
+  }
+  bind(document);
 
   window.SafetyForms = { key: key, busy: busy, done: done, guarded: guarded, show: show, upload: upload,
-                         confirm: confirmDialog, clearDraft: clearDraft };
+                         confirm: confirmDialog, clearDraft: clearDraft, bind: bind };
 })();

@@ -23,14 +23,44 @@
   }
   function later(ms) { clearTimeout(timer); timer = setTimeout(idle, ms); }
 
+  // 正常 / 异常: two large toggles; the chosen one stays lit (and says so to a screen reader)
   function choice(item, value) {
     var lab = document.createElement("label");
     lab.className = "choice " + value;
     var input = document.createElement("input");
     input.type = "radio"; input.name = "item-" + item.id; input.value = value; input.required = true;
     lab.appendChild(input);
+    var mark = document.createElement("b");
+    mark.className = "mark"; mark.textContent = "✓";
+    lab.appendChild(mark);
     lab.appendChild(document.createTextNode(Live.text("cp." + value)));
     return lab;
+  }
+
+  // 异常 opens the item's hazard draft in place: the description (the item's text, to edit) and a photo
+  function draft(li, item, on) {
+    var d = li.querySelector(".cp-draft");
+    if (!on) { if (d) d.hidden = true; return; }
+    if (!d) {
+      d = document.createElement("div");
+      d.className = "cp-draft";
+      var lab = document.createElement("label");
+      lab.textContent = Live.text("cp.draft");
+      var ta = document.createElement("textarea");
+      ta.name = "draft-" + item.id; ta.maxLength = 2000; ta.rows = 2;
+      ta.value = (en && item.text_en) ? item.text_en : item.text;
+      lab.appendChild(ta);
+      var ph = document.createElement("label");
+      ph.className = "cp-photo";
+      ph.textContent = Live.text("cp.photo");
+      var file = document.createElement("input");
+      file.type = "file"; file.accept = "image/*"; file.setAttribute("capture", "environment");
+      file.name = "photo-" + item.id;
+      ph.appendChild(file);
+      d.appendChild(lab); d.appendChild(ph);
+      li.appendChild(d);
+    }
+    d.hidden = false;
   }
   function showChecklist(p) {
     itemsEl.textContent = "";
@@ -40,32 +70,65 @@
       var s = document.createElement("span");
       s.textContent = (en && item.text_en) ? item.text_en : item.text;
       li.appendChild(s);
-      li.appendChild(choice(item, "normal"));
-      li.appendChild(choice(item, "abnormal"));
+      var row = document.createElement("div");
+      row.className = "choices";
+      row.appendChild(choice(item, "normal"));
+      row.appendChild(choice(item, "abnormal"));
+      li.appendChild(row);
+      row.addEventListener("change", function (e) { draft(li, item, e.target.value === "abnormal"); });
       itemsEl.appendChild(li);
     });
     noteEl.value = ""; resultEl.textContent = ""; resultEl.className = "cp-result";
     form.hidden = false; tapId = p.tap_id;
   }
 
+  function uploadPhoto(id, file) {
+    var fd = new FormData();
+    fd.append("photo", file);
+    return fetch("/api/v1/patrol/taps/" + id + "/photos", { method: "POST", credentials: "same-origin", body: fd,
+                                                           headers: { "X-CSRF-Token": csrf } })
+      .then(function (r) { return r.json().then(function (j) {
+        if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+        return j.sha256;
+      }); });
+  }
+
+  var sending = false;
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    if (!tapId) return;
-    var answers = {};
+    if (!tapId || sending) return;
+    sending = true;
+    document.getElementById("cp-submit").disabled = true;
+    var answers = {}, drafts = {}, uploads = [], id = tapId;
     itemsEl.querySelectorAll("li").forEach(function (li) {
       var on = li.querySelector("input:checked");
-      if (on) answers[li.dataset.item] = on.value;
+      if (!on) return;
+      answers[li.dataset.item] = on.value;
+      if (on.value !== "abnormal") return;
+      var d = { description: li.querySelector(".cp-draft textarea").value };
+      drafts[li.dataset.item] = d;
+      var f = li.querySelector(".cp-draft input[type=file]");
+      if (f && f.files && f.files.length) {
+        uploads.push(uploadPhoto(id, f.files[0]).then(function (sha) { d.photo = sha; }));
+      }
     });
-    fetch("/api/v1/patrol/taps/" + tapId + "/answers", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ answers: answers, note: noteEl.value })
+    var note = noteEl.value;
+    Promise.all(uploads).then(function () {
+      return fetch("/api/v1/patrol/taps/" + id + "/answers", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify({ answers: answers, note: note, drafts: drafts })
+      });
     }).then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
       .then(function (res) {
+        sending = false;
+        document.getElementById("cp-submit").disabled = false;
         if (res[0]) {
           var hz = res[1].hazard_ids.length;
           resultEl.className = "cp-result " + (hz ? "warn" : "ok");
           resultEl.textContent = hz ? Live.text("cp.answered_hazard", { n: hz }) : Live.text("cp.answered_ok");
+          // a note typed with every answer 正常 is kept with the check record: say so
+          if (note.trim()) resultEl.textContent += " · " + Live.text("cp.note_kept");
           tapId = null;
           later(IDLE_MS);
         } else {
@@ -74,6 +137,8 @@
           resultEl.textContent = (err.messages && err.messages[en ? "en" : "zh-CN"]) || err.message || "";
         }
       }).catch(function () {
+        sending = false;
+        document.getElementById("cp-submit").disabled = false;
         resultEl.className = "cp-result refused";
         resultEl.textContent = Live.text("cp.answer_failed");
       });

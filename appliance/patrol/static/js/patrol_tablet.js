@@ -41,7 +41,8 @@
             var tr = document.createElement("tr");
             [(en && s.checkpoint_en) ? s.checkpoint_en : s.checkpoint, i ? s.min_walk_s + " s" : "—",
              tap ? Live.timeOf(tap.at, DATA.tz) : Live.text("patrol.not_visited"),
-             check ? Live.text("patrol.check" + check.status) : "—"].forEach(function (v) {
+             check ? Live.text("patrol.check" + check.status) +
+               (check.note && check.status !== 2 ? " · " + Live.text("patrol.note") + "：" + check.note : "") : "—"].forEach(function (v) {
               var td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
             });
             if (!tap) tr.className = "missed";
