@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "incident_draft", "ingest", "hazard_board",
-           "taps", "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage")
+           "taps", "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage", "load")
 
 
 def run(name: str) -> tuple[dict | None, float]:

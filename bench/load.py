@@ -1,0 +1,374 @@
+"""The appliance under a plant's realistic load: a big database, 50 screens and 50 live streams, a leak.
+
+A real appliance (`python -m appliance run`) polls 64 gas points on a real Modbus server every --interval s.
+Its database is filled first (raw sqlite3 after the real migrations) to a plant's size after a year:
+--events chained events (1 M), --hazards hazards (100 k) with a risk register, and --days of per-minute
+trend rows for the 64 points (30 days: 2.8 M rows).
+
+Phases, one run:
+  idle     one client walks the request mix (--idle-requests requests), and --alarm-idle leak cycles are
+           timed with nothing else running: the baselines
+  load     --clients clients (threads, each its own HTTP session) walk the mix with a think time of
+           --think s (uniform ±50 %) for --seconds, while --streams SSE clients hold /api/v1/stream open and
+           a leak cycle runs every few seconds: write 60 %LEL to a point's register → `alarm.raised` on a
+           stream, write 0 → `alarm.cleared`; the main process's RSS is sampled every second
+
+The mix (what wall boards and tablets do): the board page, live points, alarms, the hazard board,
+the risk map, the event feed, a tablet page with a logged-in session, /api/v1/me. Figures: p50/p99 per
+phase (all requests together and per kind), clients without a first answer within 30 s, requests that
+failed, alarm latency p50/p99 idle and under load, events delivered per stream, RSS median and max.
+Targets (issue 14): pages/API p99 ≤ 200 ms under load; alarm p99 ≤ interval + 100 ms under load; RSS ≤
+150 MB under load. Printed with the ratio to the target (≤ 1.0 meets it) and to the idle baseline.
+
+    python bench/load.py [--events 1000000] [--hazards 100000] [--days 30] [--clients 50] [--streams 50]
+                         [--seconds 60] [--think 1.0] [--interval 1.0]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import alarm_latency as AL
+import hazard_board as HB
+import requests
+from _common import (
+    ROOT,
+    cli,
+    free_port,
+    percentile,
+    ratio,
+    read_sse,
+    result,
+    rss_kb,
+    spawn_ready,
+    stop,
+    terminate,
+    wait_healthy,
+    wait_port,
+)
+
+from appliance.core import db, events
+
+N_POINTS = 64
+TARGET_P99_MS = 200
+TARGET_RSS_MB = 150
+MIX = (  # (kind, path, weight): what 50 wall boards and tablets ask for
+    ("board page", "/kiosk", 5),
+    ("live points", "/api/v1/points", 25),
+    ("alarms", "/api/v1/alarms", 20),
+    ("hazard board", "/api/v1/hazards?state=rectifying", 15),
+    ("risk map", "/api/v1/risk/map", 10),
+    ("event feed", "/api/v1/events?limit=50", 10),
+    ("tablet page", "/tablet/hazards", 5),
+    ("me", "/api/v1/me", 10),
+)
+ECOLS = ("seq", "id", "type", "occurred_at", "recorded_at", "actor", "entity_type", "entity_id", "payload",
+         "prev_hash", "hash")
+
+
+def fill(path: Path, n_events: int, n_hazards: int, days: int) -> None:
+    """Hazards and the register (hazard_board.fill: 20 areas A00..A19), then chained events and trend rows."""
+    HB.fill(path, n_hazards, 5000)
+    conn = db.connect_raw(path)
+    now = events.now_ms()
+    rnd = random.Random(11)
+    span = days * 86_400_000
+    start = now - span
+    prev = events.GENESIS_HASH
+    chunk = 50_000
+    types = (("reading.state_changed", "point"), ("patrol.tap", "reader"), ("hazard.reported", "hazard"),
+             ("alarm.raised", "alarm"), ("auth.login", "user"))
+    for base in range(0, n_events, chunk):
+        rows = []
+        for i in range(base, min(base + chunk, n_events)):
+            typ, ent = types[0] if i % 10 < 7 else types[1 + i % 4]
+            t = start + i * span // max(n_events, 1)
+            payload = {"point": f"GT-{i % N_POINTS:03d}", "value": round(rnd.uniform(0, 30), 1), "state": "normal",
+                       "area": f"A{i % 20:02d}"}
+            fields = {"seq": i + 1, "id": str(uuid.UUID(int=rnd.getrandbits(128))), "type": typ, "occurred_at": t,
+                      "recorded_at": t, "actor": "device:bench", "entity_type": ent, "entity_id": str(i % 500),
+                      "payload": events.canonical_json(payload)}
+            h = events.event_hash(prev, fields)
+            rows.append(tuple({**fields, "prev_hash": prev, "hash": h}[c] for c in ECOLS))
+            prev = h
+        conn.execute("BEGIN")
+        conn.executemany(f"INSERT INTO events ({', '.join(ECOLS)}) VALUES ({', '.join('?' * len(ECOLS))})", rows)
+        conn.execute("COMMIT")
+    minute0 = (now - span) // 60_000 * 60_000
+    for p in range(N_POINTS):
+        rows = []
+        for m in range(days * 1440):
+            v = 2 + 3 * rnd.random()
+            rows.append((f"GT-{p:03d}", minute0 + m * 60_000, v - 1, v, v + 1, 60))
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO reading_minutes (point, minute, min, avg, max, n) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+    conn.close()
+
+
+def write_config(data_dir: Path, web_port: int, modbus_port: int, interval: float) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "appliance.toml"
+    points = "".join(f'[[points]]\nid = "GT-{p:03d}"\nname = "甲烷 {p}"\nname_en = "CH4 {p}"\ngas = "CH4"\n'
+                     f'area = "A{p % 20:02d}"\ndelay_on_s = 0\n\n' for p in range(N_POINTS))
+    regs = "".join(f'  {{ point = "GT-{p:03d}", address = {p}, type = "uint16", scale = 0.1 }},\n'
+                   for p in range(N_POINTS))
+    path.write_text(
+        '[site]\nname = "基准工厂"\nname_en = "Bench plant"\nappliance_id = "bench-load"\n\n'
+        f'[storage]\ndata_dir = "{data_dir}"\n\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n\n'
+        '[discovery]\nenabled = false\ninterfaces = ["127.0.0.1"]\n\n'
+        '[logging]\nformat = "text"\n\n' + points +
+        f'[[buses]]\ntype = "modbus_tcp"\nname = "gas-ctrl"\nhost = "127.0.0.1"\nport = {modbus_port}\n'
+        f'timeout_s = 1.0\nretries = 1\npoll_interval_s = {interval}\n\n'
+        f'[[buses.devices]]\nname = "ctrl-1"\nunit = 1\nregisters = [\n{regs}]\n', encoding="utf-8")
+    return path
+
+
+class Client(threading.Thread):
+    """One screen: walks the mix with a think time; records (kind, seconds, ok) per request."""
+
+    def __init__(self, base: str, token: str, cookies, rnd: random.Random, stop_at: float, think: float, out: list):
+        super().__init__(daemon=True)
+        self.base, self.token, self.rnd, self.stop_at, self.think, self.out = base, token, rnd, stop_at, think, out
+        self.s = requests.Session()
+        self.s.headers["Authorization"] = f"Bearer {token}"
+        self.cookies = cookies
+        self.first: float | None = None
+        self.started = time.monotonic()
+
+    def run(self) -> None:
+        kinds = [m for m in MIX for _ in range(m[2])]
+        time.sleep(self.rnd.uniform(0, self.think))      # screens do not all start in the same millisecond
+        while time.monotonic() < self.stop_at:
+            kind, path, _ = self.rnd.choice(kinds)
+            url = self.base + path
+            if path == "/kiosk":
+                url += f"?token={self.token}"
+            t0 = time.perf_counter()
+            try:
+                if path.startswith("/tablet"):
+                    r = requests.get(url, cookies=self.cookies, timeout=30)
+                else:
+                    r = self.s.get(url, timeout=30)
+                ok = r.status_code == 200
+            except requests.RequestException:
+                ok = False
+            dt = time.perf_counter() - t0
+            self.out.append((kind, dt, ok))
+            if self.first is None and ok:
+                self.first = time.monotonic() - self.started
+            if self.think:
+                time.sleep(self.rnd.uniform(0.5 * self.think, 1.5 * self.think))
+
+
+class Counter(threading.Thread):
+    """One live stream (a wall board): counts the events it receives."""
+
+    def __init__(self, port: int, token: str):
+        super().__init__(daemon=True)
+        self.port, self.token = port, token
+        self.ready, self.stop = threading.Event(), threading.Event()
+        self.n, self.error = 0, None
+
+    def run(self) -> None:
+        try:
+            read_sse(self.port, self.token, self.stop, self.ready.set, self._on)
+        except Exception as exc:
+            self.error = repr(exc)
+            self.ready.set()
+
+    def _on(self, t: float, ev: dict) -> None:
+        self.n += 1
+
+
+class Leak:
+    """Leak cycles on one point: write 60 %LEL → alarm.raised (timed) → write 0 → alarm.cleared → ack."""
+
+    def __init__(self, writer, stream: AL.Stream, sup: requests.Session, base: str, interval: float, rnd):
+        self.writer, self.stream, self.sup, self.base, self.interval, self.rnd = writer, stream, sup, base, interval, rnd
+
+    def cycle(self) -> float:
+        time.sleep(self.rnd.uniform(0, self.interval))
+        t0 = time.time()
+        self.writer.write_register(0, 600, device_id=1)
+        t, ev = self.stream.wait_for("alarm.raised", 3 * self.interval + 10)
+        self.writer.write_register(0, 0, device_id=1)
+        self.stream.wait_for("alarm.cleared", 3 * self.interval + 10)
+        self.sup.post(f"{self.base}/api/v1/alarms/{ev['payload']['alarm_id']}/ack", json={"note": "bench"}, timeout=30)
+        return (t - t0) * 1000
+
+
+def summary(samples: list[tuple[str, float, bool]]) -> dict:
+    ms = [dt * 1000 for _, dt, ok in samples if ok]
+    out = {"n": len(samples), "failed": sum(1 for *_, ok in samples if not ok),
+           "p50": round(percentile(ms, 50), 1), "p99": round(percentile(ms, 99), 1),
+           "max": round(max(ms, default=float("nan")), 1), "kinds": {}}
+    for kind, *_ in MIX:
+        k = [dt * 1000 for kd, dt, ok in samples if kd == kind and ok]
+        out["kinds"][kind] = {"n": len(k), "p50": round(percentile(k, 50), 1), "p99": round(percentile(k, 99), 1)}
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--hazards", type=int, default=100_000)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--streams", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--think", type=float, default=1.0, help="seconds between a client's requests (±50 %%)")
+    ap.add_argument("--interval", type=float, default=1.0, help="the bus's poll_interval_s")
+    ap.add_argument("--idle-requests", type=int, default=200)
+    ap.add_argument("--alarm-idle", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    from pymodbus.client import ModbusTcpClient
+
+    rnd = random.Random(args.seed)
+    server = proc = log = writer = stream = None
+    counters: list[Counter] = []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        try:
+            mport, wport = free_port(), free_port()
+            cfg = write_config(Path(tmp) / "data", wport, mport, args.interval)
+            t = time.monotonic()
+            fill(Path(tmp) / "data" / "appliance.db", args.events, args.hazards, args.days)
+            fill_s = time.monotonic() - t
+            size_mb = (Path(tmp) / "data" / "appliance.db").stat().st_size / 1e6
+            server = spawn_ready(["-m", "drivers.sim.modbus_server", "tcp", "127.0.0.1", str(mport), "--ids", "1",
+                                  "--registers", str(N_POINTS)])
+            wait_port("127.0.0.1", mport)
+            writer = ModbusTcpClient("127.0.0.1", port=mport, timeout=1, retries=0)
+            if not writer.connect():
+                raise RuntimeError("cannot connect to the modbus server")
+            token = cli("create-token", "--config", str(cfg), "--name", "bench").splitlines()[0].strip()
+            cli("create-user", "--config", str(cfg), "--login", "bench", "--role", "supervisor", "--password-stdin",
+                input=AL.PASSWORD + "\n")
+            log = open(Path(tmp) / "appliance.log", "w")
+            proc = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--config", str(cfg)], cwd=ROOT,
+                                    stdout=log, stderr=subprocess.STDOUT)
+            base = f"http://127.0.0.1:{wport}"
+            wait_healthy(base, proc, timeout=120)
+            sup = AL.supervisor(base)
+            AL.POINT = "GT-000"
+            stream = AL.Stream(wport, token)
+            stream.start()
+            if not stream.ready.wait(30) or stream.error:
+                raise RuntimeError(f"SSE stream did not open: {stream.error}")
+            leak = Leak(writer, stream, sup, base, args.interval, rnd)
+            print(f"load: {args.events:,} events, {args.hazards:,} hazards, {args.days} days x {N_POINTS} points of "
+                  f"minute rows ({size_mb:.0f} MB, filled in {fill_s:.0f} s); poll {args.interval:g} s")
+
+            # idle baselines: one client, then leak cycles with nothing else running
+            idle: list = []
+            c = Client(base, token, sup.cookies, random.Random(args.seed), time.monotonic() + 3600, 0, idle)
+            kinds = [m for m in MIX for _ in range(m[2])]
+            for _ in range(args.idle_requests):
+                kind, path, _ = c.rnd.choice(kinds)
+                url = base + path + (f"?token={token}" if path == "/kiosk" else "")
+                t0 = time.perf_counter()
+                r = requests.get(url, cookies=sup.cookies, timeout=30) if path.startswith("/tablet") else \
+                    c.s.get(url, timeout=30)
+                idle.append((kind, time.perf_counter() - t0, r.status_code == 200))
+            alarm_idle = [leak.cycle() for _ in range(args.alarm_idle)]
+            rss_idle = rss_kb(proc.pid, children=False) / 1024
+
+            # load
+            for _ in range(args.streams):
+                k = Counter(wport, token)
+                k.start()
+                counters.append(k)
+            for k in counters:
+                k.ready.wait(30)
+            stop_at = time.monotonic() + args.seconds
+            loaded: list = []
+            clients = [Client(base, token, sup.cookies, random.Random(args.seed + i), stop_at, args.think, loaded)
+                       for i in range(args.clients)]
+            rss: list[float] = []
+            done = threading.Event()
+
+            def sample_rss() -> None:
+                while not done.wait(1.0):
+                    rss.append(rss_kb(proc.pid, children=False) / 1024)
+
+            sampler = threading.Thread(target=sample_rss, daemon=True)
+            sampler.start()
+            for cl in clients:
+                cl.start()
+            alarm_load = []
+            while time.monotonic() < stop_at - 3 * args.interval - 2:
+                alarm_load.append(leak.cycle())
+            for cl in clients:
+                cl.join(60)
+            done.set()
+            sampler.join(5)
+            delivered = sorted(k.n for k in counters)
+            stream_errors = sum(1 for k in counters if k.error)
+            no_first = sum(1 for cl in clients if cl.first is None or cl.first > 30)
+
+            s_idle, s_load = summary(idle), summary(loaded)
+            a_idle = {"p50": round(percentile(alarm_idle, 50), 1), "p99": round(percentile(alarm_idle, 99), 1),
+                      "n": len(alarm_idle)}
+            a_load = {"p50": round(percentile(alarm_load, 50), 1), "p99": round(percentile(alarm_load, 99), 1),
+                      "n": len(alarm_load)}
+            alarm_target = args.interval * 1000 + 100
+            out = {"events": args.events, "hazards": args.hazards, "days": args.days, "db_mb": round(size_mb),
+                   "clients": args.clients, "streams": args.streams, "seconds": args.seconds, "think_s": args.think,
+                   "idle": s_idle, "load": s_load, "alarm_idle_ms": a_idle, "alarm_load_ms": a_load,
+                   "rss_idle_mb": round(rss_idle, 1), "rss_load_p50_mb": round(percentile(rss, 50), 1),
+                   "rss_load_max_mb": round(max(rss, default=0), 1), "clients_without_first_answer_30s": no_first,
+                   "stream_events_min": delivered[0] if delivered else 0,
+                   "stream_events_max": delivered[-1] if delivered else 0, "stream_errors": stream_errors,
+                   "requests_per_s": round(len(loaded) / args.seconds, 1)}
+            out["p99_vs_target"] = ratio(s_load["p99"], TARGET_P99_MS)
+            out["p99_vs_idle"] = ratio(s_load["p99"], s_idle["p99"])
+            out["alarm_vs_target"] = ratio(a_load["p99"], alarm_target)
+            out["alarm_vs_idle"] = ratio(a_load["p99"], a_idle["p99"])
+            out["rss_vs_target"] = ratio(out["rss_load_max_mb"], TARGET_RSS_MB)
+            print(f"  pages/API idle (1 client, {s_idle['n']} req)   p50 {s_idle['p50']:7.1f} ms  p99 {s_idle['p99']:7.1f} ms")
+            print(f"  pages/API load ({args.clients} clients, {s_load['n']} req, {out['requests_per_s']} req/s, "
+                  f"{s_load['failed']} failed)  p50 {s_load['p50']:7.1f} ms  p99 {s_load['p99']:7.1f} ms  "
+                  f"max {s_load['max']:7.1f} ms")
+            for kind, v in s_load["kinds"].items():
+                print(f"      {kind:<14} n {v['n']:5d}  p50 {v['p50']:7.1f} ms  p99 {v['p99']:7.1f} ms "
+                      f"(idle p99 {s_idle['kinds'][kind]['p99']:.1f})")
+            print(f"  alarm write -> SSE  idle p99 {a_idle['p99']:.1f} ms (n {a_idle['n']}), under load p50 "
+                  f"{a_load['p50']:.1f} p99 {a_load['p99']:.1f} ms (n {a_load['n']})")
+            print(f"  RSS main process    idle {rss_idle:.0f} MB, under load median {out['rss_load_p50_mb']:.0f} max "
+                  f"{out['rss_load_max_mb']:.0f} MB")
+            print(f"  streams: {args.streams} open, events received per stream {out['stream_events_min']}.."
+                  f"{out['stream_events_max']}, {stream_errors} broke; clients with no answer within 30 s: {no_first}")
+            print(f"  vs targets (<= 1.0 meets): p99 {out['p99_vs_target']}x of {TARGET_P99_MS} ms; alarm "
+                  f"{out['alarm_vs_target']}x of {alarm_target:.0f} ms; RSS {out['rss_vs_target']}x of {TARGET_RSS_MB} MB")
+            print(f"  vs idle baseline: p99 {out['p99_vs_idle']}x; alarm {out['alarm_vs_idle']}x")
+        except Exception:
+            if log is not None:
+                log.flush()
+                print("--- appliance log (tail) ---\n" + Path(log.name).read_text()[-3000:], file=sys.stderr)
+            raise
+        finally:
+            for k in counters:
+                k.stop.set()
+            if stream is not None:
+                stream.stop.set()
+            stop_s = stop(proc) if proc is not None else None
+            if writer is not None:
+                writer.close()
+            terminate(server)
+            if log is not None:
+                log.close()
+    result("load", **out, stop_s=stop_s)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
