@@ -380,6 +380,7 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
             sim_port: int | None = None, field_ports: tuple[str, str] | None = None,
             sync_port: int | None = None, readers_toml: str = "") -> tuple[Config, dict]:
     from appliance import demo_contractors, demo_emergency, demo_patrol
+    from appliance.training import demo as training_demo
 
     path = write_config(Path(data_dir), port, host, sim_port, field_ports, sync_port, readers_toml)
     config = load_config(path)
@@ -392,6 +393,7 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     demo_contractors.seed()   # two contractor firms at the gate, one with an expired licence
     demo_emergency.seed()     # walk graph, gate assembly point (reader MUSTER-1), resources, team, plans
     seed_cockpit()
+    training_demo.seed(config)   # a short video and a PDF in a course, assigned (appliance/training/demo.py)
     # each checkpoint screen has its own device token, named after its reader: it may answer the
     # checklist of taps at that reader only
     tokens = creds.setdefault("checkpoint_tokens", {})

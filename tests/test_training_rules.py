@@ -86,6 +86,39 @@ def test_warning_schedule(last, today, sent, want):
     assert [(w.days, w.due_on.isoformat(), w.late, w.before_expiry) for w in got] == want
 
 
+# 端午 2025 (国务院办公厅 2025 放假安排): Saturday 05-31 to Monday 06-02 off. With the plant's holiday list a
+# warning due on one of those days comes on Friday 05-30; one missed while the box was off is sent late.
+DUANWU_2025 = [D("2025-05-31"), D("2025-06-01"), D("2025-06-02")]
+
+
+@pytest.mark.parametrize("last, today, sent, holidays, want", [
+    # the appliance off on the Friday a weekend warning was brought forward to: sent on Monday, late
+    pytest.param("2025-06-30", "2025-06-02", [60], [], [(30, "2025-05-30", True, True)], id="off-on-the-forwarded-friday"),
+    # off over a whole weekend that held the 0-day warning (a Sunday expiry): sent on Monday after it lapsed
+    pytest.param("2025-06-29", "2025-06-30", [60, 30, 7], [], [(0, "2025-06-27", True, False)], id="off-friday-to-monday-past-expiry"),
+    # the 0-day warning of a certificate lapsing on the holiday Monday: the Friday before, not the Monday
+    pytest.param("2025-06-02", "2025-05-30", [60, 30, 7], DUANWU_2025, [(0, "2025-05-30", False, True)], id="holiday-monday-to-friday"),
+    pytest.param("2025-06-02", "2025-05-29", [60, 30, 7], DUANWU_2025, [], id="holiday-not-before-the-friday"),
+    # without the list the Monday holiday is a working day (the default: no holidays known)
+    pytest.param("2025-06-02", "2025-05-30", [60, 30, 7], [], [], id="no-list-monday-is-a-working-day"),
+    # off over the whole holiday: late, not skipped
+    pytest.param("2025-06-02", "2025-06-03", [60, 30, 7], DUANWU_2025, [(0, "2025-05-30", True, False)], id="off-over-the-holiday"),
+])
+def test_warning_schedule_weekends_holidays_and_the_box_off(last, today, sent, holidays, want):
+    got = R.due_warnings(D(last), D(today), sent, holidays=frozenset(holidays))
+    assert [(w.days, w.due_on.isoformat(), w.late, w.before_expiry) for w in got] == want
+
+
+def test_the_holiday_list_is_checked_at_start():
+    from pydantic import ValidationError
+
+    from appliance.training.config import TrainingConfig
+
+    assert TrainingConfig(holidays=["2025-06-02"]).holiday_dates == {D("2025-06-02")}
+    with pytest.raises(ValidationError, match="holidays"):
+        TrainingConfig(holidays=["2025-06-31"])
+
+
 def test_weekend_forwarding_can_be_switched_off_and_days_configured():
     got = R.due_warnings(D("2025-06-30"), D("2025-05-31"), [60], weekend_forward=False)
     assert [(w.days, w.due_on, w.late) for w in got] == [(30, D("2025-05-31"), False)]

@@ -1,7 +1,8 @@
 """Safety training (安全培训): certificates per person with expiry warnings at 100 % coverage (`certificates`,
 the interface the permits and contractors domains call), the question bank and its spreadsheet import
 (`bank`), exams generated from rules and taken on a phone or tablet (`exams`), training records and hours
-against the 3号令 minimums (`records`); pure rules in `rules`, settings in `config` ([training])."""
+against the 3号令 minimums (`records`), courses in short units with assignment, progress and "learn now"
+offers (`courses`, files and their probe in `media`); pure rules in `rules`, settings in `config` ([training])."""
 from __future__ import annotations
 
 from datetime import UTC
@@ -21,6 +22,16 @@ def _jobs(s, config, runtime) -> None:
               replace_existing=True, next_run_time=datetime.now(UTC))
     s.add_job(exams.close_timed_out, "interval", minutes=1, id="exam-timeouts", name="exam time limits",
               replace_existing=True)
+
+
+def _start(runtime):
+    """ "Learn now": hazards and confirmed PPE violations about a person, from the event bus (by type: the
+    hazards and vision domains are never imported)."""
+    from appliance.training import courses
+
+    if runtime.bus is not None:
+        runtime.bus.subscribe(courses.on_event)
+    return None
 
 
 def _init_app(app) -> None:
@@ -53,6 +64,7 @@ def domain() -> Domain:
                      "training.ack": ("admin", "safety_officer", "supervisor"),
                      "training.take": ("admin", "safety_officer", "supervisor", "worker")},
         jobs=_jobs,
+        start=_start,
         init_app=_init_app,
         migrations=Path(__file__).parent / "migrations",
         safety_events=("certificate.", "training."),

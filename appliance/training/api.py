@@ -4,13 +4,15 @@ own), mastery, training records and hours."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import Field
 
 from appliance.core import auth, events, spreadsheet
 from appliance.core.access import principal, require
 from appliance.core.api import body, int_arg
-from appliance.core.errors import Forbidden, ValidationFailed
-from appliance.training import bank, exams, records
+from appliance.core.errors import Forbidden, NotFound, ValidationFailed
+from appliance.training import bank, exams, media, records, settings
 from appliance.training import certificates as C
+from appliance.training import courses as K
 from appliance.training import rules as R
 
 api_bp = Blueprint("training_api", __name__, url_prefix="/api/v1")
@@ -242,3 +244,191 @@ def set_profile(person_id: int):
     """The person's category (principal, safety_manager, worker) and initial-training year."""
     p = records.set_profile(person_id, body(records.ProfileIn), actor=principal().actor)
     return jsonify({"person_id": p.person_id, "category": p.category, "initial_year": p.initial_year})
+
+
+# ---------------------------------------------------------------- courses, assignment, progress, learn now
+
+def _data_dir():
+    from flask import current_app
+
+    return current_app.config["APPLIANCE"].storage.data_dir
+
+
+def _my_person_or_none() -> int | None:
+    p = principal()
+    u = auth.User.get_or_none(auth.User.id == p.id) if p.kind == "user" else None
+    return u.person_id if u else None
+
+
+@api_bp.get("/training/courses")
+@require("training.take")
+def list_courses():
+    """The active courses with the signed-in person's progress; `assigned` (with its due day) for theirs."""
+    me = _my_person_or_none()
+    mine = K.assigned_to(me) if me else {}
+    out = []
+    for c in K.Course.select().where(K.Course.active).order_by(K.Course.id):
+        d = K.course_dict(c, me)
+        d["assigned"], d["due_on"] = c.id in mine, mine.get(c.id)
+        out.append(d)
+    return jsonify({"courses": out})
+
+
+@api_bp.post("/training/courses")
+@require("training.write")
+def create_course():
+    c = K.create_course(body(K.CourseIn), actor=principal().actor)
+    return jsonify(K.course_dict(c)), 201
+
+
+@api_bp.get("/training/courses/<int:course_id>")
+@require("training.take")
+def get_course(course_id: int):
+    return jsonify(K.course_dict(K.get_course(course_id), _my_person_or_none()))
+
+
+@api_bp.post("/training/courses/<int:course_id>/units")
+@require("training.write")
+def add_unit(course_id: int):
+    """Multipart: `file` (a WebM/MP4 video or a PDF, up to [training] video_max_mb / document_max_mb) and the
+    fields title, topic, work_type. A video's length and thumbnail follow from the media worker."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    cfg = settings.current()
+    limit_mb = max(cfg.video_max_mb, cfg.document_max_mb)
+    if request.content_length is not None and request.content_length > limit_mb * 1024 * 1024 + 64 * 1024:
+        raise media.too_large(limit_mb)
+    request.max_content_length = limit_mb * 1024 * 1024 + 64 * 1024   # the form's own bytes beside the file
+    try:
+        f = request.files.get("file")
+        fields = {k: request.form[k] for k in ("title", "topic", "work_type") if k in request.form}
+    except RequestEntityTooLarge:
+        raise media.too_large(limit_mb) from None
+    if f is None:
+        raise ValidationFailed("file：缺少文件（multipart 字段 file）", "file: no file (multipart field file)",
+                               details=[{"key": "file"}])
+    data = K.UnitIn.model_validate(fields) if fields.get("title") else K.UnitIn(
+        title=(f.filename or "unit").rsplit(".", 1)[0][:100] or "unit", topic=fields.get("topic", ""),
+        work_type=fields.get("work_type", ""))
+    u = K.add_unit(course_id, data, f.stream, _data_dir(), actor=principal().actor)
+    return jsonify(K.unit_dict(u)), 201
+
+
+@api_bp.get("/training/units/<int:unit_id>/file")
+@require("training.take")
+def unit_file(unit_id: int):
+    """The unit's video or PDF, with range requests (a phone seeks in a video by asking for a byte range);
+    a PDF is shown inline. Fetching a document counts as opening it."""
+    from flask import send_file
+
+    u = K.get_unit(unit_id)
+    path = media.path_of(K.root(_data_dir()), u.file, u.mime)
+    if path is None:
+        raise NotFound("文件不存在", "the file is missing")
+    me = _my_person_or_none()
+    if u.kind == "document" and me is not None and not request.headers.get("Range"):
+        K.open_unit(u.id, me, actor=principal().actor)
+    return send_file(path, mimetype=u.mime, conditional=True, etag=True, max_age=3600,
+                     download_name=f"unit-{u.id}.{media.EXT[u.mime]}", as_attachment=False)
+
+
+@api_bp.get("/training/units/<int:unit_id>/thumb")
+@require("training.take")
+def unit_thumb(unit_id: int):
+    from flask import send_file
+
+    u = K.get_unit(unit_id)
+    path = media.thumb_of(K.root(_data_dir()), u.file)
+    if u.kind != "video" or not path.exists():
+        raise NotFound("缩略图不存在", "no thumbnail (yet)")
+    return send_file(path, mimetype="image/jpeg", max_age=86400)
+
+
+@api_bp.post("/training/units/<int:unit_id>/open")
+@require("training.take")
+def open_unit(unit_id: int):
+    """A video's page opened (the clock the played ranges are checked against starts); a document is opened
+    by fetching its file."""
+    if K.get_unit(unit_id).kind != "video":
+        raise ValidationFailed("unit：文档须通过打开其文件来打开", "unit: a document is opened by opening its file",
+                               details=[{"key": "unit"}])
+    p = K.open_unit(unit_id, my_person_id(), actor=principal().actor)
+    return jsonify(K.progress_dict(p))
+
+
+@api_bp.post("/training/units/<int:unit_id>/played")
+@require("training.take")
+def unit_played(unit_id: int):
+    """{played: [[start, end] seconds, ...]} (the video element's played ranges): merged on the server; the
+    unit is done at [training] video_done_share of the video's length."""
+    p = K.report_played(unit_id, my_person_id(), body(K.PlayedIn), actor=principal().actor)
+    return jsonify(K.progress_dict(p))
+
+
+@api_bp.post("/training/units/<int:unit_id>/confirm")
+@require("training.take")
+def unit_confirm(unit_id: int):
+    """A document read (after its file was opened)."""
+    p = K.confirm_document(unit_id, my_person_id(), actor=principal().actor)
+    return jsonify(K.progress_dict(p))
+
+
+@api_bp.get("/training/assignments")
+@require("training.read")
+def list_assignments():
+    people = K.facts()
+    return jsonify({"assignments": [K.assignment_dict(a, people) for a in
+                                    K.Assignment.select().where(K.Assignment.active).order_by(K.Assignment.id)]})
+
+
+@api_bp.post("/training/assignments")
+@require("training.write")
+def create_assignment():
+    """Assign a course or an exam to a login role, a department, a work type (the person's job), a
+    contractor firm (the person's company) or one person (target = their id)."""
+    a = K.assign(body(K.AssignIn), actor=principal().actor)
+    return jsonify(K.assignment_dict(a)), 201
+
+
+@api_bp.delete("/training/assignments/<int:assignment_id>")
+@require("training.write")
+def delete_assignment(assignment_id: int):
+    a = K.unassign(assignment_id, actor=principal().actor)
+    return jsonify({"id": a.id, "active": False})
+
+
+@api_bp.get("/training/progress")
+@require("training.read")
+def course_progress():
+    """Per assigned person and course: units done of the total, last activity (?course_id=, ?department=)."""
+    course = int_arg("course_id", 0, 1, 2**31) if "course_id" in request.args else None
+    return jsonify({"progress": K.progress_report(course, request.args.get("department") or None)})
+
+
+@api_bp.get("/training/learn-now")
+@require("training.take")
+def my_offers():
+    """The signed-in person's "learn now" inbox."""
+    me = _my_person_or_none()
+    return jsonify({"offers": K.offers_for(me) if me else []})
+
+
+class LearnNowIn(K.Input):
+    person_id: int = Field(gt=0, le=2**31)
+    topic: str = Field(min_length=1, max_length=40)
+    source_type: str = Field("manual", pattern=r"^[a-z_.]{2,40}$")
+    source_id: str = Field("", max_length=40)
+    reason: str = Field("", max_length=200)
+
+
+@api_bp.post("/training/learn-now")
+@require("training.ack")
+def offer_learn_now():
+    """The shift offers a person the units of a topic (after a violation it saw them commit)."""
+    d = body(LearnNowIn)
+    if K.Person.get_or_none(K.Person.id == d.person_id) is None:
+        raise ValidationFailed(f"person_id：人员 {d.person_id} 不存在", f"person_id: person {d.person_id} does not exist",
+                               details=[{"key": "person_id"}])
+    made = K.offer(d.person_id, (d.topic,), d.source_type, d.source_id or str(events.now_ms()), d.reason,
+                   actor=principal().actor)
+    return jsonify({"offered": [o.unit_id for o in made]}), 201

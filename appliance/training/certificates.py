@@ -111,7 +111,7 @@ def certificate_dict(c: Certificate, today: date | None = None, warned: dict | N
             "number": c.number, "issuer": c.issuer, "issued_on": c.issued_on, "expires_on": c.expires_on,
             "review_due_on": c.review_due_on, "last_valid_on": last.isoformat(), "reason": R.expiry_reason(v),
             "days_left": (last - today).days, "photo": c.photo, "revoked": bool(c.revoked), "note": c.note,
-            "state": R.cert_state(last, today, bool(sent), bool(c.revoked), cfg.warn_days, cfg.weekend_forward),
+            "state": R.cert_state(last, today, bool(sent), bool(c.revoked), cfg.warn_days, cfg.weekend_forward, cfg.holiday_dates),
             "warned": sent}
 
 
@@ -317,7 +317,7 @@ def scan(now_ms: int | None = None, *, actor: str = "system:training") -> int:
     n = 0
     for c in certs:
         last = R.effective_expiry(view(c))
-        due = R.due_warnings(last, today, warned.get((c.id, last.isoformat()), []), cfg.warn_days, cfg.weekend_forward)
+        due = R.due_warnings(last, today, warned.get((c.id, last.isoformat()), []), cfg.warn_days, cfg.weekend_forward, cfg.holiday_dates)
         if not due:
             continue
         person = Person.get_or_none(Person.id == c.person_id)
@@ -409,7 +409,7 @@ def coverage(now_ms: int | None = None) -> dict:
     for c in certs:
         last = R.effective_expiry(view(c))
         k = (c.id, last.isoformat())
-        state = R.cert_state(last, today, k in before, False, cfg.warn_days, cfg.weekend_forward)
+        state = R.cert_state(last, today, k in before, False, cfg.warn_days, cfg.weekend_forward, cfg.holiday_dates)
         if state == "silent":
             silent.append(c.id)
         if today > last and day_of(c.created_at) > last:

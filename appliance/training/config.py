@@ -1,8 +1,11 @@
 """[training]: the plant's training settings — when certificates are warned before they lapse, whether a
-warning due on a weekend comes the Friday before, the industry class of the training-hours minimums, and the
-grace the server gives an exam submitted just after its time limit (the network of a busy LAN).
+warning due on a weekend or a listed public holiday comes the working day before, the industry class of the
+training-hours minimums, the grace the server gives an exam submitted just after its time limit (the network
+of a busy LAN), the course files' size limits and the share of a video that counts as watched.
 """
 from __future__ import annotations
+
+from datetime import date
 
 from pydantic import Field, field_validator
 
@@ -19,6 +22,27 @@ class TrainingConfig(Section):
     # 3号令 Art. 9/13: hazchem (危化/非煤矿山/烟花爆竹/金属冶炼) or other
     industry: str = R.HAZCHEM
     exam_grace_seconds: int = Field(30, ge=0, le=600)
+    # public holidays (YYYY-MM-DD) a warning due on is brought forward from, like a weekend: the State
+    # Council publishes each year's 放假安排, so the plant keeps the list
+    holidays: list[str] = Field(default_factory=list, max_length=400)
+    # course files: a unit's video or PDF may be at most this large (an SD card holds the lot)
+    video_max_mb: int = Field(300, ge=1, le=4096)
+    document_max_mb: int = Field(30, ge=1, le=1024)
+    video_done_share: float = Field(R.VIDEO_DONE_SHARE, ge=0.5, le=1.0)
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, v: list[str]) -> list[str]:
+        for i, d in enumerate(v):
+            try:
+                date.fromisoformat(d)
+            except ValueError:
+                raise ValueError(f"item {i} ({d!r}) must be a date YYYY-MM-DD") from None
+        return v
+
+    @property
+    def holiday_dates(self) -> frozenset[date]:
+        return frozenset(date.fromisoformat(d) for d in self.holidays)
 
     @field_validator("warn_days")
     @classmethod

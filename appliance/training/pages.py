@@ -1,6 +1,9 @@
-"""The training pages on the phone and tablet: /tablet/training (my exams and certificates; for the shift and
-the safety office the certificate warnings, all certificates, hours, the question bank and new exams), the
-exam paper /tablet/training/attempts/<id>, and the mastery view /tablet/training/mastery."""
+"""The training pages on the phone and tablet: /tablet/training (my courses, my "learn now" inbox, my exams
+and certificates; for the shift and the safety office the certificate warnings, all certificates, hours, the
+question bank, new exams, courses and their assignment), a course /tablet/training/courses/<id> and its units
+/tablet/training/units/<id> (the video played from the box, the PDF), the supervisor's progress view
+/tablet/training/progress, the exam paper /tablet/training/attempts/<id>, and the mastery view
+/tablet/training/mastery."""
 from __future__ import annotations
 
 from flask import render_template, request
@@ -42,7 +45,67 @@ def tablet():
                 "people": list(Person.select().where(Person.active).order_by(Person.employee_no))}
     if can_write:
         ctx |= {"topics": bank.topics()}
+    ctx |= _course_ctx(person_id, can_write)
     return render_template("training/training.html", **ctx)
+
+
+def _course_ctx(person_id: int | None, can_write: bool) -> dict:
+    from appliance.training import courses as K
+
+    mine = K.assigned_to(person_id) if person_id else {}
+    exams_mine = K.assigned_to(person_id, "exam") if person_id else {}
+    active = list(K.Course.select().where(K.Course.active).order_by(K.Course.id))
+    ctx: dict = {"my_courses": [K.course_dict(c, person_id) | {"due_on": mine[c.id]} for c in active if c.id in mine],
+                 "offers": K.offers_for(person_id) if person_id else [], "assigned_exams": exams_mine}
+    if can_write:
+        people = K.facts()
+        ctx |= {"all_courses": [K.course_dict(c) for c in active],
+                "assignments": [K.assignment_dict(a, people) for a in K.Assignment.select().where(K.Assignment.active)],
+                "targets": {"role": sorted({f["role"] for f in people.values() if f["role"]}),
+                            "department": sorted({f["department"] for f in people.values() if f["department"]}),
+                            "work_type": sorted({f["job"] for f in people.values() if f["job"]}),
+                            "company": sorted({f["company"] for f in people.values() if f["company"]}),
+                            "person": [(str(f["id"]), f"{f['employee_no']} {f['name']}") for f in people.values()]}}
+    return ctx
+
+
+@bp.get("/tablet/training/courses/<int:course_id>")
+@require("training.take")
+def course(course_id: int):
+    from appliance.training import courses as K
+
+    _, person_id = _me()
+    c = K.get_course(course_id)
+    return render_template("training/course.html", c=K.course_dict(c, person_id), person_id=person_id)
+
+
+@bp.get("/tablet/training/units/<int:unit_id>")
+@require("training.take")
+def unit(unit_id: int):
+    from appliance.training import courses as K
+    from appliance.training import settings
+
+    _, person_id = _me()
+    u = K.get_unit(unit_id)
+    p = K.Progress.get_or_none((K.Progress.person_id == person_id) & (K.Progress.unit_id == u.id)) if person_id else None
+    units = K.units_of(u.course_id)
+    nxt = next((x for x in units if x.position > u.position), None)
+    return render_template("training/unit.html", u=K.unit_dict(u, p), c=K.get_course(u.course_id), next_unit=nxt,
+                           person_id=person_id, share=settings.current().video_done_share)
+
+
+@bp.get("/tablet/training/progress")
+@require("training.read")
+def progress():
+    from appliance.training import courses as K
+
+    course_id = request.args.get("course_id", type=int)
+    dept = request.args.get("department") or None
+    rows = K.progress_report(course_id, dept)
+    courses = list(K.Course.select().where(K.Course.active).order_by(K.Course.id))
+    depts = sorted({r["department"] for r in K.progress_report() if r["department"]})
+    return render_template("training/progress.html", rows=rows, courses=courses, course_id=course_id,
+                           departments=depts, department=dept)
 
 
 @bp.get("/tablet/training/attempts/<int:attempt_id>")

@@ -18,7 +18,7 @@ Sources (see /work/shared/domain/RULES.md §B.6; [S] = secondary source, [U] = n
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -201,13 +201,14 @@ def problems(certs: Iterable[CertView], required: Sequence[str], start: date, en
 DEFAULT_WARN_DAYS = (60, 30, 7, 0)   # GUIDE §3, issue #20; [training] warn_days
 
 
-def warn_day(last_valid: date, days: int, weekend_forward: bool = True) -> date:
-    """The day the `days`-before warning is due. On a Saturday or Sunday it is brought forward to the Friday
-    before (the safety office reads the inbox on working days; a warning never comes later for it).
-    Public holidays are not known to the appliance."""
+def warn_day(last_valid: date, days: int, weekend_forward: bool = True, holidays: Collection[date] = ()) -> date:
+    """The day the `days`-before warning is due. On a Saturday or Sunday, or on a public holiday the plant
+    lists ([training] holidays: the State Council's yearly 放假安排, which moves from year to year, so it is
+    the plant's list), it is brought forward to the working day before (the safety office reads the inbox on
+    working days; a warning never comes later for it)."""
     d = last_valid - timedelta(days=days)
     if weekend_forward:
-        while d.weekday() >= 5:
+        while d.weekday() >= 5 or d in holidays:
             d -= timedelta(days=1)
     return d
 
@@ -225,7 +226,7 @@ class Due:
 
 
 def due_warnings(last_valid: date, today: date, sent: Iterable[int], warn_days: Sequence[int] = DEFAULT_WARN_DAYS,
-                 weekend_forward: bool = True) -> list[Due]:
+                 weekend_forward: bool = True, holidays: Collection[date] = ()) -> list[Due]:
     """Every threshold whose day has come and that has no warning yet, most urgent last. A threshold missed
     while the appliance was off is sent late, never skipped."""
     done = set(sent)
@@ -233,20 +234,21 @@ def due_warnings(last_valid: date, today: date, sent: Iterable[int], warn_days: 
     for n in sorted(set(warn_days), reverse=True):
         if n in done:
             continue
-        day = warn_day(last_valid, n, weekend_forward)
+        day = warn_day(last_valid, n, weekend_forward, holidays)
         if today >= day:
             out.append(Due(n, day, today > day, today <= last_valid))
     return out
 
 
 def cert_state(last_valid: date, today: date, warned: bool, revoked: bool = False,
-               warn_days: Sequence[int] = DEFAULT_WARN_DAYS, weekend_forward: bool = True) -> str:
+               warn_days: Sequence[int] = DEFAULT_WARN_DAYS, weekend_forward: bool = True,
+               holidays: Collection[date] = ()) -> str:
     """valid (before its first warning day), warned (in the warning window with a warning recorded),
     expired (past its last valid day, or revoked) — or silent: in the window with no warning, which the
     scan exists to make impossible (预警率 100 %)."""
     if revoked or today > last_valid:
         return "expired"
-    if today < warn_day(last_valid, max(warn_days), weekend_forward):
+    if today < warn_day(last_valid, max(warn_days), weekend_forward, holidays):
         return "valid"
     return "warned" if warned else "silent"
 
@@ -370,3 +372,86 @@ def weakest(by_topic: Mapping[str, Mapping], limit: int = 3, min_answered: int =
     """The topics with the lowest mastery among those answered at least `min_answered` times."""
     ok = [(v["rate"], t) for t, v in by_topic.items() if v["answered"] >= min_answered]
     return [t for _, t in sorted(ok)[:limit]]
+
+
+# ---------------------------------------------------------------- courses
+
+# A video unit counts as done when this share of it was played (issue #20; the plant's [training]
+# video_done_share), measured on the server over the ranges the page reports as played.
+VIDEO_DONE_SHARE = 0.9
+# The most a page may claim to have played per second of wall time since the unit was opened (a phone may
+# play at 2x), plus a few seconds for the clocks and the network.
+MAX_PLAYBACK_RATE = 2.0
+PLAY_SLACK_S = 5.0
+
+
+def merge_ranges(ranges: Iterable[Sequence[float]], duration: float | None = None) -> list[list[float]]:
+    """Played [start, end] ranges (seconds) merged and sorted, clipped to 0..duration; empty ones dropped."""
+    out: list[list[float]] = []
+    for a, b in sorted((float(r[0]), float(r[1])) for r in ranges if len(r) == 2):
+        a, b = max(0.0, a), b if duration is None else min(b, duration)
+        if b <= a:
+            continue
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [[round(a, 2), round(b, 2)] for a, b in out]
+
+
+def covered(ranges: Iterable[Sequence[float]]) -> float:
+    """Seconds covered by merged ranges."""
+    return round(sum(b - a for a, b in ranges), 2)
+
+
+def plausible_watch(before_s: float, after_s: float, elapsed_s: float) -> bool:
+    """Could the page have played `after_s - before_s` new seconds in `elapsed_s` of wall time?"""
+    return after_s - before_s <= max(0.0, elapsed_s) * MAX_PLAYBACK_RATE + PLAY_SLACK_S
+
+
+def video_done(watched_s: float, duration_s: float | None, share: float = VIDEO_DONE_SHARE) -> bool:
+    """A video is done when `share` of its length was played (never while its length is unknown)."""
+    return bool(duration_s) and watched_s >= share * float(duration_s or 0) - 0.05
+
+
+TARGET_KINDS = ("role", "department", "work_type", "company", "person")
+
+
+def assignment_matches(target_kind: str, target: str, person: Mapping[str, object]) -> bool:
+    """Does an assignment reach a person? person: {id, role (their login's role, or None), department,
+    job (工种, the work type), company (a contractor's firm, as the core's person record holds it)}."""
+    field = {"role": "role", "department": "department", "work_type": "job", "company": "company",
+             "person": "id"}[target_kind]
+    v = person.get(field)
+    return v is not None and v != "" and str(v) == target
+
+
+# "Learn now" (issue #20): the topics of the units offered after an event about a person. A confirmed PPE
+# violation (the detector sees a missing hard hat) → the PPE units; a hazard → the units of the topics its
+# category (the 8 categories of the hazards domain, HAZARD_DANGER_TYPE) usually calls for.
+PPE_TOPIC = "个体防护"
+HAZARD_CATEGORY_TOPICS: dict[str, tuple[str, ...]] = {
+    "安全": (PPE_TOPIC, "高处作业", "受限空间"),
+    "工艺": ("工艺安全",),
+    "电气": ("临时用电", "电气安全"),
+    "仪表": ("仪表安全",),
+    "消防": ("动火作业", "消防安全"),
+    "总图": ("总图安全",),
+    "设备": ("设备安全",),
+    "其他": (),
+}
+
+
+def learn_now_topics(event_type: str, category: str | None = None) -> tuple[str, ...]:
+    if event_type.startswith("vision."):
+        return (PPE_TOPIC,)
+    return HAZARD_CATEGORY_TOPICS.get(category or "", ())
+
+
+def related_units(units: Iterable[tuple[int, str, str]], topics: Sequence[str], job: str = "",
+                  limit: int = 2) -> list[int]:
+    """The unit ids (of (id, topic, work_type)) to offer: those of the topics, the person's own work type
+    first, then the general ones (no work type); units for another work type are left out."""
+    fit = [(topics.index(t), 0 if wt and wt == job else 1, uid) for uid, t, wt in units
+           if t in topics and (not wt or wt == job)]
+    return [uid for *_, uid in sorted(fit)[:limit]]

@@ -131,4 +131,85 @@
     };
     tick();
   }
+  // a course unit: the page tells the server it was opened, then reports what the video has played (the
+  // element's own `played` ranges; the server merges them and checks them against the video's length and
+  // the time since opening) every few seconds, at pause and at the end; a document is read by opening it,
+  // then confirmed
+  var unit = document.getElementById("unit");
+  if (unit && unit.dataset.person) {
+    var uid = unit.dataset.unit, stateEl = document.getElementById("unit-state");
+    var markDone = function (p) {
+      if (p && p.done && stateEl.dataset.done !== "1") {
+        stateEl.dataset.done = "1";
+        stateEl.className = "passed";
+        stateEl.textContent = I18N.unit_done;
+        show(true, I18N.unit_done);
+      }
+    };
+    // a document is opened by fetching its file (the server records that), a video by this page
+    var opened = unit.dataset.kind === "video" ? call("/api/v1/training/units/" + uid + "/open", "POST", {}) : Promise.resolve();
+    var player = document.getElementById("player");
+    if (player) {
+      var inFlight = false, lastSent = 0, again = false;
+      var report = function () {
+        if (inFlight) { again = true; return; }
+        var r = player.played, played = [];
+        for (var i = 0; i < r.length; i++) played.push([r.start(i), r.end(i)]);
+        if (!played.length) return;
+        inFlight = true;
+        lastSent = Date.now();
+        opened.then(function () { return call("/api/v1/training/units/" + uid + "/played", "POST", { played: played }); })
+          .then(function (p) {
+            document.getElementById("watched").textContent = Math.round(p.watched_s);
+            markDone(p);
+          }, function (e) { show(false, I18N.error.replace("{message}", e.message)); })
+          .then(function () { inFlight = false; if (again) { again = false; report(); } });
+      };
+      player.addEventListener("timeupdate", function () { if (Date.now() - lastSent > 4000) report(); });
+      player.addEventListener("pause", report);
+      player.addEventListener("ended", report);
+      player.addEventListener("seeked", function () { if (Date.now() - lastSent > 4000) report(); });
+    }
+    var doc = document.getElementById("open-doc"), confirmBtn = document.getElementById("confirm-doc");
+    if (confirmBtn) {
+      confirmBtn.addEventListener("click", function () {
+        once(confirmBtn.parentNode, function () {
+          return opened.then(function () { return call("/api/v1/training/units/" + uid + "/confirm", "POST", {}); })
+            .then(function (p) { markDone(p); confirmBtn.disabled = true; });
+        });
+      });
+    }
+    if (doc) doc.addEventListener("click", function () { doc.dataset.opened = "1"; });
+  }
+
+  // a course unit's upload: multipart, the server's clear error when it is too large
+  var unitForm = document.getElementById("unit-form");
+  if (unitForm) {
+    unitForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      once(unitForm, function () {
+        var fd = new FormData();
+        ["title", "topic", "work_type"].forEach(function (k) { fd.append(k, unitForm.elements[k].value); });
+        fd.append("file", unitForm.querySelector("input[type=file]").files[0]);
+        return call("/api/v1/training/courses/" + unitForm.elements.course.value + "/units", "POST", fd, true)
+          .then(function () { show(true, I18N.saved); setTimeout(function () { location.reload(); }, 500); });
+      });
+    });
+  }
+
+  // the assignment form offers the targets of the kind chosen
+  var kindSel = document.getElementById("target-kind"), targetsEl = document.getElementById("targets");
+  if (kindSel && targetsEl) {
+    var targets = JSON.parse(targetsEl.textContent), list = document.getElementById("target-list");
+    var fill = function () {
+      list.innerHTML = "";
+      (targets[kindSel.value] || []).forEach(function (v) {
+        var o = document.createElement("option");
+        if (Array.isArray(v)) { o.value = v[0]; o.label = v[1]; } else { o.value = v; }
+        list.appendChild(o);
+      });
+    };
+    kindSel.addEventListener("change", fill);
+    fill();
+  }
 })();
