@@ -5,7 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [incident_draft] [ingest] [hazard_board] [taps]
-                        [patrol] [sync] [register_import] [vision] [vision_pipeline]
+                        [patrol] [sync] [register_import] [vision] [vision_pipeline] [reports]
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "incident_draft", "ingest", "hazard_board",
-           "taps", "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage", "load")
+           "taps", "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage", "reports",
+           "load")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -136,6 +137,12 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                  f"{e['rss_growth']}x", "flat"),
                 (f"receiver, {f['appliances']} appliances at once", f"{f['events_per_s']:,} ev/s",
                  f"1 appliance {f['single_events_per_s']:,} ev/s", f"{f['ratio']}x", "")]
+    if name == "reports":
+        raw = f"raw quarter read {r['raw_quarter_read_ms']} ms"
+        out = [(f"report {k}, quarter, {fmt}", f"{v[f'quarter_{fmt}_s']:.3f} s", raw, "", "< 60 s")
+               for k, v in r["timings"].items() for fmt in ("xlsx", "pdf")]
+        out.append(("all reports x formats, 12 months", f"{r['year_all_months_s']} s", "", "", ""))
+        return out
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 

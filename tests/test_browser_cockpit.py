@@ -4,13 +4,16 @@ and 1080p (1920x1080), on the demo plant (seeded with its synthetic year) served
 - the KPI tiles show figures, a definition opens with one tap, a tile links to its records;
 - the forecast sits beside its backtest (model and both baselines scored);
 - a hazard reported elsewhere changes the rectification rate on the open page, without a reload (SSE);
-- the wall board opens it with its kiosk token in the dark wall layout.
+- the wall board opens it with its kiosk token in the dark wall layout;
+- the compliance reports download from it as PDF (read back in Chinese) and XLSX, last month's by link and
+  any period by the form.
 
 At each size: no horizontal overflow, the CJK text has a real size.
 """
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +113,41 @@ def test_the_wall_board_opens_the_cockpit_with_its_token(cockpit_plant, new_page
     expect(page.locator("a.drill")).to_have_count(0)
     cjk_renders(page, "h1")
     no_overflow(page, "wall 1080p")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_reports_download_as_pdf_and_xlsx_from_the_cockpit(cockpit_plant, new_page, size):
+    """Last month's links and the period form give real files: the PDF reads back in Chinese."""
+    import io
+
+    pypdf = pytest.importorskip("pypdf")
+    plant = cockpit_plant
+    plant.ensure_running()
+    w, h = SIZES[size]
+    page = new_page(w, h)
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/cockpit?days=7")
+    section = page.locator("#report")
+    section.scroll_into_view_if_needed()
+    expect(page.locator("#report-links tr")).to_have_count(4)
+    cjk_renders(page, "#report h2")
+    no_overflow(page, f"reports {size}")
+    for link in page.locator("#report-links a").all():   # every link is a tappable button
+        box = link.bounding_box()
+        assert box and box["height"] >= 44 and box["x"] + box["width"] <= w, (size, box)
+    with page.expect_download() as dl:
+        page.locator('#report-links tr[data-report="patrol"] a', has_text="PDF").click()
+    data = Path(dl.value.path()).read_bytes()
+    text = "".join(pg.extract_text() for pg in pypdf.PdfReader(io.BytesIO(data)).pages).replace("\x00", "")
+    assert data[:5] == b"%PDF-" and "巡检报告" in text and "事件日志头" in text
+    assert re.search(r"patrol-\d{4}-\d{2}\.pdf$", dl.value.suggested_filename)
+    # any period: the form (one submit, two formats)
+    page.select_option("#report-kind", "alarms")
+    page.fill("#report-period", "2025-Q2")
+    with page.expect_download() as dl:
+        page.click("#report-pdf")
+    assert dl.value.suggested_filename == "alarms-2025-Q2.pdf"
+    with page.expect_download() as dl:
+        page.click("#report-xlsx")
+    assert dl.value.suggested_filename == "alarms-2025-Q2.xlsx"
+    assert Path(dl.value.path()).read_bytes()[:2] == b"PK"

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,7 +108,7 @@ def api(plant, path: str) -> dict:
     return r.json()
 
 
-@pytest.mark.parametrize("size", ["phone", "1080p"])
+@pytest.mark.parametrize("size", ["phone", "tablet", "1080p"])
 def test_permit_pages_fit_each_screen(gas_plant, new_page, size):
     """The demo's two active permits on the list, one permit and the guardian's view, at phone and 1080p."""
     plant = gas_plant
@@ -120,6 +121,10 @@ def test_permit_pages_fit_each_screen(gas_plant, new_page, size):
     no_overflow(page, f"list {size}")
     page.locator("#permits .permit.st-active a").first.click()
     expect(page.locator("#pm-state")).to_have_text(re.compile("作业中"))
+    pdf = page.locator("#permit-pdf")        # the PDF link: a whole button, on the screen
+    expect(pdf).to_have_text("下载 PDF 作业票")
+    box = pdf.bounding_box()
+    assert box and box["height"] >= 44 and box["x"] + box["width"] <= SIZES[size][0], box
     no_overflow(page, f"detail {size}")
     page.goto(f"{plant.base}/tablet/permits/guard")
     no_overflow(page, f"guard {size}")
@@ -228,6 +233,16 @@ def test_hot_work_permit_through_every_step_with_badges_live_gas_and_the_leak(ga
     expect(shift.locator("h1")).to_have_text("动火作业安全作业票")
     cjk_renders(shift, "h1")
     expect(shift.locator("body")).to_contain_text(place)
+    # and as PDF, from the detail page: the closed permit's form and history read back in Chinese
+    import io
+
+    pypdf = pytest.importorskip("pypdf")
+    shift.goto(f"{plant.base}/tablet/permits/{pid}")
+    with shift.expect_download() as dl:
+        shift.click("#permit-pdf")
+    text = "".join(pg.extract_text() for pg in pypdf.PdfReader(io.BytesIO(Path(dl.value.path()).read_bytes())).pages)
+    text = "".join(text.replace("\x00", "").split())
+    assert "动火安全作业票" in text and "".join(place.split()) in text and "完工验收" in text
     # the whole history is in the event log, the suspension by the interlock among it
     s = plant.admin_session()
     seen, after = [], 0

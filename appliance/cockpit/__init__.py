@@ -1,5 +1,5 @@
-"""数据决策: the safety cockpit (KPIs over a window with their trend), the 双重预防机制 report as XLSX signed
-with the event-log head, and the hazard hot-spot forecast with its backtest (`rules`, `forecast` and
+"""数据决策: the safety cockpit (KPIs over a window with their trend), the compliance reports (双重预防机制, patrol,
+alarms, training) as XLSX and PDF signed with the event-log head, written monthly by a job, and the hazard hot-spot forecast with its backtest (`rules`, `forecast` and
 `synthetic` pure; `service` and `report` read the other domains' records; `api` HTTP; `pages` the screen).
 
 It reads every domain before it and writes nothing of theirs, except the demo's synthetic history
@@ -9,6 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from appliance.core.domain import Domain, NavLink
+
+
+def _jobs(s, config, runtime) -> None:
+    from appliance.cockpit import export
+
+    export.jobs(s, config, runtime)
 
 
 def domain() -> Domain:
@@ -22,4 +28,5 @@ def domain() -> Domain:
         nav=[NavLink("cockpit_pages.cockpit", "nav.cockpit", order=80)],
         # the compliance report is for those who answer to the regulator and run the shift
         permissions={"cockpit.reports": ("admin", "safety_officer", "supervisor")},
+        jobs=_jobs,
     )

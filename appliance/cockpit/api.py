@@ -1,11 +1,11 @@
 """The cockpit's JSON API: the KPIs of a window (`GET /api/v1/cockpit`), next week's hazard forecast with its
-backtest (`GET /api/v1/cockpit/forecast`) and the dual-prevention report as a file
-(`GET /api/v1/reports/dual-prevention?period=YYYY-MM|YYYY-Qn&format=xlsx`)."""
+backtest (`GET /api/v1/cockpit/forecast`) and the compliance reports as files
+(`GET /api/v1/reports/<dual-prevention|patrol|alarms|training>?period=YYYY-MM|YYYY-Qn&format=xlsx|pdf`)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from appliance.cockpit import report as RP
+from appliance.cockpit import export as EX
 from appliance.cockpit import rules as R
 from appliance.cockpit import service as S
 from appliance.core.access import require
@@ -30,12 +30,14 @@ def forecast():
     return jsonify(S.forecast(int_arg("weeks", 26, 4, 104), int_arg("test_weeks", 12, 1, 52)))
 
 
-@api_bp.get("/reports/dual-prevention")
+@api_bp.get("/reports/<kind>")
 @require("cockpit.reports")
-def dual_prevention():
-    """The 双重预防机制 report of ?period=YYYY-MM or YYYY-Qn as ?format=xlsx (pdf: 415). The event-log head it
-    was made at is in the workbook and in the X-Event-Head-Seq / X-Event-Head-Hash headers."""
-    data, f = RP.render(request.args.get("period"), request.args.get("format", "xlsx"))
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=dual-prevention-{f['period']}.xlsx",
+def report(kind: str):
+    """A compliance report (dual-prevention, patrol, alarms, training) of ?period=YYYY-MM or YYYY-Qn as
+    ?format=xlsx (default) or pdf. The event-log head it was made at is in the file and in the
+    X-Event-Head-Seq / X-Event-Head-Hash headers."""
+    fmt = request.args.get("format", "xlsx")
+    data, f = EX.render(kind, request.args.get("period"), fmt)
+    return Response(data, mimetype=EX.FORMATS[fmt],
+                    headers={"Content-Disposition": f"attachment; filename={EX.filename(kind, f['period'], fmt)}",
                              "X-Event-Head-Seq": str(f["head"]["seq"]), "X-Event-Head-Hash": f["head"]["hash"]})

@@ -1,5 +1,5 @@
 """The cockpit page (/cockpit): the KPIs with their definitions, trends and drill-down, next week's hazard
-forecast beside its backtest, and the dual-prevention report download. One page for the tablet and the
+forecast beside its backtest, and the compliance reports' downloads (XLSX and PDF). One page for the tablet and the
 wall board (a kiosk token opens it as the dark wall layout); it refreshes itself on live events."""
 from __future__ import annotations
 
@@ -25,5 +25,25 @@ def cockpit():
     days = int_arg("days", R.DEFAULT_DAYS, R.MIN_DAYS, R.MAX_DAYS)
     me = current()
     wall = me.role == "kiosk" or request.args.get("wall") == "1"
+    from appliance.cockpit import export as EX
+    from appliance.core import events
+    from appliance.core.people import site_timezone
     return render_template("cockpit/cockpit.html", data=S.cockpit(days), forecast=S.forecast(), days=days,
-                           windows=WINDOWS, wall=wall, can_report=auth.allowed(me.role, "cockpit.reports"))
+                           windows=WINDOWS, wall=wall, can_report=auth.allowed(me.role, "cockpit.reports"),
+                           reports=list(EX.KINDS), last_month=EX.last_month(events.now_ms(), site_timezone()))
+
+
+@bp.get("/cockpit/report")
+@require("cockpit.reports")
+def report():
+    """The report form's target: the file of ?kind= for ?period= in ?format= (the API's address, so a
+    download is one bookmarkable URL); a bad field is the API's 422 naming it."""
+    from urllib.parse import urlencode
+
+    from flask import redirect
+
+    from appliance.cockpit import export as EX
+
+    EX.kind_of(request.args.get("kind", ""))
+    query = urlencode({"period": request.args.get("period", ""), "format": request.args.get("format", "xlsx")})
+    return redirect(f"/api/v1/reports/{request.args.get('kind')}?{query}", code=303)

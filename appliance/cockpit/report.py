@@ -1,4 +1,4 @@
-"""The 双重预防机制 (dual prevention mechanism) report of a month or a quarter, as an XLSX workbook.
+"""The 双重预防机制 (dual prevention mechanism) report of a month or a quarter (as XLSX or PDF: `export`).
 
 What it holds (RULES.md §B.4; SAWS order 16 Art. 14 for the hazard statistics):
 - 报告信息: the plant, the period, when it was made, and the event-log head (seq + hash) it was made at —
@@ -23,20 +23,13 @@ from zoneinfo import ZoneInfo
 
 from appliance.cockpit.service import rows
 from appliance.core import events
-from appliance.core.errors import ApplianceError, ValidationFailed
+from appliance.core.errors import ValidationFailed
 from appliance.core.people import Area, Site, site_timezone
 from appliance.hazards import stats as ST
 
 LEVELS = (1, 2, 3, 4)
 LEVEL_NAMES = {1: "重大风险", 2: "较大风险", 3: "一般风险", 4: "低风险"}
 _PERIOD = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
-
-
-class PdfUnavailable(ApplianceError):
-    """PDF was asked for but no installed library renders Chinese text into a PDF."""
-
-    code = "pdf_unavailable"
-    http_status = 415
 
 
 def parse_period(text: str | None, tz: str) -> tuple[str, int, int]:
@@ -151,10 +144,9 @@ STATE_NAMES = {"reported": "已上报", "rectifying": "整改中", "pending_acce
                "awaiting_evaluation": "待评估", "awaiting_sign_off": "待主要负责人签字"}
 
 
-def workbook(f: dict) -> bytes:
-    """The report as XLSX (through the core's spreadsheet writer, openpyxl's one owner)."""
-    from appliance.core.spreadsheet import write_xlsx
-
+def sheets(f: dict) -> list[tuple[str, list[list]]]:
+    """The report's tables, (title, rows with the header row first): the XLSX's sheets and the PDF's
+    sections are both written from these, so the two formats carry the same figures."""
     tz = f["timezone"]
     info = [["项目 Item", "内容 Value"],
             ["单位 Plant", f["site"]], ["报告 Report", "双重预防机制运行情况报告 Dual prevention mechanism report"],
@@ -196,17 +188,12 @@ def workbook(f: dict) -> bytes:
     inst = [["编号 Code", "名称 Name", "类型 Kind", "R 值", "级别 Level", "500m 内人数 People"]]
     for i in f["installations"]:
         inst.append([i["code"], i["name"], i["kind_name"], i["r"], i["level_name"] or "未构成 Not major", i["people_500m"]])
-    return write_xlsx([("报告信息", info), ("风险清单", risks), ("管控任务", tasks), ("隐患统计", stats),
-                       ("重大事故隐患", majors), ("重大危险源", inst)])
+    return [("报告信息", info), ("风险清单", risks), ("管控任务", tasks), ("隐患统计", stats),
+            ("重大事故隐患", majors), ("重大危险源", inst)]
 
 
-def render(period: str | None, fmt: str) -> tuple[bytes, dict]:
-    """(file bytes, figures) of the report in `fmt`; PDF is refused (415), anything else but xlsx is 422."""
-    if fmt == "pdf":
-        raise PdfUnavailable("PDF 暂不支持：现有依赖中没有能嵌入中文字体生成 PDF 的库，请使用 format=xlsx",
-                             "PDF is not supported: no installed library renders Chinese text into a PDF; use format=xlsx",
-                             details=[{"key": "format"}])
-    if fmt != "xlsx":
-        raise ValidationFailed("参数 format 应为 xlsx", "parameter format must be xlsx", details=[{"key": "format"}])
-    f = figures(period)
-    return workbook(f), f
+def workbook(f: dict) -> bytes:
+    """The report as XLSX (through the core's spreadsheet writer, openpyxl's one owner)."""
+    from appliance.core.spreadsheet import write_xlsx
+
+    return write_xlsx(sheets(f))

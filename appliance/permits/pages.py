@@ -88,3 +88,24 @@ def qr_png(permit_id: int):
 
     return Response(qr.label_png(f"{request.host_url.rstrip('/')}/tablet/permits/{permit_id}", module_px=6),
                     mimetype="image/png")
+
+
+@bp.get("/tablet/permits/<int:permit_id>/pdf")
+@require("tablet.use")
+def pdf(permit_id: int):
+    """The permit as a PDF (appliance.permits.document): the printed form, its QR code and its history."""
+    from flask import Response, request
+
+    from appliance.permits import document
+    from appliance.risk import qr
+
+    link = f"{request.host_url.rstrip('/')}/tablet/permits/{permit_id}"
+    try:
+        png: bytes | None = qr.label_png(link, module_px=6)
+    except qr.QrUnavailable:   # no OpenCV on this box: the address is printed without the code
+        png = None
+    data = document.render(permit_id, link, png)
+    from appliance.permits import service as S
+
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename=permit-{S.get(permit_id).no}.pdf"})

@@ -1,4 +1,4 @@
--- 0032: courses in short units (a video played from the box, or a PDF document), their assignment by login
+-- 0028: courses in short units (a video played from the box, or a PDF document), their assignment by login
 -- role, department, work type (工种, the person's job), contractor firm (the person's company, as the core
 -- records it) or one person, each person's progress per unit, and the "learn now" offers made after a hazard
 -- or a PPE violation. Files are stored under the data directory by SHA-256 (training.media).
