@@ -94,6 +94,8 @@ def test_feed_and_lists_show_names_never_ids(plant, new_page, shots):
         page.goto(f"{plant.base}{path}")
         page.wait_for_load_state("load")
         assert not _ids_in(page), (path, _ids_in(page))
+    page.goto(f"{plant.base}/tablet")
+    expect(page.locator("h1")).to_contain_text("欢迎，张伟")      # not "欢迎，zhangwei"
     page.goto(f"{plant.base}/tablet/hazards/rules")
     assignee = page.locator("#rule-form select[name=assignee]")
     assert assignee.input_value() == "", "no preselected assignee"
@@ -120,7 +122,7 @@ def test_wall_board_without_a_token_says_what_it_needs(plant, new_page, shots):
             page.set_viewport_size({"width": size[0], "height": size[1]})
             m = page.evaluate(MEASURE)
             assert m["overflow"] <= 0 and m["min"] >= 14, m
-        page.screenshot(path=str(shots / f"kiosk-no-token-{TABLET[0]}x{TABLET[1]}-{lang}.png"), full_page=True)
+            page.screenshot(path=str(shots / f"kiosk-no-token-{size[0]}x{size[1]}-{lang}.png"), full_page=True)
     # a person may still log in from there, and lands on the board
     page = new_page(*TABLET)
     page.goto(f"{plant.base}/kiosk")
@@ -238,6 +240,12 @@ def test_every_list_says_what_to_do_when_empty(fresh, new_page, shots):
             assert not missing_texts(page.evaluate(PAGE_TEXTS), lang), (path, lang)
             name = path.strip("/").replace("/", "-")
             page.screenshot(path=str(shots / f"empty-{name}-{TABLET[0]}x{TABLET[1]}-{lang}.png"), full_page=True)
+            if lang == "zh-CN":   # the empty states fit a phone too
+                page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+                m = page.evaluate(MEASURE)
+                if m["overflow"] > 0 or m["stacked"]:
+                    problems.append(f"{path} at 390 px: {m['wide']} {m['stacked']}")
+                page.screenshot(path=str(shots / f"empty-{name}-{PHONE[0]}x{PHONE[1]}-{lang}.png"), full_page=True)
             page.close()
     # the wall board's lists: the feed, the taps, the rounds
     board = new_page(*WALL)
