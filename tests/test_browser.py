@@ -264,11 +264,11 @@ def log_in(page, plant: Plant, login: str) -> None:
     page.wait_for_url(re.compile(r"/tablet$"))
 
 
-@pytest.mark.parametrize("login", ["wangfang", "zhangwei"])
-def test_tablet_login_lands_on_tablet(running_plant, new_page, login):
+@pytest.mark.parametrize("login,name", [("wangfang", "王芳"), ("zhangwei", "张伟")])
+def test_tablet_login_lands_on_tablet(running_plant, new_page, login, name):
     page = new_page(1280, 800)
     log_in(page, running_plant, login)
-    expect(page.locator("main h1")).to_contain_text(f"欢迎，{login}")
+    expect(page.locator("main h1")).to_contain_text(f"欢迎，{name}")   # by name, never the login (issue 15)
     expect(page.locator("#floor-plan #area-GATE .area-label")).to_have_text("大门")
     expect(page.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
 
