@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlparse
 
 from flask import current_app, make_response, redirect, render_template, request, session, url_for
 
-from appliance.core import auth, events
+from appliance.core import auth, events, names
 from appliance.core import people as P
 from appliance.core.access import csrf_token, current, lang, public, require
 from appliance.core.domain import registered
@@ -32,19 +32,15 @@ def template_globals() -> dict:
 
 
 def actor_label(actor: str | None) -> str:
-    """Who did it, for people (issue 15: never "user:wangfang"): a user's display name, a screen's name,
-    "系统" for the appliance itself."""
-    if not actor:
-        return "—"
-    kind, _, name = actor.partition(":")
-    if kind == "user":
-        u = auth.User.get_or_none(auth.User.login == name)
-        return (u.display_name or u.login) if u is not None else name
-    if kind == "device":
-        return translate(lang(), "actor.device", name=name)
-    if kind == "system":
-        return translate(lang(), "actor.system")
-    return actor
+    """Who did it, for people (issue 15: never "user:wangfang"): a user's display name, else a translated
+    label of the actor's kind ("系统", "读卡器 GATE", "屏幕 kiosk")."""
+    return names.actor_label(actor, lambda key, **kw: translate(lang(), key, **kw))
+
+
+def event_names(ev: events.Committed) -> dict[str, str]:
+    """The words that replace an event's ids on this page, as the live stream sends them (`names`)."""
+    cams = {c.name: (c.title or c.name) for c in current_app.config["APPLIANCE"].cameras or []}
+    return names.event_names(ev.actor, ev.payload, lambda key, **kw: translate(lang(), key, **kw), lang(), cams)
 
 
 def tz_label() -> str:
@@ -62,6 +58,8 @@ def nav_links() -> list:
 def component_label(name: str) -> str:
     """A health component's name for people: drivers are "bus:<name>"."""
     kind, _, rest = name.partition(":")
+    if kind == "camera" and rest:  # by its title, as on its tile
+        rest = next((c.title or c.name for c in current_app.config["APPLIANCE"].cameras or [] if c.name == rest), rest)
     if kind in ("bus", "reader", "sync", "camera") and rest:
         return translate(lang(), f"component.{kind}", name=rest)
     return translate(lang(), f"component.{name}")
@@ -86,7 +84,7 @@ def error_page(status: int, message: str):
 def _js_catalog() -> dict:
     """Texts the page scripts need (event descriptions, connection states), in the viewer's language."""
     cat = catalog(lang())
-    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm.", "patrol."))}
+    return {k: v for k, v in cat.items() if k.startswith(("ev.", "live.", "cp.", "status.", "component.", "alarm.", "patrol.", "trend.", "board.no_"))}
 
 
 def js_texts(**extra: str) -> str:
@@ -95,9 +93,11 @@ def js_texts(**extra: str) -> str:
     return json.dumps({**_js_catalog(), **extra}, ensure_ascii=False).replace("</", "<\\/")
 
 
-def describe(ev: events.Committed) -> str:
-    """One line for the board's feed, like the page script renders live events."""
+def describe(ev: events.Committed, shown: dict[str, str] | None = None) -> str:
+    """One line for the board's feed, like the page script renders live events: ids replaced by the names
+    in `shown` (`event_names`)."""
     values = {k: v for k, v in ev.payload.items() if isinstance(v, (str, int, float))}
+    values.update(shown if shown is not None else event_names(ev))
     if isinstance(ev.payload.get("level"), int):  # 一级报警 / Level 1 alarm, as the banner says it
         values["level_name"] = translate(lang(), f"alarm.level{ev.payload['level']}")
     if isinstance(ev.payload.get("result"), int):  # a check record's CHECK_STATUS in words
@@ -201,6 +201,10 @@ def login():
             resp = redirect(nxt or url_for("ui.admin" if user.role == "admin" else "ui.tablet"))
             _remember_login(resp, who)
             return resp
+    if error is None and urlparse(nxt).path == url_for("ui.kiosk") and not request.args.get("person"):
+        # a wall board opened without its screen token (issue 15 item 10): say what it needs, not a bare
+        # password form; a person may still log in by the small link
+        return render_template("auth/screen_token.html", person_login=url_for("ui.login", next=nxt, person=1))
     return render_template("auth/login.html", error=error, next=nxt), (401 if error else 200)
 
 
@@ -275,7 +279,7 @@ def _board_context() -> dict:
     can_events = auth.allowed(me.role, "events.read")
     recent = events.read_after(max(0, events.head_seq() - FEED_SIZE), FEED_SIZE) if can_events else []
     return {"can_events": can_events, "site": site_view(), "areas": _plan_areas(), "head": events.head_seq(), "points": _points(),
-            "feed": [(e, describe(e)) for e in reversed(recent)],
+            "feed": [(e, describe(e, n), n["actor"]) for e in reversed(recent) for n in [event_names(e)]],
             "js_i18n": js_texts(), "can_patrol": auth.allowed(me.role, "patrol.read"),
             "recent_taps": _recent_taps() if auth.allowed(me.role, "patrol.read") else [],
             "health": overall(current_app.extensions["appliance"]), **_camera_context()}
@@ -287,9 +291,10 @@ def _camera_context() -> dict:
 
     cams = current_app.config["APPLIANCE"].cameras
     if not cams:
-        return {"cameras": [], "violations": []}
+        return {"cameras": [], "violations": [], "camera_titles": {}}
     recent = Violation.select().where(Violation.state == "open").order_by(Violation.id.desc()).limit(4)
     return {"cameras": [{"name": c.name, "title": c.title or c.name} for c in cams],
+            "camera_titles": {c.name: c.title or c.name for c in cams},   # by its title, never "dock-cam-1"
             "violations": [violation_dict(v) for v in recent]}
 
 

@@ -8,8 +8,8 @@ from importlib import resources
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from appliance.core import auth, events
-from appliance.core.access import current, public, require
+from appliance.core import auth, events, names
+from appliance.core.access import current, lang, public, require
 from appliance.core.api import int_arg
 from appliance.core.domain import registered
 from appliance.core.errors import RateLimited
@@ -63,7 +63,8 @@ def list_events():
     after = int_arg("after", 0, 0, 2**62)
     limit = int_arg("limit", 100, 1, 1000)
     evs = events.read_after(after, limit)
-    return jsonify({"events": [e.as_dict() for e in evs], "head": events.head_seq()})
+    present = _presenter()
+    return jsonify({"events": [{**e.as_dict(), "names": present(e)} for e in evs], "head": events.head_seq()})
 
 
 def _last_event_id() -> int:
@@ -78,8 +79,42 @@ def _last_event_id() -> int:
     return max(0, v)
 
 
-def sse_frame(ev: events.Committed) -> str:
-    return f"id: {ev.seq}\ndata: {ev.json}\n\n"
+def sse_frame(ev: events.Committed, present=None) -> str:
+    """One event as an SSE frame; with `present` (see `_presenter`) its JSON carries `names`, the words that
+    replace its ids on a screen (issue 15: never "user:wangfang" or "device:reader:GATE")."""
+    if present is None:
+        return f"id: {ev.seq}\ndata: {ev.json}\n\n"
+    return f"id: {ev.seq}\ndata: {ev.json[:-1]},\"names\":{json.dumps(present(ev), ensure_ascii=False)}}}\n\n"
+
+
+_NAMES_CACHE: dict[tuple[str, str], dict] = {}
+_NAMES_LOCK = threading.Lock()
+_NAMES_MAX = 4096
+
+
+def _presenter():
+    """`event -> names` in the caller's language (`names.event_names`), built once per event and language
+    however many screens stream it; usable outside the request (the stream's generator)."""
+    translate = current_app.config.get("TRANSLATE")
+    viewer = lang()
+    cams = {c.name: (c.title or c.name) for c in getattr(current_app.config["APPLIANCE"], "cameras", None) or []}
+
+    def text(key: str, **values) -> str:
+        return translate(viewer, key, **values) if translate is not None else key
+
+    def present(ev: events.Committed) -> dict:
+        key = (ev.id, viewer)
+        with _NAMES_LOCK:
+            hit = _NAMES_CACHE.get(key)
+        if hit is None:
+            hit = names.event_names(ev.actor, ev.payload, text, viewer, cams)
+            with _NAMES_LOCK:
+                if len(_NAMES_CACHE) >= _NAMES_MAX:
+                    _NAMES_CACHE.clear()
+                _NAMES_CACHE[key] = hit
+        return hit
+
+    return present
 
 
 class StreamLimits:
@@ -141,6 +176,7 @@ def stream():
     cursor = _last_event_id()
     principal = current()
     limits = _limits()
+    present = _presenter()
     limits.acquire(principal.actor)
 
     def generate(cursor: int = cursor):
@@ -158,7 +194,7 @@ def stream():
                 batch = events.read_after(cursor, STREAM_BATCH)
             if bus is None or bus.stopping:
                 if batch:
-                    yield "".join(sse_frame(e) for e in batch)
+                    yield "".join(sse_frame(e, present) for e in batch)
                 return
             if time.monotonic() - checked >= HEARTBEAT_S:
                 if not _still_allowed(principal):
@@ -167,7 +203,7 @@ def stream():
             if not batch:
                 yield ": keep-alive\n\n"
                 continue
-            yield "".join(sse_frame(e) for e in batch)
+            yield "".join(sse_frame(e, present) for e in batch)
             cursor = batch[-1].seq
 
     resp = Response(generate(), mimetype="text/event-stream",

@@ -19,7 +19,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from appliance.core import access, auth, db, events, storage
+from appliance.core import access, auth, db, events, logs, storage
 from appliance.core.access import error_response, lang
 from appliance.core.domain import registered
 
@@ -78,6 +78,7 @@ def secret_key(data_dir: Path) -> bytes:
 def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     """Build the web app on the database named by `config` (migrating it if needed)."""
 
+    logs.set_timezone(config.site.timezone)   # log lines in plant time, labelled with its offset
     runtime = runtime or Runtime(config)
     if runtime.limiter is None:
         runtime.limiter = auth.LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)

@@ -73,7 +73,9 @@ def rules():
     rules = list(H.DispatchRule.select().order_by(H.DispatchRule.area_id.is_null(), H.DispatchRule.area_id,
                                                   H.DispatchRule.category))
     areas = {a.id: P.area_dict(a) for a in P.Area.select()}
-    users = [u.login for u in auth.User.select().where(auth.User.active & (auth.User.role != "kiosk"))
-             .order_by(auth.User.login)]
-    return render_template("hazards/rules.html", rules=rules, areas=areas, users=users, categories=H.CATEGORIES,
+    # the assignee by name (issue 15 item 9), never preselected
+    users = [(u.login, u.display_name or u.login) for u in auth.User.select()
+             .where(auth.User.active & (auth.User.role != "kiosk")).order_by(auth.User.login)]
+    names = {u.login: u.display_name or u.login for u in auth.User.select()}
+    return render_template("hazards/rules.html", rules=rules, areas=areas, users=users, names=names, categories=H.CATEGORIES,
                            can_edit=auth.allowed(current().role, "risks.write"))

@@ -117,6 +117,17 @@ def record(meta: dict, snapshot_jpeg: bytes, frame_jpeg: bytes, data_dir: Path) 
     return v
 
 
+def camera_title(name: str) -> str:
+    """A camera's title from the config (its name where it has none or outside a request)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        for c in current_app.config["APPLIANCE"].cameras or []:
+            if c.name == name:
+                return c.title or c.name
+    return name
+
+
 def get(violation_id: int) -> Violation:
     v = Violation.get_or_none(Violation.id == violation_id)
     if v is None:
@@ -146,7 +157,10 @@ def confirm(violation_id: int, data: ConfirmIn, principal, data_dir: Path):
         others = [o for o in (Violation.get_or_none(Violation.id == i) for i in data.group if i != v.id)
                   if o is not None and o.state == "open" and o.camera == v.camera and o.zone == v.zone]
         times = sorted([v.occurred_at, *(o.occurred_at for o in others)])
-        desc = f"未佩戴安全帽（视频识别：摄像头 {v.camera}，区域 {v.zone}，置信度 {v.score:.2f}"
+        # the camera by its title and the area by its name (issue 15 item 9: never "区域 dock")
+        area = Area.get_or_none(Area.id == area_id)
+        desc = (f"未佩戴安全帽（视频识别：摄像头「{camera_title(v.camera)}」，{area.name if area else ''}，"
+                f"置信度 {v.score:.2f}")
         desc += (f"；同一场景 {len(times)} 次" if others else "") + "）"
         if data.note:
             desc += f"：{data.note}"

@@ -21,7 +21,14 @@
     var t = document.createElement("time");
     t.textContent = Live.timeOf(ev.recorded_at, tz);
     var s = document.createElement("span");
-    s.textContent = Live.describe(ev);
+    var line = Live.describe(ev), actor = (ev.names && ev.names.actor) || "";
+    s.textContent = line + " ";
+    if (actor && line.indexOf(actor) < 0) {   // who did it, by name (the stream's names.actor), never an id
+      var who = document.createElement("em");
+      who.className = "who";
+      who.textContent = actor;
+      s.appendChild(who);
+    }
     li.appendChild(t); li.appendChild(s);
     feed.insertBefore(li, feed.firstChild);
     while (feed.children.length > MAX) feed.removeChild(feed.lastChild);
@@ -37,7 +44,7 @@
     fetch("/api/v1/health", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (h) {
       Object.keys(h.components || {}).forEach(function (name) {
         var c = h.components[name];
-        var li = list.querySelector('[data-component="' + name + '"]');
+        var li = list.querySelector('[data-component="' + name + '"]'), fresh = !li;
         if (!li) {
           li = document.createElement("li");
           li.dataset.component = name;
@@ -48,8 +55,10 @@
         li.className = "st-" + c.status;
         li.title = c.reason || "";
         var kind = name.split(":")[0], rest = name.slice(kind.length + 1);  // bus:, reader:, sync:, camera:<name>
-        li.querySelector("span").textContent = rest ? Live.text("component." + kind, { name: rest })
-                                                    : Live.text("component." + name);
+        if (fresh) {   // the page named the ones it knew (a camera by its title): keep those words
+          li.querySelector("span").textContent = rest ? Live.text("component." + kind, { name: rest })
+                                                      : Live.text("component." + name);
+        }
         li.querySelector("b").textContent = Live.text("status." + c.status);
       });
     }).catch(function () { /* the live-state badge already shows a lost connection */ });

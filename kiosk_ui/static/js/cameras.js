@@ -47,7 +47,7 @@
     var t = document.createElement("time");
     t.textContent = Live.timeOf(ev.occurred_at, tz);
     var s = document.createElement("span");
-    s.textContent = ev.payload.camera + " · " + Number(ev.payload.score).toFixed(2);
+    s.textContent = ((ev.names && ev.names.camera) || ev.payload.camera) + " · " + Number(ev.payload.score).toFixed(2);
     li.appendChild(im); li.appendChild(t); li.appendChild(s);
     list.insertBefore(li, list.firstChild);
     while (list.children.length > MAX) list.removeChild(list.lastChild);

@@ -21,7 +21,9 @@
   function connect(startSeq, onEvent) {
     var last = startSeq, source = null, retry = null;
     function open() {
-      source = new EventSource("/api/v1/stream?last_event_id=" + encodeURIComponent(last));
+      // the page's language: the names the stream sends with each event are in it
+      source = new EventSource("/api/v1/stream?last_event_id=" + encodeURIComponent(last) +
+                               "&lang=" + encodeURIComponent(document.documentElement.lang || "zh-CN"));
       source.onopen = function () { setState("connected"); };
       source.onmessage = function (m) {
         var ev;
@@ -58,7 +60,8 @@
   }
 
   function describe(ev) {
-    var key = "ev." + ev.type, values = Object.assign({}, ev.payload || {});
+    // ids in the payload (a login, a reader, a camera) give way to the names the stream sends with it
+    var key = "ev." + ev.type, values = Object.assign({}, ev.payload || {}, ev.names || {});
     if (typeof values.level === "number") values.level_name = text("alarm.level" + values.level);
     if (typeof values.result === "number") values.result_name = text("patrol.check" + values.result);
     if (typeof values.bucket === "string") values.bucket_name = text("patrol.b." + values.bucket);

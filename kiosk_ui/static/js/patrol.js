@@ -19,7 +19,7 @@
     body.textContent = "";
     if (!summary.routes.length) {
       var tr = document.createElement("tr"); tr.className = "empty";
-      var td = document.createElement("td"); td.colSpan = 5; td.textContent = Live.text("patrol.no_rounds");
+      var td = document.createElement("td"); td.colSpan = 5; td.textContent = Live.text("board.no_rounds");
       tr.appendChild(td); body.appendChild(tr);
       return;
     }
@@ -49,7 +49,7 @@
     var who = document.createElement("b");
     who.textContent = p.person || Live.text("patrol.unknown_person");
     var where = document.createElement("span");
-    where.textContent = (en ? (p.checkpoint_en || p.checkpoint) : p.checkpoint) || p.reader;
+    where.textContent = (en ? (p.checkpoint_en || p.checkpoint) : p.checkpoint) || (ev.names && ev.names.reader) || p.reader;
     var msg = document.createElement("em");
     msg.textContent = p.status === "ok" ? "" : (en ? p.message_en : p.message);   // the name and place say it
     li.appendChild(t); li.appendChild(who); li.appendChild(where); li.appendChild(msg);

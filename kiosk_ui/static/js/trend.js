@@ -1,11 +1,25 @@
 // Trend of a point (1 h raw readings, 24 h / 7 d minute aggregates) in an overlay, drawn by the vendored
-// ECharts. Click (or tap) any point on the floor plan; thresholds are drawn as lines.
+// ECharts. Click (or tap) any point on the floor plan; thresholds are drawn as lines. It opens on the last
+// 24 h; a new system with less than that shows what it has with a note saying how much (issue 15 item 10),
+// and before its first minute aggregate the last hour's readings.
 (function () {
   "use strict";
   var box = document.getElementById("trend");
   if (!box || !window.echarts) return;
   var chartEl = document.getElementById("trend-chart"), titleEl = document.getElementById("trend-title");
-  var chart = null, current = null, range = "1h";
+  var chart = null, current = null, range = "24h";
+  var noteEl = document.getElementById("trend-note");
+  var HOURS = { "1h": 1, "24h": 24, "7d": 168 };
+  var I18N = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}");
+  function text(key, values) {
+    var s = I18N[key] || key;
+    Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(String(values[k])); });
+    return s;
+  }
+  function note(msg) { noteEl.textContent = msg || ""; noteEl.hidden = !msg; }
+  function pressed() {
+    box.querySelectorAll("[data-range]").forEach(function (b) { b.setAttribute("aria-pressed", String(b.dataset.range === range)); });
+  }
   var lang = document.documentElement.lang;
   var tz = (document.querySelector("[data-tz]") || { dataset: {} }).dataset.tz;  // the plant's zone, not the browser's
   function hhmm(v) {
@@ -13,17 +27,30 @@
                                            minute: "2-digit", hour12: false }).format(new Date(v));
   }
 
-  function load() {
-    fetch("/api/v1/points/" + encodeURIComponent(current) + "/history?range=" + range, { credentials: "same-origin" })
+  function load(fallback) {
+    var want = fallback || range;
+    pressed();
+    fetch("/api/v1/points/" + encodeURIComponent(current) + "/history?range=" + want, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (j) {
+        if (j.range !== "1h" && !j.series.length) { load("1h"); return; }   // no minute aggregate yet
+        var span = j.series.length ? (Date.now() - j.series[0].at) / 3600000 : 0;
+        if (fallback) {
+          note(text("trend.none", { range: HOURS[range] }));
+        } else if (j.range !== "1h" && span < HOURS[j.range] * 0.95) {
+          note(text("trend.short", { range: HOURS[j.range], hours: span < 10 ? span.toFixed(1) : Math.floor(span) }));
+        } else {
+          note("");
+        }
         var p = j.point;
         titleEl.textContent = (lang === "en" ? p.name_en : p.name) + " · " + p.unit;
         chart = chart || echarts.init(chartEl, document.body.classList.contains("kiosk") ? "dark" : null);
         var series;
         if (j.range === "1h") {
-          series = [{ name: p.unit, type: "line", step: "end", showSymbol: false,
-                      data: j.series.map(function (s) { return [s.at, s.value]; }) }];
+          var data = j.series.map(function (s) { return [s.at, s.value]; });
+          // a reading holds until the next one (a deadband): draw the last one on to now, not a lone dot
+          if (data.length) data.push([Math.max(Date.now(), data[data.length - 1][0]), data[data.length - 1][1]]);
+          series = [{ name: p.unit, type: "line", step: "end", showSymbol: false, data: data }];
         } else {
           series = ["min", "avg", "max"].map(function (k) {
             return { name: k, type: "line", showSymbol: false, lineStyle: { width: k === "avg" ? 3 : 1 },
@@ -50,4 +77,5 @@
   });
   document.getElementById("trend-close").addEventListener("click", function () { box.hidden = true; current = null; });
   setInterval(function () { if (current && range === "1h") load(); }, 10000);
+  pressed();
 })();
