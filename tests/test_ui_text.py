@@ -161,3 +161,13 @@ def test_static_assets_are_cached_and_their_urls_change_with_a_restart(app, user
     assert css, html[:500]
     r = c.get(css.group(1))
     assert r.status_code == 200 and r.cache_control.max_age == 7 * 86_400
+
+
+def test_the_new_checkpoint_form_preselects_no_area(app, users):
+    """Issue 15 item 9: a checkpoint is placed in the area someone chose, never in the first one by default."""
+    html = As(app, "admin", users).get("/tablet/patrol").get_data(as_text=True)
+    select = re.search(r'<select name="area_id"[^>]*>(.*?)</select>', html, re.S)
+    assert select, "the new checkpoint form is on the page"
+    assert 'required' in select.group(0).split(">", 1)[0]
+    first = re.search(r"<option[^>]*>", select.group(1)).group(0)
+    assert 'value=""' in first and "selected" in first and "disabled" in first, first
