@@ -77,7 +77,8 @@ class Appliance:
         self.runtime.health_checks["scheduler"] = lambda: jobs.health(self.scheduler)
 
         self.server = create_server(app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
-                                    ident="safety-appliance", channel_timeout=60, cleanup_interval=10)
+                                    connection_limit=cfg.web.connection_limit, ident="safety-appliance",
+                                    channel_timeout=60, cleanup_interval=10)
         self._web_thread = self._spawn("web", self.server.run)
 
         if cfg.discovery.enabled:

@@ -71,6 +71,9 @@ class WebConfig(Section):
     port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
     # Each SSE client holds a waitress thread: size for kiosks + tablets + headroom.
     threads: int = Field(96, ge=4, le=512)
+    # open connections waitress accepts before new ones wait (its default, 100, is full with 50 screens each
+    # holding a live stream and a keep-alive connection: bench/load.py found tablet pages waiting 15-26 s)
+    connection_limit: int = Field(512, ge=16, le=4096)
     max_body_mb: float = Field(16, gt=0, le=256)
     session_hours: int = Field(12, ge=1, le=24 * 30)
     # live streams one kiosk token or user may hold at once (one token per screen is the norm)
