@@ -2,6 +2,9 @@
 or at a patrol checkpoint whose checklist item carries the measure."""
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from appliance.core import events
@@ -30,8 +33,16 @@ def register(app, users, as_role):
     return {"area": area, "daily": daily.id, "hourly": hourly.id, "as": as_role}
 
 
+def _tomorrow_at_noon() -> int:
+    """12:05 tomorrow in the plant's time zone: the hour after it ends inside the same day, whatever the hour
+    the test runs at (run at 23:xx, the hour's end is also the day's end and both measures go missed)."""
+    zone = ZoneInfo(CT.site_timezone())
+    day = datetime.fromtimestamp(events.now_ms() / 1000, zone).date() + timedelta(days=1)
+    return int(datetime.combine(day, time(12, 5), zone).timestamp() * 1000)
+
+
 def test_tasks_open_once_per_period_and_go_missed(register):
-    now = events.now_ms()
+    now = _tomorrow_at_noon()
     assert CT.tick(now)["opened"] == 2                   # the measure without a cycle has no tasks
     assert CT.tick(now)["opened"] == 0
     t = CT.ControlTask.get(CT.ControlTask.measure_id == register["hourly"])
