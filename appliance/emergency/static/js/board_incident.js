@@ -33,14 +33,21 @@
     }
   }
 
-  var pending = null;
+  // One fetch at a time; an event that arrives during it asks for one more afterwards (its change may have
+  // been committed after the first answer was read), and a failed fetch is tried again in a few seconds.
+  var pending = null, again = false, retry = null;
   function refresh() {
-    if (pending) return;
+    if (pending) { again = true; return; }
+    clearTimeout(retry);
     pending = fetch(box.dataset.url, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
-      .then(function (html) { if (html !== null) { box.innerHTML = html; drawPlan(); } })
-      .catch(function () { /* the live-state badge shows a lost connection */ })
-      .then(function () { pending = null; });
+      .catch(function () { return null; })   // the live-state badge shows a lost connection
+      .then(function (html) {
+        pending = null;
+        if (html === null) { retry = setTimeout(refresh, 3000); return; }
+        box.innerHTML = html; drawPlan();
+        if (again) { again = false; refresh(); }
+      });
   }
 
   document.addEventListener("live-event", function (e) {
