@@ -18,7 +18,7 @@ from waitress.server import create_server
 
 from appliance import __version__, domains
 from appliance.config import Config
-from appliance.core import events, jobs, notify, storage
+from appliance.core import events, jobs, memory, notify, storage
 from appliance.core.discovery import Advertiser
 from appliance.core.health import overall
 from appliance.core.people import Site, set_site
@@ -56,6 +56,7 @@ class Appliance:
         cfg = self.config
         t0 = time.monotonic()
         log.info("appliance starting", extra={"appliance_id": cfg.site.appliance_id})
+        memory.limit_malloc_arenas()   # before the bus, drivers and waitress start their threads
         enabled = domains.load()
         app = domains.create_app(cfg, self.runtime)
         storage.make_reserve(cfg.storage.data_dir, cfg.storage.reserve_mb)  # room for safety records when full

@@ -128,3 +128,33 @@ def test_export_csv_and_json_without_secrets(app, config, users):
     with pytest.raises(DatabaseError, match="no such table: nope") as e:
         db.export_table(config.storage.db_path, "nope", "csv", io.StringIO())
     assert "people" in e.value.en  # lists what is available
+
+
+def test_release_connection_closes_only_outside_a_transaction(tmp_path):
+    """A web request or a live stream gives its thread's SQLite connection back when done (issue 14: ~100
+    waitress threads each held one, with its page and statement caches), but never in a transaction."""
+    db.open_database(tmp_path / "r.db")
+    db.database.connect(reuse_if_open=True)
+    with db.database.atomic():
+        db.release_connection()
+        assert not db.database.is_closed()             # inside a transaction: kept
+    db.release_connection()
+    assert db.database.is_closed()
+    assert db.database.execute_sql("SELECT 1").fetchone() == (1,)   # the next use reconnects
+    db.release_connection()
+    db.release_connection()                             # closed already: nothing to do
+    assert db.database.is_closed()
+
+
+def test_a_request_leaves_no_connection_on_its_thread(app, client):
+    """Flask's test client runs the request on this thread: afterwards the thread holds no connection."""
+    db.database.connect(reuse_if_open=True)
+    assert client.get("/api/v1/health").status_code in (200, 503)
+    assert db.database.is_closed()
+
+
+def test_malloc_arenas_are_limited_on_glibc():
+    import platform
+
+    from appliance.core import memory
+    assert memory.limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")

@@ -8,7 +8,7 @@ from importlib import resources
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from appliance.core import auth, events, names
+from appliance.core import auth, db, events, names
 from appliance.core.access import current, lang, public, require
 from appliance.core.api import int_arg
 from appliance.core.domain import registered
@@ -183,6 +183,7 @@ def stream():
         yield "retry: 2000\n\n"
         checked = time.monotonic()
         head = events.head_seq()
+        db.release_connection()   # the stream's thread holds no SQLite connection between heartbeats
         if cursor > head:
             # The client saw events this log no longer has (a restored backup): tell it to reload its
             # page rather than silently skip what comes next.
@@ -192,12 +193,15 @@ def stream():
             batch = bus.wait_after(cursor, HEARTBEAT_S) if bus is not None else None
             if batch is None:  # older than memory holds (or no bus): read the log itself
                 batch = events.read_after(cursor, STREAM_BATCH)
+                db.release_connection()
             if bus is None or bus.stopping:
                 if batch:
                     yield "".join(sse_frame(e, present) for e in batch)
                 return
             if time.monotonic() - checked >= HEARTBEAT_S:
-                if not _still_allowed(principal):
+                allowed = _still_allowed(principal)
+                db.release_connection()
+                if not allowed:
                     return
                 checked = time.monotonic()
             if not batch:

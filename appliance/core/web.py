@@ -116,6 +116,10 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
         access.load_principal()
         access.check_csrf()
 
+    @app.teardown_request
+    def _release_db(_exc: BaseException | None) -> None:
+        db.release_connection()   # one connection per request in flight, not one per waitress thread
+
     @app.errorhandler(ApplianceError)
     def _appliance_error(exc: ApplianceError):
         if not request.path.startswith("/api/") and exc.http_status in (401, 403, 404):

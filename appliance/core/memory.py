@@ -1,0 +1,34 @@
+"""The process's memory allocator settings, applied once at start before the threads exist.
+
+glibc gives threads their own malloc arenas (up to 8 per core); each keeps what its thread freed, so a web
+server of ~100 threads holds the peak of every thread at once. Measured on the load bench's database
+(1 M events, 100 k hazards) with 30 concurrent clients: 221 MB with glibc's default, 158 MB with two arenas,
+at the same request times (issue 14). MALLOC_ARENA_MAX in the environment does the same, but only if it is
+set before the interpreter starts; mallopt() works from here for every thread created afterwards.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import platform
+
+log = logging.getLogger(__name__)
+
+M_ARENA_MAX = -8   # glibc's malloc.h
+ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas; False (and nothing changed) on a C library that is not glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError) as exc:
+        log.warning("malloc arenas not limited", extra={"error": str(exc)})
+        return False
+    if not ok:
+        log.warning("malloc arenas not limited", extra={"error": "mallopt refused"})
+    return ok
