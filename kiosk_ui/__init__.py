@@ -27,9 +27,13 @@ LANGS = ("zh-CN", "en")
 
 def catalog(lang: str) -> dict[str, str]:
     """The text catalogue of `lang` (zh-CN or en): the shell's texts and every registered domain's."""
-    sources = (("kiosk_ui", str(HERE / "i18n")),) + tuple(
-        (d.name, str(d.i18n)) for d in registered() if d.i18n is not None)
-    return _merged(lang, sources)
+    return _merged(lang, _sources(tuple((d.name, d.i18n) for d in registered())))
+
+
+@cache
+def _sources(domains: tuple) -> tuple[tuple[str, str], ...]:
+    # a page asks for its catalogue once per text: the paths are worked out once per set of domains
+    return (("kiosk_ui", str(HERE / "i18n")),) + tuple((name, str(i18n)) for name, i18n in domains if i18n is not None)
 
 
 @cache

@@ -69,12 +69,42 @@ def clock_verdict(now_ms: int, last_recorded_ms: int | None) -> dict:
     return {"status": "ok"}
 
 
+class _NewestRecorded:
+    """max(recorded_at) over the event log, kept up to date from the events after the last one seen: the
+    whole scan took 52 ms at 1 M events on every health check, and the board page asks for one (issue 14).
+    The max, not the last event's time: after the clock went back, the newest events are the wrong ones.
+    Worked out afresh when the log is another one (a restore, another database): the event at the
+    remembered seq no longer has the remembered hash."""
+
+    def __init__(self) -> None:
+        # ((database, seq, hash), max recorded_at up to that seq), replaced as one value: request threads
+        # call this at once
+        self.state: tuple[tuple[str, int, str], int] | None = None
+
+    def __call__(self) -> int | None:
+        conn = db.database
+        state, start, best = self.state, 0, None
+        if state is not None and state[0][0] == conn.database:
+            row = conn.execute_sql("SELECT hash FROM events WHERE seq = ?", (state[0][1],)).fetchone()
+            if row is not None and row[0] == state[0][2]:
+                start, best = state[0][1], state[1]
+        top, newest = conn.execute_sql("SELECT max(seq), max(recorded_at) FROM events WHERE seq > ?", (start,)).fetchone()
+        if top is not None:
+            best = newest if best is None else max(best, newest)
+            (h,) = conn.execute_sql("SELECT hash FROM events WHERE seq = ?", (top,)).fetchone()
+            self.state = ((conn.database, top, h), best)
+        return best
+
+
+newest_recorded = _NewestRecorded()
+
+
 def clock_check(config) -> dict:
     try:
-        row = db.database.execute_sql("SELECT max(recorded_at) FROM events").fetchone()
+        newest = newest_recorded()
     except Exception as exc:
         return {"status": "fault", "reason": str(exc)}
-    return {**clock_verdict(events.now_ms(), row[0] if row else None), "now": events.now_ms()}
+    return {**clock_verdict(events.now_ms(), newest), "now": events.now_ms()}
 
 
 def bus_check(runtime) -> dict:

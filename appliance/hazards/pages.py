@@ -11,6 +11,7 @@ from appliance.core.pages import PageBlueprint
 
 bp = PageBlueprint("hazards_pages", __name__, template_folder="templates", static_folder="static",
                    static_url_path="/static/hazards")
+PAGE = 100   # hazards on the tablet's loop page
 
 
 @bp.get("/tablet/hazards")
@@ -20,8 +21,12 @@ def tablet():
 
     me = current()
     role = me.role
-    hazards = [H.hazard_dict(h) for h in H.Hazard.select().order_by(
-        (H.Hazard.state == "closed").asc(), H.Hazard.id.desc()).limit(100)]
+    # open ones first, newest first, then the latest closed to fill the page: two indexed queries (one
+    # ORDER BY over the state expression sorted every hazard ever reported: 124 ms at 100 k, issue 14)
+    shown = list(H.Hazard.select().where(H.Hazard.state != "closed").order_by(H.Hazard.id.desc()).limit(PAGE))
+    if len(shown) < PAGE:
+        shown += H.Hazard.select().where(H.Hazard.state == "closed").order_by(H.Hazard.id.desc()).limit(PAGE - len(shown))
+    hazards = [H.hazard_dict(h) for h in shown]
     areas = {a.id: a for a in P.Area.select()}
     active = list(auth.User.select().where(auth.User.active & (auth.User.role != "kiosk")).order_by(auth.User.login))
     # the assignee is chosen by name, never preselected (issue 15: it used to default to "admin")
