@@ -25,7 +25,8 @@ def tablet():
     # ORDER BY over the state expression sorted every hazard ever reported: 124 ms at 100 k, issue 14)
     shown = list(H.Hazard.select().where(H.Hazard.state != "closed").order_by(H.Hazard.id.desc()).limit(PAGE))
     if len(shown) < PAGE:
-        shown += H.Hazard.select().where(H.Hazard.state == "closed").order_by(H.Hazard.id.desc()).limit(PAGE - len(shown))
+        shown.extend(H.Hazard.select().where(H.Hazard.state == "closed").order_by(H.Hazard.id.desc())
+                     .limit(PAGE - len(shown)))
     hazards = [H.hazard_dict(h) for h in shown]
     areas = {a.id: a for a in P.Area.select()}
     active = list(auth.User.select().where(auth.User.active & (auth.User.role != "kiosk")).order_by(auth.User.login))
