@@ -2,6 +2,8 @@
 reject; the photos they carry."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from appliance.core import photos
@@ -45,7 +47,9 @@ def list_hazards():
     state = request.args.get("state")
     if state:
         q = q.where(H.Hazard.state == state)
-    return jsonify({"hazards": [H.hazard_dict(h) for h in q.limit(500)]})
+    # rows as plain namespaces: a peewee model instance costs ~35 descriptor sets per hazard, half of this
+    # endpoint's time for the wall board's 500 (issue 14)
+    return jsonify({"hazards": [H.hazard_dict(SimpleNamespace(**r)) for r in q.limit(500).dicts()]})
 
 
 @api_bp.get("/hazards/rules")

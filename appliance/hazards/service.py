@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 from typing import Literal
 
 import peewee
@@ -139,7 +140,8 @@ def _json(text: str | None):
     return json.loads(text) if text else None
 
 
-def hazard_dict(h: Hazard) -> dict:
+def hazard_dict(h: Hazard | SimpleNamespace) -> dict:
+    """A hazard as the API gives it, from its model or from its row as a namespace (lists)."""
     plan = _json(h.plan)
     evaluation = _json(h.evaluation)
     major = {}
