@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from flask import has_request_context, request
+
 from appliance.core import auth
 from appliance.core import people as P
 
@@ -24,8 +26,17 @@ def user_names(logins: Iterable[str]) -> dict[str, str]:
     wanted = {x for x in logins if x}
     if not wanted:
         return {}
-    rows = auth.User.select(auth.User.login, auth.User.display_name).where(auth.User.login.in_(list(wanted)))
-    return {u.login: u.display_name or u.login for u in rows}
+    # remembered for the rest of a web request: a board page names ~25 events' people (issue 14)
+    known: dict[str, str | None] = {}
+    if has_request_context():
+        req = request._get_current_object()   # type: ignore[attr-defined]  # werkzeug's LocalProxy
+        known = req.__dict__.setdefault("_user_names", known)
+    missing = [x for x in wanted if x not in known]
+    if missing:
+        rows = auth.User.select(auth.User.login, auth.User.display_name).where(auth.User.login.in_(missing))
+        found = {u.login: u.display_name or u.login for u in rows}
+        known.update({x: found.get(x) for x in missing})
+    return {x: name for x in wanted if (name := known.get(x)) is not None}
 
 
 def actor_key(actor: str | None) -> tuple[str, dict[str, str]]:
