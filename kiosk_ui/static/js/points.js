@@ -149,7 +149,20 @@
     });
   }
 
-  function refresh() { refreshPoints().then(refreshAlarms).catch(function () {}); }
+  // At most one refresh in flight per list; what asks during it gets one more afterwards. A leak is a
+  // burst of events and 50 screens each fetching both lists per event made a herd (issue 14).
+  function coalesced(work) {
+    var busy = false, again = false;
+    return function run() {
+      if (busy) { again = true; return; }
+      busy = true;
+      work().catch(function () {}).then(function () {
+        busy = false;
+        if (again) { again = false; run(); }
+      });
+    };
+  }
+  var refresh = coalesced(function () { return refreshPoints().then(refreshAlarms); });
 
   // Three signals a control room tells apart by ear (GB 16808-2008 §4.3: alarm and fault signals
   // distinct): level 2 a fast high siren, continuous; level 1 a slower two-tone every 2 s; a fault one
@@ -178,8 +191,8 @@
   }
 
   // The four-colour risk map changes when the register does.
-  function refreshRisk() {
-    getJSON("/api/v1/risk/map").then(function (j) {
+  var refreshRisk = coalesced(function () {
+    return getJSON("/api/v1/risk/map").then(function (j) {
       j.areas.forEach(function (a) {
         var g = document.querySelector('[data-area-id="' + a.area_id + '"]');
         if (!g) return;
@@ -190,8 +203,8 @@
           badge.querySelector("text").textContent = "⚠" + a.open_hazards;
         }
       });
-    }).catch(function () {});
-  }
+    });
+  });
 
   document.addEventListener("live-event", function (e) {
     var t = e.detail.type;
