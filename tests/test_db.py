@@ -158,3 +158,34 @@ def test_malloc_arenas_are_limited_on_glibc():
 
     from appliance.core import memory
     assert memory.limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_bulk_writers_wait_while_a_safety_write_is_on():
+    """The priority lane: a bulk write (an import, a cleanup chunk) does not start while a safety writer
+    (the gas sensors' poll) writes or waits to; it starts as soon as that one is done, and a safety writer
+    that never stops delays it only up to its bound."""
+    gate = db.WriteGate()
+    order: list[str] = []
+    inside, done = threading.Event(), threading.Event()
+
+    def safety():
+        with gate.safety():
+            inside.set()
+            done.wait(5)
+            order.append("safety")
+
+    t = threading.Thread(target=safety)
+    t.start()
+    inside.wait(5)
+    b = threading.Thread(target=lambda: (gate.bulk().__enter__(), order.append("bulk")))
+    b.start()
+    b.join(0.3)
+    assert order == [] and b.is_alive()                   # held back while the alarm write is on
+    done.set()
+    t.join(5)
+    b.join(5)
+    assert order == ["safety", "bulk"] and gate.safety_writers == 0
+    with gate.safety():                                   # bounded: maintenance is never starved for ever
+        with gate.bulk(max_wait_s=0.05):
+            order.append("bulk after its bound")
+    assert order[-1] == "bulk after its bound"

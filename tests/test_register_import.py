@@ -3,6 +3,7 @@ the API and the CLI: dry run, all-or-nothing, idempotent re-import, hostile file
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import openpyxl
@@ -262,3 +263,42 @@ def test_a_title_row_above_the_headers_is_skipped(officer):
     assert rep["header_row"] == 3 and [(e["row"], e["column"]) for e in rep["errors"]] == [(8, "l")], rep
     bare = upload(officer, xlsx([]), dry=True).get_json()
     assert bare["header_row"] == 1 and bare["errors"][0]["row"] == 2 and "no data rows" in bare["errors"][0]["en"]
+
+
+def test_a_dry_run_takes_no_write_lock(officer, config):
+    """Issue 14: reading and checking a file happened inside the write transaction (900 ms for 5 000 rows of
+    XLSX), and a dry run took the lock too, so a gas alarm's write waited behind it. Now another writer
+    holding the lock does not stop a dry run, and a real import waits for it only as long as it holds it."""
+    from appliance.core import db
+
+    other = db.connect_raw(config.storage.db_path, busy_timeout_ms=10_000)
+    other.execute("BEGIN IMMEDIATE")                      # someone else is writing
+    try:
+        r = upload(officer, xlsx(GOOD_ROWS), dry=True)
+        assert r.status_code == 200 and r.get_json()["summary"]["measures"]["created"] == 4, r.get_json()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert counts() == (0, 0, 0, 0)
+    assert upload(officer, xlsx(GOOD_ROWS), dry=False).status_code == 201 and counts() == (2, 3, 3, 4)
+
+
+def test_an_area_retired_between_the_check_and_the_write_is_checked_again(officer, monkeypatch):
+    """The file is checked against the areas before the write transaction; if they changed by then, the
+    file is checked again inside it and refused as a whole when a row's area is gone."""
+    from appliance.core.people import Area
+    from appliance.risk import importer as RI
+
+    real = RI._active_areas
+    calls = []
+
+    def areas_then_warehouse_retired():
+        calls.append(1)
+        if len(calls) == 2:                              # the check inside the transaction
+            Area.update(active=False).where(Area.code == "WH").execute()
+        return real()
+
+    monkeypatch.setattr(RI, "_active_areas", areas_then_warehouse_retired)
+    r = upload(officer, xlsx(GOOD_ROWS), dry=False)
+    assert r.status_code == 422 and "WH" in json.dumps(r.get_json(), ensure_ascii=False), r.get_json()
+    assert counts() == (0, 0, 0, 0)

@@ -13,8 +13,10 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import IO
@@ -58,6 +60,42 @@ def open_database(path: str | Path, busy_timeout_ms: int = 5000) -> peewee.Sqlit
         database.close()
     database.init(str(path), pragmas=pragmas(busy_timeout_ms), timeout=busy_timeout_ms / 1000)  # type: ignore[arg-type]  # stubs say int; sqlite3 takes float seconds
     return database
+
+
+class WriteGate:
+    """Safety writes first (issue 14): SQLite has one writer at a time, so a gas alarm's write queues behind
+    whatever transaction holds the lock. Bulk writers (a register import, the telemetry cleanup's chunks)
+    enter through `bulk()`, which waits while a safety writer (`safety()`: the sensors' poll) is writing or
+    waiting to, so the alarm path waits for at most the one bulk transaction already running."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._safety = 0
+
+    @contextmanager
+    def safety(self) -> Iterator[None]:
+        with self._cond:
+            self._safety += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._safety -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def bulk(self, max_wait_s: float = 30.0) -> Iterator[None]:
+        # bounded: a sensor loop that writes without pause must not starve maintenance for ever
+        with self._cond:
+            self._cond.wait_for(lambda: self._safety == 0, timeout=max_wait_s)
+        yield
+
+    @property
+    def safety_writers(self) -> int:
+        return self._safety
+
+
+write_gate = WriteGate()
 
 
 def release_connection() -> None:

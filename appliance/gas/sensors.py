@@ -22,7 +22,7 @@ from appliance.gas.config import PointConfig
 
 if TYPE_CHECKING:
     from appliance.config import Config
-from appliance.core.db import BaseModel, database
+from appliance.core.db import BaseModel, database, write_gate
 from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from appliance.gas.gases import GASES
 
@@ -241,7 +241,7 @@ class Sensors:
         points = [r[0] for r in database.execute_sql(f"SELECT DISTINCT point FROM {table}").fetchall()]
         for point in points:
             while True:
-                with database.atomic():
+                with write_gate.bulk(), database.atomic():   # an alarm write waiting goes first
                     # by (point, time), the key both tables are indexed on (reading_minutes has no rowid); rows
                     # sharing a time are all old, so a chunk may delete a few more than PRUNE_CHUNK
                     n = database.execute_sql(
@@ -421,8 +421,9 @@ class Sensors:
                 log.exception("could not store alarm transitions even with the reserve released")
 
     def _write_once(self, work, rows, minutes) -> None:
-        """One transaction: the transitions as events and alarm rows, then the telemetry."""
-        with events.recording("system:sensors") as rec:
+        """One transaction: the transitions as events and alarm rows, then the telemetry; bulk writers wait
+        while it waits for the lock (`db.WriteGate`)."""
+        with write_gate.safety(), events.recording("system:sensors") as rec:
             for p, old, new, transitions, r in work:
                 for t in transitions:
                     self._apply(rec, p, old, new, t, r.at_ms if r else events.now_ms())

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, cast
 
-from appliance.core import events, spreadsheet
+from appliance.core import db, events, spreadsheet
 from appliance.core.db import database
 from appliance.core.errors import ValidationFailed
 from appliance.core.people import Area
@@ -134,24 +134,43 @@ def import_register(data: bytes, *, actor: str, dry_run: bool, filename: str = "
     """Check the file and report (dry run), or apply it all at once. With bad rows a dry run reports them
     (`ok` false) and a real import raises RegisterRowsInvalid listing them, having written nothing."""
     digest = hashlib.sha256(data).hexdigest()
-    with events.recording(actor) as rec:
-        areas = {a.code: a.id for a in Area.select(Area.code, Area.id).where(Area.active)}
-        tree, errors, n, header_row = parse(data, set(areas))
-        report: dict[str, Any] = {"dry_run": dry_run, "ok": not errors, "rows": n, "header_row": header_row, "sha256": digest,
-                  "errors": [e.as_dict() for e in errors]}
-        if errors:
-            if dry_run:
-                return report
-            raise RegisterRowsInvalid(
-                f"登记表有 {len(errors)} 处错误，未导入任何内容（第一处：第 {errors[0].row} 行 {errors[0].zh}）",
-                f"the register has {len(errors)} errors; nothing was imported (first: row {errors[0].row}: {errors[0].en})",
-                details=report["errors"])
-        report["summary"] = _apply(tree, areas, None if dry_run else rec)
-        if not dry_run and any(c["created"] or c["updated"] for c in report["summary"].values()):
+    # Reading and checking the file (900 ms for 5 000 rows of XLSX) happen before the write transaction,
+    # and a dry run takes none: the gas alarms' writes wait for the one writer SQLite allows (issue 14).
+    areas = _active_areas()
+    tree, errors, n, header_row = parse(data, set(areas))
+    report: dict[str, Any] = {"dry_run": dry_run, "ok": not errors, "rows": n, "header_row": header_row, "sha256": digest,
+                              "errors": [e.as_dict() for e in errors]}
+    if errors:
+        if dry_run:
+            return report
+        raise _invalid(errors)
+    if dry_run:
+        with database.atomic("DEFERRED"):   # one consistent snapshot to compare with, and no write lock
+            report["summary"] = _apply(tree, areas, None)
+        return report
+    with db.write_gate.bulk(), events.recording(actor) as rec:
+        if _active_areas() != areas:   # an area was added or retired meanwhile: check the file against it again
+            areas = _active_areas()
+            tree, errors, n, header_row = parse(data, set(areas))
+            if errors:
+                raise _invalid(errors)
+        report["summary"] = _apply(tree, areas, rec)
+        if any(c["created"] or c["updated"] for c in report["summary"].values()):
             rec.emit("risk.register_imported", entity=("risk_register", digest[:16]),
                      payload={"file": filename[:200], "sha256": digest, "rows": n,
                               **{f"{k}_{a}": report["summary"][k][a] for k in KINDS for a in ("created", "updated")}})
     return report
+
+
+def _invalid(errors: list) -> RegisterRowsInvalid:
+    return RegisterRowsInvalid(
+        f"登记表有 {len(errors)} 处错误，未导入任何内容（第一处：第 {errors[0].row} 行 {errors[0].zh}）",
+        f"the register has {len(errors)} errors; nothing was imported (first: row {errors[0].row}: {errors[0].en})",
+        details=[e.as_dict() for e in errors])
+
+
+def _active_areas() -> dict[str, int]:
+    return {a.code: a.id for a in Area.select(Area.code, Area.id).where(Area.active)}
 
 
 def template_rows(lang: str = "zh-CN") -> list[list]:
