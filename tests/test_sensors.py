@@ -266,3 +266,36 @@ def test_retention_prunes_in_short_chunks_and_keeps_the_recent(app, config):
     left = database.execute_sql("SELECT point, count(*) FROM readings GROUP BY point ORDER BY point").fetchall()
     assert left == [("A", 500), ("B", 500)]
     assert database.execute_sql("SELECT count(*) FROM reading_minutes").fetchone()[0] == 0
+
+
+def test_an_alarm_refused_by_a_locked_database_is_written_with_the_next_batch(tmp_path):
+    """Issue 14: a long write elsewhere (a 5 000-row import under web load) held SQLite's lock past
+    busy_timeout, and the sensors dropped the alarm's record and event ("could not store sensor data").
+    Now what a locked database refused is kept and written first with the next write, at its own time."""
+    from appliance.core import db
+    from appliance.gas.sensors import Alarm, Sensors
+    from drivers.base import Reading
+
+    one = POINTS.split("[[points]]")[1]
+    cfg = load_config(write_config(tmp_path / "d", extra="[[points]]" + one))
+    db.migrate(cfg.storage.db_path, cfg.storage.backup_dir)
+    db.open_database(cfg.storage.db_path, busy_timeout_ms=150)
+    s = Sensors(cfg)
+    t0 = events.now_ms()
+    other = db.connect_raw(cfg.storage.db_path)
+    other.execute("BEGIN IMMEDIATE")                          # the long writer
+    try:
+        s.ingest([Reading("GT-101", 60.0, t0)])               # level 2 at once (delay_on_s = 0)
+        assert s._unwritten is not None
+        assert s.points["GT-101"].state.shown == 2            # the board shows it meanwhile
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    s.ingest([Reading("GT-101", 61.0, t0 + 1000)])            # the next poll writes both
+    assert s._unwritten is None
+    [a] = list(Alarm.select())
+    assert a.level == 2 and a.raised_at == t0 and a.kind == "gas"
+    raised = [e for e in events.read_after(0, 100) if e.type == "alarm.raised"]
+    assert raised and raised[0].occurred_at == t0
+    n = db.database.execute_sql("SELECT count(*) FROM readings WHERE point = 'GT-101'").fetchone()[0]
+    assert n >= 1

@@ -90,6 +90,12 @@ class _Minute:
     n: int
 
 
+def _locked(exc: BaseException) -> bool:
+    """SQLite's SQLITE_BUSY: another connection held the write lock past busy_timeout."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 @dataclass
 class Point:
     cfg: PointConfig
@@ -135,6 +141,7 @@ class Sensors:
         self.points: dict[str, Point] = {p.id: Point(p, alarm_config(p)) for p in config.points}
         self._lock = threading.RLock()
         self._pending_minutes: list[tuple[str, _Minute]] = []  # minutes that ended during ingest
+        self._unwritten: tuple[list, list, list] | None = None   # refused by a locked database: written next
         self._restore()
 
     def _restore(self) -> None:
@@ -192,7 +199,7 @@ class Sensors:
                     p.peak = None
             rows = self._telemetry(work)
             minutes = self._finished_minutes()
-            if any(tr for _, _, _, tr, _ in work) or rows or minutes:
+            if any(tr for _, _, _, tr, _ in work) or rows or minutes or self._unwritten is not None:
                 self._write(work, rows, minutes)
 
     def tick(self, now: int | None = None) -> None:
@@ -206,7 +213,7 @@ class Sensors:
                     work.append((p, p.state, new, tr, None))
                 p.state = new
             minutes = self._finished_minutes(now)
-            if work or minutes:
+            if work or minutes or self._unwritten is not None:   # what a locked database refused, at the latest now
                 self._write(work, [], minutes)
 
     def escalate(self, after_min: float, now: int | None = None) -> int:
@@ -403,22 +410,41 @@ class Sensors:
                     p.minute = None
         return done
 
+    UNWRITTEN_ROWS = 20_000   # telemetry rows kept for the next write while the database is locked
+
     def _write(self, work, rows, minutes) -> None:
+        if self._unwritten is not None:   # what the last write could not store goes first, in order
+            w0, r0, m0 = self._unwritten
+            work, rows, minutes = w0 + work, r0 + rows, m0 + minutes
+            self._unwritten = None
         try:
             self._write_once(work, rows, minutes)
-        except peewee.PeeweeException as exc:
-            if not (storage.is_disk_full(exc) and any(tr for _, _, _, tr, _ in work)):
-                # The alarm states in memory are still right and the board shows them; the lost rows are
-                # the price of a failing disk, which the disk component reports. Never stop the poll loop.
-                log.exception("could not store sensor data")
+        except peewee.OperationalError as exc:
+            if not _locked(exc):
+                self._write_failed(exc, work)
                 return
-            # a full disk and alarm transitions to record: they are safety records — release the reserve
-            # and store them (without the telemetry, which can wait)
-            storage.note_full(exc)
-            try:
-                storage.safety_write(lambda: self._write_once(work, [], []))
-            except peewee.PeeweeException:
-                log.exception("could not store alarm transitions even with the reserve released")
+            # Another writer held the lock past busy_timeout (issue 14: a long import under web load). The
+            # alarm states in memory are right and the board shows them; their records and events are
+            # kept and written with the next batch, within a second: never dropped.
+            self._unwritten = (work, rows[-self.UNWRITTEN_ROWS:], minutes)
+            log.warning("database locked: sensor data kept for the next write",
+                        extra={"transitions": sum(len(tr) for _, _, _, tr, _ in work), "rows": len(rows)})
+        except peewee.PeeweeException as exc:
+            self._write_failed(exc, work)
+
+    def _write_failed(self, exc: peewee.PeeweeException, work) -> None:
+        if not (storage.is_disk_full(exc) and any(tr for _, _, _, tr, _ in work)):
+            # The alarm states in memory are still right and the board shows them; the lost rows are
+            # the price of a failing disk, which the disk component reports. Never stop the poll loop.
+            log.exception("could not store sensor data")
+            return
+        # a full disk and alarm transitions to record: they are safety records — release the reserve
+        # and store them (without the telemetry, which can wait)
+        storage.note_full(exc)
+        try:
+            storage.safety_write(lambda: self._write_once(work, [], []))
+        except peewee.PeeweeException:
+            log.exception("could not store alarm transitions even with the reserve released")
 
     def _write_once(self, work, rows, minutes) -> None:
         """One transaction: the transitions as events and alarm rows, then the telemetry; bulk writers wait
