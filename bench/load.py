@@ -12,6 +12,10 @@ Phases, one run:
            --think s (uniform ±50 %) for --seconds, while --streams SSE clients hold /api/v1/stream open and
            a leak cycle runs every few seconds: write 60 %LEL to a point's register → `alarm.raised` on a
            stream, write 0 → `alarm.cleared`; the main process's RSS is sampled every second
+  maint    the same load goes on for --maint-seconds while maintenance runs back to back: a risk register
+           import of --import-measures control measures through the API (a new department each time, so
+           every unit is rewritten), and the nightly backup (`safety-appliance backup`, SQLite's online
+           backup of the whole file); the alarm cycles of this phase are reported apart
 
 The mix (what wall boards and tablets do): the board page, live points, alarms, the hazard board,
 the risk map, the event feed, a tablet page with a logged-in session, /api/v1/me. Figures: p50/p99 per
@@ -21,12 +25,13 @@ Targets (issue 14): pages/API p99 ≤ 200 ms under load; alarm p99 ≤ interval 
 150 MB under load. Printed with the ratio to the target (≤ 1.0 meets it) and to the idle baseline.
 
     python bench/load.py [--events 1000000] [--hazards 100000] [--days 30] [--clients 50] [--streams 50]
-                         [--seconds 60] [--think 1.0] [--interval 1.0]
+                         [--seconds 60] [--maint-seconds 30] [--think 1.0] [--interval 1.0]
 """
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +42,7 @@ from pathlib import Path
 
 import alarm_latency as AL
 import hazard_board as HB
+import register_import as RIB
 import requests
 from _common import (
     ROOT,
@@ -207,6 +213,47 @@ class Leak:
         return (t - t0) * 1000
 
 
+class Maintenance(threading.Thread):
+    """Back to back until stopped: a register import through the API (the safety officer's upload) and the
+    nightly backup through the CLI. Records (kind, seconds, ok) per run."""
+
+    def __init__(self, base: str, cfg: Path, officer: requests.Session, measures: int, out_dir: Path):
+        super().__init__(daemon=True)
+        self.base, self.cfg, self.officer, self.out_dir = base, cfg, officer, out_dir
+        self.rows = RIB.rows_for(measures)
+        self.stop, self.runs = threading.Event(), []
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            data = RIB.as_csv([{**r, "department": f"生产{n}部"} for r in self.rows])
+            t0 = time.perf_counter()
+            r = self.officer.post(f"{self.base}/api/v1/risks/import", files={"file": ("register.csv", data)}, timeout=120)
+            self.runs.append(("import", time.perf_counter() - t0, r.status_code == 201))
+            if self.stop.is_set():
+                break
+            t0 = time.perf_counter()
+            try:
+                cli("backup", "--config", str(self.cfg), "--output", str(self.out_dir / f"b{n % 2}.db"))
+                ok = True
+            except RuntimeError:
+                ok = False
+            self.runs.append(("backup", time.perf_counter() - t0, ok))
+
+
+def login(base: str, name: str) -> requests.Session:
+    csrf = re.compile(r'name="csrf-token" content="([^"]+)"')
+    s = requests.Session()
+    r = s.post(f"{base}/login", data={"login": name, "password": AL.PASSWORD,
+                                      "csrf_token": csrf.search(s.get(f"{base}/login", timeout=5).text).group(1)},
+               allow_redirects=False, timeout=10)
+    if r.status_code != 302:
+        raise RuntimeError(f"{name} login failed: {r.status_code}")
+    s.headers["X-CSRF-Token"] = csrf.search(s.get(f"{base}/login", timeout=5).text).group(1)
+    return s
+
+
 def summary(samples: list[tuple[str, float, bool]]) -> dict:
     ms = [dt * 1000 for _, dt, ok in samples if ok]
     out = {"n": len(samples), "failed": sum(1 for *_, ok in samples if not ok),
@@ -226,6 +273,8 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--streams", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--maint-seconds", type=float, default=30, help="load with maintenance running (0: no phase)")
+    ap.add_argument("--import-measures", type=int, default=5000)
     ap.add_argument("--think", type=float, default=1.0, help="seconds between a client's requests (±50 %%)")
     ap.add_argument("--interval", type=float, default=1.0, help="the bus's poll_interval_s")
     ap.add_argument("--idle-requests", type=int, default=200)
@@ -254,6 +303,8 @@ def main() -> int:
             token = cli("create-token", "--config", str(cfg), "--name", "bench").splitlines()[0].strip()
             cli("create-user", "--config", str(cfg), "--login", "bench", "--role", "supervisor", "--password-stdin",
                 input=AL.PASSWORD + "\n")
+            cli("create-user", "--config", str(cfg), "--login", "officer", "--role", "safety_officer",
+                "--password-stdin", input=AL.PASSWORD + "\n")
             log = open(Path(tmp) / "appliance.log", "w")
             proc = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--config", str(cfg)], cwd=ROOT,
                                     stdout=log, stderr=subprocess.STDOUT)
@@ -290,7 +341,8 @@ def main() -> int:
                 counters.append(k)
             for k in counters:
                 k.ready.wait(30)
-            stop_at = time.monotonic() + args.seconds
+            maint_at = time.monotonic() + args.seconds
+            stop_at = maint_at + args.maint_seconds
             loaded: list = []
             clients = [Client(base, token, sup.cookies, random.Random(args.seed + i), stop_at, args.think, loaded)
                        for i in range(args.clients)]
@@ -305,36 +357,58 @@ def main() -> int:
             sampler.start()
             for cl in clients:
                 cl.start()
-            alarm_load = []
-            while time.monotonic() < stop_at - 3 * args.interval - 2:
+            alarm_load: list[float] = []
+            alarm_maint: list[float] = []
+            maint = Maintenance(base, cfg, login(base, "officer"), args.import_measures, Path(tmp))
+            while time.monotonic() < maint_at - 3 * args.interval - 2:
                 alarm_load.append(leak.cycle())
+            while time.monotonic() < maint_at:
+                time.sleep(0.05)
+            n_load = len(loaded)
+            if args.maint_seconds:
+                maint.start()
+                while time.monotonic() < stop_at - 3 * args.interval - 2:
+                    alarm_maint.append(leak.cycle())
+                maint.stop.set()
             for cl in clients:
                 cl.join(60)
+            if maint.is_alive():
+                maint.join(180)
             done.set()
             sampler.join(5)
             delivered = sorted(k.n for k in counters)
             stream_errors = sum(1 for k in counters if k.error)
             no_first = sum(1 for cl in clients if cl.first is None or cl.first > 30)
 
-            s_idle, s_load = summary(idle), summary(loaded)
+            s_idle, s_load, s_maint = summary(idle), summary(loaded[:n_load]), summary(loaded[n_load:])
             a_idle = {"p50": round(percentile(alarm_idle, 50), 1), "p99": round(percentile(alarm_idle, 99), 1),
                       "n": len(alarm_idle)}
             a_load = {"p50": round(percentile(alarm_load, 50), 1), "p99": round(percentile(alarm_load, 99), 1),
                       "n": len(alarm_load)}
+            a_maint = {"p50": round(percentile(alarm_maint, 50), 1), "p99": round(percentile(alarm_maint, 99), 1),
+                       "max": round(max(alarm_maint, default=float("nan")), 1), "n": len(alarm_maint)}
+            runs = {k: [dt * 1000 for kd, dt, ok in maint.runs if kd == k] for k in ("import", "backup")}
+            maint_out = {"imports": len(runs["import"]), "backups": len(runs["backup"]),
+                         "failed": sum(1 for *_, ok in maint.runs if not ok),
+                         "import_ms_max": round(max(runs["import"], default=0)),
+                         "backup_ms_max": round(max(runs["backup"], default=0))}
             alarm_target = args.interval * 1000 + 100
             out = {"events": args.events, "hazards": args.hazards, "days": args.days, "db_mb": round(size_mb),
                    "clients": args.clients, "streams": args.streams, "seconds": args.seconds, "think_s": args.think,
-                   "idle": s_idle, "load": s_load, "alarm_idle_ms": a_idle, "alarm_load_ms": a_load,
+                   "idle": s_idle, "load": s_load, "maint": s_maint, "maintenance": maint_out,
+                   "alarm_idle_ms": a_idle, "alarm_load_ms": a_load, "alarm_maint_ms": a_maint,
                    "rss_idle_mb": round(rss_idle, 1), "rss_load_p50_mb": round(percentile(rss, 50), 1),
                    "rss_load_max_mb": round(max(rss, default=0), 1), "clients_without_first_answer_30s": no_first,
                    "stream_events_min": delivered[0] if delivered else 0,
                    "stream_events_max": delivered[-1] if delivered else 0, "stream_errors": stream_errors,
-                   "requests_per_s": round(len(loaded) / args.seconds, 1)}
+                   "requests_per_s": round(n_load / args.seconds, 1)}
             out["p99_vs_target"] = ratio(s_load["p99"], TARGET_P99_MS)
             out["p99_vs_idle"] = ratio(s_load["p99"], s_idle["p99"])
             out["alarm_vs_target"] = ratio(a_load["p99"], alarm_target)
             out["alarm_vs_idle"] = ratio(a_load["p99"], a_idle["p99"])
             out["rss_vs_target"] = ratio(out["rss_load_max_mb"], TARGET_RSS_MB)
+            out["maint_p99_vs_target"] = ratio(s_maint["p99"], TARGET_P99_MS)
+            out["alarm_maint_vs_target"] = ratio(a_maint["p99"], alarm_target)
             print(f"  pages/API idle (1 client, {s_idle['n']} req)   p50 {s_idle['p50']:7.1f} ms  p99 {s_idle['p99']:7.1f} ms")
             print(f"  pages/API load ({args.clients} clients, {s_load['n']} req, {out['requests_per_s']} req/s, "
                   f"{s_load['failed']} failed)  p50 {s_load['p50']:7.1f} ms  p99 {s_load['p99']:7.1f} ms  "
@@ -344,12 +418,20 @@ def main() -> int:
                       f"(idle p99 {s_idle['kinds'][kind]['p99']:.1f})")
             print(f"  alarm write -> SSE  idle p99 {a_idle['p99']:.1f} ms (n {a_idle['n']}), under load p50 "
                   f"{a_load['p50']:.1f} p99 {a_load['p99']:.1f} ms (n {a_load['n']})")
+            if args.maint_seconds:
+                print(f"  with maintenance ({maint_out['imports']} imports of {args.import_measures:,} measures, max "
+                      f"{maint_out['import_ms_max']} ms; {maint_out['backups']} backups, max {maint_out['backup_ms_max']} ms; "
+                      f"{maint_out['failed']} failed): pages/API p99 {s_maint['p99']:.1f} ms ({s_maint['n']} req, "
+                      f"{s_maint['failed']} failed); alarm p50 {a_maint['p50']:.1f} p99 {a_maint['p99']:.1f} "
+                      f"max {a_maint['max']:.1f} ms (n {a_maint['n']})")
             print(f"  RSS main process    idle {rss_idle:.0f} MB, under load median {out['rss_load_p50_mb']:.0f} max "
                   f"{out['rss_load_max_mb']:.0f} MB")
             print(f"  streams: {args.streams} open, events received per stream {out['stream_events_min']}.."
                   f"{out['stream_events_max']}, {stream_errors} broke; clients with no answer within 30 s: {no_first}")
             print(f"  vs targets (<= 1.0 meets): p99 {out['p99_vs_target']}x of {TARGET_P99_MS} ms; alarm "
                   f"{out['alarm_vs_target']}x of {alarm_target:.0f} ms; RSS {out['rss_vs_target']}x of {TARGET_RSS_MB} MB")
+            if args.maint_seconds:
+                print(f"  with maintenance vs targets: p99 {out['maint_p99_vs_target']}x; alarm {out['alarm_maint_vs_target']}x")
             print(f"  vs idle baseline: p99 {out['p99_vs_idle']}x; alarm {out['alarm_vs_idle']}x")
         except Exception:
             if log is not None:

@@ -302,3 +302,20 @@ def test_an_area_retired_between_the_check_and_the_write_is_checked_again(office
     r = upload(officer, xlsx(GOOD_ROWS), dry=False)
     assert r.status_code == 422 and "WH" in json.dumps(r.get_json(), ensure_ascii=False), r.get_json()
     assert counts() == (0, 0, 0, 0)
+
+
+def test_a_good_file_is_written_in_short_transactions_of_whole_objects(officer, monkeypatch):
+    """Each chunk is its own transaction (gas alarms' writes go between them); the result is the same as
+    one transaction, and importing the file again changes nothing."""
+    from appliance.risk import importer as RI
+
+    monkeypatch.setattr(RI, "CHUNK_MEASURES", 1)
+    assert [len(c) for c in RI._chunks(RI.parse(xlsx(GOOD_ROWS), {"TANK", "WH"})[0], 1)] == [1, 1]
+    head = events.head_seq()
+    r = upload(officer, xlsx(GOOD_ROWS), dry=False)
+    assert r.status_code == 201 and counts() == (2, 3, 3, 4), r.get_json()
+    types = [e.type for e in events.read_after(head, 100)]
+    assert types.count("risk.measure_added") == 4 and types[-1] == "risk.register_imported"
+    head = events.head_seq()
+    assert upload(officer, xlsx(GOOD_ROWS), dry=False).status_code == 201
+    assert events.head_seq() == head and counts() == (2, 3, 3, 4)

@@ -59,7 +59,8 @@ def create_measure():
 @require("risks.write")
 def import_register():
     """Multipart field `file` (XLSX or CSV, one row per control measure). `?dry_run=1` reports every bad
-    row and what would change; without it the whole file is applied in one transaction, or nothing."""
+    row and what would change; without it a file with any bad row writes nothing, and a good one is written in
+    short transactions of whole risk objects (gas alarms' writes go between them)."""
     f = request.files.get("file")
     if f is None:
         raise BadSpreadsheet("file：缺少文件（multipart 字段 file）", "file: no file (multipart field file)",

@@ -1,6 +1,6 @@
 """Import of the risk register from a plant's spreadsheet: read (`spreadsheet`), check every row
-(`register_rows`), then either report what would change (dry run) or apply all of it in one
-`events.recording` transaction, or nothing.
+(`register_rows`), then either report what would change (dry run) or, with no bad row, apply it in short
+transactions of whole risk objects (a file with a bad row writes nothing).
 
 Records are matched, not duplicated: a risk object by its code, a unit by its name within the object, an
 event by its name within the unit, a measure by its text within the event. A matched record whose fields
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from appliance.core import db, events, spreadsheet
@@ -148,18 +148,46 @@ def import_register(data: bytes, *, actor: str, dry_run: bool, filename: str = "
         with database.atomic("DEFERRED"):   # one consistent snapshot to compare with, and no write lock
             report["summary"] = _apply(tree, areas, None)
         return report
-    with db.write_gate.bulk(), events.recording(actor) as rec:
-        if _active_areas() != areas:   # an area was added or retired meanwhile: check the file against it again
-            areas = _active_areas()
-            tree, errors, n, header_row = parse(data, set(areas))
-            if errors:
-                raise _invalid(errors)
-        report["summary"] = _apply(tree, areas, rec)
-        if any(c["created"] or c["updated"] for c in report["summary"].values()):
-            rec.emit("risk.register_imported", entity=("risk_register", digest[:16]),
-                     payload={"file": filename[:200], "sha256": digest, "rows": n,
-                              **{f"{k}_{a}": report["summary"][k][a] for k in KINDS for a in ("created", "updated")}})
+    now_areas = _active_areas()
+    if now_areas != areas:   # an area was added or retired meanwhile: check the file against it again
+        areas = now_areas
+        tree, errors, n, header_row = parse(data, set(areas))
+        if errors:
+            raise _invalid(errors)
+    # Written in chunks of about CHUNK_MEASURES measures, each its own short transaction behind the gas
+    # alarms' writes (db.WriteGate): under web load one transaction of 5 000 rows held SQLite's only write
+    # lock for seconds and the sensors' alarm writes timed out (bench/load.py, issue 14). The file was
+    # checked as a whole first, so a bad row still writes nothing; a power cut mid-import leaves the first
+    # chunks, and importing the same file again completes it (what is written already is unchanged).
+    summary = {k: {"created": 0, "updated": 0, "unchanged": 0} for k in KINDS}
+    for part in _chunks(tree, CHUNK_MEASURES):
+        with db.write_gate.bulk(), events.recording(actor) as rec:
+            for kind, c in _apply(part, areas, rec).items():
+                for a, v in c.items():
+                    summary[kind][a] += v
+    report["summary"] = summary
+    if any(c["created"] or c["updated"] for c in summary.values()):
+        events.record("risk.register_imported", actor=actor, entity=("risk_register", digest[:16]),
+                      payload={"file": filename[:200], "sha256": digest, "rows": n,
+                               **{f"{k}_{a}": summary[k][a] for k in KINDS for a in ("created", "updated")}})
     return report
+
+
+CHUNK_MEASURES = 300
+
+
+def _chunks(tree: list[RW.Object], size: int) -> Iterator[list[RW.Object]]:
+    """Whole risk objects (with their units, events and measures), about `size` measures per chunk."""
+    part: list[RW.Object] = []
+    n = 0
+    for o in tree:
+        part.append(o)
+        n += sum(len(e.measures) + 1 for u in o.units.values() for e in u.events.values()) + 1
+        if n >= size:
+            yield part
+            part, n = [], 0
+    if part:
+        yield part
 
 
 def _invalid(errors: list) -> RegisterRowsInvalid:
