@@ -167,3 +167,24 @@ def test_one_caller_cannot_take_every_stream(running, token):
             break
         time.sleep(0.2)
     assert r.status_code == 200
+
+
+def test_a_frame_is_made_once_however_many_streams_send_it():
+    """Issue 14: 50 wall boards each naming and serialising a register import's ~6,600 events took the pages
+    to 5 s; the frames are made once per event and language, least recently used out first."""
+    from appliance.core.routes import _FrameCache
+
+    cache, made = _FrameCache(3), []
+
+    def make(k):
+        return lambda: made.append(k) or f"frame {k}"
+
+    for _stream in range(50):
+        for seq in (1, 2, 3):
+            assert cache.get((seq, f"id{seq}", "zh-CN"), make(seq)) == f"frame {seq}"
+    assert made == [1, 2, 3]
+    cache.get((1, "id1", "en"), make("1en"))                 # another language is another frame
+    cache.get((2, "id2", "zh-CN"), make(2))                  # hit: 2 is now the most recent
+    cache.get((4, "id4", "zh-CN"), make(4))                  # full: the least recently used (3) goes
+    cache.get((3, "id3", "zh-CN"), make(3))
+    assert made == [1, 2, 3, "1en", 4, 3]

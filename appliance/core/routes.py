@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from importlib import resources
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -87,14 +89,37 @@ def sse_frame(ev: events.Committed, present=None) -> str:
     return f"id: {ev.seq}\ndata: {ev.json[:-1]},\"names\":{json.dumps(present(ev), ensure_ascii=False)}}}\n\n"
 
 
-_NAMES_CACHE: dict[tuple[str, str], dict] = {}
-_NAMES_LOCK = threading.Lock()
-_NAMES_MAX = 4096
+class _FrameCache:
+    """Each event's SSE frame in each language, made once however many screens stream it: a register import
+    is ~6,600 events, and 50 wall boards each naming and serialising all of them (behind a names cache of 4,096
+    that a burst cleared before the next screen got there) took the pages to 5 s and the process to 500 MB
+    (bench/load.py maintenance phase, issue 14). Least recently used out first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._frames: OrderedDict[tuple[int, str, str], str] = OrderedDict()
+
+    def get(self, key: tuple[int, str, str], make: Callable[[], str]) -> str:
+        with self._lock:
+            hit = self._frames.get(key)
+            if hit is not None:
+                self._frames.move_to_end(key)
+                return hit
+        frame = make()
+        with self._lock:
+            self._frames[key] = frame
+            while len(self._frames) > self.size:
+                self._frames.popitem(last=False)
+        return frame
+
+
+_FRAMES = _FrameCache(8192)
 
 
 def _presenter():
-    """`event -> names` in the caller's language (`names.event_names`), built once per event and language
-    however many screens stream it; usable outside the request (the stream's generator)."""
+    """`event -> names` in the caller's language (`names.event_names`); usable outside the request (the
+    stream's generator)."""
     translate = current_app.config.get("TRANSLATE")
     viewer = lang()
     cams = {c.name: (c.title or c.name) for c in getattr(current_app.config["APPLIANCE"], "cameras", None) or []}
@@ -103,18 +128,23 @@ def _presenter():
         return translate(viewer, key, **values) if translate is not None else key
 
     def present(ev: events.Committed) -> dict:
-        key = (ev.id, viewer)
-        with _NAMES_LOCK:
-            hit = _NAMES_CACHE.get(key)
-        if hit is None:
-            hit = names.event_names(ev.actor, ev.payload, text, viewer, cams)
-            with _NAMES_LOCK:
-                if len(_NAMES_CACHE) >= _NAMES_MAX:
-                    _NAMES_CACHE.clear()
-                _NAMES_CACHE[key] = hit
-        return hit
+        return names.event_names(ev.actor, ev.payload, text, viewer, cams)
 
+    present.viewer = viewer   # type: ignore[attr-defined]
     return present
+
+
+def _framer():
+    """`event -> SSE frame` with its names in the caller's language, made once per event and language
+    however many screens stream it (`_FRAMES`)."""
+    present = _presenter()
+    viewer = present.viewer   # type: ignore[attr-defined]
+
+    def frame(ev: events.Committed) -> str:
+        # the id as well as the seq: a restored log reuses seqs for other events
+        return _FRAMES.get((ev.seq, ev.id, viewer), lambda: sse_frame(ev, present))
+
+    return frame
 
 
 class StreamLimits:
@@ -176,7 +206,7 @@ def stream():
     cursor = _last_event_id()
     principal = current()
     limits = _limits()
-    present = _presenter()
+    present = _framer()
     limits.acquire(principal.actor)
 
     def generate(cursor: int = cursor):
@@ -196,7 +226,7 @@ def stream():
                 db.release_connection()
             if bus is None or bus.stopping:
                 if batch:
-                    yield "".join(sse_frame(e, present) for e in batch)
+                    yield "".join(present(e) for e in batch)
                 return
             if time.monotonic() - checked >= HEARTBEAT_S:
                 allowed = _still_allowed(principal)
@@ -207,7 +237,8 @@ def stream():
             if not batch:
                 yield ": keep-alive\n\n"
                 continue
-            yield "".join(sse_frame(e, present) for e in batch)
+            batch = batch[:STREAM_BATCH]   # a burst goes out in parts: one stream never holds it all at once
+            yield "".join(present(e) for e in batch)
             cursor = batch[-1].seq
 
     resp = Response(generate(), mimetype="text/event-stream",
