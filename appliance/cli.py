@@ -226,7 +226,8 @@ def cmd_create_token(args) -> int:
     _open(cfg)
     token = auth.create_device_token(args.name, actor="system:cli")
     print(token)
-    print(f"# 大屏地址 / kiosk URL: http://<appliance>:{cfg.web.port}/kiosk?token={token}", file=sys.stderr)
+    base = f"https://<appliance>:{cfg.web.tls_port}" if cfg.web.tls else f"http://<appliance>:{cfg.web.port}"
+    print(f"# 大屏地址 / kiosk URL: {base}/kiosk?token={token}", file=sys.stderr)
     return 0
 
 
