@@ -117,6 +117,25 @@ class WebConfig(Section):
         return self
 
 
+class BackupConfig(Section):
+    """[backup]: a daily backup with the photos to a second device (appliance/core/backup.py)."""
+
+    to: Path | None = None            # a mounted USB stick or network share, e.g. /media/safety-backup
+    keep: int = Field(7, ge=1, le=365)
+    hour: int = Field(2, ge=0, le=23)  # local hour of the daily run
+    # the `backup` health component turns degraded when the newest backup on the device is older than this
+    max_age_hours: int = Field(48, ge=1, le=24 * 90)
+    # refuse a target on the data disk itself: an unplugged stick leaves its empty mount point on the SD card
+    require_other_device: bool = True
+
+    @field_validator("to")
+    @classmethod
+    def _absolute(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_absolute():
+            raise ValueError("must be an absolute path")
+        return v
+
+
 class AuthConfig(Section):
     login_max_failures: int = Field(5, ge=1, le=100)
     login_window_s: int = Field(300, ge=10, le=86400)

@@ -8,7 +8,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from appliance.core import db, tls
+from appliance.core import backup, db, tls
 from appliance.core.domain import registered
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,12 @@ def build(config, runtime) -> BackgroundScheduler:
               id="backup", name="nightly backup", replace_existing=True)
     s.add_job(checkpoint_wal, "interval", minutes=30, id="wal-checkpoint", name="WAL checkpoint",
               replace_existing=True)
+    if config.backup.to is not None:
+        device = backup.DeviceBackups(config)
+        s.add_job(device.run, "cron", hour=config.backup.hour, minute=37, id="backup-device",
+                  name="backup to a second device", replace_existing=True)
+        runtime.health_checks["backup"] = device.health
+        runtime.backups = device
     if config.web.tls and tls.paths_for(config).managed:
         s.add_job(refresh_certificate, "interval", minutes=5, args=[config, runtime], id="tls-refresh",
                   name="HTTPS certificate for the LAN addresses", replace_existing=True)

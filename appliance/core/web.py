@@ -40,6 +40,7 @@ class Runtime:
     sensors: object | None = None  # appliance.sensors.Sensors once the service runs the sensor loop
     syncer: object | None = None  # sync.engine.Syncer once the service runs the uplink sync
     https: object | None = None   # appliance.core.https.TlsFront when [web] tls is on
+    backups: object | None = None  # appliance.core.backup.DeviceBackups when [backup] to is set
     web_port: int | None = None   # the plain listener's port (the configured one, or the free one a test got)
     vision: object | None = None   # appliance.vision_supervisor.VisionSupervisor when cameras are configured
     # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
