@@ -41,9 +41,10 @@ def add_parsers(sub, config_arg) -> None:
 
 def _command_line(args, argv: list[str]) -> str:
     """The command the user ran, as it must be typed under sudo (which drops $SAFETY_APPLIANCE_CONFIG)."""
+    # an absolute path: sudo's secure_path does not hold the venv's bin folder
     prog = sys.argv[0]
     if not (os.path.isabs(prog) and os.path.basename(prog) == "safety-appliance"):
-        prog = "safety-appliance" if shutil.which("safety-appliance") else f"{sys.executable} -m appliance"
+        prog = shutil.which("safety-appliance") or f"{sys.executable} -m appliance"
     words = list(argv)
     if getattr(args, "config", None) and not any(w in ("--config", "-c") or w.startswith("--config=") for w in words):
         words += ["--config", str(Path(args.config).resolve())]
@@ -109,7 +110,11 @@ def cmd_update(args) -> int:
     from appliance.core import releases
 
     cfg = _config_or_none(args.config)
-    r = releases.update(Path(args.bundle), Path(args.root), cfg, system_site_packages=args.system_site_packages)
+    try:
+        r = releases.update(Path(args.bundle), Path(args.root), cfg, system_site_packages=args.system_site_packages)
+    except OSError as exc:
+        print(f"错误 / error: {exc} (sudo?)", file=sys.stderr)
+        return 1
     print(f"已安装并切换到 / installed and switched to {r['version']} ({r['path']}); previous: "
           f"{r['previous'] or 'none'}; database backup: {r['db_backup'] or 'none'}. "
           "Restart the service: sudo systemctl restart safety-appliance")
@@ -120,12 +125,26 @@ def cmd_rollback(args) -> int:
     from appliance.core import releases
 
     cfg = _config_or_none(args.config)
+    if cfg is not None and _service_running(cfg):
+        print(f"设备正在运行（端口 {cfg.web.port}），请先停止服务 / the appliance is running on port {cfg.web.port}; "
+              "stop it first: sudo systemctl stop safety-appliance", file=sys.stderr)
+        return 2
     r = releases.rollback(Path(args.root), cfg)
     print(f"已回退到 / rolled back to {r['version']} (from {r['from']})"
           + (f"; database restored from {r['db_restored']} (the newer one kept at {r['db_kept']})"
              if r["db_restored"] else "; database unchanged")
           + ". Start the service: sudo systemctl start safety-appliance")
     return 0
+
+
+def _service_running(cfg) -> bool:
+    """The appliance answers on its port: its database must not be swapped under it."""
+    import socket
+
+    host = "127.0.0.1" if cfg.web.host in ("0.0.0.0", "::", "") else cfg.web.host
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return bool(cfg.web.port) and s.connect_ex((host, cfg.web.port)) == 0
 
 
 def _config_or_none(path: str):

@@ -109,13 +109,15 @@ def install(dist: Path, target: Path, wheels: Path | None, *, system_site_packag
     """A new venv at `target` with the release installed. `extra_site` adds a folder of installed packages to
     the venv's path (the tests reuse their own packages so that two releases install in seconds)."""
     base = str(python or getattr(sys, "_base_executable", None) or sys.executable)
-    _run([base, "-m", "venv", *(["--system-site-packages"] if system_site_packages else []), str(target)],
-         "创建虚拟环境 / creating the venv ")
+    # no pip of its own from ensurepip: the release's pip comes from the bundle (sqlite-utils needs the pinned
+    # one), installed by the running release's pip (`--python`)
+    _run([base, "-m", "venv", "--without-pip", *(["--system-site-packages"] if system_site_packages else []),
+          str(target)], "创建虚拟环境 / creating the venv ")
     py = target / "bin" / "python"
     if extra_site is not None:
         site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], "venv").strip())
         (site / "_release_base.pth").write_text(f"{extra_site}\n", encoding="utf-8")
-    cmd = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(dist)]
+    cmd = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--disable-pip-version-check", str(dist)]
     if wheels is not None:   # the plant LAN has no internet: everything comes from the bundle
         cmd += ["--no-index", "--find-links", str(wheels)]
         if (wheels / "constraints.txt").is_file():
