@@ -4,6 +4,7 @@ the terminator, the certificate made anew for new LAN addresses, and the config 
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import socket
 import ssl
@@ -179,7 +180,36 @@ def test_https_end_to_end(https_appliance, tmp_path):
 
     text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE))
     assert text == f"http://127.0.0.1:{a.port}/ca.crt"
+
+    # a large upload crosses the terminator whole (TLS records larger than one read; no stall at the end)
+    noise = np.random.default_rng(16).integers(0, 255, (1500, 2000, 3), dtype=np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok and len(jpeg) > 3_000_000
+    boundary = "tlsboundary16"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode() + jpeg.tobytes() + f"\r\n--{boundary}--\r\n".encode()
+    csrf = re.search(rb'name="csrf-token" content="([^"]+)"', page).group(1).decode()
+    conn.request("POST", "/api/v1/photos", body=body, headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": session_cookie.split(";")[0],
+        "X-CSRF-Token": csrf})
+    r = conn.getresponse()
+    assert r.status == 201, r.read()
+    assert len(json.loads(r.read())["sha256"]) == 64
     conn.close()
+
+    # the live stream (SSE) arrives through the terminator as it happens
+    from appliance.core import auth, events
+
+    token = auth.create_device_token("wall-tls", actor="system:test")
+    sse = http.client.HTTPSConnection("127.0.0.1", a.front.port, context=ctx, timeout=10)
+    sse.request("GET", "/api/v1/stream", headers={"Authorization": f"Bearer {token}", "Last-Event-ID": str(events.head_seq())})
+    stream = sse.getresponse()
+    assert stream.status == 200
+    events.record("system.tls_probe", actor="system:test", payload={"n": 16})
+    seen = b""
+    while b"system.tls_probe" not in seen:
+        seen += stream.fp.readline()
+    sse.close()
     plain.close()
 
     # a new LAN address: the certificate is made again and the running terminator serves it

@@ -186,6 +186,9 @@ class TlsFront:
                  .encode("ascii"))
         try:
             await asyncio.gather(_pipe(reader, bw), _pipe(br, writer), return_exceptions=True)
+        except asyncio.CancelledError:   # the appliance is stopping: end this connection quietly
+            writer.close()
+            bw.close()
         finally:
             self.open -= 1
 
