@@ -90,8 +90,10 @@ class Appliance:
 
         if cfg.discovery.enabled:
             name = cfg.discovery.service_name or f"safety-appliance-{cfg.site.appliance_id}"
-            self.advertiser = Advertiser(name, self.port, cfg.discovery.interfaces,
-                                         {"id": cfg.site.appliance_id, "version": __version__, "path": "/"})
+            txt = {"id": cfg.site.appliance_id, "version": __version__, "path": "/"}
+            if self.front is not None:   # tablets go to HTTPS; the advertised port stays plain for the stations
+                txt["https_port"] = str(self.front.port)
+            self.advertiser = Advertiser(name, self.port, cfg.discovery.interfaces, txt)
             self.advertiser.start()
             self.runtime.health_checks["discovery"] = self.advertiser.health
 
