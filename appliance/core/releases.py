@@ -148,6 +148,9 @@ def update(bundle: Path, root: Path, config=None, *, system_site_packages: bool 
     if config is not None and config.storage.db_path.exists():
         store = config.storage
         schema = db.schema_version(store.db_path)
+        if not store.backup_dir.exists():   # made by root here, it must still be the service's
+            store.backup_dir.mkdir(parents=True)
+            _chown_like(store.backup_dir, store.data_dir)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         backup_path = db.backup(store.db_path, store.backup_dir / f"pre-update-{previous or 'none'}-to-{version}-{stamp}.db")
         _chown_like(backup_path, store.data_dir)
