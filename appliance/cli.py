@@ -79,16 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="file to write (default: standard output)")
     p.add_argument("--list", action="store_true", help="list the tables")
 
-    p = sub.add_parser("backup", help="consistent online backup of the database",
-                       description="Copy the live database with SQLite's online backup API.")
+    p = sub.add_parser("backup", help="consistent online backup of the database (--to: with the photos, to a USB stick)",
+                       description="Copy the live database with SQLite's online backup API. With --to DIR (a mounted "
+                                   "USB stick or network share): one folder with the database, the photos, training "
+                                   "media and vision snapshots and a manifest of SHA-256 sums, keeping the newest "
+                                   "[backup] keep.")
     _config_arg(p)
     p.add_argument("--output", "-o", help="backup file (default: <data_dir>/backups/backup-<time>.db)")
+    p.add_argument("--to", metavar="DIR", help="a second device: database and files, verifiable (MANIFEST.json)")
+    p.add_argument("--keep", type=int, help="with --to: backups kept on the device (default: [backup] keep)")
 
     p = sub.add_parser("restore", help="put a backup in place of the database (the service must be stopped)",
                        description="Check BACKUP (integrity and the event log's hash chain), keep the current "
                                    "database in <data_dir>/backups/before-restore-<time>.db, then replace it. Stop "
                                    "the service first: systemctl stop safety-appliance.")
-    p.add_argument("backup_file", metavar="BACKUP", help="a file made by `safety-appliance backup`")
+    p.add_argument("backup_file", metavar="BACKUP", help="a file made by `safety-appliance backup`, or a folder made "
+                   "by `backup --to` (every file checked against its manifest; the photos put back too)")
     _config_arg(p)
 
     p = sub.add_parser("import-register", help="import the risk register from a spreadsheet (XLSX or CSV)",
@@ -135,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from appliance.cli_sync import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
     add_sync_parsers(sub, _config_arg)
+    from appliance.cli_ops import add_parsers as add_ops_parsers  # update, rollback
+    add_ops_parsers(sub, _config_arg)
     p = sub.add_parser("vision", help="PPE (hard-hat) detector on image files", description="PPE detector commands.")
     vsub = p.add_subparsers(dest="vision_command", metavar="ACTION", required=True)
     v = vsub.add_parser("detect", help="detect no_hardhat / hardhat / person in images",
@@ -226,7 +234,8 @@ def cmd_create_token(args) -> int:
     _open(cfg)
     token = auth.create_device_token(args.name, actor="system:cli")
     print(token)
-    print(f"# 大屏地址 / kiosk URL: http://<appliance>:{cfg.web.port}/kiosk?token={token}", file=sys.stderr)
+    base = f"https://<appliance>:{cfg.web.tls_port}" if cfg.web.tls else f"http://<appliance>:{cfg.web.port}"
+    print(f"# 大屏地址 / kiosk URL: {base}/kiosk?token={token}", file=sys.stderr)
     return 0
 
 
@@ -253,6 +262,10 @@ def cmd_backup(args) -> int:
     from appliance.core import db
 
     cfg = _load(args)
+    if args.to:
+        from appliance import cli_ops
+
+        return cli_ops.backup_to(cfg, Path(args.to), args.keep)
     dest = Path(args.output) if args.output else \
         cfg.storage.backup_dir / f"backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.db"
     db.backup(cfg.storage.db_path, dest)
@@ -274,6 +287,10 @@ def cmd_restore(args) -> int:
             print(f"设备正在运行（端口 {cfg.web.port}），请先停止服务 / the appliance is running on port {cfg.web.port}; "
                   "stop it first: sudo systemctl stop safety-appliance", file=sys.stderr)
             return 2
+    if Path(args.backup_file).is_dir():
+        from appliance import cli_ops
+
+        return cli_ops.restore_folder(cfg, Path(args.backup_file))
     try:
         kept = db.restore(args.backup_file, cfg.storage.db_path, cfg.storage.backup_dir, events.verify_chain)
     except (DatabaseError, ChainBroken) as exc:
@@ -546,12 +563,17 @@ HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from appliance import cli_ops
     from appliance.cli_sync import HANDLERS as SYNC_HANDLERS
 
-    handler = cmd_audit_verify if args.command == "audit" else {**HANDLERS, **SYNC_HANDLERS}[args.command]
+    handler = cmd_audit_verify if args.command == "audit" else \
+        {**HANDLERS, **SYNC_HANDLERS, **cli_ops.HANDLERS}[args.command]
     from models.runner import ModelError
 
     try:
+        refused = cli_ops.refuse_root(args, argv if argv is not None else sys.argv[1:])
+        if refused is not None:
+            return refused
         return handler(args)
     except (ApplianceError, ModelError) as exc:
         details = getattr(exc, "details", None)   # ApplianceError has it; ModelError does not

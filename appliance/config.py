@@ -14,6 +14,7 @@ import drivers
 from appliance.contractors.config import ContractorsConfig
 from appliance.core.config import (
     AuthConfig,
+    BackupConfig,
     DiscoveryConfig,
     LoggingConfig,
     Section,
@@ -39,6 +40,7 @@ class Config(Section):
     storage: StorageConfig = StorageConfig()
     web: WebConfig = WebConfig()
     auth: AuthConfig = AuthConfig()
+    backup: BackupConfig = BackupConfig()  # [backup]: to a second device with the photos (appliance/core/backup.py)
     discovery: DiscoveryConfig = DiscoveryConfig()
     logging: LoggingConfig = LoggingConfig()
     alarms: AlarmsConfig = AlarmsConfig()

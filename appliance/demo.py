@@ -140,7 +140,8 @@ def write_config(data_dir: Path, port: int, host: str, sim_port: int | None = No
         "[storage]\n"
         f"data_dir = {json.dumps(str(data_dir.resolve()))}\n\n"
         "[web]\n"
-        f'host = "{host}"\nport = {port}\n\n'
+        # plain HTTP in the demo (the browser it opens does not know the appliance's CA); a box has tls = true
+        f'host = "{host}"\nport = {port}\ntls = false\n\n'
         "[discovery]\nenabled = true\n"
         # listening on loopback only: advertise there too, not on a LAN that cannot reach us
         + ('interfaces = ["127.0.0.1"]\n' if host == "127.0.0.1" else "") + "\n"

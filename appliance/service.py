@@ -18,7 +18,7 @@ from waitress.server import create_server
 
 from appliance import __version__, domains
 from appliance.config import Config
-from appliance.core import events, jobs, memory, notify, storage
+from appliance.core import events, https, jobs, memory, notify, storage, tls
 from appliance.core.discovery import Advertiser
 from appliance.core.health import overall
 from appliance.core.people import Site, set_site
@@ -40,6 +40,7 @@ class Appliance:
         self.server: Any = None
         self.scheduler: BackgroundScheduler | None = None
         self.advertiser: Advertiser | None = None
+        self.front: https.TlsFront | None = None
         self._stops: list = []
         self._threads: list[threading.Thread] = []
 
@@ -50,7 +51,8 @@ class Appliance:
     @property
     def url(self) -> str:
         host = self.config.web.host
-        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{self.port}"
+        host = '127.0.0.1' if host in ('0.0.0.0', '::') else host
+        return f"https://{host}:{self.front.port}" if self.front else f"http://{host}:{self.port}"
 
     def start(self) -> Appliance:
         cfg = self.config
@@ -77,15 +79,22 @@ class Appliance:
         self.scheduler.start()
         self.runtime.health_checks["scheduler"] = lambda: jobs.health(self.scheduler)
 
-        self.server = create_server(app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
-                                    connection_limit=cfg.web.connection_limit, ident="safety-appliance",
-                                    channel_timeout=60, cleanup_interval=10)
+        web_opts: dict[str, Any] = {"connection_limit": cfg.web.connection_limit, "ident": "safety-appliance", "channel_timeout": 60,
+                    "cleanup_interval": 10}
+        gate = https.PlainGate(app, cfg.web.tls_port, cfg.web.plain_loopback) if cfg.web.tls else None
+        self.server = create_server(gate or app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
+                                    **web_opts)
+        self.runtime.web_port = self.port
+        if gate is not None:
+            self._start_https(app, gate, web_opts)
         self._web_thread = self._spawn("web", self.server.run)
 
         if cfg.discovery.enabled:
             name = cfg.discovery.service_name or f"safety-appliance-{cfg.site.appliance_id}"
-            self.advertiser = Advertiser(name, self.port, cfg.discovery.interfaces,
-                                         {"id": cfg.site.appliance_id, "version": __version__, "path": "/"})
+            txt = {"id": cfg.site.appliance_id, "version": __version__, "path": "/"}
+            if self.front is not None:   # tablets go to HTTPS; the advertised port stays plain for the stations
+                txt["https_port"] = str(self.front.port)
+            self.advertiser = Advertiser(name, self.port, cfg.discovery.interfaces, txt)
             self.advertiser.start()
             self.runtime.health_checks["discovery"] = self.advertiser.health
 
@@ -97,6 +106,21 @@ class Appliance:
             self._spawn("watchdog", self._watchdog, interval)
         log.info("appliance started", extra={"url": self.url, "startup_s": round(time.monotonic() - t0, 3)})
         return self
+
+    def _start_https(self, app, gate: https.PlainGate, web_opts: dict) -> None:
+        """The appliance's certificates (made or renewed now), a loopback listener for HTTPS requests on the
+        same waitress loop, and the TLS terminator in front of it."""
+        cfg = self.config
+        paths = tls.paths_for(cfg)
+        dns, ips = tls.lan_names(cfg)
+        tls.ensure(paths, dns, ips, f"Safety appliance CA ({cfg.site.appliance_id})")
+        listener = https.https_listener(app, self.server, **web_opts)
+        self.front = https.TlsFront(cfg.web.host, cfg.web.tls_port, listener.effective_port, paths.cert,
+                                    paths.key).start()
+        gate.tls_port = self.front.port
+        self.runtime.https = self.front
+        self.runtime.health_checks["https"] = self.front.health
+        self._stops.append(self.front.stop)
 
     def _spawn(self, name, target, *args) -> threading.Thread:
         th = threading.Thread(target=target, args=args, name=name, daemon=True)

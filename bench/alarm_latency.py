@@ -105,7 +105,7 @@ def write_config(data_dir: Path, web_port: int, modbus_port: int, interval: floa
     path.write_text(
         f'[site]\nname = "基准工厂"\nname_en = "Bench plant"\nappliance_id = "bench-1"\n\n'
         f'[storage]\ndata_dir = "{data_dir}"\n\n'
-        f'[web]\nhost = "127.0.0.1"\nport = {web_port}\n\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {web_port}\ntls = false\n\n'
         f'[discovery]\nenabled = false\ninterfaces = ["127.0.0.1"]\n\n'
         f'[logging]\nformat = "text"\n\n'
         f'[[points]]\nid = "{POINT}"\nname = "储罐区甲烷"\nname_en = "Tank farm CH4"\ngas = "CH4"\narea = "TANK"\n'

@@ -86,7 +86,7 @@ def main() -> int:
         print(f"filled {a.hazards:,} hazards and {a.measures:,} measures in {time.monotonic() - t0:.1f} s")
         port = free_port()
         cfg = data / "appliance.toml"
-        cfg.write_text(f'[storage]\ndata_dir = "{data}"\n[web]\nhost = "127.0.0.1"\nport = {port}\n'
+        cfg.write_text(f'[storage]\ndata_dir = "{data}"\n[web]\nhost = "127.0.0.1"\nport = {port}\ntls = false\n'
                        f'[discovery]\nenabled = false\n[logging]\nformat = "text"\nlevel = "WARNING"\n', encoding="utf-8")
         token = subprocess.run([sys.executable, "-m", "appliance", "create-token", "--config", str(cfg), "--name", "b"],
                                cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()[0]

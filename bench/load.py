@@ -130,7 +130,7 @@ def write_config(data_dir: Path, web_port: int, modbus_port: int, interval: floa
         '[site]\nname = "基准工厂"\nname_en = "Bench plant"\nappliance_id = "bench-load"\n\n'
         f'[storage]\ndata_dir = "{data_dir}"\n\n'
         # every real screen has its own kiosk token (16 streams each); the bench's streams share one
-        f'[web]\nhost = "127.0.0.1"\nport = {web_port}\nstreams_per_client = 64\n\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {web_port}\ntls = false\nstreams_per_client = 64\n\n'
         '[discovery]\nenabled = false\ninterfaces = ["127.0.0.1"]\n\n'
         '[logging]\nformat = "text"\n\n' + points +
         f'[[buses]]\ntype = "modbus_tcp"\nname = "gas-ctrl"\nhost = "127.0.0.1"\nport = {modbus_port}\n'

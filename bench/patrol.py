@@ -40,7 +40,7 @@ def write_config(data: Path, port: int, readers_toml: str) -> Path:
     data.mkdir(parents=True, exist_ok=True)
     path = data / "appliance.toml"
     path.write_text(f'[site]\nname = "基准工厂"\nname_en = "Bench plant"\nappliance_id = "bench-1"\n\n'
-                    f'[storage]\ndata_dir = "{data}"\n\n[web]\nhost = "127.0.0.1"\nport = {port}\n\n'
+                    f'[storage]\ndata_dir = "{data}"\n\n[web]\nhost = "127.0.0.1"\nport = {port}\ntls = false\n\n'
                     f'[discovery]\nenabled = false\n\n[logging]\nformat = "text"\nlevel = "WARNING"\n\n{readers_toml}\n',
                     encoding="utf-8")
     return path

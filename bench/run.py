@@ -5,7 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [incident_draft] [ingest] [hazard_board] [taps]
-                        [patrol] [sync] [register_import] [vision] [vision_pipeline] [reports]
+                        [patrol] [sync] [register_import] [vision] [vision_pipeline] [reports] [https]
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "incident_draft", "ingest", "hazard_board",
            "taps", "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage", "reports",
-           "load")
+           "load", "https")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -143,6 +143,13 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                for k, v in r["timings"].items() for fmt in ("xlsx", "pdf")]
         out.append(("all reports x formats, 12 months", f"{r['year_all_months_s']} s", "", "", ""))
         return out
+    if name == "https":
+        p, h = r["plain"], r["https"]
+        return [(f"HTTPS {r['clients']} clients, p99", f"{h['p99_ms']} ms", f"plain {p['p99_ms']} ms",
+                 f"{r['ratio_p99']}x", ""),
+                ("HTTPS requests/s", f"{h['per_s']}", f"plain {p['per_s']}", f"{r['ratio_per_s']}x", ""),
+                ("HTTPS new connection, p50", f"{r['https_new_conn']['p50_ms']} ms",
+                 f"plain {r['plain_new_conn']['p50_ms']} ms", "", "")]
     return [(name, json.dumps(r)[:60], "", "", "")]
 
 

@@ -65,7 +65,7 @@ def write_config(data_dir: Path, port: int) -> Path:
     path.write_text(
         f'[site]\nname = "基准工厂"\nname_en = "Bench plant"\nappliance_id = "bench-1"\n\n'
         f'[storage]\ndata_dir = "{data_dir}"\n\n'
-        f'[web]\nhost = "127.0.0.1"\nport = {port}\nthreads = 128\nstreams_per_client = 64\n\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {port}\ntls = false\nthreads = 128\nstreams_per_client = 64\n\n'
         f'[discovery]\nenabled = false\ninterfaces = ["127.0.0.1"]\n\n'
         f'[logging]\nformat = "text"\n', encoding="utf-8")
     return path

@@ -107,7 +107,7 @@ def main() -> None:
                  '[cameras.detect]\nfps = 2\n') if with_model else ""
     cfg = data / "appliance.toml"
     cfg.write_text(
-        f'[storage]\ndata_dir = "{data}"\n[web]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[storage]\ndata_dir = "{data}"\n[web]\nhost = "127.0.0.1"\nport = {port}\ntls = false\n'
         '[discovery]\nenabled = false\n[logging]\nformat = "text"\nlevel = "WARNING"\n'
         '[vision]\ndisplay_fps = 3\n'
         f'[[cameras]]\ntype = "file"\nname = "bench"\npath = "{images}"\nfps = 10\n'

@@ -253,7 +253,7 @@ def set_lang(code: str):
     if code not in LANGS:
         code = "zh-CN"
     resp = redirect(_safe_next(request.args.get("next")) or url_for("ui.index"))
-    resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax")
+    resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", secure=request.is_secure)
     return resp
 
 
@@ -335,4 +335,37 @@ def admin() -> str:
     for provide in current_app.config.get("ADMIN_CONTEXT", ()):
         extra.update(provide())
     return render_template("admin/index.html", users=users, tokens=tokens, roles=auth.ROLES,
-                           health=overall(runtime), **extra)
+                           health=overall(runtime), https=_https_view(), **extra)
+
+
+def _ca_url() -> str:
+    """Where a tablet downloads the CA: plain HTTP on the address the admin is using (it does not trust the
+    CA yet; the fingerprint beside the QR code is what it checks)."""
+    cfg = current_app.config["APPLIANCE"]
+    host = request.host
+    host = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+    port = current_app.extensions["appliance"].web_port or cfg.web.port
+    return f"http://{host}:{port}/ca.crt"
+
+
+def _https_view() -> dict | None:
+    from appliance.core import tls
+
+    cfg = current_app.config["APPLIANCE"]
+    if not cfg.web.tls:
+        return None
+    paths = tls.paths_for(cfg)
+    return {"fingerprint": tls.ca_fingerprint(paths), "ca_url": _ca_url(), "own_ca": paths.managed}
+
+
+@ui.get("/admin/ca-qr.png")
+@require("admin.use")
+def ca_qr():
+    """A QR code of the CA's download address, for a tablet's camera."""
+    from appliance.risk import qr
+
+    try:
+        png = qr.label_png(_ca_url(), module_px=6)
+    except qr.QrUnavailable as exc:
+        return exc.message(lang()), 503, {"Content-Type": "text/plain; charset=utf-8"}
+    return png, 200, {"Content-Type": "image/png", "Cache-Control": "no-store"}

@@ -66,7 +66,7 @@ def write_config(data_dir: Path, port: int = 0, extra: str = "", discovery: bool
     path.write_text(
         f'[site]\nname = "测试工厂"\nname_en = "Test plant"\nappliance_id = "test-1"\n\n'
         f'[storage]\ndata_dir = "{data_dir}"\n\n'
-        f'[web]\nhost = "127.0.0.1"\nport = {port}\nthreads = 80\n\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {port}\nthreads = 80\ntls = false\n\n'
         f'[discovery]\nenabled = {"true" if discovery else "false"}\ninterfaces = ["127.0.0.1"]\n\n'
         f'[logging]\nformat = "text"\n{extra}', encoding="utf-8")
     return path

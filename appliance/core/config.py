@@ -13,7 +13,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from appliance.core.errors import ConfigError
 
@@ -78,11 +78,61 @@ class WebConfig(Section):
     session_hours: int = Field(12, ge=1, le=24 * 30)
     # live streams one kiosk token or user may hold at once (one token per screen is the norm)
     streams_per_client: int = Field(16, ge=1, le=512)
+    # HTTPS on tls_port with the appliance's own CA (appliance/core/https.py, tls.py); `port` then redirects
+    # to it, except /ca.crt, the health probe and the satellite stations' signed posts
+    tls: bool = True
+    tls_port: int = Field(8443, ge=0, le=65535)  # 0: any free port (tests)
+    # the plant's own certificate and key instead of the appliance's CA (both or neither); tls_ca is the CA
+    # offered at /ca.crt (default: tls_cert)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    # requests from this box itself (its own kiosk screen on 127.0.0.1) stay on plain HTTP: loopback never
+    # crosses the LAN, and the local browser need not trust the CA
+    plain_loopback: bool = True
 
     @field_validator("host")
     @classmethod
     def _ip(cls, v: str) -> str:
         ipaddress.ip_address(v)
+        return v
+
+    @model_validator(mode="after")
+    def _tls_files(self):
+        findings = []
+        if (self.tls_cert is None) != (self.tls_key is None):
+            missing = "tls_key" if self.tls_key is None else "tls_cert"
+            findings.append((missing, "tls_cert 与 tls_key 须同时给出", "tls_cert and tls_key go together: give both or neither"))
+        if self.tls_ca is not None and self.tls_cert is None:
+            findings.append(("tls_ca", "只有给出 tls_cert 时才用 tls_ca", "tls_ca is used only with tls_cert"))
+        if self.tls and self.tls_port and self.tls_port == self.port:
+            findings.append(("tls_port", "不能与 port 相同", "must differ from port"))
+        if self.tls:
+            for key in ("tls_cert", "tls_key", "tls_ca"):
+                path = getattr(self, key)
+                if path is not None and not path.is_file():
+                    findings.append((key, f"找不到文件 {path}", f"file not found: {path}"))
+        if findings:
+            raise KeyedErrors(findings)
+        return self
+
+
+class BackupConfig(Section):
+    """[backup]: a daily backup with the photos to a second device (appliance/core/backup.py)."""
+
+    to: Path | None = None            # a mounted USB stick or network share, e.g. /media/safety-backup
+    keep: int = Field(7, ge=1, le=365)
+    hour: int = Field(2, ge=0, le=23)  # local hour of the daily run
+    # the `backup` health component turns degraded when the newest backup on the device is older than this
+    max_age_hours: int = Field(48, ge=1, le=24 * 90)
+    # refuse a target on the data disk itself: an unplugged stick leaves its empty mount point on the SD card
+    require_other_device: bool = True
+
+    @field_validator("to")
+    @classmethod
+    def _absolute(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_absolute():
+            raise ValueError("must be an absolute path")
         return v
 
 

@@ -26,14 +26,17 @@ def lan_addresses(candidates: list[str]) -> list[str]:
     return lan or ["127.0.0.1"]
 
 
+def interface_addresses() -> list[str]:
+    """Every IPv4 address of the network interfaces themselves, not what the hostname resolves to."""
+    import ifaddr  # zeroconf's own dependency for the same job
+
+    return [str(ip.ip) for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4]
+
+
 def _addresses(interfaces: list[str]) -> list[bytes]:
     if interfaces:
         return [socket.inet_aton(ip) for ip in interfaces if ":" not in ip]
-    # the addresses of the network interfaces themselves, not what the hostname resolves to
-    import ifaddr  # zeroconf's own dependency for the same job
-
-    found = [str(ip.ip) for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4]
-    return [socket.inet_aton(ip) for ip in lan_addresses(found)]
+    return [socket.inet_aton(ip) for ip in lan_addresses(interface_addresses())]
 
 
 class Advertiser:

@@ -8,7 +8,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from appliance.core import db
+from appliance.core import backup, db, tls
 from appliance.core.domain import registered
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,16 @@ def checkpoint_wal() -> None:
     db.database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def refresh_certificate(config, runtime) -> str | None:
+    """Make the HTTPS certificate again when the box's LAN addresses changed (or it nears its end), and have
+    the running terminator load it; returns why, or None when nothing changed."""
+    paths = tls.paths_for(config)
+    reason = tls.ensure(paths, *tls.lan_names(config), f"Safety appliance CA ({config.site.appliance_id})")
+    if reason is not None and runtime.https is not None:
+        runtime.https.reload()
+    return reason
+
+
 def build(config, runtime) -> BackgroundScheduler:
     """The core's jobs (backup, WAL checkpoint) and every registered domain's."""
     s = BackgroundScheduler(timezone=config.site.timezone, job_defaults=JOB_DEFAULTS)
@@ -38,6 +48,15 @@ def build(config, runtime) -> BackgroundScheduler:
               id="backup", name="nightly backup", replace_existing=True)
     s.add_job(checkpoint_wal, "interval", minutes=30, id="wal-checkpoint", name="WAL checkpoint",
               replace_existing=True)
+    if config.backup.to is not None:
+        device = backup.DeviceBackups(config)
+        s.add_job(device.run, "cron", hour=config.backup.hour, minute=37, id="backup-device",
+                  name="backup to a second device", replace_existing=True)
+        runtime.health_checks["backup"] = device.health
+        runtime.backups = device
+    if config.web.tls and tls.paths_for(config).managed:
+        s.add_job(refresh_certificate, "interval", minutes=5, args=[config, runtime], id="tls-refresh",
+                  name="HTTPS certificate for the LAN addresses", replace_existing=True)
     for d in registered():
         if d.jobs is not None:
             d.jobs(s, config, runtime)

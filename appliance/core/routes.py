@@ -11,13 +11,14 @@ from importlib import resources
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from appliance.core import auth, db, events, names
-from appliance.core.access import current, lang, public, require
+from appliance.core.access import current, error_response, lang, public, require
 from appliance.core.api import int_arg
 from appliance.core.domain import registered
 from appliance.core.errors import RateLimited
 from appliance.core.health import overall
 
 api_bp = Blueprint("core_api", __name__, url_prefix="/api/v1")
+root_bp = Blueprint("core_root", __name__)
 
 STREAM_BATCH = 500  # events per read when a client catches up from the log
 HEARTBEAT_S = 5.0  # a keep-alive this often also finds dead clients and frees their thread
@@ -30,6 +31,21 @@ def health():
     runtime = current_app.extensions["appliance"]
     body = overall(runtime)
     return jsonify(body), (503 if body["status"] == "fault" else 200)
+
+
+@root_bp.get("/ca.crt")
+@public
+def ca_certificate():
+    """The CA that signed the appliance's HTTPS certificate, for tablets to install (served on plain HTTP too:
+    compare its fingerprint with the admin page's)."""
+    from appliance.core import tls
+
+    cfg = current_app.config["APPLIANCE"]
+    paths = tls.paths_for(cfg)
+    if not cfg.web.tls or not paths.ca_cert.is_file():
+        return error_response("no_tls", "未启用 HTTPS（[web] tls）", "HTTPS is off ([web] tls)", 404)
+    return Response(tls.ca_pem(paths), mimetype="application/x-x509-ca-cert",
+                    headers={"Content-Disposition": 'attachment; filename="safety-appliance-ca.crt"'})
 
 
 @api_bp.get("/openapi.json")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from appliance.core import access, auth, db, events, logs, storage
@@ -38,6 +39,9 @@ class Runtime:
     limiter: auth.LoginLimiter | None = None
     sensors: object | None = None  # appliance.sensors.Sensors once the service runs the sensor loop
     syncer: object | None = None  # sync.engine.Syncer once the service runs the uplink sync
+    https: object | None = None   # appliance.core.https.TlsFront when [web] tls is on
+    backups: object | None = None  # appliance.core.backup.DeviceBackups when [backup] to is set
+    web_port: int | None = None   # the plain listener's port (the configured one, or the free one a test got)
     vision: object | None = None   # appliance.vision_supervisor.VisionSupervisor when cameras are configured
     # name → callable returning {"status": "ok" | "degraded" | "fault", ...}; drivers add theirs.
     health_checks: dict[str, Callable[[], dict]] = field(default_factory=dict)
@@ -98,6 +102,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
         APPLIANCE=config,
     )
     cast(DefaultJSONProvider, app.json).ensure_ascii = False   # Flask's default provider
+    app.session_interface = _SecureWhenHttps()
     app.extensions["appliance"] = runtime
     # Static assets (CSS, JS, fonts, vendored ECharts) are cached by the browsers for a week; their URLs
     # carry this start's stamp, so a restart after an update makes every kiosk and tablet fetch them anew.
@@ -162,7 +167,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
 
     from appliance.core import admin_api, masterdata_api, routes
 
-    for bp in (routes.api_bp, admin_api.api_bp, masterdata_api.api_bp):  # the core's own API
+    for bp in (routes.api_bp, routes.root_bp, admin_api.api_bp, masterdata_api.api_bp):  # the core's own API
         app.register_blueprint(bp)
     for d in registered():
         for bp in d.blueprints:
@@ -170,6 +175,14 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
         if d.init_app is not None:
             d.init_app(app)
     return app
+
+
+class _SecureWhenHttps(SecureCookieSessionInterface):
+    """The session cookie is Secure when the request came over HTTPS: a tablet's cookie never goes back over
+    plain HTTP, while the box's own screen on plain loopback still keeps its session."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure or app.config["SESSION_COOKIE_SECURE"])
 
 
 def error_page(status: int, message: str):
