@@ -395,21 +395,41 @@ def test_install_on_clean_debian_then_restart():
         assert _get(f"http://127.0.0.1:{port}/api/v1/me", token)[0] == 200
         assert service.stop() == 0, service.output[-4000:]
 
-        # the installer again (an update): config, secrets and data are kept
+        # the installer again (an update), adding the kiosk: config, secrets and data are kept. --no-apt: cage
+        # and Chromium (~120 MB) are not fetched for this; the rest of --kiosk runs
+        secrets_before = chroot.path("/etc/safety-appliance/secrets.env").read_bytes()
         t = time.monotonic()
-        r = chroot.run(*install, timeout=600)
+        r = chroot.run(*install, "--kiosk", "--no-apt", timeout=600)
         timings["reinstall"] = time.monotonic() - t
         assert "admin user admin exists" in r.stdout, r.stdout
         assert f"port = {port}" in cfg.read_text(encoding="utf-8")
+        assert chroot.path("/etc/safety-appliance/secrets.env").read_bytes() == secrets_before
+        kiosk_env = chroot.path("/etc/safety-appliance/kiosk.env")
+        assert kiosk_env.stat().st_mode & 0o777 == 0o600
+        m = re.fullmatch(rf"KIOSK_URL=http://127\.0\.0\.1:{port}/kiosk\?token=(\S+)\n", kiosk_env.read_text())
+        assert m, kiosk_env.read_text()
+        assert chroot.path("/etc/systemd/system/graphical.target.wants/safety-kiosk.service").is_symlink()
+        assert chroot.path("/etc/pam.d/safety-kiosk").exists()
 
         # reboot-equivalent restart: healthy again, with the data
         service.start()
         service.healthy()
         status, me = _get(f"http://127.0.0.1:{port}/api/v1/me", token)
         assert status == 200 and me["name"] == "wall", me
+        assert _get(f"http://127.0.0.1:{port}/api/v1/me", m.group(1))[0] == 200  # the kiosk's token
         assert service.stop() == 0, service.output[-4000:]
         for p in chroot.path("/var/lib/safety-appliance").rglob("*"):
             assert p.stat().st_uid == uid, f"{p} is not owned by the service user"
+
+        # the same installer makes a satellite reader station: its unit instead of the appliance's
+        r = chroot.run("bash", "/root/safety-appliance/image_build/install.sh", "--no-start", "--no-apt",
+                       "--wheelhouse", "/wheelhouse", "--station", timeout=600)
+        assert "not started: put its key" in r.stdout, r.stdout
+        wants = chroot.path("/etc/systemd/system/multi-user.target.wants")
+        assert (wants / "safety-station.service").is_symlink() and not (wants / "safety-appliance.service").exists()
+        assert chroot.path("/etc/safety-appliance/station.env").stat().st_mode & 0o777 == 0o600
+        st = chroot.path("/etc/safety-appliance/station.toml").stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, gid, 0o640)
     finally:
         if service and service.proc and service.proc.poll() is None:
             service.proc.kill()
