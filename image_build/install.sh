@@ -68,7 +68,8 @@ if ! compgen -G "${wheelhouse:-/nonexistent}/pyscard-*.whl" >/dev/null; then
   pkgs+=(gcc python3-dev libpcsclite-dev)
 fi
 [ $kiosk = 1 ] && pkgs+=(cage chromium libpam-systemd dbus)
-if grep -qs "Raspberry Pi" /proc/device-tree/model; then pkgs+=(python3-picamera2); fi
+# a Raspberry Pi camera is streamed by rpicam-vid (systemd/safety-camera-csi.service), not through picamera2
+if grep -qs "Raspberry Pi" /proc/device-tree/model && ! command -v rpicam-vid >/dev/null; then pkgs+=(rpicam-apps-lite); fi
 if [ $apt = 1 ]; then
   command -v apt-get >/dev/null || die "apt-get not found: this installer is for Debian / Raspberry Pi OS"
   missing=()
@@ -160,7 +161,8 @@ if [ $running_systemd = 1 ]; then
 fi
 
 # --- units ---------------------------------------------------------------------------------------------
-install -m 0644 "$SRC/systemd/safety-appliance.service" "$SRC/systemd/safety-station.service" $UNIT_DIR/
+install -m 0644 "$SRC/systemd/safety-appliance.service" "$SRC/systemd/safety-station.service" \
+  "$SRC/systemd/safety-camera-csi.service" $UNIT_DIR/
 systemctl enable pcscd.socket >/dev/null 2>&1 || systemctl enable pcscd.service >/dev/null 2>&1 \
   || echo "install.sh: warning: could not enable pcscd" >&2
 
