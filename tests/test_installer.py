@@ -223,8 +223,30 @@ class Booted:
         self.chroot, self.name = chroot, name
         self.log = open(chroot.base / f"{name}.log", "wb")
         self.proc = subprocess.Popen(["systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit",
-                                      "--console=passive", f"--machine={name}", "-D", str(chroot.root)],
+                                      "--console=passive", f"--machine={name}", f"--bind-ro={chroot.wheelhouse}:/wheelhouse",
+                                      "-D", str(chroot.root)],
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def init_pid(self) -> int:
+        """The container's systemd: the descendant of nspawn named systemd."""
+        todo = [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                if pid != self.proc.pid and Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
+                    return pid
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+            except FileNotFoundError:
+                continue
+        raise AssertionError("no systemd inside the container")
+
+    def run(self, *argv: str, timeout=600) -> subprocess.CompletedProcess:
+        """A command inside the booted container (all its namespaces), as root, with a clean environment."""
+        r = subprocess.run(["nsenter", "-t", str(self.init_pid()), "-a", "/usr/bin/env", "-i", f"PATH={PATH_ENV}",
+                            "HOME=/root", "LANG=C.UTF-8", *argv], capture_output=True, text=True, timeout=timeout)
+        assert r.returncode == 0, f"{argv} exited {r.returncode}:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+        return r
 
     def console(self) -> str:
         return (self.chroot.base / f"{self.name}.log").read_text(errors="replace")[-4000:]
@@ -486,11 +508,22 @@ def test_install_on_clean_debian_then_restart():
                 timings[f"boot {n}"] = time.monotonic() - t
                 status, me = _get(f"http://127.0.0.1:{port}/api/v1/me", token)
                 assert status == 200 and me["name"] == "wall", me
+                if n == 1:
+                    # the installer on the running box (no --no-start): it reloads udev, journald and the
+                    # modules, and restarts the service, which comes back healthy
+                    t = time.monotonic()
+                    r = box.run("bash", "/root/safety-appliance/image_build/install.sh", "--no-apt",
+                                "--wheelhouse", "/wheelhouse")
+                    timings["install on the running box"] = time.monotonic() - t
+                    assert "==> running: http://" in r.stdout, r.stdout
+                    assert box.run("systemctl", "is-active", "safety-appliance").stdout.strip() == "active"
+                    _healthy(port, timeout=60)
             finally:
                 box.poweroff()
         journal = box.journal("safety-appliance.service")
-        assert journal.count("Started safety-appliance.service") == 2, journal[-4000:]
-        assert journal.count("Deactivated successfully") == 2, journal[-4000:]
+        # boot 1, the installer's restart, boot 2: three starts, three clean stops
+        assert journal.count("Started safety-appliance.service") == 3, journal[-4000:]
+        assert journal.count("Deactivated successfully") == 3, journal[-4000:]
         assert "Failed with result" not in journal and "Watchdog timeout" not in journal, journal[-4000:]
 
         # the same installer makes a satellite reader station: its unit instead of the appliance's
