@@ -199,7 +199,8 @@ run_as_service $APP check-config $ETC/appliance.toml >/dev/null || die "$ETC/app
 run_as_service $APP init-db --config $ETC/appliance.toml >/dev/null
 
 if [ -n "$admin" ]; then
-  if run_as_service $APP export users --config $ETC/appliance.toml --format csv 2>/dev/null | cut -d, -f2 | grep -qx "$admin"; then
+  if run_as_service $APP export users --config $ETC/appliance.toml --format csv 2>/dev/null \
+      | python3 -c 'import csv, sys; sys.exit(sys.argv[1] not in {r.get("login") for r in csv.DictReader(sys.stdin)})' "$admin"; then
     say "admin user $admin exists: left as it is"
   elif [ -t 0 ]; then
     run_as_service $APP create-user --config $ETC/appliance.toml --login "$admin" --role admin
