@@ -16,6 +16,9 @@
 #   --no-apt            install no Debian packages (they are already there; tests, images)
 #   -h, --help          this text
 set -euo pipefail
+# the program and the units must be readable by the service user whatever root's own umask is; the private
+# files below are written under umask 077 of their own
+umask 022
 
 PREFIX=/opt/safety-appliance
 ETC=/etc/safety-appliance
