@@ -180,6 +180,7 @@ class Appliance:
             self.scheduler.shutdown(wait=False)
         events.BUS = None
         events.database.close()
+        events.database.close_idle()
         log.info("appliance stopped")
 
     def catch_signals(self) -> Appliance:

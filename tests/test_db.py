@@ -189,3 +189,41 @@ def test_bulk_writers_wait_while_a_safety_write_is_on():
         with gate.bulk(max_wait_s=0.05):
             order.append("bulk after its bound")
     assert order[-1] == "bulk after its bound"
+
+
+def test_given_back_connections_wait_in_a_small_pool_for_the_next_thread(tmp_path):
+    """A connection given back is handed to the next thread that connects (no close/open per request);
+    at most MAX_IDLE wait; none is ever handed out for another file (a restore, another database)."""
+    db.open_database(tmp_path / "p.db")
+    pool = db.database
+    db.database.execute_sql("CREATE TABLE t (x)")
+    first = db.database.connection()
+    db.release_connection()
+    got = []
+
+    def other_thread():
+        got.append(db.database.connection())
+        db.database.execute_sql("INSERT INTO t VALUES (1)")
+        db.release_connection()
+
+    th = threading.Thread(target=other_thread)
+    th.start()
+    th.join(5)
+    assert got == [first]                                 # the same connection, on another thread
+    conns = []
+    barrier = threading.Barrier(pool.MAX_IDLE + 3)
+
+    def hold():
+        conns.append(db.database.connection())
+        barrier.wait(5)                                   # all open at once
+        db.release_connection()
+
+    ths = [threading.Thread(target=hold) for _ in range(pool.MAX_IDLE + 3)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(5)
+    assert len({id(c) for c in conns}) == pool.MAX_IDLE + 3 and len(pool._idle) == pool.MAX_IDLE
+    db.open_database(tmp_path / "q.db")                   # another file: the pool starts empty
+    assert pool._idle == []
+    assert db.database.execute_sql("SELECT count(*) FROM sqlite_master").fetchone() == (0,)

@@ -32,7 +32,62 @@ log = logging.getLogger(__name__)
 # event chain head cannot be read by two writers at once.
 PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
 
-database = peewee.SqliteDatabase(None, lock_type="IMMEDIATE")
+class _PooledSqliteDatabase(peewee.SqliteDatabase):
+    """peewee's SQLite database whose closed connections wait in a small pool for the next thread.
+
+    Web requests and live streams give their connection back when done (`release_connection`): ~100
+    waitress threads each holding one (page cache, statement cache, schema) grew the process past 350 MB
+    (issue 14). Really closing and opening one per request then cost more than the request under load
+    (py-spy: close() held the GIL and peewee's lock). Up to MAX_IDLE connections are kept open instead and
+    handed to whichever thread connects next; more than that are closed. A connection is used by one
+    thread at a time (SQLite's serialized mode allows the hand-over: check_same_thread off)."""
+
+    MAX_IDLE = 8
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._idle: list[sqlite3.Connection] = []   # before peewee's __init__, which calls init()
+        self._idle_lock = threading.Lock()
+        self._file = 0                     # bumped by init(): which file a connection was opened on
+        self._opened_on: dict[int, int] = {}
+        super().__init__(*args, **kwargs)
+
+    def init(self, database, **kwargs) -> None:   # type: ignore[override]
+        with self._idle_lock:
+            self._file += 1
+        self.close_idle()   # never hand out a connection to the previous file
+        super().init(database, **{**kwargs, "check_same_thread": False})
+
+    def _connect(self):
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+            file = self._file
+        conn = super()._connect()
+        with self._idle_lock:
+            self._opened_on[id(conn)] = file
+        return conn
+
+    def _close(self, conn) -> None:
+        with self._idle_lock:
+            # kept for the next thread unless it is busy, the pool is full, or it is on a previous file
+            if (not conn.in_transaction and len(self._idle) < self.MAX_IDLE
+                    and self._opened_on.get(id(conn)) == self._file):
+                self._idle.append(conn)
+                return
+            self._opened_on.pop(id(conn), None)
+        conn.close()
+
+    def close_idle(self) -> None:
+        """Close the pooled connections (the file is about to be replaced, or the process stops)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+            for conn in idle:
+                self._opened_on.pop(id(conn), None)
+        for conn in idle:
+            conn.close()
+
+
+database = _PooledSqliteDatabase(None, lock_type="IMMEDIATE")
 
 # Columns that hold secrets; `export` leaves them out.
 SECRET_COLUMNS = {"password_hash", "token_hash"}
@@ -99,10 +154,10 @@ write_gate = WriteGate()
 
 
 def release_connection() -> None:
-    """Close this thread's connection unless a transaction is open on it. Web requests and live streams
-    call it when they are done: waitress runs ~100 threads and each kept its own SQLite connection
-    (page cache, statement cache, schema) for the life of the process, which grew the appliance to
-    365 MB under 30 concurrent clients (issue 14). Opening one again costs ~1 ms."""
+    """Give this thread's connection back (to the pool, `_PooledSqliteDatabase`) unless a transaction is
+    open on it. Web requests and live streams call it when they are done: waitress runs ~100 threads and
+    each kept its own SQLite connection for the life of the process (365 MB under 30 concurrent clients,
+    issue 14)."""
     if database.is_closed() or database.in_transaction():
         return
     try:
@@ -242,6 +297,7 @@ def restore(backup_file: str | Path, dest: str | Path, keep_dir: str | Path,
     shutil.copyfile(backup_file, tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
+    database.close_idle()   # pooled connections to the old file must not answer for the restored one
     for side in ("-wal", "-shm"):   # the old database's journal must not be replayed onto the backup
         Path(str(dest) + side).unlink(missing_ok=True)
     os.replace(tmp, dest)

@@ -12,7 +12,6 @@ stream for kiosks, later the sync engine and the reports.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import json
@@ -105,10 +104,17 @@ class Committed:
     payload: dict
     hash: str
 
-    @functools.cached_property
+    @property
     def json(self) -> str:
-        """The event as compact JSON, built once however many SSE clients send it."""
-        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+        """The event as compact JSON, built once however many SSE clients send it. Not functools'
+        cached_property: on Python 3.11 it holds one lock for every instance of the class, and 50 live
+        streams queued on it (py-spy under bench/load.py's maintenance phase, issue 14). Two threads
+        building it at once build the same string."""
+        made = self.__dict__.get("_json")
+        if made is None:
+            made = json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+            self.__dict__["_json"] = made
+        return made
 
     def as_dict(self) -> dict:
         return {"seq": self.seq, "id": self.id, "type": self.type, "occurred_at": self.occurred_at,
