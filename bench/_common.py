@@ -153,9 +153,11 @@ def terminate(proc, timeout: float = 5) -> None:
         proc.wait()
 
 
-def read_sse(port: int, token: str, stop, on_ready, on_event) -> None:
+def read_sse(port: int, token: str, stop, on_ready, on_event, parse: bool = True) -> None:
     """Read /api/v1/stream over a raw HTTP/1.0 socket (no chunking, receipt time taken right after recv)
-    until `stop` is set: `on_ready()` once the stream is open, `on_event(t_received, event)` per event."""
+    until `stop` is set: `on_ready()` once the stream is open, `on_event(t_received, event)` per event
+    (`event` None with parse=False: a screen stand-in that only counts, so that the bench's own JSON
+    parsing of 50 streams does not take the CPU the appliance is being measured on)."""
     import json
     import socket
     import time
@@ -186,7 +188,7 @@ def read_sse(port: int, token: str, stop, on_ready, on_event) -> None:
                 if line.startswith(b"retry:"):
                     on_ready()
                 elif line.startswith(b"data:"):
-                    on_event(t, json.loads(line[5:]))
+                    on_event(t, json.loads(line[5:]) if parse else None)
     finally:
         sock.close()
 

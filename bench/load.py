@@ -187,7 +187,7 @@ class Counter(threading.Thread):
 
     def run(self) -> None:
         try:
-            read_sse(self.port, self.token, self.stop, self.ready.set, self._on)
+            read_sse(self.port, self.token, self.stop, self.ready.set, self._on, parse=False)
         except Exception as exc:
             self.error = repr(exc)
             self.ready.set()
@@ -217,9 +217,10 @@ class Maintenance(threading.Thread):
     """Back to back until stopped: a register import through the API (the safety officer's upload) and the
     nightly backup through the CLI. Records (kind, seconds, ok) per run."""
 
-    def __init__(self, base: str, cfg: Path, officer: requests.Session, measures: int, out_dir: Path):
+    def __init__(self, base: str, cfg: Path, officer: requests.Session, measures: int, out_dir: Path,
+                 kinds: tuple[str, ...] = ("import", "backup")):
         super().__init__(daemon=True)
-        self.base, self.cfg, self.officer, self.out_dir = base, cfg, officer, out_dir
+        self.base, self.cfg, self.officer, self.out_dir, self.kinds = base, cfg, officer, out_dir, kinds
         self.rows = RIB.rows_for(measures)
         self.stop, self.runs = threading.Event(), []
 
@@ -227,19 +228,25 @@ class Maintenance(threading.Thread):
         n = 0
         while not self.stop.is_set():
             n += 1
+            if "import" not in self.kinds:
+                self._backup(n)
+                continue
             data = RIB.as_csv([{**r, "department": f"生产{n}部"} for r in self.rows])
             t0 = time.perf_counter()
             r = self.officer.post(f"{self.base}/api/v1/risks/import", files={"file": ("register.csv", data)}, timeout=120)
             self.runs.append(("import", time.perf_counter() - t0, r.status_code == 201))
-            if self.stop.is_set():
-                break
-            t0 = time.perf_counter()
-            try:
-                cli("backup", "--config", str(self.cfg), "--output", str(self.out_dir / f"b{n % 2}.db"))
-                ok = True
-            except RuntimeError:
-                ok = False
-            self.runs.append(("backup", time.perf_counter() - t0, ok))
+            if self.stop.is_set() or "backup" not in self.kinds:
+                continue
+            self._backup(n)
+
+    def _backup(self, n: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            cli("backup", "--config", str(self.cfg), "--output", str(self.out_dir / f"b{n % 2}.db"))
+            ok = True
+        except RuntimeError:
+            ok = False
+        self.runs.append(("backup", time.perf_counter() - t0, ok))
 
 
 def login(base: str, name: str) -> requests.Session:
@@ -275,6 +282,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--maint-seconds", type=float, default=30, help="load with maintenance running (0: no phase)")
     ap.add_argument("--import-measures", type=int, default=5000)
+    ap.add_argument("--maint", default="import,backup", help="what the maintenance phase runs: import, backup or both")
     ap.add_argument("--think", type=float, default=1.0, help="seconds between a client's requests (±50 %%)")
     ap.add_argument("--interval", type=float, default=1.0, help="the bus's poll_interval_s")
     ap.add_argument("--idle-requests", type=int, default=200)
@@ -359,7 +367,8 @@ def main() -> int:
                 cl.start()
             alarm_load: list[float] = []
             alarm_maint: list[float] = []
-            maint = Maintenance(base, cfg, login(base, "officer"), args.import_measures, Path(tmp))
+            maint = Maintenance(base, cfg, login(base, "officer"), args.import_measures, Path(tmp),
+                                tuple(args.maint.split(",")))
             while time.monotonic() < maint_at - 3 * args.interval - 2:
                 alarm_load.append(leak.cycle())
             while time.monotonic() < maint_at:
