@@ -1,6 +1,8 @@
 # The appliance as an OCI image: the second path, for a Jetson (JetPack's Docker) or an x86 box that runs
 # containers instead of the installer (docs/INSTALL.md §13). Multi-arch: build it with
 #     docker buildx build --platform linux/arm64,linux/amd64 -t safety-appliance:0.1.0 .
+# or without a Docker daemon (--format docker keeps the HEALTHCHECK, which the OCI format has no field for):
+#     buildah bud --format docker -t safety-appliance:0.1.0 .
 # Debian 12's Python 3.11 inside, whatever the host runs (JetPack 6 is Ubuntu 22.04 with Python 3.10).
 # Offline: put a wheelhouse (image_build/wheelhouse.sh, built for the image's architecture) in ./wheelhouse
 # and the Python packages come from it instead of PyPI. BASE: a Debian 12 image (a local mirror's copy).

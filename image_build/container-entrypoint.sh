@@ -1,7 +1,7 @@
 #!/bin/sh
 # The OCI image's entry point (Dockerfile): makes a config from the example when the config volume has none
-# (appliance_id from the container's hostname), then runs `safety-appliance COMMAND... --config CONFIG`
-# (default command: run). Other commands: docker exec -it <container> safety-appliance create-user ...
+# (appliance_id from the container's hostname), then runs `safety-appliance COMMAND...` (default: run; the
+# config comes from $SAFETY_APPLIANCE_CONFIG). Other commands: docker exec -it <container> safety-appliance ...
 set -eu
 config=${SAFETY_APPLIANCE_CONFIG:-/etc/safety-appliance/appliance.toml}
 if [ ! -e "$config" ]; then
@@ -12,4 +12,5 @@ if [ ! -e "$config" ]; then
   echo "entrypoint: wrote $config from the example (edit it, then restart the container)" >&2
 fi
 [ $# -gt 0 ] || set -- run
-exec /opt/safety-appliance/current/bin/safety-appliance "$@" --config "$config"
+export SAFETY_APPLIANCE_CONFIG="$config"
+exec /opt/safety-appliance/current/bin/safety-appliance "$@"

@@ -243,11 +243,11 @@ class Booted:
                 continue
         raise AssertionError("no systemd inside the container")
 
-    def run(self, *argv: str, timeout=600) -> subprocess.CompletedProcess:
+    def run(self, *argv: str, timeout=600, check=True) -> subprocess.CompletedProcess:
         """A command inside the booted container (all its namespaces), as root, with a clean environment."""
         r = subprocess.run(["nsenter", "-t", str(self.init_pid()), "-a", "/usr/bin/env", "-i", f"PATH={PATH_ENV}",
                             "HOME=/root", "LANG=C.UTF-8", *argv], capture_output=True, text=True, timeout=timeout)
-        assert r.returncode == 0, f"{argv} exited {r.returncode}:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+        assert not check or r.returncode == 0, f"{argv} exited {r.returncode}:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
         return r
 
     def console(self) -> str:
@@ -570,6 +570,11 @@ def test_install_on_clean_debian_then_restart():
 
         # a real boot of the installed system (its own systemd as init), twice: the unit as systemd runs it,
         # hardening included, healthy with the data; the first shutdown stops it cleanly
+        # the backup stick (docs/INSTALL.md §11): a filesystem mounted at /media/safety-backup by an fstab line
+        # with the documented options (a tmpfs stands in for the USB stick's exfat)
+        chroot.path("/media/safety-backup").mkdir(parents=True, exist_ok=True)
+        with open(chroot.path("/etc/fstab"), "a") as fh:
+            fh.write(f"tmpfs /media/safety-backup tmpfs nofail,x-systemd.automount,uid={uid},gid={gid},mode=0700 0 0\n")
         chroot.unmount()
         for n in (1, 2):
             t = time.monotonic()
@@ -582,6 +587,15 @@ def test_install_on_clean_debian_then_restart():
                 pid = box.run("systemctl", "show", "-P", "MainPID", "safety-appliance").stdout.strip()
                 cmdline = box.run("cat", f"/proc/{pid}/cmdline").stdout
                 assert cmdline.startswith(f"/opt/safety-appliance/releases/{VERSION}/bin/python"), cmdline
+                if n == 2:
+                    # in the service's own mount namespace (ProtectSystem=strict) and as its user, a backup to the
+                    # stick is written (ReadWritePaths=-/media/safety-backup); the rest of /media stays read-only
+                    in_service = ("nsenter", "-t", pid, "-m", "--")
+                    r = box.run(*in_service, "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                                app, "backup", "--to", "/media/safety-backup", *config)
+                    assert "backed up to /media/safety-backup/safety-backup-" in r.stdout, r.stdout
+                    r = box.run(*in_service, "touch", "/media/probe", check=False)
+                    assert r.returncode != 0 and "Read-only file system" in r.stderr, r.stderr
                 if n == 1:
                     # the installer on the running box (no --no-start): it reloads udev, journald and the
                     # modules, and restarts the service, which comes back healthy
