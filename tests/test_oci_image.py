@@ -104,8 +104,9 @@ for i in $(seq 1 120); do
   sleep 1
 done
 echo "healthy=$healthy after=$i"
-# the appliance's interpreter (anchored: this script's own command line holds the words too)
-pid=$(pgrep -f "^/opt/safety-appliance/releases/[^ ]*/bin/python .*safety-appliance run" | head -1)
+# the appliance's interpreter: the descendant of this run of buildah started from the release's venv
+descendants() {{ local c; for c in $(cat /proc/$1/task/*/children 2>/dev/null); do echo $c; descendants $c; done; }}
+pid=$(for p in $(descendants $app); do tr '\\0' ' ' < /proc/$p/cmdline | grep -q '^/opt/safety-appliance/releases/' && echo $p; done | head -1)
 echo "uid=$(awk '/^Uid:/ {{print $2}}' /proc/$pid/status)"
 kill -TERM $pid
 wait $app
@@ -169,7 +170,7 @@ def test_image_builds_and_its_healthcheck_passes(tmp_path):
         uid = re.search(r"uid=(\d+)", r.stdout)
         assert uid and uid.group(1) != "0", out
         assert "exit=0" in r.stdout, out
-        assert "wrote /etc/safety-appliance/appliance.toml from the example" in out, out
+        assert "wrote /etc/safety-appliance/appliance.toml from the example" in log.read_text(errors="replace"), out
     finally:
         if ctr:
             subprocess.run([*BUILDAH, "rm", ctr], capture_output=True)
