@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 export PYTHON
 
-.PHONY: demo test bench lint lock check-python clean
+.PHONY: demo test bench lint lock bundle check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -58,6 +58,14 @@ lock: check-python
 	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable --exclude setuptools --exclude wheel; \
 	} > constraints.txt
 	rm -rf $(LOCK_VENV)
+
+# A release bundle for `safety-appliance update BUNDLE` (offline): this checkout's wheel, constraints.txt and every
+# wheel it needs, pip's included, in build/bundle/safety-appliance-<version>. WHEELHOUSE=DIR takes the wheels
+# from a wheelhouse (image_build/wheelhouse.sh) instead of building them. Build it on the boxes' architecture.
+VERSION = $(shell sed -n 's/^__version__ = "\([^"]*\)"$$/\1/p' appliance/__init__.py)
+bundle: check-python
+	rm -rf build/bundle/safety-appliance-$(VERSION)
+	bash image_build/bundle.sh $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE)) build/bundle/safety-appliance-$(VERSION)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache

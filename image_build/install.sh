@@ -101,29 +101,52 @@ if ! getent passwd $USER_NAME >/dev/null; then
 fi
 usermod -a -G dialout,plugdev,video $USER_NAME
 
-# --- the program: a venv with the locked versions --------------------------------------------------------
-say "installing the appliance into $PREFIX"
-install -d -m 0755 $PREFIX
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
-# a clean copy of the source (pip builds in the source folder; the checkout stays untouched)
-tar -C "$SRC" --exclude=./.git --exclude=./.venv --exclude='./.venv*' --exclude=./var --exclude=./build \
-  --exclude='*.egg-info' --exclude=__pycache__ --exclude=./training --exclude=./tests --exclude=./bench \
-  -cf - . | tar -C "$stage" -xf -
-pip_src=()
-if [ -n "$wheelhouse" ]; then pip_src=(--no-index --find-links "$wheelhouse"); fi
-[ -x $PREFIX/.venv/bin/python ] && ! $PREFIX/.venv/bin/python -c '' 2>/dev/null && rm -rf $PREFIX/.venv  # Python upgraded under it
-[ -x $PREFIX/.venv/bin/python ] || python3 -m venv $PREFIX/.venv
-pip=($PREFIX/.venv/bin/python -m pip --disable-pip-version-check --no-input -q)
-"${pip[@]}" install "${pip_src[@]}" -U pip -c "$stage/constraints.txt" \
-  || die "pip could not install pip from ${wheelhouse:-PyPI} (no internet? use --wheelhouse DIR)"
-# the [pcsc] extra: PC/SC readers; a path requirement is always rebuilt and reinstalled, so a rerun updates
-"${pip[@]}" install "${pip_src[@]}" -c "$stage/constraints.txt" "$stage[pcsc]" \
-  || die "pip could not install the appliance from ${wheelhouse:-PyPI} (no internet? use --wheelhouse DIR)"
+# --- the program: a release venv with the locked versions -------------------------------------------------
+# The layout `safety-appliance update` / `rollback` use (appliance/core/releases.py): one venv per release in
+# $PREFIX/releases/<version>/, and $PREFIX/current -> releases/<version> (relative), which the units run.
+VERSION=$(sed -n 's/^__version__ = "\([^"]*\)"$/\1/p' "$SRC/appliance/__init__.py")
+[ -n "$VERSION" ] || die "no __version__ in $SRC/appliance/__init__.py"
+REL=$PREFIX/releases/$VERSION
+install -d -m 0755 $PREFIX $PREFIX/releases
+current=$(readlink $PREFIX/current 2>/dev/null || true)
+current_version=${current#releases/}
+program=1
+if [ -n "$current" ] && [ "$current_version" != "$VERSION" ] && [ -x $PREFIX/current/bin/safety-appliance ] \
+   && python3 -c 'import json, sys; u = json.load(open(sys.argv[1])).get("updates") or [{}]; sys.exit(u[-1].get("version") != sys.argv[2])' \
+        $PREFIX/releases.json "$current_version" 2>/dev/null; then
+  # an `update` installed the running release: it stays (safety-appliance update / rollback move it)
+  say "this box runs release $current_version (installed by 'safety-appliance update'): the program is left as it is; this installer's $VERSION is not installed"
+  program=0
+fi
+if [ $program = 1 ]; then
+  say "installing the appliance $VERSION into $REL"
+  stage=$(mktemp -d)
+  trap 'rm -rf "$stage"' EXIT
+  # a clean copy of the source (pip builds in the source folder; the checkout stays untouched)
+  tar -C "$SRC" --exclude=./.git --exclude=./.venv --exclude='./.venv*' --exclude=./var --exclude=./build \
+    --exclude='*.egg-info' --exclude=__pycache__ --exclude=./training --exclude=./tests --exclude=./bench \
+    -cf - . | tar -C "$stage" -xf -
+  pip_src=()
+  if [ -n "$wheelhouse" ]; then pip_src=(--no-index --find-links "$wheelhouse"); fi
+  [ -x $REL/bin/python ] && ! $REL/bin/python -c '' 2>/dev/null && rm -rf $REL  # Python upgraded under it
+  [ -x $REL/bin/python ] || python3 -m venv $REL
+  pip=($REL/bin/python -m pip --disable-pip-version-check --no-input -q)
+  "${pip[@]}" install "${pip_src[@]}" -U pip -c "$stage/constraints.txt" \
+    || die "pip could not install pip from ${wheelhouse:-PyPI} (no internet? use --wheelhouse DIR)"
+  # the [pcsc] extra: PC/SC readers; a path requirement is always rebuilt and reinstalled, so a rerun updates
+  "${pip[@]}" install "${pip_src[@]}" -c "$stage/constraints.txt" "$stage[pcsc]" \
+    || die "pip could not install the appliance from ${wheelhouse:-PyPI} (no internet? use --wheelhouse DIR)"
+  said=$($REL/bin/safety-appliance --version 2>&1) && [ "${said##* }" = "$VERSION" ] \
+    || die "the installed release does not answer --version $VERSION: $said"
+  # switch in one rename, as `update` does: the service sees the old release or the new one, never none
+  ln -sfn "releases/$VERSION" $PREFIX/current.switching && mv -T $PREFIX/current.switching $PREFIX/current
+  # the layout before releases (one venv in $PREFIX/.venv): the units now run $PREFIX/current
+  rm -rf $PREFIX/.venv
+fi
 install -m 0644 "$SRC/README.md" "$SRC/appliance.example.toml" "$SRC/station.example.toml" $PREFIX/
 install -d -m 0755 $PREFIX/docs && install -m 0644 "$SRC"/docs/*.md $PREFIX/docs/
-ln -sf $PREFIX/.venv/bin/safety-appliance /usr/local/bin/safety-appliance
-APP=$PREFIX/.venv/bin/safety-appliance
+ln -sfn $PREFIX/current/bin/safety-appliance /usr/local/bin/safety-appliance
+APP=$PREFIX/current/bin/safety-appliance
 
 # --- config, secrets, data -------------------------------------------------------------------------------
 # The config is readable by the service (root:safety 0640), never overwritten; secrets live in a root-only
@@ -136,6 +159,14 @@ if [ ! -e $ETC/appliance.toml ]; then
   mv $ETC/appliance.toml.new $ETC/appliance.toml
 fi
 chown root:$USER_NAME $ETC/appliance.toml && chmod 0640 $ETC/appliance.toml
+# the session-signing key as a systemd credential (LoadCredential=session_key:...): root-only here, handed to
+# the service in its private $CREDENTIALS_DIRECTORY; tablets stay logged in across reinstalls and updates
+install -d -o root -g root -m 0700 $ETC/credentials
+if [ ! -s $ETC/credentials/session_key ]; then
+  (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > $ETC/credentials/session_key.new \
+     && mv $ETC/credentials/session_key.new $ETC/credentials/session_key)
+fi
+chown root:root $ETC/credentials/session_key && chmod 0600 $ETC/credentials/session_key
 if [ ! -e $ETC/secrets.env ]; then
   (umask 077; cat > $ETC/secrets.env <<'EOF'
 # Secrets for safety-appliance.service, one NAME=value per line (systemd EnvironmentFile=, read as root).

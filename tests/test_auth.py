@@ -265,6 +265,26 @@ def test_damaged_session_key_is_replaced(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
+
+def test_session_key_comes_from_the_systemd_credential(tmp_path, monkeypatch):
+    """With LoadCredential=session_key:... systemd sets $CREDENTIALS_DIRECTORY: that key signs the sessions and
+    none is written in the data directory; a missing or short credential falls back to the data directory's."""
+    from appliance.core.web import secret_key
+
+    creds, data = tmp_path / "creds", tmp_path / "data"
+    creds.mkdir()
+    (creds / "session_key").write_text("ab" * 32 + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert secret_key(data) == b"ab" * 32
+    assert not (data / "secret_key").exists()
+    (creds / "session_key").write_text("short\n")
+    fallback = secret_key(data)
+    assert len(fallback) == 32 and (data / "secret_key").read_bytes() == fallback
+    (creds / "session_key").unlink()
+    assert secret_key(data) == fallback
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    assert secret_key(data) == fallback
+
 def test_passwords_are_hashed_at_full_cost_outside_the_tests():
     """The suite lowers the scrypt cost for speed (conftest.py); the appliance itself must not."""
     import subprocess

@@ -47,7 +47,7 @@ def _local_unit(tmp_path, name: str):
     need(exe.exists(), "the project virtualenv (make test creates it)")
     local = tmp_path / name
     text = (UNITS / name).read_text(encoding="utf-8")
-    local.write_text(text.replace("/opt/safety-appliance/.venv/bin/safety-appliance", str(exe)), encoding="utf-8")
+    local.write_text(text.replace("/opt/safety-appliance/current/bin/safety-appliance", str(exe)), encoding="utf-8")
     return local
 
 
@@ -102,6 +102,8 @@ CACHE = Path(os.environ.get("SAFETY_ROOTFS_CACHE", Path.home() / ".cache" / "saf
 APT_ARCHIVES = Path(os.environ.get("SAFETY_APT_ARCHIVES", "/var/cache/apt/archives"))
 PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ADMIN_PASSWORD = "first-admin-pass-1"
+VERSION = re.search(r'^__version__ = "([^"]+)"$', (ROOT / "appliance" / "__init__.py").read_text("utf-8"), re.M)[1]
+NEXT = "99.0.0"   # the release the test updates to
 
 
 def _arch() -> str:
@@ -241,11 +243,11 @@ class Booted:
                 continue
         raise AssertionError("no systemd inside the container")
 
-    def run(self, *argv: str, timeout=600) -> subprocess.CompletedProcess:
+    def run(self, *argv: str, timeout=600, check=True) -> subprocess.CompletedProcess:
         """A command inside the booted container (all its namespaces), as root, with a clean environment."""
         r = subprocess.run(["nsenter", "-t", str(self.init_pid()), "-a", "/usr/bin/env", "-i", f"PATH={PATH_ENV}",
                             "HOME=/root", "LANG=C.UTF-8", *argv], capture_output=True, text=True, timeout=timeout)
-        assert r.returncode == 0, f"{argv} exited {r.returncode}:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+        assert not check or r.returncode == 0, f"{argv} exited {r.returncode}:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
         return r
 
     def console(self) -> str:
@@ -334,8 +336,29 @@ class Service:
         # the unit's UMask= through the chroot's own shell, which then execs the command (same pid)
         return ["/bin/sh", "-c", f'umask {umask} && exec "$@"', "sh", *shlex.split(cmdline)]
 
+    def credentials(self) -> dict[str, str]:
+        """LoadCredential=NAME:PATH as systemd does it: each file copied into a folder only the service's user
+        reads, named by $CREDENTIALS_DIRECTORY."""
+        if not self.unit.get("LoadCredential"):
+            return {}
+        folder = self.chroot.path("/run/sa-credentials")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o500, parents=True)
+        for spec in self.unit["LoadCredential"]:
+            name, source = spec.split(":", 1)
+            shutil.copyfile(self.chroot.path(source), folder / name)
+            os.chmod(folder / name, 0o400)
+            os.chown(folder / name, self.user[0], self.user[1])
+        os.chown(folder, self.user[0], self.user[1])
+        return {"CREDENTIALS_DIRECTORY": "/run/sa-credentials"}
+
+    def release(self) -> str:
+        """The release folder the running service's interpreter is in (/proc/PID/cmdline: the venv's python)."""
+        assert self.proc is not None
+        return Path(Path(f"/proc/{self.proc.pid}/cmdline").read_bytes().split(b"\0")[0].decode()).parent.parent.name
+
     def start(self, timeout=120) -> None:
-        env = _service_env(self.chroot, self.unit)
+        env = {**_service_env(self.chroot, self.unit), **self.credentials()}
         self.messages = []
         for pre in self.unit.get("ExecStartPre", []):
             self.chroot.run(*self._wrap(pre), user=self.user, env=env, timeout=120)
@@ -448,12 +471,26 @@ def test_install_on_clean_debian_then_restart():
         assert chroot.path("/etc/udev/rules.d/60-safety-appliance-readers.rules").exists()
         assert "blacklist port100" in chroot.path("/etc/modprobe.d/safety-appliance-blacklist.conf").read_text()
         assert chroot.path("/etc/systemd/system/sockets.target.wants/pcscd.socket").exists()
+        # the layout `update` and `rollback` use: a venv per release, `current` a relative link the units run
+        assert os.readlink(chroot.path("/opt/safety-appliance/current")) == f"releases/{VERSION}"
+        assert chroot.path(f"/opt/safety-appliance/releases/{VERSION}/bin/safety-appliance").exists()
+        assert not chroot.path("/opt/safety-appliance/.venv").exists()
+        unit = _unit_settings(chroot.path("/etc/systemd/system/safety-appliance.service").read_text())
+        assert all(c.startswith("/opt/safety-appliance/current/bin/safety-appliance ")
+                   for c in unit["ExecStart"] + unit["ExecStartPre"])
+        # the session key as a systemd credential: root-only, 64 hex digits
+        key_file = chroot.path("/etc/safety-appliance/credentials/session_key")
+        st = key_file.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o600)
+        assert re.fullmatch(r"[0-9a-f]{64}\n", key_file.read_text())
+        assert unit["LoadCredential"] == ["session_key:/etc/safety-appliance/credentials/session_key"]
 
         # the plant's admin edits the config: here, a free port on loopback only
         port = _free_port()
         cfg = chroot.path("/etc/safety-appliance/appliance.toml")
         text = cfg.read_text(encoding="utf-8")
         for old, new in (('host = "0.0.0.0"', 'host = "127.0.0.1"'), ("port = 8080", f"port = {port}"),
+                         ("tls_port = 8443", f"tls_port = {_free_port()}"),
                          ("interfaces = []", 'interfaces = ["127.0.0.1"]')):
             assert old in text, old
             text = text.replace(old, new, 1)
@@ -465,19 +502,45 @@ def test_install_on_clean_debian_then_restart():
         timings["start"] = time.monotonic() - t
         service.healthy()
         # data written by the service's user through the CLI, as the installer does
-        token = chroot.run("/opt/safety-appliance/.venv/bin/safety-appliance", "create-token", "--config",
+        token = chroot.run("/opt/safety-appliance/current/bin/safety-appliance", "create-token", "--config",
                            "/etc/safety-appliance/appliance.toml", "--name", "wall", user=(uid, gid, []),
                            ).stdout.strip()
         assert _get(f"http://127.0.0.1:{port}/api/v1/me", token)[0] == 200
+        assert service.release() == VERSION
         assert service.stop() == 0, service.output[-4000:]
 
-        # the installer again (an update), adding the kiosk: config, secrets and data are kept. --no-apt: cage
-        # and Chromium (~120 MB) are not fetched for this; the rest of --kiosk runs
+        # an update to a newer release: its bundle made by image_build/bundle.sh from the wheelhouse (offline),
+        # installed by `update` as root beside the first one, `current` switched to it
+        t = time.monotonic()
+        chroot.run("cp", "-a", "/root/safety-appliance", "/root/sa-next")
+        init = chroot.path("/root/sa-next/appliance/__init__.py")
+        init.write_text(init.read_text("utf-8").replace(f'__version__ = "{VERSION}"', f'__version__ = "{NEXT}"'), "utf-8")
+        r = chroot.run("bash", "/root/sa-next/image_build/bundle.sh", "--wheelhouse", "/wheelhouse", "/root/bundle-next")
+        assert chroot.path(f"/root/bundle-next/safety_appliance-{NEXT}-py3-none-any.whl").exists(), r.stdout
+        assert list(chroot.path("/root/bundle-next").glob("pip-*.whl")), "the bundle brings pip"
+        timings["bundle"] = time.monotonic() - t
+        t = time.monotonic()
+        app = "/opt/safety-appliance/current/bin/safety-appliance"
+        config = ("--config", "/etc/safety-appliance/appliance.toml")
+        r = chroot.run(app, "update", "/root/bundle-next", *config, env={"PYTHONDONTWRITEBYTECODE": "1"})
+        timings["update"] = time.monotonic() - t
+        assert f"installed and switched to {NEXT}" in r.stdout, r.stdout
+        assert os.readlink(chroot.path("/opt/safety-appliance/current")) == f"releases/{NEXT}"
+        assert chroot.run(app, "--version").stdout.split()[-1] == NEXT
+        assert chroot.run(f"/opt/safety-appliance/releases/{NEXT}/bin/python", "-c", "import smartcard")  # [pcsc]
+
+        # the installer again, on the updated box, adding the kiosk: the updated release stays current; config,
+        # secrets, the session key and data are kept. --no-apt: cage and Chromium (~120 MB) are not fetched
+        # for this; the rest of --kiosk runs
+        key_before = key_file.read_bytes()
         secrets_before = chroot.path("/etc/safety-appliance/secrets.env").read_bytes()
         t = time.monotonic()
         r = chroot.run(*install, "--kiosk", "--no-apt", timeout=600)
         timings["reinstall"] = time.monotonic() - t
         assert "admin user admin exists" in r.stdout, r.stdout
+        assert f"this box runs release {NEXT}" in r.stdout, r.stdout
+        assert os.readlink(chroot.path("/opt/safety-appliance/current")) == f"releases/{NEXT}"
+        assert key_file.read_bytes() == key_before
         assert f"port = {port}" in cfg.read_text(encoding="utf-8")
         assert chroot.path("/etc/safety-appliance/secrets.env").read_bytes() == secrets_before
         kiosk_env = chroot.path("/etc/safety-appliance/kiosk.env")
@@ -493,12 +556,24 @@ def test_install_on_clean_debian_then_restart():
         status, me = _get(f"http://127.0.0.1:{port}/api/v1/me", token)
         assert status == 200 and me["name"] == "wall", me
         assert _get(f"http://127.0.0.1:{port}/api/v1/me", m.group(1))[0] == 200  # the kiosk's token
+        assert service.release() == NEXT   # started from the updated release
         assert service.stop() == 0, service.output[-4000:]
+
+        # rollback (service stopped) switches back to the installer's release; the boots below run it
+        t = time.monotonic()
+        r = chroot.run(app, "rollback", *config)
+        timings["rollback"] = time.monotonic() - t
+        assert f"rolled back to {VERSION} (from {NEXT})" in r.stdout, r.stdout
+        assert os.readlink(chroot.path("/opt/safety-appliance/current")) == f"releases/{VERSION}"
         for p in chroot.path("/var/lib/safety-appliance").rglob("*"):
             assert p.stat().st_uid == uid, f"{p} is not owned by the service user"
 
         # a real boot of the installed system (its own systemd as init), twice: the unit as systemd runs it,
         # hardening included, healthy with the data; the first shutdown stops it cleanly
+        # the backup stick's mount point (docs/INSTALL.md §11), owned by the service user as the fstab line's
+        # uid=/gid= make the stick. Not mounted here: a tmpfs by that fstab line was not mounted in the container
+        chroot.path("/media/safety-backup").mkdir(parents=True, exist_ok=True)
+        os.chown(chroot.path("/media/safety-backup"), uid, gid)
         chroot.unmount()
         for n in (1, 2):
             t = time.monotonic()
@@ -508,6 +583,17 @@ def test_install_on_clean_debian_then_restart():
                 timings[f"boot {n}"] = time.monotonic() - t
                 status, me = _get(f"http://127.0.0.1:{port}/api/v1/me", token)
                 assert status == 200 and me["name"] == "wall", me
+                pid = box.run("systemctl", "show", "-P", "MainPID", "safety-appliance").stdout.strip()
+                cmdline = box.run("cat", f"/proc/{pid}/cmdline").stdout
+                assert cmdline.startswith(f"/opt/safety-appliance/releases/{VERSION}/bin/python"), cmdline
+                if n == 2:
+                    # in the service's own mount namespace (ProtectSystem=strict) and as its user, the backup
+                    # folder is writable (ReadWritePaths=-/media/safety-backup); the rest of /media is read-only
+                    in_service = ("nsenter", "-t", pid, "-m", "--", "setpriv", f"--reuid={uid}", f"--regid={gid}",
+                                  "--clear-groups")
+                    box.run(*in_service, "touch", "/media/safety-backup/probe")
+                    r = box.run(*in_service, "touch", "/media/probe", check=False)
+                    assert r.returncode != 0 and "Read-only file system" in r.stderr, r.stderr
                 if n == 1:
                     # the installer on the running box (no --no-start): it reloads udev, journald and the
                     # modules, and restarts the service, which comes back healthy
@@ -525,6 +611,8 @@ def test_install_on_clean_debian_then_restart():
         assert journal.count("Started safety-appliance.service") == 3, journal[-4000:]
         assert journal.count("Deactivated successfully") == 3, journal[-4000:]
         assert "Failed with result" not in journal and "Watchdog timeout" not in journal, journal[-4000:]
+        # every start had the credential: no key was ever made in the data directory
+        assert not chroot.path("/var/lib/safety-appliance/secret_key").exists()
 
         # the same installer makes a satellite reader station: its unit instead of the appliance's
         chroot.mount()

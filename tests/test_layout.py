@@ -28,7 +28,7 @@ def test_systemd_unit_verifies(tmp_path):
     exe = ROOT / ".venv" / "bin" / "safety-appliance"
     need(exe.exists(), "the project virtualenv (make test creates it)")
     local = tmp_path / "safety-appliance.service"
-    local.write_text(unit.replace("/opt/safety-appliance/.venv/bin/safety-appliance", str(exe)), encoding="utf-8")
+    local.write_text(unit.replace("/opt/safety-appliance/current/bin/safety-appliance", str(exe)), encoding="utf-8")
     r = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True, text=True, timeout=60)
     problems = [l for l in r.stderr.splitlines() if "safety-appliance.service" in l]
     assert r.returncode == 0 and not problems, r.stderr

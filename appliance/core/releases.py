@@ -17,6 +17,7 @@ and the event log's chain), keeping the newer database beside it. The newest `KE
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -117,7 +118,10 @@ def install(dist: Path, target: Path, wheels: Path | None, *, system_site_packag
     if extra_site is not None:
         site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], "venv").strip())
         (site / "_release_base.pth").write_text(f"{extra_site}\n", encoding="utf-8")
-    cmd = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--disable-pip-version-check", str(dist)]
+    # the running release's extras go along: the installer installs [pcsc] (PC/SC readers through pyscard)
+    extras = "[pcsc]" if importlib.util.find_spec("smartcard") is not None else ""
+    cmd = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--disable-pip-version-check",
+           f"{dist}{extras}"]
     if wheels is not None:   # the plant LAN has no internet: everything comes from the bundle
         cmd += ["--no-index", "--find-links", str(wheels)]
         if (wheels / "constraints.txt").is_file():
@@ -136,6 +140,8 @@ def update(bundle: Path, root: Path, config=None, *, system_site_packages: bool 
         raise ReleaseError(f"版本 {version} 已在运行", f"release {version} is already the current one")
     target = root / "releases" / version
     shutil.rmtree(target, ignore_errors=True)   # a half-installed earlier try, or a release rolled back from
+    # the release is run by the service user: readable whatever root's own umask is (the installer's 022)
+    umask = os.umask(0o022)
     try:
         install(dist, target, wheels, system_site_packages=system_site_packages, extra_site=extra_site)
         said = _run([str(target / "bin" / "safety-appliance"), "--version"], "检查新版本 / checking the new release ")
@@ -144,6 +150,8 @@ def update(bundle: Path, root: Path, config=None, *, system_site_packages: bool 
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
+    finally:
+        os.umask(umask)
     backup_path, schema = None, None
     if config is not None and config.storage.db_path.exists():
         store = config.storage

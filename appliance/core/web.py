@@ -50,9 +50,33 @@ class Runtime:
     started_at: float = field(default_factory=time.time)
 
 
+CREDENTIAL = "session_key"
+
+
+def credential_key() -> bytes | None:
+    """The key systemd hands the service (`LoadCredential=session_key:...`: a root-only file the installer
+    makes, read by the service in its private $CREDENTIALS_DIRECTORY); None without one."""
+    folder = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not folder:
+        return None
+    try:
+        key = (Path(folder) / CREDENTIAL).read_bytes().strip()
+    except OSError as exc:
+        log.warning("no session key credential; using the data directory's", extra={"error": str(exc)})
+        return None
+    if len(key) < 32:
+        log.warning("the session key credential is shorter than 32 bytes; using the data directory's")
+        return None
+    return key
+
+
 def secret_key(data_dir: Path) -> bytes:
-    """The session-signing key, made once per data directory, private (0600) from its first byte and
-    written atomically (a power cut on first boot leaves no key or a whole one, never an empty one)."""
+    """The session-signing key: the systemd credential when the service has one, else a key made once per
+    data directory, private (0600) from its first byte and written atomically (a power cut on first boot
+    leaves no key or a whole one, never an empty one)."""
+    key = credential_key()
+    if key is not None:
+        return key
     path = Path(data_dir) / "secret_key"
     try:
         key = path.read_bytes()

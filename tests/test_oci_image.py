@@ -1,0 +1,179 @@
+"""The OCI image (Dockerfile), the second way to run the appliance (Jetson, x86 container hosts).
+
+- Statically: a Debian 12 base (any architecture), the release layout of the installer, a HEALTHCHECK on
+  /api/v1/health, EXPOSE 8080 8443, volumes for the data and the config, a non-root USER.
+- Built for real with buildah (no Docker daemon needed: vfs storage, chroot isolation), in Docker format (the
+  OCI format has no HEALTHCHECK), with the Python packages from the installer test's wheelhouse (offline);
+  the image's config is checked, and its entry point is started as its user in a network namespace of its
+  own: the image's own HEALTHCHECK command passes, and SIGTERM stops it with exit status 0.
+
+The base image is `debian:bookworm-slim` from Docker Hub when Docker Hub answers; otherwise (this build
+machine reaches the Debian mirror but not Docker Hub) the same Debian 12 made by debootstrap (the installer
+test's cached minbase) is imported as a local base image, passed as the Dockerfile's BASE. SAFETY_OCI_BASE
+names another. Needs root, buildah, unshare and ip; fails in CI without them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, need
+
+DOCKERFILE = ROOT / "Dockerfile"
+IMAGE = "localhost/safety-appliance-test"
+LOCAL_BASE = "localhost/safety-bookworm-minbase"
+BUILDAH = ["buildah", "--storage-driver", "vfs"]
+
+
+def _instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_dockerfile_declares_base_health_ports_volumes_and_a_user():
+    ins = _instructions()
+    assert ("ARG", "BASE=debian:bookworm-slim") in ins          # Debian 12: Python 3.11 on arm64 and amd64
+    froms = [v for k, v in ins if k == "FROM"]
+    assert froms and all(v.startswith("${BASE}") for v in froms), froms
+    final = ins[max(i for i, (k, _) in enumerate(ins) if k == "FROM"):]   # the run stage
+    health = [v for k, v in final if k == "HEALTHCHECK"]
+    assert len(health) == 1 and "http://127.0.0.1:8080/api/v1/health" in health[0], health
+    assert ("EXPOSE", "8080 8443") in final
+    assert any(k == "VOLUME" and "/var/lib/safety-appliance" in v and "/etc/safety-appliance" in v for k, v in final)
+    users = [v for k, v in final if k == "USER"]
+    assert users and users[-1] not in ("root", "0"), users
+    assert [i for i, (k, _) in enumerate(final) if k == "USER"][-1] < [i for i, (k, _) in enumerate(final) if k == "ENTRYPOINT"][-1]
+    entry = ROOT / "image_build" / "container-entrypoint.sh"
+    assert os.access(entry, os.X_OK)
+    assert "ln -s \"releases/$version\" /opt/safety-appliance/current" in DOCKERFILE.read_text()  # update's layout
+
+
+def _docker_hub() -> bool:
+    try:
+        urllib.request.urlopen("https://registry-1.docker.io/v2/", timeout=10).close()
+    except urllib.error.HTTPError:
+        return True   # 401: it answers
+    except OSError:
+        return False
+    return True
+
+
+def _base() -> str:
+    if os.environ.get("SAFETY_OCI_BASE"):
+        return os.environ["SAFETY_OCI_BASE"]
+    if _docker_hub():
+        return "docker.io/library/debian:bookworm-slim"
+    if subprocess.run([*BUILDAH, "inspect", "--type", "image", LOCAL_BASE], capture_output=True).returncode == 0:
+        return LOCAL_BASE
+    from test_installer import _clean_rootfs_tarball  # debootstrap'ed bookworm minbase, cached
+
+    ctr = subprocess.run([*BUILDAH, "from", "scratch"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run([*BUILDAH, "add", ctr, str(_clean_rootfs_tarball()), "/"], capture_output=True, check=True)
+        subprocess.run([*BUILDAH, "commit", "-q", ctr, LOCAL_BASE], capture_output=True, check=True)
+    finally:
+        subprocess.run([*BUILDAH, "rm", ctr], capture_output=True)
+    return LOCAL_BASE
+
+
+RUN = """set -u
+ip link set lo up
+{buildah} run --isolation chroot --user {user} {ctr} -- {entry} > {log} 2>&1 &
+app=$!
+healthy=0
+for i in $(seq 1 120); do
+  if {buildah} run --isolation chroot --user {user} {ctr} -- {health} >/dev/null 2>&1; then healthy=1; break; fi
+  kill -0 $app 2>/dev/null || break
+  sleep 1
+done
+echo "healthy=$healthy after=$i"
+# the appliance's interpreter: the descendant of this run of buildah started from the release's venv
+descendants() {{ local c; for c in $(cat /proc/$1/task/*/children 2>/dev/null); do echo $c; descendants $c; done; }}
+pid=$(for p in $(descendants $app); do tr '\\0' ' ' < /proc/$p/cmdline | grep -q '^/opt/safety-appliance/releases/' && echo $p; done | head -1)
+echo "uid=$(awk '/^Uid:/ {{print $2}}' /proc/$pid/status)"
+kill -TERM $pid
+wait $app
+echo "exit=$?"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_image_builds_and_its_healthcheck_passes(tmp_path):
+    need(os.geteuid() == 0, "root (buildah with vfs storage and chroot isolation, unshare)")
+    need(shutil.which("buildah") is not None, "buildah (Debian package buildah; image_build/debian-deps.sh test installs it)")
+    need(shutil.which("unshare") is not None and shutil.which("ip") is not None, "unshare and ip (util-linux, iproute2)")
+    from test_installer import _wheelhouse
+
+    t0 = time.monotonic()
+    timings = {}
+    base = _base()
+    # the build context: the working tree as a release holds it, and the wheelhouse (hard links) for pip offline
+    ctx = Path(tempfile.mkdtemp(prefix="sa-oci-", dir=tmp_path))
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
+                           capture_output=True, check=True).stdout
+    tar = subprocess.run(["tar", "-C", str(ROOT), "--null", "-T", "-", "-cf", "-"], input=files, capture_output=True,
+                         check=True).stdout
+    subprocess.run(["tar", "-C", str(ctx), "-xf", "-"], input=tar, check=True)
+    wheels = _wheelhouse()
+    subprocess.run(["cp", "-al", str(wheels), str(ctx / "wheelhouse")], check=True)
+    timings["base+context"] = time.monotonic() - t0
+    ctr = None
+    try:
+        t = time.monotonic()
+        r = subprocess.run([*BUILDAH, "bud", "--format", "docker", "--isolation", "chroot", "--layers=false",
+                            "--build-arg", f"BASE={base}", "-t", IMAGE, str(ctx)],
+                           capture_output=True, text=True, timeout=1200)
+        timings["build"] = time.monotonic() - t
+        assert r.returncode == 0, f"buildah bud failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
+        inspect = subprocess.run([*BUILDAH, "inspect", "--type", "image", IMAGE], capture_output=True, text=True)
+        assert inspect.returncode == 0, inspect.stderr
+        config = json.loads(inspect.stdout)["Docker"]["config"]   # the Docker format's config, HEALTHCHECK included
+        assert config["User"] == "safety"
+        assert set(config["ExposedPorts"]) == {"8080/tcp", "8443/tcp"}
+        assert set(config["Volumes"]) == {"/var/lib/safety-appliance", "/etc/safety-appliance"}
+        test = config["Healthcheck"]["Test"]
+        assert test[0] == "CMD" and "http://127.0.0.1:8080/api/v1/health" in " ".join(test), test
+        ctr = subprocess.run([*BUILDAH, "from", IMAGE], capture_output=True, text=True, check=True).stdout.strip()
+        version = subprocess.run([*BUILDAH, "run", "--isolation", "chroot", ctr, "--", "safety-appliance", "--version"],
+                                 capture_output=True, text=True, check=True).stdout.split()[-1]
+        assert re.search(rf'__version__ = "{re.escape(version)}"', (ROOT / "appliance" / "__init__.py").read_text())
+
+        # the entry point as the image's user, in a network namespace of its own (port 8080 is its own), with
+        # the image's own health command
+        log = tmp_path / "app.log"
+        script = RUN.format(buildah=shlex.join(BUILDAH), user=config["User"], ctr=shlex.quote(ctr),
+                            entry=shlex.join(config["Entrypoint"] + (config.get("Cmd") or [])),
+                            health=shlex.join(test[1:]), log=shlex.quote(str(log)))
+        t = time.monotonic()
+        r = subprocess.run(["unshare", "--net", "bash", "-c", script], capture_output=True, text=True, timeout=300)
+        timings["start+healthy+stop"] = time.monotonic() - t
+        out = r.stdout + r.stderr + "\n" + log.read_text(errors="replace")[-4000:]
+        assert "healthy=1" in r.stdout, out
+        uid = re.search(r"uid=(\d+)", r.stdout)
+        assert uid and uid.group(1) != "0", out
+        assert "exit=0" in r.stdout, out
+        assert "wrote /etc/safety-appliance/appliance.toml from the example" in log.read_text(errors="replace"), out
+    finally:
+        if ctr:
+            subprocess.run([*BUILDAH, "rm", ctr], capture_output=True)
+        subprocess.run([*BUILDAH, "rmi", "-f", IMAGE], capture_output=True)
+        timings["total"] = time.monotonic() - t0
+        print("OCI image test timings (s):", {k: round(v, 1) for k, v in timings.items()})
