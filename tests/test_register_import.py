@@ -319,3 +319,24 @@ def test_a_good_file_is_written_in_short_transactions_of_whole_objects(officer, 
     head = events.head_seq()
     assert upload(officer, xlsx(GOOD_ROWS), dry=False).status_code == 201
     assert events.head_seq() == head and counts() == (2, 3, 3, 4)
+
+
+def test_each_chunk_reads_only_the_stored_records_under_its_own_objects(officer, monkeypatch):
+    """A chunk compares with the records under the objects it writes, not the whole register: reading all of
+    it inside each chunk's write transaction grew with the register and held the gas alarms' writes for
+    seconds (bench/load.py, issue 14). The matching still finds what is stored: a re-import changes nothing."""
+    from appliance.risk import importer as RI
+
+    assert upload(officer, xlsx(GOOD_ROWS), dry=False).status_code == 201
+    other = [row(object_code=f"OBJ-{n}", object_name=f"对象{n}", unit_name=f"U{n}") for n in range(3, 9)]
+    assert upload(officer, xlsx(other), dry=False).status_code == 201
+    seen: list = []
+    real = RI._existing
+    monkeypatch.setattr(RI, "_existing", lambda tree: seen.append(real(tree)) or seen[-1])
+    monkeypatch.setattr(RI, "CHUNK_MEASURES", 1)
+    head = events.head_seq()
+    assert upload(officer, xlsx(GOOD_ROWS), dry=False).status_code == 201
+    assert events.head_seq() == head           # found as stored: nothing new, nothing changed
+    assert [sorted(objs) for objs, *_ in seen] == [["OBJ-1"], ["OBJ-2"]]
+    assert [len(measures) for *_, measures in seen] == [3, 1]
+    assert all(u["object_id"] in {o["id"] for o in objs.values()} for objs, units, *_ in seen for u in units.values())
