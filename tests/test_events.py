@@ -189,3 +189,22 @@ def test_nested_recordings_share_one_chain_and_roll_back_alone(app, config):
 def test_fast_hash_is_the_hash_of_canonical_json(fields):
     body = events.canonical_json({k: fields[k] for k in events.HASHED_FIELDS})
     assert events.event_hash("0" * 64, fields) == hashlib.sha256(("0" * 64 + body).encode()).hexdigest()
+
+
+def test_bulk_items_are_marked_not_live_and_a_rolled_back_bulk_marks_nothing(app):
+    """The bus reads events back from the log; the items of a bulk write reach it marked not live (live
+    streams skip them). A rolled-back bulk write's seqs are used again by the next events, which stay live."""
+    head = events.head_seq()
+    with pytest.raises(RuntimeError):
+        with events.recording("user:test", live=False) as rec:
+            rec.emit("risk.measure_added", payload={"n": 0})
+            raise RuntimeError("cut")
+    events.record("person.note", actor="user:test")
+    with events.recording("user:test", live=False) as rec:
+        rec.emit("risk.measure_added", payload={"n": 1})
+        rec.emit("risk.measure_added", payload={"n": 2})
+    events.record("risk.register_imported", actor="user:test")
+    marked = events.QUIET.mark(events.read_after(head, 10))
+    assert [(e.type, e.live) for e in marked] == [("person.note", True), ("risk.measure_added", False),
+                                                  ("risk.measure_added", False), ("risk.register_imported", True)]
+    assert all(e.live for e in events.read_after(head, 10))   # the log itself knows nothing of it

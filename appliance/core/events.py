@@ -12,6 +12,7 @@ stream for kiosks, later the sync engine and the reports.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -23,7 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import peewee
@@ -104,6 +105,10 @@ class Committed:
     entity_id: str | None
     payload: dict
     hash: str
+    # False for the items of a bulk write (a register import's thousands of rows): stored, chained, synced
+    # and seen by subscribers, but live streams send only the write's summary event (issue 14). Not stored:
+    # the bus marks them again as it reads them back (QUIET).
+    live: bool = field(default=True, compare=False)
 
     @property
     def json(self) -> str:
@@ -151,9 +156,10 @@ class Recorder:
     """Handed out by `recording()`; `emit` chains one event, and all of them are inserted together just
     before the outermost transaction commits (a rolled-back block inserts none)."""
 
-    def __init__(self, actor: str, chain: _Chain | None = None):
+    def __init__(self, actor: str, chain: _Chain | None = None, live: bool = True):
         self.actor = actor
         self.chain = chain or _Chain()
+        self.live = live
 
     @property
     def emitted(self) -> list[Committed]:
@@ -175,7 +181,7 @@ class Recorder:
         h = hashlib.sha256(prev.encode("ascii") + _hash_body(*row).encode("utf-8")).hexdigest()
         c.rows.append((*row, prev, h))
         c.head = (seq, h)
-        ev = Committed(*row[:8], payload, h)
+        ev = Committed(*row[:8], payload, h, live=self.live)
         c.emitted.append(ev)
         return ev
 
@@ -196,7 +202,7 @@ _INSERT_SQL = (f"INSERT INTO events ({', '.join(HASHED_FIELDS)}, prev_hash, hash
 
 
 @contextmanager
-def recording(actor: str) -> Iterator[Recorder]:
+def recording(actor: str, live: bool = True) -> Iterator[Recorder]:
     """Open the one write transaction through which every domain change goes.
 
     Record rows written inside the block and the events emitted on the recorder commit together or not
@@ -205,7 +211,7 @@ def recording(actor: str) -> Iterator[Recorder]:
     """
     outer: Recorder | None = getattr(_OPEN, "recorder", None)
     if outer is not None:  # nested: a savepoint in the same transaction, events on the same chain
-        rec = Recorder(actor, outer.chain)
+        rec = Recorder(actor, outer.chain, live)
         mark = rec.chain.mark()
         try:
             with database.atomic():
@@ -214,16 +220,67 @@ def recording(actor: str) -> Iterator[Recorder]:
             rec.chain.rewind(mark)
             raise
         return
-    rec = Recorder(actor)
+    rec = Recorder(actor, live=live)
     _OPEN.recorder = rec
+    quiet: list[tuple[int, int]] = []
     try:
         with database.atomic():
             yield rec
+            # known before the commit, so the bus never reads these rows as live ones
+            quiet = QUIET.add(e.seq for e in rec.emitted if not e.live)
             rec.flush()
+    except BaseException:
+        QUIET.discard(quiet)   # rolled back: these seqs will be used again by other events
+        raise
     finally:
         _OPEN.recorder = None
     if rec.emitted and BUS is not None:
         BUS.poke()
+
+
+class _QuietRanges:
+    """The seqs of this process's bulk items (`recording(live=False)`), as the bus reads events back from
+    the log: they reach subscribers marked `live=False` and live streams skip them. Only recent ranges are
+    kept (the bus reads events within a second of their commit); an item written by another process, or
+    read from the log by a stream far behind, is sent as any other event."""
+
+    def __init__(self, keep: int = 256) -> None:
+        self._lock = threading.Lock()
+        self._ranges: deque[tuple[int, int]] = deque(maxlen=keep)
+
+    def add(self, seqs: Iterable[int]) -> list[tuple[int, int]]:
+        ranges: list[tuple[int, int]] = []
+        for q in seqs:
+            if ranges and q == ranges[-1][1] + 1:
+                ranges[-1] = (ranges[-1][0], q)
+            else:
+                ranges.append((q, q))
+        if ranges:
+            with self._lock:
+                self._ranges.extend(ranges)
+        return ranges
+
+    def discard(self, ranges: list[tuple[int, int]]) -> None:
+        if ranges:
+            with self._lock:
+                for r in ranges:
+                    if r in self._ranges:
+                        self._ranges.remove(r)
+
+    def mark(self, batch: list[Committed]) -> list[Committed]:
+        """The batch with its bulk items marked not live."""
+        with self._lock:
+            ranges = list(self._ranges)
+        if not ranges or not batch:
+            return batch
+        lo, hi = batch[0].seq, batch[-1].seq
+        ranges = [r for r in ranges if r[1] >= lo and r[0] <= hi]
+        if not ranges:
+            return batch
+        return [dataclasses.replace(e, live=False) if any(a <= e.seq <= b for a, b in ranges) else e for e in batch]
+
+
+QUIET = _QuietRanges()
 
 
 def record(type: str, *, actor: str, entity: tuple[str, Any] | None = None, payload: dict | None = None,
@@ -344,7 +401,7 @@ class Bus:
 
     def _drain(self) -> None:
         while True:
-            batch = read_after(self.head, 1000)
+            batch = QUIET.mark(read_after(self.head, 1000))
             if not batch:
                 return
             with self._cond:

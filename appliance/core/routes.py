@@ -242,7 +242,7 @@ def stream():
                 db.release_connection()
             if bus is None or bus.stopping:
                 if batch:
-                    yield "".join(present(e) for e in batch)
+                    yield "".join(present(e) for e in batch if e.live)
                 return
             if time.monotonic() - checked >= HEARTBEAT_S:
                 allowed = _still_allowed(principal)
@@ -254,8 +254,11 @@ def stream():
                 yield ": keep-alive\n\n"
                 continue
             batch = batch[:STREAM_BATCH]   # a burst goes out in parts: one stream never holds it all at once
-            yield "".join(present(e) for e in batch)
             cursor = batch[-1].seq
+            # a bulk write's items stay in the log; screens get its summary event (events.Committed.live)
+            shown = [e for e in batch if e.live]
+            if shown:
+                yield "".join(present(e) for e in shown)
 
     resp = Response(generate(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
