@@ -18,7 +18,7 @@ from waitress.server import create_server
 
 from appliance import __version__, domains
 from appliance.config import Config
-from appliance.core import events, https, jobs, memory, notify, storage, tls
+from appliance.core import auth, events, https, jobs, memory, notify, storage, tls
 from appliance.core.discovery import Advertiser
 from appliance.core.health import overall
 from appliance.core.people import Site, set_site
@@ -178,6 +178,7 @@ class Appliance:
             self._stop_web()
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        auth.token_use.flush()
         events.BUS = None
         events.database.close()
         events.database.close_idle()

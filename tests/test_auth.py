@@ -295,3 +295,18 @@ def test_passwords_are_hashed_at_full_cost_outside_the_tests():
     assert r.returncode == 0, r.stderr
     method = r.stdout.strip()
     assert method.startswith("scrypt:") and int(method.split(":")[1]) >= 32768, method
+
+
+def test_a_token_read_writes_nothing_and_its_last_use_is_written_by_the_job(app, users, client):
+    """A kiosk token's "last used" is noted in memory and written once a minute by a job: 50 wall boards on
+    one token each wrote the same row after every minute, and under an import those writes queued 5 s for
+    the write lock with every page behind them (issue 14). The admin list shows the noted time at once."""
+    auth.token_use.flush()   # what earlier tests in this process noted
+    tok = auth.DeviceToken.get(auth.DeviceToken.name == "test-wall")
+    auth.DeviceToken.update(last_used_at=None).where(auth.DeviceToken.id == tok.id).execute()
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {users['kiosk']}"}).status_code == 200
+    assert auth.DeviceToken.get_by_id(tok.id).last_used_at is None   # the read wrote nothing
+    assert auth.token_use.last(tok.id, None) is not None            # what the admin list shows meanwhile
+    assert auth.token_use.flush() == 1
+    assert auth.DeviceToken.get_by_id(tok.id).last_used_at is not None
+    assert auth.token_use.flush() == 0

@@ -46,7 +46,7 @@ def patch_user(user_id: int):
 def list_tokens():
     rows = auth.DeviceToken.select().order_by(auth.DeviceToken.name)
     return jsonify({"device_tokens": [{"id": t.id, "name": t.name, "role": t.role, "active": bool(t.active),
-                                       "last_used_at": t.last_used_at} for t in rows]})
+                                       "last_used_at": auth.token_use.last(t.id, t.last_used_at)} for t in rows]})
 
 
 @api_bp.post("/device-tokens")

@@ -239,11 +239,51 @@ def device_for_token(token: str) -> DeviceToken | None:
         return None
     t = DeviceToken.get_or_none((DeviceToken.token_hash == _token_hash(token)) & DeviceToken.active)
     if t is not None and (t.last_used_at is None or events.now_ms() - t.last_used_at > 60_000):
-        try:  # best effort, at most once a minute: a read must never fail because this cannot be written
-            DeviceToken.update(last_used_at=events.now_ms()).where(DeviceToken.id == t.id).execute()
-        except peewee.PeeweeException as exc:
-            log.warning("could not note a device token's last use", extra={"token": t.name, "error": str(exc)})
+        token_use.note(t.id)
     return t
+
+
+class TokenUse:
+    """A device token's "last used" time, noted in memory and written by a job once a minute
+    (`flush`). A read never writes: when 50 wall boards shared one token, each request after the minute
+    wrote the same row, and under a register import those writes queued for SQLite's one write lock for
+    5 s — every page waited with them (bench/load.py, issue 14)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[int, int] = {}
+
+    def note(self, token_id: int) -> None:
+        with self._lock:
+            self._pending[token_id] = events.now_ms()
+
+    def last(self, token_id: int, stored: int | None) -> int | None:
+        """The last use: noted and not yet written, or as stored."""
+        with self._lock:
+            noted = self._pending.get(token_id)
+        return max(noted, stored or 0) if noted else stored
+
+    def flush(self) -> int:
+        """Write what was noted, in one short transaction; best effort (a full disk keeps it for the next)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            with database.atomic():
+                database.connection().executemany(
+                    "UPDATE device_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
+                    [(ms, i) for i, ms in pending.items()])
+        except peewee.PeeweeException as exc:
+            log.warning("could not note device tokens' last use", extra={"tokens": len(pending), "error": str(exc)})
+            with self._lock:
+                for i, ms in pending.items():
+                    self._pending.setdefault(i, ms)
+            return 0
+        return len(pending)
+
+
+token_use = TokenUse()
 
 
 # ---------------------------------------------------------------- sessions ended at logout

@@ -8,7 +8,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from appliance.core import backup, db, tls
+from appliance.core import auth, backup, db, tls
 from appliance.core.domain import registered
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ def build(config, runtime) -> BackgroundScheduler:
     s.add_job(scheduled_backup, "cron", hour=config.storage.backup_hour, minute=17, args=[config],
               id="backup", name="nightly backup", replace_existing=True)
     s.add_job(checkpoint_wal, "interval", minutes=30, id="wal-checkpoint", name="WAL checkpoint",
+              replace_existing=True)
+    s.add_job(auth.token_use.flush, "interval", minutes=1, id="token-use", name="device tokens' last use",
               replace_existing=True)
     if config.backup.to is not None:
         device = backup.DeviceBackups(config)
