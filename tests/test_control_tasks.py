@@ -132,3 +132,22 @@ def test_periods_slept_through_are_missed(register):
     assert [p for p, _, _ in hourly] == [start + i * HOUR for i in range(6)]
     assert [(s, r) for _, s, r in hourly] == [("missed", 2)] * 5 + [("open", None)]
     assert CT.tick(start + 5 * HOUR + 2 * MINUTE_MS)["missed"] == 0        # once
+
+
+def test_a_tick_with_nothing_to_change_takes_no_write_lock(register, config):
+    """The job reads the register outside any write transaction and writes only what changes: reading a
+    5 000-measure register inside its transaction held SQLite's one write lock for seconds every minute and
+    the gas alarms waited (issue 14). With another writer holding the lock, a tick that opens nothing ends
+    at once instead of waiting the busy timeout and failing with "database is locked"."""
+    import sqlite3
+
+    now = _tomorrow_at_noon()
+    assert CT.tick(now)["opened"] == 2
+    other = sqlite3.connect(str(config.storage.db_path), timeout=0.1, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        assert CT.tick(now + MINUTE_MS) == {"opened": 0, "reminded": 0, "missed": 0}
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert CT.tick(now + MINUTE_MS)["opened"] == 0

@@ -32,8 +32,8 @@ def tablet():
     from appliance.risk import tasks as CT
 
     role = current().role
-    tasks = [CT.task_dict(t) for t in CT.ControlTask.select().where(CT.ControlTask.status == "open")
-             .order_by(CT.ControlTask.period_end).limit(200)]
+    tasks = CT.task_dicts(CT.ControlTask.select().where(CT.ControlTask.status == "open")
+                          .order_by(CT.ControlTask.period_end).limit(200))
     suspicious = rounds.to_review(50) if auth.allowed(role, "patrol.read") else []
     checkpoints = [plans.checkpoint_dict(c) for c in models.Checkpoint.select().order_by(models.Checkpoint.code)]
     routes = [plans.route_dict(r) for r in models.Route.select().order_by(models.Route.code)]

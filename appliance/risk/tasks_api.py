@@ -23,7 +23,7 @@ def list_control_tasks():
     if request.args.get("assignee"):
         q = q.where(CT.ControlTask.assignee == request.args["assignee"])
     q = q.order_by(CT.ControlTask.period_end.desc() if status != "open" else CT.ControlTask.period_end)
-    return jsonify({"tasks": [CT.task_dict(t) for t in q.limit(int_arg("limit", 200, 1, 1000))]})
+    return jsonify({"tasks": CT.task_dicts(q.limit(int_arg("limit", 200, 1, 1000)))})
 
 
 @api_bp.post("/control-tasks/<int:task_id>/check")
