@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -235,6 +236,8 @@ class Maintenance(threading.Thread):
             t0 = time.perf_counter()
             r = self.officer.post(f"{self.base}/api/v1/risks/import", files={"file": ("register.csv", data)}, timeout=120)
             self.runs.append(("import", time.perf_counter() - t0, r.status_code == 201))
+            if r.status_code != 201:
+                print(f"  import {n}: HTTP {r.status_code} {r.text[:300]}", file=sys.stderr)
             if self.stop.is_set() or "backup" not in self.kinds:
                 continue
             self._backup(n)
@@ -458,6 +461,9 @@ def main() -> int:
             terminate(server)
             if log is not None:
                 log.close()
+                kept = Path(tempfile.gettempdir()) / "bench-load-appliance.log"
+                shutil.copyfile(log.name, kept)   # the run's directory goes; its log stays for a look
+                print(f"  appliance log: {kept}")
     result("load", **out, stop_s=stop_s)
     return 0
 
