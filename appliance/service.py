@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
+
+# How long a thread may hold the interpreter before another runnable one gets it (CPython's default 5 ms).
+# A register import or a report is CPU work on a thread of this process; 2 ms lets the web's and the
+# alarms' threads in sooner (bench/load.py's import phase, issue 14).
+SWITCH_INTERVAL_S = 0.002
 
 
 class Appliance:
@@ -59,6 +65,7 @@ class Appliance:
         t0 = time.monotonic()
         log.info("appliance starting", extra={"appliance_id": cfg.site.appliance_id})
         memory.limit_malloc_arenas()   # before the bus, drivers and waitress start their threads
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         enabled = domains.load()
         app = domains.create_app(cfg, self.runtime)
         storage.make_reserve(cfg.storage.data_dir, cfg.storage.reserve_mb)  # room for safety records when full
