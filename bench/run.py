@@ -143,6 +143,26 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                for k, v in r["timings"].items() for fmt in ("xlsx", "pdf")]
         out.append(("all reports x formats, 12 months", f"{r['year_all_months_s']} s", "", "", ""))
         return out
+    if name == "load":
+        idle, load, maint = r["idle"], r["load"], r["maint"]
+        who = f"{r['clients']} clients + {r['streams']} streams"
+        alarm = f"<= {r.get('alarm_target_ms', 1100)} ms"
+        out = [(f"load: pages/API p99, {who}", f"{load['p99']} ms", f"1 client {idle['p99']} ms",
+                f"{r['p99_vs_target']}x of target", "<= 200 ms"),
+               ("load: gas alarm write -> SSE, p99", f"{r['alarm_load_ms']['p99']} ms",
+                f"idle {r['alarm_idle_ms']['p99']} ms", f"{r['alarm_vs_target']}x of target", alarm),
+               ("load: main process RSS, max", f"{r['rss_load_max_mb']} MB", f"idle {r['rss_idle_mb']} MB",
+                f"{r['rss_vs_target']}x of target", "<= 150 MB")]
+        if maint["n"]:
+            m = r["maintenance"]
+            what = f"{m['imports']} imports + {m['backups']} backups"
+            out += [(f"load + {what}: pages p99", f"{maint['p99']} ms", f"1 client {idle['p99']} ms",
+                     f"{r['maint_p99_vs_target']}x of target", "<= 200 ms"),
+                    (f"load + {what}: alarm p99", f"{r['alarm_maint_ms']['p99']} ms",
+                     f"idle {r['alarm_idle_ms']['p99']} ms", f"{r['alarm_maint_vs_target']}x of target", alarm),
+                    (f"load + {what}: RSS max", f"{r.get('rss_maint_max_mb', 0)} MB", f"idle {r['rss_idle_mb']} MB",
+                     "", "<= 150 MB")]
+        return out
     if name == "https":
         p, h = r["plain"], r["https"]
         return [(f"HTTPS {r['clients']} clients, p99", f"{h['p99_ms']} ms", f"plain {p['p99_ms']} ms",
