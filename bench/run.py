@@ -135,6 +135,10 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                  f"bare posting {d['bare']['events_per_s']:,} ev/s", f"{d['ratio']}x", ">= 2 000 ev/s"),
                 ("sync drain RSS, peak vs warm", f"{e['rss_peak_mb']} MB", f"{e['rss_start_mb']} MB after warm-up",
                  f"{e['rss_growth']}x", "flat"),
+                (f"sync drain inside the running appliance, {r['inside']['events']:,}",
+                 f"{r['inside']['events_per_s']:,} ev/s", f"sync-now {e['events_per_s']:,} ev/s", "", ">= 2 000 ev/s"),
+                ("event feed p99 during that drain", f"{r['inside']['page_during_p99_ms']} ms",
+                 f"after it {r['inside']['page_after_p99_ms']} ms", f"{r['inside']['page_ratio']}x", "<= 200 ms"),
                 (f"receiver, {f['appliances']} appliances at once", f"{f['events_per_s']:,} ev/s",
                  f"1 appliance {f['single_events_per_s']:,} ev/s", f"{f['ratio']}x", "")]
     if name == "reports":

@@ -135,10 +135,64 @@ def drain(tmp: Path, n: int, batch: int) -> dict:
             "ratio": ratio(engine["events_per_s"], bare["events_per_s"])}
 
 
+def inside(tmp: Path, n: int, batch: int) -> dict:
+    """The same backlog drained by the running appliance (`safety-appliance run`: the sync thread beside the
+    web, the bus and the scheduler), as a plant's box does after its uplink comes back; events/s from the
+    start to the receiver holding them all, the process's RSS, and one screen's event feed answer time
+    during the drain against the same after it (the baseline)."""
+    import requests
+    from _common import percentile, wait_healthy
+
+    app_dir = tmp / "inside"
+    app_dir.mkdir()
+    make_backlog(app_dir / "appliance.db", n)
+    rx, port = receiver(tmp / "rx-inside")
+    wport = free_port()
+    cfg = app_dir / "appliance.toml"
+    cfg.write_text(f'[site]\nappliance_id = "bench-2"\n[storage]\ndata_dir = "{app_dir}"\n[logging]\nformat = "text"\n'
+                   f'[web]\nhost = "127.0.0.1"\nport = {wport}\ntls = false\n[discovery]\nenabled = false\n'
+                   f'[[sync.endpoints]]\nname = "bench"\ntype = "http-json"\nurl = "http://127.0.0.1:{port}/v1"\n'
+                   f'secret_env = "BENCH_SECRET"\nbatch_max_events = {batch}\nbatch_max_bytes = 4000000\n')
+    token = subprocess.run([sys.executable, "-m", "appliance", "create-token", "--config", str(cfg), "--name", "bench"],
+                           cwd=ROOT, capture_output=True, text=True, check=True,
+                           env={**os.environ, "BENCH_SECRET": SECRET}).stdout.splitlines()[0].strip()
+    log = open(app_dir / "appliance.log", "w")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--config", str(cfg)], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "BENCH_SECRET": SECRET})
+    base, auth = f"http://127.0.0.1:{wport}", {"Authorization": f"Bearer {token}"}
+    try:
+        wait_healthy(base, proc, timeout=120)
+
+        def probe() -> float:
+            t = time.perf_counter()
+            requests.get(f"{base}/api/v1/events?limit=50", headers=auth, timeout=30).raise_for_status()
+            return (time.perf_counter() - t) * 1000
+
+        during, rss, got = [], [], 0
+        while got < n:
+            if time.monotonic() - t0 > 900 or proc.poll() is not None:
+                raise SystemExit(f"drain inside the appliance incomplete: receiver holds {got} of {n}")
+            during.append(probe())
+            rss.append(rss_kb(proc.pid, children=False))
+            time.sleep(0.1)
+            got = count(port, "bench-2")
+        secs = time.monotonic() - t0
+        after = [probe() for _ in range(max(50, len(during)))]
+    finally:
+        terminate(proc)
+        terminate(rx)
+        log.close()
+    return {"events": n, "seconds": round(secs, 2), "events_per_s": round(n / secs),
+            "rss_peak_mb": round(max(rss) / 1024, 1), "rss_end_mb": round(rss[-1] / 1024, 1),
+            "page_during_p99_ms": round(percentile(during, 99), 1), "page_after_p99_ms": round(percentile(after, 99), 1),
+            "page_samples": len(during), "page_ratio": ratio(percentile(during, 99), percentile(after, 99))}
+
+
 FLEET_CHILD = r"""
 import sys, threading, time, uuid
 sys.path.insert(0, sys.argv[1])
-from appliance import events
+from appliance.core import events
 from sync.adapters import Context
 from sync.adapters.http_json import HttpJson
 from sync.config import HttpJsonEndpoint
@@ -231,11 +285,17 @@ def main() -> None:
               f"{b['events_per_s']:,} events/s → ratio {dr['ratio']}x (target >= 2 000 events/s)", flush=True)
         print(f"  sync process RSS: {e['rss_start_mb']} MB after warm-up, peak {e['rss_peak_mb']} MB, end "
               f"{e['rss_end_mb']} MB (peak/start {e['rss_growth']}x over {e['rss_samples']} samples)", flush=True)
+        print(f"inside the running appliance: the same {a.events:,} events", flush=True)
+        ins = inside(tmp, a.events, a.batch)
+        print(f"  {ins['events_per_s']:,} events/s from start to the last one received ({ins['seconds']} s, the "
+              f"appliance's start included); RSS peak {ins['rss_peak_mb']} MB; the event feed's p99 "
+              f"{ins['page_during_p99_ms']} ms during the drain vs {ins['page_after_p99_ms']} ms after "
+              f"({ins['page_ratio']}x, {ins['page_samples']} samples)", flush=True)
         print(f"fleet: {a.appliances} simulated appliances x {a.per_appliance} events at once", flush=True)
         fl = fleet(tmp, a.appliances, a.per_appliance, a.batch)
         print(f"  receiver: {fl['events_per_s']:,} events/s ({fl['events']:,} in {fl['seconds']} s); one appliance "
               f"alone: {fl['single_events_per_s']:,} events/s → ratio {fl['ratio']}x", flush=True)
-    result("sync", drain=dr, fleet=fl)
+    result("sync", drain=dr, inside=ins, fleet=fl)
 
 
 if __name__ == "__main__":
