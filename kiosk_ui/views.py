@@ -291,11 +291,18 @@ def _camera_context() -> dict:
 
     cams = current_app.config["APPLIANCE"].cameras
     if not cams:
-        return {"cameras": [], "violations": [], "camera_titles": {}}
-    recent = Violation.select().where(Violation.state == "open").order_by(Violation.id.desc()).limit(4)
+        return {"cameras": [], "violations": [], "camera_titles": {}, "violation_window_ms": 0}
+    from appliance.vision.rules import GROUP_WINDOW_MS, Occurrence, group_violations
+
+    # one line per scene (camera, zone) as on the tablet (issue 15 item 6): a bare head filmed once a minute
+    # is one line with its count, not the whole list
+    recent = {v.id: v for v in Violation.select().where(Violation.state == "open").order_by(Violation.id.desc()).limit(500)}
+    groups = group_violations(Occurrence(v.id, v.camera, v.zone, v.occurred_at) for v in recent.values())[:4]
     return {"cameras": [{"name": c.name, "title": c.title or c.name} for c in cams],
             "camera_titles": {c.name: c.title or c.name for c in cams},   # by its title, never "dock-cam-1"
-            "violations": [violation_dict(v) for v in recent]}
+            "violation_window_ms": GROUP_WINDOW_MS,
+            "violations": [{**violation_dict(recent[g.latest]), "ids": g.ids, "count": g.count, "last_ms": g.last_ms}
+                           for g in groups]}
 
 
 @ui.get("/kiosk")

@@ -618,6 +618,13 @@ def test_camera_tile_refreshes_and_a_violation_is_confirmed_on_the_tablet(vision
     expect(item).to_be_visible(timeout=90_000)   # the first bare head comes a few seconds into the clip
     vid = item.get_attribute("data-violation")
     expect(item.locator("img")).to_have_js_property("complete", True)
+    # the clip's bare heads keep coming: one line for the scene, its count rising (issue 15 item 6)
+    board.wait_for_function("""() => { const li = document.querySelector('#violations li[data-scene]');
+        return li && li.dataset.ids.split(' ').length >= 2 && !li.querySelector('.vio-count').hidden
+          && li.querySelector('.vio-count').textContent === '×' + li.dataset.ids.split(' ').length
+          && document.querySelectorAll('#violations li[data-scene="' + li.dataset.scene + '"]').length === 1; }""",
+                            timeout=90_000)
+    vid = board.locator("#violations li[data-violation]").first.get_attribute("data-violation")
     # the four-colour map marks the loading dock with the violations of the last hour (the PPE overlay)
     ppe = board.locator('#floor-plan g.area[data-area="DOCK"] .overlay[data-overlay="ppe"]')
     expect(ppe).not_to_have_attribute("display", "none", timeout=WAIT_MS)
