@@ -58,7 +58,8 @@ def test_cockpit_figures_come_from_the_window_with_trend_and_definitions(app, us
     assert k["rectification_rate"]["value"] == 0.5 and k["rectification_rate"]["previous"] == 1.0
     assert k["rectification_rate"]["direction"] == "worse" and k["rectification_rate"]["delta"] == -0.5
     assert k["overdue"]["value"] == 1 and k["on_time_rate"]["value"] == 1.0
-    assert k["rectification_rate"]["definition"]["zh-CN"] and k["rectification_rate"]["drill"] == "/tablet/hazards"
+    assert k["rectification_rate"]["definition"]["zh-CN"]
+    assert k["rectification_rate"]["drill"] == f"/tablet/hazards?since={d['since']}&until={d['until']}"
     assert d["missing"] == []                               # nothing left out: the accident rate is in
     assert d["until"] - d["since"] == 30 * DAY
 
@@ -102,6 +103,38 @@ def test_accident_rate_from_the_emergency_records_with_trend(app, users, plant):
     html = As(app, "admin", users).get("/cockpit").get_data(as_text=True)
     assert 'data-kpi="accident_rate"' in html and 'id="accident-basis"' in html and "伤害 2 人" in html
     assert "尚未并入" not in html and 'id="missing"' not in html
+
+
+def test_hazard_tiles_drill_down_to_the_window_s_records(app, users, plant):
+    now = events.now_ms()
+    a = plant["TANK"]
+    inside = hazard(a, now - 2 * DAY).id                                   # in the 7-day window, open
+    late = hazard(a, now - 6 * DAY, deadline_days=1).id                    # in it, past its deadline: overdue
+    closed = hazard(a, now - 5 * DAY, closed_at=now - 4 * DAY).id          # in it, closed
+    before = hazard(a, now - 9 * DAY).id                                   # the week before
+    c = As(app, "supervisor", users)
+    d = c.get("/api/v1/cockpit?days=7").get_json()
+    k = {x["key"]: x for x in d["kpis"]}
+
+    def listed(url):
+        r = c.get(url)
+        assert r.status_code == 200, url
+        html = r.get_data(as_text=True)
+        return {h for h in (inside, late, closed, before) if f'data-hazard="{h}"' in html}, html
+
+    shown, html = listed(k["rectification_rate"]["drill"])
+    assert shown == {inside, late, closed} and 'id="hazard-window"' in html
+    assert listed(k["overdue"]["drill"])[0] == {late} and k["overdue"]["value"] == 1
+    assert listed("/tablet/hazards")[0] == {inside, late, closed, before}      # no filter: the loop page as before
+    # a plant-local date works too (Asia/Shanghai): ?until=D includes that whole day
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    day = dt.datetime.fromtimestamp((now - 9 * DAY) / 1000, ZoneInfo("Asia/Shanghai")).date()
+    assert listed(f"/tablet/hazards?since={day}&until={day}")[0] == {before}
+    for bad in ("since=yesterday", "until=2025-13-01"):
+        r = c.get(f"/tablet/hazards?{bad}")
+        assert r.status_code == 422, bad
 
 
 @pytest.mark.parametrize("days", ["0", "367", "x"])

@@ -160,6 +160,20 @@ def test_every_kpi_has_a_definition_in_both_languages_and_a_drill_down():
     assert out["certs_expiring"]["previous"] is None   # a figure of now has no previous period
 
 
+@pytest.mark.parametrize("key,expect", [
+    ("rectification_rate", f"/tablet/hazards?since={T0}&until={T0 + DAY}"),
+    ("overdue", f"/tablet/hazards?overdue=1&since={T0}&until={T0 + DAY}"),     # the page's own filter kept
+    ("alarms_per_10_min", "/tablet/alarms"),                                   # no time filter there: the page
+    ("major_found", "/tablet/hazards/statistics"),
+])
+def test_drill_down_to_the_window_where_the_page_filters_by_time(key, expect):
+    k = R.BY_KEY[key]
+    assert R.drill(k, T0, T0 + DAY) == expect
+    assert R.drill(k) == k.drill                                               # no window given: the page
+    out = {x["key"]: x for x in R.cockpit(R.compute(facts()), R.compute(facts()), since=T0, until=T0 + DAY)}
+    assert out[key]["drill"] == expect
+
+
 # ------------------------------------------------------------------ forecast
 
 TZ = "Asia/Shanghai"

@@ -55,21 +55,22 @@ class Kpi:
     source: str           # the standard or rule the definition follows
     drill: str            # the page with the records behind the figure
     point_in_time: bool = False   # a figure of now, not of a window: it has no previous period
+    windowed: bool = False        # `drill` takes ?since=&until= (ms) and then lists the window's records only
 
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("rectification_rate", "hazards", "rate", "up", "隐患整改率", "Hazard rectification rate",
         "窗口内上报的隐患中已验收销号的比例（已销号 ÷ 上报）", "hazards reported in the window that are closed (closed ÷ reported)",
-        "16号令 第十条–第十四条", "/tablet/hazards"),
+        "16号令 第十条–第十四条", "/tablet/hazards", windowed=True),
     Kpi("on_time_rate", "hazards", "rate", "up", "按期整改率", "On-time rectification rate",
         "已销号隐患中在整改期限内销号的比例", "closed hazards that closed by their deadline (on time ÷ closed)",
-        "16号令 第十条", "/tablet/hazards"),
+        "16号令 第十条", "/tablet/hazards", windowed=True),
     Kpi("overdue", "hazards", "count", "down", "逾期隐患", "Overdue hazards",
         "窗口内上报、至窗口结束仍未销号且已过整改期限的隐患数", "hazards reported in the window, not closed and past their deadline at its end",
-        "16号令 第十条", "/tablet/hazards"),
+        "16号令 第十条", "/tablet/hazards?overdue=1", windowed=True),
     Kpi("recurrences", "hazards", "count", "down", "重复隐患", "Recurring hazards",
         "窗口内上报、与同区域同类别较早隐患关联的隐患数", "hazards reported in the window linked to an earlier one of the same area and category",
-        "hazards.rules.is_recurrence", "/tablet/hazards"),
+        "hazards.rules.is_recurrence", "/tablet/hazards", windowed=True),
     Kpi("major_found", "hazards", "count", "down", "重大事故隐患", "Major hazards found",
         "窗口内上报的重大事故隐患数", "major hazards (重大事故隐患) reported in the window",
         "16号令 第三条、第十四条", "/tablet/hazards/statistics"),
@@ -217,8 +218,17 @@ def trend(cur: float | None, prev: float | None, better: str) -> dict[str, Any]:
     return {"previous": prev, "delta": delta, "direction": direction}
 
 
-def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi] = KPIS) -> list[dict]:
-    """One entry per KPI: its value now, its definition and its trend against the previous window."""
+def drill(k: Kpi, since: int | None = None, until: int | None = None) -> str:
+    """The address of `k`'s records: for a windowed page, of the window [since, until) only."""
+    if not k.windowed or since is None or until is None:
+        return k.drill
+    return f"{k.drill}{'&' if '?' in k.drill else '?'}since={since}&until={until}"
+
+
+def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi] = KPIS,
+            since: int | None = None, until: int | None = None) -> list[dict]:
+    """One entry per KPI: its value now, its definition, its trend against the previous window and the
+    address of its records (of the window [since, until) where the page filters by time)."""
     out = []
     for k in kpis:
         value = cur.get(k.key)
@@ -226,5 +236,5 @@ def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi]
         out.append({"key": k.key, "group": k.group, "unit": k.unit, "better": k.better, "value": value,
                     "name": {"zh-CN": k.zh, "en": k.en},
                     "definition": {"zh-CN": k.definition_zh, "en": k.definition_en}, "source": k.source,
-                    "drill": k.drill, "point_in_time": k.point_in_time, **t})
+                    "drill": drill(k, since, until), "point_in_time": k.point_in_time, **t})
     return out

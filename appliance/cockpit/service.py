@@ -72,7 +72,7 @@ def cockpit(days: int = R.DEFAULT_DAYS, now: int | None = None) -> dict:
     cur = R.compute(facts(since, until, current=True))
     prev = R.compute(facts(p_since, p_until, current=False))
     return {"days": days, "since": since, "until": until, "previous": {"since": p_since, "until": p_until},
-            "kpis": R.cockpit(cur, prev), "counts": {k: cur[k] for k in (
+            "kpis": R.cockpit(cur, prev, since=since, until=until), "counts": {k: cur[k] for k in (
                 "hazards_reported", "hazards_closed", "tasks_due", "rounds", "alarms", "violations", "gate_entries",
                 "alarm_target", "injured", "person_hours")},
             "missing": list(R.MISSING), "head_seq": events.head_seq()}

@@ -36,6 +36,8 @@
       else trend.textContent = (k.delta > 0 ? "↑ " : k.delta < 0 ? "↓ " : "→ ") + fmtDelta(k.unit, k.delta) + " · " +
         Live.text("previous") + " " + fmt(k.unit, k.previous);
       el.className = "kpi " + (k.direction || "none");
+      var link = el.querySelector("a.drill");
+      if (link) link.setAttribute("href", k.drill);     // the window moved on: its records with it
     });
     var basis = document.getElementById("accident-basis");
     if (basis && data.counts) basis.textContent = Live.text("accident_basis", {
