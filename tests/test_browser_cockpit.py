@@ -1,7 +1,7 @@
 """The cockpit page in a real browser (Playwright + Debian chromium) at phone (390x844), tablet (820x1180)
 and 1080p (1920x1080), on the demo plant (seeded with its synthetic year) served by a real appliance:
 
-- the KPI tiles show figures, a definition opens with one tap, a tile links to its records;
+- the KPI tiles show figures, a definition opens with one tap, a tile links to the records of its window;
 - the forecast sits beside its backtest (model and both baselines scored);
 - a hazard reported elsewhere changes the rectification rate on the open page, without a reload (SSE);
 - the wall board opens it with its kiosk token in the dark wall layout;
@@ -95,9 +95,11 @@ def test_cockpit_tiles_definitions_forecast_and_live_refresh(cockpit_plant, new_
     expect(tile.locator(".value")).not_to_have_text(before or "", timeout=WAIT_MS)
     assert page.evaluate("window.__sameDocument === true")
 
-    # drill-down: the tile leads to its records
+    # drill-down: the tile leads to the records of its window
     tile.locator("a.drill").click()
-    page.wait_for_url(re.compile(r"/tablet/hazards$"))
+    page.wait_for_url(re.compile(r"/tablet/hazards\?since=\d+&until=\d+$"))
+    expect(page.locator("#hazard-window")).to_contain_text("上报的隐患")
+    no_overflow(page, f"drill-down {size}")
 
 
 def test_the_wall_board_opens_the_cockpit_with_its_token(cockpit_plant, new_page):

@@ -58,9 +58,83 @@ def test_cockpit_figures_come_from_the_window_with_trend_and_definitions(app, us
     assert k["rectification_rate"]["value"] == 0.5 and k["rectification_rate"]["previous"] == 1.0
     assert k["rectification_rate"]["direction"] == "worse" and k["rectification_rate"]["delta"] == -0.5
     assert k["overdue"]["value"] == 1 and k["on_time_rate"]["value"] == 1.0
-    assert k["rectification_rate"]["definition"]["zh-CN"] and k["rectification_rate"]["drill"] == "/tablet/hazards"
-    assert d["missing"][0]["key"] == "accident_rate"
+    assert k["rectification_rate"]["definition"]["zh-CN"]
+    assert k["rectification_rate"]["drill"] == f"/tablet/hazards?since={d['since']}&until={d['until']}"
+    assert d["missing"] == []                               # nothing left out: the accident rate is in
     assert d["until"] - d["since"] == 30 * DAY
+
+
+def accident(area: str, occurred_at: int, *, deaths=0, serious=0, minor=0, kind="fall"):
+    """A real accident record, through the emergency domain's own service (graded, clocked, with its event)."""
+    from appliance.emergency import accidents as A
+
+    return A.report(A.AccidentIn(area=area, occurred_at=occurred_at, kind=kind, title="测试事故", description="测试事故经过",
+                                 deaths=deaths, serious_injuries=serious, minor_injuries=minor), actor="user:t")
+
+
+def test_accident_rate_from_the_emergency_records_with_trend(app, users, plant):
+    from appliance.core import people as P
+    from appliance.emergency import accidents as A
+
+    for i in range(5):
+        P.create_person(P.PersonIn(employee_no=f"E{i}", name=f"员工{i}"), actor="t")
+    P.create_person(P.PersonIn(employee_no="C1", name="承包商", kind="contractor"), actor="t")   # not in the exposure
+    employees = P.Person.select().where(P.Person.active & (P.Person.kind == "employee")).count()
+    now = events.now_ms()
+    a = accident("TANK", now - 3 * DAY, minor=1)                          # this window
+    accident("REACT", now - 20 * DAY, kind="burn")                        # this window, nobody hurt
+    accident("TANK", now - 45 * DAY, serious=1, minor=1)                  # previous window (30–60 days ago)
+    accident("WH", now - 45 * DAY, minor=2)                               # previous window
+    accident("WH", now - 400 * DAY, deaths=1)                             # outside both: never read
+    # 第十三条 补报 in the investigation: one more seriously injured in the first → counted from the record
+    A.investigate(a.id, A.InvestigationIn(serious_injuries=1, cause="脚手架未固定"), actor="user:t")
+    hours = employees * 8 * 30
+    d = As(app, "kiosk", users).get("/api/v1/cockpit?days=30").get_json()
+    k = {x["key"]: x for x in d["kpis"]}
+    assert (k["accidents"]["value"], k["accidents"]["previous"], k["accidents"]["direction"]) == (2, 2, "same")
+    assert d["counts"]["injured"] == 2 and d["counts"]["person_hours"] == hours
+    rate, prev = k["accident_rate"]["value"], k["accident_rate"]["previous"]
+    assert rate == round(2 * 1_000_000 / hours, 3) and prev == round(4 * 1_000_000 / hours, 3)
+    assert k["accident_rate"]["direction"] == "better" and k["accident_rate"]["delta"] == round(rate - prev, 3)
+    assert k["accident_rate"]["unit"] == "per_1m_h" and "GB/T 6441" in k["accident_rate"]["source"]
+    assert "百万工时" in k["accident_rate"]["name"]["zh-CN"] and k["accident_rate"]["definition"]["en"]
+    assert k["accident_rate"]["drill"].startswith("/tablet/emergency")
+    # the page shows the tile, its basis and no "not merged" line, in both languages
+    html = As(app, "admin", users).get("/cockpit").get_data(as_text=True)
+    assert 'data-kpi="accident_rate"' in html and 'id="accident-basis"' in html and "伤害 2 人" in html
+    assert "尚未并入" not in html and 'id="missing"' not in html
+
+
+def test_hazard_tiles_drill_down_to_the_window_s_records(app, users, plant):
+    now = events.now_ms()
+    a = plant["TANK"]
+    inside = hazard(a, now - 2 * DAY).id                                   # in the 7-day window, open
+    late = hazard(a, now - 6 * DAY, deadline_days=1).id                    # in it, past its deadline: overdue
+    closed = hazard(a, now - 5 * DAY, closed_at=now - 4 * DAY).id          # in it, closed
+    before = hazard(a, now - 9 * DAY).id                                   # the week before
+    c = As(app, "supervisor", users)
+    d = c.get("/api/v1/cockpit?days=7").get_json()
+    k = {x["key"]: x for x in d["kpis"]}
+
+    def listed(url):
+        r = c.get(url)
+        assert r.status_code == 200, url
+        html = r.get_data(as_text=True)
+        return {h for h in (inside, late, closed, before) if f'data-hazard="{h}"' in html}, html
+
+    shown, html = listed(k["rectification_rate"]["drill"])
+    assert shown == {inside, late, closed} and 'id="hazard-window"' in html
+    assert listed(k["overdue"]["drill"])[0] == {late} and k["overdue"]["value"] == 1
+    assert listed("/tablet/hazards")[0] == {inside, late, closed, before}      # no filter: the loop page as before
+    # a plant-local date works too (Asia/Shanghai): ?until=D includes that whole day
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    day = dt.datetime.fromtimestamp((now - 9 * DAY) / 1000, ZoneInfo("Asia/Shanghai")).date()
+    assert listed(f"/tablet/hazards?since={day}&until={day}")[0] == {before}
+    for bad in ("since=yesterday", "until=2025-13-01"):
+        r = c.get(f"/tablet/hazards?{bad}")
+        assert r.status_code == 422, bad
 
 
 @pytest.mark.parametrize("days", ["0", "367", "x"])
@@ -85,6 +159,7 @@ def test_dual_prevention_report_figures_recomputed_from_the_records(app, users, 
     import datetime as dt
     from zoneinfo import ZoneInfo
 
+    from appliance.core import people as P
     from appliance.core.db import database
     from appliance.risk.tasks import ControlTask
 
@@ -102,11 +177,15 @@ def test_dual_prevention_report_figures_recomputed_from_the_records(app, users, 
                         ("missed", july + DAY)):
         ControlTask.create(measure_id=plant["measure"], period_start=end - DAY, period_end=end, department="生产部", assignee="王芳",
                            status=status, note="")
+    accident("TANK", june + 5 * DAY, serious=1, minor=2)                     # June
+    accident("REACT", july - 1, kind="burn")                                 # June's last millisecond
+    accident("WH", july, deaths=1)                                           # July: not in June's report
+    P.create_person(P.PersonIn(employee_no="E1", name="员工"), actor="t")
     r = As(app, "safety_officer", users).get("/api/v1/reports/dual-prevention?period=2025-06&format=xlsx")
     assert r.status_code == 200, r.get_data(as_text=True)
     assert "dual-prevention-2025-06.xlsx" in r.headers["Content-Disposition"]
     wb = openpyxl.load_workbook(io.BytesIO(r.data))
-    assert wb.sheetnames == ["报告信息", "风险清单", "管控任务", "隐患统计", "重大事故隐患", "重大危险源"]
+    assert wb.sheetnames == ["报告信息", "风险清单", "管控任务", "隐患统计", "重大事故隐患", "重大危险源", "事故统计"]
 
     # the figures, recomputed here with plain SQL over the same records
     def q(sql, *args):
@@ -139,6 +218,18 @@ def test_dual_prevention_report_figures_recomputed_from_the_records(app, users, 
     assert events.Event.get_by_id(seq).hash == digest
     assert info["报告期 Period"] == "2025-06" and info["单位 Plant"] == "江东化工"
     assert events.verify_chain(database.connection()) >= seq
+    # 事故统计: recomputed with SQL over the accidents of June, and the rate over June's estimated hours
+    acc = {row[0]: row for row in _sheet(wb, "事故统计") if row and row[0]}
+    n, hurt = database.execute_sql(
+        "SELECT count(*), sum(deaths + serious_injuries + minor_injuries) FROM emergency_accidents "
+        "WHERE occurred_at >= ? AND occurred_at < ?", (june, july)).fetchone()
+    assert acc["合计 Total"][1:5] == [n, 0, 1, 2] and (n, hurt) == (2, 3)
+    assert acc["一般事故"][1] == 2 and acc["特别重大事故"][1] == 0
+    employees = P.Person.select().where(P.Person.active & (P.Person.kind == "employee")).count()
+    hours = employees * 8 * (july - june) / DAY
+    label = "百万工时伤害率 Injuries per 1,000,000 person-hours (GB/T 6441-1986 6.3)"
+    assert acc[label][1] == round(3 * 1_000_000 / hours, 3)
+    assert "未并入" not in info["说明 Note"]
 
 
 def test_quarterly_report_and_bad_requests(app, users, plant):

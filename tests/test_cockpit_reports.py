@@ -53,7 +53,8 @@ def test_dual_prevention_pdf_carries_the_xlsx_figures_and_the_head(app, users, p
     assert r.mimetype == "application/pdf"
     text = "\n".join(pdf_text(r.data))
     assert "双重预防机制运行情况报告" in text and "江东化工" in text and "2025-06" in text
-    for title in ("风险清单", "管控任务", "隐患统计", "重大事故隐患", "重大危险源", "甲醇储罐区", "储罐 V-101", "反应车间"):
+    for title in ("风险清单", "管控任务", "隐患统计", "重大事故隐患", "重大危险源", "甲醇储罐区", "储罐 V-101", "反应车间",
+                  "事故统计", "百万工时伤害率"):
         assert title in text, title
     found = q("SELECT count(*) FROM hazards WHERE reported_at>=? AND reported_at<?", JUNE, JULY)
     rectified = q("SELECT count(*) FROM hazards WHERE state='closed' AND accepted_at>=? AND accepted_at<?", JUNE, JULY)

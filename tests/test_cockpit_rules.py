@@ -83,6 +83,36 @@ def test_violation_rate_per_100_person_hours(violations, employees, days, rate):
     assert R.compute(facts(days=days, violations=violations, employees=employees))["violation_rate"] == rate
 
 
+@pytest.mark.parametrize("accidents,employees,days,count,injured,rate", [
+    # GB/T 6441-1986 §6.3: injured (deaths + serious + minor) × 10⁶ ÷ person-hours (employees × 8 h × days)
+    pytest.param([(0, 1, 2)], 125, 10, 1, 3, 300.0, id="3 injured x 1e6 / (125 x 8 h x 10 d = 10 000 h)"),
+    pytest.param([(1, 0, 0), (0, 0, 1)], 100, 30, 2, 2, 83.333, id="two-accidents-a-death-and-a-minor-injury"),
+    pytest.param([(0, 0, 0)], 100, 30, 1, 0, 0.0, id="an-accident-without-casualties-counts-but-injures-none"),
+    pytest.param([], 100, 30, 0, 0, 0.0, id="no-accident-rate-0"),
+    pytest.param([(0, 0, 1)], 0, 30, 1, 1, None, id="no-exposure-rate-None-not-infinite"),
+])
+def test_accidents_and_injury_rate_per_million_person_hours(accidents, employees, days, count, injured, rate):
+    out = R.compute(facts(days=days, accidents=accidents, employees=employees))
+    assert (out["accidents"], out["injured"], out["accident_rate"]) == (count, injured, rate)
+    assert out["person_hours"] == employees * R.SHIFT_HOURS * days
+
+
+@pytest.mark.parametrize("injured,hours,rate", [(1, 1_000_000, 1.0), (2, 3_000_000, 0.667), (0, 10, 0.0), (4, 0, None)])
+def test_injury_rate_by_hand(injured, hours, rate):
+    assert R.injury_rate(injured, hours) == rate
+
+
+def test_accident_trend_against_the_previous_window():
+    cur = R.compute(facts(accidents=[(0, 0, 1)], employees=125))         # 1 × 1e6 / 10 000 h = 100
+    prev = R.compute(facts(accidents=[(0, 1, 1), (0, 0, 1)], employees=125))   # 3 injured → 300
+    out = {k["key"]: k for k in R.cockpit(cur, prev)}
+    assert (out["accident_rate"]["value"], out["accident_rate"]["previous"]) == (100.0, 300.0)
+    assert (out["accident_rate"]["delta"], out["accident_rate"]["direction"]) == (-200.0, "better")
+    assert (out["accidents"]["delta"], out["accidents"]["direction"]) == (-1, "better")
+    assert "GB/T 6441" in out["accident_rate"]["source"] and "1,000,000" in out["accident_rate"]["definition"]["zh-CN"]
+    assert "person-hours" in out["accident_rate"]["definition"]["en"]
+
+
 def test_permits_gate_and_certificates():
     out = R.compute(facts(suspensions=[True, False, True], gate=["allowed", "refused", "exit", "refused"], certs_expiring=3))
     assert (out["permit_suspensions"], out["interlock_suspensions"]) == (3, 2)
@@ -120,13 +150,28 @@ def test_every_kpi_has_a_definition_in_both_languages_and_a_drill_down():
     assert len({k.key for k in R.KPIS}) == len(R.KPIS)
     for k in R.KPIS:
         assert k.zh and k.en and k.definition_zh and k.definition_en and k.source and k.drill.startswith("/")
-        assert k.better in ("up", "down") and k.unit in ("rate", "count", "per_10_min", "per_100h")
-    assert R.MISSING[0]["key"] == "accident_rate"     # left out until the emergency domain lands
+        assert k.better in ("up", "down") and k.unit in ("rate", "count", "per_10_min", "per_100h", "per_1m_h")
+    assert R.MISSING == ()                            # the accident rate is in since the emergency domain landed
+    assert {"accidents", "accident_rate"} <= set(R.BY_KEY)
     cur = R.compute(facts(certs_expiring=1, standing=0))
     prev = R.compute(facts())
     out = {k["key"]: k for k in R.cockpit(cur, prev)}
     assert set(out) == {k.key for k in R.KPIS}
     assert out["certs_expiring"]["previous"] is None   # a figure of now has no previous period
+
+
+@pytest.mark.parametrize("key,expect", [
+    ("rectification_rate", f"/tablet/hazards?since={T0}&until={T0 + DAY}"),
+    ("overdue", f"/tablet/hazards?overdue=1&since={T0}&until={T0 + DAY}"),     # the page's own filter kept
+    ("alarms_per_10_min", "/tablet/alarms"),                                   # no time filter there: the page
+    ("major_found", "/tablet/hazards/statistics"),
+])
+def test_drill_down_to_the_window_where_the_page_filters_by_time(key, expect):
+    k = R.BY_KEY[key]
+    assert R.drill(k, T0, T0 + DAY) == expect
+    assert R.drill(k) == k.drill                                               # no window given: the page
+    out = {x["key"]: x for x in R.cockpit(R.compute(facts()), R.compute(facts()), since=T0, until=T0 + DAY)}
+    assert out[key]["drill"] == expect
 
 
 # ------------------------------------------------------------------ forecast

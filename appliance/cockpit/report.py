@@ -11,8 +11,10 @@ What it holds (RULES.md §B.4; SAWS order 16 Art. 14 for the hazard statistics):
   hazard domain's own `hazards.stats.statistics` (the same table as the Art. 14 statistics page), and the
   found hazards by category;
 - 重大事故隐患: each major hazard found in, or open during, the period, with where its treatment stands;
-- 重大危险源: the major-hazard installations (GB 18218 R value and level).
-The accident rate is not in it: the emergency domain (accident records) is not merged yet.
+- 重大危险源: the major-hazard installations (GB 18218 R value and level);
+- 事故统计: the accidents that occurred in the period by grade (国务院令第493号 第三条) with their casualties and
+  direct loss, and the cockpit's accident rate over the period (GB/T 6441-1986 §6.3 百万工时伤害率, the hours
+  estimated as the cockpit does: active employees × 8 h × days).
 """
 from __future__ import annotations
 
@@ -116,6 +118,29 @@ def hazard_statistics(since: int, until: int, now: int) -> dict:
     return out
 
 
+def accident_statistics(since: int, until: int) -> dict:
+    """The accidents that occurred in [since, until) by grade (count, deaths, serious and minor injuries, direct
+    loss), and the injury rate per 10⁶ person-hours over the period (`cockpit.rules.injury_rate`)."""
+    from appliance.cockpit import rules as CR
+    from appliance.core.people import Person
+    from appliance.emergency.models import Accident
+    from appliance.emergency.rules import GRADES
+
+    by = {g: {"accidents": 0, "deaths": 0, "serious": 0, "minor": 0, "loss": 0} for g, *_ in GRADES}
+    for grade, deaths, serious, minor, loss in rows(Accident.select(
+            Accident.grade, Accident.deaths, Accident.serious_injuries, Accident.minor_injuries,
+            Accident.direct_loss_yuan).where((Accident.occurred_at >= since) & (Accident.occurred_at < until))):
+        row = by.setdefault(grade, {"accidents": 0, "deaths": 0, "serious": 0, "minor": 0, "loss": 0})
+        for k, v in (("accidents", 1), ("deaths", deaths), ("serious", serious), ("minor", minor), ("loss", loss)):
+            row[k] += v
+    total = {k: sum(r[k] for r in by.values()) for k in ("accidents", "deaths", "serious", "minor", "loss")}
+    employees = Person.select().where(Person.active & (Person.kind == "employee")).count()
+    hours = employees * CR.SHIFT_HOURS * (until - since) / CR.DAY_MS
+    injured = total["deaths"] + total["serious"] + total["minor"]
+    return {"by_grade": by, "total": total, "injured": injured, "employees": employees,
+            "person_hours": round(hours, 1), "rate": CR.injury_rate(injured, hours)}
+
+
 def figures(period: str | None, now: int | None = None) -> dict:
     """Everything the report shows, as plain values (the XLSX is written from this)."""
     from appliance.risk.major import installations
@@ -126,7 +151,8 @@ def figures(period: str | None, now: int | None = None) -> dict:
     site = Site.get_or_none(Site.id == 1)
     return {"site": site.name if site else "", "period": label, "since": since, "until": until, "timezone": tz, "generated_at": now, "head": head(),
             "risks": risk_inventory(), "tasks": control_tasks(since, until),
-            "hazards": hazard_statistics(since, until, now), "installations": installations()}
+            "hazards": hazard_statistics(since, until, now), "installations": installations(),
+            "accidents": accident_statistics(since, until)}
 
 
 def _local(ms: int | None, tz: str) -> str:
@@ -155,8 +181,8 @@ def sheets(f: dict) -> list[tuple[str, list[list]]]:
             ["事件日志头序号 Event-log head seq", f["head"]["seq"]], ["事件日志头哈希 Event-log head hash", f["head"]["hash"]],
             ["核验 Verify", "在同步副本中核对该序号事件的哈希一致，并用 safety-appliance audit verify 校验哈希链 / "
                             "check that event seq has this hash in the synced copy; `safety-appliance audit verify` walks the chain"],
-            ["说明 Note", "事故率未含（应急管理模块未并入）；风险清单为生成时的登记状态 / accident rate not included "
-                          "(emergency domain not merged); the risk inventory is the register as of generation"],
+            ["说明 Note", "风险清单为生成时的登记状态；事故率的工时为估算（在册员工 × 8 小时 × 天数）/ the risk inventory is "
+                          "the register as of generation; the accident rate's hours are estimated (employees × 8 h × days)"],
             ["主要负责人签字 Principal's signature", ""], ["日期 Date", ""]]
     risks = [["风险分析对象 Object", "重大危险源 Major hazard", "风险分析单元 Unit", "责任部门 Department", "责任人 Liable",
               *[LEVEL_NAMES[lv] for lv in LEVELS], "合计 Total"]]
@@ -188,8 +214,22 @@ def sheets(f: dict) -> list[tuple[str, list[list]]]:
     inst = [["编号 Code", "名称 Name", "类型 Kind", "R 值", "级别 Level", "500m 内人数 People"]]
     for i in f["installations"]:
         inst.append([i["code"], i["name"], i["kind_name"], i["r"], i["level_name"] or "未构成 Not major", i["people_500m"]])
+    from appliance.emergency.rules import GRADE_NAMES as ACCIDENT_GRADES
+
+    ac = f["accidents"]
+    accidents = [["等级 Grade", "起数 Accidents", "死亡 Deaths", "重伤 Serious injuries", "轻伤 Minor injuries",
+                  "直接经济损失(元) Direct loss (yuan)"]]
+    for g, row in [*ac["by_grade"].items(), ("total", ac["total"])]:
+        name = "合计 Total" if g == "total" else ACCIDENT_GRADES.get(g, (g,))[0]
+        accidents.append([name, row["accidents"], row["deaths"], row["serious"], row["minor"], row["loss"]])
+    accidents.append([])
+    accidents.append(["指标 Figure", "数值 Value"])
+    accidents.append(["百万工时伤害率 Injuries per 1,000,000 person-hours (GB/T 6441-1986 6.3)",
+                      "—" if ac["rate"] is None else ac["rate"]])
+    accidents.append(["伤害人数 People injured", ac["injured"]])
+    accidents.append(["工时（估算）Person-hours (estimated: employees × 8 h × days)", ac["person_hours"]])
     return [("报告信息", info), ("风险清单", risks), ("管控任务", tasks), ("隐患统计", stats),
-            ("重大事故隐患", majors), ("重大危险源", inst)]
+            ("重大事故隐患", majors), ("重大危险源", inst), ("事故统计", accidents)]
 
 
 def workbook(f: dict) -> bytes:

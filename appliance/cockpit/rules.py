@@ -16,7 +16,10 @@ The figures and where their rules come from:
 - 作业票中止: permits suspended in the window (by hand or by the gas interlock, GB 30871-2022 gas gate).
 - 承包商拒绝入场: contractor gate entries refused in the window.
 - 证书即将到期: special-operation certificates lapsing within 30 days (warning steps 60/30/7/0, GUIDE §3).
-- 事故率 (accident rate) is NOT here: the emergency domain that records accidents is built in parallel.
+- 事故起数 / 事故率: accidents that occurred in the window (the emergency domain's records, graded by 国务院令
+  第493号), and the injury frequency of GB/T 6441-1986《企业职工伤亡事故分类》§6.3, 百万工时伤害率
+  A = 伤害人数 (死亡 + 重伤 + 轻伤) × 10⁶ ÷ 实际总工时. The hours worked are not recorded, so they are
+  estimated as for the violation rate (active employees × 8 h × days, stated in the definition).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ DAY_MS = 86_400_000
 MIN_DAYS, MAX_DAYS = 1, 366          # a window is at most a year: the cockpit never reads all history
 DEFAULT_DAYS = 30
 SHIFT_HOURS = 8                      # nominal hours a person works a day (the violation-rate exposure)
+PER_MILLION_HOURS = 1_000_000       # GB/T 6441-1986 §6.3: injuries per 10⁶ hours worked
 CERT_HORIZON_DAYS = 30               # "expiring": lapsing within this many days (warning step 30, GUIDE §3)
 DONE_ROUNDS = ("completed", "late")  # patrol.rules: a late round was walked; incomplete / missed were not
 
@@ -41,8 +45,8 @@ class Kpi:
     and where its records are (drill-down)."""
 
     key: str
-    group: str            # hazards | tasks | patrol | alarms | violations | permits | contractors | training
-    unit: str             # rate (0–1) | count | per_10_min | per_100h
+    group: str            # hazards | tasks | patrol | alarms | accidents | violations | permits | contractors | training
+    unit: str             # rate (0–1) | count | per_10_min | per_100h | per_1m_h
     better: str           # up | down
     zh: str
     en: str
@@ -51,21 +55,22 @@ class Kpi:
     source: str           # the standard or rule the definition follows
     drill: str            # the page with the records behind the figure
     point_in_time: bool = False   # a figure of now, not of a window: it has no previous period
+    windowed: bool = False        # `drill` takes ?since=&until= (ms) and then lists the window's records only
 
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("rectification_rate", "hazards", "rate", "up", "隐患整改率", "Hazard rectification rate",
         "窗口内上报的隐患中已验收销号的比例（已销号 ÷ 上报）", "hazards reported in the window that are closed (closed ÷ reported)",
-        "16号令 第十条–第十四条", "/tablet/hazards"),
+        "16号令 第十条–第十四条", "/tablet/hazards", windowed=True),
     Kpi("on_time_rate", "hazards", "rate", "up", "按期整改率", "On-time rectification rate",
         "已销号隐患中在整改期限内销号的比例", "closed hazards that closed by their deadline (on time ÷ closed)",
-        "16号令 第十条", "/tablet/hazards"),
+        "16号令 第十条", "/tablet/hazards", windowed=True),
     Kpi("overdue", "hazards", "count", "down", "逾期隐患", "Overdue hazards",
         "窗口内上报、至窗口结束仍未销号且已过整改期限的隐患数", "hazards reported in the window, not closed and past their deadline at its end",
-        "16号令 第十条", "/tablet/hazards"),
+        "16号令 第十条", "/tablet/hazards?overdue=1", windowed=True),
     Kpi("recurrences", "hazards", "count", "down", "重复隐患", "Recurring hazards",
         "窗口内上报、与同区域同类别较早隐患关联的隐患数", "hazards reported in the window linked to an earlier one of the same area and category",
-        "hazards.rules.is_recurrence", "/tablet/hazards"),
+        "hazards.rules.is_recurrence", "/tablet/hazards", windowed=True),
     Kpi("major_found", "hazards", "count", "down", "重大事故隐患", "Major hazards found",
         "窗口内上报的重大事故隐患数", "major hazards (重大事故隐患) reported in the window",
         "16号令 第三条、第十四条", "/tablet/hazards/statistics"),
@@ -93,6 +98,15 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("chattering_points", "alarms", "count", "down", "振荡报警点", "Chattering points",
         "窗口内60秒内报警≥3次的检测点数", "points that raised ≥ 3 times within 60 s in the window",
         "ISA-18.2 / gas.load", "/tablet/alarms"),
+    Kpi("accidents", "accidents", "count", "down", "事故起数", "Accidents",
+        "窗口内发生的生产安全事故起数（按发生时间；含无人员伤亡的事故）",
+        "accidents that occurred in the window (by the time they occurred; those without casualties included)",
+        "国务院令第493号 第三条（事故分级）", "/tablet/emergency#em-accidents"),
+    Kpi("accident_rate", "accidents", "per_1m_h", "down", "事故率（百万工时伤害率）", "Accident rate (injuries per 1,000,000 person-hours)",
+        "窗口内发生事故的伤害人数（死亡＋重伤＋轻伤）× 1,000,000 ÷ 实际总工时（工时未记录，估算：在册员工 × 8 小时 × 天数）",
+        "people injured (deaths + serious + minor injuries) in accidents that occurred in the window × 1,000,000 ÷ "
+        "person-hours worked (not recorded, so estimated: active employees × 8 h × days)",
+        "GB/T 6441-1986《企业职工伤亡事故分类》6.3 百万工时伤害率", "/tablet/emergency#em-accidents"),
     Kpi("violation_rate", "violations", "per_100h", "down", "违章率（每百人工时）", "PPE violations per 100 person-hours",
         "窗口内确认的未戴安全帽等违章数 × 100 ÷ 人工时（估算：在册员工 × 8 小时 × 天数）",
         "confirmed PPE violations in the window × 100 ÷ person-hours (estimated: active employees × 8 h × days)",
@@ -111,9 +125,8 @@ KPIS: tuple[Kpi, ...] = (
         "特种作业人员安全技术培训考核管理规定（6年有效，3年复审）", "/tablet/training", point_in_time=True),
 )
 BY_KEY = {k.key: k for k in KPIS}
-# left out on purpose, with the reason the cockpit shows
-MISSING = ({"key": "accident_rate", "zh": "事故率：应急管理（事故记录）模块尚未并入，暂不计算",
-            "en": "accident rate: the emergency domain (accident records) is not merged yet, so it is not computed"},)
+# KPIs left out on purpose, each with the reason the cockpit shows ({"key", "zh", "en"}); none now
+MISSING: tuple[dict[str, str], ...] = ()
 
 
 def window(now: int, days: int) -> tuple[int, int]:
@@ -143,6 +156,7 @@ class Facts:
     standing: int | None = None                                     # now; None for a past window
     violations: int = 0                                             # confirmed in the window
     employees: int = 0                                              # active employees (the exposure)
+    accidents: list[tuple[int, int, int]] = field(default_factory=list)  # (deaths, serious, minor) of each
     suspensions: list[bool] = field(default_factory=list)           # one per suspension: by the interlock?
     gate: list[str] = field(default_factory=list)                   # decision of each gate entry
     certs_expiring: int | None = None                               # now; None for a past window
@@ -150,6 +164,12 @@ class Facts:
 
 def _ratio(n: int, d: int) -> float | None:
     return round(n / d, 3) if d else None
+
+
+def injury_rate(injured: int, person_hours: float) -> float | None:
+    """GB/T 6441-1986 §6.3 百万工时伤害率: people injured (deaths + serious + minor) per 10⁶ hours worked;
+    None with no hours to divide by."""
+    return round(injured * PER_MILLION_HOURS / person_hours, 3) if person_hours else None
 
 
 def compute(f: Facts) -> dict[str, Any]:
@@ -164,6 +184,7 @@ def compute(f: Facts) -> dict[str, Any]:
     avg, peak = per_10_min([t for _, t in alarms], f.until - 1, span)
     days = span / DAY_MS
     hours = f.employees * SHIFT_HOURS * days
+    injured = sum(d + s + m for d, s, m in f.accidents)
     return {
         "rectification_rate": hz["rectification_rate"], "on_time_rate": hz["on_time_rate"],
         "overdue": hz["overdue"], "recurrences": hz["recurrences"], "major_found": f.major_found,
@@ -176,6 +197,8 @@ def compute(f: Facts) -> dict[str, Any]:
         "alarms": len(alarms), "alarm_target": TARGET_PER_10_MIN,
         "standing_alarms": f.standing, "chattering_points": len(chattering(alarms)),
         "violation_rate": round(f.violations * 100 / hours, 3) if hours else None, "violations": f.violations,
+        "accidents": len(f.accidents), "injured": injured, "person_hours": round(hours, 1),
+        "accident_rate": injury_rate(injured, hours),
         "permit_suspensions": len(f.suspensions), "interlock_suspensions": sum(1 for s in f.suspensions if s),
         "gate_refused": sum(1 for d in f.gate if d == "refused"), "gate_entries": sum(1 for d in f.gate if d != "exit"),
         "certs_expiring": f.certs_expiring,
@@ -195,8 +218,17 @@ def trend(cur: float | None, prev: float | None, better: str) -> dict[str, Any]:
     return {"previous": prev, "delta": delta, "direction": direction}
 
 
-def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi] = KPIS) -> list[dict]:
-    """One entry per KPI: its value now, its definition and its trend against the previous window."""
+def drill(k: Kpi, since: int | None = None, until: int | None = None) -> str:
+    """The address of `k`'s records: for a windowed page, of the window [since, until) only."""
+    if not k.windowed or since is None or until is None:
+        return k.drill
+    return f"{k.drill}{'&' if '?' in k.drill else '?'}since={since}&until={until}"
+
+
+def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi] = KPIS,
+            since: int | None = None, until: int | None = None) -> list[dict]:
+    """One entry per KPI: its value now, its definition, its trend against the previous window and the
+    address of its records (of the window [since, until) where the page filters by time)."""
     out = []
     for k in kpis:
         value = cur.get(k.key)
@@ -204,5 +236,5 @@ def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi]
         out.append({"key": k.key, "group": k.group, "unit": k.unit, "better": k.better, "value": value,
                     "name": {"zh-CN": k.zh, "en": k.en},
                     "definition": {"zh-CN": k.definition_zh, "en": k.definition_en}, "source": k.source,
-                    "drill": k.drill, "point_in_time": k.point_in_time, **t})
+                    "drill": drill(k, since, until), "point_in_time": k.point_in_time, **t})
     return out

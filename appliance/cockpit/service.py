@@ -24,6 +24,7 @@ def facts(since: int, until: int, *, current: bool) -> R.Facts:
     """What [since, until) holds. `current`: the window ends now, so the figures of now (standing alarms,
     certificates expiring) are read too."""
     from appliance.contractors.models import GateEntry
+    from appliance.emergency.models import Accident
     from appliance.gas.sensors import Alarm
     from appliance.hazards.service import Hazard
     from appliance.patrol.models import Round
@@ -51,6 +52,8 @@ def facts(since: int, until: int, *, current: bool) -> R.Facts:
                                             & (Violation.occurred_at < until)).count(),
         employees=Person.select().where(Person.active & (Person.kind == "employee")).count(),
         suspensions=suspensions,
+        accidents=rows(Accident.select(Accident.deaths, Accident.serious_injuries, Accident.minor_injuries)
+                       .where((Accident.occurred_at >= since) & (Accident.occurred_at < until))),
         gate=[d for (d,) in rows(GateEntry.select(GateEntry.decision).where((GateEntry.at >= since) & (GateEntry.at < until)))])
     if current:
         from appliance.training.certificates import listing
@@ -69,9 +72,9 @@ def cockpit(days: int = R.DEFAULT_DAYS, now: int | None = None) -> dict:
     cur = R.compute(facts(since, until, current=True))
     prev = R.compute(facts(p_since, p_until, current=False))
     return {"days": days, "since": since, "until": until, "previous": {"since": p_since, "until": p_until},
-            "kpis": R.cockpit(cur, prev), "counts": {k: cur[k] for k in (
+            "kpis": R.cockpit(cur, prev, since=since, until=until), "counts": {k: cur[k] for k in (
                 "hazards_reported", "hazards_closed", "tasks_due", "rounds", "alarms", "violations", "gate_entries",
-                "alarm_target")},
+                "alarm_target", "injured", "person_hours")},
             "missing": list(R.MISSING), "head_seq": events.head_seq()}
 
 

@@ -1,5 +1,5 @@
 // The cockpit refreshes its figures when the records behind them change: a live event of a domain it reads
-// (hazards, control tasks, patrol, alarms, violations, permits, the gate, certificates) re-reads
+// (hazards, control tasks, patrol, alarms, accidents, violations, permits, the gate, certificates) re-reads
 // /api/v1/cockpit for the same window, at most once every 2 s. The tiles keep their place; only the value,
 // the trend and its colour change.
 (function () {
@@ -8,7 +8,7 @@
   if (!root || !window.Live) return;
   var days = root.getAttribute("data-days");
   var PREFIXES = ["hazard.", "control_task.", "task.", "patrol.", "alarm.", "vision.", "permit.", "contractor.",
-                  "certificate.", "cockpit."];
+                  "certificate.", "cockpit.", "emergency.accident"];
   var pending = null;
 
   function fmt(unit, v) {
@@ -36,7 +36,12 @@
       else trend.textContent = (k.delta > 0 ? "↑ " : k.delta < 0 ? "↓ " : "→ ") + fmtDelta(k.unit, k.delta) + " · " +
         Live.text("previous") + " " + fmt(k.unit, k.previous);
       el.className = "kpi " + (k.direction || "none");
+      var link = el.querySelector("a.drill");
+      if (link) link.setAttribute("href", k.drill);     // the window moved on: its records with it
     });
+    var basis = document.getElementById("accident-basis");
+    if (basis && data.counts) basis.textContent = Live.text("accident_basis", {
+      injured: data.counts.injured, hours: Math.round(data.counts.person_hours).toLocaleString("en-US") });
     root.setAttribute("data-head", data.head_seq);
   }
 
