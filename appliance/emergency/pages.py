@@ -61,9 +61,13 @@ def tablet():
 @bp.get("/tablet/emergency/incidents/<int:incident_id>")
 @require("tablet.use")
 def incident(incident_id: int):
+    from appliance.emergency import accidents as A
     from appliance.emergency import incidents as I
+    from appliance.emergency.models import Drill
 
+    d = Drill.get_or_none(Drill.incident_id == incident_id)
     return render_template("emergency/incident.html", inc=I.incident_dict(I.get(incident_id)),
+                           drill=A.drill_dict(d) if d else None,
                            can=lambda perm: auth.allowed(principal().role, perm))
 
 
@@ -82,7 +86,10 @@ def muster():
 @bp.get("/tablet/emergency/accidents/<int:accident_id>")
 @require("tablet.use")
 def accident(accident_id: int):
+    from appliance.core import events
     from appliance.emergency import accidents as A
 
-    return render_template("emergency/accident.html", a=A.accident_dict(A._get(accident_id)), fishbone=A.FISHBONE,
+    now = events.now_ms()
+    return render_template("emergency/accident.html", a=A.accident_dict(A._get(accident_id), now), now_ms=now,
+                           fishbone=A.FISHBONE,
                            can=lambda perm: auth.allowed(principal().role, perm))
