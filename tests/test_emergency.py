@@ -5,6 +5,8 @@ a tap at the assembly-point reader, drills that write no alarm record, accidents
 investigation and corrective hazards."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from appliance.core import events
@@ -131,6 +133,38 @@ def test_muster_by_a_tap_at_the_assembly_reader_and_by_hand(plant):
     assert r.get_json()["all_accounted"] and r.get_json()["present"] == 2
     csv = c["kiosk"].get("/api/v1/emergency/muster.csv").get_data(as_text=True)
     assert "刘洋" in csv and "李强" in csv and csv.startswith("\ufeff")
+
+
+def test_muster_export_in_plant_time_with_employee_numbers_and_board_counts_per_area(plant):
+    """The roll as a warden reads it: employee numbers (not row ids) and the site's local time (not UTC
+    milliseconds); the wall board's panel counts expected/present for each area of last sighting."""
+    import csv
+    import io
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    c, ids, people = plant
+    P.set_site("测试厂", "Test plant", "Asia/Urumqi", 1600, 900, actor="system:test")
+    seen = (events.now_ms() - 120_000) // 1000 * 1000     # two minutes ago, on a whole second
+    I.subscriber(tap("CP-TANK", "04A1B2C3D4E5F9", seen))   # 刘洋 E1004
+    I.subscriber(tap("CP-WH", "04A1B2C3D4E5F8", seen))     # 李强 E1003
+    I.subscriber(tap("CP-WH", "04A1B2C3D4E5FA", seen))     # 陈静 E1005
+    I.subscriber(alarm())
+    I.subscriber(tap("MUSTER-1", "04A1B2C3D4E5F8"))
+    rows = list(csv.reader(io.StringIO(c["kiosk"].get("/api/v1/emergency/muster.csv").get_data(as_text=True)
+                                       .lstrip("\ufeff"))))
+    assert rows[0][2] == "工号 employee no." and "Asia/Urumqi" in rows[0][4]
+    by_name = {r[1]: r for r in rows[1:]}
+    local = datetime.fromtimestamp(seen / 1000, ZoneInfo("Asia/Urumqi")).strftime("%Y-%m-%d %H:%M:%S")
+    assert by_name["刘洋"][:5] == ["missing", "刘洋", "E1004", "TANK", local]
+    assert by_name["李强"][0:3] == ["present", "李强", "E1003"] and by_name["李强"][5] == "AP-GATE"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", by_name["李强"][6])
+    assert all(r[2].startswith("E") for r in rows[1:])   # employee numbers, never the internal person id
+    assert not any(re.fullmatch(r"\d{13}", cell) for r in rows for cell in r)   # no raw milliseconds
+    board = c["kiosk"].get("/kiosk/emergency/incident").get_data(as_text=True)
+    areas = dict(re.findall(r'<li data-area="(\w+)" class="\w+"><b>\w+</b> 到 (\d+/\d+)</li>', board))
+    assert areas == {"TANK": "0/1", "WH": "1/2"}
+    assert '<li data-area="WH" class="some">' in board
 
 
 def test_a_drill_is_marked_and_writes_no_alarm_record(plant):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -344,9 +346,17 @@ def roll(m: Muster | None) -> dict:
             "missing": [_sighting_dict(s, people) for s in r["missing"]],
             "extra": [{"person_id": pid, "person": people[pid].name if pid in people else None} for pid in r["extra"]],
             "per_area": [{"area": a, **c} for a, c in sorted(r["per_area"].items(), key=lambda x: x[0] or "")],
-            "present_list": [{"person_id": pid, "person": people[pid].name if pid in people else None, "at": x.at,
+            "present_list": [{"person_id": pid, "person": people[pid].name if pid in people else None,
+                              "employee_no": people[pid].employee_no if pid in people else None, "at": x.at,
                               "how": x.how, "point": pts[x.point_id].code if x.point_id in pts else None}
                              for pid, x in sorted(marks.items(), key=lambda kv: kv[1].at)]}
+
+
+def local_time(ms: int | None, tz: str) -> str:
+    """UTC milliseconds as the plant's wall-clock time ("2026-03-01 14:05:09"), for exports read by people."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def mark(person_id: int, *, how: str, point: AssemblyPoint | None, at: int, actor: str) -> dict | None:
