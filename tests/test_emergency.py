@@ -167,6 +167,40 @@ def test_muster_export_in_plant_time_with_employee_numbers_and_board_counts_per_
     assert '<li data-area="WH" class="some">' in board
 
 
+def test_no_drill_while_a_real_muster_is_open_and_taps_go_to_the_real_one(plant):
+    """A drill started during a real muster would be the newest and collect the real taps: refused, in both
+    languages, writing nothing; a real incident opened during a drill takes the taps."""
+    c, ids, people = plant
+    from appliance.emergency.models import Drill, Incident, Muster, Plan
+
+    plan = Plan.get(Plan.code == "P-LEAK")
+    I.subscriber(tap("CP-TANK", "04A1B2C3D4E5F9", events.now_ms() - 60_000))    # 刘洋
+    I.subscriber(alarm())
+    real = I.current_muster()
+    head = events.head_seq()
+    r = c["supervisor"].post("/api/v1/emergency/drills", json={"plan_id": plan.id, "area": "WH"})
+    assert r.status_code == 409, r.get_data(as_text=True)
+    err = r.get_json()["error"]
+    assert "真实事件" in err["message"] or "真实事件" in str(err)
+    r_en = c["supervisor"].post("/api/v1/emergency/drills", json={"plan_id": plan.id, "area": "WH"},
+                                headers={"Accept-Language": "en"})
+    assert "real incident" in str(r_en.get_json()["error"])
+    assert events.head_seq() == head and Drill.select().count() == 0 and Incident.select().count() == 1
+    # the real incident closed, a drill runs; a real alarm meanwhile (a drill muster row still open, as one
+    # left from before this rule would be) takes the assembly point's taps
+    c["supervisor"].post(f"/api/v1/emergency/incidents/{real.incident_id}/close", json={"note": "处置完毕"})
+    r = c["supervisor"].post("/api/v1/emergency/drills", json={"plan_id": plan.id, "area": "WH"})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    I.subscriber(alarm(area="REACT", point="GT-201"))
+    newer = Muster.create(incident_id=r.get_json()["incident"]["id"], drill=True, started_at=events.now_ms(),
+                          expected="[]")
+    got = I.current_muster()
+    assert not got.drill and got.id != newer.id
+    I.subscriber(tap("MUSTER-1", "04A1B2C3D4E5F9"))
+    m = c["kiosk"].get("/api/v1/emergency/muster").get_json()
+    assert not m["drill"] and [p["person"] for p in m["present_list"]] == ["刘洋"]
+
+
 def test_a_drill_is_marked_and_writes_no_alarm_record(plant):
     c, *_ = plant
     from appliance.emergency.models import Plan
@@ -270,15 +304,15 @@ def test_pages_render_with_an_incident_a_drill_and_an_accident(plant, lang):
     c, *_ = plant
     from appliance.emergency.models import Plan
 
-    I.subscriber(alarm())
     drill = c["supervisor"].post("/api/v1/emergency/drills", json={"plan_id": Plan.get(Plan.code == "P-FIRE").id,
                                                                    "area": "REACT"}).get_json()
+    I.subscriber(alarm())   # after the drill: no drill starts while a real muster is open
     acc = c["worker"].post("/api/v1/emergency/accidents", json={
         "area": "TANK", "occurred_at": events.now_ms(), "kind": "leak", "title": "罐区泄漏", "description": "法兰泄漏"}).get_json()
     inc = I.open_incidents()[0]
     pages = {"/tablet/emergency": "应急管理" if lang == "zh-CN" else "Emergency management",
              f"/tablet/emergency/incidents/{inc.id}": "TANK → WH → GATE",
-             f"/tablet/emergency/incidents/{drill['incident']['id']}": "DRILL",
+             f"/tablet/emergency/incidents/{drill['incident']['id']}": "em-evaluation",
              "/tablet/emergency/muster": "/api/v1/emergency/muster.csv",
              f"/tablet/emergency/accidents/{acc['id']}": "第九条",
              "/kiosk/emergency/incident": "em-incident"}

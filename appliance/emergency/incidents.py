@@ -237,6 +237,10 @@ def start_drill(data: DrillIn, *, actor: str) -> tuple[Incident, Drill]:
     area = S.area_by_code(data.area)
     now = events.now_ms()
     with events.recording(actor) as rec:
+        # a drill's muster would be the newest and collect the taps of real people at the assembly point
+        if Muster.select().where(Muster.ended_at.is_null() & ~Muster.drill).exists():
+            raise Conflict("真实事件的集合清点正在进行，不能开始演练（先关闭该事件）",
+                           "a real incident's muster is open: no drill until that incident is closed")
         det = [{"point": "DRILL", "name": "演练模拟报警", "name_en": "drill (simulated)", "gas": data.gas, "level": 2,
                 "simulated": True}]
         i = _open(rec, kind=plan.scenario, area=area, title=f"【演练 DRILL】{plan.name}", source="drill", drill=True,
@@ -326,7 +330,9 @@ def start_muster(rec, i: Incident, now: int) -> Muster:
 
 
 def current_muster() -> Muster | None:
-    return Muster.select().where(Muster.ended_at.is_null()).order_by(Muster.id.desc()).first()
+    """The open muster taps count for: a real one before any drill (a real incident opened during a drill
+    takes the assembly point), the newest of those."""
+    return Muster.select().where(Muster.ended_at.is_null()).order_by(Muster.drill, Muster.id.desc()).first()
 
 
 def roll(m: Muster | None) -> dict:
