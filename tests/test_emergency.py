@@ -201,6 +201,53 @@ def test_no_drill_while_a_real_muster_is_open_and_taps_go_to_the_real_one(plant)
     assert not m["drill"] and [p["person"] for p in m["present_list"]] == ["刘洋"]
 
 
+def test_resource_upkeep_warns_once_per_threshold_and_the_tablet_counts(plant):
+    """The daily scan: one emergency.resource_warned per resource, date and threshold (30/7/0 days), at any
+    rate; a new date starts afresh; the tablet's emergency page counts what is near or past."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from appliance.emergency import setup as S
+    from appliance.emergency import upkeep
+
+    c, *_ = plant
+    for r in S.resources():                       # the demo's own resources out of the way
+        S.Resource.update(active=False).where(S.Resource.id == r.id).execute()
+    now = events.now_ms()
+    today = datetime.fromtimestamp(now / 1000, ZoneInfo("Asia/Shanghai")).date()
+    day = lambda n: today + timedelta(days=n)   # noqa: E731
+    actor = "system:test"
+    S.save_resource(S.ResourceIn(code="BA-9", kind="breathing_apparatus", name="空呼", area="TANK", quantity=2,
+                                 expires_on=day(20), next_inspection=day(5)), actor=actor)
+    S.save_resource(S.ResourceIn(code="EX-9", kind="fire_extinguisher", name="灭火器", area="WH", quantity=4,
+                                 expires_on=day(400)), actor=actor)
+
+    def warned():
+        return [(e.payload["code"], e.payload["what"], e.payload["thresholds"])
+                for e in events.read_after(0, 5000) if e.type == "emergency.resource_warned"]
+
+    assert upkeep.scan(now) == 2
+    assert warned() == [("BA-9", "expiry", [30]), ("BA-9", "inspection", [30, 7])]
+    assert upkeep.scan(now) == 0 and upkeep.scan(now + 3_600_000) == 0                    # once
+    assert upkeep.scan(now + 5 * R_DAY) == 1 and warned()[-1] == ("BA-9", "inspection", [0])
+    assert upkeep.scan(now + 13 * R_DAY) == 1 and warned()[-1] == ("BA-9", "expiry", [7])
+    assert upkeep.scan(now + 14 * R_DAY) == 0
+    # inspected: the next date starts its thresholds again
+    S.save_resource(S.ResourceIn(code="BA-9", kind="breathing_apparatus", name="空呼", area="TANK", quantity=2,
+                                 expires_on=day(20), inspected_on=day(14), next_inspection=day(40)), actor=actor)
+    assert upkeep.scan(now + 14 * R_DAY) == 1 and warned()[-1] == ("BA-9", "inspection", [30])
+    ev = [e for e in events.read_after(0, 5000) if e.type == "emergency.resource_warned"][0]
+    assert ev.payload["days_left"] == 20 and ev.payload["due_on"] == day(20).isoformat() and "空呼" in ev.payload["message"]
+    assert isinstance(date.fromisoformat(ev.payload["due_on"]), date)
+    # the tablet: one resource near its dates (BA-9), the extinguisher fine
+    assert upkeep.warning_count(now) == 1
+    page = c["supervisor"].get("/tablet/emergency").get_data(as_text=True)
+    assert re.search(r'id="em-res-warn">⚠ 1 项', page), page
+
+
+R_DAY = 24 * 3600 * 1000
+
+
 def test_a_drill_is_marked_and_writes_no_alarm_record(plant):
     c, *_ = plant
     from appliance.emergency.models import Plan

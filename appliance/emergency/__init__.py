@@ -24,6 +24,18 @@ def _start(runtime):
     return None
 
 
+def _jobs(s, config, runtime) -> None:
+    """The daily upkeep scan of the resources (07:00 plant time: the scheduler runs in the site's zone), and
+    once at start (a box that was off sends the missed warnings late)."""
+    from datetime import UTC, datetime
+
+    from appliance.emergency import upkeep
+
+    s.add_job(upkeep.scan, "cron", hour=7, minute=0, id="emergency-resource-warnings",
+              name="emergency resource expiry and inspection warnings", replace_existing=True,
+              next_run_time=datetime.now(UTC))
+
+
 def _init_app(app) -> None:
     """`emergency_open()` for the wall board's one include line (kiosk/board.html)."""
     from appliance.emergency import pages
@@ -47,6 +59,7 @@ def domain() -> Domain:
         permissions={"emergency.read": (*SHIFT, "worker", "kiosk"), "emergency.call": EVERYONE,
                      "emergency.command": SHIFT, "emergency.write": ("admin", "safety_officer")},
         start=_start,
+        jobs=_jobs,
         init_app=_init_app,
         safety_events=("emergency.",),
     )

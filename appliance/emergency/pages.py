@@ -44,11 +44,12 @@ def tablet():
     from appliance.emergency import incidents as I
     from appliance.emergency import rules as R
     from appliance.emergency import setup as S
+    from appliance.emergency import upkeep
     from appliance.emergency.models import Accident, Drill, Plan
 
     codes = S.area_codes()
     return render_template(
-        "emergency/tablet.html", open=[I.incident_dict(i, False) for i in I.open_incidents()],
+        "emergency/tablet.html", resource_warnings=upkeep.warning_count(), open=[I.incident_dict(i, False) for i in I.open_incidents()],
         resources=[S.resource_dict(r, codes) for r in S.resources()], teams=[S.team_dict(t, codes) for t in S.teams()],
         plans=[S.plan_dict(p) for p in Plan.select().order_by(Plan.code)],
         drills=[A.drill_dict(d) for d in Drill.select().order_by(Drill.id.desc()).limit(10)],
