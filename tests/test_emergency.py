@@ -113,6 +113,40 @@ def test_north_wind_marks_the_warehouse_downwind_and_the_route_goes_round(plant)
     assert inc["downwind"] == ["DOCK", "WH"] and inc["route"]["areas"] == ["TANK", "CTRL", "GATE"]
 
 
+def test_wind_from_the_weather_point_when_none_was_typed(plant):
+    """[emergency] wind_point: the draft of an alarm (and of a call without wind) reads the weather point; a
+    typed wind wins; no reading or a fault leaves the wind unknown, and the draft still opens."""
+    from types import SimpleNamespace
+
+    from appliance.emergency import wind_reader
+
+    c, *_ = plant
+    point = SimpleNamespace(view=lambda: {"state": "normal", "value": 350.0})
+    runtime = SimpleNamespace(sensors=SimpleNamespace(points={"WD-1": point}))
+    try:
+        I.configure_wind(wind_reader(runtime, "WD-1"))
+        I.subscriber(alarm())
+        inc = c["kiosk"].get("/api/v1/emergency/incidents?state=open").get_json()["incidents"][0]
+        full = c["kiosk"].get(f"/api/v1/emergency/incidents/{inc['id']}").get_json()
+        assert full["wind_from"] == 350.0 and full["downwind"] == ["DOCK", "WH"]
+        assert full["route"]["areas"] == ["TANK", "CTRL", "GATE"]                 # round the downwind side
+        typed = c["worker"].post("/api/v1/emergency/incidents", json={"area": "DOCK", "wind_from": 90}).get_json()
+        assert typed["wind_from"] == 90
+        untyped = c["worker"].post("/api/v1/emergency/incidents", json={"area": "REACT"}).get_json()
+        assert untyped["wind_from"] == 350.0
+        point.view = lambda: {"state": "fault", "value": 10.0}                     # stale, bus down
+        assert I.sensor_wind() is None
+        point.view = lambda: {"state": "normal", "value": 400.0}                   # not a direction
+        assert I.sensor_wind() is None
+        runtime.sensors = None                                                     # the gas domain not running
+        assert I.sensor_wind() is None
+        I.configure_wind(lambda: 1 / 0)                                            # never stops the draft
+        assert c["worker"].post("/api/v1/emergency/incidents", json={"area": "WH"}).get_json()["wind_from"] is None
+    finally:
+        I.configure_wind(None)
+    assert I.sensor_wind() is None
+
+
 def test_muster_by_a_tap_at_the_assembly_reader_and_by_hand(plant):
     c, ids, people = plant
     now = events.now_ms()

@@ -16,12 +16,28 @@ EVERYONE = ("admin", "safety_officer", "supervisor", "worker")
 
 def _start(runtime):
     """Level-2 alarms and assembly-point taps from the event bus (after permits, which suspends its own on the
-    same alarm event first)."""
+    same alarm event first); the wind from the [emergency] wind_point when one is set."""
     from appliance.emergency import incidents
 
+    emergency = getattr(runtime.config, "emergency", None)
+    incidents.configure_wind(wind_reader(runtime, emergency.wind_point) if emergency and emergency.wind_point
+                             else None)
     if runtime.bus is not None:
         runtime.bus.subscribe(incidents.subscriber)
     return None
+
+
+def wind_reader(runtime, point: str):
+    """The [emergency] wind_point's live value from the gas domain's sensors (in memory, no query), None
+    while it has no reading or is in fault (stale, out of range, bus down)."""
+    def read() -> float | None:
+        sensors = getattr(runtime, "sensors", None)
+        p = sensors.points.get(point) if sensors is not None else None
+        if p is None:
+            return None
+        v = p.view()
+        return None if v["state"] == "fault" else v["value"]
+    return read
 
 
 def _jobs(s, config, runtime) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,32 @@ class NoteIn(S.In):
 
 class MarkIn(S.In):
     person_id: int = Field(gt=0)
+
+
+# ---------------------------------------------------------------- wind from a weather point
+
+_wind_source: Callable[[], float | None] | None = None
+
+
+def configure_wind(source: Callable[[], float | None] | None) -> None:
+    """Where the draft reads the wind when nobody typed one in ([emergency] wind_point; None: nowhere)."""
+    global _wind_source
+    _wind_source = source
+
+
+def sensor_wind() -> float | None:
+    """The weather point's wind direction now (degrees FROM, 0–360), or None: no point, no fresh reading,
+    or a reading that is not a direction. A fault here never stops the draft: the wind is then unknown."""
+    if _wind_source is None:
+        return None
+    try:
+        v = _wind_source()
+    except Exception:
+        log.exception("wind point unreadable")
+        return None
+    if v is None or not 0 <= v <= 360:
+        return None
+    return float(v) % 360
 
 
 # ---------------------------------------------------------------- who was where
@@ -178,6 +205,8 @@ def _gas_kind(gas: str | None) -> str | None:
 def _open(rec, *, kind: str, area: Area, title: str, source: str, drill: bool, detectors: list[dict],
           gas: str | None, wind_from: float | None, plan: Plan | None, actor: str, at: int) -> Incident:
     now = events.now_ms()
+    if wind_from is None:        # nobody typed it in: the weather point's reading, when one is configured
+        wind_from = sensor_wind()
     snap = draft(area, _gas_kind(gas), kind, wind_from, now)
     i = Incident.create(kind=kind, drill=drill, state="open", source=source, area_id=area.id, title=title,
                         detectors=json.dumps(detectors, ensure_ascii=False), gas=gas, wind_from=wind_from,
