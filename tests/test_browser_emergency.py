@@ -117,6 +117,7 @@ def test_emergency_pages_fit_each_screen(leak_plant, new_page, size):
     page.goto(f"{leak_plant.base}/tablet/emergency")
     expect(page.locator("#em-resources tr[data-code=BA-01]")).to_contain_text("正压式空气呼吸器")
     expect(page.locator("#em-resources tr[data-code=CS-01]")).to_contain_text("已过期")
+    expect(page.locator("#em-res-warn")).to_contain_text(re.compile(r"⚠ \d+ 项"))      # the upkeep count
     cjk_renders(page, "h1")
     no_overflow(page, f"overview {size}")
     page.goto(f"{leak_plant.base}/tablet/emergency/muster")
@@ -222,6 +223,7 @@ def test_gas_leak_opens_the_incident_and_the_muster_accounts_for_everyone(leak_p
     expect(panel.locator(".em-title")).to_contain_text("储罐区")
     expect(board.locator("#em-board-people")).to_contain_text("刘洋")
     expect(board.locator("#em-board-people")).to_contain_text("TANK")
+    expect(board.locator('#em-board-areas li[data-area="TANK"]')).to_contain_text("到 0/")
     expect(board.locator("#em-board-res")).to_contain_text("正压式空气呼吸器")
     expect(board.locator("#em-board-route")).to_contain_text("TANK → WH → GATE")
     expect(board.locator("#em-route-line")).to_have_count(1)                     # drawn on the plan
@@ -275,6 +277,8 @@ def test_gas_leak_opens_the_incident_and_the_muster_accounts_for_everyone(leak_p
     expect(board.locator("#em-board-muster")).to_have_text(re.compile(rf"{m['expected']}.*{m['expected']}"),
                                                            timeout=WAIT_MS)
     expect(board.locator("#em-board-muster")).to_have_class(re.compile(r"\ball\b"))
+    expect(board.locator('#em-board-areas li[data-area="TANK"]')).to_have_class("all")   # per area, as on the phone
+    expect(board.locator("#em-board-areas li.some")).to_have_count(0)
     no_overflow(phone, "muster roll, all accounted")
     csv = __import__("requests").get(f"{plant.base}/api/v1/emergency/muster.csv",
                                      headers={"Authorization": f"Bearer {plant.token}"}, timeout=10).text
