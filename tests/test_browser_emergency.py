@@ -139,7 +139,7 @@ def post(page, path: str, payload: dict) -> dict:
     return got
 
 
-def test_accident_deadlines_count_down_and_overdue_shows(leak_plant, new_page):
+def test_accident_deadlines_count_down_and_overdue_shows(leak_plant, new_page, tmp_path):
     """The 493号令 clocks tick on the accident page: the 1-hour report is overdue two hours on, in red, and
     the 3-hour one counts down."""
     leak_plant.ensure_running()
@@ -162,9 +162,13 @@ def test_accident_deadlines_count_down_and_overdue_shows(leak_plant, new_page):
     expect(page.locator('#em-deadlines li[data-code="investigation_report"] .countdown')).to_have_text(
         re.compile(r"剩余 59天 \d\d:\d\d"))
     no_overflow(page, "accident with countdowns")
+    for size in ("phone", "1080p"):
+        page.set_viewport_size(dict(zip(("width", "height"), SIZES[size], strict=True)))
+        no_overflow(page, f"accident with countdowns, {size}")
+    page.screenshot(path=str(tmp_path / "accident-1080p.png"), full_page=True)
 
 
-def test_drill_evaluation_form_opens_corrective_hazards_once(leak_plant, new_page):
+def test_drill_evaluation_form_opens_corrective_hazards_once(leak_plant, new_page, tmp_path):
     """A tabletop drill's evaluation on its incident page: the findings (one a line) become hazards; a double
     click sends once; the drill is closed again so the board is free for the leak below."""
     plant = leak_plant
@@ -197,6 +201,9 @@ def test_drill_evaluation_form_opens_corrective_hazards_once(leak_plant, new_pag
         assert all(f["hazard_id"] for f in got["findings"])
         cjk_renders(page, "#em-evaluation h2")
         no_overflow(page, "drill evaluation")
+        page.set_viewport_size(dict(zip(("width", "height"), SIZES["phone"], strict=True)))
+        no_overflow(page, "drill evaluation, phone")
+        page.screenshot(path=str(tmp_path / "drill-evaluation-phone.png"), full_page=True)
     finally:
         post(page, f"/emergency/incidents/{inc['id']}/close", {"note": "演练结束"})
 
