@@ -16,6 +16,7 @@ from appliance.core.config import (
     AuthConfig,
     BackupConfig,
     DiscoveryConfig,
+    KeyedErrors,
     LoggingConfig,
     Section,
     SiteConfig,
@@ -25,6 +26,7 @@ from appliance.core.config import (
     parse_toml,
     read_text,
 )
+from appliance.emergency.config import WIND_GAS, EmergencyConfig
 from appliance.gas.config import AlarmsConfig, PointConfig
 from appliance.hazards.config import HazardsConfig
 from appliance.risk.config import RiskConfig
@@ -53,6 +55,7 @@ class Config(Section):
     risk: RiskConfig = RiskConfig()  # [risk]: shift change, LEC / LS cut-offs (appliance/risk/config.py)
     contractors: ContractorsConfig = ContractorsConfig()  # [contractors]: gate readers (appliance/contractors/config.py)
     training: TrainingConfig = TrainingConfig()  # [training]: certificate warnings (appliance/training/config.py)
+    emergency: EmergencyConfig = EmergencyConfig()  # [emergency]: the wind point (appliance/emergency/config.py)
     sync: SyncConfig = SyncConfig()  # [[sync.endpoints]]: cloud and regulator uplinks (sync/config.py)
 
     @model_validator(mode="after")
@@ -79,6 +82,15 @@ class Config(Section):
         dup = sorted({n for n in readers if readers.count(n) > 1})
         if dup:
             raise ValueError(f"readers: name used twice: {', '.join(dup)}")
+        wind = self.emergency.wind_point
+        if wind is not None:
+            gas = next((p.gas for p in self.points if p.id == wind), None)
+            if gas is None:
+                raise KeyedErrors([("emergency.wind_point", f"测点 {wind} 不在 [[points]] 中",
+                                    f"point {wind} is not in [[points]]")])
+            if gas != WIND_GAS:
+                raise KeyedErrors([("emergency.wind_point", f"测点 {wind} 不是风向测点（gas = \"{WIND_GAS}\"，单位 °）",
+                                    f"point {wind} is not a wind-direction point (gas = \"{WIND_GAS}\", degrees)")])
         return self
 
 

@@ -117,11 +117,95 @@ def test_emergency_pages_fit_each_screen(leak_plant, new_page, size):
     page.goto(f"{leak_plant.base}/tablet/emergency")
     expect(page.locator("#em-resources tr[data-code=BA-01]")).to_contain_text("正压式空气呼吸器")
     expect(page.locator("#em-resources tr[data-code=CS-01]")).to_contain_text("已过期")
+    expect(page.locator("#em-res-warn")).to_contain_text(re.compile(r"⚠ \d+ 项"))      # the upkeep count
     cjk_renders(page, "h1")
     no_overflow(page, f"overview {size}")
     page.goto(f"{leak_plant.base}/tablet/emergency/muster")
     cjk_renders(page, "h1")
     no_overflow(page, f"muster {size}")
+
+
+def post(page, path: str, payload: dict) -> dict:
+    """A POST from the logged-in page (its session and CSRF token), as the page's own scripts send it."""
+    status, got = page.evaluate(
+        """async ([path, payload]) => {
+             const r = await fetch("/api/v1" + path, {method: "POST", credentials: "same-origin",
+               headers: {"Content-Type": "application/json",
+                         "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content},
+               body: JSON.stringify(payload)});
+             return [r.status, await r.json()];
+           }""", [path, payload])
+    assert status in (200, 201), got
+    return got
+
+
+def test_accident_deadlines_count_down_and_overdue_shows(leak_plant, new_page, tmp_path):
+    """The 493号令 clocks tick on the accident page: the 1-hour report is overdue two hours on, in red, and
+    the 3-hour one counts down."""
+    leak_plant.ensure_running()
+    page = new_page(*SIZES["tablet"])
+    login(page, leak_plant, "wangfang")
+    page.goto(f"{leak_plant.base}/tablet/emergency")
+    occurred = int(time.time() * 1000) - 2 * 3600_000 - 60_000
+    a = post(page, "/emergency/accidents", {"area": "TANK", "occurred_at": occurred, "kind": "leak",
+                                             "title": "储罐区泄漏", "description": "阀门法兰泄漏", "minor_injuries": 1})
+    page.goto(f"{leak_plant.base}/tablet/emergency/accidents/{a['id']}")
+    late = page.locator('#em-deadlines li[data-code="head_to_authority"] .countdown')
+    expect(late).to_have_text(re.compile(r"已超期 01:0[01]:\d\d"))
+    expect(late).to_have_class(re.compile(r"\boverdue\b"))
+    assert page.locator(".countdown.overdue").first.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    running = page.locator('#em-deadlines li[data-code="authority_up"] .countdown')
+    expect(running).to_have_text(re.compile(r"剩余 00:5[89]:\d\d"))
+    expect(running).not_to_have_class(re.compile(r"\boverdue\b"))
+    first = running.text_content()
+    expect(running).not_to_have_text(first, timeout=3000)                       # it ticks
+    expect(page.locator('#em-deadlines li[data-code="investigation_report"] .countdown')).to_have_text(
+        re.compile(r"剩余 59天 \d\d:\d\d"))
+    no_overflow(page, "accident with countdowns")
+    for size in ("phone", "1080p"):
+        page.set_viewport_size(dict(zip(("width", "height"), SIZES[size], strict=True)))
+        no_overflow(page, f"accident with countdowns, {size}")
+    page.screenshot(path=str(tmp_path / "accident-1080p.png"), full_page=True)
+
+
+def test_drill_evaluation_form_opens_corrective_hazards_once(leak_plant, new_page, tmp_path):
+    """A tabletop drill's evaluation on its incident page: the findings (one a line) become hazards; a double
+    click sends once; the drill is closed again so the board is free for the leak below."""
+    plant = leak_plant
+    plant.ensure_running()
+    page = new_page(*SIZES["tablet"])
+    login(page, plant, "wangfang")
+    page.goto(f"{plant.base}/tablet/emergency")
+    plan = next(p for p in api(plant, "/emergency/plans")["plans"] if p["scenario"] == "leak")
+    started = post(page, "/emergency/drills", {"plan_id": plan["id"], "area": "WH", "form": "tabletop"})
+    inc, drill = started["incident"], started["drill"]
+    try:
+        page.goto(f"{plant.base}/tablet/emergency/incidents/{inc['id']}")
+        form = page.locator("#em-evaluation form.evaluation")
+        form.locator("textarea[name=summary]").fill("桌面推演按预案完成")
+        form.locator("textarea[name=shortcomings]").fill("通讯不畅")
+        form.locator("select[name=rating]").select_option("poor")
+        form.locator("textarea[data-findings]").fill("对讲机电量不足\n\n  集合点指示牌缺失  \n")
+        head = api(plant, "/events?after=0&limit=1")["head"]
+        # a double click sends once: the button is disabled from the first click until the page reloads
+        form.locator("button[type=submit]").dblclick()
+        expect(form.locator("button[type=submit]")).to_be_disabled()
+        expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
+        expect(page.locator("#em-findings li")).to_have_count(2, timeout=WAIT_MS)
+        expect(page.locator("#em-findings")).to_contain_text("集合点指示牌缺失")
+        expect(page.locator("#em-rating")).to_contain_text("不合格")
+        evs = api(plant, f"/events?after={head}&limit=1000")["events"]
+        assert [e["type"] for e in evs].count("emergency.drill_evaluated") == 1, evs
+        [got] = [d for d in api(plant, "/emergency/drills")["drills"] if d["id"] == drill["id"]]
+        assert got["evaluation"]["rating"] == "poor" and len(got["findings"]) == 2
+        assert all(f["hazard_id"] for f in got["findings"])
+        cjk_renders(page, "#em-evaluation h2")
+        no_overflow(page, "drill evaluation")
+        page.set_viewport_size(dict(zip(("width", "height"), SIZES["phone"], strict=True)))
+        no_overflow(page, "drill evaluation, phone")
+        page.screenshot(path=str(tmp_path / "drill-evaluation-phone.png"), full_page=True)
+    finally:
+        post(page, f"/emergency/incidents/{inc['id']}/close", {"note": "演练结束"})
 
 
 def test_gas_leak_opens_the_incident_and_the_muster_accounts_for_everyone(leak_plant, new_page):
@@ -146,6 +230,7 @@ def test_gas_leak_opens_the_incident_and_the_muster_accounts_for_everyone(leak_p
     expect(panel.locator(".em-title")).to_contain_text("储罐区")
     expect(board.locator("#em-board-people")).to_contain_text("刘洋")
     expect(board.locator("#em-board-people")).to_contain_text("TANK")
+    expect(board.locator('#em-board-areas li[data-area="TANK"]')).to_contain_text("到 0/")
     expect(board.locator("#em-board-res")).to_contain_text("正压式空气呼吸器")
     expect(board.locator("#em-board-route")).to_contain_text("TANK → WH → GATE")
     expect(board.locator("#em-route-line")).to_have_count(1)                     # drawn on the plan
@@ -199,6 +284,8 @@ def test_gas_leak_opens_the_incident_and_the_muster_accounts_for_everyone(leak_p
     expect(board.locator("#em-board-muster")).to_have_text(re.compile(rf"{m['expected']}.*{m['expected']}"),
                                                            timeout=WAIT_MS)
     expect(board.locator("#em-board-muster")).to_have_class(re.compile(r"\ball\b"))
+    expect(board.locator('#em-board-areas li[data-area="TANK"]')).to_have_class("all")   # per area, as on the phone
+    expect(board.locator("#em-board-areas li.some")).to_have_count(0)
     no_overflow(phone, "muster roll, all accounted")
     csv = __import__("requests").get(f"{plant.base}/api/v1/emergency/muster.csv",
                                      headers={"Authorization": f"Bearer {plant.token}"}, timeout=10).text

@@ -15,6 +15,26 @@ def test_defaults_and_example_file_are_valid():
     assert str(cfg.storage.db_path).endswith("appliance.db")
 
 
+WIND_POINTS = """
+[[points]]
+id = "WD-1"
+name = "气象站风向"
+gas = "WD"
+range_high = 360
+[[points]]
+id = "GT-1"
+name = "储罐区甲烷"
+gas = "CH4"
+"""
+
+
+def test_the_wind_point_is_a_wind_direction_point():
+    """[emergency] wind_point is optional and, when set, names a [[points]] entry with gas = "WD"."""
+    assert parse_config("").emergency.wind_point is None
+    c = parse_config(WIND_POINTS + "[emergency]\nwind_point = 'WD-1'\n")
+    assert c.emergency.wind_point == "WD-1" and c.points[0].unit_or_default == "°"
+
+
 @pytest.mark.parametrize("text, key, en_fragment", [
     ("[web]\nprot = 8080\n", "web.prot", "unknown key"),
     ("[sit]\nname = 'x'\n", "sit", "unknown key"),
@@ -30,6 +50,10 @@ def test_defaults_and_example_file_are_valid():
     ("[discovery]\ninterfaces = ['10.0.0.300']\n", "discovery.interfaces", "not valid"),
     ("[logging]\nlevel = 'LOUD'\n", "logging.level", "allowed values"),
     ("web = 3\n", "web", "must be a table"),
+    ("[emergency]\nwind_point = 'WD 1'\n", "emergency.wind_point", "wrong format"),
+    ("[emergency]\nwind_pt = 'WD-1'\n", "emergency.wind_pt", "unknown key"),
+    (WIND_POINTS + "[emergency]\nwind_point = 'WD-2'\n", "emergency.wind_point", "not in [[points]]"),
+    (WIND_POINTS + "[emergency]\nwind_point = 'GT-1'\n", "emergency.wind_point", "not a wind-direction point"),
 ])
 def test_bad_values_name_the_key(text, key, en_fragment):
     with pytest.raises(ConfigError) as e:

@@ -5,6 +5,8 @@ a tap at the assembly-point reader, drills that write no alarm record, accidents
 investigation and corrective hazards."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from appliance.core import events
@@ -111,6 +113,40 @@ def test_north_wind_marks_the_warehouse_downwind_and_the_route_goes_round(plant)
     assert inc["downwind"] == ["DOCK", "WH"] and inc["route"]["areas"] == ["TANK", "CTRL", "GATE"]
 
 
+def test_wind_from_the_weather_point_when_none_was_typed(plant):
+    """[emergency] wind_point: the draft of an alarm (and of a call without wind) reads the weather point; a
+    typed wind wins; no reading or a fault leaves the wind unknown, and the draft still opens."""
+    from types import SimpleNamespace
+
+    from appliance.emergency import wind_reader
+
+    c, *_ = plant
+    point = SimpleNamespace(view=lambda: {"state": "normal", "value": 350.0})
+    runtime = SimpleNamespace(sensors=SimpleNamespace(points={"WD-1": point}))
+    try:
+        I.configure_wind(wind_reader(runtime, "WD-1"))
+        I.subscriber(alarm())
+        inc = c["kiosk"].get("/api/v1/emergency/incidents?state=open").get_json()["incidents"][0]
+        full = c["kiosk"].get(f"/api/v1/emergency/incidents/{inc['id']}").get_json()
+        assert full["wind_from"] == 350.0 and full["downwind"] == ["DOCK", "WH"]
+        assert full["route"]["areas"] == ["TANK", "CTRL", "GATE"]                 # round the downwind side
+        typed = c["worker"].post("/api/v1/emergency/incidents", json={"area": "DOCK", "wind_from": 90}).get_json()
+        assert typed["wind_from"] == 90
+        untyped = c["worker"].post("/api/v1/emergency/incidents", json={"area": "REACT"}).get_json()
+        assert untyped["wind_from"] == 350.0
+        point.view = lambda: {"state": "fault", "value": 10.0}                     # stale, bus down
+        assert I.sensor_wind() is None
+        point.view = lambda: {"state": "normal", "value": 400.0}                   # not a direction
+        assert I.sensor_wind() is None
+        runtime.sensors = None                                                     # the gas domain not running
+        assert I.sensor_wind() is None
+        I.configure_wind(lambda: 1 / 0)                                            # never stops the draft
+        assert c["worker"].post("/api/v1/emergency/incidents", json={"area": "WH"}).get_json()["wind_from"] is None
+    finally:
+        I.configure_wind(None)
+    assert I.sensor_wind() is None
+
+
 def test_muster_by_a_tap_at_the_assembly_reader_and_by_hand(plant):
     c, ids, people = plant
     now = events.now_ms()
@@ -131,6 +167,119 @@ def test_muster_by_a_tap_at_the_assembly_reader_and_by_hand(plant):
     assert r.get_json()["all_accounted"] and r.get_json()["present"] == 2
     csv = c["kiosk"].get("/api/v1/emergency/muster.csv").get_data(as_text=True)
     assert "刘洋" in csv and "李强" in csv and csv.startswith("\ufeff")
+
+
+def test_muster_export_in_plant_time_with_employee_numbers_and_board_counts_per_area(plant):
+    """The roll as a warden reads it: employee numbers (not row ids) and the site's local time (not UTC
+    milliseconds); the wall board's panel counts expected/present for each area of last sighting."""
+    import csv
+    import io
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    c, ids, people = plant
+    P.set_site("测试厂", "Test plant", "Asia/Urumqi", 1600, 900, actor="system:test")
+    seen = (events.now_ms() - 120_000) // 1000 * 1000     # two minutes ago, on a whole second
+    I.subscriber(tap("CP-TANK", "04A1B2C3D4E5F9", seen))   # 刘洋 E1004
+    I.subscriber(tap("CP-WH", "04A1B2C3D4E5F8", seen))     # 李强 E1003
+    I.subscriber(tap("CP-WH", "04A1B2C3D4E5FA", seen))     # 陈静 E1005
+    I.subscriber(alarm())
+    I.subscriber(tap("MUSTER-1", "04A1B2C3D4E5F8"))
+    rows = list(csv.reader(io.StringIO(c["kiosk"].get("/api/v1/emergency/muster.csv").get_data(as_text=True)
+                                       .lstrip("\ufeff"))))
+    assert rows[0][2] == "工号 employee no." and "Asia/Urumqi" in rows[0][4]
+    by_name = {r[1]: r for r in rows[1:]}
+    local = datetime.fromtimestamp(seen / 1000, ZoneInfo("Asia/Urumqi")).strftime("%Y-%m-%d %H:%M:%S")
+    assert by_name["刘洋"][:5] == ["missing", "刘洋", "E1004", "TANK", local]
+    assert by_name["李强"][0:3] == ["present", "李强", "E1003"] and by_name["李强"][5] == "AP-GATE"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", by_name["李强"][6])
+    assert all(r[2].startswith("E") for r in rows[1:])   # employee numbers, never the internal person id
+    assert not any(re.fullmatch(r"\d{13}", cell) for r in rows for cell in r)   # no raw milliseconds
+    board = c["kiosk"].get("/kiosk/emergency/incident").get_data(as_text=True)
+    areas = dict(re.findall(r'<li data-area="(\w+)" class="\w+"><b>\w+</b> 到 (\d+/\d+)</li>', board))
+    assert areas == {"TANK": "0/1", "WH": "1/2"}
+    assert '<li data-area="WH" class="some">' in board
+
+
+def test_no_drill_while_a_real_muster_is_open_and_taps_go_to_the_real_one(plant):
+    """A drill started during a real muster would be the newest and collect the real taps: refused, in both
+    languages, writing nothing; a real incident opened during a drill takes the taps."""
+    c, ids, people = plant
+    from appliance.emergency.models import Drill, Incident, Muster, Plan
+
+    plan = Plan.get(Plan.code == "P-LEAK")
+    I.subscriber(tap("CP-TANK", "04A1B2C3D4E5F9", events.now_ms() - 60_000))    # 刘洋
+    I.subscriber(alarm())
+    real = I.current_muster()
+    head = events.head_seq()
+    r = c["supervisor"].post("/api/v1/emergency/drills", json={"plan_id": plan.id, "area": "WH"})
+    assert r.status_code == 409, r.get_data(as_text=True)
+    err = r.get_json()["error"]
+    assert "真实事件" in err["message"] or "真实事件" in str(err)
+    r_en = c["supervisor"].post("/api/v1/emergency/drills", json={"plan_id": plan.id, "area": "WH"},
+                                headers={"Accept-Language": "en"})
+    assert "real incident" in str(r_en.get_json()["error"])
+    assert events.head_seq() == head and Drill.select().count() == 0 and Incident.select().count() == 1
+    # the real incident closed, a drill runs; a real alarm meanwhile (a drill muster row still open, as one
+    # left from before this rule would be) takes the assembly point's taps
+    c["supervisor"].post(f"/api/v1/emergency/incidents/{real.incident_id}/close", json={"note": "处置完毕"})
+    r = c["supervisor"].post("/api/v1/emergency/drills", json={"plan_id": plan.id, "area": "WH"})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    I.subscriber(alarm(area="REACT", point="GT-201"))
+    newer = Muster.create(incident_id=r.get_json()["incident"]["id"], drill=True, started_at=events.now_ms(),
+                          expected="[]")
+    got = I.current_muster()
+    assert not got.drill and got.id != newer.id
+    I.subscriber(tap("MUSTER-1", "04A1B2C3D4E5F9"))
+    m = c["kiosk"].get("/api/v1/emergency/muster").get_json()
+    assert not m["drill"] and [p["person"] for p in m["present_list"]] == ["刘洋"]
+
+
+def test_resource_upkeep_warns_once_per_threshold_and_the_tablet_counts(plant):
+    """The daily scan: one emergency.resource_warned per resource, date and threshold (30/7/0 days), at any
+    rate; a new date starts afresh; the tablet's emergency page counts what is near or past."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from appliance.emergency import setup as S
+    from appliance.emergency import upkeep
+
+    c, *_ = plant
+    for r in S.resources():                       # the demo's own resources out of the way
+        S.Resource.update(active=False).where(S.Resource.id == r.id).execute()
+    now = events.now_ms()
+    today = datetime.fromtimestamp(now / 1000, ZoneInfo("Asia/Shanghai")).date()
+    day = lambda n: today + timedelta(days=n)   # noqa: E731
+    actor = "system:test"
+    S.save_resource(S.ResourceIn(code="BA-9", kind="breathing_apparatus", name="空呼", area="TANK", quantity=2,
+                                 expires_on=day(20), next_inspection=day(5)), actor=actor)
+    S.save_resource(S.ResourceIn(code="EX-9", kind="fire_extinguisher", name="灭火器", area="WH", quantity=4,
+                                 expires_on=day(400)), actor=actor)
+
+    def warned():
+        return [(e.payload["code"], e.payload["what"], e.payload["thresholds"])
+                for e in events.read_after(0, 5000) if e.type == "emergency.resource_warned"]
+
+    assert upkeep.scan(now) == 2
+    assert warned() == [("BA-9", "expiry", [30]), ("BA-9", "inspection", [30, 7])]
+    assert upkeep.scan(now) == 0 and upkeep.scan(now + 3_600_000) == 0                    # once
+    assert upkeep.scan(now + 5 * R_DAY) == 1 and warned()[-1] == ("BA-9", "inspection", [0])
+    assert upkeep.scan(now + 13 * R_DAY) == 1 and warned()[-1] == ("BA-9", "expiry", [7])
+    assert upkeep.scan(now + 14 * R_DAY) == 0
+    # inspected: the next date starts its thresholds again
+    S.save_resource(S.ResourceIn(code="BA-9", kind="breathing_apparatus", name="空呼", area="TANK", quantity=2,
+                                 expires_on=day(20), inspected_on=day(14), next_inspection=day(40)), actor=actor)
+    assert upkeep.scan(now + 14 * R_DAY) == 1 and warned()[-1] == ("BA-9", "inspection", [30])
+    ev = [e for e in events.read_after(0, 5000) if e.type == "emergency.resource_warned"][0]
+    assert ev.payload["days_left"] == 20 and ev.payload["due_on"] == day(20).isoformat() and "空呼" in ev.payload["message"]
+    assert isinstance(date.fromisoformat(ev.payload["due_on"]), date)
+    # the tablet: one resource near its dates (BA-9), the extinguisher fine
+    assert upkeep.warning_count(now) == 1
+    page = c["supervisor"].get("/tablet/emergency").get_data(as_text=True)
+    assert re.search(r'id="em-res-warn">⚠ 1 项', page), page
+
+
+R_DAY = 24 * 3600 * 1000
 
 
 def test_a_drill_is_marked_and_writes_no_alarm_record(plant):
@@ -236,15 +385,15 @@ def test_pages_render_with_an_incident_a_drill_and_an_accident(plant, lang):
     c, *_ = plant
     from appliance.emergency.models import Plan
 
-    I.subscriber(alarm())
     drill = c["supervisor"].post("/api/v1/emergency/drills", json={"plan_id": Plan.get(Plan.code == "P-FIRE").id,
                                                                    "area": "REACT"}).get_json()
+    I.subscriber(alarm())   # after the drill: no drill starts while a real muster is open
     acc = c["worker"].post("/api/v1/emergency/accidents", json={
         "area": "TANK", "occurred_at": events.now_ms(), "kind": "leak", "title": "罐区泄漏", "description": "法兰泄漏"}).get_json()
     inc = I.open_incidents()[0]
     pages = {"/tablet/emergency": "应急管理" if lang == "zh-CN" else "Emergency management",
              f"/tablet/emergency/incidents/{inc.id}": "TANK → WH → GATE",
-             f"/tablet/emergency/incidents/{drill['incident']['id']}": "DRILL",
+             f"/tablet/emergency/incidents/{drill['incident']['id']}": "em-evaluation",
              "/tablet/emergency/muster": "/api/v1/emergency/muster.csv",
              f"/tablet/emergency/accidents/{acc['id']}": "第九条",
              "/kiosk/emergency/incident": "em-incident"}

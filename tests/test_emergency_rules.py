@@ -152,3 +152,26 @@ def test_resources_ranked_by_walk_distance_and_state():
     assert [(r.id, m) for r, m in got] == [(2, 120), (1, 200), (5, 100)]
     assert R.resource_state(res[4], now) == "warn" and R.resource_state(res[3], now) == "expired"
     assert R.resource_state(R.Resource(7, "eyewash", "WH", 1, next_inspection_ms=now), now) == "overdue"
+
+
+# days before the date, already warned → thresholds due now (30/7/0, most urgent last; missed ones come late)
+@pytest.mark.parametrize("left, sent, due", [
+    (45, (), []),
+    (31, (), []),
+    (30, (), [30]),
+    (29, (30,), []),
+    (8, (30,), []),
+    (7, (30,), [7]),
+    (5, (), [30, 7]),            # the box was off at day 30: late, not skipped
+    (1, (30, 7), []),
+    (0, (30, 7), [0]),
+    (0, (), [30, 7, 0]),
+    (-3, (30, 7), [0]),          # past the date: the day's warning still comes, once
+    (-3, (30, 7, 0), []),
+])
+def test_resource_warnings_once_per_threshold(left, sent, due):
+    from datetime import date, timedelta
+
+    today = date(2026, 3, 10)
+    assert R.resource_warnings(today + timedelta(days=left), today, sent) == due
+

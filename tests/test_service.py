@@ -208,7 +208,7 @@ def test_health_components_after_start(tmp_path, procs):
     # the core's jobs and every enabled domain's (registered through appliance/domains.py)
     jobs = {j["id"] for j in comps["scheduler"]["jobs"]}
     assert {"backup", "wal-checkpoint", "hazard-deadlines", "control-tasks", "patrol-rounds",
-            "vision-evidence"} <= jobs, jobs
+            "vision-evidence", "emergency-resource-warnings"} <= jobs, jobs
 
     assert proc.terminate_and_wait() == 0, proc.output
 

@@ -210,7 +210,9 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> list[tu
             key = f"{prefix}.{key}"
         keyed = (err.get("ctx") or {}).get("error")
         if isinstance(keyed, KeyedErrors):
-            out += [(f"{key}.{k}", zh, en) for k, zh, en in keyed.findings]
+            # a whole-file check (no loc) names its keys from the top
+            base = ".".join(filter(None, (prefix, ".".join(str(p) for p in err["loc"]))))
+            out += [(f"{base}.{k}" if base else k, zh, en) for k, zh, en in keyed.findings]
             continue
         zh, en = _MESSAGES.get(err["type"], ("取值无效", "is not valid"))
         detail = err.get("msg", "").removeprefix("Value error, ")

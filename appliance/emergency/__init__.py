@@ -16,12 +16,40 @@ EVERYONE = ("admin", "safety_officer", "supervisor", "worker")
 
 def _start(runtime):
     """Level-2 alarms and assembly-point taps from the event bus (after permits, which suspends its own on the
-    same alarm event first)."""
+    same alarm event first); the wind from the [emergency] wind_point when one is set."""
     from appliance.emergency import incidents
 
+    emergency = getattr(runtime.config, "emergency", None)
+    incidents.configure_wind(wind_reader(runtime, emergency.wind_point) if emergency and emergency.wind_point
+                             else None)
     if runtime.bus is not None:
         runtime.bus.subscribe(incidents.subscriber)
     return None
+
+
+def wind_reader(runtime, point: str):
+    """The [emergency] wind_point's live value from the gas domain's sensors (in memory, no query), None
+    while it has no reading or is in fault (stale, out of range, bus down)."""
+    def read() -> float | None:
+        sensors = getattr(runtime, "sensors", None)
+        p = sensors.points.get(point) if sensors is not None else None
+        if p is None:
+            return None
+        v = p.view()
+        return None if v["state"] == "fault" else v["value"]
+    return read
+
+
+def _jobs(s, config, runtime) -> None:
+    """The daily upkeep scan of the resources (07:00 plant time: the scheduler runs in the site's zone), and
+    once at start (a box that was off sends the missed warnings late)."""
+    from datetime import UTC, datetime
+
+    from appliance.emergency import upkeep
+
+    s.add_job(upkeep.scan, "cron", hour=7, minute=0, id="emergency-resource-warnings",
+              name="emergency resource expiry and inspection warnings", replace_existing=True,
+              next_run_time=datetime.now(UTC))
 
 
 def _init_app(app) -> None:
@@ -47,6 +75,7 @@ def domain() -> Domain:
         permissions={"emergency.read": (*SHIFT, "worker", "kiosk"), "emergency.call": EVERYONE,
                      "emergency.command": SHIFT, "emergency.write": ("admin", "safety_officer")},
         start=_start,
+        jobs=_jobs,
         init_app=_init_app,
         safety_events=("emergency.",),
     )

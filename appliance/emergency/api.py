@@ -80,16 +80,22 @@ def muster():
 @api_bp.get("/emergency/muster.csv")
 @require("emergency.read")
 def muster_csv():
-    """The roll, exportable: everyone expected or present, with state, place and time (UTF-8 with BOM for Excel)."""
+    """The roll, exportable: everyone expected or present with state, employee number, place and time in the
+    plant's time zone (the site's; a warden reads it on paper), UTF-8 with BOM for Excel."""
+    from appliance.core.people import site_timezone
+
+    tz = site_timezone()
     r = I.roll(I.current_muster())
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["状态 state", "姓名 person", "工号 person_id", "最后出现区域 last area", "最后出现时间 last seen (UTC ms)",
-                "集合点 point", "到达时间 at (UTC ms)"])
+    w.writerow(["状态 state", "姓名 person", "工号 employee no.", "最后出现区域 last area",
+                f"最后出现时间 last seen ({tz})", "集合点 point", f"到达时间 at ({tz})"])
     for p in r.get("present_list", []):
-        w.writerow(["present", p["person"], p["person_id"], "", "", p["point"] or p["how"], p["at"]])
+        w.writerow(["present", p["person"], p["employee_no"] or "", "", "", p["point"] or p["how"],
+                    I.local_time(p["at"], tz)])
     for m in r["missing"]:
-        w.writerow(["missing", m["person"], m["person_id"], m["area"], m["last_seen_at"], "", ""])
+        w.writerow(["missing", m["person"], m["employee_no"] or "", m["area"] or "", I.local_time(m["last_seen_at"], tz),
+                    "", ""])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=muster.csv"})
 

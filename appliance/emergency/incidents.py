@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -53,6 +56,32 @@ class NoteIn(S.In):
 
 class MarkIn(S.In):
     person_id: int = Field(gt=0)
+
+
+# ---------------------------------------------------------------- wind from a weather point
+
+_wind_source: Callable[[], float | None] | None = None
+
+
+def configure_wind(source: Callable[[], float | None] | None) -> None:
+    """Where the draft reads the wind when nobody typed one in ([emergency] wind_point; None: nowhere)."""
+    global _wind_source
+    _wind_source = source
+
+
+def sensor_wind() -> float | None:
+    """The weather point's wind direction now (degrees FROM, 0–360), or None: no point, no fresh reading,
+    or a reading that is not a direction. A fault here never stops the draft: the wind is then unknown."""
+    if _wind_source is None:
+        return None
+    try:
+        v = _wind_source()
+    except Exception:
+        log.exception("wind point unreadable")
+        return None
+    if v is None or not 0 <= v <= 360:
+        return None
+    return float(v) % 360
 
 
 # ---------------------------------------------------------------- who was where
@@ -176,6 +205,8 @@ def _gas_kind(gas: str | None) -> str | None:
 def _open(rec, *, kind: str, area: Area, title: str, source: str, drill: bool, detectors: list[dict],
           gas: str | None, wind_from: float | None, plan: Plan | None, actor: str, at: int) -> Incident:
     now = events.now_ms()
+    if wind_from is None:        # nobody typed it in: the weather point's reading, when one is configured
+        wind_from = sensor_wind()
     snap = draft(area, _gas_kind(gas), kind, wind_from, now)
     i = Incident.create(kind=kind, drill=drill, state="open", source=source, area_id=area.id, title=title,
                         detectors=json.dumps(detectors, ensure_ascii=False), gas=gas, wind_from=wind_from,
@@ -235,6 +266,10 @@ def start_drill(data: DrillIn, *, actor: str) -> tuple[Incident, Drill]:
     area = S.area_by_code(data.area)
     now = events.now_ms()
     with events.recording(actor) as rec:
+        # a drill's muster would be the newest and collect the taps of real people at the assembly point
+        if Muster.select().where(Muster.ended_at.is_null() & ~Muster.drill).exists():
+            raise Conflict("真实事件的集合清点正在进行，不能开始演练（先关闭该事件）",
+                           "a real incident's muster is open: no drill until that incident is closed")
         det = [{"point": "DRILL", "name": "演练模拟报警", "name_en": "drill (simulated)", "gas": data.gas, "level": 2,
                 "simulated": True}]
         i = _open(rec, kind=plan.scenario, area=area, title=f"【演练 DRILL】{plan.name}", source="drill", drill=True,
@@ -324,7 +359,9 @@ def start_muster(rec, i: Incident, now: int) -> Muster:
 
 
 def current_muster() -> Muster | None:
-    return Muster.select().where(Muster.ended_at.is_null()).order_by(Muster.id.desc()).first()
+    """The open muster taps count for: a real one before any drill (a real incident opened during a drill
+    takes the assembly point), the newest of those."""
+    return Muster.select().where(Muster.ended_at.is_null()).order_by(Muster.drill, Muster.id.desc()).first()
 
 
 def roll(m: Muster | None) -> dict:
@@ -344,9 +381,17 @@ def roll(m: Muster | None) -> dict:
             "missing": [_sighting_dict(s, people) for s in r["missing"]],
             "extra": [{"person_id": pid, "person": people[pid].name if pid in people else None} for pid in r["extra"]],
             "per_area": [{"area": a, **c} for a, c in sorted(r["per_area"].items(), key=lambda x: x[0] or "")],
-            "present_list": [{"person_id": pid, "person": people[pid].name if pid in people else None, "at": x.at,
+            "present_list": [{"person_id": pid, "person": people[pid].name if pid in people else None,
+                              "employee_no": people[pid].employee_no if pid in people else None, "at": x.at,
                               "how": x.how, "point": pts[x.point_id].code if x.point_id in pts else None}
                              for pid, x in sorted(marks.items(), key=lambda kv: kv[1].at)]}
+
+
+def local_time(ms: int | None, tz: str) -> str:
+    """UTC milliseconds as the plant's wall-clock time ("2026-03-01 14:05:09"), for exports read by people."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def mark(person_id: int, *, how: str, point: AssemblyPoint | None, at: int, actor: str) -> dict | None:

@@ -44,11 +44,12 @@ def tablet():
     from appliance.emergency import incidents as I
     from appliance.emergency import rules as R
     from appliance.emergency import setup as S
+    from appliance.emergency import upkeep
     from appliance.emergency.models import Accident, Drill, Plan
 
     codes = S.area_codes()
     return render_template(
-        "emergency/tablet.html", open=[I.incident_dict(i, False) for i in I.open_incidents()],
+        "emergency/tablet.html", resource_warnings=upkeep.warning_count(), open=[I.incident_dict(i, False) for i in I.open_incidents()],
         resources=[S.resource_dict(r, codes) for r in S.resources()], teams=[S.team_dict(t, codes) for t in S.teams()],
         plans=[S.plan_dict(p) for p in Plan.select().order_by(Plan.code)],
         drills=[A.drill_dict(d) for d in Drill.select().order_by(Drill.id.desc()).limit(10)],
@@ -61,9 +62,13 @@ def tablet():
 @bp.get("/tablet/emergency/incidents/<int:incident_id>")
 @require("tablet.use")
 def incident(incident_id: int):
+    from appliance.emergency import accidents as A
     from appliance.emergency import incidents as I
+    from appliance.emergency.models import Drill
 
+    d = Drill.get_or_none(Drill.incident_id == incident_id)
     return render_template("emergency/incident.html", inc=I.incident_dict(I.get(incident_id)),
+                           drill=A.drill_dict(d) if d else None,
                            can=lambda perm: auth.allowed(principal().role, perm))
 
 
@@ -82,7 +87,10 @@ def muster():
 @bp.get("/tablet/emergency/accidents/<int:accident_id>")
 @require("tablet.use")
 def accident(accident_id: int):
+    from appliance.core import events
     from appliance.emergency import accidents as A
 
-    return render_template("emergency/accident.html", a=A.accident_dict(A._get(accident_id)), fishbone=A.FISHBONE,
+    now = events.now_ms()
+    return render_template("emergency/accident.html", a=A.accident_dict(A._get(accident_id), now), now_ms=now,
+                           fishbone=A.FISHBONE,
                            can=lambda perm: auth.allowed(principal().role, perm))

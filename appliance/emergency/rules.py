@@ -9,6 +9,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 MIN = 60_000
 H = 60 * MIN
@@ -288,6 +289,19 @@ def resource_state(r: Resource, now: int) -> str:
     if any(x is not None and x <= soon for x in (r.expires_on_ms, r.next_inspection_ms)):
         return "warn"
     return "ok"
+
+
+# the days before an expiry or inspection date on which the safety office is told, once each (site practice,
+# as for certificates): a month to order or book it, a week's reminder, and the day itself (and after)
+RESOURCE_WARN_DAYS = (EXPIRY_WARN_DAYS, 7, 0)
+
+
+def resource_warnings(due_on: date, today: date, sent: Iterable[int],
+                      warn_days: Iterable[int] = RESOURCE_WARN_DAYS) -> list[int]:
+    """The thresholds (days before `due_on`) whose day has come by `today` and that were not warned yet, most
+    urgent last; a threshold missed while the box was off comes late, never skipped."""
+    done, left = set(sent), (due_on - today).days
+    return [n for n in sorted(set(warn_days), reverse=True) if n not in done and left <= n]
 
 
 def rank_resources(resources: Iterable[Resource], dist: Mapping[str, float], needed: Iterable[str], now: int,

@@ -54,6 +54,7 @@ GASES: dict[str, Gas] = {g.code: g for g in [
     Gas("O2", "氧气", "oxygen", "oxygen", "%VOL", 32.00),
     Gas("TEMP", "温度", "temperature", "ambient", "°C"),
     Gas("RH", "湿度", "relative humidity", "ambient", "%RH"),
+    Gas("WD", "风向", "wind direction", "ambient", "°"),   # degrees the wind blows FROM (0 = north); [emergency] wind_point
 ]}
 
 

@@ -1,6 +1,6 @@
 // Emergency forms (class "em-form"): JSON to the API with the CSRF token, one request at a time (a double
-// click submits once), the outcome in #form-status; then open the new record (data-open) or reload. The
-// muster roll reloads on each emergency.* event of its stream so a tap shows within a second.
+// click submits once; forms.js's SafetyForms guard when loaded), the outcome in #form-status; then open the
+// new record (data-open) or reload. The muster roll reloads on each emergency.* event of its stream so a tap shows within a second.
 (function () {
   "use strict";
   var I18N = JSON.parse(document.getElementById("i18n").textContent);
@@ -19,6 +19,12 @@
       form.querySelectorAll("[data-why]").forEach(function (el) { if (el.value.trim()) body.why.push(el.value.trim()); });
       form.querySelectorAll("[data-fish]").forEach(function (el) { if (el.value.trim()) body.fishbone[el.dataset.fish] = el.value.trim(); });
     }
+    if (form.classList.contains("evaluation")) {
+      // the drill's findings, one a line: each opens a corrective hazard (the API's findings list)
+      var lines = form.querySelector("[data-findings]").value.split(/\r?\n/);
+      body.findings = lines.map(function (l) { return l.trim(); }).filter(Boolean)
+                           .map(function (l) { return { text: l }; });
+    }
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled || el.value === "") return;
       var t = el.dataset.type;
@@ -28,36 +34,78 @@
     return body;
   }
 
+  // one request at a time: forms.js's guard (window.SafetyForms: the buttons stay disabled while it is in
+  // flight, an Idempotency-Key per form until it succeeds) when the page loads it, else a guard of our own
+  var F = window.SafetyForms;
+
+  function post(form, key) {
+    var headers = { "Content-Type": "application/json", "X-CSRF-Token": csrf };
+    if (key) headers["Idempotency-Key"] = key;
+    return fetch(form.dataset.api, {
+      method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(collect(form))
+    }).then(function (r) {
+      return r.json().then(function (j) {
+        if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+        return j;
+      });
+    });
+  }
+
+  function after(form, j) {
+    show(true, I18N.saved);
+    var rec = form.dataset.openKey ? j[form.dataset.openKey] : j;
+    setTimeout(function () {
+      if (form.dataset.open && rec && rec.id) location.href = form.dataset.open + rec.id;
+      else location.reload();
+    }, 400);
+  }
+
   document.querySelectorAll("form.em-form").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
+      if (F) {
+        F.guarded(form, function () { return post(form, F.key(form)).then(function (j) { after(form, j); }); });
+        return;
+      }
       if (form.dataset.busy) return;
       form.dataset.busy = "1";
       var buttons = form.querySelectorAll("button");
       buttons.forEach(function (b) { b.disabled = true; });
-      fetch(form.dataset.api, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify(collect(form))
-      }).then(function (r) {
-        return r.json().then(function (j) {
-          if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
-          return j;
-        });
-      }).then(function (j) {
-        show(true, I18N.saved);
-        var rec = form.dataset.openKey ? j[form.dataset.openKey] : j;
-        setTimeout(function () {
-          if (form.dataset.open && rec && rec.id) location.href = form.dataset.open + rec.id;
-          else location.reload();
-        }, 400);
-      }).catch(function (err) {
+      post(form, null).then(function (j) { after(form, j); }).catch(function (err) {
         show(false, I18N.error.replace("{message}", err.message));
         delete form.dataset.busy;
         buttons.forEach(function (b) { b.disabled = false; });
       });
     });
   });
+
+  // statutory countdowns (493号令, computed by the server's rules into data-until, UTC ms): the time left, or how
+  // long overdue in red; the box's clock is the reference (a tablet's clock may be off), so the offset between
+  // the page's data-now and this browser's clock at load is applied to every tick
+  var clocks = document.querySelectorAll(".countdown[data-until]");
+  if (clocks.length) {
+    var holder = document.querySelector("[data-now]");
+    var skew = holder ? parseInt(holder.dataset.now, 10) - Date.now() : 0;
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var span = function (ms) {
+      var m = Math.floor(ms / 60000), d = Math.floor(m / 1440), h = Math.floor((m % 1440) / 60);
+      var s = Math.floor((ms % 60000) / 1000);
+      return (d ? d + I18N.days + " " : "") + pad(h) + ":" + pad(m % 60) + (d ? "" : ":" + pad(s));
+    };
+    var tick = function () {
+      var now = Date.now() + skew;
+      clocks.forEach(function (el) {
+        var li = el.closest("li");
+        if (li && li.classList.contains("met")) { el.textContent = ""; return; }
+        var left = parseInt(el.dataset.until, 10) - now;
+        el.classList.toggle("overdue", left < 0);
+        if (li) li.classList.toggle("overdue", left < 0);
+        el.textContent = left >= 0 ? I18N.left.replace("{t}", span(left)) : I18N.overdue.replace("{t}", span(-left));
+      });
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
 
   // the muster roll follows the stream: a tap at the assembly point shows at once
   var roll = document.getElementById("em-roll");

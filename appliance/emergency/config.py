@@ -1,0 +1,18 @@
+"""[emergency]: the plant's emergency settings — the weather sensor point whose reading gives the wind
+direction for an incident draft when nobody has typed one in. The point itself is an ordinary [[points]]
+entry (gas = "WD", degrees the wind blows FROM, 0 = north); the whole config checks that it exists and is
+a wind-direction point (appliance/config.py), so a typo fails at start, not at the first leak.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from appliance.core.config import Section
+
+WIND_GAS = "WD"   # appliance.gas.gases: wind direction, degrees
+
+
+class EmergencyConfig(Section):
+    """[emergency]: the optional wind-direction point."""
+
+    wind_point: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,40}$")
