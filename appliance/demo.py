@@ -312,34 +312,14 @@ def seed_permits() -> None:
     seed_demo()
 
 
-# The demo question bank (题号, 题型, 题干, 选项 A–D, 答案, 解析, 知识点, 工种, 难度), imported like a plant's file
-TRAINING_BANK = [
-    ("DH01", "单选", "动火分析后超过多少分钟未动火，应重新分析？", "10", "30", "60", "120", "B", "GB 30871-2022：超过 30 min 应重新分析。", "动火作业", "动火", 2),
-    ("DH02", "多选", "动火作业前应做到哪些？", "清理周围可燃物", "气体分析合格", "配备灭火器材", "无需监护人", "ABC", "动火必须设监护人。", "动火作业", "动火", 2),
-    ("DH03", "判断", "特级动火作业应全程视频监控。", "", "", "", "", "正确", "GB 30871-2022 特级动火要求。", "动火作业", "动火", 1),
-    ("DH04", "单选", "二级动火作业许可证有效期最长为？", "8 h", "24 h", "72 h", "7 d", "C", "", "动火作业", "动火", 3),
-    ("SX01", "单选", "受限空间作业氧含量合格范围是？", "18%–21%", "19.5%–21%", "19.5%–23.5%", "20%–25%", "B", "GB 30871-2022 6.4。", "受限空间", "", 2),
-    ("SX02", "判断", "受限空间作业可以不设监护人。", "", "", "", "", "错误", "必须设专人监护。", "受限空间", "", 1),
-    ("SX03", "多选", "进入受限空间前应当？", "通风", "气体检测", "能量隔离", "单人进入", "ABC", "", "受限空间", "", 2),
-    ("SX04", "单选", "受限空间作业中断超过多少分钟应重新通风和分析？", "30", "60", "90", "120", "B", "", "受限空间", "", 3),
-    ("YD01", "判断", "临时用电线路可以随意拖地敷设。", "", "", "", "", "错误", "", "用电安全", "电工", 1),
-    ("YD02", "单选", "低压电工作业属于特种作业，需持证上岗吗？", "需要", "不需要", "视情况", "班长同意即可", "A", "特种作业人员须持证上岗。", "用电安全", "电工", 1),
-    ("YD03", "多选", "临时用电应做到？", "一机一闸一保护", "使用漏电保护器", "专人监护", "私拉乱接", "ABC", "", "用电安全", "电工", 2),
-    ("YD04", "单选", "爆炸危险场所临时用电设备应选用？", "普通型", "防爆型", "防水型", "任意型", "B", "", "用电安全", "电工", 2),
-    ("GC01", "单选", "高处作业是指坠落高度基准面多少米及以上？", "1", "2", "3", "5", "B", "GB/T 3608。", "高处作业", "高处", 1),
-    ("GC02", "判断", "高处作业安全带应高挂低用。", "", "", "", "", "正确", "", "高处作业", "高处", 1),
-    ("GC03", "多选", "高处作业应当？", "系挂安全带", "设置安全网", "上下抛掷工具", "专人监护", "ABD", "严禁上下抛掷。", "高处作业", "高处", 2),
-    ("GC04", "单选", "Ⅲ级高处作业的高度范围是？", "2–5 m", "5–15 m", "15–30 m", "30 m 以上", "C", "", "高处作业", "高处", 3),
-]
-
-
 def seed_training(actor: str, person_ids: dict) -> None:
-    """Training: certificates of demo people (one lapsed, three due in 5, 25 and 55 days, the rest valid), a
-    small question bank, an exam, categories and some hours; then the warning scan, as the job would."""
+    """Training: certificates of demo people (one lapsed, three due in 5, 25 and 55 days, the rest valid), the
+    200-question bank (appliance/training/demo_bank.py), an exam, categories and some hours; then the warning
+    scan, as the job would."""
     from datetime import timedelta
 
     from appliance.core import events, spreadsheet
-    from appliance.training import bank, exams, records
+    from appliance.training import bank, demo_bank, exams, records
     from appliance.training import certificates as C
 
     if C.Certificate.select().exists():
@@ -365,8 +345,7 @@ def seed_training(actor: str, person_ids: dict) -> None:
                               review_due_on=day(expires) if expires is not None and C.KINDS[kind].review_years else None),
               actor=actor)
     header = [zh for _, zh, _, _ in bank.COLUMNS]
-    rows = [[q[0], q[1], q[2], q[3], q[4], q[5], q[6], "", "", "", "", *q[7:]] for q in TRAINING_BANK]
-    bank.import_questions(spreadsheet.write_csv([header, *rows]), actor=actor, dry_run=False, filename="demo-bank.csv")
+    bank.import_questions(spreadsheet.write_csv([header, *demo_bank.rows()]), actor=actor, dry_run=False, filename="demo-bank.csv")
     exams.create_exam(exams.ExamIn(title="特殊作业安全知识考试", picks=[exams.PickIn(topic=None, count=8)],
                                    pass_mark=75, time_limit_min=20), actor=actor)
     for no, cat in [("E1010", "principal"), ("E1001", "safety_manager"), ("E1004", "worker"), ("E1008", "worker")]:

@@ -4,7 +4,8 @@ Per-endpoint cursors over the event log, batching and priority lanes (`store`, `
 adapters (generic JSON, government profiles; `adapters/`), the status API (`api`) and the reference
 receiver (`receiver`, `receiver_gov`). It reads the appliance only through the core (the event log,
 photos by digest, the domains' safety-lane event types); nothing the appliance needs to keep running
-offline is here — sync only ever reads the log. Only the service and the CLI import it.
+offline is here — sync reads the log, and writes only its own records of what it sent (the webhooks'
+deliveries, `webhook`; a replay asked for). Only the service and the CLI import it.
 """
 from __future__ import annotations
 
@@ -12,12 +13,23 @@ from pathlib import Path
 
 
 def _start(runtime):
+    from sync import webhook
     from sync.engine import Syncer  # one thread per endpoint, only reads the log
 
     syncer = runtime.syncer = Syncer(runtime.config).start(runtime.bus)
     for name, worker in syncer.workers.items():
         runtime.health_checks[f"sync:{name}"] = worker.health
-    return syncer.stop
+    # the [training] webhook of certificate warnings (webhook.training_hook): a thread that follows the log
+    hooks = webhook.start_all(runtime.config, runtime.bus)
+    for h in hooks:
+        runtime.health_checks[f"webhook:{h.hook.name}"] = h.health
+
+    def stop() -> None:
+        for h in hooks:
+            h.stop()
+        syncer.stop()
+
+    return stop
 
 
 def _admin_context() -> dict:

@@ -7,6 +7,10 @@ time in X-Server-Time), a batch that does not continue what it holds of that app
 checked on its own: its hash must match its content (else "altered"), it must link to its stored
 neighbours, and an event id it already holds is a duplicate, counted and not stored twice.
 `GET /v1/appliances/<id>/verify` walks one appliance's whole chain; `GET /` shows what it holds.
+
+It also takes webhooks (`sync/webhook.py`): `POST /v1/hooks/<name>` keeps any JSON object once per
+Idempotency-Key (throttled like the rest, so a test can make the sender retry), `GET /v1/hooks/<name>` lists
+them in the order received. A webhook target is usually a chat robot or a ticket system, not a signer.
 """
 from __future__ import annotations
 
@@ -42,6 +46,9 @@ CREATE TABLE IF NOT EXISTS lanes (
 CREATE TABLE IF NOT EXISTS photos (
     sha256 TEXT PRIMARY KEY, bytes INTEGER NOT NULL, appliance_id TEXT, received_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS stats (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hooks (
+    name TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, headers TEXT NOT NULL, received_at INTEGER NOT NULL,
+    PRIMARY KEY (name, key));
 CREATE TABLE IF NOT EXISTS aggregates (
     appliance_id TEXT NOT NULL, point TEXT NOT NULL, minute INTEGER NOT NULL, min REAL, avg REAL, max REAL,
     n INTEGER, received_at INTEGER NOT NULL, PRIMARY KEY (appliance_id, point, minute)) WITHOUT ROWID;
@@ -409,6 +416,36 @@ def create_receiver(data_dir: str | Path, secrets: dict[str, str] | str, *, max_
                 return error(507, "disk_full", f"the receiver's disk is full ({exc})", {"Retry-After": "60"})
             raise
         return Response(status=201)
+
+    @app.post("/v1/hooks/<name>")
+    def hook(name: str):
+        wait = throttle.check(f"hook:{name}")
+        if wait is not None:
+            with store.lock:
+                store.bump(store.conn(), "throttled")
+            return error(429, "throttled", "too many requests; come back later",
+                         {"Retry-After": str(max(1, int(wait + 0.999)))})
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return error(400, "not_json", "the body must be a JSON object")
+        raw = json.dumps(body, ensure_ascii=False, sort_keys=True)
+        key = request.headers.get("Idempotency-Key") or hashlib.sha256(raw.encode()).hexdigest()
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith(("x-", "idempotency", "content-type"))}
+        with store.lock:
+            c = store.conn()
+            cur = c.execute("INSERT OR IGNORE INTO hooks (name, key, body, headers, received_at) VALUES (?, ?, ?, ?, ?)",
+                            (name, key, raw, json.dumps(headers), int(time.time() * 1000)))
+            duplicate = cur.rowcount == 0
+            if duplicate:
+                store.bump(c, "hook_duplicates")
+        return jsonify({"ok": True, "duplicate": duplicate}), 200 if duplicate else 201
+
+    @app.get("/v1/hooks/<name>")
+    def hooks(name: str):
+        rows = store.conn().execute("SELECT body, headers, received_at FROM hooks WHERE name = ? ORDER BY rowid",
+                                    (name,)).fetchall()
+        return jsonify({"hooks": [{"body": json.loads(b), "headers": json.loads(h), "received_at": t}
+                                  for b, h, t in rows]})
 
     @app.get("/v1/appliances/<appliance>/verify")
     def verify(appliance: str):

@@ -640,6 +640,9 @@ def test_camera_tile_refreshes_and_a_violation_is_confirmed_on_the_tablet(vision
     expect(card.locator("img.snapshot")).to_have_js_property("complete", True)
     assert card.locator("select[name=area_id] option:checked").text_content().strip() == "装卸站台"
     card.locator("form.vio-form input[name=note]").fill("叉车作业区")
+    # the person seen, picked by name (issue 20): the "learn now" offer goes to them (刘洋, the demo's inspector)
+    liu = card.locator("form.vio-form select[name=person_id] option", has_text="刘洋").first
+    card.locator("form.vio-form select[name=person_id]").select_option(value=liu.get_attribute("value"))
     card.locator("form.vio-form button.vio-confirm").click()
     expect(sup.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
     sup.reload()
@@ -648,7 +651,12 @@ def test_camera_tile_refreshes_and_a_violation_is_confirmed_on_the_tablet(vision
     done.locator("a").click()
     hazard = sup.locator('.hazard:has-text("未佩戴安全帽")').first
     expect(hazard.locator(".photos img")).to_have_count(1)   # the snapshot is the hazard's photo
+    expect(hazard).to_contain_text("人员：刘洋")
     expect(board.locator(f'#violations li[data-violation="{vid}"]')).to_have_count(0)  # gone from the board
+    worker = new_page(390, 844)
+    log_in(worker, plant, "liuyang")
+    worker.goto(f"{plant.base}/tablet/training")
+    expect(worker.locator(".offer", has_text="安全帽的正确佩戴")).to_be_visible(timeout=WAIT_MS)
 # ---------------------------------------------------------------- NFC patrol
 
 

@@ -7,7 +7,8 @@ and 1080p (1920x1080), against the demo plant served by a real appliance process
   once, the score and the verdict, each question with its answer and explanation, then the mastery view;
 - the supervisor and the safety office see the course progress of the people it is assigned to;
 - the safety office sees the demo's certificate warnings (5/25/55 days, one lapsed), the 预警率, the hours
-  and the question bank, and acknowledges a warning once; the wall board counts them.
+  and the question bank, and acknowledges a warning once; the wall board counts them, and counts again from
+  its live stream when a certificate is renewed.
 
 At each size: no horizontal overflow, the CJK text has a real size.
 """
@@ -184,7 +185,7 @@ def test_the_safety_office_sees_the_certificate_warnings(plant, new_page, size):
     expect(page.locator("#cert-table tr[data-state=silent]")).to_have_count(0)   # none unwarned
     expect(page.locator("#coverage-rate")).to_have_text("100.0%")
     expect(page.locator("#hours-table tbody tr").first).to_be_visible()
-    expect(page.locator("#topics tbody tr")).to_have_count(4)
+    expect(page.locator("#topics tbody tr")).to_have_count(10)        # the demo bank's topics, 20 questions each
     cjk_renders(page, "#cert-table td:nth-child(2)")   # the kind's name (a two-character name is 40 px on a phone)
     no_overflow(page, f"certificates ({size})")
     # the wall board counts them (the kiosk's own device login)
@@ -194,6 +195,8 @@ def test_the_safety_office_sees_the_certificate_warnings(plant, new_page, size):
     expect(board.locator("#cert-panel li[data-count=warned] b")).to_have_text(str(left))
     cjk_renders(board, "#cert-panel h2")
     no_overflow(board, f"wall board ({size})")
+    expect(board.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"))
+    board.evaluate("window.notReloaded = true")
     # a warning acknowledged once (a double tap), gone from the inbox
     warnings = page.locator("#cert-warnings .warning")
     n = warnings.count()
@@ -214,3 +217,6 @@ def test_the_safety_office_sees_the_certificate_warnings(plant, new_page, size):
         expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
     expect(page.locator(f"#cert-table tr[data-cert='{cert}']")).to_have_attribute("data-state", "valid")
     expect(page.locator("#cert-table tr[data-state=warned]")).to_have_count(left - 1)
+    # the wall board, left open, counts the renewal from its live stream (certificate.updated), no reload
+    expect(board.locator("#cert-panel li[data-count=warned] b")).to_have_text(str(left - 1))
+    assert board.evaluate("window.notReloaded === true")

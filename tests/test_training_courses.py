@@ -280,3 +280,58 @@ def test_the_demo_pdf_is_a_well_formed_pdf():
         off = int(row.split()[0])
         assert pdf[off:].startswith(f"{i} 0 obj".encode())
     assert "标题".encode("utf-16-be").hex().upper().encode() in pdf
+
+
+def jpeg() -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, buf = cv2.imencode(".jpg", np.full((48, 64, 3), 120, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+def test_learn_now_for_the_person_named_when_a_violation_is_confirmed(plant, video_bytes, config):
+    """The real path: a violation the vision process recorded, confirmed on the API with the person picked by
+    name on the tablet page; the vision.confirmed event names them and the bus brings them the PPE unit."""
+    from appliance.vision import violations as V
+
+    office = plant["as"]("safety_officer")
+    _, v, _ = course_with_units(office, video_bytes)
+    P.create_area(P.AreaIn(code="GATE", name="大门"), actor="t")
+
+    def violation(track: int) -> V.Violation:
+        meta = {"camera": "cam-gate", "zone": "gate", "area": "GATE", "track": track, "at_ms": events.now_ms(),
+                "score": 0.91, "box": [1, 2, 30, 40], "width": 64, "height": 48}
+        return V.record(meta, jpeg(), jpeg(), config.storage.data_dir)
+
+    seen = violation(1)
+    sup = plant["as"]("sup")
+    page = sup.get("/tablet/violations").get_data(as_text=True)
+    # the picker shows names (with the firm or department and the job); the ids stay in the values
+    assert 'name="person_id"' in page and "吴刚 · 江东建设 · 焊工" in page and "刘洋 · 生产部 · 巡检员" in page
+    assert 'data-omit="area_id person_id"' in page      # a rejection sends no person
+    bad = sup.post(f"/api/v1/violations/{seen.id}/confirm", json={"person_id": 999_999})
+    assert bad.status_code == 422 and bad.get_json()["error"]["details"][0]["key"] == "person_id"
+    bus = events.Bus(poll_s=0.05)
+    bus.subscribe(K.on_event)
+    bus.start()
+    try:
+        r = sup.post(f"/api/v1/violations/{seen.id}/confirm", json={"person_id": plant["wu"], "note": "未系下颏带"})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        assert "人员：吴刚（江东建设）" in r.get_json()["hazard"]["description"]
+        # another, confirmed without a person: a hazard, and nobody is offered anything for it
+        anon = violation(2)
+        assert sup.post(f"/api/v1/violations/{anon.id}/confirm", json={}).status_code == 200
+        bus.poke()
+        assert wait_until(lambda: K.Offer.select().where(K.Offer.person_id == plant["wu"]).exists(), 10)
+        assert wait_until(lambda: bus.head >= events.head_seq(), 10)
+    finally:
+        bus.stop()
+    confirmed = [e.payload for e in events.read_after(0, 1000) if e.type == "vision.confirmed"]
+    assert (confirmed[0]["person_id"], confirmed[0]["person"]) == (plant["wu"], "吴刚")
+    assert "person_id" not in confirmed[1]
+    offers = [(o.person_id, o.unit_id, o.source_type, o.source_id) for o in K.Offer.select().order_by(K.Offer.id)]
+    assert offers == [(plant["wu"], v["id"], "vision.confirmed", str(seen.id))]
+    inbox = plant["as"]("wugang").get("/api/v1/training/learn-now").get_json()["offers"]
+    assert [o["unit"] for o in inbox] == ["安全帽的正确佩戴"] and str(seen.id) in inbox[0]["reason"]

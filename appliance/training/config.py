@@ -1,11 +1,14 @@
 """[training]: the plant's training settings — when certificates are warned before they lapse, whether a
 warning due on a weekend or a listed public holiday comes the working day before, the industry class of the
 training-hours minimums, the grace the server gives an exam submitted just after its time limit (the network
-of a busy LAN), the course files' size limits and the share of a video that counts as watched.
+of a busy LAN), the course files' size limits and the share of a video that counts as watched, and an
+optional webhook each certificate warning is POSTed to (sent by sync/webhook.py: only sync makes uplink HTTP
+calls, docs/ARCHITECTURE.md).
 """
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -29,6 +32,25 @@ class TrainingConfig(Section):
     video_max_mb: int = Field(300, ge=1, le=4096)
     document_max_mb: int = Field(30, ge=1, le=1024)
     video_done_share: float = Field(R.VIDEO_DONE_SHARE, ge=0.5, le=1.0)
+    # each certificate.warned event POSTed as JSON to this URL by a background sender (sync/webhook.py), tried
+    # up to webhook_attempts times with back-off, each delivery recorded as a webhook.* event; none when unset
+    webhook_url: str | None = Field(None, max_length=2000)
+    webhook_attempts: int = Field(5, ge=1, le=20)
+    webhook_timeout_s: float = Field(10, gt=0, le=120)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        u = urlsplit(v)
+        if u.scheme not in ("http", "https") or not u.hostname or any(ch.isspace() for ch in v):
+            raise ValueError("must be an http:// or https:// URL with a host and no spaces")
+        try:
+            u.port  # noqa: B018  (the property raises on a port out of range or not a number)
+        except ValueError:
+            raise ValueError("has a port that is not a number in 1..65535") from None
+        return v
 
     @field_validator("holidays")
     @classmethod

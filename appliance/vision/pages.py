@@ -34,6 +34,9 @@ def tablet():
     decided = [violation_dict(v) for v in Violation.select().where(Violation.state != "open")
                .order_by(Violation.decided_at.desc()).limit(20)]
     areas = list(P.Area.select().where(P.Area.active).order_by(P.Area.code))
-    return render_template("vision/violations.html", groups=groups, decided=decided, areas=areas,
+    # the confirm form's people picker: names (with the department or the contractor firm), never ids
+    people = list(P.Person.select(P.Person.id, P.Person.name, P.Person.department, P.Person.company, P.Person.job)
+                  .where(P.Person.active).order_by(P.Person.name, P.Person.id)) if groups else []
+    return render_template("vision/violations.html", groups=groups, decided=decided, areas=areas, people=people,
                            area_by_code={a.code: a for a in areas}, cameras=_camera_names(),
                            can_handle=auth.allowed(current().role, "hazards.handle"))

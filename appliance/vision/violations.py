@@ -27,7 +27,7 @@ from pydantic import Field
 from appliance.core import events, photos
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, NotFound, ValidationFailed
-from appliance.core.people import Area, Input
+from appliance.core.people import Area, Input, Person
 
 ACTOR = "system:vision"
 DAY_MS = 86_400_000
@@ -64,6 +64,9 @@ class ConfirmIn(Input):
     note: str = Field("", max_length=2000)
     # the other open violations of the same scene (`rules.group_violations`), decided with this one
     group: list[int] = Field(default_factory=list, max_length=500)
+    # the person seen, when the reviewer knows them (picked by name on the page): named in the hazard and in
+    # the vision.confirmed event, which the training domain answers with a "learn now" offer to them
+    person_id: int | None = Field(None, gt=0, le=2**31)
 
 
 class RejectIn(Input):
@@ -154,6 +157,13 @@ def confirm(violation_id: int, data: ConfirmIn, principal, data_dir: Path):
         if area_id is None:
             raise ValidationFailed(f"area_id：摄像头 {v.camera} 未关联区域，请选择区域",
                                    f"area_id: camera {v.camera} has no area; choose one", details=[{"key": "area_id"}])
+        person = None
+        if data.person_id is not None:
+            person = Person.get_or_none((Person.id == data.person_id) & Person.active)
+            if person is None:
+                raise ValidationFailed(f"person_id：人员 {data.person_id} 不存在或已停用",
+                                       f"person_id: person {data.person_id} does not exist or is inactive",
+                                       details=[{"key": "person_id"}])
         others = [o for o in (Violation.get_or_none(Violation.id == i) for i in data.group if i != v.id)
                   if o is not None and o.state == "open" and o.camera == v.camera and o.zone == v.zone]
         times = sorted([v.occurred_at, *(o.occurred_at for o in others)])
@@ -162,6 +172,8 @@ def confirm(violation_id: int, data: ConfirmIn, principal, data_dir: Path):
         desc = (f"未佩戴安全帽（视频识别：摄像头「{camera_title(v.camera)}」，{area.name if area else ''}，"
                 f"置信度 {v.score:.2f}")
         desc += (f"；同一场景 {len(times)} 次" if others else "") + "）"
+        if person is not None:
+            desc += f"，人员：{person.name}" + (f"（{person.company}）" if person.company else "")
         if data.note:
             desc += f"：{data.note}"
         hazard = H.report(H.ReportIn(area_id=area_id, category="安全", description=desc, grade=data.grade,
@@ -169,8 +181,9 @@ def confirm(violation_id: int, data: ConfirmIn, principal, data_dir: Path):
         t = events.now_ms()
         Violation.update(state="confirmed", decided_by=principal.actor, decided_at=t, note=data.note,
                          hazard_id=hazard.id).where(Violation.id == v.id).execute()
+        who = {"person_id": person.id, "person": person.name} if person is not None else {}
         rec.emit("vision.confirmed", entity=("violation", v.id),
-                 payload={"id": v.id, "camera": v.camera, "zone": v.zone, "hazard_id": hazard.id})
+                 payload={"id": v.id, "camera": v.camera, "zone": v.zone, "hazard_id": hazard.id, **who})
         for o in others:   # the same scene: one hazard for all of them
             Violation.update(state="confirmed", decided_by=principal.actor, decided_at=t, note=data.note,
                              hazard_id=hazard.id).where(Violation.id == o.id).execute()
