@@ -390,8 +390,9 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     db.migrate(config.storage.db_path, config.storage.backup_dir)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
     demo_patrol.seed()
+    # the contractors first: 吴刚 (江东) welds on the hot-work permit, which needs him admitted and briefed
+    demo_contractors.seed()   # contractor firms at the gate: one in good standing, refused ones with their reasons
     seed_permits()
-    demo_contractors.seed()   # two contractor firms at the gate, one with an expired licence
     demo_emergency.seed()     # walk graph, gate assembly point (reader MUSTER-1), resources, team, plans
     seed_cockpit()
     training_demo.seed(config)   # a short video and a PDF in a course, assigned (appliance/training/demo.py)

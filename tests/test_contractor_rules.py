@@ -198,6 +198,39 @@ def test_any_active_job_with_good_certificates_admits():
     assert d.allowed and d.job_id == 7
 
 
+@pytest.mark.parametrize("job_certs, permit_certs, certs, reasons", [
+    ((), ("welding",), WELDER, ()),                                                  # the permit's certificate held
+    ((), ("welding",), (), ("certificate", "missing:welding")),                     # 30号令: today's hot-work permit
+    ((), ("welding",), (cert("welding", "2025-06-14"),), ("certificate", "expired:welding")),
+    (("welding",), ("electrician",), WELDER, ("certificate", "missing:electrician")),  # the job's and the permit's
+    (("welding",), ("welding",), WELDER, ()),                                       # one certificate for both
+], ids=["permit-cert-held", "permit-cert-missing", "permit-cert-expired", "job-and-permit", "same-type-once"])
+def test_the_gate_checks_the_certificates_of_todays_permits(job_certs, permit_certs, certs, reasons):
+    job = R.Job(7, "started", D("2025-06-01"), D("2025-06-30"), job_certs)
+    d = R.entry_decision(facts(jobs=(job,), certs=certs, permit_certs=permit_certs), TODAY)
+    assert d.reasons == reasons and d.allowed == (not reasons)
+
+
+EMPLOYEE = R.Decision(True, "employee")
+ADMITTED = R.Decision(True, "ok", (), 7)
+
+
+@pytest.mark.parametrize("decision, briefed, refusals", [
+    (EMPLOYEE, False, ()),                                                   # the plant's own people: not checked here
+    (ADMITTED, True, ()),                                                    # admitted and briefed: may work
+    (ADMITTED, False, ("briefing_missing",)),                                # GB 30871-2022 §4 作业前安全交底
+    (R.Decision(False, "blacklisted", ("blacklisted",)), True, ("blacklisted",)),            # 安全生产法 Art. 49
+    (R.Decision(False, "training_expired", ("training_expired",)), False,
+     ("training_expired", "briefing_missing")),                                              # 3号令 Art. 13
+    (R.Decision(False, "certificate", ("certificate", "expired:welding"), 7), True,
+     ("certificate", "expired:welding")),                                                    # 30号令 Art. 21
+    (R.Decision(False, "unknown_badge", ("unknown_badge",)), False, ("unknown_badge",)),
+], ids=["employee", "admitted-briefed", "not-briefed", "blacklisted-art49", "training-3hao", "cert-30hao",
+        "unknown"])
+def test_a_contractors_worker_on_a_permit(decision, briefed, refusals):
+    assert R.permit_worker_refusals(decision, briefed) == refusals
+
+
 # ---------------------------------------------------------------- jobs, briefings, personal data
 
 @pytest.mark.parametrize("status, workers, confirmed, refusal", [

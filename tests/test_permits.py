@@ -279,3 +279,47 @@ def test_a_special_operation_needs_a_certified_worker(site):
                             expires_on=(today - timedelta(days=1)).isoformat()), actor="system:test")
     assert c["worker"].post("/api/v1/permits", json=body(areas, people, workers=[people["helper"]])).status_code == 422
     assert c["worker"].post("/api/v1/permits", json=body(areas, people)).status_code == 201  # the welder leads
+
+
+def test_a_contractors_worker_is_admitted_and_briefed_before_the_permit_goes_on(site):
+    """安全生产法 Art. 49 / 3号令 / GB 30871-2022 §4: a worker of a contractor firm on a permit is briefed on it
+    and starts only when the gate would admit them (firm, entry training, certificates, an active job) and
+    they confirmed the contractor job's safety briefing; the refusal names the person and the reasons."""
+    from appliance.contractors import gate
+    from appliance.contractors import service as CS
+    from appliance.permits import certs
+
+    c, areas, people = site
+    pid = apply(c, areas, people)["id"]
+    to_briefed(c, pid)
+    tap_all(c, pid)
+    # the helper works for a qualified firm but has no entry training and no job yet
+    f = CS.create_firm(CS.FirmIn(name="江东建设工程有限公司"), actor="user:u_admin")
+    today = CS.today()
+    for kind in ("business_licence", "safety_licence", "qualification", "insurance"):
+        d = CS.add_document(f.id, CS.DocumentIn(kind=kind, expires_on=today + timedelta(days=300)), actor="user:u_admin")
+        CS.review_document(d.id, CS.ReviewIn(decision="approve"), actor="user:u_safety_officer")
+    CS.add_worker(f.id, CS.WorkerIn(person_id=people["helper"]), actor="user:u_admin")
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={})
+    msg = r.get_json()["error"]["message"]
+    assert r.status_code == 409 and "人员helper" in msg and "未完成入厂安全教育" in msg and "无已批准的当日作业" in msg
+    assert "人员welder" not in msg                     # the plant's own welder is not a contractor's worker
+    CS.record_training(people["helper"], CS.TrainingIn(trained_on=today - timedelta(days=3)), actor="user:u_admin")
+    j = CS.create_job(f.id, CS.JobIn(title="储罐区管线动火", starts_on=today - timedelta(days=1),
+                                     ends_on=today + timedelta(days=1), workers=[people["helper"]]), actor="user:u_admin")
+    CS.approve_job(j.id, actor="user:u_safety_officer")
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={})
+    assert r.status_code == 409 and r.get_json()["error"]["message"].count("未确认承包商作业安全交底") == 1
+    b = CS.give_briefing(j.id, CS.BriefingIn(content="动火点周围 15 m 内清除可燃物，监护人全程在场。"), actor="user:u_safety_officer")
+    CS.confirm_briefing(b.id, CS.ConfirmIn(uid=UIDS["helper"]), actor="user:u_safety_officer")
+    # the welder holds the hot-work certificate, so the gate needs none of the helper (30号令 Art. 5) but
+    # would need it of the welder
+    assert certs.certs_on_permits(people["helper"], today) == []
+    assert certs.certs_on_permits(people["welder"], today) == ["WELD"]
+    assert gate.permit_refusals(people["helper"], events.now_ms()) == ()
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={}).get_json()["state"] == "briefed"
+    # blacklisted in between: the start is refused naming the helper
+    manual(c, pid, 2.0)
+    CS.set_blacklist(f.id, CS.BlacklistIn(blacklisted=True, reason="违章动火"), actor="user:u_safety_officer")
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={})
+    assert r.status_code == 409 and "人员helper（承包商单位已列入黑名单）" in r.get_json()["error"]["message"]

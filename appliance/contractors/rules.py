@@ -274,6 +274,9 @@ class EntryFacts:
     # None: no certificate source is wired yet (the training domain), so that check is not made and the
     # decision says so; a tuple (maybe empty) is checked against the job's required types
     certs: tuple[Cert, ...] | None = None
+    # the certificate types the special-work permits the person is a worker on today need (GB 30871-2022 §4,
+    # 30号令 Art. 5): checked beside each job's own required types
+    permit_certs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,7 +324,7 @@ def entry_decision(f: EntryFacts, today: date, training_days: int = ENTRY_TRAINI
         job_id = jobs[0].id
     else:
         # admitted if ANY active job's certificates are all good (the worker came for that one)
-        problems = [(j, certificate_problems(j.required_certs, f.certs, today)) for j in jobs]
+        problems = [(j, certificate_problems((*j.required_certs, *f.permit_certs), f.certs, today)) for j in jobs]
         good = [j for j, p in problems if not p]
         if good:
             job_id = good[0].id
@@ -347,6 +350,17 @@ def start_refusal(status: str, workers: Iterable[int], confirmed: Iterable[int])
     if missing:
         return "briefing_missing"
     return None
+
+
+def permit_worker_refusals(d: Decision, briefed: bool) -> tuple[str, ...]:
+    """Why a contractor's worker may not be briefed on or start a special-work permit (empty: they may).
+    The gate's own reasons (安全生产法 Art. 49: the firm qualified and not blacklisted; 3号令 Art. 13: entry
+    training; 30号令: the job's and today's permits' certificates; an active job) plus the contractor job's
+    safety briefing confirmed by that person (GB 30871-2022 §4 作业前安全交底). A plant employee: none."""
+    if d.reason == "employee":
+        return ()
+    reasons = () if d.allowed else d.reasons
+    return (*reasons, "briefing_missing") if not briefed and d.reason != "unknown_badge" else reasons
 
 
 # ---------------------------------------------------------------- personal data

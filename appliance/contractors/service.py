@@ -31,6 +31,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "no_active_job": ("无已批准的当日作业", "Not on an approved job today"),
     "certificate": ("作业所需特种作业操作证缺失或过期", "A certificate the job needs is missing or expired"),
     "exit": ("已离场", "Left the site"),
+    # a contractor's worker on a special-work permit (gate.permit_refusals)
+    "briefing_missing": ("未确认承包商作业安全交底", "has not confirmed the contractor job's safety briefing"),
 }
 START_REFUSALS = {
     "not_approved": ("作业未批准或已开始，不能开始", "the job is not approved (or already started); it cannot start"),

@@ -31,7 +31,11 @@ def _jobs(s, config, runtime) -> None:
 
 
 def domain() -> Domain:
-    from appliance.permits import api, pages
+    from appliance.contractors import gate
+    from appliance.permits import api, certs, pages
+
+    # the gate checks the certificates today's permits need of a person (contractors comes first: it asks)
+    gate.PERMIT_CERTS["permits"] = certs.certs_on_permits
 
     return Domain(
         name="permits",

@@ -15,6 +15,7 @@ from appliance.core import events
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from appliance.core.people import Area, Person, person_for_badge
+from appliance.permits import crew
 from appliance.permits import rules as R
 
 log = logging.getLogger(__name__)
@@ -431,6 +432,7 @@ def brief(permit_id: int, *, actor: str, note: str = "") -> Permit:
         busy = [o.guardian_id for o in Permit.select().where(Permit.state.in_(("briefed", *R.LIVE)) & (Permit.id != p.id))]
         if R.guardian_busy(p.guardian_id, busy):
             raise Conflict("监护人正在监护另一项作业（一人只能监护一处）", "the guardian is watching another job")
+        crew.check_admitted(_workers(p), now)   # contractors' people: admitted and briefed
         p.state, p.briefed_at, p.updated_at = to, now, now
         p.save()
         rec.emit("permit.briefed", entity=("permit", p.id), payload=_payload(p, note=note))
@@ -515,6 +517,7 @@ def start(permit_id: int, *, actor: str) -> Permit:
         why = R.analysis_gate(p.type, p.grade, now, p.last_pass_at)
         if why:
             raise Conflict(f"气体分析不合格或已超过 30 分钟，不能开始作业（{why}）", f"gas gate: {why}")
+        crew.check_admitted(_workers(p), now)   # contractors' people: admitted and briefed
         p.state, p.started_at, p.updated_at = to, now, now
         p.save()
         rec.emit("permit.started", entity=("permit", p.id), payload=_payload(p))
