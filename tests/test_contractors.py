@@ -247,3 +247,30 @@ def test_gate_checks_the_job_certificates_held_in_training(app):
     from appliance.contractors import rules as R
     assert R.certificate_problems(["welding", "electrician"], held.values(), today) == ("expired:welding",)
     assert isinstance(held["electrician"].expires_on, date)
+
+
+def test_the_demo_has_a_welder_refused_for_his_lapsed_certificate(tmp_path):
+    """`make demo` (issue 19): a firm in good standing whose welder's 焊工 特种作业操作证 lapsed: the gate
+    refuses him for the certificate (30号令 Art. 21), the fitter of the lapsed firm for its licence, and
+    admits 吴刚 — whose hot-work permit needs him admitted and briefed (he is a contractor's worker)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys, json; from appliance import demo; from appliance.contractors import config as C, gate; "
+            "from appliance.core import events, people as P; "
+            "cfg, _ = demo.prepare(sys.argv[1], 18998, '127.0.0.1'); C.configure(cfg.contractors); "
+            "out = {}; "
+            "[out.__setitem__(no, gate.decide('GATE', P.Person.get(P.Person.employee_no == no).id, events.now_ms())) "
+            " for no in ('C2001', 'C2003', 'C2004')]; "
+            "print(json.dumps({k: [v['decision'], v['reason'], v['reasons'], v['firm']] for k, v in out.items()}, "
+            "ensure_ascii=False))")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["C2001"][:2] == ["allowed", "ok"]
+    assert got["C2003"][:2] == ["refused", "firm_unqualified"]
+    assert got["C2004"] == ["refused", "certificate", ["certificate", "expired:welding"], "滨海焊接工程有限公司"]
