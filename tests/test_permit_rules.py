@@ -306,3 +306,51 @@ def test_area_conflict_for_the_risk_map(types, verdict):
 ], ids=["its linked camera (any area)", "a camera in its area", "another area", "no area", "another camera"])
 def test_violation_belongs_to_the_permit(cams, camera, area, on):
     assert R.violation_on_permit("TANK", cams, camera, area) is on
+
+
+# ---------------------------------------------------------------- neighbouring areas (the issue: "in or near")
+
+SQ = [[0, 0], [10, 0], [10, 10], [0, 10]]
+
+
+@pytest.mark.parametrize("other, gap, near", [
+    ([[10, 0], [20, 0], [20, 10], [10, 10]], 0, True),        # a shared edge
+    ([[10, 10], [20, 10], [20, 20], [10, 20]], 0, True),      # a shared corner
+    ([[5, 5], [15, 5], [15, 15], [5, 15]], 0, True),          # overlapping
+    ([[2, 2], [4, 2], [4, 4]], 0, True),                      # inside
+    ([[12, 0], [20, 0], [20, 10], [12, 10]], 0, False),       # a road 2 units wide between them
+    ([[12, 0], [20, 0], [20, 10], [12, 10]], 2, True),        # ... within the site's gap
+    ([[-5, 20], [15, 20], [5, 30]], 0, False),
+    ([], 0, False),                                            # an area not drawn on the plan
+], ids=["edge", "corner", "overlap", "inside", "road-apart", "within-gap", "far", "not-drawn"])
+def test_floor_plan_neighbours(other, gap, near):
+    assert R.polygons_near(SQ, other, gap) is near
+    assert R.polygons_near(other, SQ, gap) is near
+
+
+def test_the_plan_and_the_walk_graph_give_a_symmetric_relation():
+    plan = R.plan_neighbours({"A": SQ, "B": [[10, 0], [20, 0], [20, 10], [10, 10]], "C": [[50, 50], [60, 50], [60, 60]]})
+    assert plan == {"A": {"B"}, "B": {"A"}}
+    assert R.neighbour_map([("TANK", "REACT"), ("REACT", "DOCK"), ("X", "X")]) == {
+        "TANK": {"REACT"}, "REACT": {"TANK", "DOCK"}, "DOCK": {"REACT"}}
+
+
+@pytest.mark.parametrize("permit_area, event_area, scope", [
+    ("TANK", "TANK", "here"), ("TANK", "REACT", "near"), ("TANK", "DOCK", None), ("REACT", "TANK", "near")])
+def test_a_gas_event_reaches_permits_in_or_near_its_area(permit_area, event_area, scope):
+    relation = R.neighbour_map([("TANK", "REACT"), ("REACT", "WH")])
+    assert R.interlock_scope(permit_area, event_area, relation.get(event_area, set())) == scope
+
+
+@pytest.mark.parametrize("work_type, here, near, verdict", [
+    ("hot_work", ["confined_space"], [], "refuse"),              # same area: the rule's own level
+    ("hot_work", [], ["confined_space"], "escalate"),            # next door: escalated, not refused
+    ("hot_work", [], ["blinding"], "escalate"),
+    ("lifting", [], ["height"], "escalate"),                     # an escalate stays an escalate
+    ("hot_work", [], ["height"], None),                          # no conflict at all
+    ("hot_work", ["lifting"], ["confined_space"], "escalate"),
+    ("hot_work", ["blinding"], ["confined_space"], "refuse"),    # the strongest wins
+], ids=["here-refuse", "near-escalates", "near-blinding", "near-escalate", "no-conflict", "mixed", "strongest"])
+def test_simops_counts_the_neighbouring_areas(work_type, here, near, verdict):
+    assert R.simops(work_type, here, near) == verdict
+    assert R.required_level("workshop", verdict) == ("safety" if verdict == "escalate" else "workshop")

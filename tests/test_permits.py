@@ -20,7 +20,8 @@ def site(app, users, as_role):
     areas = {}
     for code in ("TANK", "REACT"):
         areas[code] = P.create_area(P.AreaIn(code=code, name={"TANK": "储罐区", "REACT": "反应车间"}[code], kind="process",
-                                             polygon=[[0, 0], [9, 0], [9, 9]]), actor="system:test").id
+                                             polygon={"TANK": [[0, 0], [9, 0], [9, 9]], "REACT": [[20, 0], [29, 0], [29, 9]]}[code]),
+                                      actor="system:test").id
     people = {}
     for i, (key, uid) in enumerate(UIDS.items()):
         p = P.create_person(P.PersonIn(employee_no=f"E{i}", name=f"人员{key}", kind="employee"), actor="system:test")
@@ -223,7 +224,8 @@ def test_badge_tap_at_the_site_reader_and_live_analysis(site):
 
 
 def test_demo_seed_makes_two_active_permits_and_the_leak_suspends_the_tank_farm_one(tmp_path):
-    """What `make demo` seeds; the gas-leak scenario's first alarm at GT-101 (TANK) suspends the hot work."""
+    """What `make demo` seeds; the gas-leak scenario's first alarm at GT-101 (TANK) suspends the hot work there
+    and the confined-space entry next door (REACT)."""
     import subprocess
     import sys
 
@@ -243,8 +245,10 @@ def test_demo_seed_makes_two_active_permits_and_the_leak_suspends_the_tank_farm_
     import json
     before, n, after = json.loads(r.stdout.strip().splitlines()[-1])
     assert before == {"hot_work": "active", "confined_space": "active"}
-    assert n == 1 and after["hot_work"][0] == "suspended" and "GT-101" in after["hot_work"][1]
-    assert after["confined_space"][0] == "active"
+    assert after["hot_work"][0] == "suspended" and "GT-101" in after["hot_work"][1]
+    # the reactor hall is one door from the tank farm on the demo's walk graph: its entry stops too
+    assert n == 2 and after["confined_space"][0] == "suspended"
+    assert after["confined_space"][1] == "interlock: GT-101 level-1 alarm (near: in TANK)"
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
@@ -323,3 +327,37 @@ def test_a_contractors_worker_is_admitted_and_briefed_before_the_permit_goes_on(
     CS.set_blacklist(f.id, CS.BlacklistIn(blacklisted=True, reason="违章动火"), actor="user:u_safety_officer")
     r = c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={})
     assert r.status_code == 409 and "人员helper（承包商单位已列入黑名单）" in r.get_json()["error"]["message"]
+
+
+def test_a_gas_event_next_door_suspends_and_simops_next_door_escalates(site):
+    """The issue: a detector "in or near" the permit's area: on the site's walk graph (the emergency domain's
+    data) REACT is one door from TANK; a level-1 alarm there suspends the TANK permit naming where it was,
+    one further away does not. SIMOPS next door escalates (safety-level approval) instead of refusing."""
+    from appliance.core import people as P
+    from appliance.emergency import setup
+    from appliance.permits import service as S
+
+    c, areas, people = site
+    far = P.create_area(P.AreaIn(code="FAR", name="远处", kind="process", polygon=[[90, 90], [99, 90], [99, 99]]),
+                        actor="system:test")
+    setup.set_graph(setup.GraphIn(edges=[setup.EdgeIn(a="TANK", b="REACT", metres=40),
+                                         setup.EdgeIn(a="REACT", b="FAR", metres=300)]), actor="system:test")
+    pid = apply(c, areas, people)["id"]
+    to_briefed(c, pid)
+    tap_all(c, pid)
+    c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={})
+    manual(c, pid, 2.0)
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={}).get_json()["state"] == "active"
+    # SIMOPS: a confined-space entry in REACT (next door) needs the safety level, not a refusal; in TANK it is refused
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, type="confined_space", grade="-",
+                                                      area_id=areas["REACT"], workers=[people["helper"]],
+                                                      guardian_id=people["guardian2"]))
+    assert r.status_code == 201 and r.get_json()["approval_level"] == "safety", r.get_data(as_text=True)
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, type="confined_space", grade="-",
+                                                      workers=[people["helper"]], guardian_id=people["guardian2"]))
+    assert r.status_code == 409
+    # the live interlock: two doors away leaves it, next door suspends it (an over-range here)
+    assert S.on_gas_event(gas_event("alarm.raised", point="GT-901", area=far.code, level=2)) == 0
+    assert S.on_gas_event(gas_event("alarm.raised", point="GT-201", area="REACT", level=2, over_range=True)) == 1
+    got = c["admin"].get(f"/api/v1/permits/{pid}").get_json()
+    assert got["state"] == "suspended" and got["suspended_reason"] == "interlock: GT-201 over-range (near: in REACT)"

@@ -412,10 +412,87 @@ CONFLICTS: dict[frozenset, str] = {
 }
 
 
-def simops(work_type: str, others: Iterable[str]) -> str | None:
-    """The strongest SIMOPS verdict against the live permits' types in the area: "refuse", "escalate" or None."""
+def simops(work_type: str, others: Iterable[str], near: Iterable[str] = ()) -> str | None:
+    """The strongest SIMOPS verdict against the live permits' types in the area (`others`) and in the
+    neighbouring areas (`near`): "refuse", "escalate" or None. GB 30871-2022 §4 (交叉作业) and the issue:
+    conflicting work in one area is refused (or escalated, per CONFLICTS); the same conflict one area away
+    needs the higher approval rather than a refusal (a wall or a road apart, the approver weighs it)."""
     verdicts = {CONFLICTS.get(frozenset({work_type, o})) for o in others}
+    if any(CONFLICTS.get(frozenset({work_type, o})) for o in near):
+        verdicts.add("escalate")
     return "refuse" if "refuse" in verdicts else "escalate" if "escalate" in verdicts else None
+
+
+# ---------------------------------------------------------------- neighbouring areas
+
+# "in or near its area" (the issue; GB 30871-2022 §4: stop work when the conditions around it change): the
+# areas one passage away on the site's walk graph (the emergency domain's data, edited per site) are near;
+# a site without a walk graph falls back to the floor plan: areas whose polygons touch or overlap, within
+# NEAR_GAP plan units (a road drawn between two areas is not a wall). [U] no standard fixes the distance.
+NEAR_GAP = 0.0
+
+
+def neighbour_map(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    """Each area → the areas it neighbours (the relation is symmetric; an area is not its own neighbour)."""
+    out: dict[str, set[str]] = {}
+    for a, b in pairs:
+        if a != b:
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+    return out
+
+
+def _seg_dist(p, q, r, s) -> float:
+    """The shortest distance between segments pq and rs (0 when they cross)."""
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    d1, d2, d3, d4 = cross(r, s, p), cross(r, s, q), cross(p, q, r), cross(p, q, s)
+    if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4):
+        return 0.0
+
+    def pt(a, b, c):   # point a to segment bc
+        bx, by, cx, cy = b[0], b[1], c[0], c[1]
+        L = (cx - bx) ** 2 + (cy - by) ** 2
+        t = 0.0 if L == 0 else max(0.0, min(1.0, ((a[0] - bx) * (cx - bx) + (a[1] - by) * (cy - by)) / L))
+        return ((a[0] - bx - t * (cx - bx)) ** 2 + (a[1] - by - t * (cy - by)) ** 2) ** 0.5
+    return min(pt(p, r, s), pt(q, r, s), pt(r, p, q), pt(s, p, q))
+
+
+def _inside(pt, poly) -> bool:
+    x, y = pt
+    inside = False
+    for (x1, y1), (x2, y2) in zip(poly, poly[1:] + poly[:1], strict=True):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def polygons_near(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], gap: float = NEAR_GAP) -> bool:
+    """Whether two floor-plan polygons overlap, touch, or lie within `gap` of each other."""
+    if len(a) < 3 or len(b) < 3:
+        return False
+    pa, pb = [tuple(p) for p in a], [tuple(p) for p in b]
+    if _inside(pa[0], pb) or _inside(pb[0], pa):
+        return True
+    ea = list(zip(pa, pa[1:] + pa[:1], strict=True))
+    eb = list(zip(pb, pb[1:] + pb[:1], strict=True))
+    return any(_seg_dist(p, q, r, s) <= gap + 1e-9 for p, q in ea for r, s in eb)
+
+
+def plan_neighbours(polygons: Mapping[str, Sequence[Sequence[float]]], gap: float = NEAR_GAP) -> dict[str, set[str]]:
+    """The neighbour relation the floor plan gives (areas whose polygons touch or overlap)."""
+    codes = sorted(polygons)
+    return neighbour_map((x, y) for i, x in enumerate(codes) for y in codes[i + 1:]
+                         if polygons_near(polygons[x], polygons[y], gap))
+
+
+def interlock_scope(permit_area: object, event_area: object, event_neighbours: Iterable[object]) -> str | None:
+    """Whether a gas event in `event_area` (whose neighbours are `event_neighbours`) reaches a permit in
+    `permit_area`: "here", "near" or None (GB 30871-2022 §4; the issue's "a detector in or near its area")."""
+    if permit_area == event_area:
+        return "here"
+    return "near" if permit_area in set(event_neighbours) else None
 
 
 def required_level(grade_level: str, simops_verdict: str | None) -> str:

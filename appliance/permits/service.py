@@ -15,7 +15,7 @@ from appliance.core import events
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from appliance.core.people import Area, Person, person_for_badge
-from appliance.permits import crew
+from appliance.permits import crew, near
 from appliance.permits import rules as R
 
 log = logging.getLogger(__name__)
@@ -234,11 +234,6 @@ def _payload(p: Permit, **extra) -> dict:
     return {**summary(p), **extra}
 
 
-def _live_in(area_id: int, exclude: int | None = None) -> list[Permit]:
-    q = Permit.select().where((Permit.area_id == area_id) & Permit.state.in_(("briefed", *R.LIVE)))
-    return [p for p in q if p.id != exclude]
-
-
 def _transition(p: Permit, action: str) -> str:
     try:
         return R.next_state(p.state, action)
@@ -299,13 +294,16 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
     if data.medium and data.medium not in R.LEL_VV and data.medium_lel is None and data.type in R.NEEDS_ANALYSIS:
         raise _bad("medium_lel", "介质不在爆炸下限表中，请填写其爆炸下限（% V/V）",
                    "the medium is not in the LEL table: enter its LEL (% V/V)")
-    others = _live_in(area.id) + list(Permit.select().where((Permit.area_id == area.id)
-                                                          & Permit.state.in_(("applied", "measures_confirmed", "approved"))))
-    verdict = R.simops(data.type, [o.type for o in others])
+    # SIMOPS: the open permits in this area (refuse or escalate) and in the neighbouring ones (escalate)
+    near_ids = near.neighbour_ids(area.id)
+    others = list(Permit.select().where(Permit.area_id.in_([area.id, *near_ids])
+                                        & Permit.state.in_(("applied", "measures_confirmed", "approved", "briefed", *R.LIVE))))
+    verdict = R.simops(data.type, [o.type for o in others if o.area_id == area.id],
+                       [o.type for o in others if o.area_id != area.id])
     clashing = [o.id for o in others if R.CONFLICTS.get(frozenset({data.type, o.type}))]
     if verdict == "refuse":
         raise Conflict(f"交叉作业冲突：同一区域已有与之冲突的作业票（{clashing}），不能同时作业",
-                       f"SIMOPS conflict: permits {clashing} in this area cannot run with this work")
+                       f"SIMOPS conflict: permits {clashing} in or near this area cannot run with this work")
     level = R.required_level(g.approver, verdict)
     if data.cameras is not None:
         unknown = sorted(set(data.cameras) - set(cameras))
@@ -579,17 +577,16 @@ def cancel(permit_id: int, *, actor: str, note: str = "") -> Permit:
 
 
 def on_gas_event(ev) -> int:
-    """Bus subscriber, the live interlock: a level-1/2 alarm, an over-range or a fault on a detector in an
-    active permit's area suspends that permit (within the poll that raised it). Returns how many."""
+    """Bus subscriber, the live interlock: a level-1/2 alarm, an over-range or a fault on a detector in or
+    near an active permit's area (`near`) suspends that permit (within the poll that raised it). Returns how many."""
     why = R.interlock_reason(ev.type, ev.payload)
     code = ev.payload.get("area")
-    if why is None or not code:
-        return 0
-    area = Area.get_or_none(Area.code == code)
+    area = Area.get_or_none(Area.code == code) if why and code else None
     if area is None:
         return 0
-    n = 0
-    for p in Permit.select().where((Permit.area_id == area.id) & (Permit.state == "active")):
-        suspend(p.id, f"interlock: {why}", actor="system:interlock", at=ev.occurred_at, interlock=True)
+    n, around = 0, near.neighbour_ids(area.id)
+    for p in Permit.select().where(Permit.area_id.in_([area.id, *around]) & (Permit.state == "active")):
+        where = "" if R.interlock_scope(p.area_id, area.id, around) == "here" else f" (near: in {code})"
+        suspend(p.id, f"interlock: {why}{where}", actor="system:interlock", at=ev.occurred_at, interlock=True)
         n += 1
     return n
