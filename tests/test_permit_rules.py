@@ -354,3 +354,25 @@ def test_a_gas_event_reaches_permits_in_or_near_its_area(permit_area, event_area
 def test_simops_counts_the_neighbouring_areas(work_type, here, near, verdict):
     assert R.simops(work_type, here, near) == verdict
     assert R.required_level("workshop", verdict) == ("safety" if verdict == "escalate" else "workshop")
+
+
+# ---------------------------------------------------------------- 盲板抽堵 graded by medium (GB 30871-2022 §7)
+
+@pytest.mark.parametrize("medium, temp, mpa, grade", [
+    ("H2S", None, None, "1"),          # toxic: respiratory protection (GB 39800.1)
+    ("Cl2", 20, 0.2, "1"),
+    ("CH4", 20, 0.4, "1"),             # flammable: anti-static clothing, non-sparking tools
+    ("gasoline", None, None, "1"),
+    ("resin_x", 20, 0.1, "1"),         # not in the table: unknown counts as hazardous
+    (None, None, None, "1"),           # no medium given: the same
+    ("N2", 20, 0.5, "2"),              # neither toxic nor flammable, mild
+    ("water", 59.9, 1.59, "2"),        # just below the hot and the pressure lines
+    ("steam", 60, 0.5, "1"),           # hot: against scalds ([U] BLINDING_HOT_C)
+    ("N2", -10, 0.5, "1"),             # cold ([U] BLINDING_COLD_C)
+    ("air", 20, 1.6, "1"),             # medium pressure (GB/T 20801) ([U] BLINDING_PRESSURE_MPA)
+], ids=["toxic", "toxic-mild", "flammable", "flammable-liquid", "unknown", "none", "inert", "just-below",
+        "hot", "cold", "pressure"])
+def test_blinding_grade_by_medium(medium, temp, mpa, grade):
+    g = R.blinding_grade(medium, temp, mpa)
+    assert g == grade
+    assert R.grade_of("blinding", g).approver == ("safety" if grade == "1" else "workshop")

@@ -361,3 +361,14 @@ def test_a_gas_event_next_door_suspends_and_simops_next_door_escalates(site):
     assert S.on_gas_event(gas_event("alarm.raised", point="GT-201", area="REACT", level=2, over_range=True)) == 1
     got = c["admin"].get(f"/api/v1/permits/{pid}").get_json()
     assert got["state"] == "suspended" and got["suspended_reason"] == "interlock: GT-201 over-range (near: in REACT)"
+
+
+def test_line_blinding_is_graded_by_its_medium(site):
+    """GB 30871-2022 §7: the grade of a 盲板抽堵 permit comes from the line's medium, temperature and pressure."""
+    c, areas, people = site
+    kw = dict(type="blinding", grade="-", workers=[people["helper"]], content="法兰处加装盲板")
+    assert apply(c, areas, people, medium="H2S", **kw)["grade"] == "1"
+    p = apply(c, areas, people, medium="N2", medium_temp_c=20, medium_pressure_mpa=0.3, area_id=areas["REACT"], **kw)
+    assert p["grade"] == "2" and p["approval_level"] == "workshop"
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, **{**kw, "grade": "2"}, medium="CH4"))
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "grade"

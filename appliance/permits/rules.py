@@ -55,7 +55,13 @@ GRADES: dict[str, dict[str, Grade]] = {
         Grade("1", "一级", "Grade 1", "safety", 8 * H),
         Grade("2", "二级", "Grade 2", "workshop", 72 * H))},
     "confined_space": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
-    "blinding": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
+    # §7 盲板抽堵: graded by the line's medium, temperature and pressure (`blinding_grade`); "-" applies
+    # for the grade the medium gives (the form's default), and reads a permit applied before grading existed
+    "blinding": {g.code: g for g in (
+        Grade("-", "按介质定级", "by the medium", "workshop", 24 * H),
+        Grade("1", "一级（有毒/易燃易爆介质或高温、低温、较高压力）", "Grade 1 (toxic/flammable, hot, cold or pressurised)",
+              "safety", 24 * H),
+        Grade("2", "二级（其他介质）", "Grade 2 (other media)", "workshop", 24 * H))},
     "height": {g.code: g for g in (
         Grade("I", "Ⅰ级（2–5 m）", "I (2–5 m)", "workshop", 24 * H),
         Grade("II", "Ⅱ级（5–15 m）", "II (5–15 m)", "workshop", 24 * H),
@@ -81,6 +87,46 @@ def height_grade(metres: float) -> str:
 def lifting_grade(tonnes: float) -> str:
     """GB 30871-2022 §9: 一级 m > 100 t, 二级 40 t ≤ m ≤ 100 t, 三级 m < 40 t."""
     return "1" if tonnes > 100 else "2" if tonnes >= 40 else "3"
+
+
+# GB 30871-2022 §7 (盲板抽堵作业) as the sources quote it (RULES.md §B.1: the permit records 管道介质 gdjz,
+# 温度 gdwd and 压力 gdyl; the standard's own text was not available): the line is depressurised to atmospheric
+# and drained before the work; a toxic medium needs respiratory protection (GB 39800.1), a flammable one
+# anti-static clothing and non-sparking tools; a hot or cold medium, measures against scalds or frostbite.
+# The standard names no grades for this work [U]: the issue grades it "by medium", so the grading below is the
+# plant's, as data — a medium that is toxic or flammable (or unknown), or hot, cold or at a higher pressure,
+# is grade 1 (safety-level approval); any other is grade 2 (workshop).
+BLINDING_MEDIA: dict[str, str] = {
+    # toxic (GBZ 2.1 / 高毒物品目录) — also those that burn: the toxic hazard is the graver one here
+    "H2S": "toxic", "CO": "toxic", "NH3": "toxic", "Cl2": "toxic", "HCN": "toxic", "C6H6": "toxic",
+    "SO2": "toxic", "NO2": "toxic", "COCl2": "toxic", "CH3OH": "toxic", "HCl": "toxic",
+    # flammable/explosive (the LEL table above, and liquids below 60 °C flash point as GB 50160 class 甲/乙)
+    "CH4": "flammable", "C3H8": "flammable", "H2": "flammable", "C2H4": "flammable", "C4H10": "flammable",
+    "gasoline": "flammable", "diesel": "flammable", "LPG": "flammable", "natural_gas": "flammable",
+    # other: not toxic nor flammable (an asphyxiant like N2 still needs the isolation and ventilation measures)
+    "N2": "other", "air": "other", "steam": "other", "water": "other", "CO2": "other",
+}
+BLINDING_HOT_C = 60.0        # [U] a medium at or above this is "hot" (scalds): grade 1
+BLINDING_COLD_C = -10.0      # [U] at or below this is "cold" (frostbite, brittle bolts): grade 1
+BLINDING_PRESSURE_MPA = 1.6  # [U] operating pressure (gauge) at or above this — GB/T 20801's medium-pressure line
+                             # — is grade 1 even after it is depressurised for the work
+
+
+def blinding_hazard(medium: str | None) -> str:
+    """toxic | flammable | other | unknown (a medium not in BLINDING_MEDIA counts as unknown)."""
+    return BLINDING_MEDIA.get((medium or "").strip(), "unknown")
+
+
+def blinding_grade(medium: str | None, temp_c: float | None = None, pressure_mpa: float | None = None) -> str:
+    """GB 30871-2022 §7 by medium, temperature and pressure (the plant's grading, see BLINDING_MEDIA): "1" for
+    a toxic, flammable or unknown medium, a hot or cold one, or a line at the higher pressure; else "2"."""
+    if blinding_hazard(medium) in ("toxic", "flammable", "unknown"):
+        return "1"
+    if temp_c is not None and (temp_c >= BLINDING_HOT_C or temp_c <= BLINDING_COLD_C):
+        return "1"
+    if pressure_mpa is not None and pressure_mpa >= BLINDING_PRESSURE_MPA:
+        return "1"
+    return "2"
 
 
 def grade_of(work_type: str, grade: str) -> Grade:

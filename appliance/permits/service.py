@@ -115,6 +115,8 @@ class ApplyIn(_In):
     content: str = Field(min_length=1, max_length=1000)
     medium: str | None = Field(None, max_length=40)
     medium_lel: float | None = Field(None, gt=0, le=100)
+    medium_temp_c: float | None = Field(None, ge=-273, le=1500)      # 盲板抽堵: the line's 温度 (gdwd)
+    medium_pressure_mpa: float | None = Field(None, ge=-0.1, le=100)  # and 压力 (gdyl, gauge)
     valid_from: int = Field(gt=0)
     valid_to: int = Field(gt=0)
     workers: list[int] = Field(min_length=1, max_length=30)
@@ -268,6 +270,11 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
     cameras = cameras or {}
     if data.type not in R.TYPES:
         raise _bad("type", f"未知作业类型（{', '.join(R.TYPES)}）", f"unknown work type ({', '.join(R.TYPES)})")
+    if data.type == "blinding":   # GB 30871-2022 §7: graded by the medium, its temperature and pressure
+        derived = R.blinding_grade(data.medium, data.medium_temp_c, data.medium_pressure_mpa)
+        if data.grade not in ("-", derived):
+            raise _bad("grade", f"此介质、温度、压力的盲板抽堵作业为 {derived} 级", f"blinding on this line is grade {derived}")
+        data = data.model_copy(update={"grade": derived})
     try:
         g = R.grade_of(data.type, data.grade)
     except ValueError as exc:
@@ -291,7 +298,8 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
         en = ", ".join(R.CERTIFICATE_NAMES[k][1] for k in gaps)
         raise _bad("workers", f"作业人员中无人持有在整个作业期内有效的{zh}（特种作业人员安全技术培训考核管理规定）",
                    f"no worker holds a {en} valid over the whole job window (SAWS order 30)")
-    if data.medium and data.medium not in R.LEL_VV and data.medium_lel is None and data.type in R.NEEDS_ANALYSIS:
+    if (data.medium and data.medium not in R.LEL_VV and data.medium_lel is None and data.type in R.NEEDS_ANALYSIS
+            and R.blinding_hazard(data.medium) != "other"):   # a medium known not to burn has no LEL
         raise _bad("medium_lel", "介质不在爆炸下限表中，请填写其爆炸下限（% V/V）",
                    "the medium is not in the LEL table: enter its LEL (% V/V)")
     # SIMOPS: the open permits in this area (refuse or escalate) and in the neighbouring ones (escalate)
@@ -326,7 +334,8 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
         rec.emit("permit.applied", entity=("permit", p.id),
                  payload=_payload(p, location=p.location, content=p.content, approval_level=level,
                                   simops=verdict, workers=data.workers, guardian_id=data.guardian_id,
-                                  issuer_id=data.issuer_id, cameras=linked))
+                                  issuer_id=data.issuer_id, cameras=linked, medium_temp_c=data.medium_temp_c,
+                                  medium_pressure_mpa=data.medium_pressure_mpa))
     return p
 
 
