@@ -260,3 +260,40 @@ def test_id_number_gb11643(s, problem):
                                        ("E1234567", "********")])
 def test_id_number_is_masked_in_lists(s, masked):
     assert R.mask_id_number(s) == masked
+
+
+# ---------------------------------------------------------------- evaluation findings from the records
+
+@pytest.mark.parametrize("name, aliases", [
+    ("江东建设工程有限公司", ("江东建设工程有限公司", "江东建设工程")),
+    ("滨海焊接股份有限公司", ("滨海焊接股份有限公司", "滨海焊接")),
+    ("临江安装", ("临江安装",)),
+    ("甲公司", ("甲公司",)),                         # "甲" alone is too short to be a name
+], ids=["ltd", "joint-stock", "no-suffix", "too-short"])
+def test_firm_aliases(name, aliases):
+    assert R.firm_aliases(name) == aliases
+
+
+@pytest.mark.parametrize("text, names, hit", [
+    ("江东建设工程施工人员未设围挡", ("江东建设工程有限公司", "江东建设工程"), True),
+    ("焊工吴刚未戴面罩", ("江东建设工程", "吴刚"), True),
+    ("储罐区地面油污", ("江东建设工程", "吴刚"), False),
+    ("王某未戴安全帽", ("王",), False),                  # a one-character name matches nothing
+], ids=["firm-named", "worker-named", "not-named", "short-name"])
+def test_a_hazard_is_attributed_when_its_text_names_the_firm_or_its_people(text, names, hit):
+    assert R.attributed(text, names) is hit
+
+
+FOUND = {"ppe_violations": 3, "hazards_caused": 1, "permit_breaches": 2}
+
+
+@pytest.mark.parametrize("given, counts, overridden", [
+    ({}, FOUND, ()),                                                             # the records' counts
+    ({"ppe_violations": None}, FOUND, ()),
+    ({"ppe_violations": 3}, FOUND, ()),                                          # the same: not an override
+    ({"ppe_violations": 1, "permit_breaches": 0}, {**FOUND, "ppe_violations": 1, "permit_breaches": 0},
+     ("ppe_violations", "permit_breaches")),                                    # the supervisor knows better
+    ({"hazards_caused": 4}, {**FOUND, "hazards_caused": 4}, ("hazards_caused",)),
+], ids=["records", "none-given", "same", "override", "more"])
+def test_the_supervisors_counts_override_the_records(given, counts, overridden):
+    assert R.prefill(FOUND, given) == (counts, overridden)

@@ -185,6 +185,43 @@ def evaluation_score(ppe_violations: int, hazards_caused: int, permit_breaches: 
     return score, grade
 
 
+# The findings an evaluation starts from are the records' (evaluation.findings): the PPE violations seen in
+# the job's area on its dates, the hazards that name the firm or its people, the permit suspensions of the
+# permits its people worked on; the supervisor's own counts, where given, override them (they know what a
+# camera or a text search cannot: a violation by the plant's own staff, a hazard the firm only reported).
+FINDINGS = ("ppe_violations", "hazards_caused", "permit_breaches")
+_FIRM_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
+
+
+def firm_aliases(name: str) -> tuple[str, ...]:
+    """The ways a record may name a firm: its full name and the name without its company-form suffix
+    (江东建设工程有限公司 → 江东建设工程); a name left shorter than 2 characters is not an alias."""
+    out = [name.strip()]
+    for suffix in _FIRM_SUFFIXES:
+        if out[0].endswith(suffix):
+            out.append(out[0][: -len(suffix)])
+            break
+    return tuple(a for a in dict.fromkeys(out) if len(a) >= 2)
+
+
+def attributed(text: str, names: Iterable[str]) -> bool:
+    """Whether a hazard's text names the firm or one of its people (a name under 2 characters never matches)."""
+    return any(len(n) >= 2 and n in text for n in names)
+
+
+def prefill(found: dict[str, int], given: dict[str, int | None]) -> tuple[dict[str, int], tuple[str, ...]]:
+    """The counts the score uses — the supervisor's where given, else the records' — and which were overridden
+    (given and different from the records)."""
+    counts: dict[str, int] = {}
+    overridden: list[str] = []
+    for k in FINDINGS:
+        mine = given.get(k)
+        counts[k] = found.get(k, 0) if mine is None else mine
+        if mine is not None and mine != found.get(k, 0):
+            overridden.append(k)
+    return counts, tuple(overridden)
+
+
 # ---------------------------------------------------------------- people: training and certificates
 
 ENTRY_TRAINING_DAYS = 365     # [U] 入厂安全教育 repeated yearly by default ([contractors] entry_training_days)

@@ -1,5 +1,6 @@
-"""The certificates today's permits need of a person, for the contractors' gate (registered in
-`contractors.gate.PERMIT_CERTS` by this domain's `domain()`): 30号令 Art. 5 as `rules.crew_gaps` reads it."""
+"""What the contractors domain asks of the permits (it comes first, so this domain's `domain()` registers
+these with it): the certificates today's permits need of a person, for the gate (30号令 Art. 5 as
+`rules.crew_gaps` reads it), and the permit breaches of a job's people, for its evaluation."""
 from __future__ import annotations
 
 import json
@@ -35,3 +36,18 @@ def certs_on_permits(person_id: int, on: date) -> list[str]:
         holders = _certificate_holders(p.type, workers, start, end)
         out += [R.TRAINING_CATEGORY[k] for k, ids in holders.items() if not set(ids) - {person_id}]
     return list(dict.fromkeys(out))
+
+
+def breaches(workers: list[int], start: int, end: int) -> int:
+    """For a contractor job's evaluation (contractors.evaluation.PERMIT_BREACHES): the suspensions, from
+    `start` to `end`, of the permits any of these people worked on — but the gas interlock's (the plant's gas
+    reacting, not the crew's conduct)."""
+    from appliance.core import events
+
+    people = set(workers)
+    ids = [str(p.id) for p in Permit.select(Permit.id, Permit.workers) if people & set(json.loads(p.workers))]
+    if not ids:
+        return 0
+    E = events.Event
+    return E.select().where((E.type == "permit.suspended") & (E.entity_type == "permit") & E.entity_id.in_(ids)
+                            & E.occurred_at.between(start, end) & (E.actor != "system:interlock")).count()
