@@ -372,3 +372,5 @@ def test_line_blinding_is_graded_by_its_medium(site):
     assert p["grade"] == "2" and p["approval_level"] == "workshop"
     r = c["worker"].post("/api/v1/permits", json=body(areas, people, **{**kw, "grade": "2"}, medium="CH4"))
     assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "grade"
+    page = c["worker"].get("/tablet/permits").get_data(as_text=True)   # the apply form asks for both
+    assert 'name="medium_temp_c"' in page and 'name="medium_pressure_mpa"' in page
