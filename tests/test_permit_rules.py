@@ -376,3 +376,12 @@ def test_blinding_grade_by_medium(medium, temp, mpa, grade):
     g = R.blinding_grade(medium, temp, mpa)
     assert g == grade
     assert R.grade_of("blinding", g).approver == ("safety" if grade == "1" else "workshop")
+
+
+@pytest.mark.parametrize("here, near, verdict", [
+    (["hot_work"], ["confined_space"], "escalate"),     # the risk map marks a conflict one door away
+    (["hot_work", "confined_space"], [], "refuse"),
+    (["height"], ["hot_work"], None),
+], ids=["near", "here", "none"])
+def test_area_conflict_counts_the_neighbours(here, near, verdict):
+    assert R.area_conflict(here, near) == verdict

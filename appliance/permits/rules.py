@@ -548,10 +548,11 @@ def required_level(grade_level: str, simops_verdict: str | None) -> str:
     return grade_level
 
 
-def area_conflict(types: Iterable[str]) -> str | None:
-    """The strongest SIMOPS verdict among the live permits of one area (for the risk map's marker)."""
-    ts = list(types)
-    verdicts = {simops(t, ts[:i] + ts[i + 1:]) for i, t in enumerate(ts)}
+def area_conflict(types: Iterable[str], near: Iterable[str] = ()) -> str | None:
+    """The strongest SIMOPS verdict among the live permits of one area, and against those of its neighbouring
+    areas (`near`: escalate at most, as `simops` has it), for the risk map's marker."""
+    ts, around = list(types), list(near)
+    verdicts = {simops(t, ts[:i] + ts[i + 1:], around) for i, t in enumerate(ts)}
     return "refuse" if "refuse" in verdicts else "escalate" if "escalate" in verdicts else None
 
 
