@@ -327,6 +327,14 @@ def test_a_contractors_worker_is_admitted_and_briefed_before_the_permit_goes_on(
     CS.set_blacklist(f.id, CS.BlacklistIn(blacklisted=True, reason="违章动火"), actor="user:u_safety_officer")
     r = c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={})
     assert r.status_code == 409 and "人员helper（承包商单位已列入黑名单）" in r.get_json()["error"]["message"]
+    # off the list again it starts; a suspension meanwhile, blacklisted again: it does not resume
+    CS.set_blacklist(f.id, CS.BlacklistIn(blacklisted=False, reason="整改完成"), actor="user:u_safety_officer")
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={}).get_json()["state"] == "active"
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/suspend", json={"reason": "现场检查"}).status_code == 200
+    manual(c, pid, 1.0)
+    CS.set_blacklist(f.id, CS.BlacklistIn(blacklisted=True, reason="再次违章"), actor="user:u_safety_officer")
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/resume", json={})
+    assert r.status_code == 409 and "人员helper（承包商单位已列入黑名单）" in r.get_json()["error"]["message"]
 
 
 def test_a_gas_event_next_door_suspends_and_simops_next_door_escalates(site):

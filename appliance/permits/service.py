@@ -556,6 +556,7 @@ def resume(permit_id: int, *, actor: str) -> Permit:
         gate = R.resume_gate(p.type, p.grade, now, p.last_pass_at, p.suspended_at, interlock)
         if gate:
             raise Conflict(f"恢复作业需要暂停后新的合格气体分析（{gate}）", f"resuming needs a new analysis: {gate}")
+        crew.check_admitted(_workers(p), now)   # the contractors' people still admitted (a blacklist meanwhile)
         was = p.suspended_reason
         p.state, p.suspended_reason, p.suspended_at, p.updated_at = to, None, None, now
         p.save()
