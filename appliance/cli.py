@@ -456,7 +456,7 @@ def cmd_demo(args) -> int:
         demo_emergency.readers(badges)                      # + the assembly point's reader (MUSTER-1)
         readers_toml = demo_contractors.readers(badges)     # + the gate's reader (GATE): every reader's TOML
         walker = Walker(badges).start()
-        gate = demo_contractors.GateTapper(badges).start()  # contractors at the gate: one allowed, one refused
+        gate = demo_contractors.GateTapper(badges).start()  # contractors at the gate: one allowed, two refused (licence, 焊工证)
         evacuation = demo_emergency.Evacuation(badges).start() if args.scenario == "gas-leak" else None
     receiver = None if args.no_receiver else demo.DemoReceiver(Path(args.data)).start()
     try:

@@ -48,6 +48,8 @@ PEOPLE = [
     ("C2001", "吴刚", "contractor", "", "焊工", "江东建设工程有限公司", "04C0FFEE000001"),
     ("C2002", "孙丽", "contractor", "", "架子工", "江东建设工程有限公司", "04C0FFEE000002"),
     ("C2003", "周平", "contractor", "", "管道安装工", "临江安装工程有限公司", "04C0FFEE000003"),  # refused at the gate
+    # refused at the gate: his 焊工 特种作业操作证 expired (demo_contractors, seed_training)
+    ("C2004", "钱勇", "contractor", "", "焊工", "滨海焊接工程有限公司", "04C0FFEE000004"),
     ("E1010", "郑浩", "employee", "厂部", "厂长", "", "04A1B2C3D4E600"),
 ]
 
@@ -313,7 +315,7 @@ def seed_permits() -> None:
 
 
 def seed_training(actor: str, person_ids: dict) -> None:
-    """Training: certificates of demo people (one lapsed, three due in 5, 25 and 55 days, the rest valid), the
+    """Training: certificates of demo people (two lapsed, three due in 5, 25 and 55 days, the rest valid), the
     200-question bank (appliance/training/demo_bank.py), an exam, categories and some hours; then the warning
     scan, as the job would."""
     from datetime import timedelta
@@ -335,6 +337,7 @@ def seed_training(actor: str, person_ids: dict) -> None:
         ("E1008", "ELEC-LV", "T320102199001010022", 2170, 25),         # 黄勇 电工: 25 days
         ("C2002", "HEIGHT-SCAFFOLD", "T320102199203030033", 2140, 55), # 孙丽 架子工: 55 days
         ("E1006", "SE-N1", "N1-2021-00451", 1470, -10),               # 杨磊 叉车: lapsed 10 days ago
+        ("C2004", "WELD-FUSION", "T320102198602140055", 2205, -15),    # 钱勇 焊工 (滨海): lapsed 15 days ago
         ("E1005", "CHEM-INSTRUMENT", "T320102198711110044", 400, None),
         ("E1001", "MGR-SAFETY", "AQ-2024-0187", 300, None),
         ("E1010", "MGR-PRINCIPAL", "ZF-2024-0032", 300, None),
@@ -369,8 +372,9 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     db.migrate(config.storage.db_path, config.storage.backup_dir)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
     demo_patrol.seed()
+    # the contractors first: 吴刚 (江东) welds on the hot-work permit, which needs him admitted and briefed
+    demo_contractors.seed()   # contractor firms at the gate: one in good standing, refused ones with their reasons
     seed_permits()
-    demo_contractors.seed()   # two contractor firms at the gate, one with an expired licence
     demo_emergency.seed()     # walk graph, gate assembly point (reader MUSTER-1), resources, team, plans
     seed_cockpit()
     training_demo.seed(config)   # a short video and a PDF in a course, assigned (appliance/training/demo.py)

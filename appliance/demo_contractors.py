@@ -1,7 +1,9 @@
-"""The demo's contractors: two firms at the gate. 江东建设工程有限公司 is in good standing (every document
+"""The demo's contractors: three firms at the gate. 江东建设工程有限公司 is in good standing (every document
 reviewed and in date) with its welder 吴刚 and scaffolder 孙丽 (demo.PEOPLE) trained, briefed and on an
-approved, started hot-work job; 临江安装工程有限公司's 安全生产许可证 expired last month, so its fitter 周平
-is refused at the gate with that reason. The gate is the reader "GATE" at the GATE (大门) area
+approved, started hot-work job; 滨海焊接工程有限公司 is in good standing too, but its welder 钱勇's 焊工
+特种作业操作证 (training records, demo.seed_training) expired 15 days ago, so the gate refuses him for the
+certificate his welding job needs (30号令 Art. 21); 临江安装工程有限公司's 安全生产许可证 expired last month,
+so its fitter 周平 is refused at the gate with that reason. The gate is the reader "GATE" at the GATE (大门) area
 ([contractors] entry_readers in the demo config)."""
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ log = logging.getLogger(__name__)
 GATE_READER = "GATE"
 # who comes to the gate in the demo: 吴刚 (江东, welder on the started hot-work job: allowed) and 周平
 # (临江, whose firm's 安全生产许可证 expired: refused with that reason) — badges from demo.PEOPLE
-ARRIVALS = (("C2001", "04C0FFEE000001"), ("C2003", "04C0FFEE000003"))
-GOOD, LAPSED = "江东建设工程有限公司", "临江安装工程有限公司"
+ARRIVALS = (("C2001", "04C0FFEE000001"), ("C2003", "04C0FFEE000003"), ("C2004", "04C0FFEE000004"))
+GOOD, LAPSED, UNCERTIFIED = "江东建设工程有限公司", "临江安装工程有限公司", "滨海焊接工程有限公司"
 LAPSED_WORKER = "C2003"      # 周平 管道安装工 (demo.PEOPLE), badge 04C0FFEE000003
+UNCERTIFIED_WELDER = "C2004"  # 钱勇 焊工 (demo.PEOPLE), badge 04C0FFEE000004, 焊工证 lapsed 15 days ago
 OFFICE = "user:zhangwei"     # the safety officer reviews and approves what the demo seeding submitted
 
 
@@ -30,7 +33,7 @@ def seed(actor: str = "system:demo") -> None:
         return
     today = S.today()
     d = lambda days: today + timedelta(days=days)  # noqa: E731
-    for name, licence_expiry in ((GOOD, d(700)), (LAPSED, d(-20))):
+    for name, licence_expiry in ((GOOD, d(700)), (LAPSED, d(-20)), (UNCERTIFIED, d(500))):
         f = S.create_firm(S.FirmIn(name=name, contact="项目经理", phone="0512-0000000"), actor=actor)
         for kind, exp in (("business_licence", None), ("safety_licence", licence_expiry),
                           ("qualification", d(400)), ("insurance", d(200)), ("safety_agreement", d(300))):
@@ -66,6 +69,18 @@ def seed(actor: str = "system:demo") -> None:
             badge = P.Badge.get((P.Badge.person == pid) & P.Badge.active)
             S.confirm_briefing(b.id, S.ConfirmIn(uid=badge.uid), actor=OFFICE)
         S.start_job(j.id, actor=OFFICE)
+    # 滨海's welder: trained, on an approved welding job and briefed, but his 焊工证 lapsed: the gate refuses him
+    welder = P.Person.get_or_none(P.Person.employee_no == UNCERTIFIED_WELDER)
+    if welder is not None:
+        bh = Firm.get(Firm.name == UNCERTIFIED)
+        S.add_worker(bh.id, S.WorkerIn(person_id=welder.id), actor=actor)
+        S.record_training(welder.id, S.TrainingIn(trained_on=d(-20)), actor=actor)
+        j = S.create_job(bh.id, S.JobIn(title="管廊支架焊接加固", area_id=areas.get("TANK"), starts_on=d(-1), ends_on=d(10),
+                                        workers=[welder.id], required_certs=["welding"]), actor=actor)
+        S.approve_job(j.id, actor=OFFICE)
+        b = S.give_briefing(j.id, S.BriefingIn(content="管廊焊接：清除下方可燃物，设接火盆，监护人全程在场。"), actor=OFFICE)
+        badge = P.Badge.get((P.Badge.person == welder.id) & P.Badge.active)
+        S.confirm_briefing(b.id, S.ConfirmIn(uid=badge.uid), actor=OFFICE)
     S.create_job(lapsed.id, S.JobIn(title="仓库货架维修", area_id=areas.get("WH"), starts_on=today, ends_on=d(5),
                                     workers=[w.person_id]), actor=actor)   # cannot be approved: licence expired
 
@@ -78,8 +93,8 @@ def readers(sim) -> str:
 
 class GateTapper:
     """On a thread: the contractors come to the gate — soon after start, then every `every_s` — the welder
-    first (allowed), the fitter of the lapsed firm `gap_s` later (refused, the reason large on the gate
-    screen and in the wall board's feed)."""
+    first (allowed), the fitter of the lapsed firm `gap_s` later, then the welder whose 焊工证 lapsed (both
+    refused, the reason large on the gate screen and in the wall board's feed)."""
 
     def __init__(self, sim, every_s: float = 120.0, gap_s: float = 6.0, start_after_s: float = 15.0):
         self.sim, self.every_s, self.gap_s, self.start_after_s = sim, every_s, gap_s, start_after_s

@@ -198,7 +198,8 @@ def test_roster_import_checks_names_bad_rows_then_imports_and_the_firm_is_correc
 
 def test_the_demo_gate_tapper_shows_an_allowed_and_a_refused_entry_on_the_board(gate_plant, new_page):
     """`make demo`'s contractors at the gate (appliance/demo_contractors.GateTapper on the emulated GATE
-    reader): the wall board's feed shows 吴刚 let in and 周平 refused with the reason, live."""
+    reader): the wall board's feed shows 吴刚 let in, 周平 refused with the reason, and 钱勇 refused for his
+    lapsed 焊工 特种作业操作证, live."""
     from appliance.demo_contractors import GateTapper
 
     plant = gate_plant
@@ -207,6 +208,7 @@ def test_the_demo_gate_tapper_shows_an_allowed_and_a_refused_entry_on_the_board(
     expect(board.locator(".live")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
     allowed = board.locator("#feed li", has_text="大门放行：吴刚").count()
     refused = board.locator("#feed li", has_text="大门拒绝：周平").count()
+    uncertified = board.locator("#feed li", has_text="大门拒绝：钱勇").count()
     tapper = GateTapper(plant.sim, every_s=3600, gap_s=1.0, start_after_s=0).start()
     try:
         expect(board.locator("#feed li", has_text="大门放行：吴刚")).to_have_count(allowed + 1, timeout=WAIT_MS)
@@ -217,5 +219,12 @@ def test_the_demo_gate_tapper_shows_an_allowed_and_a_refused_entry_on_the_board(
                                headers={"Authorization": f"Bearer {plant.token}"}).json()["entries"]
         latest = next(e for e in entries if e["person"] == "周平" and e["decision"] == "refused")
         expect(line.first).to_contain_text(latest["reason_zh"])
+        welder = board.locator("#feed li", has_text="大门拒绝：钱勇")
+        expect(welder).to_have_count(uncertified + 1, timeout=WAIT_MS)
+        expect(welder.first).to_contain_text("作业所需特种作业操作证缺失或过期")
+        entries = requests.get(f"{plant.base}/api/v1/gate/entries?since=0", timeout=10,
+                               headers={"Authorization": f"Bearer {plant.token}"}).json()["entries"]
+        qian = next(e for e in entries if e["person"] == "钱勇")
+        assert qian["decision"] == "refused" and qian["details"] == ["expired:welding"]
     finally:
         tapper.stop()

@@ -167,7 +167,22 @@ def test_hot_work_permit_through_every_step_with_badges_live_gas_and_the_leak(ga
     shift.locator("#pm-measures input[name=by]").fill("王芳")
     shift.locator("#pm-measures button[type=submit]").click()
     expect(shift.locator("#pm-state")).to_have_text(re.compile("措施已确认"))
-    shift.locator("#pm-approve button[type=submit]").click()
+    # the demo's confined-space entry one door away (REACT, on the walk graph) makes this SIMOPS: the approval
+    # goes up to the safety level (张伟), the shift's supervisor may not give it
+    pm = api(plant, f"/permits/{pid}")
+    if pm["simops"]:
+        assert pm["approval_level"] == "safety" and pm["simops"]["verdict"] == "escalate", pm
+        shift.locator("#pm-approve button[type=submit]").click()
+        expect(shift.locator("#form-status")).to_have_class(re.compile(r"\berror\b"))
+        office = new_page(w, h)
+        login(office, plant, "zhangwei")
+        office.goto(f"{plant.base}/tablet/permits/{pid}")
+        office.locator("#pm-approve button[type=submit]").click()
+        expect(office.locator("#pm-state")).to_have_text(re.compile("已审批"))
+        office.close()
+        shift.reload()
+    else:
+        shift.locator("#pm-approve button[type=submit]").click()
     expect(shift.locator("#pm-state")).to_have_text(re.compile("已审批"))
 
     # 交底 is refused until everyone has tapped at the site reader

@@ -6,7 +6,7 @@ and 1080p (1920x1080), against the demo plant served by a real appliance process
 - a person takes the demo exam on their own login: the paper (no answers in it), a double tap on 交卷 submits
   once, the score and the verdict, each question with its answer and explanation, then the mastery view;
 - the supervisor and the safety office see the course progress of the people it is assigned to;
-- the safety office sees the demo's certificate warnings (5/25/55 days, one lapsed), the 预警率, the hours
+- the safety office sees the demo's certificate warnings (5/25/55 days, two lapsed), the 预警率, the hours
   and the question bank, and acknowledges a warning once; the wall board counts them, and counts again from
   its live stream when a certificate is renewed.
 
@@ -176,12 +176,12 @@ def test_the_safety_office_sees_the_certificate_warnings(plant, new_page, size):
     page = new_page(w, h)
     login(page, plant, "zhangwei")
     page.goto(f"{plant.base}/tablet/training")
-    # the demo: one lapsed, three warned (5, 25, 55 days); each size renews one of the warned (the plant is
+    # the demo: two lapsed (杨磊's forklift, 钱勇's 焊工证 — the contractor refused at the gate), three warned (5, 25, 55 days); each size renews one of the warned (the plant is
     # shared by the sizes), so 3, 2, 1 are left to it
     warned = page.locator("#cert-table tr[data-state=warned]")
     left = warned.count()
     assert left >= 1, "the demo's warned certificates are listed"
-    expect(page.locator("#cert-table tr[data-state=expired]")).to_have_count(1)
+    expect(page.locator("#cert-table tr[data-state=expired]")).to_have_count(2)
     expect(page.locator("#cert-table tr[data-state=silent]")).to_have_count(0)   # none unwarned
     expect(page.locator("#coverage-rate")).to_have_text("100.0%")
     expect(page.locator("#hours-table tbody tr").first).to_be_visible()
@@ -191,7 +191,7 @@ def test_the_safety_office_sees_the_certificate_warnings(plant, new_page, size):
     # the wall board counts them (the kiosk's own device login)
     board = new_page(w, h)
     board.goto(f"{plant.base}/kiosk?token={plant.token}")
-    expect(board.locator("#cert-panel li[data-count=expired] b")).to_have_text("1")
+    expect(board.locator("#cert-panel li[data-count=expired] b")).to_have_text("2")
     expect(board.locator("#cert-panel li[data-count=warned] b")).to_have_text(str(left))
     cjk_renders(board, "#cert-panel h2")
     no_overflow(board, f"wall board ({size})")

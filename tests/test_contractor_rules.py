@@ -198,6 +198,39 @@ def test_any_active_job_with_good_certificates_admits():
     assert d.allowed and d.job_id == 7
 
 
+@pytest.mark.parametrize("job_certs, permit_certs, certs, reasons", [
+    ((), ("welding",), WELDER, ()),                                                  # the permit's certificate held
+    ((), ("welding",), (), ("certificate", "missing:welding")),                     # 30号令: today's hot-work permit
+    ((), ("welding",), (cert("welding", "2025-06-14"),), ("certificate", "expired:welding")),
+    (("welding",), ("electrician",), WELDER, ("certificate", "missing:electrician")),  # the job's and the permit's
+    (("welding",), ("welding",), WELDER, ()),                                       # one certificate for both
+], ids=["permit-cert-held", "permit-cert-missing", "permit-cert-expired", "job-and-permit", "same-type-once"])
+def test_the_gate_checks_the_certificates_of_todays_permits(job_certs, permit_certs, certs, reasons):
+    job = R.Job(7, "started", D("2025-06-01"), D("2025-06-30"), job_certs)
+    d = R.entry_decision(facts(jobs=(job,), certs=certs, permit_certs=permit_certs), TODAY)
+    assert d.reasons == reasons and d.allowed == (not reasons)
+
+
+EMPLOYEE = R.Decision(True, "employee")
+ADMITTED = R.Decision(True, "ok", (), 7)
+
+
+@pytest.mark.parametrize("decision, briefed, refusals", [
+    (EMPLOYEE, False, ()),                                                   # the plant's own people: not checked here
+    (ADMITTED, True, ()),                                                    # admitted and briefed: may work
+    (ADMITTED, False, ("briefing_missing",)),                                # GB 30871-2022 §4 作业前安全交底
+    (R.Decision(False, "blacklisted", ("blacklisted",)), True, ("blacklisted",)),            # 安全生产法 Art. 49
+    (R.Decision(False, "training_expired", ("training_expired",)), False,
+     ("training_expired", "briefing_missing")),                                              # 3号令 Art. 13
+    (R.Decision(False, "certificate", ("certificate", "expired:welding"), 7), True,
+     ("certificate", "expired:welding")),                                                    # 30号令 Art. 21
+    (R.Decision(False, "unknown_badge", ("unknown_badge",)), False, ("unknown_badge",)),
+], ids=["employee", "admitted-briefed", "not-briefed", "blacklisted-art49", "training-3hao", "cert-30hao",
+        "unknown"])
+def test_a_contractors_worker_on_a_permit(decision, briefed, refusals):
+    assert R.permit_worker_refusals(decision, briefed) == refusals
+
+
 # ---------------------------------------------------------------- jobs, briefings, personal data
 
 @pytest.mark.parametrize("status, workers, confirmed, refusal", [
@@ -227,3 +260,40 @@ def test_id_number_gb11643(s, problem):
                                        ("E1234567", "********")])
 def test_id_number_is_masked_in_lists(s, masked):
     assert R.mask_id_number(s) == masked
+
+
+# ---------------------------------------------------------------- evaluation findings from the records
+
+@pytest.mark.parametrize("name, aliases", [
+    ("江东建设工程有限公司", ("江东建设工程有限公司", "江东建设工程")),
+    ("滨海焊接股份有限公司", ("滨海焊接股份有限公司", "滨海焊接")),
+    ("临江安装", ("临江安装",)),
+    ("甲公司", ("甲公司",)),                         # "甲" alone is too short to be a name
+], ids=["ltd", "joint-stock", "no-suffix", "too-short"])
+def test_firm_aliases(name, aliases):
+    assert R.firm_aliases(name) == aliases
+
+
+@pytest.mark.parametrize("text, names, hit", [
+    ("江东建设工程施工人员未设围挡", ("江东建设工程有限公司", "江东建设工程"), True),
+    ("焊工吴刚未戴面罩", ("江东建设工程", "吴刚"), True),
+    ("储罐区地面油污", ("江东建设工程", "吴刚"), False),
+    ("王某未戴安全帽", ("王",), False),                  # a one-character name matches nothing
+], ids=["firm-named", "worker-named", "not-named", "short-name"])
+def test_a_hazard_is_attributed_when_its_text_names_the_firm_or_its_people(text, names, hit):
+    assert R.attributed(text, names) is hit
+
+
+FOUND = {"ppe_violations": 3, "hazards_caused": 1, "permit_breaches": 2}
+
+
+@pytest.mark.parametrize("given, counts, overridden", [
+    ({}, FOUND, ()),                                                             # the records' counts
+    ({"ppe_violations": None}, FOUND, ()),
+    ({"ppe_violations": 3}, FOUND, ()),                                          # the same: not an override
+    ({"ppe_violations": 1, "permit_breaches": 0}, {**FOUND, "ppe_violations": 1, "permit_breaches": 0},
+     ("ppe_violations", "permit_breaches")),                                    # the supervisor knows better
+    ({"hazards_caused": 4}, {**FOUND, "hazards_caused": 4}, ("hazards_caused",)),
+], ids=["records", "none-given", "same", "override", "more"])
+def test_the_supervisors_counts_override_the_records(given, counts, overridden):
+    assert R.prefill(FOUND, given) == (counts, overridden)

@@ -1,6 +1,7 @@
 """Contractors through the API (records, events, errors) and the gate deciding real patrol taps."""
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -247,3 +248,85 @@ def test_gate_checks_the_job_certificates_held_in_training(app):
     from appliance.contractors import rules as R
     assert R.certificate_problems(["welding", "electrician"], held.values(), today) == ("expired:welding",)
     assert isinstance(held["electrician"].expires_on, date)
+
+
+def test_the_demo_has_a_welder_refused_for_his_lapsed_certificate(tmp_path):
+    """`make demo` (issue 19): a firm in good standing whose welder's 焊工 特种作业操作证 lapsed: the gate
+    refuses him for the certificate (30号令 Art. 21), the fitter of the lapsed firm for its licence, and
+    admits 吴刚 — whose hot-work permit needs him admitted and briefed (he is a contractor's worker)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys, json; from appliance import demo; from appliance.contractors import config as C, gate; "
+            "from appliance.core import events, people as P; "
+            "cfg, _ = demo.prepare(sys.argv[1], 18998, '127.0.0.1'); C.configure(cfg.contractors); "
+            "out = {}; "
+            "[out.__setitem__(no, gate.decide('GATE', P.Person.get(P.Person.employee_no == no).id, events.now_ms())) "
+            " for no in ('C2001', 'C2003', 'C2004')]; "
+            "print(json.dumps({k: [v['decision'], v['reason'], v['reasons'], v['firm']] for k, v in out.items()}, "
+            "ensure_ascii=False))")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["C2001"][:2] == ["allowed", "ok"]
+    assert got["C2003"][:2] == ["refused", "firm_unqualified"]
+    assert got["C2004"] == ["refused", "certificate", ["certificate", "expired:welding"], "滨海焊接工程有限公司"]
+
+
+def test_the_evaluation_is_prefilled_from_the_records_and_the_supervisor_may_override(c):
+    """Issue 19 (evaluation from violations, hazards caused, permit breaches and a rating): the job's findings
+    come from the PPE violations in its area on its dates, the hazards whose text names the firm or its people,
+    and the suspensions of its people's permits (the gas interlock's excepted); the supervisor's counts win."""
+    from appliance.core import people as P
+    from appliance.hazards import service as H
+    from appliance.permits.service import Permit
+    from appliance.vision.violations import Violation
+
+    area = P.create_area(P.AreaIn(code="TANK", name="储罐区", kind="process", polygon=[[0, 0], [9, 0], [9, 9]]),
+                         actor="system:test")
+    other = P.create_area(P.AreaIn(code="WH", name="仓库", kind="process", polygon=[[20, 0], [29, 0], [29, 9]]),
+                          actor="system:test")
+    f = qualified_firm(c)
+    a = worker(c, f, "C3001", "吴刚", WELDER_UID)
+    j = job(c, f, [a], area_id=area.id)
+    br = ok(c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/briefings",
+                                 json={"content": "动火点周围 15 m 清除可燃物；监护人全程在场。"}), 201)
+    ok(c["supervisor"].post(f"/api/v1/contractors/briefings/{br['id']}/confirm", json={"uid": WELDER_UID}), 201)
+    ok(c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/start", json={}))
+    now = events.now_ms()
+
+    def violation(area_code, at, state="open"):
+        Violation.create(camera="cam1", zone="z", area=area_code, track=1, occurred_at=at, score=0.9, box="[]",
+                         width=1, height=1, snapshot="x", frame="y", state=state)
+
+    violation("TANK", now - 1000)
+    violation("TANK", now - 2000, "confirmed")
+    violation("TANK", now - 3000, "rejected")              # a person said it was not one
+    violation("WH", now - 1000)                            # another area
+    violation("TANK", now - 10 * 86_400_000)               # before the job
+    for text in ("江东建设工程施工人员动火点未清理可燃物", "焊工吴刚未系安全带", "储罐区地面油污"):
+        H.report(H.ReportIn(area_id=other.id, category="安全", description=text), actor="user:u_worker")
+    p = Permit.create(no="HW-9", type="hot_work", grade="2", area_id=area.id, location="T-1", content="焊接",
+                      state="active", valid_from=now, valid_to=now + 3_600_000, applicant="u",
+                      workers=json.dumps([a["person_id"]]), guardian_id=a["person_id"], issuer_id=a["person_id"],
+                      measures="{}", jsa="", approval_level="workshop", created_at=now, updated_at=now)
+    for actor in ("user:u_supervisor", "system:interlock"):   # a person stopped the work; then the gas did
+        with events.recording(actor) as rec:
+            rec.emit("permit.suspended", entity=("permit", p.id), payload={"id": p.id})
+    ok(c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/finish", json={}))
+
+    found = ok(c["kiosk"].get(f"/api/v1/contractors/jobs/{j['id']}/findings"))
+    assert (found["ppe_violations"], found["hazards_caused"], found["permit_breaches"], found["area"]) == (2, 2, 1, "TANK")
+    page = c["supervisor"].get(f"/tablet/contractors/jobs/{j['id']}").get_data(as_text=True)
+    assert 'name="ppe_violations" type="number" min="0" max="1000" value="2"' in page and "findings-note" in page
+    # the records' counts where the supervisor gives none; theirs where they do
+    e = ok(c["supervisor"].post(f"/api/v1/contractors/jobs/{j['id']}/evaluation",
+                                json={"hazards_caused": 0, "rating": 4}), 201)
+    assert (e["ppe_violations"], e["hazards_caused"], e["permit_breaches"]) == (2, 0, 1)
+    ev = [x for x in events.read_after(0, 1000) if x.type == "contractor.evaluated"][-1]
+    assert ev.payload["found"] == {"ppe_violations": 2, "hazards_caused": 2, "permit_breaches": 1}
+    assert ev.payload["overridden"] == ["hazards_caused"]

@@ -306,3 +306,82 @@ def test_area_conflict_for_the_risk_map(types, verdict):
 ], ids=["its linked camera (any area)", "a camera in its area", "another area", "no area", "another camera"])
 def test_violation_belongs_to_the_permit(cams, camera, area, on):
     assert R.violation_on_permit("TANK", cams, camera, area) is on
+
+
+# ---------------------------------------------------------------- neighbouring areas (the issue: "in or near")
+
+SQ = [[0, 0], [10, 0], [10, 10], [0, 10]]
+
+
+@pytest.mark.parametrize("other, gap, near", [
+    ([[10, 0], [20, 0], [20, 10], [10, 10]], 0, True),        # a shared edge
+    ([[10, 10], [20, 10], [20, 20], [10, 20]], 0, True),      # a shared corner
+    ([[5, 5], [15, 5], [15, 15], [5, 15]], 0, True),          # overlapping
+    ([[2, 2], [4, 2], [4, 4]], 0, True),                      # inside
+    ([[12, 0], [20, 0], [20, 10], [12, 10]], 0, False),       # a road 2 units wide between them
+    ([[12, 0], [20, 0], [20, 10], [12, 10]], 2, True),        # ... within the site's gap
+    ([[-5, 20], [15, 20], [5, 30]], 0, False),
+    ([], 0, False),                                            # an area not drawn on the plan
+], ids=["edge", "corner", "overlap", "inside", "road-apart", "within-gap", "far", "not-drawn"])
+def test_floor_plan_neighbours(other, gap, near):
+    assert R.polygons_near(SQ, other, gap) is near
+    assert R.polygons_near(other, SQ, gap) is near
+
+
+def test_the_plan_and_the_walk_graph_give_a_symmetric_relation():
+    plan = R.plan_neighbours({"A": SQ, "B": [[10, 0], [20, 0], [20, 10], [10, 10]], "C": [[50, 50], [60, 50], [60, 60]]})
+    assert plan == {"A": {"B"}, "B": {"A"}}
+    assert R.neighbour_map([("TANK", "REACT"), ("REACT", "DOCK"), ("X", "X")]) == {
+        "TANK": {"REACT"}, "REACT": {"TANK", "DOCK"}, "DOCK": {"REACT"}}
+
+
+@pytest.mark.parametrize("permit_area, event_area, scope", [
+    ("TANK", "TANK", "here"), ("TANK", "REACT", "near"), ("TANK", "DOCK", None), ("REACT", "TANK", "near")])
+def test_a_gas_event_reaches_permits_in_or_near_its_area(permit_area, event_area, scope):
+    relation = R.neighbour_map([("TANK", "REACT"), ("REACT", "WH")])
+    assert R.interlock_scope(permit_area, event_area, relation.get(event_area, set())) == scope
+
+
+@pytest.mark.parametrize("work_type, here, near, verdict", [
+    ("hot_work", ["confined_space"], [], "refuse"),              # same area: the rule's own level
+    ("hot_work", [], ["confined_space"], "escalate"),            # next door: escalated, not refused
+    ("hot_work", [], ["blinding"], "escalate"),
+    ("lifting", [], ["height"], "escalate"),                     # an escalate stays an escalate
+    ("hot_work", [], ["height"], None),                          # no conflict at all
+    ("hot_work", ["lifting"], ["confined_space"], "escalate"),
+    ("hot_work", ["blinding"], ["confined_space"], "refuse"),    # the strongest wins
+], ids=["here-refuse", "near-escalates", "near-blinding", "near-escalate", "no-conflict", "mixed", "strongest"])
+def test_simops_counts_the_neighbouring_areas(work_type, here, near, verdict):
+    assert R.simops(work_type, here, near) == verdict
+    assert R.required_level("workshop", verdict) == ("safety" if verdict == "escalate" else "workshop")
+
+
+# ---------------------------------------------------------------- 盲板抽堵 graded by medium (GB 30871-2022 §7)
+
+@pytest.mark.parametrize("medium, temp, mpa, grade", [
+    ("H2S", None, None, "1"),          # toxic: respiratory protection (GB 39800.1)
+    ("Cl2", 20, 0.2, "1"),
+    ("CH4", 20, 0.4, "1"),             # flammable: anti-static clothing, non-sparking tools
+    ("gasoline", None, None, "1"),
+    ("resin_x", 20, 0.1, "1"),         # not in the table: unknown counts as hazardous
+    (None, None, None, "1"),           # no medium given: the same
+    ("N2", 20, 0.5, "2"),              # neither toxic nor flammable, mild
+    ("water", 59.9, 1.59, "2"),        # just below the hot and the pressure lines
+    ("steam", 60, 0.5, "1"),           # hot: against scalds ([U] BLINDING_HOT_C)
+    ("N2", -10, 0.5, "1"),             # cold ([U] BLINDING_COLD_C)
+    ("air", 20, 1.6, "1"),             # medium pressure (GB/T 20801) ([U] BLINDING_PRESSURE_MPA)
+], ids=["toxic", "toxic-mild", "flammable", "flammable-liquid", "unknown", "none", "inert", "just-below",
+        "hot", "cold", "pressure"])
+def test_blinding_grade_by_medium(medium, temp, mpa, grade):
+    g = R.blinding_grade(medium, temp, mpa)
+    assert g == grade
+    assert R.grade_of("blinding", g).approver == ("safety" if grade == "1" else "workshop")
+
+
+@pytest.mark.parametrize("here, near, verdict", [
+    (["hot_work"], ["confined_space"], "escalate"),     # the risk map marks a conflict one door away
+    (["hot_work", "confined_space"], [], "refuse"),
+    (["height"], ["hot_work"], None),
+], ids=["near", "here", "none"])
+def test_area_conflict_counts_the_neighbours(here, near, verdict):
+    assert R.area_conflict(here, near) == verdict

@@ -20,7 +20,8 @@ def site(app, users, as_role):
     areas = {}
     for code in ("TANK", "REACT"):
         areas[code] = P.create_area(P.AreaIn(code=code, name={"TANK": "储罐区", "REACT": "反应车间"}[code], kind="process",
-                                             polygon=[[0, 0], [9, 0], [9, 9]]), actor="system:test").id
+                                             polygon={"TANK": [[0, 0], [9, 0], [9, 9]], "REACT": [[20, 0], [29, 0], [29, 9]]}[code]),
+                                      actor="system:test").id
     people = {}
     for i, (key, uid) in enumerate(UIDS.items()):
         p = P.create_person(P.PersonIn(employee_no=f"E{i}", name=f"人员{key}", kind="employee"), actor="system:test")
@@ -223,7 +224,8 @@ def test_badge_tap_at_the_site_reader_and_live_analysis(site):
 
 
 def test_demo_seed_makes_two_active_permits_and_the_leak_suspends_the_tank_farm_one(tmp_path):
-    """What `make demo` seeds; the gas-leak scenario's first alarm at GT-101 (TANK) suspends the hot work."""
+    """What `make demo` seeds; the gas-leak scenario's first alarm at GT-101 (TANK) suspends the hot work there
+    and the confined-space entry next door (REACT)."""
     import subprocess
     import sys
 
@@ -243,8 +245,10 @@ def test_demo_seed_makes_two_active_permits_and_the_leak_suspends_the_tank_farm_
     import json
     before, n, after = json.loads(r.stdout.strip().splitlines()[-1])
     assert before == {"hot_work": "active", "confined_space": "active"}
-    assert n == 1 and after["hot_work"][0] == "suspended" and "GT-101" in after["hot_work"][1]
-    assert after["confined_space"][0] == "active"
+    assert after["hot_work"][0] == "suspended" and "GT-101" in after["hot_work"][1]
+    # the reactor hall is one door from the tank farm on the demo's walk graph: its entry stops too
+    assert n == 2 and after["confined_space"][0] == "suspended"
+    assert after["confined_space"][1] == "interlock: GT-101 level-1 alarm (near: in TANK)"
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
@@ -279,3 +283,102 @@ def test_a_special_operation_needs_a_certified_worker(site):
                             expires_on=(today - timedelta(days=1)).isoformat()), actor="system:test")
     assert c["worker"].post("/api/v1/permits", json=body(areas, people, workers=[people["helper"]])).status_code == 422
     assert c["worker"].post("/api/v1/permits", json=body(areas, people)).status_code == 201  # the welder leads
+
+
+def test_a_contractors_worker_is_admitted_and_briefed_before_the_permit_goes_on(site):
+    """安全生产法 Art. 49 / 3号令 / GB 30871-2022 §4: a worker of a contractor firm on a permit is briefed on it
+    and starts only when the gate would admit them (firm, entry training, certificates, an active job) and
+    they confirmed the contractor job's safety briefing; the refusal names the person and the reasons."""
+    from appliance.contractors import gate
+    from appliance.contractors import service as CS
+    from appliance.permits import certs
+
+    c, areas, people = site
+    pid = apply(c, areas, people)["id"]
+    to_briefed(c, pid)
+    tap_all(c, pid)
+    # the helper works for a qualified firm but has no entry training and no job yet
+    f = CS.create_firm(CS.FirmIn(name="江东建设工程有限公司"), actor="user:u_admin")
+    today = CS.today()
+    for kind in ("business_licence", "safety_licence", "qualification", "insurance"):
+        d = CS.add_document(f.id, CS.DocumentIn(kind=kind, expires_on=today + timedelta(days=300)), actor="user:u_admin")
+        CS.review_document(d.id, CS.ReviewIn(decision="approve"), actor="user:u_safety_officer")
+    CS.add_worker(f.id, CS.WorkerIn(person_id=people["helper"]), actor="user:u_admin")
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={})
+    msg = r.get_json()["error"]["message"]
+    assert r.status_code == 409 and "人员helper" in msg and "未完成入厂安全教育" in msg and "无已批准的当日作业" in msg
+    assert "人员welder" not in msg                     # the plant's own welder is not a contractor's worker
+    CS.record_training(people["helper"], CS.TrainingIn(trained_on=today - timedelta(days=3)), actor="user:u_admin")
+    j = CS.create_job(f.id, CS.JobIn(title="储罐区管线动火", starts_on=today - timedelta(days=1),
+                                     ends_on=today + timedelta(days=1), workers=[people["helper"]]), actor="user:u_admin")
+    CS.approve_job(j.id, actor="user:u_safety_officer")
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={})
+    assert r.status_code == 409 and r.get_json()["error"]["message"].count("未确认承包商作业安全交底") == 1
+    b = CS.give_briefing(j.id, CS.BriefingIn(content="动火点周围 15 m 内清除可燃物，监护人全程在场。"), actor="user:u_safety_officer")
+    CS.confirm_briefing(b.id, CS.ConfirmIn(uid=UIDS["helper"]), actor="user:u_safety_officer")
+    # the welder holds the hot-work certificate, so the gate needs none of the helper (30号令 Art. 5) but
+    # would need it of the welder
+    assert certs.certs_on_permits(people["helper"], today) == []
+    assert certs.certs_on_permits(people["welder"], today) == ["WELD"]
+    assert gate.permit_refusals(people["helper"], events.now_ms()) == ()
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={}).get_json()["state"] == "briefed"
+    # blacklisted in between: the start is refused naming the helper
+    manual(c, pid, 2.0)
+    CS.set_blacklist(f.id, CS.BlacklistIn(blacklisted=True, reason="违章动火"), actor="user:u_safety_officer")
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={})
+    assert r.status_code == 409 and "人员helper（承包商单位已列入黑名单）" in r.get_json()["error"]["message"]
+    # off the list again it starts; a suspension meanwhile, blacklisted again: it does not resume
+    CS.set_blacklist(f.id, CS.BlacklistIn(blacklisted=False, reason="整改完成"), actor="user:u_safety_officer")
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={}).get_json()["state"] == "active"
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/suspend", json={"reason": "现场检查"}).status_code == 200
+    manual(c, pid, 1.0)
+    CS.set_blacklist(f.id, CS.BlacklistIn(blacklisted=True, reason="再次违章"), actor="user:u_safety_officer")
+    r = c["supervisor"].post(f"/api/v1/permits/{pid}/resume", json={})
+    assert r.status_code == 409 and "人员helper（承包商单位已列入黑名单）" in r.get_json()["error"]["message"]
+
+
+def test_a_gas_event_next_door_suspends_and_simops_next_door_escalates(site):
+    """The issue: a detector "in or near" the permit's area: on the site's walk graph (the emergency domain's
+    data) REACT is one door from TANK; a level-1 alarm there suspends the TANK permit naming where it was,
+    one further away does not. SIMOPS next door escalates (safety-level approval) instead of refusing."""
+    from appliance.core import people as P
+    from appliance.emergency import setup
+    from appliance.permits import service as S
+
+    c, areas, people = site
+    far = P.create_area(P.AreaIn(code="FAR", name="远处", kind="process", polygon=[[90, 90], [99, 90], [99, 99]]),
+                        actor="system:test")
+    setup.set_graph(setup.GraphIn(edges=[setup.EdgeIn(a="TANK", b="REACT", metres=40),
+                                         setup.EdgeIn(a="REACT", b="FAR", metres=300)]), actor="system:test")
+    pid = apply(c, areas, people)["id"]
+    to_briefed(c, pid)
+    tap_all(c, pid)
+    c["supervisor"].post(f"/api/v1/permits/{pid}/brief", json={})
+    manual(c, pid, 2.0)
+    assert c["supervisor"].post(f"/api/v1/permits/{pid}/start", json={}).get_json()["state"] == "active"
+    # SIMOPS: a confined-space entry in REACT (next door) needs the safety level, not a refusal; in TANK it is refused
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, type="confined_space", grade="-",
+                                                      area_id=areas["REACT"], workers=[people["helper"]],
+                                                      guardian_id=people["guardian2"]))
+    assert r.status_code == 201 and r.get_json()["approval_level"] == "safety", r.get_data(as_text=True)
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, type="confined_space", grade="-",
+                                                      workers=[people["helper"]], guardian_id=people["guardian2"]))
+    assert r.status_code == 409
+    # the live interlock: two doors away leaves it, next door suspends it (an over-range here)
+    assert S.on_gas_event(gas_event("alarm.raised", point="GT-901", area=far.code, level=2)) == 0
+    assert S.on_gas_event(gas_event("alarm.raised", point="GT-201", area="REACT", level=2, over_range=True)) == 1
+    got = c["admin"].get(f"/api/v1/permits/{pid}").get_json()
+    assert got["state"] == "suspended" and got["suspended_reason"] == "interlock: GT-201 over-range (near: in REACT)"
+
+
+def test_line_blinding_is_graded_by_its_medium(site):
+    """GB 30871-2022 §7: the grade of a 盲板抽堵 permit comes from the line's medium, temperature and pressure."""
+    c, areas, people = site
+    kw = dict(type="blinding", grade="-", workers=[people["helper"]], content="法兰处加装盲板")
+    assert apply(c, areas, people, medium="H2S", **kw)["grade"] == "1"
+    p = apply(c, areas, people, medium="N2", medium_temp_c=20, medium_pressure_mpa=0.3, area_id=areas["REACT"], **kw)
+    assert p["grade"] == "2" and p["approval_level"] == "workshop"
+    r = c["worker"].post("/api/v1/permits", json=body(areas, people, **{**kw, "grade": "2"}, medium="CH4"))
+    assert r.status_code == 422 and r.get_json()["error"]["details"][0]["key"] == "grade"
+    page = c["worker"].get("/tablet/permits").get_data(as_text=True)   # the apply form asks for both
+    assert 'name="medium_temp_c"' in page and 'name="medium_pressure_mpa"' in page

@@ -156,6 +156,16 @@ def confirm_briefing(briefing_id: int):
     return jsonify(S.confirm_briefing(briefing_id, body(S.ConfirmIn), actor=principal().actor)), 201
 
 
+@api_bp.get("/contractors/jobs/<int:job_id>/findings")
+@require("contractors.read")
+def job_findings(job_id: int):
+    """What the records say for the job's evaluation (PPE violations, hazards, permit suspensions)."""
+    from appliance.contractors.evaluation import findings
+
+    S.get(Job, job_id, "作业", "job")
+    return jsonify(findings(job_id))
+
+
 @api_bp.post("/contractors/jobs/<int:job_id>/evaluation")
 @require("contractors.brief")
 def evaluate_job(job_id: int):

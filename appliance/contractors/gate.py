@@ -11,18 +11,34 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from appliance.contractors import config as C
 from appliance.contractors import rules as R
 from appliance.contractors import service as S
-from appliance.contractors.models import Firm, GateEntry, Job, JobWorker, Worker
+from appliance.contractors.models import Attendee, Briefing, Firm, GateEntry, Job, JobWorker, Worker
 from appliance.core import events
 from appliance.core import people as P
 
 log = logging.getLogger(__name__)
 
 UNKNOWN = ("unknown_badge", "inactive_badge", "bad_uid")   # patrol's outcomes for a card that is nobody's
+
+# Who knows which certificates a person's work today needs beyond their contractor jobs: the permits domain
+# (it comes after this one and registers at load) answers with the training categories (30号令 catalogue,
+# "WELD", "ELEC"…) of the special-work permits the person is a worker on that day. Keyed by the provider's
+# name so a second load replaces rather than doubles it.
+PERMIT_CERTS: dict[str, Callable[[int, date], Iterable[str]]] = {}
+
+
+def permit_certs(person_id: int, on: date) -> tuple[str, ...]:
+    """The contractor certificate types (rules.CERT_TYPES) today's permits need of this person."""
+    by_category = {cat: t for t, cat in R.TRAINING_CATEGORY.items()}
+    out: list[str] = []
+    for provider in PERMIT_CERTS.values():
+        out += [by_category[c] for c in provider(person_id, on) if c in by_category]
+    return tuple(dict.fromkeys(out))
 
 
 def certificates_of(person_id: int | None) -> tuple[R.Cert, ...]:
@@ -60,7 +76,28 @@ def facts_for(person_id: int | None, on, certs: tuple[R.Cert, ...] | None = None
                  for j in Job.select().join(JobWorker, on=(JobWorker.job_id == Job.id))
                  .where(JobWorker.person_id == person.id))
     return R.EntryFacts(known=True, contractor=True, firm=S.firm_state(firm, on), trained_on=S._d(w.trained_on),
-                        jobs=jobs, certs=certs), firm
+                        jobs=jobs, certs=certs, permit_certs=permit_certs(person.id, on)), firm
+
+
+def briefed(person_id: int, job_ids: Iterable[int]) -> bool:
+    """Whether the person confirmed (by badge) a safety briefing (安全交底) of one of these jobs."""
+    ids = list(job_ids)
+    return bool(ids) and Attendee.select().join(Briefing, on=(Briefing.id == Attendee.briefing_id)).where(
+        (Attendee.person_id == person_id) & Briefing.job_id.in_(ids)).exists()
+
+
+def permit_refusals(person_id: int, at: int) -> tuple[str, ...]:
+    """Why this person may not be briefed on or start a special-work permit at `at` as a contractor's worker
+    (empty: they may, or they are not a contractor's worker): the gate's decision for them now, and the
+    briefing of the contractor job they are admitted on (or, refused, of any job active today)."""
+    cfg = C.current()
+    on = S.today(at)
+    facts, _ = facts_for(person_id, on, certificates_of(person_id))
+    if not facts.contractor:
+        return ()
+    d = R.entry_decision(facts, on, cfg.entry_training_days)
+    jobs = [d.job_id] if d.allowed and d.job_id else [j.id for j in R.active_jobs(facts.jobs, on)]
+    return R.permit_worker_refusals(d, briefed(person_id, jobs))
 
 
 def decide(reader: str, person_id: int | None, at: int, *, tap_id: int | None = None, uid_tail: str = "",

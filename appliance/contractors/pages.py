@@ -76,12 +76,15 @@ def job(job_id: int):
         briefings.append({"id": b.id, "content": b.content, "given_by": b.given_by, "given_at": b.given_at,
                           "attendees": att})
     refusal = R.start_refusal(j.status, d["workers"], set(d["briefed"]))
+    from appliance.contractors.evaluation import findings
+
+    found = findings(j.id) if j.status == "finished" and not d["evaluation"] else None
     return render_template("contractors/job.html", job=d, firm=Firm.get_by_id(j.firm_id), people=people,
                            briefings=briefings, cert_types=R.CERT_TYPES, start_refusal=refusal,
                            start_refusals=S.START_REFUSALS, me=principal().actor,
                            area=P.area_dict(a) if j.area_id and (a := P.Area.get_or_none(P.Area.id == j.area_id)) else None,
                            can_review=_can("contractors.review"), can_brief=_can("contractors.brief"),
-                           grades=dict(R.GRADES))
+                           grades=dict(R.GRADES), found=found)
 
 
 @bp.get("/gate/<reader>")

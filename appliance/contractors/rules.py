@@ -185,6 +185,43 @@ def evaluation_score(ppe_violations: int, hazards_caused: int, permit_breaches: 
     return score, grade
 
 
+# The findings an evaluation starts from are the records' (evaluation.findings): the PPE violations seen in
+# the job's area on its dates, the hazards that name the firm or its people, the permit suspensions of the
+# permits its people worked on; the supervisor's own counts, where given, override them (they know what a
+# camera or a text search cannot: a violation by the plant's own staff, a hazard the firm only reported).
+FINDINGS = ("ppe_violations", "hazards_caused", "permit_breaches")
+_FIRM_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
+
+
+def firm_aliases(name: str) -> tuple[str, ...]:
+    """The ways a record may name a firm: its full name and the name without its company-form suffix
+    (江东建设工程有限公司 → 江东建设工程); a name left shorter than 2 characters is not an alias."""
+    out = [name.strip()]
+    for suffix in _FIRM_SUFFIXES:
+        if out[0].endswith(suffix):
+            out.append(out[0][: -len(suffix)])
+            break
+    return tuple(a for a in dict.fromkeys(out) if len(a) >= 2)
+
+
+def attributed(text: str, names: Iterable[str]) -> bool:
+    """Whether a hazard's text names the firm or one of its people (a name under 2 characters never matches)."""
+    return any(len(n) >= 2 and n in text for n in names)
+
+
+def prefill(found: dict[str, int], given: dict[str, int | None]) -> tuple[dict[str, int], tuple[str, ...]]:
+    """The counts the score uses — the supervisor's where given, else the records' — and which were overridden
+    (given and different from the records)."""
+    counts: dict[str, int] = {}
+    overridden: list[str] = []
+    for k in FINDINGS:
+        mine = given.get(k)
+        counts[k] = found.get(k, 0) if mine is None else mine
+        if mine is not None and mine != found.get(k, 0):
+            overridden.append(k)
+    return counts, tuple(overridden)
+
+
 # ---------------------------------------------------------------- people: training and certificates
 
 ENTRY_TRAINING_DAYS = 365     # [U] 入厂安全教育 repeated yearly by default ([contractors] entry_training_days)
@@ -274,6 +311,9 @@ class EntryFacts:
     # None: no certificate source is wired yet (the training domain), so that check is not made and the
     # decision says so; a tuple (maybe empty) is checked against the job's required types
     certs: tuple[Cert, ...] | None = None
+    # the certificate types the special-work permits the person is a worker on today need (GB 30871-2022 §4,
+    # 30号令 Art. 5): checked beside each job's own required types
+    permit_certs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,7 +361,7 @@ def entry_decision(f: EntryFacts, today: date, training_days: int = ENTRY_TRAINI
         job_id = jobs[0].id
     else:
         # admitted if ANY active job's certificates are all good (the worker came for that one)
-        problems = [(j, certificate_problems(j.required_certs, f.certs, today)) for j in jobs]
+        problems = [(j, certificate_problems((*j.required_certs, *f.permit_certs), f.certs, today)) for j in jobs]
         good = [j for j, p in problems if not p]
         if good:
             job_id = good[0].id
@@ -347,6 +387,17 @@ def start_refusal(status: str, workers: Iterable[int], confirmed: Iterable[int])
     if missing:
         return "briefing_missing"
     return None
+
+
+def permit_worker_refusals(d: Decision, briefed: bool) -> tuple[str, ...]:
+    """Why a contractor's worker may not be briefed on or start a special-work permit (empty: they may).
+    The gate's own reasons (安全生产法 Art. 49: the firm qualified and not blacklisted; 3号令 Art. 13: entry
+    training; 30号令: the job's and today's permits' certificates; an active job) plus the contractor job's
+    safety briefing confirmed by that person (GB 30871-2022 §4 作业前安全交底). A plant employee: none."""
+    if d.reason == "employee":
+        return ()
+    reasons = () if d.allowed else d.reasons
+    return (*reasons, "briefing_missing") if not briefed and d.reason != "unknown_badge" else reasons
 
 
 # ---------------------------------------------------------------- personal data

@@ -31,6 +31,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "no_active_job": ("无已批准的当日作业", "Not on an approved job today"),
     "certificate": ("作业所需特种作业操作证缺失或过期", "A certificate the job needs is missing or expired"),
     "exit": ("已离场", "Left the site"),
+    # a contractor's worker on a special-work permit (gate.permit_refusals)
+    "briefing_missing": ("未确认承包商作业安全交底", "has not confirmed the contractor job's safety briefing"),
 }
 START_REFUSALS = {
     "not_approved": ("作业未批准或已开始，不能开始", "the job is not approved (or already started); it cannot start"),
@@ -135,9 +137,11 @@ class ConfirmIn(P.Input):
 
 
 class EvaluationIn(P.Input):
-    ppe_violations: int = Field(ge=0, le=1000)
-    hazards_caused: int = Field(ge=0, le=1000)
-    permit_breaches: int = Field(ge=0, le=1000)
+    """The supervisor's counts override the records' (evaluation.findings); one left out is the records'."""
+
+    ppe_violations: int | None = Field(None, ge=0, le=1000)
+    hazards_caused: int | None = Field(None, ge=0, le=1000)
+    permit_breaches: int | None = Field(None, ge=0, le=1000)
     rating: int = Field(ge=1, le=5)
     note: str = Field("", max_length=1000)
 
@@ -452,12 +456,18 @@ def evaluate_job(job_id: int, data: EvaluationIn, *, actor: str) -> Evaluation:
             raise Conflict("作业结束后才能评价", "a job is evaluated after it is finished")
         if Evaluation.get_or_none(Evaluation.job_id == j.id):
             raise Conflict("此作业已评价", "this job was already evaluated")
-        score, grade = R.evaluation_score(data.ppe_violations, data.hazards_caused, data.permit_breaches, data.rating)
+        from appliance.contractors.evaluation import findings
+
+        found = findings(j.id)
+        counts, overridden = R.prefill(found, data.model_dump(include=set(R.FINDINGS)))
+        score, grade = R.evaluation_score(counts["ppe_violations"], counts["hazards_caused"],
+                                          counts["permit_breaches"], data.rating)
         e = Evaluation.create(job_id=j.id, firm_id=j.firm_id, score=score, grade=grade, evaluated_by=actor,
-                              evaluated_at=events.now_ms(), **data.model_dump())
+                              evaluated_at=events.now_ms(), rating=data.rating, note=data.note, **counts)
         f = Firm.get_by_id(j.firm_id)
         rec.emit("contractor.evaluated", entity=("contractor_job", j.id),
-                 payload={**evaluation_dict(e), "firm": f.name, "title": j.title})
+                 payload={**evaluation_dict(e), "firm": f.name, "title": j.title,
+                          "found": {k: found[k] for k in R.FINDINGS}, "overridden": list(overridden)})
         scores = [x.score for x in Evaluation.select().where(Evaluation.firm_id == f.id)
                   .order_by(Evaluation.evaluated_at.desc(), Evaluation.id.desc())]
         flag = R.review_flag(scores)

@@ -60,7 +60,11 @@ def _init_app(app) -> None:
 
 
 def domain() -> Domain:
-    from appliance.emergency import api, pages
+    from appliance.emergency import api, pages, setup
+    from appliance.permits import near
+
+    # the walk graph says which areas are near each other: the permits' interlock and SIMOPS read it
+    near.WALK_GRAPH["emergency"] = setup.edges
 
     return Domain(
         name="emergency",

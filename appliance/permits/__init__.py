@@ -31,7 +31,13 @@ def _jobs(s, config, runtime) -> None:
 
 
 def domain() -> Domain:
-    from appliance.permits import api, pages
+    from appliance.contractors import evaluation, gate
+    from appliance.permits import api, certs, pages
+
+    # contractors comes first and asks: the certificates today's permits need of a person (the gate), the
+    # permit breaches of a job's people (its evaluation)
+    gate.PERMIT_CERTS["permits"] = certs.certs_on_permits
+    evaluation.PERMIT_BREACHES["permits"] = certs.breaches
 
     return Domain(
         name="permits",

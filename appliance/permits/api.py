@@ -88,7 +88,11 @@ def permit_board():
         per_area.setdefault(e["area"] or "", []).append(p.type)
         out.append({**e, "reanalysis_due": R.reanalysis_due(p.type, p.last_pass_at) if p.state == "active" else None,
                     "violations": S.PermitViolation.select().where(S.PermitViolation.permit_id == p.id).count()})
-    conflicts = {a: v for a, types in per_area.items() if (v := R.area_conflict(types))}
+    from appliance.permits import near
+
+    relation = near.relation()   # SIMOPS one door away counts too (escalate)
+    conflicts = {a: v for a, types in per_area.items()
+                 if (v := R.area_conflict(types, [t for n in relation.get(a, ()) for t in per_area.get(n, [])]))}
     return jsonify({"permits": out, "simops": conflicts})
 
 

@@ -55,7 +55,13 @@ GRADES: dict[str, dict[str, Grade]] = {
         Grade("1", "一级", "Grade 1", "safety", 8 * H),
         Grade("2", "二级", "Grade 2", "workshop", 72 * H))},
     "confined_space": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
-    "blinding": {"-": Grade("-", "—", "—", "workshop", 24 * H)},
+    # §7 盲板抽堵: graded by the line's medium, temperature and pressure (`blinding_grade`); "-" applies
+    # for the grade the medium gives (the form's default), and reads a permit applied before grading existed
+    "blinding": {g.code: g for g in (
+        Grade("-", "按介质定级", "by the medium", "workshop", 24 * H),
+        Grade("1", "一级（有毒/易燃易爆介质或高温、低温、较高压力）", "Grade 1 (toxic/flammable, hot, cold or pressurised)",
+              "safety", 24 * H),
+        Grade("2", "二级（其他介质）", "Grade 2 (other media)", "workshop", 24 * H))},
     "height": {g.code: g for g in (
         Grade("I", "Ⅰ级（2–5 m）", "I (2–5 m)", "workshop", 24 * H),
         Grade("II", "Ⅱ级（5–15 m）", "II (5–15 m)", "workshop", 24 * H),
@@ -81,6 +87,46 @@ def height_grade(metres: float) -> str:
 def lifting_grade(tonnes: float) -> str:
     """GB 30871-2022 §9: 一级 m > 100 t, 二级 40 t ≤ m ≤ 100 t, 三级 m < 40 t."""
     return "1" if tonnes > 100 else "2" if tonnes >= 40 else "3"
+
+
+# GB 30871-2022 §7 (盲板抽堵作业) as the sources quote it (RULES.md §B.1: the permit records 管道介质 gdjz,
+# 温度 gdwd and 压力 gdyl; the standard's own text was not available): the line is depressurised to atmospheric
+# and drained before the work; a toxic medium needs respiratory protection (GB 39800.1), a flammable one
+# anti-static clothing and non-sparking tools; a hot or cold medium, measures against scalds or frostbite.
+# The standard names no grades for this work [U]: the issue grades it "by medium", so the grading below is the
+# plant's, as data — a medium that is toxic or flammable (or unknown), or hot, cold or at a higher pressure,
+# is grade 1 (safety-level approval); any other is grade 2 (workshop).
+BLINDING_MEDIA: dict[str, str] = {
+    # toxic (GBZ 2.1 / 高毒物品目录) — also those that burn: the toxic hazard is the graver one here
+    "H2S": "toxic", "CO": "toxic", "NH3": "toxic", "Cl2": "toxic", "HCN": "toxic", "C6H6": "toxic",
+    "SO2": "toxic", "NO2": "toxic", "COCl2": "toxic", "CH3OH": "toxic", "HCl": "toxic",
+    # flammable/explosive (the LEL table above, and liquids below 60 °C flash point as GB 50160 class 甲/乙)
+    "CH4": "flammable", "C3H8": "flammable", "H2": "flammable", "C2H4": "flammable", "C4H10": "flammable",
+    "gasoline": "flammable", "diesel": "flammable", "LPG": "flammable", "natural_gas": "flammable",
+    # other: not toxic nor flammable (an asphyxiant like N2 still needs the isolation and ventilation measures)
+    "N2": "other", "air": "other", "steam": "other", "water": "other", "CO2": "other",
+}
+BLINDING_HOT_C = 60.0        # [U] a medium at or above this is "hot" (scalds): grade 1
+BLINDING_COLD_C = -10.0      # [U] at or below this is "cold" (frostbite, brittle bolts): grade 1
+BLINDING_PRESSURE_MPA = 1.6  # [U] operating pressure (gauge) at or above this — GB/T 20801's medium-pressure line
+                             # — is grade 1 even after it is depressurised for the work
+
+
+def blinding_hazard(medium: str | None) -> str:
+    """toxic | flammable | other | unknown (a medium not in BLINDING_MEDIA counts as unknown)."""
+    return BLINDING_MEDIA.get((medium or "").strip(), "unknown")
+
+
+def blinding_grade(medium: str | None, temp_c: float | None = None, pressure_mpa: float | None = None) -> str:
+    """GB 30871-2022 §7 by medium, temperature and pressure (the plant's grading, see BLINDING_MEDIA): "1" for
+    a toxic, flammable or unknown medium, a hot or cold one, or a line at the higher pressure; else "2"."""
+    if blinding_hazard(medium) in ("toxic", "flammable", "unknown"):
+        return "1"
+    if temp_c is not None and (temp_c >= BLINDING_HOT_C or temp_c <= BLINDING_COLD_C):
+        return "1"
+    if pressure_mpa is not None and pressure_mpa >= BLINDING_PRESSURE_MPA:
+        return "1"
+    return "2"
 
 
 def grade_of(work_type: str, grade: str) -> Grade:
@@ -412,10 +458,87 @@ CONFLICTS: dict[frozenset, str] = {
 }
 
 
-def simops(work_type: str, others: Iterable[str]) -> str | None:
-    """The strongest SIMOPS verdict against the live permits' types in the area: "refuse", "escalate" or None."""
+def simops(work_type: str, others: Iterable[str], near: Iterable[str] = ()) -> str | None:
+    """The strongest SIMOPS verdict against the live permits' types in the area (`others`) and in the
+    neighbouring areas (`near`): "refuse", "escalate" or None. GB 30871-2022 §4 (交叉作业) and the issue:
+    conflicting work in one area is refused (or escalated, per CONFLICTS); the same conflict one area away
+    needs the higher approval rather than a refusal (a wall or a road apart, the approver weighs it)."""
     verdicts = {CONFLICTS.get(frozenset({work_type, o})) for o in others}
+    if any(CONFLICTS.get(frozenset({work_type, o})) for o in near):
+        verdicts.add("escalate")
     return "refuse" if "refuse" in verdicts else "escalate" if "escalate" in verdicts else None
+
+
+# ---------------------------------------------------------------- neighbouring areas
+
+# "in or near its area" (the issue; GB 30871-2022 §4: stop work when the conditions around it change): the
+# areas one passage away on the site's walk graph (the emergency domain's data, edited per site) are near;
+# a site without a walk graph falls back to the floor plan: areas whose polygons touch or overlap, within
+# NEAR_GAP plan units (a road drawn between two areas is not a wall). [U] no standard fixes the distance.
+NEAR_GAP = 0.0
+
+
+def neighbour_map(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    """Each area → the areas it neighbours (the relation is symmetric; an area is not its own neighbour)."""
+    out: dict[str, set[str]] = {}
+    for a, b in pairs:
+        if a != b:
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+    return out
+
+
+def _seg_dist(p, q, r, s) -> float:
+    """The shortest distance between segments pq and rs (0 when they cross)."""
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    d1, d2, d3, d4 = cross(r, s, p), cross(r, s, q), cross(p, q, r), cross(p, q, s)
+    if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4):
+        return 0.0
+
+    def pt(a, b, c):   # point a to segment bc
+        bx, by, cx, cy = b[0], b[1], c[0], c[1]
+        L = (cx - bx) ** 2 + (cy - by) ** 2
+        t = 0.0 if L == 0 else max(0.0, min(1.0, ((a[0] - bx) * (cx - bx) + (a[1] - by) * (cy - by)) / L))
+        return ((a[0] - bx - t * (cx - bx)) ** 2 + (a[1] - by - t * (cy - by)) ** 2) ** 0.5
+    return min(pt(p, r, s), pt(q, r, s), pt(r, p, q), pt(s, p, q))
+
+
+def _inside(pt, poly) -> bool:
+    x, y = pt
+    inside = False
+    for (x1, y1), (x2, y2) in zip(poly, poly[1:] + poly[:1], strict=True):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def polygons_near(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], gap: float = NEAR_GAP) -> bool:
+    """Whether two floor-plan polygons overlap, touch, or lie within `gap` of each other."""
+    if len(a) < 3 or len(b) < 3:
+        return False
+    pa, pb = [tuple(p) for p in a], [tuple(p) for p in b]
+    if _inside(pa[0], pb) or _inside(pb[0], pa):
+        return True
+    ea = list(zip(pa, pa[1:] + pa[:1], strict=True))
+    eb = list(zip(pb, pb[1:] + pb[:1], strict=True))
+    return any(_seg_dist(p, q, r, s) <= gap + 1e-9 for p, q in ea for r, s in eb)
+
+
+def plan_neighbours(polygons: Mapping[str, Sequence[Sequence[float]]], gap: float = NEAR_GAP) -> dict[str, set[str]]:
+    """The neighbour relation the floor plan gives (areas whose polygons touch or overlap)."""
+    codes = sorted(polygons)
+    return neighbour_map((x, y) for i, x in enumerate(codes) for y in codes[i + 1:]
+                         if polygons_near(polygons[x], polygons[y], gap))
+
+
+def interlock_scope(permit_area: object, event_area: object, event_neighbours: Iterable[object]) -> str | None:
+    """Whether a gas event in `event_area` (whose neighbours are `event_neighbours`) reaches a permit in
+    `permit_area`: "here", "near" or None (GB 30871-2022 §4; the issue's "a detector in or near its area")."""
+    if permit_area == event_area:
+        return "here"
+    return "near" if permit_area in set(event_neighbours) else None
 
 
 def required_level(grade_level: str, simops_verdict: str | None) -> str:
@@ -425,10 +548,11 @@ def required_level(grade_level: str, simops_verdict: str | None) -> str:
     return grade_level
 
 
-def area_conflict(types: Iterable[str]) -> str | None:
-    """The strongest SIMOPS verdict among the live permits of one area (for the risk map's marker)."""
-    ts = list(types)
-    verdicts = {simops(t, ts[:i] + ts[i + 1:]) for i, t in enumerate(ts)}
+def area_conflict(types: Iterable[str], near: Iterable[str] = ()) -> str | None:
+    """The strongest SIMOPS verdict among the live permits of one area, and against those of its neighbouring
+    areas (`near`: escalate at most, as `simops` has it), for the risk map's marker."""
+    ts, around = list(types), list(near)
+    verdicts = {simops(t, ts[:i] + ts[i + 1:], around) for i, t in enumerate(ts)}
     return "refuse" if "refuse" in verdicts else "escalate" if "escalate" in verdicts else None
 
 

@@ -15,6 +15,7 @@ from appliance.core import events
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from appliance.core.people import Area, Person, person_for_badge
+from appliance.permits import crew, near
 from appliance.permits import rules as R
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ class ApplyIn(_In):
     content: str = Field(min_length=1, max_length=1000)
     medium: str | None = Field(None, max_length=40)
     medium_lel: float | None = Field(None, gt=0, le=100)
+    medium_temp_c: float | None = Field(None, ge=-273, le=1500)      # 盲板抽堵: the line's 温度 (gdwd)
+    medium_pressure_mpa: float | None = Field(None, ge=-0.1, le=100)  # and 压力 (gdyl, gauge)
     valid_from: int = Field(gt=0)
     valid_to: int = Field(gt=0)
     workers: list[int] = Field(min_length=1, max_length=30)
@@ -233,11 +236,6 @@ def _payload(p: Permit, **extra) -> dict:
     return {**summary(p), **extra}
 
 
-def _live_in(area_id: int, exclude: int | None = None) -> list[Permit]:
-    q = Permit.select().where((Permit.area_id == area_id) & Permit.state.in_(("briefed", *R.LIVE)))
-    return [p for p in q if p.id != exclude]
-
-
 def _transition(p: Permit, action: str) -> str:
     try:
         return R.next_state(p.state, action)
@@ -272,6 +270,11 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
     cameras = cameras or {}
     if data.type not in R.TYPES:
         raise _bad("type", f"未知作业类型（{', '.join(R.TYPES)}）", f"unknown work type ({', '.join(R.TYPES)})")
+    if data.type == "blinding":   # GB 30871-2022 §7: graded by the medium, its temperature and pressure
+        derived = R.blinding_grade(data.medium, data.medium_temp_c, data.medium_pressure_mpa)
+        if data.grade not in ("-", derived):
+            raise _bad("grade", f"此介质、温度、压力的盲板抽堵作业为 {derived} 级", f"blinding on this line is grade {derived}")
+        data = data.model_copy(update={"grade": derived})
     try:
         g = R.grade_of(data.type, data.grade)
     except ValueError as exc:
@@ -295,16 +298,20 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
         en = ", ".join(R.CERTIFICATE_NAMES[k][1] for k in gaps)
         raise _bad("workers", f"作业人员中无人持有在整个作业期内有效的{zh}（特种作业人员安全技术培训考核管理规定）",
                    f"no worker holds a {en} valid over the whole job window (SAWS order 30)")
-    if data.medium and data.medium not in R.LEL_VV and data.medium_lel is None and data.type in R.NEEDS_ANALYSIS:
+    if (data.medium and data.medium not in R.LEL_VV and data.medium_lel is None and data.type in R.NEEDS_ANALYSIS
+            and R.blinding_hazard(data.medium) != "other"):   # a medium known not to burn has no LEL
         raise _bad("medium_lel", "介质不在爆炸下限表中，请填写其爆炸下限（% V/V）",
                    "the medium is not in the LEL table: enter its LEL (% V/V)")
-    others = _live_in(area.id) + list(Permit.select().where((Permit.area_id == area.id)
-                                                          & Permit.state.in_(("applied", "measures_confirmed", "approved"))))
-    verdict = R.simops(data.type, [o.type for o in others])
+    # SIMOPS: the open permits in this area (refuse or escalate) and in the neighbouring ones (escalate)
+    near_ids = near.neighbour_ids(area.id)
+    others = list(Permit.select().where(Permit.area_id.in_([area.id, *near_ids])
+                                        & Permit.state.in_(("applied", "measures_confirmed", "approved", "briefed", *R.LIVE))))
+    verdict = R.simops(data.type, [o.type for o in others if o.area_id == area.id],
+                       [o.type for o in others if o.area_id != area.id])
     clashing = [o.id for o in others if R.CONFLICTS.get(frozenset({data.type, o.type}))]
     if verdict == "refuse":
         raise Conflict(f"交叉作业冲突：同一区域已有与之冲突的作业票（{clashing}），不能同时作业",
-                       f"SIMOPS conflict: permits {clashing} in this area cannot run with this work")
+                       f"SIMOPS conflict: permits {clashing} in or near this area cannot run with this work")
     level = R.required_level(g.approver, verdict)
     if data.cameras is not None:
         unknown = sorted(set(data.cameras) - set(cameras))
@@ -327,7 +334,8 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
         rec.emit("permit.applied", entity=("permit", p.id),
                  payload=_payload(p, location=p.location, content=p.content, approval_level=level,
                                   simops=verdict, workers=data.workers, guardian_id=data.guardian_id,
-                                  issuer_id=data.issuer_id, cameras=linked))
+                                  issuer_id=data.issuer_id, cameras=linked, medium_temp_c=data.medium_temp_c,
+                                  medium_pressure_mpa=data.medium_pressure_mpa))
     return p
 
 
@@ -431,6 +439,7 @@ def brief(permit_id: int, *, actor: str, note: str = "") -> Permit:
         busy = [o.guardian_id for o in Permit.select().where(Permit.state.in_(("briefed", *R.LIVE)) & (Permit.id != p.id))]
         if R.guardian_busy(p.guardian_id, busy):
             raise Conflict("监护人正在监护另一项作业（一人只能监护一处）", "the guardian is watching another job")
+        crew.check_admitted(_workers(p), now)   # contractors' people: admitted and briefed
         p.state, p.briefed_at, p.updated_at = to, now, now
         p.save()
         rec.emit("permit.briefed", entity=("permit", p.id), payload=_payload(p, note=note))
@@ -515,6 +524,7 @@ def start(permit_id: int, *, actor: str) -> Permit:
         why = R.analysis_gate(p.type, p.grade, now, p.last_pass_at)
         if why:
             raise Conflict(f"气体分析不合格或已超过 30 分钟，不能开始作业（{why}）", f"gas gate: {why}")
+        crew.check_admitted(_workers(p), now)   # contractors' people: admitted and briefed
         p.state, p.started_at, p.updated_at = to, now, now
         p.save()
         rec.emit("permit.started", entity=("permit", p.id), payload=_payload(p))
@@ -546,6 +556,7 @@ def resume(permit_id: int, *, actor: str) -> Permit:
         gate = R.resume_gate(p.type, p.grade, now, p.last_pass_at, p.suspended_at, interlock)
         if gate:
             raise Conflict(f"恢复作业需要暂停后新的合格气体分析（{gate}）", f"resuming needs a new analysis: {gate}")
+        crew.check_admitted(_workers(p), now)   # the contractors' people still admitted (a blacklist meanwhile)
         was = p.suspended_reason
         p.state, p.suspended_reason, p.suspended_at, p.updated_at = to, None, None, now
         p.save()
@@ -576,17 +587,16 @@ def cancel(permit_id: int, *, actor: str, note: str = "") -> Permit:
 
 
 def on_gas_event(ev) -> int:
-    """Bus subscriber, the live interlock: a level-1/2 alarm, an over-range or a fault on a detector in an
-    active permit's area suspends that permit (within the poll that raised it). Returns how many."""
+    """Bus subscriber, the live interlock: a level-1/2 alarm, an over-range or a fault on a detector in or
+    near an active permit's area (`near`) suspends that permit (within the poll that raised it). Returns how many."""
     why = R.interlock_reason(ev.type, ev.payload)
     code = ev.payload.get("area")
-    if why is None or not code:
-        return 0
-    area = Area.get_or_none(Area.code == code)
+    area = Area.get_or_none(Area.code == code) if why and code else None
     if area is None:
         return 0
-    n = 0
-    for p in Permit.select().where((Permit.area_id == area.id) & (Permit.state == "active")):
-        suspend(p.id, f"interlock: {why}", actor="system:interlock", at=ev.occurred_at, interlock=True)
+    n, around = 0, near.neighbour_ids(area.id)
+    for p in Permit.select().where(Permit.area_id.in_([area.id, *around]) & (Permit.state == "active")):
+        where = "" if R.interlock_scope(p.area_id, area.id, around) == "here" else f" (near: in {code})"
+        suspend(p.id, f"interlock: {why}{where}", actor="system:interlock", at=ev.occurred_at, interlock=True)
         n += 1
     return n
