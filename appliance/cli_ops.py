@@ -12,7 +12,7 @@ from pathlib import Path
 # commands that open or write the service's data directory: as root they would leave root-owned files there
 # (a root-created database makes the service crash-loop on "attempt to write a readonly database")
 DATA_COMMANDS = {"run", "init-db", "create-user", "create-token", "export", "backup", "restore", "import-register",
-                 "create-station", "audit", "forecast", "sync-now", "sync-dry-run"}
+                 "create-station", "audit", "forecast", "sync-now", "sync-dry-run", "tls"}
 
 
 def add_parsers(sub, config_arg) -> None:
