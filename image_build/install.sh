@@ -17,6 +17,8 @@
 #   --image             building an image copied to many boxes (image_build/pi-gen/): implies --no-start and
 #                       makes no secrets, no appliance_id and no database; safety-firstboot.service makes them
 #                       at the box's first boot (image_build/box-secrets.sh, which a plain install runs now)
+#   --ntp-server HOST   the plant's NTP server: chrony takes the time from HOST
+#                       (/etc/chrony/conf.d/safety-appliance.conf; a Pi 4 has no clock that runs without power)
 #   -h, --help          this text
 set -euo pipefail
 # the program and the units must be readable by the service user whatever root's own umask is; the private
@@ -30,7 +32,7 @@ USER_NAME=safety
 KIOSK_USER=safety-kiosk
 UNIT_DIR=/etc/systemd/system
 
-start=1 wheelhouse="" station=0 kiosk=0 admin="" apt=1 image=0
+start=1 wheelhouse="" station=0 kiosk=0 admin="" apt=1 image=0 ntp=""
 die() { echo "install.sh: error: $*" >&2; exit 1; }
 say() { echo "==> $*"; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -46,6 +48,8 @@ while [ $# -gt 0 ]; do
     --admin=*) admin=${1#*=} ;;
     --no-apt) apt=0 ;;
     --image) image=1 ;;
+    --ntp-server) [ $# -ge 2 ] || die "--ntp-server needs a host name or address"; ntp=$2; shift ;;
+    --ntp-server=*) ntp=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -56,6 +60,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ "$(id -u)" = 0 ] || die "run it as root: sudo $0 $*"
 [ -f "$SRC/pyproject.toml" ] && [ -f "$SRC/constraints.txt" ] || die "$SRC does not look like the appliance's source (no pyproject.toml / constraints.txt)"
 [ -z "$wheelhouse" ] || [ -d "$wheelhouse" ] || die "--wheelhouse $wheelhouse is not a folder"
+[ -z "$ntp" ] || [[ $ntp =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || die "--ntp-server $ntp is not a host name or address"
 if [ $image = 1 ]; then
   start=0
   # an admin's password or a station's key in an image would be the same on every box made from it
@@ -85,6 +90,7 @@ if ! compgen -G "${wheelhouse:-/nonexistent}/pyscard-*.whl" >/dev/null; then
   pkgs+=(gcc python3-dev libpcsclite-dev)
 fi
 [ $kiosk = 1 ] && pkgs+=(cage chromium libpam-systemd dbus)
+[ -n "$ntp" ] && pkgs+=(chrony)
 # a Raspberry Pi camera is streamed by rpicam-vid (systemd/safety-camera-csi.service), not through picamera2
 if grep -qs "Raspberry Pi" /proc/device-tree/model && ! command -v rpicam-vid >/dev/null; then pkgs+=(rpicam-apps-lite); fi
 if [ $apt = 1 ]; then
@@ -184,7 +190,25 @@ install -m 0644 "$SRC/systemd/60-safety-appliance-readers.rules" /etc/udev/rules
 install -m 0644 "$SRC/systemd/safety-appliance-blacklist.conf" /etc/modprobe.d/
 install -m 0644 "$SRC/systemd/safety-appliance-modules.conf" /etc/modules-load.d/safety-appliance.conf
 install -m 0644 "$SRC/systemd/journald-safety-appliance.conf" /etc/systemd/journald.conf.d/safety-appliance.conf
+if [ -n "$ntp" ]; then
+  # Debian's chrony.conf reads conf.d first and keeps its own pool (harmless offline) and its `makestep 1 3`
+  install -d -m 0755 /etc/chrony/conf.d
+  cat > /etc/chrony/conf.d/safety-appliance.conf.new <<EOF
+# Written by image_build/install.sh --ntp-server (docs/INSTALL.md §16): the plant's NTP server.
+server $ntp iburst prefer
+# A Raspberry Pi 4 has no clock that runs without power: after a power cut it starts at the time it was shut
+# down (fake-hwclock). Step the clock at once instead of slewing it for hours: any offset over 1 s in the
+# first three updates, which come when the server is first reached, however long after boot that is.
+makestep 1 3
+EOF
+  mv /etc/chrony/conf.d/safety-appliance.conf.new /etc/chrony/conf.d/safety-appliance.conf
+  chmod 0644 /etc/chrony/conf.d/safety-appliance.conf
+  say "chrony takes the time from $ntp (/etc/chrony/conf.d/safety-appliance.conf)"
+fi
 if [ $running_systemd = 1 ]; then
+  if [ -n "$ntp" ] && systemctl cat chrony.service >/dev/null 2>&1; then
+    systemctl restart chrony.service || echo "install.sh: warning: chrony did not restart: systemctl status chrony" >&2
+  fi
   # the NFC modules may already hold a reader: let them go so that nfcpy can open it
   for m in port100 pn533_usb pn533; do modprobe -r $m 2>/dev/null || true; done
   systemctl restart systemd-modules-load.service || echo "install.sh: warning: loading usbserial/cdc_acm/videodev failed; they load when a device is plugged" >&2

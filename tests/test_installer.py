@@ -546,8 +546,10 @@ def test_install_on_clean_debian_then_restart():
         key_before = key_file.read_bytes()
         secrets_before = chroot.path("/etc/safety-appliance/secrets.env").read_bytes()
         t = time.monotonic()
-        r = chroot.run(*install, "--kiosk", "--no-apt", timeout=600)
+        r = chroot.run(*install, "--kiosk", "--no-apt", "--ntp-server", "ntp.plant.example", timeout=600)
         timings["reinstall"] = time.monotonic() - t
+        chrony = chroot.path("/etc/chrony/conf.d/safety-appliance.conf").read_text()
+        assert "\nserver ntp.plant.example iburst prefer\n" in chrony and "\nmakestep 1 3\n" in chrony, chrony
         assert "admin user admin exists" in r.stdout, r.stdout
         assert f"this box runs release {NEXT}" in r.stdout, r.stdout
         assert os.readlink(chroot.path("/opt/safety-appliance/current")) == f"releases/{NEXT}"
