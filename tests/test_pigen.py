@@ -109,3 +109,34 @@ def test_firstboot_unit_runs_once_before_the_appliance():
         assert f"\n{line}\n" in unit, line
     before = re.search(r"^Before=(.*)$", unit, re.M)[1].split()
     assert {"safety-appliance.service", "safety-kiosk.service"} <= set(before)
+
+
+def test_wall_board_shows_the_setup_address_until_there_is_an_admin(tmp_path):
+    """On a box with the wall board (SAFETY_KIOSK=1) the HDMI screen shows the board, not the console: until the
+    first admin exists the board carries the same setup note as the console (URLs, CA fingerprint)."""
+    from appliance.config import load_config
+    from appliance.core import auth, db, tls
+    from appliance.domains import create_app
+    from conftest import write_config
+
+    path = write_config(tmp_path / "d")
+    path.write_text(path.read_text(encoding="utf-8").replace("tls = false", "tls = true\ntls_port = 8443"),
+                    encoding="utf-8")
+    cfg = load_config(path)
+    dns, ips = tls.lan_names(cfg)
+    tls.ensure(tls.paths_for(cfg), dns, ips)
+    fingerprint = tls.ca_fingerprint(tls.paths_for(cfg))
+    app = create_app(cfg)
+    app.config["TESTING"] = True
+    try:
+        token = auth.create_device_token("wall", actor="system:test")
+        client = app.test_client()
+        html = client.get(f"/kiosk?token={token}", follow_redirects=True).get_data(as_text=True)
+        assert 'id="setup-panel"' in html and fingerprint in html, html[:2000]
+        for a in ips:
+            if not a.startswith("127."):
+                assert f"https://{a}:8443/" in html
+        auth.create_user(auth.UserIn(login="boss", password="long-enough-pw-1", role="admin"), actor="system:test")
+        assert 'id="setup-panel"' not in client.get("/kiosk").get_data(as_text=True)
+    finally:
+        db.database.close()
