@@ -71,14 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--name", required=True, help="device name, e.g. control-room-wall")
 
-    p = sub.add_parser("tls", help="make the HTTPS CA and certificate if missing; print the CA fingerprint and setup URLs",
-                       description="Make the appliance's own CA and server certificate (<data_dir>/tls/) when they are "
-                                   "missing or the LAN names changed, as the service does at start, then print the CA's "
-                                   "SHA-256 fingerprint and the setup address for each LAN address (first boot shows "
-                                   "them on the console).")
-    _config_arg(p)
-    p.add_argument("--json", action="store_true", help='print {"fingerprint", "urls", "made"} as one JSON object')
-
     p = sub.add_parser("export", help="export a table as CSV or JSON",
                        description="Write every row of TABLE (secret columns left out); --list shows the tables.")
     _config_arg(p)
@@ -149,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from appliance.cli_sync import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
     add_sync_parsers(sub, _config_arg)
-    from appliance.cli_ops import add_parsers as add_ops_parsers  # update, rollback
+    from appliance.cli_ops import add_parsers as add_ops_parsers  # update, rollback, tls
     add_ops_parsers(sub, _config_arg)
     p = sub.add_parser("vision", help="PPE (hard-hat) detector on image files", description="PPE detector commands.")
     vsub = p.add_subparsers(dest="vision_command", metavar="ACTION", required=True)
@@ -244,29 +236,6 @@ def cmd_create_token(args) -> int:
     print(token)
     base = f"https://<appliance>:{cfg.web.tls_port}" if cfg.web.tls else f"http://<appliance>:{cfg.web.port}"
     print(f"# 大屏地址 / kiosk URL: {base}/kiosk?token={token}", file=sys.stderr)
-    return 0
-
-
-def cmd_tls(args) -> int:
-    from appliance.core import tls
-
-    cfg = _load(args)
-    paths = tls.paths_for(cfg)
-    made = None
-    dns, ips = tls.lan_names(cfg)
-    if cfg.web.tls:
-        made = tls.ensure(paths, dns, ips, f"Safety appliance CA ({cfg.site.appliance_id})")
-    fp = tls.ca_fingerprint(paths) if cfg.web.tls else None
-    if cfg.web.tls:
-        urls = [f"https://{a if ':' not in a else f'[{a}]'}:{cfg.web.tls_port}/" for a in ips if not a.startswith("127.")]
-    else:
-        urls = [f"http://{a if ':' not in a else f'[{a}]'}:{cfg.web.port}/" for a in ips if not a.startswith("127.")]
-    if args.json:
-        print(json.dumps({"fingerprint": fp, "urls": urls, "made": made}))
-        return 0
-    for u in urls or ["(no LAN address yet / 尚无局域网地址)"]:
-        print(f"设置地址 / setup URL: {u}")
-    print(f"CA 指纹 / CA fingerprint (SHA-256): {fp or '-'}")
     return 0
 
 
@@ -586,7 +555,7 @@ def cmd_vision(args) -> int:
 
 
 HANDLERS = {"demo": cmd_demo, "run": cmd_run, "check-config": cmd_check_config, "init-db": cmd_init_db,
-            "create-user": cmd_create_user, "create-token": cmd_create_token, "tls": cmd_tls, "export": cmd_export,
+            "create-user": cmd_create_user, "create-token": cmd_create_token, "export": cmd_export,
             "backup": cmd_backup, "vision": cmd_vision, "reader": cmd_reader, "create-station": cmd_create_station,
             "import-register": cmd_import_register, "restore": cmd_restore,
             "forecast": cmd_forecast}
