@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from appliance.cli_sync import add_parsers as add_sync_parsers  # sync-now, sync-dry-run, receiver
     add_sync_parsers(sub, _config_arg)
-    from appliance.cli_ops import add_parsers as add_ops_parsers  # update, rollback
+    from appliance.cli_ops import add_parsers as add_ops_parsers  # update, rollback, tls
     add_ops_parsers(sub, _config_arg)
     p = sub.add_parser("vision", help="PPE (hard-hat) detector on image files", description="PPE detector commands.")
     vsub = p.add_subparsers(dest="vision_command", metavar="ACTION", required=True)

@@ -1,8 +1,9 @@
 """Operating commands of `safety-appliance` (wired in appliance/cli.py): backups to a second device and their
-restore, `update` and `rollback` between releases installed side by side, and the refusal to work on the
-service's data as root."""
+restore, `update` and `rollback` between releases installed side by side, `tls` (the HTTPS CA that a box's first
+boot makes and shows), and the refusal to work on the service's data as root."""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 # commands that open or write the service's data directory: as root they would leave root-owned files there
 # (a root-created database makes the service crash-loop on "attempt to write a readonly database")
 DATA_COMMANDS = {"run", "init-db", "create-user", "create-token", "export", "backup", "restore", "import-register",
-                 "create-station", "audit", "forecast", "sync-now", "sync-dry-run"}
+                 "create-station", "audit", "forecast", "sync-now", "sync-dry-run", "tls"}
 
 
 def add_parsers(sub, config_arg) -> None:
@@ -37,6 +38,14 @@ def add_parsers(sub, config_arg) -> None:
     p.add_argument("--root", default=os.environ.get("SAFETY_APPLIANCE_ROOT", releases.DEFAULT_ROOT),
                    help=f"install root (default: $SAFETY_APPLIANCE_ROOT or {releases.DEFAULT_ROOT})")
     config_arg(p)
+
+    p = sub.add_parser("tls", help="make the HTTPS CA and certificate if missing; print the CA fingerprint and setup URLs",
+                       description="Make the appliance's own CA and server certificate (<data_dir>/tls/) when they are "
+                                   "missing or the LAN names changed, as the service does at start, then print the CA's "
+                                   "SHA-256 fingerprint and the setup address for each LAN address (first boot shows "
+                                   "them on the console).")
+    config_arg(p)
+    p.add_argument("--json", action="store_true", help='print {"fingerprint", "urls", "made"} as one JSON object')
 
 
 def _command_line(args, argv: list[str]) -> str:
@@ -156,4 +165,28 @@ def _config_or_none(path: str):
     return load_config(path)
 
 
-HANDLERS = {"update": cmd_update, "rollback": cmd_rollback}
+def cmd_tls(args) -> int:
+    from appliance.config import load_config
+    from appliance.core import tls
+
+    cfg = load_config(args.config)
+    paths = tls.paths_for(cfg)
+    made = None
+    dns, ips = tls.lan_names(cfg)
+    if cfg.web.tls:
+        made = tls.ensure(paths, dns, ips, f"Safety appliance CA ({cfg.site.appliance_id})")
+    fp = tls.ca_fingerprint(paths) if cfg.web.tls else None
+    if cfg.web.tls:
+        urls = [f"https://{a if ':' not in a else f'[{a}]'}:{cfg.web.tls_port}/" for a in ips if not a.startswith("127.")]
+    else:
+        urls = [f"http://{a if ':' not in a else f'[{a}]'}:{cfg.web.port}/" for a in ips if not a.startswith("127.")]
+    if args.json:
+        print(json.dumps({"fingerprint": fp, "urls": urls, "made": made}))
+        return 0
+    for u in urls or ["(no LAN address yet / 尚无局域网地址)"]:
+        print(f"设置地址 / setup URL: {u}")
+    print(f"CA 指纹 / CA fingerprint (SHA-256): {fp or '-'}")
+    return 0
+
+
+HANDLERS = {"update": cmd_update, "rollback": cmd_rollback, "tls": cmd_tls}

@@ -14,6 +14,11 @@
 #   --admin LOGIN       create the first admin user LOGIN (password asked, or read from stdin when it is not a
 #                       terminal); skipped when LOGIN exists
 #   --no-apt            install no Debian packages (they are already there; tests, images)
+#   --image             building an image copied to many boxes (image_build/pi-gen/): implies --no-start and
+#                       makes no secrets, no appliance_id and no database; safety-firstboot.service makes them
+#                       at the box's first boot (image_build/box-secrets.sh, which a plain install runs now)
+#   --ntp-server HOST   the plant's NTP server: chrony takes the time from HOST
+#                       (/etc/chrony/conf.d/safety-appliance.conf; a Pi 4 has no clock that runs without power)
 #   -h, --help          this text
 set -euo pipefail
 # the program and the units must be readable by the service user whatever root's own umask is; the private
@@ -27,7 +32,7 @@ USER_NAME=safety
 KIOSK_USER=safety-kiosk
 UNIT_DIR=/etc/systemd/system
 
-start=1 wheelhouse="" station=0 kiosk=0 admin="" apt=1
+start=1 wheelhouse="" station=0 kiosk=0 admin="" apt=1 image=0 ntp=""
 die() { echo "install.sh: error: $*" >&2; exit 1; }
 say() { echo "==> $*"; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -42,6 +47,9 @@ while [ $# -gt 0 ]; do
     --admin) [ $# -ge 2 ] || die "--admin needs a login name"; admin=$2; shift ;;
     --admin=*) admin=${1#*=} ;;
     --no-apt) apt=0 ;;
+    --image) image=1 ;;
+    --ntp-server) [ $# -ge 2 ] || die "--ntp-server needs a host name or address"; ntp=$2; shift ;;
+    --ntp-server=*) ntp=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -52,6 +60,17 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ "$(id -u)" = 0 ] || die "run it as root: sudo $0 $*"
 [ -f "$SRC/pyproject.toml" ] && [ -f "$SRC/constraints.txt" ] || die "$SRC does not look like the appliance's source (no pyproject.toml / constraints.txt)"
 [ -z "$wheelhouse" ] || [ -d "$wheelhouse" ] || die "--wheelhouse $wheelhouse is not a folder"
+[ -z "$ntp" ] || [[ $ntp =~ ^[A-Za-z0-9][A-Za-z0-9.:-]*$ ]] || die "--ntp-server $ntp is not a host name or address"
+if [ $image = 1 ]; then
+  start=0
+  # an admin's password or a station's key in an image would be the same on every box made from it
+  [ -z "$admin" ] || die "--admin cannot go with --image: create the first admin on the box after its first boot"
+  [ $station = 0 ] || die "--station cannot go with --image (a station's key comes from its appliance)"
+  # a tree that already holds one box's secrets must not become an image
+  for f in $ETC/credentials/session_key $DATA/tls/ca.key $ETC/kiosk.env; do
+    [ ! -e $f ] || die "--image: $f exists: an image must not carry one box's secrets (build from a clean system)"
+  done
+fi
 if [ -r /etc/os-release ]; then
   . /etc/os-release
   [ "${VERSION_CODENAME:-}" = bookworm ] || echo "install.sh: warning: made for Debian 12 / Raspberry Pi OS Bookworm, this is ${PRETTY_NAME:-unknown}" >&2
@@ -71,6 +90,7 @@ if ! compgen -G "${wheelhouse:-/nonexistent}/pyscard-*.whl" >/dev/null; then
   pkgs+=(gcc python3-dev libpcsclite-dev)
 fi
 [ $kiosk = 1 ] && pkgs+=(cage chromium libpam-systemd dbus)
+[ -n "$ntp" ] && pkgs+=(chrony)
 # a Raspberry Pi camera is streamed by rpicam-vid (systemd/safety-camera-csi.service), not through picamera2
 if grep -qs "Raspberry Pi" /proc/device-tree/model && ! command -v rpicam-vid >/dev/null; then pkgs+=(rpicam-apps-lite); fi
 if [ $apt = 1 ]; then
@@ -130,11 +150,11 @@ if [ $program = 1 ]; then
   if [ -n "$wheelhouse" ]; then pip_src=(--no-index --find-links "$wheelhouse"); fi
   [ -x $REL/bin/python ] && ! $REL/bin/python -c '' 2>/dev/null && rm -rf $REL  # Python upgraded under it
   [ -x $REL/bin/python ] || python3 -m venv $REL
-  pip=($REL/bin/python -m pip --disable-pip-version-check --no-input -q)
+  pip=("$REL/bin/python" -m pip --disable-pip-version-check --no-input -q)
   "${pip[@]}" install "${pip_src[@]}" -U pip -c "$stage/constraints.txt" \
     || die "pip could not install pip from ${wheelhouse:-PyPI} (no internet? use --wheelhouse DIR)"
   # the [pcsc] extra: PC/SC readers; a path requirement is always rebuilt and reinstalled, so a rerun updates
-  "${pip[@]}" install "${pip_src[@]}" -c "$stage/constraints.txt" "$stage[pcsc]" \
+  "${pip[@]}" install "${pip_src[@]}" -c "$stage/constraints.txt" "${stage}[pcsc]" \
     || die "pip could not install the appliance from ${wheelhouse:-PyPI} (no internet? use --wheelhouse DIR)"
   said=$($REL/bin/safety-appliance --version 2>&1) && [ "${said##* }" = "$VERSION" ] \
     || die "the installed release does not answer --version $VERSION: $said"
@@ -154,28 +174,12 @@ APP=$PREFIX/current/bin/safety-appliance
 install -d -o root -g $USER_NAME -m 0750 $ETC
 if [ ! -e $ETC/appliance.toml ]; then
   say "writing $ETC/appliance.toml from the example (edit it, then: safety-appliance check-config $ETC/appliance.toml)"
-  appliance_id="appliance-$(hostname -s 2>/dev/null | tr -c 'A-Za-z0-9_.\n-' '-' || echo 1)"
-  sed "s/^appliance_id = \"appliance-1\"/appliance_id = \"$appliance_id\"/" "$SRC/appliance.example.toml" > $ETC/appliance.toml.new
+  # the box's own appliance_id replaces this placeholder in box-secrets.sh (now, or at an image's first boot)
+  sed 's/^appliance_id = "appliance-1"/appliance_id = "appliance-unset"/' "$SRC/appliance.example.toml" > $ETC/appliance.toml.new
   mv $ETC/appliance.toml.new $ETC/appliance.toml
 fi
 chown root:$USER_NAME $ETC/appliance.toml && chmod 0640 $ETC/appliance.toml
-# the session-signing key as a systemd credential (LoadCredential=session_key:...): root-only here, handed to
-# the service in its private $CREDENTIALS_DIRECTORY; tablets stay logged in across reinstalls and updates
-install -d -o root -g root -m 0700 $ETC/credentials
-if [ ! -s $ETC/credentials/session_key ]; then
-  (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > $ETC/credentials/session_key.new \
-     && mv $ETC/credentials/session_key.new $ETC/credentials/session_key)
-fi
-chown root:root $ETC/credentials/session_key && chmod 0600 $ETC/credentials/session_key
-if [ ! -e $ETC/secrets.env ]; then
-  (umask 077; cat > $ETC/secrets.env <<'EOF'
-# Secrets for safety-appliance.service, one NAME=value per line (systemd EnvironmentFile=, read as root).
-# The config names them with secret_env = "NAME" (sync endpoints). Keep this file root:root 0600.
-# SAFETY_SYNC_HQ_SECRET=change-me-to-at-least-16-characters
-EOF
-  )
-fi
-chown root:root $ETC/secrets.env && chmod 0600 $ETC/secrets.env
+# the session key, secrets.env, the database and the HTTPS CA: image_build/box-secrets.sh, below
 install -d -o $USER_NAME -g $USER_NAME -m 0750 $DATA
 # a data folder left root-owned by an earlier manual run ("readonly database"): give it back to the service
 find $DATA -xdev \! -user $USER_NAME -exec chown $USER_NAME:$USER_NAME {} +
@@ -186,7 +190,25 @@ install -m 0644 "$SRC/systemd/60-safety-appliance-readers.rules" /etc/udev/rules
 install -m 0644 "$SRC/systemd/safety-appliance-blacklist.conf" /etc/modprobe.d/
 install -m 0644 "$SRC/systemd/safety-appliance-modules.conf" /etc/modules-load.d/safety-appliance.conf
 install -m 0644 "$SRC/systemd/journald-safety-appliance.conf" /etc/systemd/journald.conf.d/safety-appliance.conf
+if [ -n "$ntp" ]; then
+  # Debian's chrony.conf reads conf.d first and keeps its own pool (harmless offline) and its `makestep 1 3`
+  install -d -m 0755 /etc/chrony/conf.d
+  cat > /etc/chrony/conf.d/safety-appliance.conf.new <<EOF
+# Written by image_build/install.sh --ntp-server (docs/INSTALL.md §16): the plant's NTP server.
+server $ntp iburst prefer
+# A Raspberry Pi 4 has no clock that runs without power: after a power cut it starts at the time it was shut
+# down (fake-hwclock). Step the clock at once instead of slewing it for hours: any offset over 1 s in the
+# first three updates, which come when the server is first reached, however long after boot that is.
+makestep 1 3
+EOF
+  mv /etc/chrony/conf.d/safety-appliance.conf.new /etc/chrony/conf.d/safety-appliance.conf
+  chmod 0644 /etc/chrony/conf.d/safety-appliance.conf
+  say "chrony takes the time from $ntp (/etc/chrony/conf.d/safety-appliance.conf)"
+fi
 if [ $running_systemd = 1 ]; then
+  if [ -n "$ntp" ] && systemctl cat chrony.service >/dev/null 2>&1; then
+    systemctl restart chrony.service || echo "install.sh: warning: chrony did not restart: systemctl status chrony" >&2
+  fi
   # the NFC modules may already hold a reader: let them go so that nfcpy can open it
   for m in port100 pn533_usb pn533; do modprobe -r $m 2>/dev/null || true; done
   systemctl restart systemd-modules-load.service || echo "install.sh: warning: loading usbserial/cdc_acm/videodev failed; they load when a device is plugged" >&2
@@ -196,7 +218,10 @@ fi
 
 # --- units ---------------------------------------------------------------------------------------------
 install -m 0644 "$SRC/systemd/safety-appliance.service" "$SRC/systemd/safety-station.service" \
-  "$SRC/systemd/safety-camera-csi.service" $UNIT_DIR/
+  "$SRC/systemd/safety-camera-csi.service" "$SRC/systemd/safety-firstboot.service" $UNIT_DIR/
+# the box's own secrets (made below, or at an image's first boot by safety-firstboot.service)
+install -d -m 0755 /usr/local/lib/safety-appliance
+install -m 0755 "$SRC/image_build/box-secrets.sh" "$SRC/image_build/firstboot.sh" /usr/local/lib/safety-appliance/
 systemctl enable pcscd.socket >/dev/null 2>&1 || systemctl enable pcscd.service >/dev/null 2>&1 \
   || echo "install.sh: warning: could not enable pcscd" >&2
 
@@ -227,10 +252,28 @@ if [ $station = 1 ]; then
 fi
 
 systemctl enable safety-appliance.service
-# the database (created or migrated, a backup first) as the service user, so that it is never root-owned
-say "checking the config and preparing the database"
-run_as_service $APP check-config $ETC/appliance.toml >/dev/null || die "$ETC/appliance.toml is not valid (see above); fix it and run the installer again"
-run_as_service $APP init-db --config $ETC/appliance.toml >/dev/null
+
+if [ $kiosk = 1 ]; then
+  getent passwd $KIOSK_USER >/dev/null || useradd --system --user-group --create-home --home-dir /var/lib/$KIOSK_USER \
+    --shell /usr/sbin/nologin --comment "wall board kiosk" $KIOSK_USER
+  usermod -a -G video,input,render $KIOSK_USER 2>/dev/null || usermod -a -G video,input $KIOSK_USER
+  install -m 0644 "$SRC/systemd/pam-safety-kiosk" /etc/pam.d/safety-kiosk
+  install -m 0644 "$SRC/systemd/safety-kiosk.service" $UNIT_DIR/
+  systemctl disable getty@tty1.service >/dev/null 2>&1 || true
+  systemctl enable safety-kiosk.service
+  systemctl set-default graphical.target >/dev/null
+fi
+
+if [ $image = 1 ]; then
+  # no secrets, no appliance_id, no database in an image: each box makes its own at its first boot
+  systemctl enable safety-firstboot.service
+  : > $ETC/firstboot-pending
+  say "image: this box's secrets, appliance_id and database are made at its first boot (safety-firstboot.service)"
+else
+  # the session key, secrets.env, the appliance_id, the database (as the service user, so never root-owned),
+  # the HTTPS CA and the kiosk's token: each made only when missing; the same script as an image's first boot
+  bash "$SRC/image_build/box-secrets.sh"
+fi
 
 if [ -n "$admin" ]; then
   if run_as_service $APP export users --config $ETC/appliance.toml --format csv 2>/dev/null \
@@ -244,22 +287,6 @@ if [ -n "$admin" ]; then
 fi
 
 port=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("web", {}).get("port", 8080))' $ETC/appliance.toml)
-if [ $kiosk = 1 ]; then
-  getent passwd $KIOSK_USER >/dev/null || useradd --system --user-group --create-home --home-dir /var/lib/$KIOSK_USER \
-    --shell /usr/sbin/nologin --comment "wall board kiosk" $KIOSK_USER
-  usermod -a -G video,input,render $KIOSK_USER 2>/dev/null || usermod -a -G video,input $KIOSK_USER
-  install -m 0644 "$SRC/systemd/pam-safety-kiosk" /etc/pam.d/safety-kiosk
-  install -m 0644 "$SRC/systemd/safety-kiosk.service" $UNIT_DIR/
-  if ! grep -qs '^KIOSK_URL=' $ETC/kiosk.env; then
-    token=$(run_as_service $APP create-token --config $ETC/appliance.toml --name "kiosk-$(hostname -s 2>/dev/null || echo local)" 2>/dev/null)
-    (umask 077; echo "KIOSK_URL=http://127.0.0.1:$port/kiosk?token=$token" > $ETC/kiosk.env)
-  fi
-  chown root:root $ETC/kiosk.env && chmod 0600 $ETC/kiosk.env
-  systemctl disable getty@tty1.service >/dev/null 2>&1 || true
-  systemctl enable safety-kiosk.service
-  systemctl set-default graphical.target >/dev/null
-fi
-
 if [ $start = 1 ]; then
   systemctl daemon-reload
   systemctl restart safety-appliance.service || die "the service did not start: journalctl -u safety-appliance -n 50"

@@ -308,7 +308,25 @@ def _camera_context() -> dict:
 @ui.get("/kiosk")
 @require("board.read")
 def kiosk():
-    return render_template("kiosk/board.html", **_board_context())
+    return render_template("kiosk/board.html", setup=_setup_view(), **_board_context())
+
+
+def _setup_view() -> dict | None:
+    """The first-setup note on the wall board while the box has no admin (a box fresh from the Raspberry Pi
+    image, docs/INSTALL.md §16): where tablets open the appliance and the CA fingerprint to compare, as the
+    console shows them. None once an admin exists."""
+    if auth.User.select().where((auth.User.role == "admin") & auth.User.active).exists():
+        return None
+    from appliance.core import tls
+
+    cfg = current_app.config["APPLIANCE"]
+    lan = [a for a in tls.lan_names(cfg)[1] if not a.startswith("127.")]
+    if cfg.web.tls:
+        return {"urls": [f"https://{a}:{cfg.web.tls_port}/" for a in lan],
+                "ca_url": f"http://{lan[0] if lan else '<appliance>'}:"
+                          f"{current_app.extensions['appliance'].web_port or cfg.web.port}/ca.crt",
+                "fingerprint": tls.ca_fingerprint(tls.paths_for(cfg))}
+    return {"urls": [f"http://{a}:{cfg.web.port}/" for a in lan], "fingerprint": None}
 
 
 @ui.get("/tablet")

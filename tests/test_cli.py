@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 
 import pytest
@@ -157,3 +158,21 @@ def test_restore_refuses_while_the_appliance_runs(tmp_path):
         cfg = str(write_config(tmp_path / "d", port=srv.getsockname()[1]))
         r = run_cli("restore", str(tmp_path / "x.db"), "--config", cfg)
     assert r.returncode == 2 and "stop it first" in r.stderr
+
+
+def test_tls_makes_the_ca_once_and_prints_its_fingerprint(tmp_path):
+    """`tls` (first boot of a Pi image runs it): the CA and server certificate as the service makes them,
+    the CA's fingerprint and the setup URLs; a second run keeps the same CA."""
+    path = write_config(tmp_path / "d")
+    path.write_text(path.read_text(encoding="utf-8").replace("tls = false", "tls = true\ntls_port = 8443"),
+                    encoding="utf-8")
+    r = run_cli("tls", "--config", str(path), "--json")
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)
+    assert re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", first["fingerprint"]) and first["made"], first
+    assert all(u.startswith("https://") and u.endswith(":8443/") and "127.0.0.1" not in u for u in first["urls"])
+    tls_dir = tmp_path / "d" / "tls"
+    assert {p.name for p in tls_dir.iterdir()} == {"ca.crt", "ca.key", "server.crt", "server.key"}
+    assert (tls_dir / "ca.key").stat().st_mode & 0o777 == 0o600
+    r = run_cli("tls", "--config", str(path))
+    assert r.returncode == 0 and f"CA fingerprint (SHA-256): {first['fingerprint']}" in r.stdout, r.stdout + r.stderr

@@ -9,6 +9,10 @@
   that matters (config and data kept). Then the installed tree is booted twice with its own systemd as init
   (systemd-nspawn --boot): the unit runs exactly as on a box, hardening included (system-call filter, device
   policy, read-only system), is healthy with the data after each boot, and stops cleanly at each shutdown.
+  Before those boots the tree is made what a Raspberry Pi image leaves (`install.sh --image`: no session key,
+  no CA, no kiosk token, a placeholder appliance_id): the first boot's safety-firstboot.service makes them
+  (image_build/box-secrets.sh, the script install.sh runs too) and writes the setup address and the CA's
+  fingerprint for the console; the second boot skips it.
 
 The chroot test needs root, debootstrap, systemd-nspawn and the Debian mirror; it fails in CI without them. The clean
 system is cached as a tarball under ~/.cache/safety-appliance (SAFETY_ROOTFS_CACHE moves it), the Python
@@ -82,11 +86,13 @@ def test_hardening_keeps_what_the_appliance_needs():
 
 
 @pytest.mark.parametrize("name, program", [("safety-kiosk.service", "/usr/bin/cage"),
-                                           ("safety-camera-csi.service", "/usr/bin/rpicam-vid")])
+                                           ("safety-camera-csi.service", "/usr/bin/rpicam-vid"),
+                                           ("safety-firstboot.service", "/usr/local/lib/safety-appliance/firstboot.sh")])
 def test_optional_unit_verifies(tmp_path, name, program):
     need(shutil.which("systemd-analyze") is not None, "systemd-analyze (Debian package systemd)")
     unit = tmp_path / name
-    # cage (--kiosk) and rpicam-vid (Raspberry Pi OS) are not on this machine: point the check at a program that is
+    # cage (--kiosk), rpicam-vid (Raspberry Pi OS) and the installed first-boot script are not on this machine:
+    # point the check at a program that is
     unit.write_text((UNITS / name).read_text(encoding="utf-8").replace(program, "/bin/true"), encoding="utf-8")
     r = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     problems = [line for line in r.stderr.splitlines() if name in line]
@@ -484,6 +490,11 @@ def test_install_on_clean_debian_then_restart():
         assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o600)
         assert re.fullmatch(r"[0-9a-f]{64}\n", key_file.read_text())
         assert unit["LoadCredential"] == ["session_key:/etc/safety-appliance/credentials/session_key"]
+        # box-secrets.sh made the HTTPS CA (as the service user) and the appliance_id from the hostname
+        assert re.search(r"CA fingerprint \(SHA-256\): ([0-9A-F]{2}:){31}[0-9A-F]{2}", r.stdout), r.stdout
+        assert chroot.path("/var/lib/safety-appliance/tls/ca.key").exists()
+        assert 'appliance_id = "appliance-unset"' not in chroot.path("/etc/safety-appliance/appliance.toml").read_text()
+        assert not chroot.path("/etc/safety-appliance/firstboot-pending").exists()
 
         # the plant's admin edits the config: here, a free port on loopback only
         port = _free_port()
@@ -535,8 +546,10 @@ def test_install_on_clean_debian_then_restart():
         key_before = key_file.read_bytes()
         secrets_before = chroot.path("/etc/safety-appliance/secrets.env").read_bytes()
         t = time.monotonic()
-        r = chroot.run(*install, "--kiosk", "--no-apt", timeout=600)
+        r = chroot.run(*install, "--kiosk", "--no-apt", "--ntp-server", "ntp.plant.example", timeout=600)
         timings["reinstall"] = time.monotonic() - t
+        chrony = chroot.path("/etc/chrony/conf.d/safety-appliance.conf").read_text()
+        assert "\nserver ntp.plant.example iburst prefer\n" in chrony and "\nmakestep 1 3\n" in chrony, chrony
         assert "admin user admin exists" in r.stdout, r.stdout
         assert f"this box runs release {NEXT}" in r.stdout, r.stdout
         assert os.readlink(chroot.path("/opt/safety-appliance/current")) == f"releases/{NEXT}"
@@ -574,6 +587,26 @@ def test_install_on_clean_debian_then_restart():
         # uid=/gid= make the stick. Not mounted here: a tmpfs by that fstab line was not mounted in the container
         chroot.path("/media/safety-backup").mkdir(parents=True, exist_ok=True)
         os.chown(chroot.path("/media/safety-backup"), uid, gid)
+
+        # the tree as a Raspberry Pi image leaves it (image_build/pi-gen runs `install.sh --image`): no session
+        # key, no CA, no kiosk token, the appliance_id a placeholder; the first boot below makes them
+        r = chroot.run("bash", "/root/safety-appliance/image_build/install.sh", "--image", "--no-apt",
+                       "--wheelhouse", "/wheelhouse", check=False)
+        assert r.returncode != 0 and "an image must not carry one box's secrets" in r.stderr, r.stderr
+        key_file.unlink()
+        kiosk_env.unlink()
+        shutil.rmtree(chroot.path("/var/lib/safety-appliance/tls"))
+        cfg.write_text(re.sub(r'^appliance_id = "[^"]*"', 'appliance_id = "appliance-unset"', cfg.read_text("utf-8"),
+                              flags=re.M), encoding="utf-8")
+        t = time.monotonic()
+        r = chroot.run("bash", "/root/safety-appliance/image_build/install.sh", "--image", "--no-apt",
+                       "--wheelhouse", "/wheelhouse", timeout=600)
+        timings["install --image"] = time.monotonic() - t
+        assert "made at its first boot" in r.stdout, r.stdout
+        pending = chroot.path("/etc/safety-appliance/firstboot-pending")
+        assert pending.exists() and not key_file.exists() and not kiosk_env.exists()
+        assert not chroot.path("/var/lib/safety-appliance/tls").exists()
+        assert chroot.path("/etc/systemd/system/multi-user.target.wants/safety-firstboot.service").is_symlink()
         chroot.unmount()
         for n in (1, 2):
             t = time.monotonic()
@@ -583,6 +616,32 @@ def test_install_on_clean_debian_then_restart():
                 timings[f"boot {n}"] = time.monotonic() - t
                 status, me = _get(f"http://127.0.0.1:{port}/api/v1/me", token)
                 assert status == 200 and me["name"] == "wall", me
+                firstboot = [box.run("systemctl", "show", "-P", prop, "safety-firstboot").stdout.strip()
+                             for prop in ("ActiveState", "ConditionResult")]
+                firstboot_log = box.run("journalctl", "-b", "-u", "safety-firstboot", "--no-pager", "-o", "cat").stdout
+                if n == 1:
+                    # the first boot made this box's secrets before the appliance started, and the console text
+                    assert firstboot == ["active", "yes"], firstboot + [firstboot_log]
+                    assert not pending.exists()
+                    assert re.fullmatch(r"[0-9a-f]{64}\n", key_file.read_text())
+                    session_key = key_file.read_bytes()
+                    text = cfg.read_text("utf-8")
+                    appliance_id = re.search(r'^appliance_id = "([^"]+)"', text, re.M)[1]
+                    assert re.fullmatch(r"appliance-[A-Za-z0-9_.-]+-[0-9a-f]{6}", appliance_id), appliance_id
+                    from cryptography import x509
+
+                    from appliance.core import tls as tls_files
+                    ca = x509.load_pem_x509_certificate(chroot.path("/var/lib/safety-appliance/tls/ca.crt").read_bytes())
+                    issue = chroot.path("/etc/issue.d/safety-appliance.issue").read_text()
+                    tls_port = re.search(r"^tls_port = (\d+)", text, re.M)[1]
+                    assert f"CA SHA-256 {tls_files.fingerprint(ca)}\n" in issue, issue
+                    assert f"https://\\4:{tls_port}/" in issue and appliance_id in issue, issue
+                    assert f"CA fingerprint (SHA-256): {tls_files.fingerprint(ca)}" in firstboot_log, firstboot_log
+                    new_kiosk = re.fullmatch(rf"KIOSK_URL=http://127\.0\.0\.1:{port}/kiosk\?token=(\S+)\n", kiosk_env.read_text())
+                    assert new_kiosk and _get(f"http://127.0.0.1:{port}/api/v1/me", new_kiosk.group(1))[0] == 200
+                else:
+                    assert firstboot == ["inactive", "no"], firstboot   # once only
+                    assert key_file.read_bytes() == session_key
                 pid = box.run("systemctl", "show", "-P", "MainPID", "safety-appliance").stdout.strip()
                 cmdline = box.run("cat", f"/proc/{pid}/cmdline").stdout
                 assert cmdline.startswith(f"/opt/safety-appliance/releases/{VERSION}/bin/python"), cmdline
