@@ -182,3 +182,67 @@ def test_picamera2_is_looked_for_in_the_system_packages_apt_installs_to(tmp_path
     assert system_picamera2_dir([str(empty), str(system)]) is None   # a bare directory is not a package
     (system / "picamera2" / "__init__.py").write_text("")
     assert system_picamera2_dir([str(empty), str(system)]) == str(system)
+
+
+def _h264_elementary(n: int, size=(320, 240)) -> bytes:
+    """n frames of raw H.264 (Annex B, SPS/PPS inline), what rpicam-vid --inline --codec h264 sends."""
+    import io
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="h264") as out:
+        s = out.add_stream("h264", rate=10)
+        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(n):
+            img = np.full((size[1], size[0], 3), (i * 7) % 255, np.uint8)
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+    return buf.getvalue()
+
+
+def test_a_pi_csi_camera_stream_as_rpicam_vid_serves_it():
+    """The Raspberry Pi camera path (systemd/safety-camera-csi.service): rpicam-vid listens on
+    tcp://127.0.0.1:8888 and sends raw H.264 to one client; the appliance reads it as an `opencv` camera.
+    A peer here stands in for rpicam-vid with the same byte stream (PyAV's libx264); frames must come."""
+    import socket
+    import threading
+
+    from drivers.camera_opencv import OpenCVCamera, OpenCVCameraConfig
+
+    need(OpenCVCamera.available() is None, "opencv-python-headless is not installed")
+    stream = _h264_elementary(200)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port, done = srv.getsockname()[1], threading.Event()
+
+    def serve():
+        while not done.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    for i in range(0, len(stream), 4096):   # at about the camera's pace
+                        conn.sendall(stream[i:i + 4096])
+                        time.sleep(0.005)
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    cam = OpenCVCamera(OpenCVCameraConfig(type="opencv", name="csi", source=f"tcp://127.0.0.1:{port}", fps=10,
+                                          reconnect_max_s=1))
+    cam.start()
+    try:
+        wait_for(lambda: cam.frames >= 5)
+        assert cam.latest().image.shape == (240, 320, 3) and cam.health()["status"] == "ok"
+    finally:
+        cam.stop()
+        done.set()
+        srv.close()
