@@ -369,6 +369,23 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
         point = board.locator('[data-point="GT-101"]')
         expect(point).to_have_class(re.compile(r"\bst-alarm2\b"), timeout=90_000)
         expect(board.locator("#alarm-banner .alarm.level2").first).to_be_visible()
+        # read from 3 m at 1080p (issue 15 item 5): the unacknowledged level-2 alarm takes the screen's width
+        # above everything, in large type; the plan fills its panel; no panel is cut off at the bottom
+        geo = board.evaluate("""() => {
+          const box = el => el.getBoundingClientRect();
+          const row = box(document.querySelector('.alarm-row')), plan = box(document.querySelector('.floor-plan'));
+          const panel = box(document.querySelector('.plan-panel'));
+          const cut = [...document.querySelectorAll('.board > *')].filter(e => box(e).bottom > innerHeight + 1)
+                        .map(e => e.className);
+          return {W: innerWidth, rowW: row.width, rowTop: row.top,
+                  z: +getComputedStyle(document.querySelector('.alarm-row')).zIndex || 0,
+                  font: parseFloat(getComputedStyle(document.querySelector('#alarm-banner .alarm.level2')).fontSize),
+                  planW: plan.width / panel.width, planH: plan.height / panel.height, cut,
+                  overflowY: document.documentElement.scrollHeight - innerHeight};
+        }""")
+        assert geo["rowW"] >= 0.95 * geo["W"] and geo["rowTop"] <= 20 and geo["z"] > 0 and geo["font"] >= 48, geo
+        assert geo["planW"] >= 0.9 and geo["planH"] >= 0.8, geo
+        assert not geo["cut"] and geo["overflowY"] <= 0, geo
         # the leak drives the detector past full scale: a latched level-2 over-range alarm (GB/T 50493)
         expect(point).to_have_class(re.compile(r"\bover-range\b"), timeout=60_000)
         expect(point.locator(".point-value")).to_have_text(">100")
