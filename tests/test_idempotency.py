@@ -230,3 +230,21 @@ def test_prune_runs_on_a_schedule(config):
     job = s.get_job("idempotency-prune")
     assert job is not None and job.func is I.prune
     assert events.now_ms() > 0
+
+
+def test_a_multipart_upload_is_known_by_its_fields_and_files(as_role, thing):
+    """A resend of the same upload has a new multipart boundary: its fields and files' names and sizes
+    decide, and the body is not read into memory for the fingerprint."""
+    from io import BytesIO
+
+    w = as_role("worker")
+
+    def upload(content: bytes, title: str = "第一课"):
+        return w.open("POST", PATH, data={"title": title, "file": (BytesIO(content), "unit.mp4")},
+                      content_type="multipart/form-data", headers={"Idempotency-Key": KEY})
+
+    assert upload(b"x" * 2000).status_code == 201
+    assert upload(b"y" * 2000).status_code == 200        # the same upload sent again
+    assert upload(b"x" * 2001).status_code == 422        # another file under the same key
+    assert upload(b"x" * 2000, title="第二课").status_code == 422
+    assert thing["n"] == 1

@@ -62,6 +62,27 @@ def fingerprint(query: bytes, body: bytes) -> str:
     return h.hexdigest()
 
 
+MAX_HASHED_BODY = 1024 * 1024
+
+
+def _request_fingerprint() -> str:
+    """The fingerprint of this request. A JSON (or other small) body is hashed as sent. A multipart upload
+    (a course video, a spreadsheet) is not read into memory for this: its boundary changes on every resend
+    anyway, so its fields and its files' names and sizes stand for it (the files are spooled to disk by
+    the parser the view uses next)."""
+    if request.mimetype == "multipart/form-data":
+        parts = sorted(request.form.items(multi=True))
+        files = []
+        for name, f in request.files.items(multi=True):
+            f.stream.seek(0, 2)
+            files.append((name, f.filename or "", f.stream.tell()))
+            f.stream.seek(0)
+        return fingerprint(request.query_string, repr((parts, sorted(files))).encode())
+    if (request.content_length or 0) > MAX_HASHED_BODY:
+        return fingerprint(request.query_string, f"length:{request.content_length}".encode())
+    return fingerprint(request.query_string, request.get_data(cache=True))
+
+
 def decide(row: tuple | None, fp: str, now: int) -> str:
     """What to do with a request, given the stored row (fingerprint, state, created_at) for its key:
     "run" (no row, or an expired or abandoned one), "replay", "in_flight" or "mismatch". Pure."""
@@ -89,7 +110,7 @@ def begin() -> Response | None:
     if key is None or who is None:   # no key, or anonymous (refused by the view anyway)
         return None
     ident = (who, request.method, request.path, key)
-    fp = fingerprint(request.query_string, request.get_data(cache=True))
+    fp = _request_fingerprint()
     now = events.now_ms()
     try:
         with database.atomic():     # BEGIN IMMEDIATE: two taps racing see each other's claim
