@@ -8,7 +8,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from appliance.core import auth, backup, db, tls
+from appliance.core import auth, backup, db, idempotency, tls
 from appliance.core.domain import registered
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ def build(config, runtime) -> BackgroundScheduler:
               replace_existing=True)
     s.add_job(auth.token_use.flush, "interval", minutes=1, id="token-use", name="device tokens' last use",
               replace_existing=True)
+    s.add_job(idempotency.prune, "interval", hours=1, id="idempotency-prune",
+              name="forget idempotency keys older than 24 h", replace_existing=True)
     if config.backup.to is not None:
         device = backup.DeviceBackups(config)
         s.add_job(device.run, "cron", hour=config.backup.hour, minute=37, id="backup-device",

@@ -20,7 +20,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
-from appliance.core import access, auth, db, events, logs, storage
+from appliance.core import access, auth, db, events, idempotency, logs, storage
 from appliance.core.access import error_response, lang
 from appliance.core.domain import registered
 
@@ -148,6 +148,9 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     @app.teardown_request
     def _release_db(_exc: BaseException | None) -> None:
         db.release_connection()   # one connection per request in flight, not one per waitress thread
+
+    # after the principal and CSRF (before_request runs in order); its teardown runs before _release_db's
+    idempotency.init_app(app)
 
     @app.errorhandler(ApplianceError)
     def _appliance_error(exc: ApplianceError):

@@ -37,7 +37,8 @@
     var fd = new FormData();
     fd.append("file", file);
     return fetch("/api/v1/contractors/import" + (dry ? "?dry_run=1" : ""), {
-      method: "POST", credentials: "same-origin", body: fd, headers: { "X-CSRF-Token": csrf } })
+      method: "POST", credentials: "same-origin", body: fd,
+      headers: { "X-CSRF-Token": csrf, "Idempotency-Key": F.key(form) } })
       .then(function (r) { return r.json().then(function (j) {
         if (r.ok) { report(j); if (!dry) setTimeout(function () { location.reload(); }, 1500); return; }
         if (j.error && j.error.details && j.error.details.length && j.error.details[0].row) {

@@ -65,11 +65,24 @@
              people_500m: f.people_500m.value === "" ? null : Number(f.people_500m.value), substances: subs };
   }
 
+  // Each write carries an Idempotency-Key, one per method and address until it succeeds (issue 15): a resend
+  // after a lost answer (or a tap that slipped past the busy flag) is recognised by the server, not filed twice.
+  var keys = {};
+  function newKey() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);   // crypto.randomUUID needs a secure context; the plant LAN is plain http
+    return "f-" + Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+
   function send(method, url, body) {
+    var slot = method + " " + url, key = keys[slot] || (keys[slot] = newKey());
     return fetch(url, { method: method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "Idempotency-Key": key },
       body: body === undefined ? undefined : JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); });
+      .then(function (r) { return r.json().then(function (j) {
+        if (r.ok) delete keys[slot];   // spent: the next save is a new one
+        return { ok: r.ok, body: j };
+      }); });
   }
 
   function done(res) {

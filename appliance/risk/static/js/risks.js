@@ -11,19 +11,36 @@
   var report = document.getElementById("import-report"), verdict = document.getElementById("import-verdict");
   var errors = document.getElementById("import-errors"), summary = document.getElementById("import-summary");
   var confirmBtn = document.getElementById("import-confirm");
-  var file = null;
+  var file = null, busy = false;
+  // one Idempotency-Key per step (dry run, import), kept until that step succeeds (issue 15)
+  var keys = {};
+  function newKey() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);   // crypto.randomUUID needs a secure context; the plant LAN is plain http
+    return "f-" + Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
 
   function fmt(s, vals) { return s.replace(/\{(\w+)\}/g, function (m, k) { return k in vals ? vals[k] : m; }); }
   function show(ok, msg) { statusEl.className = "form-status " + (ok ? "ok" : "error"); statusEl.textContent = msg; }
   function cell(tr, text) { var td = document.createElement("td"); td.textContent = text; tr.appendChild(td); }
 
+  // one request at a time: the buttons stay disabled while it is in flight
   function send(dry) {
+    var step = dry ? "dry" : "import", key = keys[step] || (keys[step] = newKey());
     var fd = new FormData();
     fd.append("file", file, file.name);
+    busy = true;
+    form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
     return fetch("/api/v1/risks/import" + (dry ? "?dry_run=1" : ""), {
-      method: "POST", credentials: "same-origin", body: fd, headers: { "X-CSRF-Token": csrf }
+      method: "POST", credentials: "same-origin", body: fd, headers: { "X-CSRF-Token": csrf, "Idempotency-Key": key }
     }).then(function (r) {
-      return r.json().then(function (j) { return { status: r.status, body: j }; });
+      return r.json().then(function (j) {
+        if (r.ok) delete keys[step];
+        return { status: r.status, body: j };
+      });
+    }).finally(function () {
+      busy = false;
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
     });
   }
 
@@ -61,6 +78,7 @@
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
+    if (busy) return;
     file = form.querySelector("input[type=file]").files[0];
     if (!file) return;
     statusEl.textContent = "";
@@ -69,9 +87,10 @@
   });
 
   // A changed file needs a new dry run before it can be imported.
-  form.querySelector("input[type=file]").addEventListener("change", function () { confirmBtn.hidden = true; });
+  form.querySelector("input[type=file]").addEventListener("change", function () { confirmBtn.hidden = true; keys = {}; });
 
   confirmBtn.addEventListener("click", function () {
+    if (busy) return;
     confirmBtn.hidden = true;
     send(false).then(function (r) {
       if (r.status === 201) {

@@ -1,20 +1,23 @@
-// Training pages: JSON forms (once per tap: a busy form ignores a second submit), exam start, the question
-// import (dry run first), warning acknowledgement, and the exam paper with its countdown (the server's
-// deadline decides; the page submits by itself when it reaches zero).
+// Training pages: JSON forms (once per tap: a busy form ignores a second submit, and each submission
+// carries an Idempotency-Key from forms.js's SafetyForms, kept until it succeeds, so a resend after a lost
+// answer files once), exam start, the question import (dry run first), warning acknowledgement, and the exam
+// paper with its countdown (the server's deadline decides; the page submits by itself when it reaches zero).
 (function () {
   "use strict";
   var I18N = JSON.parse(document.getElementById("i18n").textContent);
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var statusEl = document.getElementById("form-status");
+  var F = window.SafetyForms;   // kiosk_ui forms.js, loaded before this file
 
   function show(ok, msg) {
     statusEl.className = "form-status " + (ok ? "ok" : "error");
     statusEl.textContent = msg;
   }
 
-  function call(url, method, body, isForm) {
+  function call(url, method, body, isForm, idem) {
     var headers = { "X-CSRF-Token": csrf };
     if (!isForm) headers["Content-Type"] = "application/json";
+    if (idem) headers["Idempotency-Key"] = idem;
     return fetch(url, { method: method, credentials: "same-origin", headers: headers,
                         body: body === undefined ? undefined : (isForm ? body : JSON.stringify(body)) })
       .then(function (r) {
@@ -25,11 +28,14 @@
       });
   }
 
-  function once(el, fn) {     // no double submit: ignore taps while the request is in flight
+  // No double submit: ignore taps while the request is in flight. `fn(key)` sends with the element's
+  // idempotency key; a success spends it (the next submission is a new one), a failure keeps it for the resend.
+  function once(el, fn) {
     if (el.dataset.busy === "1") return;
     el.dataset.busy = "1";
     el.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-    fn().catch(function (e) { show(false, I18N.error.replace("{message}", e.message)); })
+    fn(F.key(el)).then(function () { F.done(el); },
+                       function (e) { show(false, I18N.error.replace("{message}", e.message)); })
       .then(function () {
         el.dataset.busy = "";
         el.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
@@ -49,14 +55,15 @@
   document.querySelectorAll("form.tr-form").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      once(form, function () {
+      once(form, function (idem) {
         var body = {};
         Array.prototype.forEach.call(form.elements, function (el) {
           if (!el.name || el.value === "") return;
           var t = el.dataset.type, v = el.value;
           put(body, el.name, t === "int" ? parseInt(v, 10) : t === "float" ? parseFloat(v) : v);
         });
-        return call(form.dataset.api.replace("{person_id}", body.person_id || ""), form.dataset.method || "POST", body)
+        return call(form.dataset.api.replace("{person_id}", body.person_id || ""), form.dataset.method || "POST", body,
+                    false, idem)
           .then(function () { show(true, I18N.saved); setTimeout(function () { location.reload(); }, 500); });
       });
     });
@@ -64,8 +71,8 @@
 
   document.querySelectorAll("button.tr-start").forEach(function (b) {
     b.addEventListener("click", function () {
-      once(b.parentNode, function () {
-        return call("/api/v1/training/exams/" + b.dataset.exam + "/attempts", "POST", {})
+      once(b.parentNode, function (idem) {
+        return call("/api/v1/training/exams/" + b.dataset.exam + "/attempts", "POST", {}, false, idem)
           .then(function (a) { location.href = "/tablet/training/attempts/" + a.id; });
       });
     });
@@ -73,8 +80,8 @@
 
   document.querySelectorAll("button.tr-ack").forEach(function (b) {
     b.addEventListener("click", function () {
-      once(b.parentNode, function () {
-        return call("/api/v1/certificates/warnings/" + b.dataset.id + "/ack", "POST", {})
+      once(b.parentNode, function (idem) {
+        return call("/api/v1/certificates/warnings/" + b.dataset.id + "/ack", "POST", {}, false, idem)
           .then(function () { show(true, I18N.saved); setTimeout(function () { location.reload(); }, 500); });
       });
     });
@@ -84,12 +91,12 @@
   if (imp) {
     imp.addEventListener("submit", function (e) {
       e.preventDefault();
-      once(imp, function () {
+      once(imp, function (idem) {
         var fd = new FormData();
         fd.append("file", imp.querySelector("input[type=file]").files[0]);
         var dry = imp.querySelector("input[name=dry_run]").checked;
         var out = document.getElementById("import-report");
-        return call("/api/v1/training/questions/import?dry_run=" + (dry ? "1" : "0"), "POST", fd, true)
+        return call("/api/v1/training/questions/import?dry_run=" + (dry ? "1" : "0"), "POST", fd, true, idem)
           .then(function (r) {
             out.textContent = r.ok ? I18N.imported.replace("{created}", r.summary.created)
               .replace("{updated}", r.summary.updated).replace("{unchanged}", r.summary.unchanged) + (dry ? " " + I18N.dry : "")
@@ -111,14 +118,15 @@
     var clock = document.getElementById("clock"), sent = false;
     var submit = function () {
       if (sent) return;
-      once(paper, function () {
+      once(paper, function (idem) {
         var answers = {};
         paper.querySelectorAll(".question").forEach(function (q) {
           var chosen = Array.prototype.filter.call(q.querySelectorAll("input"), function (i) { return i.checked; })
             .map(function (i) { return parseInt(i.value, 10); });
           if (chosen.length) answers[q.dataset.id] = chosen;
         });
-        return call("/api/v1/training/attempts/" + paper.dataset.attempt + "/submit", "POST", { answers: answers })
+        return call("/api/v1/training/attempts/" + paper.dataset.attempt + "/submit", "POST", { answers: answers },
+                    false, idem)
           .then(function () { sent = true; location.reload(); });
       });
     };
@@ -173,8 +181,10 @@
     var doc = document.getElementById("open-doc"), confirmBtn = document.getElementById("confirm-doc");
     if (confirmBtn) {
       confirmBtn.addEventListener("click", function () {
-        once(confirmBtn.parentNode, function () {
-          return opened.then(function () { return call("/api/v1/training/units/" + uid + "/confirm", "POST", {}); })
+        once(confirmBtn.parentNode, function (idem) {
+          return opened.then(function () {
+            return call("/api/v1/training/units/" + uid + "/confirm", "POST", {}, false, idem);
+          })
             .then(function (p) { markDone(p); confirmBtn.disabled = true; });
         });
       });
@@ -187,11 +197,11 @@
   if (unitForm) {
     unitForm.addEventListener("submit", function (e) {
       e.preventDefault();
-      once(unitForm, function () {
+      once(unitForm, function (idem) {
         var fd = new FormData();
         ["title", "topic", "work_type"].forEach(function (k) { fd.append(k, unitForm.elements[k].value); });
         fd.append("file", unitForm.querySelector("input[type=file]").files[0]);
-        return call("/api/v1/training/courses/" + unitForm.elements.course.value + "/units", "POST", fd, true)
+        return call("/api/v1/training/courses/" + unitForm.elements.course.value + "/units", "POST", fd, true, idem)
           .then(function () { show(true, I18N.saved); setTimeout(function () { location.reload(); }, 500); });
       });
     });
