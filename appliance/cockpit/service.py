@@ -26,13 +26,14 @@ def facts(since: int, until: int, *, current: bool) -> R.Facts:
     from appliance.contractors.models import GateEntry
     from appliance.emergency.models import Accident
     from appliance.gas.sensors import Alarm
-    from appliance.hazards.service import Hazard
+    from appliance.hazards.service import Hazard, counted
     from appliance.patrol.models import Round
     from appliance.risk.tasks import ControlTask
     from appliance.vision.violations import Violation
 
     hz = rows(Hazard.select(Hazard.state, Hazard.deadline, Hazard.accepted_at, Hazard.recurrence_of, Hazard.grade)
-              .where((Hazard.reported_at >= since) & (Hazard.reported_at < until)))
+              .where((Hazard.reported_at >= since) & (Hazard.reported_at < until) & counted()))
+    # (a duplicate report is the same hazard again: not found twice, and never rectified)
     # the same window rule as risk.tasks.rates: tasks whose period ended in (since, until]
     tasks = [s for (s,) in rows(ControlTask.select(ControlTask.status)
              .where((ControlTask.period_end > since) & (ControlTask.period_end <= until)))]
@@ -83,14 +84,14 @@ def cockpit(days: int = R.DEFAULT_DAYS, now: int | None = None) -> dict:
 def history(weeks: int, now: int, tz: str) -> tuple[list[str], dt.date, list[list[int]], list[tuple[str, str]]]:
     """The hazards of the `weeks` full weeks before the current one as a weeks × cells matrix (areas by
     code), and (area, category) of each, for the category shares."""
-    from appliance.hazards.service import Hazard
+    from appliance.hazards.service import Hazard, counted
 
     this_monday = FC.monday_of(now, tz)
     first = this_monday - dt.timedelta(weeks=weeks)
     since, until = FC.week_start_ms(first, tz), FC.week_start_ms(this_monday, tz)
     codes = {a.id: a.code for a in Area.select().order_by(Area.id)}
     found = [(codes.get(a), t, c) for a, t, c in rows(Hazard.select(Hazard.area_id, Hazard.reported_at, Hazard.category)
-             .where((Hazard.reported_at >= since) & (Hazard.reported_at < until)))]
+             .where((Hazard.reported_at >= since) & (Hazard.reported_at < until) & counted()))]
     areas = list(codes.values())
     matrix = FC.weekly_counts(((a, t) for a, t, _ in found if a), areas, first, weeks, tz)
     return areas, first, matrix, [(a, c) for a, _, c in found if a]

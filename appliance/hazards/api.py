@@ -212,3 +212,18 @@ def sign_off_hazard(hazard_id: int):
     """SAWS order 16 Art. 18: the principal (a login in hazards.principal_logins, whatever their role) signs
     off an evaluated major hazard, which closes it."""
     return jsonify(H.hazard_dict(H.sign_off(hazard_id, body(H.NoteIn), current())))
+
+
+@api_bp.get("/hazards/<int:hazard_id>/duplicate-candidates")
+@require("hazards.handle")
+def duplicate_candidates(hazard_id: int):
+    """The likely originals of a hazard (same area and category, reported within a few days), for the
+    picker that closes it as a duplicate."""
+    return jsonify({"hazards": [H.hazard_dict(h) for h in H.duplicate_candidates(hazard_id)]})
+
+
+@api_bp.post("/hazards/<int:hazard_id>/duplicate")
+@require("hazards.handle")
+def mark_duplicate(hazard_id: int):
+    """Close a hazard still 待确认 as a duplicate of another, with the reason (issue 15 item 2)."""
+    return jsonify(H.hazard_dict(H.mark_duplicate(hazard_id, body(H.DuplicateIn), current())))

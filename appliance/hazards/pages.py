@@ -73,6 +73,8 @@ def tablet():
             shown.extend(H.Hazard.select().where(H.Hazard.state == "closed").order_by(H.Hazard.id.desc())
                          .limit(PAGE - len(shown)))
     hazards = [H.hazard_dict(h) for h in shown]
+    # the reports closed as duplicates of a shown hazard: their photos and notes are shown on it
+    duplicates = {k: [H.hazard_dict(d) for d in v] for k, v in H.duplicates_of([h.id for h in shown]).items()}
     areas = {a.id: a for a in P.Area.select()}
     active = list(auth.User.select().where(auth.User.active & (auth.User.role != "kiosk")).order_by(auth.User.login))
     # the assignee is chosen by name, never preselected (issue 15: it used to default to "admin")
@@ -82,7 +84,7 @@ def tablet():
     from appliance.hazards.checklist import BY_CODE, CHECKLIST_121
     from appliance.hazards.major import SAFETY_OFFICE
 
-    return render_template("hazards/hazards.html", hazards=hazards, window=window, page_size=PAGE, areas=areas,
+    return render_template("hazards/hazards.html", hazards=hazards, duplicates=duplicates, window=window, page_size=PAGE, areas=areas,
                            users=users, names=names, me=me.actor,
                            categories=H.CATEGORIES, can_handle=auth.allowed(role, "hazards.handle"),
                            can_report=auth.allowed(role, "hazards.report"), checklist=CHECKLIST_121,

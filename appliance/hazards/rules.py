@@ -107,6 +107,45 @@ def is_recurrence(area_id: int, category: str, reported_at: int, earlier: list[t
     return max(hits)[1] if hits else None
 
 
+# A hazard reported twice is closed as a duplicate of the other report (issue 15 item 2). Only one still
+# 待确认 (nobody has been sent to fix it yet) may be: once dispatched, its rectification is its own record.
+DUPLICATE_DAYS = 3       # the picker offers hazards reported within this many days either side
+DUPLICATE_CHOICES = 8    # a short list: the tablet shows at most this many
+DUPLICATE_ROLES = {"admin", "safety_officer", "supervisor"}
+
+
+def duplicate_candidates(hazard: tuple[int, int, str, int], others: list[tuple[int, int, str, int, int | None]],
+                         days: int = DUPLICATE_DAYS, limit: int = DUPLICATE_CHOICES) -> list[int]:
+    """The ids of the likely originals of `hazard` (id, area_id, category, reported_at) among `others`
+    (id, area_id, category, reported_at, duplicate_of), open or closed: same area, same category, reported
+    within `days` either side, not itself and not itself a duplicate (the original is the one kept);
+    nearest in time first, the earlier on a tie, at most `limit`."""
+    hid, area, category, t = hazard
+    span = days * 86_400_000
+    hits = [(abs(ot - t), ot, oid) for oid, oa, oc, ot, dup in others
+            if oid != hid and dup is None and oa == area and oc == category and abs(ot - t) <= span]
+    return [oid for _, _, oid in sorted(hits)[:limit]]
+
+
+def check_duplicate(role: str, state: str, duplicate_of: int | None, hazard_id: int, original_id: int,
+                    original_duplicate_of: int | None) -> None:
+    """Raise TransitionRefused unless a hazard in `state` may be closed by `role` as a duplicate of
+    `original_id` (itself not a duplicate, so chains do not form)."""
+    if role not in DUPLICATE_ROLES:
+        raise TransitionRefused(f"角色 {role} 不能将隐患标记为重复", f"role {role} may not mark a hazard as a duplicate",
+                                who=True)
+    if duplicate_of is not None:
+        raise TransitionRefused(f"此隐患已标记为 #{duplicate_of} 的重复", f"this hazard is already a duplicate of #{duplicate_of}")
+    if state != "reported":
+        raise TransitionRefused("只有待确认（尚未派发）的隐患可以标记为重复",
+                                "only a hazard still reported (not dispatched) can be marked as a duplicate")
+    if original_id == hazard_id:
+        raise TransitionRefused("隐患不能是自己的重复", "a hazard cannot be a duplicate of itself")
+    if original_duplicate_of is not None:
+        raise TransitionRefused(f"#{original_id} 本身是 #{original_duplicate_of} 的重复，请选原隐患",
+                                f"#{original_id} is itself a duplicate of #{original_duplicate_of}: pick the original")
+
+
 REMIND_BEFORE_MS = 86_400_000  # a day before the deadline
 
 
@@ -136,6 +175,7 @@ def pick_assignee(area_id: int, category: str, rules: list[tuple[int | None, str
 
 def rates(hazards: list[tuple[str, int | None, int | None, int | None]], now: int) -> dict:
     """The hazard figures the cockpit and the compliance reports show, over hazards reported in a period.
+    A duplicate report (`duplicate_of`) is not a hazard of its own: the callers leave it out of `hazards`.
 
     Each hazard is (state, deadline, accepted_at, recurrence_of). 整改率 (rectification rate) = closed /
     reported; 按期整改率 (on-time rate) = closed by their deadline / closed; overdue = not closed and past the

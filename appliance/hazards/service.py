@@ -80,9 +80,19 @@ class Hazard(Model):
     evaluated_at = peewee.IntegerField(null=True)
     cost = peewee.FloatField(null=True)
     idempotency_key = peewee.TextField(null=True)
+    duplicate_of = peewee.IntegerField(null=True)    # closed as a duplicate of this hazard (migration 0035)
+    duplicate_note = peewee.TextField(null=True)
+    duplicate_by = peewee.TextField(null=True)
+    duplicate_at = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "hazards"
+
+
+def counted():
+    """The hazards that count in figures (rates, cockpit, reports, statistics): all but duplicate reports,
+    which are the same hazard reported again and were never dispatched, rectified or accepted."""
+    return Hazard.duplicate_of.is_null()
 
 
 class ReportIn(Input):
@@ -112,6 +122,11 @@ class NoteIn(Input):
 
 class RectifyIn(NoteIn):
     cost: float | None = Field(None, ge=0, le=1e10)  # 整改资金 (元), for the statistics
+
+
+class DuplicateIn(Input):
+    duplicate_of: int = Field(gt=0, le=2**31)          # the original, kept
+    note: str = Field(min_length=2, max_length=2000)  # why it is the same hazard
 
 
 class GradeIn(Input):
@@ -153,7 +168,12 @@ def hazard_dict(h: Hazard | SimpleNamespace) -> dict:
             "grade_reason": h.grade_reason, "evaluation": evaluation, "evaluated_by": h.evaluated_by,
             "evaluated_at": h.evaluated_at, "cost": h.cost,
             "id": h.id, "area_id": h.area_id, "category": h.category, "description": h.description,
-            "grade": h.grade, "state": h.state, "danger_state": HR.STATE_CODE[h.state], "reporter": h.reporter,
+            "grade": h.grade, "state": h.state, "reporter": h.reporter,
+            # a duplicate closed without acceptance: to the regulator it stays 待确认 and is deleted
+            # (sync profile: delete_mark), never 9 已验收
+            "danger_state": HR.STATE_CODE["reported"] if h.duplicate_of is not None else HR.STATE_CODE[h.state],
+            "duplicate_of": h.duplicate_of, "duplicate_note": h.duplicate_note, "duplicate_by": h.duplicate_by,
+            "duplicate_at": h.duplicate_at,
             "reported_at": h.reported_at, "assignee": h.assignee, "deadline": h.deadline,
             "overdue": bool(h.deadline and h.state != "closed" and events.now_ms() > h.deadline),
             "plan": json.loads(h.plan) if h.plan else None, "rectifier": h.rectifier, "rectified_at": h.rectified_at,
@@ -381,6 +401,53 @@ def reject(hazard_id: int, data: NoteIn, principal) -> Hazard:
                            "rectified_at": None})
 
 
+def duplicate_candidates(hazard_id: int) -> list[Hazard]:
+    """The likely originals of a hazard, for the tablet's picker (`rules.duplicate_candidates`)."""
+    h = _get(hazard_id)
+    span = HR.DUPLICATE_DAYS * 86_400_000
+    others = [(o.id, o.area_id, o.category, o.reported_at, o.duplicate_of) for o in Hazard.select().where(
+        (Hazard.area_id == h.area_id) & (Hazard.category == h.category)
+        & Hazard.reported_at.between(h.reported_at - span, h.reported_at + span))]
+    ids = HR.duplicate_candidates((h.id, h.area_id, h.category, h.reported_at), others)
+    found = {o.id: o for o in Hazard.select().where(Hazard.id.in_(ids))} if ids else {}
+    return [found[i] for i in ids]
+
+
+def mark_duplicate(hazard_id: int, data: DuplicateIn, principal) -> Hazard:
+    """Close a hazard still 待确认 as a duplicate of another (open or closed), with the reason. It keeps
+    its photo, description and reporter (shown on the original); the reporter is not penalised (no
+    rejection is counted: reporting what someone else also saw is no fault); it leaves the figures."""
+    with events.recording(principal.actor) as rec:
+        h = _get(hazard_id)
+        original = Hazard.get_or_none(Hazard.id == data.duplicate_of)
+        if original is None:
+            raise ValidationFailed(f"duplicate_of：隐患 {data.duplicate_of} 不存在",
+                                   f"duplicate_of: hazard {data.duplicate_of} does not exist",
+                                   details=[{"key": "duplicate_of"}])
+        try:
+            HR.check_duplicate(principal.role, h.state, h.duplicate_of, h.id, original.id, original.duplicate_of)
+        except HR.TransitionRefused as exc:
+            raise _refused(exc) from None
+        t = events.now_ms()
+        Hazard.update(state="closed", duplicate_of=original.id, duplicate_note=data.note, duplicate_by=principal.actor,
+                      duplicate_at=t, updated_at=t).where(Hazard.id == h.id).execute()
+        rec.emit("hazard.duplicate", entity=("hazard", h.id),
+                 payload={"id": h.id, "state": "closed", "duplicate_of": original.id, "note": data.note,
+                          "description": h.description[:80], "reporter": h.reporter, "photo": h.photo,
+                          "original_state": original.state, "penalised": False})
+    return Hazard.get_by_id(hazard_id)
+
+
+def duplicates_of(ids: list[int]) -> dict[int, list[Hazard]]:
+    """Original id → the reports closed as its duplicates, oldest first (shown on the original)."""
+    out: dict[int, list[Hazard]] = {}
+    if ids:
+        for d in Hazard.select().where(Hazard.duplicate_of.in_(ids)).order_by(Hazard.id):
+            if d.duplicate_of is not None:
+                out.setdefault(d.duplicate_of, []).append(d)
+    return out
+
+
 def regrade(hazard_id: int, data: GradeIn, principal) -> Hazard:
     """The safety office confirms the grade differently from the reporter's proposal (一般 ↔ 重大), with a
     reason; the event records both grades, the reason and whether a ticked 121号 item was overridden."""
@@ -500,7 +567,7 @@ def rates(since: int, until: int, now: int | None = None) -> dict:
     """Hazard figures over the hazards reported in [since, until) (`hazard_rules.rates`)."""
     rows = [(h.state, h.deadline, h.accepted_at, h.recurrence_of) for h in
             Hazard.select(Hazard.state, Hazard.deadline, Hazard.accepted_at, Hazard.recurrence_of)
-            .where((Hazard.reported_at >= since) & (Hazard.reported_at < until))]
+            .where((Hazard.reported_at >= since) & (Hazard.reported_at < until) & counted())]
     return HR.rates(rows, events.now_ms() if now is None else now)
 
 
@@ -513,7 +580,7 @@ def statistics(year: int, quarter: int | None, tz: str, now: int | None = None) 
     now = events.now_ms() if now is None else now
     areas = {a.id: (a.name, a.name_en) for a in Area.select()}
     rows = []
-    for h in Hazard.select().where((Hazard.reported_at < until)
+    for h in Hazard.select().where((Hazard.reported_at < until) & counted()
                                    & (Hazard.accepted_at.is_null() | (Hazard.accepted_at >= since))):
         evaluation = _json(h.evaluation)
         name, name_en = areas.get(h.area_id, (str(h.area_id), None))

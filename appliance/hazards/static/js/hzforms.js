@@ -75,6 +75,45 @@
     });
   });
 
+  // "重复 / Duplicate" on a reported hazard: open its picker, filled once with the likely originals (same
+  // area and category, reported within a few days: rules.duplicate_candidates). Sending is forms.js's
+  // api-form: the shared confirm dialog first, one request at a time, an idempotency key.
+  function fill(form) {
+    var select = form.querySelector("select[name=duplicate_of]");
+    return fetch("/api/v1/hazards/" + form.dataset.hazard + "/duplicate-candidates", { credentials: "same-origin" })
+      .then(json).then(function (j) {
+        j.hazards.forEach(function (h) {
+          var o = document.createElement("option");
+          o.value = h.id;
+          o.textContent = "#" + h.id + " · " + (I18N.states[h.state] || h.state) + " · " + h.description.slice(0, 40);
+          select.appendChild(o);
+        });
+        form.querySelector(".dup-none").hidden = j.hazards.length > 0;
+        if (j.hazards.length === 1) select.value = String(j.hazards[0].id);
+        select.dispatchEvent(new Event("change"));
+      }, function (e) { show(false, (I18N.error || "{message}").replace("{message}", e.message)); });
+  }
+
+  document.querySelectorAll("button.dup-open").forEach(function (b) {
+    var form = document.getElementById(b.getAttribute("aria-controls"));
+    var select = form.querySelector("select[name=duplicate_of]");
+    select.addEventListener("change", function () {   // the dialog names the original chosen
+      if (select.value) {
+        form.dataset.confirm = I18N.dup_confirm.replace("{id}", form.dataset.hazard).replace("{original}", select.value);
+      }
+    });
+    b.addEventListener("click", function () {
+      var open = form.hidden;
+      form.hidden = !open;
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+      if (open && !form.dataset.filled) {
+        form.dataset.filled = "1";
+        fill(form);
+      }
+      if (open) select.focus();
+    });
+  });
+
   // The report form: a ticked 121号 item makes it a major hazard (the server forces it too), and a major
   // hazard shows the Art. 14 fields.
   var report = document.getElementById("hazard-report");

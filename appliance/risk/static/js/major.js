@@ -107,10 +107,15 @@
     var e = card.querySelector(".mh-edit"), r = card.querySelector(".mh-retire");
     if (e) e.addEventListener("click", function () { edit(id); });
     if (r) r.addEventListener("click", function () {
-      if (busy || !window.confirm(fmt(D.confirm_retire, { code: card.dataset.code }))) return;
-      busy = true; r.disabled = true;
-      send("DELETE", "/api/v1/risk/major-hazards/" + id).then(done, function () {
-        r.disabled = false; done({ ok: false, body: { error: { message: "network" } } });
+      if (busy) return;
+      // the shared confirm dialog (forms.js), as the admin page asks: glove-sized buttons, Esc cancels, and
+      // no native window.confirm that a kiosk browser may suppress
+      busy = true; r.disabled = true;   // at once: a second tap while the dialog is up does nothing
+      window.SafetyForms.confirm(fmt(D.confirm_retire, { code: card.dataset.code })).then(function (yes) {
+        if (!yes) { busy = false; r.disabled = false; return; }
+        send("DELETE", "/api/v1/risk/major-hazards/" + id).then(done, function () {
+          r.disabled = false; done({ ok: false, body: { error: { message: "network" } } });
+        });
       });
     });
   });
