@@ -80,7 +80,7 @@ class Hazard(Model):
     evaluated_at = peewee.IntegerField(null=True)
     cost = peewee.FloatField(null=True)
     idempotency_key = peewee.TextField(null=True)
-    duplicate_of = peewee.IntegerField(null=True)    # closed as a duplicate of this hazard (migration 0035)
+    duplicate_of = peewee.IntegerField(null=True)    # closed as a duplicate of this hazard (migration 0030)
     duplicate_note = peewee.TextField(null=True)
     duplicate_by = peewee.TextField(null=True)
     duplicate_at = peewee.IntegerField(null=True)
