@@ -113,3 +113,22 @@ def test_full_disk_keeps_reads_and_safety_records(small_disk, tmp_path):
         app.stop()
         w.close()
         stop_peer(server)
+
+
+def test_a_full_disk_seen_before_belongs_to_its_own_data_directory(tmp_path):
+    """The failing-writes state is kept for 5 minutes in the process; an appliance started on another data
+    directory (the next one in this test process) must not report the old disk's failure as its own (CI:
+    /health answered 503 for a fresh appliance after an earlier disk-full test)."""
+    from appliance.core import storage
+
+    storage.make_reserve(tmp_path / "a", 0)
+    storage.note_full(OSError(28, "No space left on device"))
+    assert storage.status()["writes_failing"]
+    (tmp_path / "b").mkdir()
+    storage.make_reserve(tmp_path / "b", 1)
+    st = storage.status()
+    assert not st["writes_failing"] and st["last_error"] is None and st["reserve_held"]
+    storage.note_full(OSError(28, "No space left on device"))
+    storage.make_reserve(tmp_path / "b", 1)   # the same directory at a restart keeps what it knows
+    assert storage.status()["writes_failing"]
+    storage.make_reserve(tmp_path / "c", 0)

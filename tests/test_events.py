@@ -208,3 +208,27 @@ def test_bulk_items_are_marked_not_live_and_a_rolled_back_bulk_marks_nothing(app
     assert [(e.type, e.live) for e in marked] == [("person.note", True), ("risk.measure_added", False),
                                                   ("risk.measure_added", False), ("risk.register_imported", True)]
     assert all(e.live for e in events.read_after(head, 10))   # the log itself knows nothing of it
+
+
+def test_bulk_ranges_of_one_log_do_not_silence_another(app, tmp_path):
+    """Seqs start again at 1 in another database (a restore; the next appliance in this process): a bulk
+    range kept from the old log must not mark the new log's events not live. CI lost an alarm card and
+    live-feed items this way after an earlier test's register import."""
+    from appliance.core import db
+
+    old = db.database.database
+    head = events.head_seq()
+    with events.recording("user:test", live=False) as rec:
+        for i in range(20):
+            rec.emit("risk.measure_added", payload={"n": i})
+    assert not any(e.live for e in events.QUIET.mark(events.read_after(head, 50)))
+    db.database.close()
+    db.migrate(tmp_path / "other.db", tmp_path / "backups")
+    db.open_database(tmp_path / "other.db")
+    try:
+        events.record("gas.alarm_raised", actor="device:gas:CH4-1")
+        fresh = events.QUIET.mark(events.read_after(0, 50))
+        assert fresh and fresh[0].seq <= head + 20 and all(e.live for e in fresh)
+    finally:
+        db.database.close()
+        db.open_database(old)

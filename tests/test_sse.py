@@ -155,7 +155,8 @@ def test_one_caller_cannot_take_every_stream(running, token):
         r = requests.get(f"{running.url}/api/v1/stream", headers={"Authorization": f"Bearer {token}"}, timeout=5)
         assert r.status_code == 503 and r.json()["error"]["code"] == "streams_exhausted"
         assert int(r.headers["Retry-After"]) > 0
-        assert requests.get(f"{running.url}/api/v1/health", timeout=5).status_code == 200  # others still served
+        h = requests.get(f"{running.url}/api/v1/health", timeout=5)
+        assert h.status_code == 200, h.text  # others still served
     finally:
         for c in clients:
             c.close()

@@ -222,7 +222,7 @@ def recording(actor: str, live: bool = True) -> Iterator[Recorder]:
         return
     rec = Recorder(actor, live=live)
     _OPEN.recorder = rec
-    quiet: list[tuple[int, int]] = []
+    quiet: list[tuple[str, int, int]] = []
     try:
         with database.atomic():
             yield rec
@@ -242,35 +242,45 @@ class _QuietRanges:
     """The seqs of this process's bulk items (`recording(live=False)`), as the bus reads events back from
     the log: they reach subscribers marked `live=False` and live streams skip them. Only recent ranges are
     kept (the bus reads events within a second of their commit); an item written by another process, or
-    read from the log by a stream far behind, is sent as any other event."""
+    read from the log by a stream far behind, is sent as any other event.
+
+    A range belongs to one database file: seqs start again at 1 in another log (a restore, the next appliance
+    in the same test process), and a range kept from the old one silenced that log's live events (CI: an alarm
+    never reached the alarms page, feed items went missing, after a bulk import in an earlier test)."""
 
     def __init__(self, keep: int = 256) -> None:
         self._lock = threading.Lock()
-        self._ranges: deque[tuple[int, int]] = deque(maxlen=keep)
+        self._ranges: deque[tuple[str, int, int]] = deque(maxlen=keep)
 
-    def add(self, seqs: Iterable[int]) -> list[tuple[int, int]]:
-        ranges: list[tuple[int, int]] = []
+    def add(self, seqs: Iterable[int]) -> list[tuple[str, int, int]]:
+        log_file = str(database.database)
+        ranges: list[tuple[str, int, int]] = []
         for q in seqs:
-            if ranges and q == ranges[-1][1] + 1:
-                ranges[-1] = (ranges[-1][0], q)
+            if ranges and q == ranges[-1][2] + 1:
+                ranges[-1] = (log_file, ranges[-1][1], q)
             else:
-                ranges.append((q, q))
+                ranges.append((log_file, q, q))
         if ranges:
             with self._lock:
                 self._ranges.extend(ranges)
         return ranges
 
-    def discard(self, ranges: list[tuple[int, int]]) -> None:
+    def discard(self, ranges: list[tuple[str, int, int]]) -> None:
         if ranges:
             with self._lock:
                 for r in ranges:
                     if r in self._ranges:
                         self._ranges.remove(r)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._ranges.clear()
+
     def mark(self, batch: list[Committed]) -> list[Committed]:
         """The batch with its bulk items marked not live."""
+        log_file = str(database.database)
         with self._lock:
-            ranges = list(self._ranges)
+            ranges = [(a, b) for f, a, b in self._ranges if f == log_file]
         if not ranges or not batch:
             return batch
         lo, hi = batch[0].seq, batch[-1].seq
@@ -356,6 +366,7 @@ class Bus:
         self.error: str | None = None
 
     def start(self) -> None:
+        QUIET.clear()  # ranges of a log this process had open before are not this one's
         self.head = head_seq()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)

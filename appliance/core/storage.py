@@ -47,6 +47,8 @@ def make_reserve(data_dir: Path, mb: int) -> bool:
     """Hold back `mb` MB in the data directory (written, not sparse, so the space is really taken)."""
     path = Path(data_dir) / RESERVE_NAME
     with _lock:
+        if _state["reserve"] != path:  # another data directory: failures seen on the old disk are not this one's
+            _state.update(released_at=None, last_full_at=None, last_full=None)
         _state["reserve"] = path
         if mb <= 0:
             return False
