@@ -310,3 +310,22 @@ def test_a_token_read_writes_nothing_and_its_last_use_is_written_by_the_job(app,
     assert auth.token_use.flush() == 1
     assert auth.DeviceToken.get_by_id(tok.id).last_used_at is not None
     assert auth.token_use.flush() == 0
+
+
+def test_a_token_use_noted_for_one_database_is_not_another_databases(app, users, client, tmp_path):
+    """Token ids start again at 1 in another database (a restore; the next appliance in a test process): a
+    use noted for the old file must neither show as the new token's last use nor be written into it."""
+    from appliance.core import db
+
+    tok = auth.DeviceToken.get(auth.DeviceToken.name == "test-wall")
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {users['kiosk']}"}).status_code == 200
+    old = db.database.database
+    db.database.close()
+    db.migrate(tmp_path / "other.db", tmp_path / "backups")
+    db.open_database(tmp_path / "other.db")
+    try:
+        assert auth.token_use.last(tok.id, None) is None
+        assert auth.token_use.flush() == 0
+    finally:
+        db.database.close()
+        db.open_database(old)

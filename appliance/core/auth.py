@@ -251,22 +251,27 @@ class TokenUse:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[int, int] = {}
+        # keyed by (database file, token id): ids start again at 1 in another database (a restore, the next
+        # appliance in a test process), and a use noted for the old one is not the new token's
+        self._pending: dict[tuple[str, int], int] = {}
 
     def note(self, token_id: int) -> None:
         with self._lock:
-            self._pending[token_id] = events.now_ms()
+            self._pending[(str(database.database), token_id)] = events.now_ms()
 
     def last(self, token_id: int, stored: int | None) -> int | None:
         """The last use: noted and not yet written, or as stored."""
         with self._lock:
-            noted = self._pending.get(token_id)
+            noted = self._pending.get((str(database.database), token_id))
         return max(noted, stored or 0) if noted else stored
 
     def flush(self) -> int:
-        """Write what was noted, in one short transaction; best effort (a full disk keeps it for the next)."""
+        """Write what was noted for the open database, in one short transaction; best effort (a full disk
+        keeps it for the next). Uses noted for another database file are dropped."""
+        here = str(database.database)
         with self._lock:
-            pending, self._pending = self._pending, {}
+            pending = {i: ms for (f, i), ms in self._pending.items() if f == here}
+            self._pending = {}
         if not pending:
             return 0
         try:
@@ -278,7 +283,7 @@ class TokenUse:
             log.warning("could not note device tokens' last use", extra={"tokens": len(pending), "error": str(exc)})
             with self._lock:
                 for i, ms in pending.items():
-                    self._pending.setdefault(i, ms)
+                    self._pending.setdefault((here, i), ms)
             return 0
         return len(pending)
 
