@@ -340,3 +340,22 @@ def test_each_chunk_reads_only_the_stored_records_under_its_own_objects(officer,
     assert [sorted(objs) for objs, *_ in seen] == [["OBJ-1"], ["OBJ-2"]]
     assert [len(measures) for *_, measures in seen] == [3, 1]
     assert all(u["object_id"] in {o["id"] for o in objs.values()} for objs, units, *_ in seen for u in units.values())
+
+
+def test_a_big_file_is_read_in_a_child_process_with_the_same_result(officer, monkeypatch):
+    """A register of 1,500 measures (> core.offload's 64 KB) is read in a child process, not on the web's
+    threads (issue 14); what it reads is what reading in place gives, and the import writes all of it."""
+    from appliance.core import offload
+    from appliance.risk import importer as RI
+    from appliance.risk import settings
+
+    big = xlsx([row(object_code=f"OBJ-{i // 50}", unit_name=f"U-{i // 10}", event_name=f"E-{i // 5}",
+                    measure=f"措施 {i}") for i in range(1500)])
+    assert len(big) >= offload.OFFLOAD_FROM_BYTES
+    in_place = RI.parse_file(big, {"TANK", "WH"}, settings.lec_profiles(), settings.ls_profiles())
+    sizes, real = [], offload.run
+    monkeypatch.setattr(offload, "run", lambda fn, *a, size=None, **kw: sizes.append(size) or real(fn, *a, size=size, **kw))
+    assert RI.parse(big, {"TANK", "WH"}) == in_place and sizes == [len(big)]
+    r = upload(officer, big, dry=False)
+    assert r.status_code == 201, r.get_json()
+    assert counts() == (30, 150, 300, 1500)

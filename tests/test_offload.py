@@ -1,0 +1,59 @@
+"""core.offload: a big upload's reader runs in a child process; its errors come back whole, and a reader
+that runs out of memory or dies is a clear error, never the appliance's."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from appliance.core import offload
+from appliance.core.errors import ValidationFailed
+
+
+class ShapeError(ValidationFailed):
+    code = "shape_wrong"
+
+
+def pid_and(x: int) -> tuple[int, int]:
+    return os.getpid(), x * 2
+
+
+def raise_shape() -> None:
+    raise ShapeError("第 3 行：形状不对", "row 3: wrong shape", details=[{"row": 3}])
+
+
+def eat_memory(mb: int) -> int:
+    return len(bytearray(mb * 1024 * 1024))
+
+
+def die() -> None:
+    os._exit(3)
+
+
+def test_a_big_file_is_read_in_a_child_and_a_small_one_here():
+    child, doubled = offload.run(pid_and, 21)
+    assert doubled == 42 and child != os.getpid()
+    here, _ = offload.run(pid_and, 1, size=offload.OFFLOAD_FROM_BYTES - 1)
+    assert here == os.getpid()
+    there, _ = offload.run(pid_and, 1, size=offload.OFFLOAD_FROM_BYTES)
+    assert there != os.getpid()
+
+
+def test_an_appliance_error_comes_back_with_its_class_code_messages_and_details():
+    with pytest.raises(ShapeError) as e:
+        offload.run(raise_shape)
+    assert (e.value.code, e.value.zh, e.value.en, e.value.details) == (
+        "shape_wrong", "第 3 行：形状不对", "row 3: wrong shape", [{"row": 3}])
+    assert e.value.http_status == 422 and str(e.value) == "row 3: wrong shape"
+
+
+def test_a_reader_that_needs_too_much_memory_is_a_clear_error_and_this_process_is_untouched():
+    with pytest.raises(offload.BadFile) as e:
+        offload.run(eat_memory, 600, memory_mb=300)
+    assert "300 MB" in e.value.en and "300 MB" in e.value.zh and e.value.http_status == 422
+    assert offload.run(eat_memory, 10, memory_mb=300) == 10 * 1024 * 1024   # the next upload is read
+
+
+def test_a_reader_process_that_dies_is_a_clear_error():
+    with pytest.raises(offload.BadFile, match="died"):
+        offload.run(die)
