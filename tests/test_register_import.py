@@ -219,6 +219,11 @@ def test_cli_dry_run_and_import(tmp_path):
     assert "created 0, updated 0; unchanged 4" in r.stdout
     r = run_cli("import-register", "--config", str(cfg_path), str(tmp_path / "missing.xlsx"))
     assert r.returncode == 2 and "cannot read" in r.stderr
+    big = tmp_path / "big.csv"   # > 64 KB: read in a spawned child of `python -m appliance` (core.offload)
+    big.write_bytes(csv_bytes([row(measure=f"措施 {i}") for i in range(1500)] + [row(measure="x", method="HAZOP")]))
+    assert big.stat().st_size >= 64 * 1024
+    r = run_cli("import-register", "--config", str(cfg_path), str(big), "--dry-run")
+    assert r.returncode == 1 and "row 1502" in r.stderr and "第 1502 行" in r.stderr, r.stdout + r.stderr
 
 
 def test_tablet_register_tree_and_import_form(officer, as_role):
