@@ -57,3 +57,29 @@ def test_a_reader_that_needs_too_much_memory_is_a_clear_error_and_this_process_i
 def test_a_reader_process_that_dies_is_a_clear_error():
     with pytest.raises(offload.BadFile, match="died"):
         offload.run(die)
+
+
+def sleep_then(x: float) -> float:
+    import time
+
+    time.sleep(x)
+    return x
+
+
+def test_one_reader_at_a_time_and_a_long_wait_is_a_503(monkeypatch):
+    """Uploads together are bounded: a second reader waits for the first; past WAIT_S it is told to retry."""
+    import threading
+
+    monkeypatch.setattr(offload, "WAIT_S", 0.2)
+    first = threading.Thread(target=offload.run, args=(sleep_then, 2.0))
+    first.start()
+    try:
+        import time
+
+        time.sleep(0.3)   # the first holds the one reader
+        with pytest.raises(offload.ReaderBusy) as e:
+            offload.run(sleep_then, 0.0)
+        assert e.value.http_status == 503 and e.value.zh != e.value.en
+    finally:
+        first.join(10)
+    assert offload.run(sleep_then, 0.0) == 0.0   # free again
