@@ -246,6 +246,13 @@ def seed(config: Config) -> dict:
     domains.load()
     db.migrate(config.storage.db_path, config.storage.backup_dir)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
+    with db.relaxed_durability():   # a seed cut short is made again at the next start
+        creds = _seed(actor)
+    write_credentials(cred_path, creds)   # once the seed is on disk: its passwords are the users'
+    return creds
+
+
+def _seed(actor: str) -> dict:
     P.set_site(**SITE, actor=actor)
     for code, name, name_en, kind, poly in AREAS:
         if P.Area.get_or_none(P.Area.code == code) is None:
@@ -268,7 +275,6 @@ def seed(config: Config) -> dict:
             creds["users"][login] = {"role": role, "password": password}
     if auth.DeviceToken.get_or_none(auth.DeviceToken.name == KIOSK_DEVICE) is None:
         creds["kiosk_token"] = auth.create_device_token(KIOSK_DEVICE, actor=actor)
-    write_credentials(cred_path, creds)
     return creds
 
 
@@ -371,13 +377,14 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
     domains.load()
     db.migrate(config.storage.db_path, config.storage.backup_dir)
     db.open_database(config.storage.db_path, config.storage.busy_timeout_ms)
-    demo_patrol.seed()
-    # the contractors first: 吴刚 (江东) welds on the hot-work permit, which needs him admitted and briefed
-    demo_contractors.seed()   # contractor firms at the gate: one in good standing, refused ones with their reasons
-    seed_permits()
-    demo_emergency.seed()     # walk graph, gate assembly point (reader MUSTER-1), resources, team, plans
-    seed_cockpit()
-    training_demo.seed(config)   # a short video and a PDF in a course, assigned (appliance/training/demo.py)
+    with db.relaxed_durability():   # each seed below is made again at the next start if it was cut short
+        demo_patrol.seed()
+        # the contractors first: 吴刚 (江东) welds on the hot-work permit, which needs him admitted and briefed
+        demo_contractors.seed()   # contractor firms at the gate: one in good standing, refused ones with their reasons
+        seed_permits()
+        demo_emergency.seed()     # walk graph, gate assembly point (reader MUSTER-1), resources, team, plans
+        seed_cockpit()
+        training_demo.seed(config)   # a short video and a PDF in a course, assigned (appliance/training/demo.py)
     # each checkpoint screen has its own device token, named after its reader: it may answer the
     # checklist of taps at that reader only
     tokens = creds.setdefault("checkpoint_tokens", {})

@@ -227,3 +227,28 @@ def test_given_back_connections_wait_in_a_small_pool_for_the_next_thread(tmp_pat
     db.open_database(tmp_path / "q.db")                   # another file: the pool starts empty
     assert pool._idle == []
     assert db.database.execute_sql("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_relaxed_durability_is_for_its_block_and_its_connection_only(tmp_path):
+    """The demo seed commits without an fsync each; the connection is FULL again after the block (it may be
+    handed to a web thread next), and what the block wrote is in the database file (checkpointed)."""
+    db.open_database(tmp_path / "r.db")
+    try:
+        db.database.execute_sql("CREATE TABLE t (x)")
+        assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
+        with db.relaxed_durability():
+            assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 1
+            with db.database.atomic():
+                db.database.execute_sql("INSERT INTO t VALUES (1)")
+        assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
+        with pytest.raises(RuntimeError):
+            with db.relaxed_durability():
+                raise RuntimeError("cut")
+        assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
+        import sqlite3
+
+        plain = sqlite3.connect(f"file:{tmp_path / 'r.db'}?mode=ro", uri=True)
+        assert plain.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+        plain.close()
+    finally:
+        db.database.close()
