@@ -100,7 +100,8 @@ def _apply(tree: list[RW.Object], areas: dict[str, int], rec: events.Recorder | 
             return found["id"]
         counts[kind]["updated"] += 1
         if rec is not None:
-            model.update(**fields, updated_at=t).where(model.id == found["id"]).execute()
+            database.execute_sql(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in fields)}, updated_at = ? WHERE id = ?",
+                                 [*fields.values(), t, found["id"]])
             rec.emit(updated_type, entity=(table[:-1], found["id"]), payload=payload(found["id"], fields))
         return found["id"]
 
@@ -189,9 +190,15 @@ def _existing(tree: list[RW.Object]) -> tuple[dict, dict, dict, dict]:
     register for each chunk (inside its write transaction) grew with the register and held the one write
     lock for seconds: seven 5 000-measure imports under load took the gas alarm to 7.5 s (issue 14)."""
     def rows(model, field, keys) -> list[dict[str, Any]]:
+        # plain SQL: peewee adapting each IN parameter and converting each row was most of an update
+        # import's time (3.6 s of Python for 5,000 measures, bench/load.py's maintenance phase)
         keys, out = list(keys), cast(list[dict[str, Any]], [])
         for i in range(0, len(keys), _IN_LIST):
-            out.extend(model.select().where(field.in_(keys[i:i + _IN_LIST])).dicts())
+            part = keys[i:i + _IN_LIST]
+            cur = database.execute_sql(f"SELECT * FROM {model._meta.table_name} WHERE {field.column_name} IN "
+                                       f"({', '.join('?' * len(part))})", part)
+            cols = [c[0] for c in cur.description]
+            out.extend(dict(zip(cols, r, strict=True)) for r in cur.fetchall())
         return out
 
     objects = {o["code"]: o for o in rows(RiskObject, RiskObject.code, {o.code for o in tree})}
