@@ -197,6 +197,28 @@ def test_supervisor_restarts_a_killed_and_a_stalled_vision_process(vision_plant)
             pass
 
 
+def test_a_group_stop_ends_the_vision_process_without_a_restart(vision_plant, monkeypatch):
+    """systemd (control group), `timeout` and a terminal send SIGTERM to every process of the appliance: the
+    worker ends (exit 0) a moment before the appliance's own stop. The supervisor must not spawn a new vision
+    process then; a clean exit with no stop following is still restarted, after a short grace."""
+    import multiprocessing
+
+    from appliance.vision import supervisor as S
+
+    appliance, base, kiosk = vision_plant
+    monkeypatch.setattr(S, "CLEAN_EXIT_GRACE_S", 5.0)   # longer than the 2 s backoff after a first restart
+    sup = appliance.runtime.vision
+    first = wait_for(lambda: (v := health(kiosk, base)["vision"])["status"] == "ok" and v)["pid"]
+    os.kill(first, signal.SIGTERM)          # the worker alone, and nothing stops: restarted after the grace
+    second = wait_for(lambda: (v := health(kiosk, base)["vision"])["status"] == "ok" and v["pid"] != first and v)
+    assert second["restarts"] == 1 and "exit code 0" in second["last_exit"]
+    os.kill(second["pid"], signal.SIGTERM)  # the group stop; the appliance's stop reaches the vision
+    time.sleep(3.5)                         # supervisor after its other parts (mDNS, drivers): seconds
+    appliance.stop()
+    assert sup.restarts == 1
+    assert not [p for p in multiprocessing.active_children() if p.name == "safety-appliance-vision"]
+
+
 def test_a_missing_model_leaves_the_cameras_streaming_and_health_says_why(tmp_path):
     import requests
 

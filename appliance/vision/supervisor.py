@@ -22,6 +22,7 @@ from appliance.vision import violations
 log = logging.getLogger(__name__)
 
 START_GRACE_S = 60.0   # the first heartbeat may take this long (imports, model load on a Pi)
+CLEAN_EXIT_GRACE_S = 3.0   # how long a cleanly ended worker waits for the appliance's own stop
 
 
 class VisionSupervisor:
@@ -102,6 +103,11 @@ class VisionSupervisor:
             why = self._pump()
             if why is None or self._stop.is_set():
                 continue
+            # exit code 0 is the worker's answer to SIGTERM: a stop of the whole process group (systemd's
+            # control-group stop, `timeout`, a terminal's kill) reaches it a moment before this process's
+            # stop sets _stop; restarting it then spawned a new vision process during every shutdown
+            if self.proc.exitcode == 0 and self._stop.wait(CLEAN_EXIT_GRACE_S):
+                return
             self.last_exit = why
             log.error("vision process restarting", extra={"reason": why, "after_s": backoff})
             self._kill()
