@@ -260,6 +260,11 @@ def test_forecast_on_the_synthetic_history(app, users, plant):
     for m in ("model", "last_week", "mean"):
         assert d["backtest"]["methods"][m]["nll"] > 0
     assert d["categories"]["REACT"]["total"] > 0 and d["categories"]["REACT"]["top"]
+    # the settings were tuned on the weeks before the 8 scored ones, and the page says whether the model won
+    bt = d["backtest"]
+    assert bt["tuned_on_folds"] == 26 - 8 - 4 and d["model"] == bt["params"]
+    html = As(app, "supervisor", users).get("/cockpit").get_data(as_text=True)
+    assert 'id="bt-verdict"' in html and f'class="verdict {bt["verdict"]}"' in html
 
 
 def test_backtest_command_scores_model_and_baselines_on_a_generated_history():

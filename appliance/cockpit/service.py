@@ -105,9 +105,10 @@ def forecast(weeks: int = 26, test_weeks: int = 12, now: int | None = None) -> d
     areas, first, matrix, cats = history(weeks, now, tz)
     next_monday = first + dt.timedelta(weeks=weeks)
     names = {a.code: {"zh-CN": a.name, "en": a.name_en or a.name} for a in Area.select()}
+    bt = FC.backtest(matrix, min(test_weeks, max(weeks - 1, 1)))
+    # next week's rates with the settings the backtest tuned on its earlier folds (so the scores shown are
+    # those of the model shown)
     return {"weeks": weeks, "timezone": tz, "week_of": next_monday.isoformat(), "area_names": names,
-            "bands": [list(b) for b in FC.BANDS], "model": {"half_life_weeks": FC.HALF_LIFE_WEEKS,
-                                                            "prior_weeks": FC.PRIOR_WEEKS},
-            "hazards": sum(map(sum, matrix)), **FC.ranked(FC.fit(matrix), areas),
-            "categories": FC.category_shares(cats, areas),
-            "backtest": FC.backtest(matrix, min(test_weeks, max(weeks - 1, 1)))}
+            "bands": [list(b) for b in FC.BANDS], "model": bt["params"],
+            "hazards": sum(map(sum, matrix)), **FC.ranked(FC.fit(matrix, FC.params_from(bt["params"])), areas),
+            "categories": FC.category_shares(cats, areas), "backtest": bt}
