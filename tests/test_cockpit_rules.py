@@ -166,12 +166,18 @@ def test_every_kpi_has_a_definition_in_both_languages_and_a_drill_down():
     ("alarms_per_10_min", "/tablet/alarms"),                                   # no time filter there: the page
     ("major_found", "/tablet/hazards/statistics"),
 ])
-def test_drill_down_to_the_window_where_the_page_filters_by_time(key, expect):
+def test_domain_page_of_the_window_where_the_page_filters_by_time(key, expect):
     k = R.BY_KEY[key]
-    assert R.drill(k, T0, T0 + DAY) == expect
-    assert R.drill(k) == k.drill                                               # no window given: the page
+    assert R.page(k, T0, T0 + DAY) == expect
+    assert R.page(k) == k.drill                                                # no window given: the page
     out = {x["key"]: x for x in R.cockpit(R.compute(facts()), R.compute(facts()), since=T0, until=T0 + DAY)}
-    assert out[key]["drill"] == expect
+    assert out[key]["page"] == expect
+
+
+@pytest.mark.parametrize("key", [k.key for k in R.KPIS])
+def test_every_tile_drills_down_to_its_window_in_the_cockpit(key):
+    out = {x["key"]: x for x in R.cockpit(R.compute(facts()), R.compute(facts()), since=T0, until=T0 + DAY)}
+    assert out[key]["drill"] == f"/cockpit/drill/{key}?since={T0}&until={T0 + DAY}"
 
 
 # ------------------------------------------------------------------ forecast

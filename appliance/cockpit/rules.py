@@ -53,9 +53,10 @@ class Kpi:
     definition_zh: str
     definition_en: str
     source: str           # the standard or rule the definition follows
-    drill: str            # the page with the records behind the figure
+    drill: str            # the domain's own page with the records behind the figure (`page`); the cockpit's
+                          # drill-down /cockpit/drill/<key> lists exactly those the tile counted (`drill`)
     point_in_time: bool = False   # a figure of now, not of a window: it has no previous period
-    windowed: bool = False        # `drill` takes ?since=&until= (ms) and then lists the window's records only
+    windowed: bool = False        # the page takes ?since=&until= (ms) and then lists the window's records only
 
 
 KPIS: tuple[Kpi, ...] = (
@@ -218,11 +219,20 @@ def trend(cur: float | None, prev: float | None, better: str) -> dict[str, Any]:
     return {"previous": prev, "delta": delta, "direction": direction}
 
 
-def drill(k: Kpi, since: int | None = None, until: int | None = None) -> str:
-    """The address of `k`'s records: for a windowed page, of the window [since, until) only."""
+def page(k: Kpi, since: int | None = None, until: int | None = None) -> str:
+    """The address of the domain's own page for `k`'s records: for a windowed page, of the window [since,
+    until) only."""
     if not k.windowed or since is None or until is None:
         return k.drill
     return f"{k.drill}{'&' if '?' in k.drill else '?'}since={since}&until={until}"
+
+
+def drill(k: Kpi, since: int | None = None, until: int | None = None) -> str:
+    """The address of the cockpit's drill-down of `k`: exactly the records the tile counted in [since,
+    until) (`cockpit.drill`)."""
+    if since is None or until is None:
+        return f"/cockpit/drill/{k.key}"
+    return f"/cockpit/drill/{k.key}?since={since}&until={until}"
 
 
 def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi] = KPIS,
@@ -236,5 +246,6 @@ def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi]
         out.append({"key": k.key, "group": k.group, "unit": k.unit, "better": k.better, "value": value,
                     "name": {"zh-CN": k.zh, "en": k.en},
                     "definition": {"zh-CN": k.definition_zh, "en": k.definition_en}, "source": k.source,
-                    "drill": drill(k, since, until), "point_in_time": k.point_in_time, **t})
+                    "drill": drill(k, since, until), "page": page(k, since, until),
+                    "point_in_time": k.point_in_time, **t})
     return out
