@@ -30,6 +30,7 @@ def cockpit():
     from appliance.core.people import site_timezone
     return render_template("cockpit/cockpit.html", data=S.cockpit(days), forecast=S.forecast(), days=days,
                            windows=WINDOWS, wall=wall, can_report=auth.allowed(me.role, "cockpit.reports"),
+                           can_hours=auth.allowed(me.role, "cockpit.hours"),
                            reports=list(EX.KINDS), last_month=EX.last_month(events.now_ms(), site_timezone()))
 
 
@@ -63,6 +64,20 @@ def drill(key: str):
                            summary=D.summary(key, records), value=tile.get(key), counts=tile,
                            domain_page=R.page(k, since, until), wall=(me is not None and me.role == "kiosk") or request.args.get("wall") == "1",
                            days=max(1, round((until - since) / R.DAY_MS)))
+
+
+@bp.get("/cockpit/hours")
+@require("cockpit.hours")
+def hours():
+    """The hours worked form (a safety officer's): a month's hours for the plant, a department or a
+    contractor firm, and what has been recorded."""
+    from appliance.cockpit import export as EX
+    from appliance.cockpit import hours as HW
+    from appliance.core import events
+    from appliance.core.people import site_timezone
+
+    return render_template("cockpit/hours.html", records=HW.listing(), kinds=HW.UNIT_KINDS,
+                           last_month=EX.last_month(events.now_ms(), site_timezone()))
 
 
 @bp.get("/cockpit/report")

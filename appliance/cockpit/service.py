@@ -14,11 +14,22 @@ from appliance.core.people import Area, site_timezone
 OPERATORS = 1  # one control-room console (EEMUA 191 counts alarms per operator)
 
 
+def hours_worked(since: int, until: int, employees: int) -> dict:
+    """`rules.window_hours` over the months' recorded hours (`hours.by_month`)."""
+    from appliance.cockpit import hours as HW
+
+    tz = site_timezone()
+    recorded = HW.by_month([m for m, _, _ in R.months(since, until, tz)])
+    return R.window_hours(since, until, {m: h for m, (h, _) in recorded.items()}, employees, tz)
+
+
 def facts(since: int, until: int, *, current: bool) -> R.Facts:
     """What [since, until) holds (`records`: the same lists the drill-down shows). `current`: the window
     ends now, so the figures of now (standing alarms, certificates expiring) are read too."""
     from appliance.core.people import Person
 
+    employees = Person.select().where(Person.active & (Person.kind == "employee")).count()
+    worked = hours_worked(since, until, employees)
     hz = REC.hazards(since, until)
     rounds = REC.rounds(since, until)
     f = R.Facts(
@@ -30,7 +41,7 @@ def facts(since: int, until: int, *, current: bool) -> R.Facts:
         alarms=[(a["point"], a["at"]) for a in REC.alarms(since, until)],
         operators=OPERATORS,
         violations=len(REC.violations(since, until)),
-        employees=Person.select().where(Person.active & (Person.kind == "employee")).count(),
+        employees=employees, hours=worked["hours"], hours_basis=worked["basis"],
         suspensions=[s["interlock"] for s in REC.suspensions(since, until)],
         accidents=[(a["deaths"], a["serious"], a["minor"]) for a in REC.accidents(since, until)],
         gate=[g["decision"] for g in REC.gate(since, until)])
@@ -51,7 +62,7 @@ def cockpit(days: int = R.DEFAULT_DAYS, now: int | None = None) -> dict:
     return {"days": days, "since": since, "until": until, "previous": {"since": p_since, "until": p_until},
             "kpis": R.cockpit(cur, prev, since=since, until=until), "counts": {k: cur[k] for k in (
                 "hazards_reported", "hazards_closed", "tasks_due", "rounds", "alarms", "violations", "gate_entries",
-                "alarm_target", "injured", "person_hours")},
+                "alarm_target", "injured", "person_hours", "hours_basis")},
             "missing": list(R.MISSING), "head_seq": events.head_seq()}
 
 
