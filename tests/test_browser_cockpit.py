@@ -174,6 +174,45 @@ def test_the_wall_board_shows_a_drill_down_in_its_layout(cockpit_plant, new_page
     measured(page, 24, "drill on the wall")
 
 
+@pytest.mark.parametrize("size", list(DRILL_SIZES))
+def test_the_safety_officer_records_hours_worked_once_on_a_double_tap(cockpit_plant, new_page, shots, size):
+    """The cockpit links to the hours form; a month's hours sent with a double tap are recorded once (the
+    button is disabled in flight and the request carries an Idempotency-Key), and the accident rate's line
+    then says which hours it used."""
+    plant = cockpit_plant
+    plant.ensure_running()
+    w, h = DRILL_SIZES[size]
+    page = new_page(w, h)
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/cockpit?days=30")
+    page.locator("#hours-link").click()
+    page.wait_for_url(re.compile(r"/cockpit/hours$"))
+    month = "2019-01" if size == "phone" else "2019-02"      # a month of its own per size (the plant is shared)
+    page.fill("#hours-month", month)
+    page.select_option("#hours-kind", "department")
+    page.fill("#hours-unit", "生产部")
+    page.fill("#hours-hours", "4321")
+    s = plant.admin_session()
+    head = s.get(f"{plant.base}/api/v1/events?after=0&limit=1", timeout=10).json()["head"]
+    page.route("**/api/v1/cockpit/hours", lambda route: (page.wait_for_timeout(800), route.continue_()))
+    button = page.locator("#hours-save")
+    button.click()
+    expect(button).to_be_disabled()
+    button.click(force=True)                      # a second tap while the first is in flight
+    expect(page.locator(f'#hours-list td:text-is("{month}")')).to_have_count(1, timeout=WAIT_MS)
+    page.screenshot(path=str(shots / f"hours-{w}x{h}.png"), full_page=True)
+    measured(page, 14, f"hours form {size}")
+    rows = [x for x in s.get(f"{plant.base}/api/v1/cockpit/hours", timeout=10).json()["hours"] if x["month"] == month]
+    assert len(rows) == 1 and rows[0]["hours"] == 4321 and rows[0]["unit"] == "生产部"
+    # one recording, not a recording and its replacement: the second tap never ran
+    got = s.get(f"{plant.base}/api/v1/events?after={head}&limit=1000", timeout=10).json()["events"]
+    assert len([e for e in got if e["type"] == "cockpit.hours_recorded"]) == 1
+    page.goto(f"{plant.base}/cockpit?days=30")
+    expect(page.locator("#accident-basis")).to_have_attribute("data-basis", re.compile(r"^(estimated|mixed|recorded)$"))
+    expect(page.locator("#bt-verdict")).to_be_visible()
+    page.screenshot(path=str(shots / f"cockpit-{w}x{h}.png"), full_page=True)
+
+
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     folder = tmp_path_factory.getbasetemp() / "screens"
