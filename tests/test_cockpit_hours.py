@@ -138,3 +138,27 @@ def test_the_cockpit_divides_by_recorded_hours_and_says_so(app, users, plant):  
     assert 'id="accident-basis" data-basis="recorded"' in html and "按月记录" in html
     assert 'id="violation-basis" data-basis="recorded"' in html and 'id="hours-link"' in html
     assert "（按月记录）</p>" in html and "（估算：未记录工时）</p>" not in html
+
+
+def test_the_dual_prevention_report_uses_the_month_s_recorded_hours(app, users, plant):  # noqa: F811
+    import io
+
+    import openpyxl
+
+    from test_cockpit_api import _sheet
+
+    accident("TANK", ms(2025, 6, 10), serious=1, minor=2)
+    so = As(app, "safety_officer", users)
+    label = "百万工时伤害率 Injuries per 1,000,000 person-hours (GB/T 6441-1986 6.3)"
+
+    def accidents_sheet():
+        r = so.get("/api/v1/reports/dual-prevention?period=2025-06&format=xlsx")
+        assert r.status_code == 200
+        return {row[0]: row for row in _sheet(openpyxl.load_workbook(io.BytesIO(r.data)), "事故统计") if row and row[0]}
+
+    acc = accidents_sheet()
+    assert "工时（估算）Person-hours (estimated: employees × 8 h × days)" in acc
+    so.post("/api/v1/cockpit/hours", json={"month": "2025-06", "hours": 30_000})
+    acc = accidents_sheet()
+    assert acc["工时（按月记录）Person-hours (recorded per month)"][1] == 30_000
+    assert acc[label][1] == 100.0                       # 3 injured × 10⁶ ÷ 30,000 h
