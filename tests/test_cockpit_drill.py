@@ -140,7 +140,7 @@ def test_rows_say_when_what_where_and_link_to_their_record(app, users, seeded):
     assert "DH-7" in html and 'href="/tablet/permits/7"' in html and "气体联锁" in html
     html = c.get(k["overdue"]["drill"]).get_data(as_text=True)
     m = re.search(r'href="(/tablet/hazards\?since=\d+&amp;until=\d+)"', html)
-    assert m and "储罐区" in html
+    assert m and "储罐区" in html and "电气 · 测试隐患" in html
     # the hazard's own link shows that hazard
     assert c.get(m.group(1).replace("&amp;", "&")).status_code == 200
     html = c.get(k["missed_checkpoints"]["drill"]).get_data(as_text=True)

@@ -22,7 +22,12 @@ def present(kind: str, rows: list[dict], lang: str, t: Callable[..., str]) -> li
     areas, codes = _area_names(lang)
     out = []
     names: dict = {}
-    if kind == "task":
+    if kind == "hazard":
+        from appliance.hazards.service import Hazard
+
+        names = {h.id: (h.category, h.description) for h in Hazard.select(Hazard.id, Hazard.category, Hazard.description)
+                 .where(Hazard.id.in_([r["id"] for r in rows]))}
+    elif kind == "task":
         from appliance.risk.register import RiskMeasure
 
         names = {m.id: m.description for m in RiskMeasure.select(RiskMeasure.id, RiskMeasure.description)
@@ -44,7 +49,8 @@ def present(kind: str, rows: list[dict], lang: str, t: Callable[..., str]) -> li
     for r in rows:
         at, day, link = r.get("at"), None, None
         if kind == "hazard":
-            what = f"#{r['id']} {r['category']} · {r['description'][:80]} ({t('hz.state.' + r['state'])})"
+            category, description = names.get(r["id"], ("", ""))
+            what = f"#{r['id']} {category} · {description[:80]} ({t('hz.state.' + r['state'])})"
             where = areas.get(r["area_id"], "")
             link = f"/tablet/hazards?since={r['at']}&until={r['at'] + 1}"
         elif kind == "task":

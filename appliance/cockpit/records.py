@@ -25,11 +25,10 @@ def hazards(since: int, until: int) -> list[dict]:
     from appliance.hazards.service import Hazard, counted
 
     q = (Hazard.select(Hazard.id, Hazard.reported_at, Hazard.state, Hazard.deadline, Hazard.accepted_at,
-                       Hazard.recurrence_of, Hazard.grade, Hazard.area_id, Hazard.category, Hazard.description)
+                       Hazard.recurrence_of, Hazard.grade, Hazard.area_id)
          .where((Hazard.reported_at >= since) & (Hazard.reported_at < until) & counted()))
     return [{"id": i, "at": t, "state": s, "deadline": d, "accepted_at": a, "recurrence_of": r, "grade": g,
-             "area_id": area, "category": c, "description": desc}
-            for i, t, s, d, a, r, g, area, c, desc in rows(q)]
+             "area_id": area} for i, t, s, d, a, r, g, area in rows(q)]
 
 
 def tasks(since: int, until: int) -> list[dict]:
