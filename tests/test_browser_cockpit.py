@@ -95,11 +95,129 @@ def test_cockpit_tiles_definitions_forecast_and_live_refresh(cockpit_plant, new_
     expect(tile.locator(".value")).not_to_have_text(before or "", timeout=WAIT_MS)
     assert page.evaluate("window.__sameDocument === true")
 
-    # drill-down: the tile leads to the records of its window
+    # drill-down: the tile leads to the records it counted in its window, and on to the hazards page
     tile.locator("a.drill").click()
+    page.wait_for_url(re.compile(r"/cockpit/drill/rectification_rate\?since=\d+&until=\d+$"))
+    expect(page.locator("#drill-rows tbody tr").first).to_be_visible()
+    no_overflow(page, f"drill-down {size}")
+    page.locator("#domain-page").click()
     page.wait_for_url(re.compile(r"/tablet/hazards\?since=\d+&until=\d+$"))
     expect(page.locator("#hazard-window")).to_contain_text("上报的隐患")
-    no_overflow(page, f"drill-down {size}")
+    no_overflow(page, f"hazards of the window {size}")
+
+
+DRILL_SIZES = {"phone": (390, 844), "tablet": (1024, 768)}
+
+
+def measured(page, least: float, where: str) -> None:
+    """No sideways scroll, no text under `least` px, no key or untranslated text (test_browser_screens)."""
+    from test_browser_screens import MEASURE, PAGE_TEXTS, missing_texts
+
+    page.evaluate("window.__measureSvg = false")
+    m = page.evaluate(MEASURE)
+    assert m["overflow"] <= 0, f"{where}: scrolls sideways by {m['overflow']} px: {m['wide']}"
+    assert m["min"] is None or m["min"] >= least - 0.05, (where, m["small"])
+    lang = page.locator("html").get_attribute("lang") or "zh-CN"
+    assert not missing_texts(page.evaluate(PAGE_TEXTS), lang), where
+
+
+def drill_rows(page) -> int:
+    rows = page.locator("#drill-rows tbody tr")
+    expect(rows.first).to_be_visible()
+    n = int(page.locator("#drill-summary").get_attribute("data-rows") or 0)
+    assert 0 < rows.count() <= min(n, 50), (rows.count(), n)
+    return n
+
+
+@pytest.mark.parametrize("size", list(DRILL_SIZES))
+def test_two_tiles_drill_down_to_their_records(cockpit_plant, new_page, shots, size):
+    """Click the patrol completion tile and the alarm tile: each opens the records it counted in the
+    window (the rows' count is the tile's basis), in both languages, fitting the screen."""
+    plant = cockpit_plant
+    plant.ensure_running()
+    w, h = DRILL_SIZES[size]
+    page = new_page(w, h)
+    log_in(page, plant, "zhangwei")
+    for key, lang in (("patrol_rate", "zh-CN"), ("alarms_per_10_min", "en")):
+        if lang == "en":
+            page.goto(f"{plant.base}/lang/en?next=/cockpit")
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.goto(f"{plant.base}/cockpit?days=30")
+        tile = page.locator(f'[data-kpi="{key}"]')
+        tile.locator("a.drill").click()
+        page.wait_for_url(re.compile(rf"/cockpit/drill/{key}\?since=\d+&until=\d+$"))
+        expect(page.locator("#drill-title")).to_have_attribute("data-kpi", key)
+        n = drill_rows(page)
+        if key == "patrol_rate":   # marked ÷ rows is the tile's rate
+            counted = int(page.locator("#drill-summary").get_attribute("data-counted") or 0)
+            assert page.locator("#drill-value").text_content() == f"{counted / n * 100:.1f}%"
+            expect(page.locator("#drill-count")).to_contain_text(f"{n} 条记录中计入 {counted} 条")
+        else:                      # a month of alarms: more than a page
+            expect(page.locator("#drill-count")).to_contain_text(f"{n} alarms raised in the window")
+            if n > 50:
+                expect(page.locator("#page-of")).to_contain_text("Page 1 of")
+                page.locator("#next").click()
+                page.wait_for_url(re.compile(r"&page=2$"))
+                expect(page.locator("#drill-rows tbody tr").first).to_be_visible()
+        page.screenshot(path=str(shots / f"drill-{key}-{w}x{h}.png"), full_page=False)
+        measured(page, 14, f"drill {key} {size}")
+
+
+def test_the_wall_board_shows_a_drill_down_in_its_layout(cockpit_plant, new_page, shots):
+    plant = cockpit_plant
+    plant.ensure_running()
+    page = new_page(1920, 1080)
+    page.goto(f"{plant.base}/cockpit/drill/missed_checkpoints?token={plant.token}")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bwall\b"))
+    drill_rows(page)
+    page.screenshot(path=str(shots / "drill-wall-1920x1080.png"))
+    measured(page, 24, "drill on the wall")
+
+
+@pytest.mark.parametrize("size", list(DRILL_SIZES))
+def test_the_safety_officer_records_hours_worked_once_on_a_double_tap(cockpit_plant, new_page, shots, size):
+    """The cockpit links to the hours form; a month's hours sent with a double tap are recorded once (the
+    button is disabled in flight and the request carries an Idempotency-Key), and the accident rate's line
+    then says which hours it used."""
+    plant = cockpit_plant
+    plant.ensure_running()
+    w, h = DRILL_SIZES[size]
+    page = new_page(w, h)
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/cockpit?days=30")
+    page.locator("#hours-link").click()
+    page.wait_for_url(re.compile(r"/cockpit/hours$"))
+    month = "2019-01" if size == "phone" else "2019-02"      # a month of its own per size (the plant is shared)
+    page.fill("#hours-month", month)
+    page.select_option("#hours-kind", "department")
+    page.fill("#hours-unit", "生产部")
+    page.fill("#hours-hours", "4321")
+    s = plant.admin_session()
+    head = s.get(f"{plant.base}/api/v1/events?after=0&limit=1", timeout=10).json()["head"]
+    page.route("**/api/v1/cockpit/hours", lambda route: (page.wait_for_timeout(800), route.continue_()))
+    button = page.locator("#hours-save")
+    button.click()
+    expect(button).to_be_disabled()
+    button.click(force=True)                      # a second tap while the first is in flight
+    expect(page.locator(f'#hours-list td:text-is("{month}")')).to_have_count(1, timeout=WAIT_MS)
+    page.screenshot(path=str(shots / f"hours-{w}x{h}.png"), full_page=True)
+    measured(page, 14, f"hours form {size}")
+    rows = [x for x in s.get(f"{plant.base}/api/v1/cockpit/hours", timeout=10).json()["hours"] if x["month"] == month]
+    assert len(rows) == 1 and rows[0]["hours"] == 4321 and rows[0]["unit"] == "生产部"
+    # one recording, not a recording and its replacement: the second tap never ran
+    got = s.get(f"{plant.base}/api/v1/events?after={head}&limit=1000", timeout=10).json()["events"]
+    assert len([e for e in got if e["type"] == "cockpit.hours_recorded"]) == 1
+    page.goto(f"{plant.base}/cockpit?days=30")
+    expect(page.locator("#accident-basis")).to_have_attribute("data-basis", re.compile(r"^(estimated|mixed|recorded)$"))
+    expect(page.locator("#bt-verdict")).to_be_visible()
+    page.screenshot(path=str(shots / f"cockpit-{w}x{h}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.getbasetemp() / "screens"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def test_the_wall_board_opens_the_cockpit_with_its_token(cockpit_plant, new_page):

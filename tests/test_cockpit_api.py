@@ -59,7 +59,8 @@ def test_cockpit_figures_come_from_the_window_with_trend_and_definitions(app, us
     assert k["rectification_rate"]["direction"] == "worse" and k["rectification_rate"]["delta"] == -0.5
     assert k["overdue"]["value"] == 1 and k["on_time_rate"]["value"] == 1.0
     assert k["rectification_rate"]["definition"]["zh-CN"]
-    assert k["rectification_rate"]["drill"] == f"/tablet/hazards?since={d['since']}&until={d['until']}"
+    assert k["rectification_rate"]["drill"] == f"/cockpit/drill/rectification_rate?since={d['since']}&until={d['until']}"
+    assert k["rectification_rate"]["page"] == f"/tablet/hazards?since={d['since']}&until={d['until']}"
     assert d["missing"] == []                               # nothing left out: the accident rate is in
     assert d["until"] - d["since"] == 30 * DAY
 
@@ -98,7 +99,7 @@ def test_accident_rate_from_the_emergency_records_with_trend(app, users, plant):
     assert k["accident_rate"]["direction"] == "better" and k["accident_rate"]["delta"] == round(rate - prev, 3)
     assert k["accident_rate"]["unit"] == "per_1m_h" and "GB/T 6441" in k["accident_rate"]["source"]
     assert "百万工时" in k["accident_rate"]["name"]["zh-CN"] and k["accident_rate"]["definition"]["en"]
-    assert k["accident_rate"]["drill"].startswith("/tablet/emergency")
+    assert k["accident_rate"]["page"].startswith("/tablet/emergency")
     # the page shows the tile, its basis and no "not merged" line, in both languages
     html = As(app, "admin", users).get("/cockpit").get_data(as_text=True)
     assert 'data-kpi="accident_rate"' in html and 'id="accident-basis"' in html and "伤害 2 人" in html
@@ -122,9 +123,9 @@ def test_hazard_tiles_drill_down_to_the_window_s_records(app, users, plant):
         html = r.get_data(as_text=True)
         return {h for h in (inside, late, closed, before) if f'data-hazard="{h}"' in html}, html
 
-    shown, html = listed(k["rectification_rate"]["drill"])
+    shown, html = listed(k["rectification_rate"]["page"])
     assert shown == {inside, late, closed} and 'id="hazard-window"' in html
-    assert listed(k["overdue"]["drill"])[0] == {late} and k["overdue"]["value"] == 1
+    assert listed(k["overdue"]["page"])[0] == {late} and k["overdue"]["value"] == 1
     assert listed("/tablet/hazards")[0] == {inside, late, closed, before}      # no filter: the loop page as before
     # a plant-local date works too (Asia/Shanghai): ?until=D includes that whole day
     import datetime as dt
@@ -260,6 +261,11 @@ def test_forecast_on_the_synthetic_history(app, users, plant):
     for m in ("model", "last_week", "mean"):
         assert d["backtest"]["methods"][m]["nll"] > 0
     assert d["categories"]["REACT"]["total"] > 0 and d["categories"]["REACT"]["top"]
+    # the settings were tuned on the weeks before the 8 scored ones, and the page says whether the model won
+    bt = d["backtest"]
+    assert bt["tuned_on_folds"] == 26 - 8 - 4 and d["model"] == bt["params"]
+    html = As(app, "supervisor", users).get("/cockpit").get_data(as_text=True)
+    assert 'id="bt-verdict"' in html and f'class="verdict {bt["verdict"]}"' in html
 
 
 def test_backtest_command_scores_model_and_baselines_on_a_generated_history():

@@ -27,6 +27,9 @@ def domain() -> Domain:
         i18n=Path(__file__).parent / "i18n",
         nav=[NavLink("cockpit_pages.cockpit", "nav.cockpit", order=80)],
         # the compliance report is for those who answer to the regulator and run the shift
-        permissions={"cockpit.reports": ("admin", "safety_officer", "supervisor")},
+        permissions={"cockpit.reports": ("admin", "safety_officer", "supervisor"),
+                     # the hours worked (the rates' denominator) are the safety office's to record
+                     "cockpit.hours": ("admin", "safety_officer")},
+        migrations=Path(__file__).parent / "migrations",
         jobs=_jobs,
     )

@@ -8,8 +8,8 @@ from flask import Blueprint, Response, jsonify, request
 from appliance.cockpit import export as EX
 from appliance.cockpit import rules as R
 from appliance.cockpit import service as S
-from appliance.core.access import require
-from appliance.core.api import int_arg
+from appliance.core.access import current, require
+from appliance.core.api import body, int_arg
 
 api_bp = Blueprint("cockpit_api", __name__, url_prefix="/api/v1")
 
@@ -28,6 +28,28 @@ def forecast():
     """Next week's hazard hot spots from the last ?weeks=N (4–104, default 26) weeks, with the backtest over
     the last ?test_weeks=M (1–52, default 12)."""
     return jsonify(S.forecast(int_arg("weeks", 26, 4, 104), int_arg("test_weeks", 12, 1, 52)))
+
+
+@api_bp.get("/cockpit/hours")
+@require("board.read")
+def hours_list():
+    """The hours worked recorded per month (the latest first)."""
+    from appliance.cockpit import hours as HW
+
+    return jsonify({"hours": HW.listing()})
+
+
+@api_bp.post("/cockpit/hours")
+@require("cockpit.hours")
+def hours_record():
+    """Record a month's hours worked for the plant, a department or a contractor firm (201 new, 200 a
+    replacement of the same month and unit); 422 naming the field."""
+    from appliance.cockpit import hours as HW
+
+    me = current()
+    assert me is not None
+    out, created = HW.record(body(HW.HoursIn), actor=me.actor)
+    return jsonify(out), 201 if created else 200
 
 
 @api_bp.get("/reports/<kind>")

@@ -6,7 +6,7 @@ from appliance.cockpit import forecast as FC
 from appliance.cockpit import synthetic as SY
 from appliance.core import events
 
-LABELS = {"model": "model (recency-weighted Poisson)", "last_week": "baseline: last week",
+LABELS = {"model": "model (pooled recency-weighted Poisson)", "last_week": "baseline: last week",
           "mean": "baseline: all-time average"}
 
 
@@ -43,11 +43,19 @@ def text(result: dict) -> str:
     """The scores as a table a person reads (lower NLL and MAE are better, higher capture is better)."""
     lines = [f"回测 / backtest: {result['source']}, {result['hazards']} hazards in {result['history_weeks']} weeks; "
              f"rolling origin over {result['weeks_scored']} weeks ({result['hazards_scored']} hazards scored)",
-             f"{'method':<36}{'Poisson NLL':>12}{'MAE':>10}{'top-10 capture':>16}"]
+             f"{'method':<42}{'Poisson NLL':>12}{'MAE':>10}{'top-10 capture':>16}"]
     for m in FC.METHODS:
         s = result["methods"][m]
         cap = "—" if s["top_capture"] is None else f"{s['top_capture'] * 100:.1f}%"
         nll = "—" if s["nll"] is None else f"{s['nll']:.4f}"
         mae = "—" if s["mae"] is None else f"{s['mae']:.4f}"
-        lines.append(f"{LABELS[m]:<36}{nll:>12}{mae:>10}{cap:>16}")
+        lines.append(f"{LABELS[m]:<42}{nll:>12}{mae:>10}{cap:>16}")
+    p = result["params"]
+    lines.append(f"settings: half-life {p['half_life'] or '∞'} weeks, cell prior {p['cell_prior']} weeks, "
+                 f"shift prior {p['band_prior']} hazards — "
+                 + (f"tuned on the {result['tuned_on_folds']} earlier folds only" if result["tuned_on_folds"]
+                    else "defaults (too few earlier folds to tune on)"))
+    lines.append({"beats_both": "verdict: the model beats both baselines on Poisson NLL (MAE and capture: read the columns)",
+                  "does_not_beat": "verdict: the model does NOT beat both baselines on Poisson NLL — use the baselines",
+                  None: "verdict: —"}[result["verdict"]])
     return "\n".join(lines)

@@ -30,7 +30,54 @@ def cockpit():
     from appliance.core.people import site_timezone
     return render_template("cockpit/cockpit.html", data=S.cockpit(days), forecast=S.forecast(), days=days,
                            windows=WINDOWS, wall=wall, can_report=auth.allowed(me.role, "cockpit.reports"),
+                           can_hours=auth.allowed(me.role, "cockpit.hours"),
                            reports=list(EX.KINDS), last_month=EX.last_month(events.now_ms(), site_timezone()))
+
+
+@bp.get("/cockpit/drill/<key>")
+@require("board.read")
+def drill(key: str):
+    """A tile's drill-down: exactly the records the tile counted in [?since, ?until) (ms; default the last
+    30 days), newest first, ?page=N of 50; 422 naming the field on a bad window, 404 for an unknown tile."""
+    from flask import abort
+
+    from appliance.cockpit import drill as D
+    from appliance.cockpit import drillview as V
+    from appliance.cockpit import rules as R
+    from appliance.cockpit import service as S
+    from appliance.core import events
+    from appliance.core.access import lang
+    from appliance.core.api import int_arg
+    from appliance.core.pages import text
+
+    k = R.BY_KEY.get(key)
+    if k is None:
+        abort(404)
+    since, until = D.window_args(request.args, events.now_ms())
+    records = D.select(key, since, until)
+    pages = max(1, -(-len(records) // D.PAGE))
+    page = int_arg("page", 1, 1, pages)
+    shown = V.present(D.SELECT[key][0], records[(page - 1) * D.PAGE:page * D.PAGE], lang(), text)
+    tile = R.compute(S.facts(since, until, current=k.point_in_time))
+    me = current()
+    return render_template("cockpit/drill.html", k=k, since=since, until=until, rows=shown, page=page, pages=pages,
+                           summary=D.summary(key, records), value=tile.get(key), counts=tile,
+                           domain_page=R.page(k, since, until), wall=(me is not None and me.role == "kiosk") or request.args.get("wall") == "1",
+                           days=max(1, round((until - since) / R.DAY_MS)))
+
+
+@bp.get("/cockpit/hours")
+@require("cockpit.hours")
+def hours():
+    """The hours worked form (a safety officer's): a month's hours for the plant, a department or a
+    contractor firm, and what has been recorded."""
+    from appliance.cockpit import export as EX
+    from appliance.cockpit import hours as HW
+    from appliance.core import events
+    from appliance.core.people import site_timezone
+
+    return render_template("cockpit/hours.html", records=HW.listing(), kinds=HW.UNIT_KINDS,
+                           last_month=EX.last_month(events.now_ms(), site_timezone()))
 
 
 @bp.get("/cockpit/report")

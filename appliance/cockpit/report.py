@@ -119,6 +119,13 @@ def hazard_statistics(since: int, until: int, now: int) -> dict:
     return out
 
 
+HOURS_LABEL = {
+    "recorded": "工时（按月记录）Person-hours (recorded per month)",
+    "mixed": "工时（部分月份记录，其余估算）Person-hours (recorded for some months, the rest estimated: employees × 8 h × days)",
+    "estimated": "工时（估算）Person-hours (estimated: employees × 8 h × days)",
+}
+
+
 def accident_statistics(since: int, until: int) -> dict:
     """The accidents that occurred in [since, until) by grade (count, deaths, serious and minor injuries, direct
     loss), and the injury rate per 10⁶ person-hours over the period (`cockpit.rules.injury_rate`)."""
@@ -135,11 +142,14 @@ def accident_statistics(since: int, until: int) -> dict:
         for k, v in (("accidents", 1), ("deaths", deaths), ("serious", serious), ("minor", minor), ("loss", loss)):
             row[k] += v
     total = {k: sum(r[k] for r in by.values()) for k in ("accidents", "deaths", "serious", "minor", "loss")}
+    from appliance.cockpit.service import hours_worked
+
     employees = Person.select().where(Person.active & (Person.kind == "employee")).count()
-    hours = employees * CR.SHIFT_HOURS * (until - since) / CR.DAY_MS
+    worked = hours_worked(since, until, employees)       # recorded per month, else estimated
+    hours = worked["hours"]
     injured = total["deaths"] + total["serious"] + total["minor"]
     return {"by_grade": by, "total": total, "injured": injured, "employees": employees,
-            "person_hours": round(hours, 1), "rate": CR.injury_rate(injured, hours)}
+            "person_hours": round(hours, 1), "hours_basis": worked["basis"], "rate": CR.injury_rate(injured, hours)}
 
 
 def figures(period: str | None, now: int | None = None) -> dict:
@@ -228,7 +238,7 @@ def sheets(f: dict) -> list[tuple[str, list[list]]]:
     accidents.append(["百万工时伤害率 Injuries per 1,000,000 person-hours (GB/T 6441-1986 6.3)",
                       "—" if ac["rate"] is None else ac["rate"]])
     accidents.append(["伤害人数 People injured", ac["injured"]])
-    accidents.append(["工时（估算）Person-hours (estimated: employees × 8 h × days)", ac["person_hours"]])
+    accidents.append([HOURS_LABEL[ac["hours_basis"]], ac["person_hours"]])
     return [("报告信息", info), ("风险清单", risks), ("管控任务", tasks), ("隐患统计", stats),
             ("重大事故隐患", majors), ("重大危险源", inst), ("事故统计", accidents)]
 

@@ -18,14 +18,18 @@ The figures and where their rules come from:
 - 证书即将到期: special-operation certificates lapsing within 30 days (warning steps 60/30/7/0, GUIDE §3).
 - 事故起数 / 事故率: accidents that occurred in the window (the emergency domain's records, graded by 国务院令
   第493号), and the injury frequency of GB/T 6441-1986《企业职工伤亡事故分类》§6.3, 百万工时伤害率
-  A = 伤害人数 (死亡 + 重伤 + 轻伤) × 10⁶ ÷ 实际总工时. The hours worked are not recorded, so they are
-  estimated as for the violation rate (active employees × 8 h × days, stated in the definition).
+  A = 伤害人数 (死亡 + 重伤 + 轻伤) × 10⁶ ÷ 实际总工时. The hours worked are those a safety officer recorded
+  for each month (`hours`, migration 0031; the plant's record, else the sum of its departments' and firms'),
+  a window taking the share of each month it covers; a month without a record is estimated (active
+  employees × 8 h × its days in the window). Which one was used is shown beside the rate (`window_hours`).
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from appliance.gas.load import TARGET_PER_10_MIN, chattering, per_10_min
 from appliance.hazards.rules import rates as hazard_rates
@@ -53,9 +57,10 @@ class Kpi:
     definition_zh: str
     definition_en: str
     source: str           # the standard or rule the definition follows
-    drill: str            # the page with the records behind the figure
+    drill: str            # the domain's own page with the records behind the figure (`page`); the cockpit's
+                          # drill-down /cockpit/drill/<key> lists exactly those the tile counted (`drill`)
     point_in_time: bool = False   # a figure of now, not of a window: it has no previous period
-    windowed: bool = False        # `drill` takes ?since=&until= (ms) and then lists the window's records only
+    windowed: bool = False        # the page takes ?since=&until= (ms) and then lists the window's records only
 
 
 KPIS: tuple[Kpi, ...] = (
@@ -103,14 +108,17 @@ KPIS: tuple[Kpi, ...] = (
         "accidents that occurred in the window (by the time they occurred; those without casualties included)",
         "国务院令第493号 第三条（事故分级）", "/tablet/emergency#em-accidents"),
     Kpi("accident_rate", "accidents", "per_1m_h", "down", "事故率（百万工时伤害率）", "Accident rate (injuries per 1,000,000 person-hours)",
-        "窗口内发生事故的伤害人数（死亡＋重伤＋轻伤）× 1,000,000 ÷ 实际总工时（工时未记录，估算：在册员工 × 8 小时 × 天数）",
+        "窗口内发生事故的伤害人数（死亡＋重伤＋轻伤）× 1,000,000 ÷ 实际总工时（按月记录的工时，按窗口所占比例计；"
+        "未记录的月份估算：在册员工 × 8 小时 × 天数；所用口径见指标下方）",
         "people injured (deaths + serious + minor injuries) in accidents that occurred in the window × 1,000,000 ÷ "
-        "person-hours worked (not recorded, so estimated: active employees × 8 h × days)",
+        "person-hours worked (the hours recorded per month, each month's share the window covers; a month without "
+        "a record estimated as active employees × 8 h × days; the tile says which was used)",
         "GB/T 6441-1986《企业职工伤亡事故分类》6.3 百万工时伤害率", "/tablet/emergency#em-accidents"),
     Kpi("violation_rate", "violations", "per_100h", "down", "违章率（每百人工时）", "PPE violations per 100 person-hours",
-        "窗口内确认的未戴安全帽等违章数 × 100 ÷ 人工时（估算：在册员工 × 8 小时 × 天数）",
-        "confirmed PPE violations in the window × 100 ÷ person-hours (estimated: active employees × 8 h × days)",
-        "估算口径（摄像头下人工时未记录）", "/tablet/violations"),
+        "窗口内确认的未戴安全帽等违章数 × 100 ÷ 人工时（按月记录的工时；未记录的月份估算：在册员工 × 8 小时 × 天数；所用口径见指标下方）",
+        "confirmed PPE violations in the window × 100 ÷ person-hours (the hours recorded per month; a month without "
+        "a record estimated as active employees × 8 h × days; the tile says which was used)",
+        "全厂工时口径（摄像头下人工时未单独记录）", "/tablet/violations"),
     Kpi("permit_suspensions", "permits", "count", "down", "作业票中止", "Permits suspended",
         "窗口内中止的特殊作业票数（手动或气体联锁）", "special-work permits suspended in the window (by hand or by the gas interlock)",
         "GB 30871-2022 气体分析", "/tablet/permits"),
@@ -160,6 +168,8 @@ class Facts:
     suspensions: list[bool] = field(default_factory=list)           # one per suspension: by the interlock?
     gate: list[str] = field(default_factory=list)                   # decision of each gate entry
     certs_expiring: int | None = None                               # now; None for a past window
+    hours: float | None = None                                      # hours worked (window_hours); None: estimate
+    hours_basis: str = "estimated"                                  # recorded | mixed | estimated
 
 
 def _ratio(n: int, d: int) -> float | None:
@@ -183,7 +193,7 @@ def compute(f: Facts) -> dict[str, Any]:
     alarms = [(p, t) for p, t in f.alarms if f.since <= t < f.until]
     avg, peak = per_10_min([t for _, t in alarms], f.until - 1, span)
     days = span / DAY_MS
-    hours = f.employees * SHIFT_HOURS * days
+    hours = f.hours if f.hours is not None else f.employees * SHIFT_HOURS * days
     injured = sum(d + s + m for d, s, m in f.accidents)
     return {
         "rectification_rate": hz["rectification_rate"], "on_time_rate": hz["on_time_rate"],
@@ -198,11 +208,46 @@ def compute(f: Facts) -> dict[str, Any]:
         "standing_alarms": f.standing, "chattering_points": len(chattering(alarms)),
         "violation_rate": round(f.violations * 100 / hours, 3) if hours else None, "violations": f.violations,
         "accidents": len(f.accidents), "injured": injured, "person_hours": round(hours, 1),
+        "hours_basis": f.hours_basis if f.hours is not None else "estimated",
         "accident_rate": injury_rate(injured, hours),
         "permit_suspensions": len(f.suspensions), "interlock_suspensions": sum(1 for s in f.suspensions if s),
         "gate_refused": sum(1 for d in f.gate if d == "refused"), "gate_entries": sum(1 for d in f.gate if d != "exit"),
         "certs_expiring": f.certs_expiring,
     }
+
+
+def months(since: int, until: int, tz: str) -> list[tuple[str, int, int]]:
+    """The calendar months (plant time) that [since, until) touches: (YYYY-MM, ms of the window in it, ms
+    of the whole month)."""
+    zone = ZoneInfo(tz)
+    d = dt.datetime.fromtimestamp(since / 1000, zone).date().replace(day=1)
+    out = []
+    while True:
+        start = int(dt.datetime(d.year, d.month, 1, tzinfo=zone).timestamp() * 1000)
+        if start >= until:
+            break
+        nxt = (d + dt.timedelta(days=32)).replace(day=1)
+        end = int(dt.datetime(nxt.year, nxt.month, 1, tzinfo=zone).timestamp() * 1000)
+        out.append((f"{d.year:04d}-{d.month:02d}", min(end, until) - max(start, since), end - start))
+        d = nxt
+    return out
+
+
+def window_hours(since: int, until: int, recorded: Mapping[str, float], employees: int, tz: str) -> dict[str, Any]:
+    """The hours worked in [since, until) (GB/T 6441-1986 §6.3 实际总工时): of each month touched, the
+    recorded hours × the share of the month the window covers, or, for a month without a record, the
+    estimate (active employees × SHIFT_HOURS × its days in the window). `basis`: recorded (every month
+    recorded), estimated (none), mixed."""
+    total, rec, est = 0.0, [], []
+    for month, inside, whole in months(since, until, tz):
+        if month in recorded:
+            total += recorded[month] * inside / whole
+            rec.append(month)
+        else:
+            total += employees * SHIFT_HOURS * inside / DAY_MS
+            est.append(month)
+    basis = "recorded" if rec and not est else ("mixed" if rec else "estimated")
+    return {"hours": total, "basis": basis, "recorded_months": rec, "estimated_months": est}
 
 
 def trend(cur: float | None, prev: float | None, better: str) -> dict[str, Any]:
@@ -218,11 +263,20 @@ def trend(cur: float | None, prev: float | None, better: str) -> dict[str, Any]:
     return {"previous": prev, "delta": delta, "direction": direction}
 
 
-def drill(k: Kpi, since: int | None = None, until: int | None = None) -> str:
-    """The address of `k`'s records: for a windowed page, of the window [since, until) only."""
+def page(k: Kpi, since: int | None = None, until: int | None = None) -> str:
+    """The address of the domain's own page for `k`'s records: for a windowed page, of the window [since,
+    until) only."""
     if not k.windowed or since is None or until is None:
         return k.drill
     return f"{k.drill}{'&' if '?' in k.drill else '?'}since={since}&until={until}"
+
+
+def drill(k: Kpi, since: int | None = None, until: int | None = None) -> str:
+    """The address of the cockpit's drill-down of `k`: exactly the records the tile counted in [since,
+    until) (`cockpit.drill`)."""
+    if since is None or until is None:
+        return f"/cockpit/drill/{k.key}"
+    return f"/cockpit/drill/{k.key}?since={since}&until={until}"
 
 
 def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi] = KPIS,
@@ -236,5 +290,6 @@ def cockpit(cur: Mapping[str, Any], prev: Mapping[str, Any], kpis: Sequence[Kpi]
         out.append({"key": k.key, "group": k.group, "unit": k.unit, "better": k.better, "value": value,
                     "name": {"zh-CN": k.zh, "en": k.en},
                     "definition": {"zh-CN": k.definition_zh, "en": k.definition_en}, "source": k.source,
-                    "drill": drill(k, since, until), "point_in_time": k.point_in_time, **t})
+                    "drill": drill(k, since, until), "page": page(k, since, until),
+                    "point_in_time": k.point_in_time, **t})
     return out

@@ -3,64 +3,51 @@ times, never all history), the KPIs with their trend (`rules`), and the hazard f
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterable
-from typing import Any, cast
 
 from appliance.cockpit import forecast as FC
+from appliance.cockpit import records as REC
 from appliance.cockpit import rules as R
+from appliance.cockpit.records import rows
 from appliance.core import events
-from appliance.core.people import Area, Person, site_timezone
+from appliance.core.people import Area, site_timezone
 
 OPERATORS = 1  # one control-room console (EEMUA 191 counts alarms per operator)
 
 
-def rows(query) -> list[tuple[Any, ...]]:
-    """A peewee select's rows as plain tuples (typed for the checker, which sees model instances)."""
-    return list(cast(Iterable[tuple[Any, ...]], query.tuples()))
+def hours_worked(since: int, until: int, employees: int) -> dict:
+    """`rules.window_hours` over the months' recorded hours (`hours.by_month`)."""
+    from appliance.cockpit import hours as HW
+
+    tz = site_timezone()
+    recorded = HW.by_month([m for m, _, _ in R.months(since, until, tz)])
+    return R.window_hours(since, until, {m: h for m, (h, _) in recorded.items()}, employees, tz)
 
 
 def facts(since: int, until: int, *, current: bool) -> R.Facts:
-    """What [since, until) holds. `current`: the window ends now, so the figures of now (standing alarms,
-    certificates expiring) are read too."""
-    from appliance.contractors.models import GateEntry
-    from appliance.emergency.models import Accident
-    from appliance.gas.sensors import Alarm
-    from appliance.hazards.service import Hazard, counted
-    from appliance.patrol.models import Round
-    from appliance.risk.tasks import ControlTask
-    from appliance.vision.violations import Violation
+    """What [since, until) holds (`records`: the same lists the drill-down shows). `current`: the window
+    ends now, so the figures of now (standing alarms, certificates expiring) are read too."""
+    from appliance.core.people import Person
 
-    hz = rows(Hazard.select(Hazard.state, Hazard.deadline, Hazard.accepted_at, Hazard.recurrence_of, Hazard.grade)
-              .where((Hazard.reported_at >= since) & (Hazard.reported_at < until) & counted()))
-    # (a duplicate report is the same hazard again: not found twice, and never rectified)
-    # the same window rule as risk.tasks.rates: tasks whose period ended in (since, until]
-    tasks = [s for (s,) in rows(ControlTask.select(ControlTask.status)
-             .where((ControlTask.period_end > since) & (ControlTask.period_end <= until)))]
-    rounds = [(status, len(json.loads(verdict or "{}").get("missed", [])))
-              for status, verdict in rows(Round.select(Round.status, Round.verdict)
-              .where(Round.closed & (Round.due_end >= since) & (Round.due_end < until)))]
-    alarms = [(p, t) for p, t in rows(Alarm.select(Alarm.point, Alarm.raised_at)
-              .where((Alarm.kind == "gas") & (Alarm.raised_at >= since) & (Alarm.raised_at < until)))]
-    suspensions = [bool(json.loads(p).get("interlock")) for (p,) in rows(events.Event.select(events.Event.payload)
-                   .where((events.Event.type == "permit.suspended") & (events.Event.occurred_at >= since)
-                          & (events.Event.occurred_at < until)))]
+    employees = Person.select().where(Person.active & (Person.kind == "employee")).count()
+    worked = hours_worked(since, until, employees)
+    hz = REC.hazards(since, until)
+    rounds = REC.rounds(since, until)
     f = R.Facts(
-        since=since, until=until, hazards=[(s, d, a, r) for s, d, a, r, _ in hz],
-        major_found=sum(1 for *_, g in hz if g == "major"), tasks=tasks, rounds=rounds, alarms=alarms,
+        since=since, until=until,
+        hazards=[(h["state"], h["deadline"], h["accepted_at"], h["recurrence_of"]) for h in hz],
+        major_found=sum(1 for h in hz if h["grade"] == "major"),
+        tasks=[t["status"] for t in REC.tasks(since, until)],
+        rounds=[(r["status"], len(r["missed"])) for r in rounds],
+        alarms=[(a["point"], a["at"]) for a in REC.alarms(since, until)],
         operators=OPERATORS,
-        violations=Violation.select().where((Violation.state == "confirmed") & (Violation.occurred_at >= since)
-                                            & (Violation.occurred_at < until)).count(),
-        employees=Person.select().where(Person.active & (Person.kind == "employee")).count(),
-        suspensions=suspensions,
-        accidents=rows(Accident.select(Accident.deaths, Accident.serious_injuries, Accident.minor_injuries)
-                       .where((Accident.occurred_at >= since) & (Accident.occurred_at < until))),
-        gate=[d for (d,) in rows(GateEntry.select(GateEntry.decision).where((GateEntry.at >= since) & (GateEntry.at < until)))])
+        violations=len(REC.violations(since, until)),
+        employees=employees, hours=worked["hours"], hours_basis=worked["basis"],
+        suspensions=[s["interlock"] for s in REC.suspensions(since, until)],
+        accidents=[(a["deaths"], a["serious"], a["minor"]) for a in REC.accidents(since, until)],
+        gate=[g["decision"] for g in REC.gate(since, until)])
     if current:
-        from appliance.training.certificates import listing
-
-        f.standing = Alarm.select().where(Alarm.cleared_at.is_null() & (Alarm.kind == "gas")).count()
-        f.certs_expiring = len(listing(expiring_within_days=R.CERT_HORIZON_DAYS))
+        f.standing = len(REC.standing())
+        f.certs_expiring = len(REC.certificates_expiring(R.CERT_HORIZON_DAYS))
     return f
 
 
@@ -75,7 +62,7 @@ def cockpit(days: int = R.DEFAULT_DAYS, now: int | None = None) -> dict:
     return {"days": days, "since": since, "until": until, "previous": {"since": p_since, "until": p_until},
             "kpis": R.cockpit(cur, prev, since=since, until=until), "counts": {k: cur[k] for k in (
                 "hazards_reported", "hazards_closed", "tasks_due", "rounds", "alarms", "violations", "gate_entries",
-                "alarm_target", "injured", "person_hours")},
+                "alarm_target", "injured", "person_hours", "hours_basis")},
             "missing": list(R.MISSING), "head_seq": events.head_seq()}
 
 
@@ -105,9 +92,10 @@ def forecast(weeks: int = 26, test_weeks: int = 12, now: int | None = None) -> d
     areas, first, matrix, cats = history(weeks, now, tz)
     next_monday = first + dt.timedelta(weeks=weeks)
     names = {a.code: {"zh-CN": a.name, "en": a.name_en or a.name} for a in Area.select()}
+    bt = FC.backtest(matrix, min(test_weeks, max(weeks - 1, 1)))
+    # next week's rates with the settings the backtest tuned on its earlier folds (so the scores shown are
+    # those of the model shown)
     return {"weeks": weeks, "timezone": tz, "week_of": next_monday.isoformat(), "area_names": names,
-            "bands": [list(b) for b in FC.BANDS], "model": {"half_life_weeks": FC.HALF_LIFE_WEEKS,
-                                                            "prior_weeks": FC.PRIOR_WEEKS},
-            "hazards": sum(map(sum, matrix)), **FC.ranked(FC.fit(matrix), areas),
-            "categories": FC.category_shares(cats, areas),
-            "backtest": FC.backtest(matrix, min(test_weeks, max(weeks - 1, 1)))}
+            "bands": [list(b) for b in FC.BANDS], "model": bt["params"],
+            "hazards": sum(map(sum, matrix)), **FC.ranked(FC.fit(matrix, FC.params_from(bt["params"])), areas),
+            "categories": FC.category_shares(cats, areas), "backtest": bt}

@@ -8,7 +8,7 @@
   if (!root || !window.Live) return;
   var days = root.getAttribute("data-days");
   var PREFIXES = ["hazard.", "control_task.", "task.", "patrol.", "alarm.", "vision.", "permit.", "contractor.",
-                  "certificate.", "cockpit.", "emergency.accident"];
+                  "certificate.", "cockpit.", "emergency.accident"];   // cockpit.hours_recorded: the rates' hours
   var pending = null;
 
   function fmt(unit, v) {
@@ -39,9 +39,14 @@
       var link = el.querySelector("a.drill");
       if (link) link.setAttribute("href", k.drill);     // the window moved on: its records with it
     });
-    var basis = document.getElementById("accident-basis");
-    if (basis && data.counts) basis.textContent = Live.text("accident_basis", {
-      injured: data.counts.injured, hours: Math.round(data.counts.person_hours).toLocaleString("en-US") });
+    if (data.counts) {
+      var hours = Math.round(data.counts.person_hours).toLocaleString("en-US");
+      var basis = Live.text("basis_" + data.counts.hours_basis);
+      var acc = document.getElementById("accident-basis");
+      if (acc) acc.textContent = Live.text("accident_basis", { injured: data.counts.injured, hours: hours, basis: basis });
+      var vio = document.getElementById("violation-basis");
+      if (vio) vio.textContent = Live.text("violation_basis", { n: data.counts.violations, hours: hours, basis: basis });
+    }
     root.setAttribute("data-head", data.head_seq);
   }
 
