@@ -375,12 +375,14 @@ def roll(m: Muster | None) -> dict:
     r = R.muster(expected, {pid: x.at for pid, x in marks.items()})
     people = _names(set(expected) | set(marks))
     pts = {p.id: p for p in AssemblyPoint.select()}
+    names = S.area_names()
     return {"muster_id": m.id, "incident_id": m.incident_id, "drill": bool(m.drill), "started_at": m.started_at,
             "ended_at": m.ended_at, "expected": r["expected"], "present": r["present"],
             "all_accounted": r["all_accounted"],
             "missing": [_sighting_dict(s, people) for s in r["missing"]],
             "extra": [{"person_id": pid, "person": people[pid].name if pid in people else None} for pid in r["extra"]],
-            "per_area": [{"area": a, **c} for a, c in sorted(r["per_area"].items(), key=lambda x: x[0] or "")],
+            "per_area": [{"area": a, "area_name": names.get(a, (a, a))[0], "area_name_en": names.get(a, (a, a))[1], **c}
+                         for a, c in sorted(r["per_area"].items(), key=lambda x: x[0] or "")],
             "present_list": [{"person_id": pid, "person": people[pid].name if pid in people else None,
                               "employee_no": people[pid].employee_no if pid in people else None, "at": x.at,
                               "how": x.how, "point": pts[x.point_id].code if x.point_id in pts else None}

@@ -38,6 +38,11 @@ def area_codes() -> dict[int, str]:
     return {a.id: a.code for a in Area.select()}
 
 
+def area_names() -> dict[str, tuple[str, str]]:
+    """area code → (zh name, en name; the zh one where no English name was given), for the screens."""
+    return {a.code: (a.name, a.name_en or a.name) for a in Area.select()}
+
+
 def centres() -> dict[str, tuple[float, float]]:
     out = {}
     for a in Area.select().where(Area.active):
