@@ -62,13 +62,15 @@ def tablet():
 @bp.get("/tablet/emergency/incidents/<int:incident_id>")
 @require("tablet.use")
 def incident(incident_id: int):
+    from appliance.core import events
     from appliance.emergency import accidents as A
     from appliance.emergency import incidents as I
     from appliance.emergency.models import Drill
 
+    head = events.head_seq()   # the page's stream resumes after it: a wind change while it loads is not missed
     d = Drill.get_or_none(Drill.incident_id == incident_id)
     return render_template("emergency/incident.html", inc=I.incident_dict(I.get(incident_id)),
-                           drill=A.drill_dict(d) if d else None,
+                           drill=A.drill_dict(d) if d else None, head=head, wind_point=I.wind_point_configured(),
                            can=lambda perm: auth.allowed(principal().role, perm))
 
 

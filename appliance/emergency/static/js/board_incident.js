@@ -45,7 +45,7 @@
       .then(function (html) {
         pending = null;
         if (html === null) { retry = setTimeout(refresh, 3000); return; }
-        box.innerHTML = html; drawPlan();
+        box.innerHTML = html; drawPlan(); loaded = Date.now();
         if (again) { again = false; refresh(); }
       });
   }
@@ -63,5 +63,13 @@
     }
     if (/^emergency\.(incident_|step_done|muster|drill_started)/.test(ev.type)) refresh();
   });
+  // the weather point's last reading ages on the board between redraws
+  var loaded = Date.now();
+  setInterval(function () {
+    box.querySelectorAll(".em-age[data-age-s]").forEach(function (el) {
+      var s = parseInt(el.dataset.ageS, 10) + Math.round((Date.now() - loaded) / 1000);
+      el.textContent = el.dataset.text.replace("{m}", Math.floor(s / 60));
+    });
+  }, 10000);
   drawPlan();
 })();
