@@ -281,7 +281,7 @@ def test_resource_upkeep_warns_once_per_threshold_and_the_tablet_counts(plant):
     # the tablet: one resource near its dates (BA-9), the extinguisher fine
     assert upkeep.warning_count(now) == 1
     page = c["supervisor"].get("/tablet/emergency").get_data(as_text=True)
-    assert re.search(r'id="em-res-warn">⚠ 1 项', page), page
+    assert re.search(r'id="em-res-warn" href="/tablet/emergency/warnings">⚠ 1 项', page), page
 
 
 R_DAY = 24 * 3600 * 1000
