@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -313,8 +314,8 @@ def get_plan(plan_id: int) -> Plan:
 
 # ---------------------------------------------------------------- retiring (the tablet's master-data screens)
 
-RETIRABLE = {"resource": (Resource, "code"), "point": (AssemblyPoint, "code"), "team": (Team, "id"),
-             "plan": (Plan, "code")}
+RETIRABLE: dict[str, tuple[Any, str]] = {"resource": (Resource, "code"), "point": (AssemblyPoint, "code"),
+                                         "team": (Team, "id"), "plan": (Plan, "code")}
 
 
 def retire(kind: str, key: str | int, *, actor: str) -> dict:
