@@ -54,6 +54,7 @@ def _jobs(s, config, runtime) -> None:
         from appliance.emergency import wind
 
         # the wind of an open incident follows the weather point (rules.wind_follow: a gust does not flip it)
+        wind.SUSTAIN_S = config.emergency.wind_sustain_s
         s.add_job(wind.job, "interval", seconds=wind.EVERY_S, id="emergency-wind-follow",
                   name="emergency wind follows the weather point", replace_existing=True, max_instances=1,
                   coalesce=True)

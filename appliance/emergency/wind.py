@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:emergency:wind"
 EVERY_S = 5
+SUSTAIN_S: float = R.WIND_SUSTAIN_S     # [emergency] wind_sustain_s
 
 _since: dict[int, int] = {}          # incident id → since when (ms) the reading has differed beyond the threshold
 _fault: dict[int, bool] = {}         # incident id → the fault state last announced
@@ -44,7 +45,7 @@ def follow(now: int | None = None) -> list[tuple[int, str]]:
     reading = I.sensor_wind()
     out = []
     for i in found:
-        decision, since = R.wind_follow(i.wind_from, reading, _since.get(i.id), now)
+        decision, since = R.wind_follow(i.wind_from, reading, _since.get(i.id), now, sustain_s=SUSTAIN_S)
         if since is None:
             _since.pop(i.id, None)
         else:
