@@ -122,6 +122,11 @@
             var now = document.getElementById(k), fresh = doc.getElementById(k);
             if (now && fresh) now.innerHTML = fresh.innerHTML;
           });
+          // the wind box follows too, unless someone is typing in it (what they type is theirs)
+          var box = document.querySelector("input[name=wind_from]"), nb = doc.querySelector("input[name=wind_from]");
+          if (box && nb && box !== document.activeElement && box.value === box.defaultValue) {
+            box.value = nb.value; box.defaultValue = nb.value;
+          }
           ageTick();
         }).catch(function () { /* the next event tries again */ });
     };
