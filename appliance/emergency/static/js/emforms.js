@@ -45,7 +45,9 @@
       method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(collect(form))
     }).then(function (r) {
       return r.json().then(function (j) {
-        if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+        // the refusal in the page's language (the API answers in the browser's, which may differ)
+        var e = j.error || {}, en = (document.documentElement.lang || "").indexOf("en") === 0;
+        if (!r.ok) throw new Error((e.messages && e.messages[en ? "en" : "zh-CN"]) || e.message || r.statusText);
         return j;
       });
     });

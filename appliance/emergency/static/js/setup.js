@@ -68,7 +68,7 @@
       var box = form.querySelector('[data-rows="' + parts[0] + '"]');
       var row = box && rowsOf(box)[parseInt(parts[1], 10)];
       var el = row && (parts[2] ? row.querySelector('[data-field="' + parts[2] + '"]') : row.querySelector("[data-field]"));
-      return el ? { el: el, name: label(el) + " (" + I18N.row.replace("{n}", parseInt(parts[1], 10) + 1) + ")" } : null;
+      return el ? { el: el, name: label(el) + I18N.row.replace("{n}", parseInt(parts[1], 10) + 1) } : null;
     }
     var top = form.querySelector('[name="' + parts[0] + '"]');
     if (top) return { el: top, name: label(top) };
@@ -90,16 +90,22 @@
     if (box) box.textContent = "";
   }
 
+  // the refusal in the page's language (the API answers in the browser's, which may differ)
+  function pageText(j) {
+    var e = j.error || {};
+    return (e.messages && e.messages[en ? "en" : "zh-CN"]) || e.message || "";
+  }
+
   function showErrors(form, j) {
     var details = (j.error && j.error.details) || [];
     var lines = details.map(function (d) {
       var f = d.key ? fieldFor(form, d.key) : null;
       if (f) { f.el.setAttribute("aria-invalid", "true"); }
-      var msg = (en ? d.en : d.zh) || (j.error && j.error.message) || "";
+      var msg = (en ? d.en : d.zh) || pageText(j);
       msg = msg.replace(/^[\w.\[\]]+[：:]\s*/, "");     // the key itself is replaced by the field's name
       return (f ? f.name + (en ? ": " : "：") : "") + msg;
     });
-    if (!lines.length) lines = [(j.error && j.error.message) || ""];
+    if (!lines.length) lines = [pageText(j)];
     var box = form.querySelector(".em-form-error");
     if (box) box.textContent = lines.join(en ? "; " : "；");
     var first = form.querySelector("[aria-invalid]");
