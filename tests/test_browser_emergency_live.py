@@ -104,13 +104,16 @@ def wind_plant(tmp_path_factory):
         yield p
     finally:
         vane.close()
-        if p is not None:
-            (tmp_path_factory.getbasetemp() / "emergency-wind-plant.log").write_text(p.output, encoding="utf-8")
-            p.kill()
-        sim.close()
-        controller.stop()
-        station.terminate()
-        station.wait(10)
+        try:
+            if p is not None:
+                (tmp_path_factory.getbasetemp() / "emergency-wind-plant.log").write_text(p.output, encoding="utf-8")
+        finally:
+            if p is not None:
+                p.kill()
+            sim.close()
+            controller.stop()
+            station.terminate()
+            station.wait(10)
 
 
 def call(page, path: str, body: dict | None = None, method: str = "POST") -> dict:
