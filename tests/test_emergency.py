@@ -196,8 +196,13 @@ def test_muster_export_in_plant_time_with_employee_numbers_and_board_counts_per_
     assert all(r[2].startswith("E") for r in rows[1:])   # employee numbers, never the internal person id
     assert not any(re.fullmatch(r"\d{13}", cell) for r in rows for cell in r)   # no raw milliseconds
     board = c["kiosk"].get("/kiosk/emergency/incident").get_data(as_text=True)
-    areas = dict(re.findall(r'<li data-area="(\w+)" class="\w+"><b>\w+</b> 到 (\d+/\d+)</li>', board))
-    assert areas == {"TANK": "0/1", "WH": "1/2"}
+    # each area by its name, as the rest of the board names them (not its code)
+    areas = {a: (n, c) for a, n, c in re.findall(r'<li data-area="(\w+)" class="\w+"><b>([^<]+)</b> 到 (\d+/\d+)</li>', board)}
+    assert areas == {"TANK": ("储罐区", "0/1"), "WH": ("仓库", "1/2")}
+    P.Area.update(name_en="Warehouse").where(P.Area.code == "WH").execute()
+    board = c["kiosk"].get("/kiosk/emergency/incident?lang=en").get_data(as_text=True)
+    assert re.search(r'<li data-area="WH" class="some"><b>Warehouse</b> 1/2 in</li>', board), board
+    assert re.search(r'<li data-area="TANK" class="some"><b>储罐区</b>', board)    # no English name: the Chinese one
     assert '<li data-area="WH" class="some">' in board
 
 
@@ -276,7 +281,7 @@ def test_resource_upkeep_warns_once_per_threshold_and_the_tablet_counts(plant):
     # the tablet: one resource near its dates (BA-9), the extinguisher fine
     assert upkeep.warning_count(now) == 1
     page = c["supervisor"].get("/tablet/emergency").get_data(as_text=True)
-    assert re.search(r'id="em-res-warn">⚠ 1 项', page), page
+    assert re.search(r'id="em-res-warn" href="/tablet/emergency/warnings">⚠ 1 项', page), page
 
 
 R_DAY = 24 * 3600 * 1000

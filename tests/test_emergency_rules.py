@@ -175,3 +175,27 @@ def test_resource_warnings_once_per_threshold(left, sent, due):
     today = date(2026, 3, 10)
     assert R.resource_warnings(today + timedelta(days=left), today, sent) == due
 
+
+
+S30 = R.WIND_SUSTAIN_S * 1000
+
+
+@pytest.mark.parametrize("applied, reading, since, now, expected", [
+    pytest.param(350, None, None, 0, ("fault", None), id="no reading (fault): keep the plan, wind shown unknown"),
+    pytest.param(350, None, 5, 10, ("fault", None), id="a fault forgets a pending change"),
+    pytest.param(None, 90, None, 0, ("apply", None), id="wind was unknown: the first reading applies at once"),
+    pytest.param(350, 350, None, 0, ("keep", None), id="same wind"),
+    pytest.param(350, 12.5, None, 0, ("keep", None), id="22.5° across north is the same compass point"),
+    pytest.param(350, 12.6, None, 7, ("wait", 7), id="just past 22.5° across north: the wait starts"),
+    pytest.param(90, 112.5, None, 0, ("keep", None), id="exactly 22.5°: not a change"),
+    pytest.param(90, 200, 1000, 1000 + S30 - 1, ("wait", 1000), id="not held long enough: a gust"),
+    pytest.param(90, 200, 1000, 1000 + S30, ("apply", None), id="held for the sustain time: redraw"),
+    pytest.param(90, 95, 1000, 1000 + S30, ("keep", None), id="came back before: the wait is over, nothing redrawn"),
+])
+def test_wind_follow(applied, reading, since, now, expected):
+    assert R.wind_follow(applied, reading, since, now) == expected
+
+
+@pytest.mark.parametrize("a, b, delta", [(0, 0, 0), (350, 10, 20), (10, 350, 20), (90, 270, 180), (0, 359.5, 0.5)])
+def test_wind_delta(a, b, delta):
+    assert R.wind_delta(a, b) == pytest.approx(delta)

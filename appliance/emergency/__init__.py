@@ -42,7 +42,7 @@ def wind_reader(runtime, point: str):
 
 def _jobs(s, config, runtime) -> None:
     """The daily upkeep scan of the resources (07:00 plant time: the scheduler runs in the site's zone), and
-    once at start (a box that was off sends the missed warnings late)."""
+    once at start (a box that was off sends the missed warnings late); with a wind point, the wind follower."""
     from datetime import UTC, datetime
 
     from appliance.emergency import upkeep
@@ -50,6 +50,14 @@ def _jobs(s, config, runtime) -> None:
     s.add_job(upkeep.scan, "cron", hour=7, minute=0, id="emergency-resource-warnings",
               name="emergency resource expiry and inspection warnings", replace_existing=True,
               next_run_time=datetime.now(UTC))
+    if getattr(getattr(config, "emergency", None), "wind_point", None):
+        from appliance.emergency import wind
+
+        # the wind of an open incident follows the weather point (rules.wind_follow: a gust does not flip it)
+        wind.SUSTAIN_S = config.emergency.wind_sustain_s
+        s.add_job(wind.job, "interval", seconds=wind.EVERY_S, id="emergency-wind-follow",
+                  name="emergency wind follows the weather point", replace_existing=True, max_instances=1,
+                  coalesce=True)
 
 
 def _init_app(app) -> None:
@@ -57,6 +65,7 @@ def _init_app(app) -> None:
     from appliance.emergency import pages
 
     app.add_template_global(pages.board_incident, "emergency_board_incident")
+    app.add_template_global(pages.board_upkeep, "emergency_board_upkeep")
 
 
 def domain() -> Domain:

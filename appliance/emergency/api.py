@@ -236,12 +236,66 @@ def save_team():
 @api_bp.get("/emergency/plans")
 @require("emergency.read")
 def list_plans():
-    from appliance.emergency.models import Plan
 
-    return jsonify({"plans": [S.plan_dict(p) for p in Plan.select().order_by(Plan.code)]})
+    return jsonify({"plans": [S.plan_dict(p) for p in S.plans()]})
 
 
 @api_bp.post("/emergency/plans")
 @require("emergency.write")
 def save_plan():
     return jsonify(S.plan_dict(S.save_plan(body(S.PlanIn), actor=principal().actor))), 201
+
+
+# ---------------------------------------------------------------- resource warnings (the upkeep inbox)
+
+@api_bp.get("/emergency/resource-warnings")
+@require("emergency.read")
+def resource_warnings():
+    """→ {"warnings": [{resource, name, area, location, what: expiry|inspection, due_on, days_left, state,
+    acked: {by, at}|null}], "counts": {open, acked, overdue, total}}"""
+    from appliance.emergency import upkeep
+
+    w = upkeep.open_warnings()
+    return jsonify({"warnings": w, "counts": upkeep.counts(w)})
+
+
+@api_bp.post("/emergency/resource-warnings/ack")
+@require("emergency.command")
+def ack_resource_warning():
+    from appliance.emergency import upkeep
+
+    return jsonify(upkeep.acknowledge(body(upkeep.AckIn), actor=principal().actor))
+
+
+@api_bp.post("/emergency/resource-warnings/resolve")
+@require("emergency.write")
+def resolve_resource_warning():
+    from appliance.emergency import upkeep
+
+    return jsonify(upkeep.resolve(body(upkeep.ResolveIn), actor=principal().actor))
+
+
+# ---------------------------------------------------------------- retiring master data
+
+@api_bp.post("/emergency/resources/<code>/retire")
+@require("emergency.write")
+def retire_resource(code: str):
+    return jsonify(S.retire("resource", code, actor=principal().actor))
+
+
+@api_bp.post("/emergency/assembly-points/<code>/retire")
+@require("emergency.write")
+def retire_point(code: str):
+    return jsonify(S.retire("point", code, actor=principal().actor))
+
+
+@api_bp.post("/emergency/teams/<int:team_id>/retire")
+@require("emergency.write")
+def retire_team(team_id: int):
+    return jsonify(S.retire("team", team_id, actor=principal().actor))
+
+
+@api_bp.post("/emergency/plans/<code>/retire")
+@require("emergency.write")
+def retire_plan(code: str):
+    return jsonify(S.retire("plan", code, actor=principal().actor))

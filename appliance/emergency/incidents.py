@@ -47,7 +47,9 @@ class DrillIn(S.In):
 
 
 class WindIn(S.In):
-    wind_from: float | None = Field(ge=0, lt=360)
+    """A person's wind (kept until a person changes it), or `follow`: hand it back to the weather point."""
+    wind_from: float | None = Field(None, ge=0, lt=360)
+    follow: bool = False
 
 
 class NoteIn(S.In):
@@ -61,12 +63,28 @@ class MarkIn(S.In):
 # ---------------------------------------------------------------- wind from a weather point
 
 _wind_source: Callable[[], float | None] | None = None
+_wind_last: tuple[float, int] | None = None     # the point's last good reading and when (ms), for a fault's display
 
 
 def configure_wind(source: Callable[[], float | None] | None) -> None:
     """Where the draft reads the wind when nobody typed one in ([emergency] wind_point; None: nowhere)."""
-    global _wind_source
-    _wind_source = source
+    global _wind_source, _wind_last
+    _wind_source, _wind_last = source, None
+
+
+def wind_point_configured() -> bool:
+    return _wind_source is not None
+
+
+def wind_view(now: int | None = None) -> dict:
+    """The weather point as the screens show it: state ok|fault|none, the last good value and its age."""
+    if _wind_source is None:
+        return {"state": "none", "value": None, "at": None, "age_s": None}
+    now = events.now_ms() if now is None else now
+    v = sensor_wind()
+    last = _wind_last
+    return {"state": "ok" if v is not None else "fault", "value": last[0] if last else None,
+            "at": last[1] if last else None, "age_s": round((now - last[1]) / 1000) if last else None}
 
 
 def sensor_wind() -> float | None:
@@ -81,6 +99,8 @@ def sensor_wind() -> float | None:
         return None
     if v is None or not 0 <= v <= 360:
         return None
+    global _wind_last
+    _wind_last = (float(v) % 360, events.now_ms())
     return float(v) % 360
 
 
@@ -173,7 +193,7 @@ def incident_dict(i: Incident, full: bool = True) -> dict:
            "area_name_en": (area.name_en or area.name) if area else None, "title": i.title,
            "opened_at": i.opened_at, "closed_at": i.closed_at, "gas": i.gas, "wind_from": i.wind_from,
            "detectors": json.loads(i.detectors), "people_near": snap.get("people_near", []),
-           "resources": snap.get("resources", [])}
+           "resources": snap.get("resources", []), "wind_source": snap.get("wind_source")}
     if full:
         plan = Plan.get_or_none(Plan.id == i.plan_id) if i.plan_id else None
         done = json.loads(i.steps)
@@ -183,6 +203,7 @@ def incident_dict(i: Incident, full: bool = True) -> dict:
         out["steps"] = [{**s, **done.get(s["code"], {}), "done": s["code"] in done}
                         for s in (json.loads(plan.steps) if plan else [])]
         out["opened_by"], out["close_note"] = i.opened_by, i.close_note
+        out["wind_point"] = wind_view() if out["wind_source"] == "sensor" else None
         m = Muster.get_or_none(Muster.incident_id == i.id)
         out["muster"] = roll(m) if m else None
     return out
@@ -205,9 +226,12 @@ def _gas_kind(gas: str | None) -> str | None:
 def _open(rec, *, kind: str, area: Area, title: str, source: str, drill: bool, detectors: list[dict],
           gas: str | None, wind_from: float | None, plan: Plan | None, actor: str, at: int) -> Incident:
     now = events.now_ms()
-    if wind_from is None:        # nobody typed it in: the weather point's reading, when one is configured
+    # typed by a person: kept until a person changes it; else the weather point's, followed while open
+    wind_source = "manual" if wind_from is not None else ("sensor" if wind_point_configured() else None)
+    if wind_from is None:
         wind_from = sensor_wind()
     snap = draft(area, _gas_kind(gas), kind, wind_from, now)
+    snap["wind_source"] = wind_source
     i = Incident.create(kind=kind, drill=drill, state="open", source=source, area_id=area.id, title=title,
                         detectors=json.dumps(detectors, ensure_ascii=False), gas=gas, wind_from=wind_from,
                         plan_id=plan.id if plan else None, snapshot=json.dumps(snap, ensure_ascii=False), steps="{}",
@@ -282,17 +306,34 @@ def start_drill(data: DrillIn, *, actor: str) -> tuple[Incident, Drill]:
 
 
 def set_wind(incident_id: int, data: WindIn, *, actor: str) -> Incident:
-    """Wind entered (or read from a weather point): the downwind areas and the route are worked out again."""
+    """Wind entered by a person (kept until a person changes it), or handed back to the weather point
+    (`follow`: its reading now, then followed): the downwind areas and the route are worked out again."""
+    if data.follow:
+        if not wind_point_configured():
+            raise S.bad("follow", "未配置气象点（[emergency] wind_point）", "no weather point is configured ([emergency] wind_point)")
+        return apply_wind(incident_id, sensor_wind(), source="sensor", actor=actor)
+    return apply_wind(incident_id, data.wind_from, source="manual", actor=actor)
+
+
+def apply_wind(incident_id: int, wind_from: float | None, *, source: str | None, actor: str,
+               expect_source: str | None = None) -> Incident:
+    """Redraw the incident for `wind_from` (one transaction: the snapshot and an `emergency.incident_updated`
+    event with the wind before and after and where it came from). `expect_source`: only while the incident's
+    wind still comes from there (a person's wind typed meanwhile is not overwritten by the follower)."""
     with events.recording(actor) as rec:
         i = _live(incident_id)
         area = Area.get_by_id(i.area_id)
         old = json.loads(i.snapshot)
-        snap = draft(area, _gas_kind(i.gas), i.kind, data.wind_from, events.now_ms())
+        if expect_source is not None and old.get("wind_source") != expect_source:
+            return i
+        snap = draft(area, _gas_kind(i.gas), i.kind, wind_from, events.now_ms())
         snap["people_near"] = old.get("people_near", snap["people_near"])   # who was there when it began
-        Incident.update(wind_from=data.wind_from, snapshot=json.dumps(snap, ensure_ascii=False),
+        snap["wind_source"] = source
+        Incident.update(wind_from=wind_from, snapshot=json.dumps(snap, ensure_ascii=False),
                         updated_at=events.now_ms()).where(Incident.id == i.id).execute()
         rec.emit("emergency.incident_updated", entity=("emergency_incident", i.id),
-                 payload={"id": i.id, "area": area.code, "wind_from": data.wind_from, "downwind": snap["downwind"],
+                 payload={"id": i.id, "area": area.code, "change": "wind", "wind_from": wind_from,
+                          "wind_before": i.wind_from, "wind_source": source, "downwind": snap["downwind"],
                           "route": snap["route"], "drill": bool(i.drill)})
     return get(incident_id)
 
@@ -375,12 +416,14 @@ def roll(m: Muster | None) -> dict:
     r = R.muster(expected, {pid: x.at for pid, x in marks.items()})
     people = _names(set(expected) | set(marks))
     pts = {p.id: p for p in AssemblyPoint.select()}
+    names = S.area_names()
     return {"muster_id": m.id, "incident_id": m.incident_id, "drill": bool(m.drill), "started_at": m.started_at,
             "ended_at": m.ended_at, "expected": r["expected"], "present": r["present"],
             "all_accounted": r["all_accounted"],
             "missing": [_sighting_dict(s, people) for s in r["missing"]],
             "extra": [{"person_id": pid, "person": people[pid].name if pid in people else None} for pid in r["extra"]],
-            "per_area": [{"area": a, **c} for a, c in sorted(r["per_area"].items(), key=lambda x: x[0] or "")],
+            "per_area": [{"area": a, "area_name": names.get(a, (a, a))[0], "area_name_en": names.get(a, (a, a))[1], **c}
+                         for a, c in sorted(r["per_area"].items(), key=lambda x: x[0] or "")],
             "present_list": [{"person_id": pid, "person": people[pid].name if pid in people else None,
                               "employee_no": people[pid].employee_no if pid in people else None, "at": x.at,
                               "how": x.how, "point": pts[x.point_id].code if x.point_id in pts else None}

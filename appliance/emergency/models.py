@@ -1,4 +1,4 @@
-"""The emergency domain's records (migration 0026_emergency.sql)."""
+"""The emergency domain's records (migrations 0026_emergency.sql, 0032_emergency_retire.sql)."""
 from __future__ import annotations
 
 import peewee
@@ -53,6 +53,7 @@ class Team(Model):
     on_duty = peewee.BooleanField()
     members = peewee.TextField()
     updated_at = peewee.IntegerField()
+    active = peewee.BooleanField(default=True)    # 0032
 
     class Meta:
         table_name = "emergency_teams"
@@ -65,6 +66,7 @@ class Plan(Model):
     level = peewee.TextField()
     steps = peewee.TextField()
     updated_at = peewee.IntegerField()
+    active = peewee.BooleanField(default=True)    # 0032
 
     class Meta:
         table_name = "emergency_plans"

@@ -45,13 +45,13 @@ def tablet():
     from appliance.emergency import rules as R
     from appliance.emergency import setup as S
     from appliance.emergency import upkeep
-    from appliance.emergency.models import Accident, Drill, Plan
+    from appliance.emergency.models import Accident, Drill
 
     codes = S.area_codes()
     return render_template(
         "emergency/tablet.html", resource_warnings=upkeep.warning_count(), open=[I.incident_dict(i, False) for i in I.open_incidents()],
         resources=[S.resource_dict(r, codes) for r in S.resources()], teams=[S.team_dict(t, codes) for t in S.teams()],
-        plans=[S.plan_dict(p) for p in Plan.select().order_by(Plan.code)],
+        plans=[S.plan_dict(p) for p in S.plans()],
         drills=[A.drill_dict(d) for d in Drill.select().order_by(Drill.id.desc()).limit(10)],
         accidents=[A.accident_dict(a) for a in Accident.select().order_by(Accident.id.desc()).limit(20)],
         areas=[P.area_dict(a) for a in P.Area.select().where(P.Area.active).order_by(P.Area.code)],
@@ -62,13 +62,15 @@ def tablet():
 @bp.get("/tablet/emergency/incidents/<int:incident_id>")
 @require("tablet.use")
 def incident(incident_id: int):
+    from appliance.core import events
     from appliance.emergency import accidents as A
     from appliance.emergency import incidents as I
     from appliance.emergency.models import Drill
 
+    head = events.head_seq()   # the page's stream resumes after it: a wind change while it loads is not missed
     d = Drill.get_or_none(Drill.incident_id == incident_id)
     return render_template("emergency/incident.html", inc=I.incident_dict(I.get(incident_id)),
-                           drill=A.drill_dict(d) if d else None,
+                           drill=A.drill_dict(d) if d else None, head=head, wind_point=I.wind_point_configured(),
                            can=lambda perm: auth.allowed(principal().role, perm))
 
 
@@ -94,3 +96,65 @@ def accident(accident_id: int):
     return render_template("emergency/accident.html", a=A.accident_dict(A._get(accident_id), now), now_ms=now,
                            fishbone=A.FISHBONE,
                            can=lambda perm: auth.allowed(principal().role, perm))
+
+
+@bp.get("/tablet/emergency/warnings")
+@require("tablet.use")
+def warnings():
+    """The resource warnings inbox: what is due and when, acknowledge, resolve with the new date."""
+    from datetime import timedelta
+
+    from appliance.emergency import upkeep
+
+    w = upkeep.open_warnings()
+    from appliance.core import events
+
+    today = upkeep._today(events.now_ms())
+    return render_template("emergency/warnings.html", warnings=w, counts=upkeep.counts(w), today=today.isoformat(),
+                           next_year=(today + timedelta(days=365)).isoformat(),
+                           can=lambda perm: auth.allowed(principal().role, perm))
+
+
+def board_upkeep() -> dict | None:
+    """The wall board's resource-warning counts (None for who may not read them, or nothing open)."""
+    from appliance.emergency import upkeep
+
+    if not _can("emergency.read"):
+        return None
+    c = upkeep.counts(upkeep.open_warnings())
+    return c if c["total"] else None
+
+
+@bp.get("/kiosk/emergency/upkeep")
+@require("emergency.read")
+def board_upkeep_fragment():
+    return render_template("emergency/_upkeep_board.html", up=board_upkeep())
+
+
+@bp.get("/tablet/emergency/setup")
+@require("emergency.write")
+def setup():
+    """The master data, edited here (the safety office and admins): resources, teams with members and phones,
+    plans with steps and roles, assembly points, and the walk graph as an edge list drawn on the plan."""
+    import json
+
+    from appliance.emergency import rules as R
+    from appliance.emergency import setup as S
+
+    codes = S.area_codes()
+    areas = list(P.Area.select().where(P.Area.active).order_by(P.Area.code))
+    centres = S.centres()
+    graph = S.graph_dict()
+    shapes = [{"code": a.code, "name": a.name, "name_en": a.name_en or a.name, "polygon": json.loads(a.polygon),
+               "centre": centres.get(a.code)} for a in areas]
+    xs = [x for s in shapes for x, _ in s["polygon"]] or [0, 100]
+    ys = [y for s in shapes for _, y in s["polygon"]] or [0, 100]
+    return render_template(
+        "emergency/setup.html", areas=[P.area_dict(a) for a in areas],
+        people=[{"id": p.id, "name": p.name, "employee_no": p.employee_no}
+                for p in P.Person.select().where(P.Person.active).order_by(P.Person.employee_no)],
+        resources=[S.resource_dict(r, codes) for r in S.resources()], teams=[S.team_dict(t, codes) for t in S.teams()],
+        plans=[S.plan_dict(p) for p in S.plans()], points=[S.point_dict(p, codes) for p in S.points()],
+        graph=graph, shapes=shapes, names=S.area_names(), resource_kinds=R.RESOURCE_KINDS, scenarios=S.SCENARIOS,
+        team_kinds=S.TEAM_KINDS,
+        view_box=f"{min(xs) - 20} {min(ys) - 20} {max(xs) - min(xs) + 40} {max(ys) - min(ys) + 40}")

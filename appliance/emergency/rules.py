@@ -198,6 +198,40 @@ def downwind(source: str, centres: Mapping[str, tuple[float, float]], wind_from_
     return out
 
 
+# ---------------------------------------------------------------- wind followed from a weather point
+
+# One point of the 16-point compass that weather observation reports wind direction in (GB/T 35227-2017
+# 地面气象观测规范 风向和风速: 16 方位, 22.5° each): a smaller swing is the same wind for the plan.
+WIND_CHANGE_DEG = 22.5
+# A gust swings the vane for seconds; the plan is redrawn only when the new direction held this long
+# (site practice; the 2-minute mean wind of the same standard is the slower reference).
+WIND_SUSTAIN_S = 30
+
+
+def wind_delta(a: float, b: float) -> float:
+    """The smaller angle between two directions (350° and 10° are 20° apart)."""
+    return abs((a - b + 180) % 360 - 180)
+
+
+def wind_follow(applied: float | None, reading: float | None, since: int | None, now: int,
+                threshold: float = WIND_CHANGE_DEG, sustain_s: float = WIND_SUSTAIN_S) -> tuple[str, int | None]:
+    """What to do with an incident whose wind follows the weather point, given the direction the plan was
+    drawn for (`applied`), the point's reading now (None: fault, no reading) and since when (ms) the reading
+    has differed by more than `threshold`. Returns (decision, since): "fault" (keep the plan, the wind is
+    shown unknown), "keep" (same wind), "wait" (changed, not yet for `sustain_s`), "apply" (redraw)."""
+    if reading is None:
+        return "fault", None
+    if applied is None:
+        return "apply", None            # the wind was unknown: any reading is better than none
+    if wind_delta(applied, reading) <= threshold:
+        return "keep", None
+    if since is None:
+        return "wait", now
+    if now - since >= sustain_s * 1000:
+        return "apply", None
+    return "wait", since
+
+
 # ---------------------------------------------------------------- people near, muster
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +18,7 @@ from appliance.emergency.models import AssemblyPoint, Plan, Resource, Team, Walk
 
 SCENARIOS = ("leak", "fire", "poisoning", "confined_space")
 KINDS = (*SCENARIOS, "other")
+TEAM_KINDS = ("rescue", "fire", "medical", "evacuation", "leak")   # offered on the screen; the API takes any
 
 
 class In(BaseModel):
@@ -36,6 +38,11 @@ def area_by_code(code: str, key: str = "area") -> Area:
 
 def area_codes() -> dict[int, str]:
     return {a.id: a.code for a in Area.select()}
+
+
+def area_names() -> dict[str, tuple[str, str]]:
+    """area code → (zh name, en name; the zh one where no English name was given), for the screens."""
+    return {a.code: (a.name, a.name_en or a.name) for a in Area.select()}
 
 
 def centres() -> dict[str, tuple[float, float]]:
@@ -216,7 +223,7 @@ def team_dict(t: Team, codes: dict[int, str] | None = None, metres: float | None
     members = json.loads(t.members)
     names = {p.id: p.name for p in Person.select().where(Person.id.in_([m["person_id"] for m in members]))}
     out = {"id": t.id, "name": t.name, "kind": t.kind, "area": codes.get(t.area_id) if t.area_id else None,
-           "on_duty": bool(t.on_duty), "members": [{**m, "name": names.get(m["person_id"])} for m in members]}
+           "on_duty": bool(t.on_duty), "active": bool(t.active), "members": [{**m, "name": names.get(m["person_id"])} for m in members]}
     if metres is not None:
         out["metres"] = round(metres)
     return out
@@ -230,7 +237,7 @@ def save_team(data: TeamIn, *, actor: str) -> Team:
         raise bad("members", f"人员不存在或已停用：{sorted(set(ids) - found)}", f"no such active person: {sorted(set(ids) - found)}")
     values = {"kind": data.kind, "area_id": area.id if area else None, "on_duty": data.on_duty,
               "members": json.dumps([m.model_dump() for m in data.members], ensure_ascii=False),
-              "updated_at": events.now_ms()}
+              "updated_at": events.now_ms(), "active": True}
     with events.recording(actor) as rec:
         t = Team.get_or_none(Team.name == data.name)
         if t is None:
@@ -243,7 +250,7 @@ def save_team(data: TeamIn, *, actor: str) -> Team:
 
 
 def teams() -> list[Team]:
-    return list(Team.select().order_by(Team.name))
+    return list(Team.select().where(Team.active).order_by(Team.name))
 
 
 # ---------------------------------------------------------------- plans (预案)
@@ -265,7 +272,7 @@ class PlanIn(In):
 
 def plan_dict(p: Plan) -> dict:
     return {"id": p.id, "code": p.code, "scenario": p.scenario, "name": p.name, "level": p.level,
-            "steps": json.loads(p.steps)}
+            "steps": json.loads(p.steps), "active": bool(p.active)}
 
 
 def save_plan(data: PlanIn, *, actor: str) -> Plan:
@@ -275,7 +282,8 @@ def save_plan(data: PlanIn, *, actor: str) -> Plan:
     if len(set(codes)) != len(codes):
         raise bad("steps", "步骤编码重复", "a step code is repeated")
     values = {"scenario": data.scenario, "name": data.name, "level": data.level,
-              "steps": json.dumps([s.model_dump() for s in data.steps], ensure_ascii=False), "updated_at": events.now_ms()}
+              "steps": json.dumps([s.model_dump() for s in data.steps], ensure_ascii=False), "updated_at": events.now_ms(),
+              "active": True}
     with events.recording(actor) as rec:
         p = Plan.get_or_none(Plan.code == data.code)
         if p is None:
@@ -287,12 +295,38 @@ def save_plan(data: PlanIn, *, actor: str) -> Plan:
     return p
 
 
+def plans() -> list[Plan]:
+    return list(Plan.select().where(Plan.active).order_by(Plan.code))
+
+
 def plan_for(scenario: str) -> Plan | None:
-    return Plan.select().where(Plan.scenario == scenario).order_by(Plan.id).first()
+    return Plan.select().where((Plan.scenario == scenario) & Plan.active).order_by(Plan.id).first()
 
 
 def get_plan(plan_id: int) -> Plan:
     p = Plan.get_or_none(Plan.id == plan_id)
     if p is None:
         raise NotFound("预案不存在", "no such plan")
+    if not p.active:
+        raise bad("plan_id", "预案已停用", "the plan is retired")
     return p
+
+
+# ---------------------------------------------------------------- retiring (the tablet's master-data screens)
+
+RETIRABLE: dict[str, tuple[Any, str]] = {"resource": (Resource, "code"), "point": (AssemblyPoint, "code"),
+                                         "team": (Team, "id"), "plan": (Plan, "code")}
+
+
+def retire(kind: str, key: str | int, *, actor: str) -> dict:
+    """No longer offered (dispatch, routes, new incidents, drills); the row stays for the records that name it.
+    A later save of the same code brings it back."""
+    model, field = RETIRABLE[kind]
+    row = model.get_or_none((getattr(model, field) == key) & model.active)
+    if row is None:
+        raise NotFound("记录不存在或已停用", "no such record in use")
+    with events.recording(actor) as rec:
+        model.update(active=False).where(model.id == row.id).execute()
+        rec.emit(f"emergency.{kind}_retired", entity=(f"emergency_{kind}", row.id),
+                 payload={"id": row.id, "key": key, "name": getattr(row, "name", None)})
+    return {"id": row.id, "retired": True}

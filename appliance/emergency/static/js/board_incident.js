@@ -45,7 +45,7 @@
       .then(function (html) {
         pending = null;
         if (html === null) { retry = setTimeout(refresh, 3000); return; }
-        box.innerHTML = html; drawPlan();
+        box.innerHTML = html; drawPlan(); loaded = Date.now();
         if (again) { again = false; refresh(); }
       });
   }
@@ -63,5 +63,31 @@
     }
     if (/^emergency\.(incident_|step_done|muster|drill_started)/.test(ev.type)) refresh();
   });
+  // the resource-warning counts sit in the board's side column (under the status panel), swapped in on the
+  // upkeep events (warned by the daily scan, acknowledged, resolved with a new date)
+  var up = document.getElementById("em-upkeep");
+  var side = document.querySelector(".side-panel");
+  if (up && side) {
+    var status = side.querySelector(".status-panel");
+    if (status && status.nextSibling) side.insertBefore(up, status.nextSibling); else side.appendChild(up);
+  }
+  function refreshUpkeep() {
+    if (!up) return;
+    fetch(up.dataset.url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null) up.innerHTML = html; }).catch(function () { /* next event */ });
+  }
+  document.addEventListener("live-event", function (e) {
+    var ev = e.detail;
+    if (ev && /^emergency\.resource_/.test(ev.type)) refreshUpkeep();
+  });
+
+  // the weather point's last reading ages on the board between redraws
+  var loaded = Date.now();
+  setInterval(function () {
+    box.querySelectorAll(".em-age[data-age-s]").forEach(function (el) {
+      var s = parseInt(el.dataset.ageS, 10) + Math.round((Date.now() - loaded) / 1000);
+      el.textContent = el.dataset.text.replace("{m}", Math.floor(s / 60));
+    });
+  }, 10000);
   drawPlan();
 })();

@@ -29,7 +29,7 @@
       if (!el.name || el.disabled || el.value === "") return;
       var t = el.dataset.type;
       body[el.name] = t === "int" ? parseInt(el.value, 10) : t === "number" ? parseFloat(el.value)
-                    : t === "ms" ? new Date(el.value).getTime() : el.value;
+                    : t === "ms" ? new Date(el.value).getTime() : t === "bool" ? el.value === "true" : el.value;
     });
     return body;
   }
@@ -45,7 +45,9 @@
       method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(collect(form))
     }).then(function (r) {
       return r.json().then(function (j) {
-        if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+        // the refusal in the page's language (the API answers in the browser's, which may differ)
+        var e = j.error || {}, en = (document.documentElement.lang || "").indexOf("en") === 0;
+        if (!r.ok) throw new Error((e.messages && e.messages[en ? "en" : "zh-CN"]) || e.message || r.statusText);
         return j;
       });
     });
@@ -106,6 +108,47 @@
     tick();
     setInterval(tick, 1000);
   }
+
+  // the commander's incident page follows the stream: a wind change (typed elsewhere or followed from the
+  // weather point) redraws the route, the wind line and the downwind areas in place; forms keep what is typed
+  var head = document.querySelector("h1[data-incident][data-state=open]");
+  if (head && window.EventSource) {
+    var id = parseInt(head.dataset.incident, 10);
+    var live = new EventSource("/api/v1/stream?last_event_id=" + encodeURIComponent(head.dataset.head || ""));
+    var redraw = function () {
+      fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          ["em-route-live", "em-res"].forEach(function (k) {
+            var now = document.getElementById(k), fresh = doc.getElementById(k);
+            if (now && fresh) now.innerHTML = fresh.innerHTML;
+          });
+          // the wind box follows too, unless someone is typing in it (what they type is theirs)
+          var box = document.querySelector("input[name=wind_from]"), nb = doc.querySelector("input[name=wind_from]");
+          if (box && nb && box !== document.activeElement && box.value === box.defaultValue) {
+            box.value = nb.value; box.defaultValue = nb.value;
+          }
+          ageTick();
+        }).catch(function () { /* the next event tries again */ });
+    };
+    live.onmessage = function (m) {
+      var ev; try { ev = JSON.parse(m.data); } catch (x) { return; }
+      if (ev.type === "emergency.incident_updated" && ev.payload && ev.payload.id === id) redraw();
+    };
+  }
+
+  // the weather point's last reading ages on the page between redraws
+  var loaded = Date.now();
+  function ageTick() {
+    loaded = Date.now();
+  }
+  setInterval(function () {
+    document.querySelectorAll(".em-age[data-age-s]").forEach(function (el) {
+      var s = parseInt(el.dataset.ageS, 10) + Math.round((Date.now() - loaded) / 1000);
+      el.textContent = el.dataset.text.replace("{m}", Math.floor(s / 60));
+    });
+  }, 10000);
 
   // the muster roll follows the stream: a tap at the assembly point shows at once
   var roll = document.getElementById("em-roll");
