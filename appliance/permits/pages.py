@@ -36,7 +36,11 @@ def tablet():
 
     role = principal().role
     cameras = [(c.name, c.title or c.name) for c in current_app.config["APPLIANCE"].cameras]
+    from appliance.permits import chain as C
+
+    jsa_required = {t: sorted(gs) for t, gs in C.JSA_REQUIRED.items()}
     return render_template("permits/list.html", permits=permits, areas=areas, people=people, types=R.TYPES,
+                           jsa_required=jsa_required,
                            grades=R.GRADES, can_apply=auth.allowed(role, "permits.apply"), cameras=cameras,
                            head=events.head_seq(), can_events=auth.allowed(role, "events.read"))
 
