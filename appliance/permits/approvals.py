@@ -47,18 +47,23 @@ def _steps(rows: list[Approval]) -> list[C.Step]:
 def view(p: S.Permit) -> list[dict]:
     """The chain as the detail page and the PDF show it: each level with who and when, or pending (the next
     one to sign), or waiting (after it), or rejected."""
+    from appliance.core import auth
+
     rows = {r.step: r for r in _rows(p)}
+    logins = [r.actor.removeprefix("user:") for r in rows.values()]
+    names = {u.login: u.display_name for u in auth.User.select().where(auth.User.login.in_(logins))} if logins else {}
     chain = levels(p)
     nxt = C.pending_level(chain, _steps(list(rows.values()))) if p.state == "measures_confirmed" else None
     out, pending_seen = [], False
     for i, level in enumerate(chain, start=1):
         r = rows.get(i)
         if r is not None:
-            out.append({"step": i, "level": level, "state": r.decision, "by": r.actor, "at": r.at, "note": r.note})
+            out.append({"step": i, "level": level, "state": r.decision, "by": r.actor, "at": r.at, "note": r.note,
+                        "by_name": names.get(r.actor.removeprefix("user:")) or r.actor})
             continue
         state = "pending" if nxt == level and not pending_seen else "waiting"
         pending_seen = pending_seen or state == "pending"
-        out.append({"step": i, "level": level, "state": state, "by": None, "at": None, "note": ""})
+        out.append({"step": i, "level": level, "state": state, "by": None, "at": None, "note": "", "by_name": None})
     return out
 
 
