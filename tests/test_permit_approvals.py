@@ -185,6 +185,11 @@ def test_the_detail_page_shows_the_chain(site):  # noqa: F811
     html = c["safety_officer"].get(f"/tablet/permits/{p['id']}").get_data(as_text=True)
     assert 'id="pm-chain"' in html and "user:u_supervisor" in html and "待审批" in html
     assert 'id="pm-reject"' in html
+    # the workshop's signer, and the applicant, are told whom it waits for instead of being offered the form
+    html = c["supervisor"].get(f"/tablet/permits/{p['id']}").get_data(as_text=True)
+    assert 'id="pm-approve"' not in html and 'id="pm-waiting"' in html and "安全管理负责人" in html
+    html = c["worker"].get(f"/tablet/permits/{p['id']}").get_data(as_text=True)
+    assert 'id="pm-approve"' not in html and "pm.chain" not in html
 
 
 def test_jsa_rows_stored_shown_and_required(site):  # noqa: F811

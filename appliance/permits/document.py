@@ -64,7 +64,8 @@ def render(permit_id: int, link: str, qr_png: bytes | None = None) -> bytes:
            ("介质压力", f"{p.medium_pressure_mpa:g} MPa（表压）" if p.medium_pressure_mpa is not None else "未记录")]
           if p.type == "blinding" else []),
         ("申请人", p.applicant),
-        ("有效期", f"{at(p.valid_from)} 至 {at(p.valid_to)}"), ("审批级别", p.approval_level),
+        ("有效期", f"{at(p.valid_from)} 至 {at(p.valid_to)}"), ("审批级别", {"workshop": "车间（部门）负责人", "safety": "安全管理负责人", "principal": "主要负责人"}
+                      .get(p.approval_level, p.approval_level)),
         ("交叉作业", "、".join(str(x) for x in (d["simops"] or {}).get("permits", [])) or "无"),
         ("实时记录", link)])
 
