@@ -252,3 +252,15 @@ def test_migration_0031_backfills_the_conditions_from_the_applied_event(tmp_path
     assert conn.execute("SELECT permit_id, step, level, decision, actor FROM permit_approvals").fetchall() == [
         (7, 1, "safety", "approved", "user:z")]
     conn.close()
+
+
+@pytest.mark.parametrize("lang, text", [("zh-CN", "还没有作业票。需要动火"), ("en", "No permits yet. For hot work")])
+def test_empty_states_say_what_is_missing_and_what_to_do(site, lang, text):  # noqa: F811
+    c, areas, people = site
+    c["worker"].c.set_cookie("lang", lang)
+    html = c["worker"].get("/tablet/permits").get_data(as_text=True)
+    assert text in html and "暂无作业票" not in html
+    p = apply(c, areas, people, jsa_rows=[])
+    html = c["worker"].get(f"/tablet/permits/{p['id']}").get_data(as_text=True)
+    assert ("此作业票没有逐步的作业危害分析" if lang == "zh-CN" else "no step-by-step job safety analysis") in html
+    assert ("未设置现场读卡器" if lang == "zh-CN" else "No site reader is set") in html
