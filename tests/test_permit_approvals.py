@@ -1,6 +1,6 @@
 """#18: approval by several levels (chain.py: GB 30871-2022 附录 A's 动火 form — workshop, safety department,
 the grade's approver), the structured JSA (作业危害分析) and a blinding permit's line conditions stored on
-the permit (migration 0031, backfilled from the permit.applied event) — rules as tables, then the service."""
+the permit (migration 0033, backfilled from the permit.applied event) — rules as tables, then the service."""
 from __future__ import annotations
 
 import json
@@ -228,7 +228,7 @@ def test_blinding_conditions_stored_validated_and_graded(site):  # noqa: F811
     assert "介质温度80°C" in pdf and "介质压力0.4MPa" in pdf
 
 
-def test_migration_0031_backfills_the_conditions_from_the_applied_event(tmp_path, app):
+def test_migration_0033_backfills_the_conditions_from_the_applied_event(tmp_path, app):
     from appliance.core import db
 
     path = tmp_path / "old.db"

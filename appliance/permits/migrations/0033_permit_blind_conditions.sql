@@ -1,4 +1,4 @@
--- 0031: a 盲板抽堵 (line blinding) permit's medium temperature and pressure (GB 30871-2022 §7; the regional
+-- 0033: a 盲板抽堵 (line blinding) permit's medium temperature and pressure (GB 30871-2022 §7; the regional
 -- schema's 温度 gdwd and 压力 gdyl, RULES.md §B.1), on the permit instead of only in its permit.applied event;
 -- backfilled from that event where it carried them (permits applied before this kept them only there).
 ALTER TABLE permits ADD COLUMN medium_temp_c REAL;         -- °C

@@ -1,4 +1,4 @@
--- 0032: the JSA (作业危害分析) as structured rows, and approval by several levels (逐级审批), GB 30871-2022
+-- 0034: the JSA (作业危害分析) as structured rows, and approval by several levels (逐级审批), GB 30871-2022
 -- §4 and 附录 A (appliance/permits/chain.py). The free-text `jsa` stays for permits applied before.
 ALTER TABLE permits ADD COLUMN jsa_rows TEXT NOT NULL DEFAULT '[]';  -- JSON [{step, hazards, measures, responsible}]
 ALTER TABLE permits ADD COLUMN approval_chain TEXT;                  -- JSON list of levels, in order (NULL: the
