@@ -168,12 +168,15 @@ def test_hot_work_permit_through_every_step_with_badges_live_gas_and_the_leak(ga
     shift.locator("#pm-measures button[type=submit]").click()
     expect(shift.locator("#pm-state")).to_have_text(re.compile("措施已确认"))
     # the demo's confined-space entry one door away (REACT, on the walk graph) makes this SIMOPS: the approval
-    # goes up to the safety level (张伟), the shift's supervisor may not give it
+    # goes up to the safety level (张伟) after the workshop's (王芳, chain.py): two levels, two people
     pm = api(plant, f"/permits/{pid}")
     if pm["simops"]:
         assert pm["approval_level"] == "safety" and pm["simops"]["verdict"] == "escalate", pm
+        assert [a["level"] for a in pm["approvals"]] == ["workshop", "safety"], pm["approvals"]
         shift.locator("#pm-approve button[type=submit]").click()
-        expect(shift.locator("#form-status")).to_have_class(re.compile(r"\berror\b"))
+        expect(shift.locator("#pm-chain .chain > li").nth(0)).to_have_attribute("data-state", "approved")
+        expect(shift.locator("#pm-approve")).to_have_count(0)               # not the shift's level: it waits
+        expect(shift.locator("#pm-waiting")).to_be_visible()
         office = new_page(w, h)
         login(office, plant, "zhangwei")
         office.goto(f"{plant.base}/tablet/permits/{pid}")

@@ -4,8 +4,27 @@ with who confirmed them, the approval steps, the QR code's address and the close
 from __future__ import annotations
 
 from appliance.core import events
-from test_pdf import flat, pdf_text
+from test_pdf import flat
 from test_permits import UIDS, apply, manual, site, tap_all, to_briefed  # noqa: F401  (site is a fixture)
+
+
+def pdf_text(data: bytes) -> list[str]:
+    """Each page's text as pypdf extracts it. fpdf2 gives its CJK font an embedded Identity CMap as /Encoding,
+    which pypdf does not read: it then splits the 2-byte codes into bytes, and once a permit uses more than
+    256 glyphs (a JSA, an approval chain) the codes above 0xFF come out as garbage. The embedded CMap is the
+    identity, so it is named as /Identity-H for pypdf."""
+    import io
+
+    import pypdf
+    from pypdf.generic import NameObject
+
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            if font.get("/Subtype") == "/Type0":
+                font[NameObject("/Encoding")] = NameObject("/Identity-H")
+    return [p.extract_text().replace("\x00", "") for p in reader.pages]
 
 
 def test_a_closed_hot_work_permit_reads_back_from_its_pdf(site):  # noqa: F811
@@ -62,3 +81,16 @@ def test_the_detail_page_links_the_pdf_and_an_unknown_permit_is_404(site):  # no
     html = c["worker"].get(f"/tablet/permits/{pid}").get_data(as_text=True)
     assert f'href="/tablet/permits/{pid}/pdf"' in html and "下载 PDF 作业票" in html
     assert c["worker"].get("/tablet/permits/99999/pdf").status_code == 404
+
+
+def test_the_pdf_has_the_jsa_rows_and_the_approval_chain(site):  # noqa: F811
+    """#18: the JSA's steps (hazards, measures, who) and each approval level with its decision on the PDF."""
+    from test_permits import JSA
+
+    c, areas, people = site
+    rows = [JSA[0], {"step": "焊接固定支架", "hazards": "火花飞溅引燃", "measures": "接火盆，专人监火", "responsible": "赵敏"}]
+    pid = apply(c, areas, people, grade="1", jsa_rows=rows, valid_to=events.now_ms() + 7 * 3_600_000)["id"]
+    to_briefed(c, pid)
+    whole = flat("\n".join(pdf_text(c["supervisor"].get(f"/tablet/permits/{pid}/pdf").data)))
+    assert "焊接固定支架火花飞溅引燃接火盆，专人监火赵敏" in whole
+    assert "1.所在单位（车间）同意user:u_supervisor" in whole and "2.安全管理部门同意user:u_safety_officer" in whole

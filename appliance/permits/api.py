@@ -111,9 +111,24 @@ def confirm_measures(permit_id: int):
 @api_bp.post("/permits/<int:permit_id>/approve")
 @require("permits.approve")
 def approve_permit(permit_id: int):
+    """The next level of the permit's approval chain approves (chain.py: in order, each by another person)."""
+    from appliance.permits import approvals
+
     me = principal()
-    return jsonify(S.permit_dict(S.approve(permit_id, actor=me.actor, role=me.role, person_id=_person_id(),
-                                           note=body(S.NoteIn).note)))
+    return jsonify(S.permit_dict(approvals.approve(permit_id, actor=me.actor, role=me.role, person_id=_person_id(),
+                                                   note=body(S.NoteIn).note)))
+
+
+@api_bp.post("/permits/<int:permit_id>/reject")
+@require("permits.approve")
+def reject_permit(permit_id: int):
+    """The pending level rejects the permit, with its reason: the permit ends (state rejected)."""
+    from appliance.permits import approvals
+    from appliance.permits.inputs import RejectIn
+
+    me = principal()
+    return jsonify(S.permit_dict(approvals.reject(permit_id, body(RejectIn).reason, actor=me.actor, role=me.role,
+                                                  person_id=_person_id())))
 
 
 @api_bp.post("/permits/<int:permit_id>/taps")

@@ -59,8 +59,13 @@ def render(permit_id: int, link: str, qr_png: bytes | None = None) -> bytes:
     doc.key_values([
         ("作业类型", f"{d['type_name']}（{d['type_name_en']}）"), ("作业级别", d["grade_name"]), ("作业票编号", p.no),
         ("作业区域", f"{area.name}（{area.code}）" if area else str(p.area_id)), ("作业地点", p.location),
-        ("作业内容", p.content), ("作业介质", p.medium or "—"), ("申请人", p.applicant),
-        ("有效期", f"{at(p.valid_from)} 至 {at(p.valid_to)}"), ("审批级别", p.approval_level),
+        ("作业内容", p.content), ("作业介质", p.medium or "—"),
+        *([("介质温度", f"{p.medium_temp_c:g} °C" if p.medium_temp_c is not None else "未记录"),
+           ("介质压力", f"{p.medium_pressure_mpa:g} MPa（表压）" if p.medium_pressure_mpa is not None else "未记录")]
+          if p.type == "blinding" else []),
+        ("申请人", p.applicant),
+        ("有效期", f"{at(p.valid_from)} 至 {at(p.valid_to)}"), ("审批级别", {"workshop": "车间（部门）负责人", "safety": "安全管理负责人", "principal": "主要负责人"}
+                      .get(p.approval_level, p.approval_level)),
         ("交叉作业", "、".join(str(x) for x in (d["simops"] or {}).get("permits", [])) or "无"),
         ("实时记录", link)])
 
@@ -93,8 +98,15 @@ def render(permit_id: int, link: str, qr_png: bytes | None = None) -> bytes:
     doc.table(["分析时间", "方式", "代表性气体及结果", "分析人/仪器", "结论", "说明"], arows or [["—"] * 6],
               widths=(1.6, 1.3, 2.6, 1.8, 1, 2.4))
 
-    doc.heading("三、风险辨识（JSA）与安全措施")
-    doc.paragraph(p.jsa or "—")
+    doc.heading("三、作业危害分析（JSA）与安全措施")
+    if d["jsa_rows"]:
+        doc.table(["序号", "作业步骤", "危害", "控制措施", "负责人"],
+                  [[i, r["step"], r["hazards"], r["measures"], r["responsible"]] for i, r in enumerate(d["jsa_rows"], start=1)],
+                  widths=(0.6, 2, 2.6, 3.2, 1.2))
+    else:
+        doc.paragraph("未做逐步的作业危害分析" + ("（此作业须有，申请时未填写）" if d["jsa_required"] else "。"))
+    if p.jsa:
+        doc.paragraph(f"风险辨识补充说明：{p.jsa}")
     doc.table(["序号", "安全措施", "是否涉及", "确认人"],
               [[i, m["zh"], "是" if m.get("applies") else ("否" if m.get("by") else "未确认"), m.get("by") or ""]
                for i, m in enumerate(d["measures"], start=1)], widths=(0.6, 6, 1, 1.4))
@@ -113,6 +125,11 @@ def render(permit_id: int, link: str, qr_png: bytes | None = None) -> bytes:
             who = p.closed_by
         steps.append([name, who, at(step.occurred_at) if step else "", f"seq {step.seq}" if step else "未进行"])
     doc.table(["步骤", "人员", "时间", "事件"], steps, widths=(1.5, 2.5, 2, 1.5))
+    level_zh = {"workshop": "所在单位（车间）", "safety": "安全管理部门", "principal": "主要负责人"}
+    state_zh = {"approved": "同意", "rejected": "驳回", "pending": "待审批", "waiting": "等待上一级"}
+    doc.table(["审批级别", "意见", "审批人", "时间", "说明"],
+              [[f"{a['step']}. {level_zh.get(a['level'], a['level'])}", state_zh.get(a["state"], a["state"]),
+                a["by"] or "", at(a["at"]), a["note"] or ""] for a in d["approvals"]], widths=(2, 1.2, 2, 1.8, 2.5))
     if p.close_note:
         doc.paragraph(f"完工验收意见：{p.close_note}")
 

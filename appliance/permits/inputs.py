@@ -8,6 +8,14 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class JsaRowIn(_In):
+    """One step of the job, its hazards, the control measures and who sees to them (作业危害分析)."""
+    step: str = Field("", max_length=200)
+    hazards: str = Field("", max_length=500)
+    measures: str = Field("", max_length=500)
+    responsible: str = Field("", max_length=40)
+
+
 class ApplyIn(_In):
     type: str
     grade: str = "-"
@@ -16,8 +24,10 @@ class ApplyIn(_In):
     content: str = Field(min_length=1, max_length=1000)
     medium: str | None = Field(None, max_length=40)
     medium_lel: float | None = Field(None, gt=0, le=100)
-    medium_temp_c: float | None = Field(None, ge=-273, le=1500)      # 盲板抽堵: the line's 温度 (gdwd)
-    medium_pressure_mpa: float | None = Field(None, ge=-0.1, le=100)  # and 压力 (gdyl, gauge)
+    # 盲板抽堵: the line's 温度 (gdwd, °C) and 压力 (gdyl, MPa gauge); their ranges are rules'
+    # (blinding_condition_problems), checked by the service so the message names the unit and range
+    medium_temp_c: float | None = Field(None, allow_inf_nan=False)
+    medium_pressure_mpa: float | None = Field(None, allow_inf_nan=False)
     valid_from: int = Field(gt=0)
     valid_to: int = Field(gt=0)
     workers: list[int] = Field(min_length=1, max_length=30)
@@ -25,6 +35,8 @@ class ApplyIn(_In):
     issuer_id: int = Field(gt=0)
     reader: str | None = Field(None, max_length=40)
     jsa: str = Field("", max_length=4000)
+    # the JSA as rows (chain.jsa_problems: required for some types/grades, each field filled)
+    jsa_rows: list[JsaRowIn] = Field(default_factory=list, max_length=30)
     # the cameras that watch the job (vision); None: those configured on the permit's area
     cameras: list[str] | None = Field(None, max_length=10)
 
@@ -55,6 +67,10 @@ class AnalysisIn(_In):
     at: int | None = Field(None, gt=0)
     samples: list[SampleIn] = Field(default_factory=list, max_length=20)
     oxygen_rich: bool = False
+
+
+class RejectIn(_In):
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class SuspendIn(_In):

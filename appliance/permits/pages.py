@@ -36,7 +36,11 @@ def tablet():
 
     role = principal().role
     cameras = [(c.name, c.title or c.name) for c in current_app.config["APPLIANCE"].cameras]
+    from appliance.permits import chain as C
+
+    jsa_required = {t: sorted(gs) for t, gs in C.JSA_REQUIRED.items()}
     return render_template("permits/list.html", permits=permits, areas=areas, people=people, types=R.TYPES,
+                           jsa_required=jsa_required,
                            grades=R.GRADES, can_apply=auth.allowed(role, "permits.apply"), cameras=cameras,
                            head=events.head_seq(), can_events=auth.allowed(role, "events.read"))
 
@@ -63,7 +67,23 @@ def _detail(permit_id: int, template: str):
     role = principal().role
     area = P.Area.get_by_id(p.area_id)
     return render_template(template, p=S.permit_dict(p), area=P.area_dict(area),
-                           can=lambda perm: auth.allowed(role, perm))
+                           can=lambda perm: auth.allowed(role, perm), decide=_why_not_decide(p))
+
+
+def _why_not_decide(p) -> str | None:
+    """Why this user may not sign the permit's pending approval level (chain.may_decide), so the page offers
+    the approve/reject forms only to one who may, and tells the others whom the permit waits for."""
+    if p.state != "measures_confirmed":
+        return "done"
+    from appliance.permits import approvals as A
+    from appliance.permits import chain as C
+    from appliance.permits import service as S
+
+    me = principal()
+    steps = [C.Step(r.level, r.actor, r.person_id, r.decision) for r in A._rows(p)]
+    on_job = [i for ids in S.people_on_job(p).values() for i in ids]
+    return C.may_decide(A.levels(p), steps, actor=me.actor, role=me.role, person_id=_me_person(),
+                        applicant=p.applicant, people_on_job=on_job)
 
 
 @bp.get("/tablet/permits/<int:permit_id>")

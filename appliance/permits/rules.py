@@ -131,6 +131,26 @@ def blinding_grade(medium: str | None, temp_c: float | None = None, pressure_mpa
     return "2"
 
 
+# The line's conditions a 盲板抽堵 permit records (RULES.md §B.1: 温度 gdwd in °C, 压力 gdyl in MPa gauge), each
+# required on a blinding permit; [U] the plausible ranges (outside: a typo or a wrong unit, e.g. kPa or °F):
+# from liquid nitrogen (−196 °C) to a furnace line, and from full vacuum (−0.1 MPa gauge) to 42 MPa (the
+# highest class of process piping, GB/T 20801's PN 420)
+BLINDING_TEMP_RANGE_C = (-196.0, 800.0)
+BLINDING_PRESSURE_RANGE_MPA = (-0.1, 42.0)
+
+
+def blinding_condition_problems(temp_c: float | None, pressure_mpa: float | None) -> list[tuple[str, str]]:
+    """(field, "missing" | "range") for a blinding permit's medium temperature (°C) and pressure (MPa)."""
+    out = []
+    for key, v, (lo, hi) in (("medium_temp_c", temp_c, BLINDING_TEMP_RANGE_C),
+                             ("medium_pressure_mpa", pressure_mpa, BLINDING_PRESSURE_RANGE_MPA)):
+        if v is None:
+            out.append((key, "missing"))
+        elif not lo <= v <= hi:
+            out.append((key, "range"))
+    return out
+
+
 def grade_of(work_type: str, grade: str) -> Grade:
     """The grade record, or ValueError naming what is known."""
     if work_type not in GRADES:
@@ -156,10 +176,12 @@ def check_validity(work_type: str, grade: str, valid_from: int, valid_to: int) -
 # GB 30871-2022 §4 (作业流程): 申请 → 措施确认 → 审批 → 现场交底 → 作业 → 完工验收; suspended when conditions
 # change (§4.x: 作业条件发生变化应停止作业), resumed only after a new analysis.
 STATES = ("applied", "measures_confirmed", "approved", "briefed", "active", "suspended", "expired", "closed",
-          "cancelled")
+          "cancelled", "rejected")
 TRANSITIONS: dict[str, dict[str, str]] = {
     "confirm": {"applied": "measures_confirmed"},
     "approve": {"measures_confirmed": "approved"},
+    # a rejection at any level of the approval chain (chain.py) ends the permit, with its reason
+    "reject": {"measures_confirmed": "rejected"},
     "brief": {"approved": "briefed"},
     "start": {"briefed": "active"},
     "suspend": {"active": "suspended"},

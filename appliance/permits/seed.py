@@ -5,6 +5,8 @@ from __future__ import annotations
 from appliance.core import events
 from appliance.core.people import Area, Person
 from appliance.permits import rules as R
+from appliance.permits.approvals import approve
+from appliance.permits.inputs import JsaRowIn
 from appliance.permits.service import (
     AnalysisIn,
     ApplyIn,
@@ -15,7 +17,6 @@ from appliance.permits.service import (
     _workers,
     analyse,
     apply,
-    approve,
     brief,
     confirm_measures,
     record_presence,
@@ -42,7 +43,11 @@ def seed_demo(actor: str = "system:demo") -> list[Permit]:
         ApplyIn(type="confined_space", grade="-", area_id=areas["REACT"], location="R-201 反应釜内", medium="CH4",
                 content="反应釜内部清理与检查", valid_from=now - 60_000, valid_to=now + 24 * R.H - 120_000,
                 workers=[by_no["E1009"]], guardian_id=by_no["E1005"], issuer_id=by_no["E1002"],
-                jsa="缺氧窒息；有毒气体中毒；残留物料"),
+                jsa="缺氧窒息；有毒气体中毒；残留物料",
+                jsa_rows=[JsaRowIn(step="隔离与置换", hazards="物料窜入、残留可燃气",
+                                   measures="进出料管线加盲板，氮气置换后强制通风", responsible="王芳"),
+                          JsaRowIn(step="进入釜内清理", hazards="缺氧窒息、有毒气体中毒",
+                                   measures="连续检测氧含量和有毒气体，佩戴安全绳，监护人在人孔外", responsible="赵敏")]),
     ]
     out = []
     for job in jobs:

@@ -12,10 +12,13 @@ import peewee
 
 from appliance.core import events
 from appliance.core.db import BaseModel as Model
-from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from appliance.core.errors import Conflict, NotFound, ValidationFailed
 from appliance.core.people import Area, Person, person_for_badge
+from appliance.permits import chain as C
 from appliance.permits import crew, near
 from appliance.permits import rules as R
+from appliance.permits.checks import check_blinding as _check_blinding
+from appliance.permits.checks import check_jsa as _check_jsa
 from appliance.permits.inputs import AnalysisIn, ApplyIn, MeasureIn, MeasuresIn, NoteIn, SampleIn, SuspendIn, TapIn  # noqa: F401  (the API's shapes, named here as before)
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,8 @@ class Permit(Model):
     content = peewee.TextField()
     medium = peewee.TextField(null=True)
     medium_lel = peewee.FloatField(null=True)
+    medium_temp_c = peewee.FloatField(null=True)         # 盲板抽堵: the line's temperature, °C
+    medium_pressure_mpa = peewee.FloatField(null=True)   # and pressure, MPa gauge
     state = peewee.TextField()
     valid_from = peewee.IntegerField()
     valid_to = peewee.IntegerField()
@@ -40,6 +45,9 @@ class Permit(Model):
     reader = peewee.TextField(null=True)
     measures = peewee.TextField()
     jsa = peewee.TextField()
+    jsa_rows = peewee.TextField(default="[]")            # JSON [{step, hazards, measures, responsible}]
+    approval_chain = peewee.TextField(null=True)         # JSON levels in order (None: [approval_level])
+    rejected_reason = peewee.TextField(null=True)
     approval_level = peewee.TextField()
     simops = peewee.TextField(null=True)
     approved_by = peewee.TextField(null=True)
@@ -138,7 +146,12 @@ def permit_dict(p: Permit) -> dict:
     names = _names({i for ids in people.values() for i in ids})
     tapped = {x.person_id: x.at for x in Presence.select().where(Presence.permit_id == p.id)}
     g = R.grade_of(p.type, p.grade)
+    from appliance.permits import approvals
+
     return {**summary(p), "content": p.content, "medium": p.medium, "medium_lel": p.medium_lel,
+            "medium_temp_c": p.medium_temp_c, "medium_pressure_mpa": p.medium_pressure_mpa,
+            "jsa_rows": json.loads(p.jsa_rows or "[]"), "jsa_required": C.jsa_required(p.type, p.grade),
+            "approvals": approvals.view(p), "rejected_reason": p.rejected_reason,
             "applicant": p.applicant, "type_name": R.TYPES[p.type][0], "type_name_en": R.TYPES[p.type][1],
             "grade_name": g.zh, "grade_name_en": g.en, "approval_level": p.approval_level,
             "workers": [{"id": i, "name": names.get(i), "tapped_at": tapped.get(i)} for i in people["worker"]],
@@ -208,6 +221,7 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
     if data.type not in R.TYPES:
         raise _bad("type", f"未知作业类型（{', '.join(R.TYPES)}）", f"unknown work type ({', '.join(R.TYPES)})")
     if data.type == "blinding":   # GB 30871-2022 §7: graded by the medium, its temperature and pressure
+        _check_blinding(data.medium_temp_c, data.medium_pressure_mpa)
         derived = R.blinding_grade(data.medium, data.medium_temp_c, data.medium_pressure_mpa)
         if data.grade not in ("-", derived):
             raise _bad("grade", f"此介质、温度、压力的盲板抽堵作业为 {derived} 级", f"blinding on this line is grade {derived}")
@@ -219,6 +233,7 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
     why = R.check_validity(data.type, data.grade, data.valid_from, data.valid_to)
     if why:
         raise _bad("valid_to", f"有效期不符合 GB 30871-2022（最长 {g.validity_ms // R.H} 小时）", why)
+    _check_jsa(data.type, data.grade, [r.model_dump() for r in data.jsa_rows])
     area = Area.get_or_none((Area.id == data.area_id) & Area.active)
     if area is None:
         raise _bad("area_id", "区域不存在", "no such area")
@@ -262,6 +277,10 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
         p = Permit.create(no=f"{data.type[:2].upper()}-{seq:05d}-{now % 100000:05d}", type=data.type,
                           grade=data.grade, area_id=area.id, location=data.location, content=data.content,
                           medium=data.medium, medium_lel=data.medium_lel, state="applied",
+                          medium_temp_c=data.medium_temp_c if data.type == "blinding" else None,
+                          medium_pressure_mpa=data.medium_pressure_mpa if data.type == "blinding" else None,
+                          jsa_rows=json.dumps([r.model_dump() for r in data.jsa_rows], ensure_ascii=False),
+                          approval_chain=json.dumps(C.chain_for(data.type, data.grade, level)),
                           valid_from=data.valid_from, valid_to=data.valid_to, applicant=actor,
                           workers=json.dumps(data.workers), guardian_id=data.guardian_id, issuer_id=data.issuer_id,
                           reader=data.reader or _default_reader(area.id), measures="{}", jsa=data.jsa,
@@ -272,7 +291,9 @@ def apply(data: ApplyIn, *, actor: str, now: int | None = None,
                  payload=_payload(p, location=p.location, content=p.content, approval_level=level,
                                   simops=verdict, workers=data.workers, guardian_id=data.guardian_id,
                                   issuer_id=data.issuer_id, cameras=linked, medium_temp_c=data.medium_temp_c,
-                                  medium_pressure_mpa=data.medium_pressure_mpa))
+                                  medium_pressure_mpa=data.medium_pressure_mpa,
+                                  approval_chain=list(C.chain_for(data.type, data.grade, level)),
+                                  jsa_rows=len(data.jsa_rows)))
     return p
 
 
@@ -296,26 +317,6 @@ def confirm_measures(permit_id: int, data: MeasuresIn, *, actor: str) -> Permit:
         p.save()
         rec.emit("permit.measures_confirmed" if not missing else "permit.measures_updated", entity=("permit", p.id),
                  payload=_payload(p, measures=merged, missing=missing))
-    return p
-
-
-def approve(permit_id: int, *, actor: str, role: str, person_id: int | None, note: str = "") -> Permit:
-    """审批: by the grade's level (after SIMOPS), never by the applicant or someone on the job."""
-    now = events.now_ms()
-    with events.recording(actor) as rec:
-        p = get(permit_id)
-        to = _transition(p, "approve")
-        if not R.approver_may(p.approval_level, role):
-            raise Forbidden(f"此作业票须由{ {'principal': '主要负责人', 'safety': '安全管理负责人', 'workshop': '车间负责人'}[p.approval_level] }审批",
-                            f"this permit needs approval at the {p.approval_level} level")
-        on_job = [i for ids in people_on_job(p).values() for i in ids]
-        if R.self_approval(actor.removeprefix("user:"), person_id, p.applicant.removeprefix("user:"), on_job):
-            raise Forbidden("不能审批本人申请或参与的作业票", "you may not approve a permit you applied for or work on")
-        if now > p.valid_to:
-            raise Conflict("作业票已过有效期", "the permit has expired")
-        p.state, p.approved_by, p.approved_at, p.updated_at = to, actor, now, now
-        p.save()
-        rec.emit("permit.approved", entity=("permit", p.id), payload=_payload(p, note=note, level=p.approval_level))
     return p
 
 

@@ -1,16 +1,15 @@
-// Permit forms (class "pm-form"): send JSON to the API with the CSRF token, one request at a time (a double
-// click submits once), show the outcome in #form-status, reload (or open the new permit) on success. Pages
-// with a [data-watch] state reload when the permit's state changes (the live interlock suspends it).
+// Permit forms (class "pm-form") on the shared SafetyForms (kiosk_ui forms.js): one submission at a time
+// (the buttons disabled while it is in flight), an Idempotency-Key kept until it succeeds (a resend is the
+// same permit, the same approval), data-confirm in the shared dialog, the apply form's draft (data-draft)
+// kept over a reload and cleared once sent. What is the permits' own: the JSON shape (lists, numbers, the
+// measures checklist, a gas sample, the JSA rows), opening the new permit, the grade list and the blinding
+// fields following the work type, countdowns and the live state. Pages with a [data-watch] state reload when
+// the permit's state changes (the live interlock suspends it).
 (function () {
   "use strict";
+  var F = window.SafetyForms;
   var I18N = JSON.parse(document.getElementById("i18n").textContent);
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  var statusEl = document.getElementById("form-status");
-
-  function show(ok, msg) {
-    statusEl.className = "form-status " + (ok ? "ok" : "error");
-    statusEl.textContent = msg;
-  }
 
   function collect(form) {
     var body = {};
@@ -28,8 +27,9 @@
       s.value = parseFloat(s.value);
       body.samples = [s];
     }
+    if (form.querySelector(".jsa-rows")) body.jsa_rows = jsaRows(form);
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || el.disabled) return;
+      if (!el.name || el.disabled || el.name === "draft_extra") return;
       var t = el.dataset.type;
       if (t === "int-list" || t === "str-list") {
         var picked = Array.prototype.filter.call(el.options, function (o) { return o.selected; })
@@ -45,33 +45,82 @@
     return body;
   }
 
+  function send(form) {
+    return fetch(form.dataset.api, {
+      method: form.dataset.method || "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "Idempotency-Key": F.key(form) },
+      body: JSON.stringify(collect(form))
+    }).then(function (r) {
+      return r.json().then(function (j) {
+        if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+        return j;
+      });
+    }).then(function (j) {
+      F.show(true, I18N.saved);
+      if (form.id === "permit-apply") clearExtra();
+      var go = form.dataset.then === "detail" && j.id ? "/tablet/permits/" + j.id : null;
+      setTimeout(function () { if (go) { location.href = go; } else { location.reload(); } }, 400);
+      return j;
+    });
+  }
+
   document.querySelectorAll("form.pm-form").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      if (form.dataset.busy) return;
-      form.dataset.busy = "1";
-      var buttons = form.querySelectorAll("button");
-      buttons.forEach(function (b) { b.disabled = true; });
-      fetch(form.dataset.api, {
-        method: form.dataset.method || "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify(collect(form))
-      }).then(function (r) {
-        return r.json().then(function (j) {
-          if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
-          return j;
-        });
-      }).then(function (j) {
-        show(true, I18N.saved);
-        var go = form.dataset.then === "detail" && j.id ? "/tablet/permits/" + j.id : null;
-        setTimeout(function () { if (go) { location.href = go; } else { location.reload(); } }, 400);
-      }).catch(function (err) {
-        show(false, I18N.error.replace("{message}", err.message));
-        form.dataset.busy = "";
-        buttons.forEach(function (b) { b.disabled = false; });
-      });
+      F.guarded(form, function () { return send(form); });   // F.done(form) follows a success
     });
   });
+
+  // ---- the JSA rows (作业危害分析): add and remove steps; kept in the draft with the people picked
+  var apply = document.getElementById("permit-apply");
+  var rowsEl = apply && apply.querySelector(".jsa-rows");
+  var extra = document.getElementById("pm-draft-extra");
+
+  function jsaRows(form) {
+    return Array.prototype.map.call(form.querySelectorAll(".jsa-row"), function (li) {
+      var r = {};
+      li.querySelectorAll("[data-jsa]").forEach(function (el) { r[el.dataset.jsa] = el.value.trim(); });
+      return r;
+    }).filter(function (r) { return r.step || r.hazards || r.measures || r.responsible; });
+  }
+  function addRow(values) {
+    var li = document.getElementById("pm-jsa-row").content.firstElementChild.cloneNode(true);
+    li.querySelectorAll("[data-jsa]").forEach(function (el) { el.value = (values || {})[el.dataset.jsa] || ""; });
+    li.querySelector(".jsa-remove").addEventListener("click", function () { li.remove(); keep(); });
+    rowsEl.appendChild(li);
+    return li;
+  }
+  function picked(name) {
+    var el = apply.querySelector("select[name=" + name + "]");
+    return el ? Array.prototype.filter.call(el.options, function (o) { return o.selected; })
+      .map(function (o) { return o.value; }) : [];
+  }
+  // the rows and the multiple choices go into the draft's textarea before forms.js saves the draft (capture)
+  function keep() {
+    if (!extra) return;
+    extra.value = JSON.stringify({ jsa: jsaRows(apply), workers: picked("workers"), cameras: picked("cameras") });
+    apply.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  function clearExtra() {
+    try { localStorage.removeItem("draft:" + location.pathname + ":" + apply.dataset.draft); } catch (e) { /* none */ }
+  }
+  if (rowsEl) {
+    var saved = null;
+    try { saved = JSON.parse(extra.value || "null"); } catch (e) { saved = null; }   // forms.js restored it
+    (saved && saved.jsa && saved.jsa.length ? saved.jsa : [null]).forEach(addRow);
+    if (saved) {
+      ["workers", "cameras"].forEach(function (name) {
+        var el = apply.querySelector("select[name=" + name + "]");
+        if (el && saved[name]) Array.prototype.forEach.call(el.options, function (o) { o.selected = saved[name].indexOf(o.value) >= 0; });
+      });
+    }
+    document.getElementById("pm-jsa-add").addEventListener("click", function () {
+      addRow().querySelector("[data-jsa=step]").focus();
+      keep();
+    });
+    apply.addEventListener("input", function (e) { if (e.target !== apply) keep(); }, true);
+    apply.addEventListener("change", function (e) { if (e.isTrusted && e.target.tagName === "SELECT") keep(); }, true);
+  }
 
   // the grade list follows the work type
   var type = document.getElementById("pm-type"), grade = document.getElementById("pm-grade");
@@ -83,7 +132,25 @@
     });
     if (grade.selectedOptions[0] && grade.selectedOptions[0].disabled && first) first.selected = true;
   }
-  if (type && grade) { type.addEventListener("change", grades); grades(); }
+  // the blinding permit's line conditions: shown and required for 盲板抽堵 only; the JSA marked required
+  // for the types and grades that need one (chain.JSA_REQUIRED)
+  var blind = document.getElementById("pm-blind");
+  var needJsa = apply ? JSON.parse(apply.dataset.jsaRequired || "{}") : {};
+  function follow() {
+    if (blind) {
+      var on = type.value === "blinding";
+      blind.hidden = !on;
+      blind.querySelectorAll("input").forEach(function (el) { el.required = on; el.disabled = !on; });
+    }
+    var req = document.getElementById("pm-jsa-req");
+    if (req) req.hidden = (needJsa[type.value] || []).indexOf(grade.value) < 0 &&
+                          !(type.value === "blinding" && grade.value === "-" && needJsa.blinding);
+  }
+  if (type && grade) {
+    type.addEventListener("change", function () { grades(); follow(); });
+    grade.addEventListener("change", follow);
+    grades(); follow();
+  }
 
   // countdowns to expiry and re-analysis
   function countdowns() {
