@@ -14,8 +14,8 @@ from appliance.core import events
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, NotFound, ValidationFailed
 from appliance.core.people import Area, Person, person_for_badge
+from appliance.permits import approval_view, crew, near
 from appliance.permits import chain as C
-from appliance.permits import crew, near
 from appliance.permits import rules as R
 from appliance.permits.checks import check_blinding as _check_blinding
 from appliance.permits.checks import check_jsa as _check_jsa
@@ -146,12 +146,10 @@ def permit_dict(p: Permit) -> dict:
     names = _names({i for ids in people.values() for i in ids})
     tapped = {x.person_id: x.at for x in Presence.select().where(Presence.permit_id == p.id)}
     g = R.grade_of(p.type, p.grade)
-    from appliance.permits import approvals
-
     return {**summary(p), "content": p.content, "medium": p.medium, "medium_lel": p.medium_lel,
             "medium_temp_c": p.medium_temp_c, "medium_pressure_mpa": p.medium_pressure_mpa,
             "jsa_rows": json.loads(p.jsa_rows or "[]"), "jsa_required": C.jsa_required(p.type, p.grade),
-            "approvals": approvals.view(p), "rejected_reason": p.rejected_reason,
+            "approvals": approval_view.view(p), "rejected_reason": p.rejected_reason,
             "applicant": p.applicant, "type_name": R.TYPES[p.type][0], "type_name_en": R.TYPES[p.type][1],
             "grade_name": g.zh, "grade_name_en": g.en, "approval_level": p.approval_level,
             "workers": [{"id": i, "name": names.get(i), "tapped_at": tapped.get(i)} for i in people["worker"]],
