@@ -204,6 +204,12 @@ def test_muster_export_in_plant_time_with_employee_numbers_and_board_counts_per_
     assert re.search(r'<li data-area="WH" class="some"><b>Warehouse</b> 1/2 in</li>', board), board
     assert re.search(r'<li data-area="TANK" class="some"><b>储罐区</b>', board)    # no English name: the Chinese one
     assert '<li data-area="WH" class="some">' in board
+    # the people missing and the route name their areas too, in the board and on the commander's page
+    zh = c["kiosk"].get("/kiosk/emergency/incident").get_data(as_text=True)
+    missing = re.search(r'<ul class="em-people" id="em-board-missing">(.*?)</ul>', zh, re.S).group(1)
+    assert "刘洋 · 储罐区 ·" in missing and "TANK" not in missing, missing
+    route = re.search(r'id="em-board-route">([^<]*)<', zh)
+    assert route and " → " in route.group(1) and not re.search(r"\b(TANK|WH|GATE)\b", route.group(1)), route
 
 
 def test_no_drill_while_a_real_muster_is_open_and_taps_go_to_the_real_one(plant):

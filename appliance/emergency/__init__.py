@@ -65,6 +65,8 @@ def _init_app(app) -> None:
     from appliance.emergency import pages
 
     app.add_template_global(pages.board_incident, "emergency_board_incident")
+    app.add_template_global(pages.area_label, "em_area")
+    app.add_template_filter(pages.area_label, "em_area")
     app.add_template_global(pages.board_upkeep, "emergency_board_upkeep")
 
 

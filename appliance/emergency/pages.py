@@ -20,6 +20,23 @@ def _can(perm: str) -> bool:
     return me is not None and auth.allowed(me.role, perm)
 
 
+def area_label(code: str | None) -> str:
+    """An area code as the screens name it (zh, or en on an English page), looked up once per request; an
+    unknown code is shown as it is, no code as "—"."""
+    from flask import g
+
+    from appliance.core.access import lang
+    from appliance.emergency import setup as S
+
+    if not code:
+        return "—"
+    names = g.get("_em_area_names")
+    if names is None:
+        names = g._em_area_names = S.area_names()
+    zh, en = names.get(code, (code, code))
+    return en if lang().startswith("en") else zh
+
+
 def board_incident() -> dict | None:
     """The incident the wall board shows (a real one before a drill), or None; only for who may read it."""
     from appliance.emergency import incidents as I
