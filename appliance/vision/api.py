@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from appliance.core import auth
-from appliance.core.access import current, require
+from appliance.core.access import current, principal, require
 from appliance.core.api import body, int_arg
 from appliance.core.errors import ApplianceError, NotFound, ValidationFailed
 from appliance.core.people import site_timezone
@@ -73,7 +73,7 @@ def camera_frame(name: str):
 
 def _shown(d: dict) -> dict:
     """The person's name is for those who may read people (a wall board's token lists violations too)."""
-    if d.get("person") is not None and not auth.allowed(current().role, "people.read"):
+    if d.get("person") is not None and not auth.allowed(principal().role, "people.read"):
         d["person"] = None
     return d
 
