@@ -95,6 +95,14 @@ class TrainingConfig(Section):
         return self.webhook_secret.get_secret_value() if self.webhook_secret else None
 
     @property
+    def webhook_url_shown(self) -> str | None:
+        """The URL without its credentials or query (a robot's key or token is in the query)."""
+        if not self.webhook_url:
+            return None
+        u = urlsplit(self.webhook_url)
+        return f"{u.scheme}://{u.hostname}{':' + str(u.port) if u.port else ''}{u.path}"
+
+    @property
     def webhook_secret_shown(self) -> str | None:
         """The secret as it may be shown: masked, its last four characters only."""
         s = self.webhook_secret_value

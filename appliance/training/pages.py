@@ -43,7 +43,9 @@ def tablet():
         # the certificate and record forms find their person with the person picker (a server search)
         ctx |= {"certs": C.listing(), "inbox": C.inbox(), "coverage": C.coverage(), "hours": records.hours(today.year)}
     if can_write:
-        ctx |= {"topics": bank.topics()}
+        from appliance.training import settings
+
+        ctx |= {"topics": bank.topics(), "hook": settings.current()}
     ctx |= _course_ctx(person_id, can_write)
     return render_template("training/training.html", **ctx)
 
