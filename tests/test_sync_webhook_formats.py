@@ -93,7 +93,7 @@ def test_the_signature_is_the_documented_hmac():
 def test_dingtalk_sign_is_dingtalks_published_recipe():
     ts = "1700000000123"
     # DingTalk's Python sample: quote_plus(b64encode(hmac(secret, ts + "\n" + secret, sha256).digest()))
-    doc = urllib.parse.quote_plus(base64.b64encode(hmac.new(DING_SECRET.encode("utf-8"), f"{ts}\n{DING_SECRET}".encode("utf-8"),
+    doc = urllib.parse.quote_plus(base64.b64encode(hmac.new(DING_SECRET.encode("utf-8"), f"{ts}\n{DING_SECRET}".encode(),
                                                             digestmod=hashlib.sha256).digest()))
     assert webhook.dingtalk_sign(DING_SECRET, ts) == doc
 
