@@ -87,17 +87,13 @@ def search_people():
                                details=[{"key": "q"}])
     limit = int_arg("limit", S.DEFAULT_LIMIT, 1, S.MAX_LIMIT)
     kind = request.args.get("kind")
-    rows = P.Person.select(P.Person.id, P.Person.employee_no, P.Person.name, P.Person.department, P.Person.company,
-                           P.Person.job, P.Person.kind).where(P.Person.active)
-    if kind:
-        if kind not in ("employee", "contractor"):
-            raise ValidationFailed("参数 kind 应为 employee 或 contractor", "parameter kind must be employee or contractor",
-                                   details=[{"key": "kind"}])
-        rows = rows.where(P.Person.kind == kind)
-    info = {r[0]: r for r in rows.tuples()}
-    found, total = S.search(q, (S.Candidate(i, r[1], r[2], r[3] or r[4]) for i, r in info.items()), limit)
-    return jsonify({"people": [{"id": c.id, "employee_no": c.employee_no, "name": c.name, "department": info[c.id][3],
-                                "company": info[c.id][4], "job": info[c.id][5], "kind": info[c.id][6]} for c in found],
+    if kind and kind not in ("employee", "contractor"):
+        raise ValidationFailed("参数 kind 应为 employee 或 contractor", "parameter kind must be employee or contractor",
+                               details=[{"key": "kind"}])
+    rows = [r for r in S.active_people() if not kind or r[1]["kind"] == kind]
+    info = {c.id: d for c, d in rows}
+    found, total = S.search(q, (c for c, _ in rows), limit)
+    return jsonify({"people": [info[c.id] for c in found],
                     "total": total, "more": total > len(found)})
 
 

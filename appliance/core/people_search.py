@@ -18,9 +18,14 @@ the pinyin order people expect, where code-point order of characters means nothi
 from __future__ import annotations
 
 import bisect
+import heapq
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import cast
+
+import peewee
 
 # GB 2312 level-1 (0xB0A1–0xD7F9): the code of the first character of each initial
 _BOUNDS: tuple[tuple[int, str], ...] = (
@@ -89,6 +94,11 @@ class Candidate:
     name: str
     unit: str = ""      # department, or the contractor's firm
 
+    # what a query is compared with, worked out once per candidate (the index keeps candidates)
+    @cached_property
+    def keys(self) -> tuple[str, str, str, str]:
+        return self.employee_no.lower(), normalise(self.name), initials(self.name), self.unit.lower()
+
 
 def normalise(q: str) -> str:
     return "".join(q.split()).lower()
@@ -98,7 +108,7 @@ def rank(q: str, c: Candidate) -> int | None:
     """How well `c` matches the normalised query `q` (see the module docstring), None: not at all."""
     if not q:
         return 9
-    no, name, ini = c.employee_no.lower(), normalise(c.name), initials(c.name)
+    no, name, ini, unit = c.keys
     if no == q:
         return 0
     if no.startswith(q):
@@ -113,9 +123,35 @@ def rank(q: str, c: Candidate) -> int | None:
         return 5
     if q in ini:
         return 6
-    if c.unit and q in c.unit.lower():
+    if unit and q in unit:
         return 7
     return None
+
+
+_index: dict = {"key": None, "rows": []}
+_index_lock = threading.Lock()
+
+
+def active_people() -> list[tuple[Candidate, dict]]:
+    """Every active person as (Candidate, the fields the picker shows), kept in memory between requests and
+    read again only when the people table changed (its row count, newest id or newest update differ, or it
+    is another database): a search over 10,000 people then costs a loop, not a query and 10,000 rows."""
+    from appliance.core.db import database
+    from appliance.core.people import Person
+
+    stamp = cast(tuple, Person.select(peewee.fn.COUNT(Person.id), peewee.fn.MAX(Person.id),
+                                      peewee.fn.MAX(Person.updated_at)).tuples().get())
+    key = (database.database, *stamp)
+    with _index_lock:
+        if _index["key"] != key:
+            rows = cast(Iterable[tuple[int, str, str, str, str, str, str]],
+                        Person.select(Person.id, Person.employee_no, Person.name, Person.department, Person.company,
+                                      Person.job, Person.kind).where(Person.active).tuples())
+            _index["rows"] = [(Candidate(i, no, name, dept or firm),
+                               {"id": i, "employee_no": no, "name": name, "department": dept, "company": firm,
+                                "job": job, "kind": kind}) for i, no, name, dept, firm, job, kind in rows]
+            _index["key"] = key
+        return _index["rows"]
 
 
 def search(q: str, candidates: Iterable[Candidate], limit: int = DEFAULT_LIMIT) -> tuple[list[Candidate], int]:
@@ -125,6 +161,6 @@ def search(q: str, candidates: Iterable[Candidate], limit: int = DEFAULT_LIMIT) 
     for c in candidates:
         r = rank(nq, c)
         if r is not None:
-            hits.append((r, "" if r in NUMBER_RANKS else initials(c.name), c.employee_no, c.id, c))
-    hits.sort(key=lambda h: h[:4])
-    return [h[4] for h in hits[:limit]], len(hits)
+            hits.append((r, "" if r in NUMBER_RANKS else c.keys[2], c.employee_no, c.id, c))
+    best = heapq.nsmallest(limit, hits, key=lambda h: h[:4])
+    return [h[4] for h in best], len(hits)
