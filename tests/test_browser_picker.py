@@ -206,6 +206,31 @@ def test_a_person_assignment_and_a_person_named_later(site, new_page):
     assert V.get(v.id).person_id == site["shan"]
 
 
+@pytest.mark.parametrize("size", [PHONE, TABLET, (1920, 1080)], ids=["390x844", "1024x768", "1920x1080"])
+def test_the_training_and_violation_pages_at_each_size(site, new_page, size):
+    """The changed pages at the three sizes: the empty states are sentences and visible, the pickers fit,
+    nothing scrolls sideways."""
+    v = site["violation"](3)
+    page = new_page(*size)
+    log_in(page, site["base"], "zhangwei")
+    page.goto(f"{site['base']}/tablet/training")
+    empties = page.locator(".empty")
+    assert empties.count() >= 6
+    for i in range(empties.count()):
+        expect(empties.nth(i)).to_be_visible()
+        assert len(empties.nth(i).inner_text()) >= 30
+    for box in ("#cert-person", "#record-person"):
+        b = page.locator(box).bounding_box()
+        assert b and b["x"] >= 0 and b["x"] + b["width"] <= size[0], (box, b)
+    assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+    page.screenshot(path=str(SHOTS / f"training-empty-{size[0]}x{size[1]}.png"), full_page=True)
+    page.goto(f"{site['base']}/tablet/violations")
+    field = page.locator(f'.violation-card[data-violation="{v.id}"] .picker-input')
+    field.press_sequentially("单", delay=40)
+    expect(page.locator(f"#vio-person-{v.id}-list [role=option]").first).to_contain_text("单雄信")
+    assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
+    page.screenshot(path=str(SHOTS / f"violations-{size[0]}x{size[1]}.png"))
+
 def pick_person(box, query: str, name: str) -> None:
     """Choose `name` in the person picker `box` (a locator of the picker or of a form holding one) by typing
     `query` (for the other browser tests)."""
