@@ -124,7 +124,7 @@ def run(hook: webhook.Webhook, n: int, *numbers_days: tuple[str, int]) -> list[d
         hook.stop()
 
 
-def test_json_signed_verifies_and_a_wrong_or_missing_secret_is_refused(app, tmp_path):
+def test_json_signed_verifies_and_a_wrong_or_missing_secret_is_refused(app, tmp_path, caplog):
     receiver, port = start_receiver(tmp_path / "recv", "--hook-secret", HOOK_SECRET)
     url = f"http://127.0.0.1:{port}/v1/hooks/training"
     try:
@@ -141,6 +141,8 @@ def test_json_signed_verifies_and_a_wrong_or_missing_secret_is_refused(app, tmp_
         assert len(hooks(port)) == 1
         for o in done:
             assert HOOK_SECRET not in json.dumps(o)
+        assert "webhook delivery failed" in caplog.text          # logged, without the secrets
+        assert HOOK_SECRET not in caplog.text and "another-secret" not in caplog.text
     finally:
         stop_peer(receiver)
 
