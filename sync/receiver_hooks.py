@@ -16,7 +16,6 @@
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -31,12 +30,6 @@ CREATE TABLE IF NOT EXISTS robot_messages (
     robot TEXT NOT NULL, raw TEXT NOT NULL, query TEXT NOT NULL, headers TEXT NOT NULL, received_at INTEGER NOT NULL);
 """
 WECOM_LIMITS = {"text": 2048, "markdown": 4096}        # bytes of content, UTF-8
-
-
-def dingtalk_sign(secret: str, timestamp: str) -> str:
-    """DingTalk's 加签 (before the URL encoding)."""
-    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
-    return base64.b64encode(mac).decode("ascii")
 
 
 def _robot_ok(errcode: int, errmsg: str):
@@ -141,7 +134,7 @@ def register(app: Flask, store, throttle, error, *, hook_secret: str | None = No
             ts, sign = request.args.get("timestamp", ""), request.args.get("sign", "")
             if not ts.isdigit() or abs(int(ts) / 1000 - (time.time() + clock_offset_s)) > 3600:
                 return _robot_ok(310000, "timestamp is out of the hour allowed")
-            if not hmac.compare_digest(dingtalk_sign(dingtalk_secret, ts), sign):
+            if not hmac.compare_digest(crypto.dingtalk_signature(dingtalk_secret, ts), sign):
                 return _robot_ok(310000, "sign not match")
         raw = request.get_data()
         m, bad = message(raw, {"text": ("content",), "markdown": ("title", "text")})

@@ -44,9 +44,6 @@ secret (held as a pydantic SecretStr in the config; `Hook.secret` is left out of
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -155,8 +152,7 @@ def robot_body(fmt: str, msgtype: str, title: str, lines: list[str]) -> dict:
 
 def dingtalk_sign(secret: str, timestamp: str) -> str:
     """DingTalk's 加签: Base64(HMAC-SHA256(secret, timestamp + "\n" + secret)), URL-encoded."""
-    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
-    return quote(base64.b64encode(mac).decode("ascii"), safe="")
+    return quote(crypto.dingtalk_signature(secret, timestamp), safe="")
 
 
 def prepare(hook: Hook, ev: Committed, appliance_id: str, now_ms: int) -> tuple[str, bytes, dict]:
