@@ -93,7 +93,10 @@ def test_confirmed_with_a_person_on_every_row_shown_and_exported(app, as_role, c
     # the card of a decided violation names the person
     page = sup.get("/tablet/violations").get_data(as_text=True)
     assert f'data-violation="{b.id}"' in page and "吴刚" in page.split(f'data-violation="{b.id}"', 1)[1].split("</section>", 1)[0]
-    # the export
+    # the export, linked from the page
+    assert 'href="/api/v1/violations?format=xlsx"' in page
+    xlsx = sup.get("/api/v1/violations?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.get_data()[:2] == b"PK"
     out = sup.get("/api/v1/violations?format=csv")
     assert out.status_code == 200 and out.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(out.get_data().decode("utf-8-sig"))))
