@@ -82,7 +82,7 @@ def test_confirmed_with_a_person_on_every_row_shown_and_exported(app, as_role, c
     assert r.get_json()["violation"]["person"] == {"id": wu.id, "name": "吴刚", "employee_no": "C2001",
                                                    "department": "", "company": "江东建设"}
     assert [V.get(i).person_id for i in (a.id, b.id)] == [wu.id, wu.id]
-    assert sup.post(f"/api/v1/violations/{alone.id}/confirm", json={}).status_code == 200
+    assert sup.post(f"/api/v1/violations/{alone.id}/confirm", json={"note": "=HYPERLINK(\"http://x\")"}).status_code == 200
     assert V.get(alone.id).person_id is None
     listed = {v["id"]: v for v in sup.get("/api/v1/violations?state=confirmed").get_json()["violations"]}
     assert listed[a.id]["person"]["name"] == "吴刚" and listed[alone.id]["person"] is None
@@ -106,6 +106,7 @@ def test_confirmed_with_a_person_on_every_row_shown_and_exported(app, as_role, c
     assert by_id[str(b.id)][head.index("人员 person")] == "吴刚"
     assert by_id[str(b.id)][head.index("工号 employee no.")] == "C2001"
     assert by_id[str(alone.id)][head.index("人员 person")] == ""
+    assert by_id[str(alone.id)][head.index("备注 note")].startswith("'=")      # text, never a formula
     assert sup.get("/api/v1/violations?format=pdf").get_json()["error"]["details"][0]["key"] == "format"
     assert as_role("kiosk").get("/api/v1/violations?format=csv").get_data().decode("utf-8-sig").count("吴刚") == 0
 
