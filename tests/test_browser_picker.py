@@ -231,6 +231,21 @@ def test_the_training_and_violation_pages_at_each_size(site, new_page, size):
     assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
     page.screenshot(path=str(SHOTS / f"violations-{size[0]}x{size[1]}.png"))
 
+def test_a_supervisor_finds_a_persons_mastery_on_a_phone(site, new_page):
+    page = new_page(*PHONE)
+    log_in(page, site["base"], "wangfang")
+    page.goto(f"{site['base']}/tablet/training/mastery")
+    form = page.locator("#mastery-person")
+    form.locator("button[type=submit]").click()            # nobody chosen: the form does not go
+    assert "person_id" not in page.url
+    pick_person(form, "sxx", "单雄信")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(rf"person_id={site['shan']}"))
+    expect(page.locator("h1")).to_contain_text("单雄信")
+    expect(page.locator("#mastery-person .picker-input")).to_have_value("单雄信 · C07001")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
+    page.screenshot(path=str(SHOTS / "mastery-person-390x844.png"), full_page=True)
+
 def pick_person(box, query: str, name: str) -> None:
     """Choose `name` in the person picker `box` (a locator of the picker or of a form holding one) by typing
     `query` (for the other browser tests)."""
