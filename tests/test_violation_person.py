@@ -1,4 +1,4 @@
-"""The person named on a confirmed PPE violation is on the violation row (issue 20, migration 0031):
+"""The person named on a confirmed PPE violation is on the violation row (issue 20, migration 0035):
 
 - the migration adds the column and fills it from the vision.confirmed events' `person_id` (and gives the
   same scene's other violations, confirmed with it, the same person);

@@ -499,7 +499,7 @@ def _hazard_category(hazard_id: str) -> str | None:
 
 
 # vision.person_named: the person seen named (or corrected) on a confirmed violation after its review; the
-# violation row keeps the person (migration 0031) and the event carries the id, as vision.confirmed does
+# violation row keeps the person (migration 0035) and the event carries the id, as vision.confirmed does
 LEARN_NOW_EVENTS = ("hazard.reported", "hazard.dispatched", "vision.confirmed", "vision.person_named")
 
 

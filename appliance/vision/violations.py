@@ -53,7 +53,7 @@ class Violation(Model):
     decided_at = peewee.IntegerField(null=True)
     note = peewee.TextField(null=True)
     hazard_id = peewee.IntegerField(null=True)
-    # the person seen, named by the reviewer (migration 0031): on every violation of the confirmed group
+    # the person seen, named by the reviewer (migration 0035): on every violation of the confirmed group
     person_id = peewee.IntegerField(null=True)
 
     class Meta:

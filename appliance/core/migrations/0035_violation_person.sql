@@ -1,4 +1,4 @@
--- 0031: the person seen on a confirmed PPE violation, on the violation row itself (issue 20): picked by the
+-- 0035: the person seen on a confirmed PPE violation, on the violation row itself (issue 20): picked by the
 -- reviewer on the confirm form (or named later), shown on the card and the list, exported, and the person
 -- the training domain offers the related units to. NULL: nobody named (the usual case for a camera finding).
 ALTER TABLE violations ADD COLUMN person_id INTEGER REFERENCES people(id);
