@@ -41,6 +41,11 @@ def add_parsers(sub, config_arg) -> None:
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--reject-type", action="append", default=[], metavar="TYPE",
                    help="http-json: refuse records of this event type (repeatable; to try dead letters)")
+    p.add_argument("--hook-secret", help="http-json: webhooks under /v1/hooks must be signed with this secret "
+                   "(X-Timestamp, X-Signature; or HOOK_SECRET)")
+    p.add_argument("--wecom-key", help="http-json: the key of the stand-in WeCom robot (/wecom/cgi-bin/webhook/send)")
+    p.add_argument("--dingtalk-token", help="http-json: the access_token of the stand-in DingTalk robot (/dingtalk/robot/send)")
+    p.add_argument("--dingtalk-secret", help="http-json: the stand-in DingTalk robot's 加签 secret (or DINGTALK_SECRET)")
     p.add_argument("--username", default="wwyt", help="wwyt: Basic-auth user")
     p.add_argument("--password", help="wwyt: Basic-auth password")
     p.add_argument("--aes-key", help="wwyt: AES key (text or hex)")
@@ -125,7 +130,10 @@ def cmd_receiver(args) -> int:
             print("错误 / error: --secret, --secrets-file or SYNC_RECEIVER_SECRET is needed", file=sys.stderr)
             return 2
         app = create_receiver(args.data, secrets, max_skew_s=args.max_skew, throttle=throttle,
-                              max_db_mb=args.max_db_mb, reject_types=tuple(args.reject_type), clock_offset_s=args.clock_offset)
+                              max_db_mb=args.max_db_mb, reject_types=tuple(args.reject_type), clock_offset_s=args.clock_offset,
+                              hooks={"hook_secret": args.hook_secret or os.environ.get("HOOK_SECRET"),
+                                     "wecom_key": args.wecom_key, "dingtalk_token": args.dingtalk_token,
+                                     "dingtalk_secret": args.dingtalk_secret or os.environ.get("DINGTALK_SECRET")})
     else:
         from sync.receiver_gov import create_gov_receiver
 

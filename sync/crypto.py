@@ -3,6 +3,8 @@
 - `sign`/`verify`: HMAC-SHA256 over `timestamp + "." + body` (body as sent, i.e. gzipped), hex.
 - `aes_cbc_encrypt`/`aes_cbc_decrypt`: AES/CBC/PKCS5Padding as the 五位一体 platform uses it, Base64 text.
 - `sha1_signature`: sha1(appKey + appSecret + timestamp), hex (the municipal reporting pattern).
+- `dingtalk_signature`: a DingTalk custom robot's 加签, Base64(HMAC-SHA256(secret, timestamp + "\n" + secret))
+  (the sender URL-encodes it into the query; sync/webhook.py).
 """
 from __future__ import annotations
 
@@ -62,3 +64,8 @@ def aes_cbc_decrypt(key: bytes, iv: bytes, text: str) -> bytes:
 
 def sha1_signature(app_key: str, app_secret: str, timestamp: str) -> str:
     return hashlib.sha1((app_key + app_secret + timestamp).encode("utf-8")).hexdigest()
+
+
+def dingtalk_signature(secret: str, timestamp: str) -> str:
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(mac).decode("ascii")

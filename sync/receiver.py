@@ -8,9 +8,9 @@ checked on its own: its hash must match its content (else "altered"), it must li
 neighbours, and an event id it already holds is a duplicate, counted and not stored twice.
 `GET /v1/appliances/<id>/verify` walks one appliance's whole chain; `GET /` shows what it holds.
 
-It also takes webhooks (`sync/webhook.py`): `POST /v1/hooks/<name>` keeps any JSON object once per
-Idempotency-Key (throttled like the rest, so a test can make the sender retry), `GET /v1/hooks/<name>` lists
-them in the order received. A webhook target is usually a chat robot or a ticket system, not a signer.
+It also takes webhooks (`sync/webhook.py`): our JSON format under `/v1/hooks/<name>` (signature checked
+when started with a hook secret) and stand-ins for the WeCom and DingTalk group robots
+(`sync/receiver_hooks.py`).
 """
 from __future__ import annotations
 
@@ -271,9 +271,10 @@ class Throttle:
 
 def create_receiver(data_dir: str | Path, secrets: dict[str, str] | str, *, max_skew_s: float = 300,
                     throttle: Throttle | None = None, max_db_mb: float | None = None,
-                    reject_types: tuple[str, ...] = (), clock_offset_s: float = 0) -> Flask:
+                    reject_types: tuple[str, ...] = (), clock_offset_s: float = 0, hooks: dict | None = None) -> Flask:
     """`secrets`: one secret for every appliance, or {appliance id: secret}. `reject_types`: event types
-    this receiver refuses record by record (an endpoint that does not take them yet)."""
+    this receiver refuses record by record (an endpoint that does not take them yet). `hooks`: the webhook
+    side's options (`receiver_hooks.register`: hook_secret, wecom_key, dingtalk_token, dingtalk_secret)."""
     store = Store(Path(data_dir), max_db_mb)
     store.reject_types = frozenset(reject_types)
     throttle = throttle or Throttle()
@@ -417,35 +418,10 @@ def create_receiver(data_dir: str | Path, secrets: dict[str, str] | str, *, max_
             raise
         return Response(status=201)
 
-    @app.post("/v1/hooks/<name>")
-    def hook(name: str):
-        wait = throttle.check(f"hook:{name}")
-        if wait is not None:
-            with store.lock:
-                store.bump(store.conn(), "throttled")
-            return error(429, "throttled", "too many requests; come back later",
-                         {"Retry-After": str(max(1, int(wait + 0.999)))})
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return error(400, "not_json", "the body must be a JSON object")
-        raw = json.dumps(body, ensure_ascii=False, sort_keys=True)
-        key = request.headers.get("Idempotency-Key") or hashlib.sha256(raw.encode()).hexdigest()
-        headers = {k: v for k, v in request.headers.items() if k.lower().startswith(("x-", "idempotency", "content-type"))}
-        with store.lock:
-            c = store.conn()
-            cur = c.execute("INSERT OR IGNORE INTO hooks (name, key, body, headers, received_at) VALUES (?, ?, ?, ?, ?)",
-                            (name, key, raw, json.dumps(headers), int(time.time() * 1000)))
-            duplicate = cur.rowcount == 0
-            if duplicate:
-                store.bump(c, "hook_duplicates")
-        return jsonify({"ok": True, "duplicate": duplicate}), 200 if duplicate else 201
+    from sync import receiver_hooks
 
-    @app.get("/v1/hooks/<name>")
-    def hooks(name: str):
-        rows = store.conn().execute("SELECT body, headers, received_at FROM hooks WHERE name = ? ORDER BY rowid",
-                                    (name,)).fetchall()
-        return jsonify({"hooks": [{"body": json.loads(b), "headers": json.loads(h), "received_at": t}
-                                  for b, h, t in rows]})
+    receiver_hooks.register(app, store, throttle, error, max_skew_s=max_skew_s, clock_offset_s=clock_offset_s,
+                            **(hooks or {}))
 
     @app.get("/v1/appliances/<appliance>/verify")
     def verify(appliance: str):

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import WAIT_MS
 from test_browser import Plant
+from test_browser_picker import pick_person
 from test_browser_screens import TABLET, log_in, plant, shots  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -51,6 +52,7 @@ def test_double_tap_on_a_training_record_files_one(plant, new_page, shots):  # n
     log_in(page, plant, "zhangwei")
     page.goto(f"{plant.base}/tablet/training")
     form = page.locator("#record-form")
+    pick_person(form, "刘", "刘洋")          # the person picker (issue 20): nobody is chosen by default
     title = f"受限空间作业专项培训 {uuid.uuid4().hex[:6]}"
     form.locator("input[name=held_on]").fill("2026-11-20")
     form.locator("input[name=hours]").fill("2")

@@ -308,8 +308,10 @@ def test_learn_now_for_the_person_named_when_a_violation_is_confirmed(plant, vid
     seen = violation(1)
     sup = plant["as"]("sup")
     page = sup.get("/tablet/violations").get_data(as_text=True)
-    # the picker shows names (with the firm or department and the job); the ids stay in the values
-    assert 'name="person_id"' in page and "吴刚 · 江东建设 · 焊工" in page and "刘洋 · 生产部 · 巡检员" in page
+    # the picker searches the server by name (the people are not listed in the page); the id is what is sent
+    assert 'type="hidden" name="person_id"' in page and 'role="combobox"' in page and "吴刚" not in page
+    found = sup.get("/api/v1/people/search?q=wg").get_json()["people"]
+    assert [(p["name"], p["company"], p["job"]) for p in found] == [("吴刚", "江东建设", "焊工")]
     assert 'data-omit="area_id person_id"' in page      # a rejection sends no person
     bad = sup.post(f"/api/v1/violations/{seen.id}/confirm", json={"person_id": 999_999})
     assert bad.status_code == 422 and bad.get_json()["error"]["details"][0]["key"] == "person_id"

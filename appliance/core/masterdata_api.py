@@ -71,6 +71,32 @@ def list_people():
     return jsonify({"people": [P.person_dict(p) for p in q]})
 
 
+@api_bp.get("/people/search")
+@require("people.read")
+def search_people():
+    """The pickers' search: ?q= part of a name, an employee number or the name's pinyin initials (up to 40
+    characters; empty: the first by name), ?limit= 1..50 (20), ?kind= employee|contractor; active people only,
+    best matches first (`people_search`). {"people": [...], "total": matched, "more": total > limit}."""
+    from appliance.core import people_search as S
+    from appliance.core.api import int_arg
+    from appliance.core.errors import ValidationFailed
+
+    q = request.args.get("q", "")
+    if len(q) > S.MAX_QUERY:
+        raise ValidationFailed(f"参数 q 最多 {S.MAX_QUERY} 个字符", f"parameter q may have at most {S.MAX_QUERY} characters",
+                               details=[{"key": "q"}])
+    limit = int_arg("limit", S.DEFAULT_LIMIT, 1, S.MAX_LIMIT)
+    kind = request.args.get("kind")
+    if kind and kind not in ("employee", "contractor"):
+        raise ValidationFailed("参数 kind 应为 employee 或 contractor", "parameter kind must be employee or contractor",
+                               details=[{"key": "kind"}])
+    rows = [r for r in S.active_people() if not kind or r[1]["kind"] == kind]
+    info = {c.id: d for c, d in rows}
+    found, total = S.search(q, (c for c, _ in rows), limit)
+    return jsonify({"people": [info[c.id] for c in found],
+                    "total": total, "more": total > len(found)})
+
+
 @api_bp.post("/people")
 @require("people.write")
 def create_person():

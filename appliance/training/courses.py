@@ -498,7 +498,9 @@ def _hazard_category(hazard_id: str) -> str | None:
     return payload.get("category")
 
 
-LEARN_NOW_EVENTS = ("hazard.reported", "hazard.dispatched", "vision.confirmed")
+# vision.person_named: the person seen named (or corrected) on a confirmed violation after its review; the
+# violation row keeps the person (migration 0035) and the event carries the id, as vision.confirmed does
+LEARN_NOW_EVENTS = ("hazard.reported", "hazard.dispatched", "vision.confirmed", "vision.person_named")
 
 
 def on_event(ev) -> None:
@@ -520,5 +522,8 @@ def on_event(ev) -> None:
         category = _hazard_category(str(ev.entity_id))
     topics = R.learn_now_topics(ev.type, category)
     what = "视频识别违章" if ev.type.startswith("vision.") else f"隐患（{category or '?'}）"
+    # a violation's offers share one source whichever event named the person: naming them again after the
+    # confirm offers nothing twice
+    source = "vision.confirmed" if ev.type.startswith("vision.") else ev.type
     for pid in dict.fromkeys(people):
-        offer(pid, topics, ev.type, str(ev.entity_id), f"{what} #{ev.entity_id}")
+        offer(pid, topics, source, str(ev.entity_id), f"{what} #{ev.entity_id}")

@@ -26,7 +26,6 @@ def _me() -> tuple[str, int | None]:
 @bp.get("/tablet/training")
 @require("training.take")
 def tablet():
-    from appliance.core.people import Person
     from appliance.training import bank, exams, records
     from appliance.training import certificates as C
     from appliance.training import rules as R
@@ -41,10 +40,12 @@ def tablet():
            "my_certs": C.listing(person_id=person_id) if person_id else [], "kinds": R.CERT_KINDS,
            "year": today.year, "record_kinds": records.RECORD_KINDS}
     if can_read:
-        ctx |= {"certs": C.listing(), "inbox": C.inbox(), "coverage": C.coverage(), "hours": records.hours(today.year),
-                "people": list(Person.select().where(Person.active).order_by(Person.employee_no))}
+        # the certificate and record forms find their person with the person picker (a server search)
+        ctx |= {"certs": C.listing(), "inbox": C.inbox(), "coverage": C.coverage(), "hours": records.hours(today.year)}
     if can_write:
-        ctx |= {"topics": bank.topics()}
+        from appliance.training import settings
+
+        ctx |= {"topics": bank.topics(), "hook": settings.current()}
     ctx |= _course_ctx(person_id, can_write)
     return render_template("training/training.html", **ctx)
 
@@ -59,13 +60,16 @@ def _course_ctx(person_id: int | None, can_write: bool) -> dict:
                  "offers": K.offers_for(person_id) if person_id else [], "assigned_exams": exams_mine}
     if can_write:
         people = K.facts()
+        named = {str(f["id"]): f"{f['name']} · {f['employee_no']}" for f in people.values()}
         ctx |= {"all_courses": [K.course_dict(c) for c in active],
-                "assignments": [K.assignment_dict(a, people) for a in K.Assignment.select().where(K.Assignment.active)],
+                # a person target by name (its value is the person's id)
+                "assignments": [K.assignment_dict(a, people) | {"target_name": named.get(a.target) if a.target_kind == "person" else None}
+                                for a in K.Assignment.select().where(K.Assignment.active)],
                 "targets": {"role": sorted({f["role"] for f in people.values() if f["role"]}),
                             "department": sorted({f["department"] for f in people.values() if f["department"]}),
                             "work_type": sorted({f["job"] for f in people.values() if f["job"]}),
                             "company": sorted({f["company"] for f in people.values() if f["company"]}),
-                            "person": [(str(f["id"]), f"{f['employee_no']} {f['name']}") for f in people.values()]}}
+                            "person": []}}   # found with the person picker
     return ctx
 
 

@@ -455,3 +455,30 @@ def related_units(units: Iterable[tuple[int, str, str]], topics: Sequence[str], 
     fit = [(topics.index(t), 0 if wt and wt == job else 1, uid) for uid, t, wt in units
            if t in topics and (not wt or wt == job)]
     return [uid for *_, uid in sorted(fit)[:limit]]
+
+
+# ---------------------------------------------------------------- the warning as a chat message
+
+def warning_message(p: dict) -> tuple[str, list[str]]:
+    """A certificate.warned event's payload as a group-robot message (the webhook's wecom and dingtalk
+    formats): a title and its lines, zh-CN first, then en. The title starts 资质证书预警, the word a DingTalk
+    robot secured by keyword can be given."""
+    kind = KINDS.get(p.get("kind") or "")
+    zh_kind, en_kind = (kind.zh, kind.en) if kind else (p.get("kind") or "", p.get("kind") or "")
+    person, number, last = p.get("person") or "?", p.get("number") or "", p.get("last_valid_on") or ""
+    days = int(p.get("days_left") or 0)
+    review = p.get("reason") == "review"
+    if days < 0:
+        zh_when, en_when = f"已过期 {-days} 天", f"lapsed {-days} day(s) ago"
+    elif days == 0:
+        zh_when, en_when = "今天是最后有效日", "today is its last valid day"
+    else:
+        zh_when, en_when = f"还剩 {days} 天", f"{days} day(s) left"
+    lines = [f"{person}的「{zh_kind}」（证号 {number}）{'复审' if review else '有效'}至 {last}，{zh_when}。",
+             "请安排" + ("复审" if review else "复训换证") + "；过期后，需要此证的作业票和门禁将被拦截。",
+             f"{person}: {en_kind} certificate {number} {'due for review' if review else 'valid'} until {last}, "
+             f"{en_when}. Arrange the {'review' if review else 'renewal'}: once it lapses, permits and gate "
+             "entries that need it are refused."]
+    if p.get("late"):
+        lines.append("（设备在预警日停机，此预警晚发 / sent late: the appliance was off on the due day）")
+    return f"资质证书预警：{person} {zh_kind}", lines

@@ -31,12 +31,13 @@ def tablet():
         latest = pending[g.latest]
         groups.append({**latest, "ids": g.ids, "count": g.count, "first": g.first_ms, "last": g.last_ms,
                        "others": [i for i in g.ids if i != g.latest]})
-    decided = [violation_dict(v) for v in Violation.select().where(Violation.state != "open")
-               .order_by(Violation.decided_at.desc()).limit(20)]
+    from appliance.vision.violations import people_of
+
+    rows = list(Violation.select().where(Violation.state != "open").order_by(Violation.decided_at.desc()).limit(20))
+    named = people_of(rows)
+    decided = [violation_dict(v, named) for v in rows]
     areas = list(P.Area.select().where(P.Area.active).order_by(P.Area.code))
-    # the confirm form's people picker: names (with the department or the contractor firm), never ids
-    people = list(P.Person.select(P.Person.id, P.Person.name, P.Person.department, P.Person.company, P.Person.job)
-                  .where(P.Person.active).order_by(P.Person.name, P.Person.id)) if groups else []
-    return render_template("vision/violations.html", groups=groups, decided=decided, areas=areas, people=people,
+    # the person pickers (confirm, and naming the person later) search the server: the people are not listed
+    return render_template("vision/violations.html", groups=groups, decided=decided, areas=areas,
                            area_by_code={a.code: a for a in areas}, cameras=_camera_names(),
                            can_handle=auth.allowed(current().role, "hazards.handle"))

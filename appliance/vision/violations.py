@@ -53,6 +53,8 @@ class Violation(Model):
     decided_at = peewee.IntegerField(null=True)
     note = peewee.TextField(null=True)
     hazard_id = peewee.IntegerField(null=True)
+    # the person seen, named by the reviewer (migration 0035): on every violation of the confirmed group
+    person_id = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "violations"
@@ -69,16 +71,34 @@ class ConfirmIn(Input):
     person_id: int | None = Field(None, gt=0, le=2**31)
 
 
+class PersonIn(Input):
+    # name (or correct) the person seen on a confirmed violation; null: nobody known after all
+    person_id: int | None = Field(..., gt=0, le=2**31)
+
+
 class RejectIn(Input):
     note: str = Field("", max_length=2000)
     group: list[int] = Field(default_factory=list, max_length=500)
 
 
-def violation_dict(v: Violation) -> dict:
+def people_of(rows: Iterable[Violation]) -> dict[int, Person]:
+    """The people named on `rows`, by id (one query for a list)."""
+    ids = {v.person_id for v in rows if v.person_id is not None}
+    return {p.id: p for p in Person.select().where(Person.id.in_(ids))} if ids else {}
+
+
+def violation_dict(v: Violation, people: dict[int, Person] | None = None) -> dict:
+    """The violation as JSON; `person` is {id, name, employee_no, department, company} of the person named
+    (None: nobody), from `people` when given (a list), else looked up."""
+    p = None
+    if v.person_id is not None:
+        p = (people or {}).get(v.person_id) or Person.get_or_none(Person.id == v.person_id)
     return {"id": v.id, "camera": v.camera, "zone": v.zone, "area": v.area, "track": v.track,
             "occurred_at": v.occurred_at, "score": round(v.score, 3), "box": json.loads(v.box),
             "size": [v.width, v.height], "snapshot": v.snapshot, "state": v.state, "decided_by": v.decided_by,
-            "decided_at": v.decided_at, "note": v.note, "hazard_id": v.hazard_id}
+            "decided_at": v.decided_at, "note": v.note, "hazard_id": v.hazard_id, "person_id": v.person_id,
+            "person": {"id": p.id, "name": p.name, "employee_no": p.employee_no, "department": p.department,
+                       "company": p.company} if p is not None else None}
 
 
 def photo_root(data_dir: Path) -> Path:
@@ -157,13 +177,7 @@ def confirm(violation_id: int, data: ConfirmIn, principal, data_dir: Path):
         if area_id is None:
             raise ValidationFailed(f"area_id：摄像头 {v.camera} 未关联区域，请选择区域",
                                    f"area_id: camera {v.camera} has no area; choose one", details=[{"key": "area_id"}])
-        person = None
-        if data.person_id is not None:
-            person = Person.get_or_none((Person.id == data.person_id) & Person.active)
-            if person is None:
-                raise ValidationFailed(f"person_id：人员 {data.person_id} 不存在或已停用",
-                                       f"person_id: person {data.person_id} does not exist or is inactive",
-                                       details=[{"key": "person_id"}])
+        person = _active_person(data.person_id)
         others = [o for o in (Violation.get_or_none(Violation.id == i) for i in data.group if i != v.id)
                   if o is not None and o.state == "open" and o.camera == v.camera and o.zone == v.zone]
         times = sorted([v.occurred_at, *(o.occurred_at for o in others)])
@@ -179,17 +193,52 @@ def confirm(violation_id: int, data: ConfirmIn, principal, data_dir: Path):
         hazard = H.report(H.ReportIn(area_id=area_id, category="安全", description=desc, grade=data.grade,
                                      photo=v.snapshot), actor=principal.actor, photo_root=photo_root(data_dir))
         t = events.now_ms()
+        pid = person.id if person is not None else None
         Violation.update(state="confirmed", decided_by=principal.actor, decided_at=t, note=data.note,
-                         hazard_id=hazard.id).where(Violation.id == v.id).execute()
+                         hazard_id=hazard.id, person_id=pid).where(Violation.id == v.id).execute()
         who = {"person_id": person.id, "person": person.name} if person is not None else {}
         rec.emit("vision.confirmed", entity=("violation", v.id),
                  payload={"id": v.id, "camera": v.camera, "zone": v.zone, "hazard_id": hazard.id, **who})
         for o in others:   # the same scene: one hazard for all of them
             Violation.update(state="confirmed", decided_by=principal.actor, decided_at=t, note=data.note,
-                             hazard_id=hazard.id).where(Violation.id == o.id).execute()
+                             hazard_id=hazard.id, person_id=pid).where(Violation.id == o.id).execute()
             rec.emit("vision.confirmed", entity=("violation", o.id),
                      payload={"id": o.id, "camera": o.camera, "zone": o.zone, "hazard_id": hazard.id, "with": v.id})
     return get(v.id), hazard
+
+
+def _active_person(person_id: int | None) -> Person | None:
+    if person_id is None:
+        return None
+    person = Person.get_or_none((Person.id == person_id) & Person.active)
+    if person is None:
+        raise ValidationFailed(f"person_id：人员 {person_id} 不存在或已停用",
+                               f"person_id: person {person_id} does not exist or is inactive",
+                               details=[{"key": "person_id"}])
+    return person
+
+
+def name_person(violation_id: int, data: PersonIn, principal) -> Violation:
+    """Name (or correct, or clear) the person seen on a confirmed violation, on every violation of its group
+    (the same hazard). The `vision.person_named` event carries `person_id` like vision.confirmed does, so the
+    training domain offers the related units to the person named (a cleared name offers nothing)."""
+    with events.recording(principal.actor) as rec:
+        v = get(violation_id)
+        if v.state != "confirmed":
+            raise Conflict(f"违章记录 {v.id} 未确认（{v.state}），不能登记人员",
+                           f"violation {v.id} is not confirmed ({v.state}); no person can be named on it")
+        person = _active_person(data.person_id)
+        pid = person.id if person is not None else None
+        if v.person_id == pid:
+            return v
+        q = Violation.hazard_id == v.hazard_id if v.hazard_id is not None else Violation.id == v.id
+        ids = [r.id for r in Violation.select(Violation.id).where(q & (Violation.state == "confirmed"))]
+        Violation.update(person_id=pid).where(Violation.id.in_(ids)).execute()
+        who = {"person_id": pid, "person": person.name} if person is not None else {"person_id": None}
+        rec.emit("vision.person_named", entity=("violation", v.id),
+                 payload={"id": v.id, "camera": v.camera, "zone": v.zone, "hazard_id": v.hazard_id, "ids": ids,
+                          "previous_person_id": v.person_id, **who})
+    return get(v.id)
 
 
 def reject(violation_id: int, data: RejectIn, principal, data_dir: Path) -> Violation:

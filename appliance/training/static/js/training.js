@@ -58,7 +58,7 @@
       once(form, function (idem) {
         var body = {};
         Array.prototype.forEach.call(form.elements, function (el) {
-          if (!el.name || el.value === "") return;
+          if (!el.name || el.value === "" || el.disabled) return;
           var t = el.dataset.type, v = el.value;
           put(body, el.name, t === "int" ? parseInt(v, 10) : t === "float" ? parseFloat(v) : v);
         });
@@ -207,11 +207,18 @@
     });
   }
 
-  // the assignment form offers the targets of the kind chosen
+  // the assignment form offers the targets of the kind chosen; a person is found with the person picker
+  // (the text field and the picker are never both sent: the one not shown is disabled)
   var kindSel = document.getElementById("target-kind"), targetsEl = document.getElementById("targets");
   if (kindSel && targetsEl) {
     var targets = JSON.parse(targetsEl.textContent), list = document.getElementById("target-list");
+    var textBox = document.getElementById("target-text"), personBox = document.getElementById("target-person");
     var fill = function () {
+      var person = kindSel.value === "person";
+      textBox.hidden = person;
+      personBox.hidden = !person;
+      textBox.querySelectorAll("input").forEach(function (i) { i.disabled = person; });
+      personBox.querySelectorAll("input").forEach(function (i) { i.disabled = !person; });
       list.innerHTML = "";
       (targets[kindSel.value] || []).forEach(function (v) {
         var o = document.createElement("option");
