@@ -10,6 +10,7 @@ from appliance.core import photos
 from appliance.core.access import current, principal, require
 from appliance.core.api import body
 from appliance.core.errors import NotFound, ValidationFailed
+from appliance.hazards import duplicates as D
 from appliance.hazards import service as H
 
 api_bp = Blueprint("hazards_api", __name__, url_prefix="/api/v1")
@@ -219,11 +220,18 @@ def sign_off_hazard(hazard_id: int):
 def duplicate_candidates(hazard_id: int):
     """The likely originals of a hazard (same area and category, reported within a few days), for the
     picker that closes it as a duplicate."""
-    return jsonify({"hazards": [H.hazard_dict(h) for h in H.duplicate_candidates(hazard_id)]})
+    return jsonify({"hazards": [H.hazard_dict(h) for h in D.duplicate_candidates(hazard_id)]})
 
 
 @api_bp.post("/hazards/<int:hazard_id>/duplicate")
 @require("hazards.handle")
 def mark_duplicate(hazard_id: int):
     """Close a hazard still 待确认 as a duplicate of another, with the reason (issue 15 item 2)."""
-    return jsonify(H.hazard_dict(H.mark_duplicate(hazard_id, body(H.DuplicateIn), current())))
+    return jsonify(H.hazard_dict(D.mark_duplicate(hazard_id, body(D.DuplicateIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/undo-duplicate")
+@require("hazards.handle")
+def undo_duplicate(hazard_id: int):
+    """Reopen a hazard closed as a duplicate (撤销重复), with the reason: back to 待确认, counted again."""
+    return jsonify(H.hazard_dict(D.undo_duplicate(hazard_id, body(D.UndoDuplicateIn), current())))

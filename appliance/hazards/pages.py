@@ -53,6 +53,7 @@ def window_filter(tz: str) -> dict | None:
 @require("tablet.use")
 def tablet():
     from appliance.core.people import site_timezone
+    from appliance.hazards import duplicates as D
     from appliance.hazards import service as H
 
     me = current()
@@ -74,7 +75,7 @@ def tablet():
                          .limit(PAGE - len(shown)))
     hazards = [H.hazard_dict(h) for h in shown]
     # the reports closed as duplicates of a shown hazard: their photos and notes are shown on it
-    duplicates = {k: [H.hazard_dict(d) for d in v] for k, v in H.duplicates_of([h.id for h in shown]).items()}
+    duplicates = {k: [H.hazard_dict(d) for d in v] for k, v in D.duplicates_of([h.id for h in shown]).items()}
     areas = {a.id: a for a in P.Area.select()}
     active = list(auth.User.select().where(auth.User.active & (auth.User.role != "kiosk")).order_by(auth.User.login))
     # the assignee is chosen by name, never preselected (issue 15: it used to default to "admin")

@@ -124,11 +124,6 @@ class RectifyIn(NoteIn):
     cost: float | None = Field(None, ge=0, le=1e10)  # 整改资金 (元), for the statistics
 
 
-class DuplicateIn(Input):
-    duplicate_of: int = Field(gt=0, le=2**31)          # the original, kept
-    note: str = Field(min_length=2, max_length=2000)  # why it is the same hazard
-
-
 class GradeIn(Input):
     grade: Literal["general", "major"]
     reason: str = Field(min_length=2, max_length=1000)
@@ -399,53 +394,6 @@ def reject(hazard_id: int, data: NoteIn, principal) -> Hazard:
     return _act(hazard_id, "reject", principal,
                 lambda h: {"rejections": h.rejections + 1, "accept_note": data.note, "rectifier": None,
                            "rectified_at": None})
-
-
-def duplicate_candidates(hazard_id: int) -> list[Hazard]:
-    """The likely originals of a hazard, for the tablet's picker (`rules.duplicate_candidates`)."""
-    h = _get(hazard_id)
-    span = HR.DUPLICATE_DAYS * 86_400_000
-    others = [(o.id, o.area_id, o.category, o.reported_at, o.duplicate_of) for o in Hazard.select().where(
-        (Hazard.area_id == h.area_id) & (Hazard.category == h.category)
-        & Hazard.reported_at.between(h.reported_at - span, h.reported_at + span))]
-    ids = HR.duplicate_candidates((h.id, h.area_id, h.category, h.reported_at), others)
-    found = {o.id: o for o in Hazard.select().where(Hazard.id.in_(ids))} if ids else {}
-    return [found[i] for i in ids]
-
-
-def mark_duplicate(hazard_id: int, data: DuplicateIn, principal) -> Hazard:
-    """Close a hazard still 待确认 as a duplicate of another (open or closed), with the reason. It keeps
-    its photo, description and reporter (shown on the original); the reporter is not penalised (no
-    rejection is counted: reporting what someone else also saw is no fault); it leaves the figures."""
-    with events.recording(principal.actor) as rec:
-        h = _get(hazard_id)
-        original = Hazard.get_or_none(Hazard.id == data.duplicate_of)
-        if original is None:
-            raise ValidationFailed(f"duplicate_of：隐患 {data.duplicate_of} 不存在",
-                                   f"duplicate_of: hazard {data.duplicate_of} does not exist",
-                                   details=[{"key": "duplicate_of"}])
-        try:
-            HR.check_duplicate(principal.role, h.state, h.duplicate_of, h.id, original.id, original.duplicate_of)
-        except HR.TransitionRefused as exc:
-            raise _refused(exc) from None
-        t = events.now_ms()
-        Hazard.update(state="closed", duplicate_of=original.id, duplicate_note=data.note, duplicate_by=principal.actor,
-                      duplicate_at=t, updated_at=t).where(Hazard.id == h.id).execute()
-        rec.emit("hazard.duplicate", entity=("hazard", h.id),
-                 payload={"id": h.id, "state": "closed", "duplicate_of": original.id, "note": data.note,
-                          "description": h.description[:80], "reporter": h.reporter, "photo": h.photo,
-                          "original_state": original.state, "penalised": False})
-    return Hazard.get_by_id(hazard_id)
-
-
-def duplicates_of(ids: list[int]) -> dict[int, list[Hazard]]:
-    """Original id → the reports closed as its duplicates, oldest first (shown on the original)."""
-    out: dict[int, list[Hazard]] = {}
-    if ids:
-        for d in Hazard.select().where(Hazard.duplicate_of.in_(ids)).order_by(Hazard.id):
-            if d.duplicate_of is not None:
-                out.setdefault(d.duplicate_of, []).append(d)
-    return out
 
 
 def regrade(hazard_id: int, data: GradeIn, principal) -> Hazard:
