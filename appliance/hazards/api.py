@@ -11,6 +11,7 @@ from appliance.core.access import current, principal, require
 from appliance.core.api import body
 from appliance.core.errors import NotFound, ValidationFailed
 from appliance.hazards import duplicates as D
+from appliance.hazards import firms as FM
 from appliance.hazards import service as H
 
 api_bp = Blueprint("hazards_api", __name__, url_prefix="/api/v1")
@@ -50,7 +51,7 @@ def list_hazards():
         q = q.where(H.Hazard.state == state)
     # rows as plain namespaces: a peewee model instance costs ~35 descriptor sets per hazard, half of this
     # endpoint's time for the wall board's 500 (issue 14)
-    return jsonify({"hazards": [H.hazard_dict(SimpleNamespace(**r)) for r in q.limit(500).dicts()]})
+    return jsonify({"hazards": FM.annotate([H.hazard_dict(SimpleNamespace(**r)) for r in q.limit(500).dicts()])})
 
 
 @api_bp.get("/hazards/rules")
@@ -147,7 +148,7 @@ def hazard_statistics():
 @api_bp.get("/hazards/<int:hazard_id>")
 @require("board.read")
 def get_hazard(hazard_id: int):
-    return jsonify(H.hazard_dict(H._get(hazard_id)))
+    return jsonify(FM.annotate([H.hazard_dict(H._get(hazard_id))])[0])
 
 
 @api_bp.post("/hazards")
@@ -157,7 +158,7 @@ def report_hazard():
     key answers 200 with the hazard filed the first time and files nothing."""
     key = H.check_idempotency_key(request.headers.get("Idempotency-Key"))
     h, created = H.report_once(body(H.ReportIn), actor=current().actor, photo_root=_photo_root(), key=key)
-    return jsonify(H.hazard_dict(h)), 201 if created else 200
+    return jsonify(FM.annotate([H.hazard_dict(h)])[0]), 201 if created else 200
 
 
 @api_bp.post("/hazards/<int:hazard_id>/dispatch")
@@ -235,3 +236,11 @@ def mark_duplicate(hazard_id: int):
 def undo_duplicate(hazard_id: int):
     """Reopen a hazard closed as a duplicate (撤销重复), with the reason: back to 待确认, counted again."""
     return jsonify(H.hazard_dict(D.undo_duplicate(hazard_id, body(D.UndoDuplicateIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/firm")
+@require("hazards.handle")
+def set_hazard_firm(hazard_id: int):
+    """Name the contractor firm involved in a hazard ({"firm_id": id}), or clear it ({"firm_id": null}); the
+    firm's evaluation counts the hazards that name it (issue 19)."""
+    return jsonify(FM.annotate([H.hazard_dict(FM.set_firm(hazard_id, body(FM.FirmIn), current()))])[0])

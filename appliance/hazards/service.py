@@ -18,6 +18,7 @@ from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from appliance.core.people import Area, Input
 from appliance.hazards import checklist as CL
+from appliance.hazards import firms as FM
 from appliance.hazards import major as MJ
 from appliance.hazards import rules as HR
 from appliance.hazards import stats as ST
@@ -84,6 +85,7 @@ class Hazard(Model):
     duplicate_note = peewee.TextField(null=True)
     duplicate_by = peewee.TextField(null=True)
     duplicate_at = peewee.IntegerField(null=True)
+    firm_id = peewee.IntegerField(null=True)         # the contractor firm involved (migration 0031)
 
     class Meta:
         table_name = "hazards"
@@ -105,6 +107,7 @@ class ReportIn(Input):
     checklist: list[str] = Field(default_factory=list, max_length=len(CL.CODES))  # ticked 121号 items
     status_cause: str | None = Field(None, max_length=2000)   # Art. 14 (一), may follow later
     harm_analysis: str | None = Field(None, max_length=2000)  # Art. 14 (二), may follow later
+    firm_id: int | None = Field(None, gt=0, le=2**31)         # the contractor firm involved, if any
 
 
 class DispatchIn(Input):
@@ -168,7 +171,7 @@ def hazard_dict(h: Hazard | SimpleNamespace) -> dict:
             # (sync profile: delete_mark), never 9 已验收
             "danger_state": HR.STATE_CODE["reported"] if h.duplicate_of is not None else HR.STATE_CODE[h.state],
             "duplicate_of": h.duplicate_of, "duplicate_note": h.duplicate_note, "duplicate_by": h.duplicate_by,
-            "duplicate_at": h.duplicate_at,
+            "duplicate_at": h.duplicate_at, "firm_id": h.firm_id,
             "reported_at": h.reported_at, "assignee": h.assignee, "deadline": h.deadline,
             "overdue": bool(h.deadline and h.state != "closed" and events.now_ms() > h.deadline),
             "plan": json.loads(h.plan) if h.plan else None, "rectifier": h.rectifier, "rectified_at": h.rectified_at,
@@ -285,6 +288,7 @@ def report_once(data: ReportIn, *, actor: str, photo_root=None, key: str | None 
         if area is None:
             raise ValidationFailed(f"area_id：区域 {data.area_id} 不存在", f"area_id: area {data.area_id} does not exist",
                                    details=[{"key": "area_id"}])
+        FM.check(data.firm_id)
         t = events.now_ms()
         earlier = [(h.id, h.area_id, h.category, h.reported_at) for h in Hazard.select().where(
             (Hazard.area_id == data.area_id) & (Hazard.category == data.category)
@@ -296,7 +300,7 @@ def report_once(data: ReportIn, *, actor: str, photo_root=None, key: str | None 
                           checklist=json.dumps(ticked) if ticked else None,
                           status_cause=data.status_cause or None, harm_analysis=data.harm_analysis or None,
                           recurrence_of=HR.is_recurrence(data.area_id, data.category, t, earlier),
-                          idempotency_key=key)
+                          idempotency_key=key, firm_id=data.firm_id)
         rec.emit("hazard.reported", entity=("hazard", h.id),
                  payload={**hazard_dict(h), "area": area.name, "area_en": area.name_en,
                           "grade_forced": grade != data.grade})
@@ -537,6 +541,6 @@ def statistics(year: int, quarter: int | None, tz: str, now: int | None = None) 
                      "cost": h.cost, "description": h.description, "area": name, "area_en": name_en,
                      "category": h.category, "assignee": h.assignee, "stage": MJ.stage(h.grade, h.state, evaluation),
                      "evaluation_result": evaluation and evaluation.get("result"), "accepted_by": h.accepted_by,
-                     "checklist": _json(h.checklist) or []})
+                     "checklist": _json(h.checklist) or [], "firm_id": h.firm_id})
     out = ST.statistics(rows, since, until, now)
     return {"year": year, "quarter": quarter, "timezone": tz, "due": ST.report_due(year, quarter).isoformat(), **out}
