@@ -117,3 +117,48 @@ def test_a_failed_rectify_keeps_the_draft_and_a_rejection_reason_survives(plant,
     shift.wait_for_load_state("load")
     assert plant.admin_session().get(f"{plant.base}/api/v1/hazards/{hid}", timeout=10).json()["state"] == "rectifying"
     assert _draft(shift, f"reject-{hid}") is None
+
+
+WALL = (1920, 1080)
+
+
+@pytest.mark.parametrize("size", [PHONE, TABLET, WALL], ids=["390x844", "1024x768", "1920x1080"])
+def test_a_report_names_the_contractor_firm_and_the_shift_can_change_it(plant, new_page, shots, size):
+    """Issue 19: the report form's optional firm picker (the contractors' archive), the firm shown on the
+    hazard, and the shift's 保存承包商 on the card; nothing scrolls sideways."""
+    s = plant.admin_session()
+    firms = s.get(f"{plant.base}/api/v1/contractors", timeout=10).json()["contractors"]
+    assert len(firms) >= 2, firms
+    first, second = firms[0], firms[1]
+    page = new_page(*size)
+    log_in(page, plant, "liuyang")
+    page.goto(f"{plant.base}/tablet/hazards")
+    form = page.locator("#hazard-report")
+    picker = form.locator("select[name=firm_id]")
+    assert picker.input_value() == ""                              # optional, no firm preselected
+    text = f"脚手架扣件缺失 {uuid.uuid4().hex[:6]}"
+    form.locator("select[name=area_id]").select_option(label="仓库")
+    form.locator("input[name=description]").fill(text)
+    picker.select_option(str(first["id"]))
+    _fits(page, size)
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
+    page.wait_for_load_state("load")
+    card = page.locator(".hazard", has_text=text)
+    expect(card.locator(".firm")).to_contain_text(first["name"], timeout=WAIT_MS)
+    (h,) = [x for x in s.get(f"{plant.base}/api/v1/hazards", timeout=10).json()["hazards"] if x["description"] == text]
+    assert h["firm_id"] == first["id"]
+
+    shift = new_page(*size)
+    log_in(shift, plant, "zhangwei")
+    shift.goto(f"{plant.base}/tablet/hazards")
+    card = shift.locator(f'.hazard[data-hazard="{h["id"]}"]')
+    change = card.locator("form.firm-form")
+    change.locator("select[name=firm_id]").select_option(str(second["id"]))
+    assert change.locator("button[type=submit]").bounding_box()["height"] >= 48
+    _fits(shift, size)
+    card.screenshot(path=str(shots / f"hazard-firm-{size[0]}x{size[1]}.png"))
+    change.locator("button[type=submit]").click()
+    expect(shift.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
+    shift.wait_for_load_state("load")
+    expect(shift.locator(f'.hazard[data-hazard="{h["id"]}"] .firm')).to_contain_text(second["name"], timeout=WAIT_MS)
