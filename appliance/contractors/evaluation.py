@@ -8,7 +8,7 @@ workers were on — counted by the permits domain, which comes after this one an
 `PERMIT_BREACHES` at load. The supervisor's counts override these (`rules.prefill`)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,3 +57,12 @@ def findings(job_id: int) -> dict:
     breaches = sum(count(workers, start, end) for count in PERMIT_BREACHES.values()) if workers else 0
     return {"ppe_violations": ppe, "hazards_caused": hazards, "permit_breaches": breaches,
             "from": start, "to": end, "area": area.code if area else None}
+
+
+def hazard_firms(ids: Iterable[int] | None) -> dict[int, tuple[str, bool]]:
+    """The firms of the archive (id → (name, blacklisted)) with the ids given, or all for None: what the hazards
+    domain's contractor-firm field offers and checks (registered in `hazards.firms.SOURCES` at load)."""
+    q = Firm.select(Firm.id, Firm.name, Firm.blacklisted)
+    if ids is not None:
+        q = q.where(Firm.id.in_(list(ids)))
+    return {f.id: (f.name, bool(f.blacklisted)) for f in q}

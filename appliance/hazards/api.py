@@ -243,4 +243,4 @@ def undo_duplicate(hazard_id: int):
 def set_hazard_firm(hazard_id: int):
     """Name the contractor firm involved in a hazard ({"firm_id": id}), or clear it ({"firm_id": null}); the
     firm's evaluation counts the hazards that name it (issue 19)."""
-    return jsonify(FM.annotate([H.hazard_dict(FM.set_firm(hazard_id, body(FM.FirmIn), current()))])[0])
+    return jsonify(FM.annotate([H.hazard_dict(H.set_firm(hazard_id, body(FM.FirmIn), current()))])[0])

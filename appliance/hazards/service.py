@@ -400,6 +400,19 @@ def reject(hazard_id: int, data: NoteIn, principal) -> Hazard:
                            "rectified_at": None})
 
 
+def set_firm(hazard_id: int, data: FM.FirmIn, principal) -> Hazard:
+    """Name (or clear) the contractor firm of a hazard, in any state: who was involved is often known only
+    after the report (the shift finds out, the accident report names them)."""
+    with events.recording(principal.actor) as rec:
+        h = _get(hazard_id)
+        FM.check(data.firm_id)
+        Hazard.update(firm_id=data.firm_id, updated_at=events.now_ms()).where(Hazard.id == h.id).execute()
+        rec.emit("hazard.firm_set", entity=("hazard", h.id),
+                 payload={"id": h.id, "firm_id": data.firm_id, "was": h.firm_id,
+                          "firm": FM.names([data.firm_id]).get(data.firm_id) if data.firm_id else None,
+                          "description": h.description[:80]})
+    return Hazard.get_by_id(hazard_id)
+
 def regrade(hazard_id: int, data: GradeIn, principal) -> Hazard:
     """The safety office confirms the grade differently from the reporter's proposal (一般 ↔ 重大), with a
     reason; the event records both grades, the reason and whether a ticked 121号 item was overridden."""
