@@ -140,3 +140,33 @@ def test_the_qr_lookup_of_a_report_photo_is_sent_once_with_a_key(patrol_plant, n
     page.wait_for_timeout(500)
     assert len(sent) == 1 and sent[0], sent
     assert answers == [(200, None)], answers
+
+
+def test_a_control_task_check_keeps_its_note_across_a_reload_and_is_sent_once(patrol_plant, new_page):
+    """The patrol tablet's control check (隐患排查任务) on a phone: the note typed survives a reload (forms.js
+    data-draft) and is gone once sent; 正常 tapped twice records one check with one key."""
+    plant = patrol_plant
+    page = new_page(*PHONE)
+    log_in(page, plant, "wangfang")
+    page.goto(f"{plant.base}/tablet/patrol")
+    form = page.locator("form.task-form").first
+    task = form.get_attribute("data-task")
+    note = "呼吸阀阀盘无卡涩，阻火器网面清洁"
+    form.locator("input[name=note]").fill(note)
+    page.reload()
+    form = page.locator(f'form.task-form[data-task="{task}"]')
+    expect(form.locator("input[name=note]")).to_have_value(note)
+    sent, answers = _watch(page, rf"/api/v1/control-tasks/{task}/check$")
+    ok_button = form.locator("button[value='0']")
+    ok_button.click()
+    expect(ok_button).to_be_disabled()
+    page.evaluate("""(t) => { const f = document.querySelector('form.task-form[data-task="' + t + '"]');
+      f.dataset.busy = ''; f.requestSubmit(f.querySelector("button[value='0']")); }""", task)
+    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
+    page.wait_for_timeout(1800)
+    assert len(sent) == 2 and sent[0] and sent[0] == sent[1], sent
+    assert sorted(answers, key=repr) == sorted([(200, None), (200, "true")], key=repr), answers
+    page.wait_for_load_state("load")
+    assert page.evaluate("(t) => localStorage.getItem('draft:/tablet/patrol:task-' + t)", task) is None
+    done = plant.admin_session().get(f"{plant.base}/api/v1/control-tasks?status=done", timeout=10).json()["tasks"]
+    assert sum(str(t["id"]) == task for t in done) == 1
