@@ -1,4 +1,4 @@
-"""Issue 19: a hazard names the contractor firm involved (hazards.firm_id, migration 0031) — picked on the
+"""Issue 19: a hazard names the contractor firm involved (hazards.firm_id, migration 0036) — picked on the
 report form or set later by the shift, shown on the hazard, in the API and the statistics export — and the
 firm's evaluation counts the hazards naming it, the text match kept only for hazards without a firm."""
 from __future__ import annotations

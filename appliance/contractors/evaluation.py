@@ -1,7 +1,7 @@
 """A finished job's findings from the records, for its evaluation (issue 19: "a score from violations (PPE),
 hazards caused, permit breaches and a supervisor's rating"): the vision domain's PPE violations in the job's
 area on its dates (those not rejected by a person), the hazards reported in that window that name the firm in
-their contractor-firm field (hazards.firm_id, migration 0031) — a hazard without the field (reported before it
+their contractor-firm field (hazards.firm_id, migration 0036) — a hazard without the field (reported before it
 existed, or left empty) falls back to whether its text names the firm or one of the job's workers
 (`rules.attributed`), one naming another firm never counts — and the suspensions of the special-work permits the job's
 workers were on — counted by the permits domain, which comes after this one and registers in

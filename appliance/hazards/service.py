@@ -85,7 +85,7 @@ class Hazard(Model):
     duplicate_note = peewee.TextField(null=True)
     duplicate_by = peewee.TextField(null=True)
     duplicate_at = peewee.IntegerField(null=True)
-    firm_id = peewee.IntegerField(null=True)         # the contractor firm involved (migration 0031)
+    firm_id = peewee.IntegerField(null=True)         # the contractor firm involved (migration 0036)
 
     class Meta:
         table_name = "hazards"
