@@ -187,3 +187,50 @@ def test_retiring_a_major_hazard_installation_asks_in_the_shared_dialog(plant, n
     page.locator("dialog.confirm-dialog .confirm-ok").click()
     expect(page.locator(f'.mh-card[data-code="{code}"]')).to_have_count(0, timeout=WAIT_MS)   # retired, reloaded
     assert len(deletes) == 1
+
+
+@pytest.mark.parametrize("size", [PHONE, TABLET], ids=["390x844", "1024x768"])
+def test_undo_a_duplicate_from_the_tablet(plant, new_page, shots, size):
+    """撤销重复: a hazard closed as a duplicate by mistake is reopened from its card with a reason, after the
+    shared confirm dialog; it is 待确认 again, can be closed as a duplicate or dispatched, and counts again."""
+    first, second, text = _two_reports(plant, uuid.uuid4().hex[:6])
+    s = plant.admin_session()
+    r = s.post(f"{plant.base}/api/v1/hazards/{second}/duplicate", json={"duplicate_of": first, "note": "看着像同一处"},
+               timeout=10)
+    assert r.status_code == 200, r.text
+    page = new_page(*size)
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/tablet/hazards")
+    page.on("dialog", lambda d: pytest.fail(f"a native {d.type} dialog: {d.message}"))
+    card = page.locator(f'.hazard[data-hazard="{second}"]')
+    form = card.locator("form.undo-dup")
+    expect(form).to_be_visible()
+    form.locator("input[name=note]").fill("仓库东门与西门是两个消防通道")
+    button = form.locator("button[type=submit]")
+    assert button.bounding_box()["height"] >= 48
+    _fits(page, size)
+    card.screenshot(path=str(shots / f"duplicate-undo-{size[0]}x{size[1]}.png"))
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and "/undo-duplicate" in r.url else None)
+    button.click()
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(f"#{second}")
+    dialog.locator("button", has_text="取消").click()
+    expect(dialog).to_have_count(0)
+    expect(button).to_be_enabled()
+    assert posts == []
+    button.click()
+    page.locator("dialog.confirm-dialog .confirm-ok").click()
+    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
+    page.wait_for_load_state("load")
+    assert len(posts) == 1, posts
+    h = s.get(f"{plant.base}/api/v1/hazards/{second}", timeout=10).json()
+    assert h["state"] == "reported" and h["duplicate_of"] is None
+    card = page.locator(f'.hazard[data-hazard="{second}"]')
+    expect(card.locator("button.dup-open")).to_have_count(1, timeout=WAIT_MS)   # 待确认 again: its actions back
+    expect(card.locator("form.undo-dup")).to_have_count(0)
+    expect(card.locator("h2")).to_contain_text("待确认")
+    expect(page.locator(f'.hazard[data-hazard="{first}"] .dup-report[data-duplicate="{second}"]')).to_have_count(0)
+    _fits(page, size)
+    card.screenshot(path=str(shots / f"duplicate-undone-{size[0]}x{size[1]}.png"))

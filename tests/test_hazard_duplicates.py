@@ -208,3 +208,83 @@ def test_a_duplicate_reaches_the_regulator_as_deleted_not_accepted(app, users, p
     orig, dup = by_desc["配电箱门未关，线缆裸露"], by_desc["配电室配电箱开着"]
     assert orig["DANGER_STATE"] == 9 and orig["delete_mark"] == 0
     assert dup["DANGER_STATE"] == -1 and dup["delete_mark"] == 1 and dup["CHECK_ACCEPT_TIME"] is None
+
+
+# ---------------------------------------------------------------- 撤销重复: a duplicate closed by mistake
+
+
+@pytest.mark.parametrize("role,duplicate_of,refused,who", [
+    ("supervisor", 2, None, False),
+    ("safety_officer", 2, None, False),
+    ("admin", 2, None, False),
+    ("worker", 2, "role", True),
+    ("kiosk", 2, "role", True),
+    ("supervisor", None, "not closed as a duplicate", False),
+])
+def test_check_undo_duplicate_table(role, duplicate_of, refused, who):
+    if refused is None:
+        assert HR.check_undo_duplicate(role, duplicate_of) == "reported"
+        return
+    with pytest.raises(HR.TransitionRefused) as exc:
+        HR.check_undo_duplicate(role, duplicate_of)
+    assert refused in exc.value.en and exc.value.who is who
+
+
+def test_undo_a_duplicate_reopens_it_counted_and_dispatchable(plant):
+    from appliance.hazards import service as H
+
+    c, area, _ = plant
+    first, second = _two_reports(plant)
+    now = events.now_ms()
+    c["supervisor"].post(f"/api/v1/hazards/{second}/duplicate", json={"duplicate_of": first, "note": "同一配电箱"})
+    assert H.rates(now - DAY, now + DAY)["reported"] == 1
+    url = f"/api/v1/hazards/{second}/undo-duplicate"
+    assert c["worker"].post(url, json={"note": "不是同一个配电箱"}).status_code == 403
+    r = c["supervisor"].post(url, json={})
+    assert r.status_code == 422 and "note" in r.get_data(as_text=True)         # the reason is required
+    assert c["supervisor"].post(f"/api/v1/hazards/{first}/undo-duplicate",
+                                json={"note": "不是重复"}).status_code == 409     # not a duplicate
+    r = c["safety_officer"].post(url, json={"note": "配电室与车间是两个配电箱"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    h = r.get_json()
+    assert h["state"] == "reported" and h["duplicate_of"] is None and h["duplicate_note"] is None
+    assert h["danger_state"] == -1 and h["reporter"] == "user:u_worker" and h["rejections"] == 0
+    ev = [e for e in events.read_after(0, 500) if e.type == "hazard.duplicate_undone"]
+    assert len(ev) == 1 and ev[0].entity_id == str(second) and ev[0].actor == "user:u_safety_officer"
+    assert ev[0].payload["was_duplicate_of"] == first and ev[0].payload["note"] == "配电室与车间是两个配电箱"
+    assert ev[0].payload["duplicate_note"] == "同一配电箱" and ev[0].payload["duplicate_by"] == "user:u_supervisor"
+    # a second submit changes nothing and records nothing
+    assert c["safety_officer"].post(url, json={"note": "配电室与车间是两个配电箱"}).status_code == 409
+    assert len([e for e in events.read_after(0, 500) if e.type == "hazard.duplicate_undone"]) == 1
+    # it counts again, it is no longer shown on the original, and it goes on through the loop
+    after = H.rates(now - DAY, now + DAY)
+    assert after["reported"] == 2 and after["closed"] == 1
+    html = c["supervisor"].get("/tablet/hazards").get_data(as_text=True)
+    card = html.split(f'data-hazard="{first}"', 1)[1].split("</section>", 1)[0]
+    assert f'data-duplicate="{second}"' not in card
+    assert c["supervisor"].post(f"/api/v1/hazards/{second}/dispatch",
+                                json={"assignee": "u_worker"}).get_json()["state"] == "rectifying"
+
+
+def test_an_undone_duplicate_reaches_the_regulator_as_not_deleted(app, users, plant):
+    """The regulator upserts by id: the record deleted as a duplicate comes back, 待确认 (−1), delete_mark 0."""
+    from sync import store
+    from sync.mapping import Mapper, load_profile
+
+    c, area, _ = plant
+    first, second = _two_reports(plant)
+    c["supervisor"].post(f"/api/v1/hazards/{second}/duplicate", json={"duplicate_of": first, "note": "同一配电箱"})
+    mapper = Mapper(load_profile("wwyt", "jiangsu"), {"credit_code": "9" * 18, "company_code": "123456789"},
+                    "test-1", "Asia/Shanghai")
+    seq_dup = [e.seq for e in events.read_after(0, 500) if e.type == "hazard.duplicate"]
+    tables, _ = mapper.map_rows(store.rows_by_seq(seq_dup))
+    (deleted,) = [rec for rec, _, _ in tables["t_yhzlxx"].values()]
+    assert deleted["delete_mark"] == 1
+    c["supervisor"].post(f"/api/v1/hazards/{second}/undo-duplicate", json={"note": "不是同一个配电箱"})
+    seq_undo = [e.seq for e in events.read_after(0, 500) if e.type == "hazard.duplicate_undone"]
+    tables, failures = mapper.map_rows(store.rows_by_seq(seq_undo))
+    assert failures == []
+    (back,) = [rec for rec, _, _ in tables["t_yhzlxx"].values()]
+    assert back["id"] == deleted["id"]                        # the same record, upserted
+    assert back["DANGER_STATE"] == -1 and back["delete_mark"] == 0 and back["CHECK_ACCEPT_TIME"] is None
+    assert back["DANGER_DESC"] == "配电室配电箱开着"

@@ -33,7 +33,11 @@ def _start(runtime):
 
 
 def domain() -> Domain:
-    from appliance.contractors import api, pages
+    from appliance.contractors import api, evaluation, pages
+    from appliance.hazards import firms
+
+    # hazards comes first and asks: the firms a hazard may name (its contractor-firm field, issue 19)
+    firms.SOURCES["contractors"] = evaluation.hazard_firms
 
     return Domain(
         name="contractors",

@@ -1,12 +1,14 @@
 """A finished job's findings from the records, for its evaluation (issue 19: "a score from violations (PPE),
 hazards caused, permit breaches and a supervisor's rating"): the vision domain's PPE violations in the job's
-area on its dates (those not rejected by a person), the hazards reported in that window whose text names the
-firm or one of the job's workers (`rules.attributed`), and the suspensions of the special-work permits the job's
+area on its dates (those not rejected by a person), the hazards reported in that window that name the firm in
+their contractor-firm field (hazards.firm_id, migration 0036) — a hazard without the field (reported before it
+existed, or left empty) falls back to whether its text names the firm or one of the job's workers
+(`rules.attributed`), one naming another firm never counts — and the suspensions of the special-work permits the job's
 workers were on — counted by the permits domain, which comes after this one and registers in
 `PERMIT_BREACHES` at load. The supervisor's counts override these (`rules.prefill`)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,7 +35,7 @@ def window(j: Job) -> tuple[int, int]:
 def findings(job_id: int) -> dict:
     """{"ppe_violations", "hazards_caused", "permit_breaches"} counted from the records, with the window and
     the area they were counted in."""
-    from appliance.hazards.service import Hazard
+    from appliance.hazards.service import Hazard, counted
     from appliance.vision.violations import Violation
 
     j = Job.get_by_id(job_id)
@@ -46,9 +48,21 @@ def findings(job_id: int) -> dict:
                                        & (Violation.state != "rejected")).count()
     names = [*R.firm_aliases(Firm.get_by_id(j.firm_id).name),
              *(p.name for p in P.Person.select(P.Person.name).where(P.Person.id.in_(workers)))]
-    hazards = sum(1 for h in Hazard.select(Hazard.description, Hazard.status_cause)
-                  .where(Hazard.reported_at.between(start, end))
-                  if R.attributed(f"{h.description} {h.status_cause or ''}", names))
+    # the hazard's firm field decides; the text match is the fallback for hazards without one (older
+    # reports); a duplicate report is the same hazard and counts once (hazards.service.counted)
+    hazards = sum(1 for h in Hazard.select(Hazard.firm_id, Hazard.description, Hazard.status_cause)
+                  .where(Hazard.reported_at.between(start, end) & counted())
+                  if (h.firm_id == j.firm_id if h.firm_id is not None
+                      else R.attributed(f"{h.description} {h.status_cause or ''}", names)))
     breaches = sum(count(workers, start, end) for count in PERMIT_BREACHES.values()) if workers else 0
     return {"ppe_violations": ppe, "hazards_caused": hazards, "permit_breaches": breaches,
             "from": start, "to": end, "area": area.code if area else None}
+
+
+def hazard_firms(ids: Iterable[int] | None) -> dict[int, tuple[str, bool]]:
+    """The firms of the archive (id → (name, blacklisted)) with the ids given, or all for None: what the hazards
+    domain's contractor-firm field offers and checks (registered in `hazards.firms.SOURCES` at load)."""
+    q = Firm.select(Firm.id, Firm.name, Firm.blacklisted)
+    if ids is not None:
+        q = q.where(Firm.id.in_(list(ids)))
+    return {f.id: (f.name, bool(f.blacklisted)) for f in q}

@@ -10,6 +10,8 @@ from appliance.core import photos
 from appliance.core.access import current, principal, require
 from appliance.core.api import body
 from appliance.core.errors import NotFound, ValidationFailed
+from appliance.hazards import duplicates as D
+from appliance.hazards import firms as FM
 from appliance.hazards import service as H
 
 api_bp = Blueprint("hazards_api", __name__, url_prefix="/api/v1")
@@ -49,7 +51,7 @@ def list_hazards():
         q = q.where(H.Hazard.state == state)
     # rows as plain namespaces: a peewee model instance costs ~35 descriptor sets per hazard, half of this
     # endpoint's time for the wall board's 500 (issue 14)
-    return jsonify({"hazards": [H.hazard_dict(SimpleNamespace(**r)) for r in q.limit(500).dicts()]})
+    return jsonify({"hazards": FM.annotate([H.hazard_dict(SimpleNamespace(**r)) for r in q.limit(500).dicts()])})
 
 
 @api_bp.get("/hazards/rules")
@@ -146,7 +148,7 @@ def hazard_statistics():
 @api_bp.get("/hazards/<int:hazard_id>")
 @require("board.read")
 def get_hazard(hazard_id: int):
-    return jsonify(H.hazard_dict(H._get(hazard_id)))
+    return jsonify(FM.annotate([H.hazard_dict(H._get(hazard_id))])[0])
 
 
 @api_bp.post("/hazards")
@@ -156,7 +158,7 @@ def report_hazard():
     key answers 200 with the hazard filed the first time and files nothing."""
     key = H.check_idempotency_key(request.headers.get("Idempotency-Key"))
     h, created = H.report_once(body(H.ReportIn), actor=current().actor, photo_root=_photo_root(), key=key)
-    return jsonify(H.hazard_dict(h)), 201 if created else 200
+    return jsonify(FM.annotate([H.hazard_dict(h)])[0]), 201 if created else 200
 
 
 @api_bp.post("/hazards/<int:hazard_id>/dispatch")
@@ -219,11 +221,26 @@ def sign_off_hazard(hazard_id: int):
 def duplicate_candidates(hazard_id: int):
     """The likely originals of a hazard (same area and category, reported within a few days), for the
     picker that closes it as a duplicate."""
-    return jsonify({"hazards": [H.hazard_dict(h) for h in H.duplicate_candidates(hazard_id)]})
+    return jsonify({"hazards": [H.hazard_dict(h) for h in D.duplicate_candidates(hazard_id)]})
 
 
 @api_bp.post("/hazards/<int:hazard_id>/duplicate")
 @require("hazards.handle")
 def mark_duplicate(hazard_id: int):
     """Close a hazard still 待确认 as a duplicate of another, with the reason (issue 15 item 2)."""
-    return jsonify(H.hazard_dict(H.mark_duplicate(hazard_id, body(H.DuplicateIn), current())))
+    return jsonify(H.hazard_dict(D.mark_duplicate(hazard_id, body(D.DuplicateIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/undo-duplicate")
+@require("hazards.handle")
+def undo_duplicate(hazard_id: int):
+    """Reopen a hazard closed as a duplicate (撤销重复), with the reason: back to 待确认, counted again."""
+    return jsonify(H.hazard_dict(D.undo_duplicate(hazard_id, body(D.UndoDuplicateIn), current())))
+
+
+@api_bp.post("/hazards/<int:hazard_id>/firm")
+@require("hazards.handle")
+def set_hazard_firm(hazard_id: int):
+    """Name the contractor firm involved in a hazard ({"firm_id": id}), or clear it ({"firm_id": null}); the
+    firm's evaluation counts the hazards that name it (issue 19)."""
+    return jsonify(FM.annotate([H.hazard_dict(H.set_firm(hazard_id, body(FM.FirmIn), current()))])[0])

@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from appliance.core.names import user_names
+from appliance.hazards import firms as FM
 
 GRADE = {"general": "一般隐患 general", "major": "重大隐患 major", "total": "合计 total"}
 STATE = {"reported": "待确认", "rectifying": "整改中", "pending_acceptance": "待验收", "closed": "已验收销号"}
@@ -36,12 +37,15 @@ def statistics_rows(stats: dict) -> list[list[Any]]:
                      _pct(r["rectification_rate"]), r["cost"]])
     rows += [[], ["重大事故隐患 major hazards"],
              ["编号 id", "区域 area", "描述 description", "状态 state",
-              f"整改期限（{stats['timezone']}）deadline ({stats['timezone']})", "验收人 accepted by"]]
+              f"整改期限（{stats['timezone']}）deadline ({stats['timezone']})", "验收人 accepted by",
+              "涉及承包商 contractor firm"]]
     # the acceptor by name, never "user:wangfang" (issue 15 item 9)
     names = user_names((m["accepted_by"] or "").removeprefix("user:") for m in stats["majors"])
+    firms = FM.names(m.get("firm_id") for m in stats["majors"])
     for m in stats["majors"]:
         state = STAGE.get(m["stage"] or "", STATE.get(m["state"], m["state"]))
         rows.append([m["id"], m["area"], m["description"], state, _date(m["deadline"], stats["timezone"]),
-                     names.get((m["accepted_by"] or "").removeprefix("user:"), m["accepted_by"] or "")])
+                     names.get((m["accepted_by"] or "").removeprefix("user:"), m["accepted_by"] or ""),
+                     firms.get(m.get("firm_id"), "")])
     rows += [[], ["主要负责人签字 principal's signature", ""], ["日期 date", ""]]
     return rows

@@ -53,6 +53,7 @@ def window_filter(tz: str) -> dict | None:
 @require("tablet.use")
 def tablet():
     from appliance.core.people import site_timezone
+    from appliance.hazards import duplicates as D
     from appliance.hazards import service as H
 
     me = current()
@@ -72,9 +73,11 @@ def tablet():
         if len(shown) < PAGE:
             shown.extend(H.Hazard.select().where(H.Hazard.state == "closed").order_by(H.Hazard.id.desc())
                          .limit(PAGE - len(shown)))
-    hazards = [H.hazard_dict(h) for h in shown]
+    from appliance.hazards import firms as FM
+
+    hazards = FM.annotate([H.hazard_dict(h) for h in shown])
     # the reports closed as duplicates of a shown hazard: their photos and notes are shown on it
-    duplicates = {k: [H.hazard_dict(d) for d in v] for k, v in H.duplicates_of([h.id for h in shown]).items()}
+    duplicates = {k: [H.hazard_dict(d) for d in v] for k, v in D.duplicates_of([h.id for h in shown]).items()}
     areas = {a.id: a for a in P.Area.select()}
     active = list(auth.User.select().where(auth.User.active & (auth.User.role != "kiosk")).order_by(auth.User.login))
     # the assignee is chosen by name, never preselected (issue 15: it used to default to "admin")
@@ -85,7 +88,7 @@ def tablet():
     from appliance.hazards.major import SAFETY_OFFICE
 
     return render_template("hazards/hazards.html", hazards=hazards, duplicates=duplicates, window=window, page_size=PAGE, areas=areas,
-                           users=users, names=names, me=me.actor,
+                           users=users, names=names, me=me.actor, firms=FM.choices(),
                            categories=H.CATEGORIES, can_handle=auth.allowed(role, "hazards.handle"),
                            can_report=auth.allowed(role, "hazards.report"), checklist=CHECKLIST_121,
                            checklist_by_code=BY_CODE, safety_office=role in SAFETY_OFFICE,

@@ -146,6 +146,22 @@ def check_duplicate(role: str, state: str, duplicate_of: int | None, hazard_id: 
                                 f"#{original_id} is itself a duplicate of #{original_duplicate_of}: pick the original")
 
 
+
+# A duplicate closed by mistake (two hazards side by side that only looked alike) is reopened: "撤销重复",
+# by the same roles, with the reason. Only a 待确认 hazard was ever closed as a duplicate, so it returns to
+# 待确认 and is dispatched from there like any other; it counts in the figures again.
+UNDONE_DUPLICATE_STATE = "reported"
+
+
+def check_undo_duplicate(role: str, duplicate_of: int | None) -> str:
+    """The state a hazard closed as a duplicate returns to when `role` reopens it; TransitionRefused unless
+    it is a duplicate and the role may decide duplicates."""
+    if role not in DUPLICATE_ROLES:
+        raise TransitionRefused(f"角色 {role} 不能撤销重复", f"role {role} may not undo a duplicate", who=True)
+    if duplicate_of is None:
+        raise TransitionRefused("此隐患没有标记为重复", "this hazard is not closed as a duplicate")
+    return UNDONE_DUPLICATE_STATE
+
 REMIND_BEFORE_MS = 86_400_000  # a day before the deadline
 
 

@@ -18,6 +18,7 @@ from appliance.core.db import BaseModel as Model
 from appliance.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from appliance.core.people import Area, Input
 from appliance.hazards import checklist as CL
+from appliance.hazards import firms as FM
 from appliance.hazards import major as MJ
 from appliance.hazards import rules as HR
 from appliance.hazards import stats as ST
@@ -84,6 +85,7 @@ class Hazard(Model):
     duplicate_note = peewee.TextField(null=True)
     duplicate_by = peewee.TextField(null=True)
     duplicate_at = peewee.IntegerField(null=True)
+    firm_id = peewee.IntegerField(null=True)         # the contractor firm involved (migration 0036)
 
     class Meta:
         table_name = "hazards"
@@ -105,6 +107,7 @@ class ReportIn(Input):
     checklist: list[str] = Field(default_factory=list, max_length=len(CL.CODES))  # ticked 121号 items
     status_cause: str | None = Field(None, max_length=2000)   # Art. 14 (一), may follow later
     harm_analysis: str | None = Field(None, max_length=2000)  # Art. 14 (二), may follow later
+    firm_id: int | None = Field(None, gt=0, le=2**31)         # the contractor firm involved, if any
 
 
 class DispatchIn(Input):
@@ -122,11 +125,6 @@ class NoteIn(Input):
 
 class RectifyIn(NoteIn):
     cost: float | None = Field(None, ge=0, le=1e10)  # 整改资金 (元), for the statistics
-
-
-class DuplicateIn(Input):
-    duplicate_of: int = Field(gt=0, le=2**31)          # the original, kept
-    note: str = Field(min_length=2, max_length=2000)  # why it is the same hazard
 
 
 class GradeIn(Input):
@@ -173,7 +171,7 @@ def hazard_dict(h: Hazard | SimpleNamespace) -> dict:
             # (sync profile: delete_mark), never 9 已验收
             "danger_state": HR.STATE_CODE["reported"] if h.duplicate_of is not None else HR.STATE_CODE[h.state],
             "duplicate_of": h.duplicate_of, "duplicate_note": h.duplicate_note, "duplicate_by": h.duplicate_by,
-            "duplicate_at": h.duplicate_at,
+            "duplicate_at": h.duplicate_at, "firm_id": h.firm_id,
             "reported_at": h.reported_at, "assignee": h.assignee, "deadline": h.deadline,
             "overdue": bool(h.deadline and h.state != "closed" and events.now_ms() > h.deadline),
             "plan": json.loads(h.plan) if h.plan else None, "rectifier": h.rectifier, "rectified_at": h.rectified_at,
@@ -290,6 +288,7 @@ def report_once(data: ReportIn, *, actor: str, photo_root=None, key: str | None 
         if area is None:
             raise ValidationFailed(f"area_id：区域 {data.area_id} 不存在", f"area_id: area {data.area_id} does not exist",
                                    details=[{"key": "area_id"}])
+        FM.check(data.firm_id)
         t = events.now_ms()
         earlier = [(h.id, h.area_id, h.category, h.reported_at) for h in Hazard.select().where(
             (Hazard.area_id == data.area_id) & (Hazard.category == data.category)
@@ -301,7 +300,7 @@ def report_once(data: ReportIn, *, actor: str, photo_root=None, key: str | None 
                           checklist=json.dumps(ticked) if ticked else None,
                           status_cause=data.status_cause or None, harm_analysis=data.harm_analysis or None,
                           recurrence_of=HR.is_recurrence(data.area_id, data.category, t, earlier),
-                          idempotency_key=key)
+                          idempotency_key=key, firm_id=data.firm_id)
         rec.emit("hazard.reported", entity=("hazard", h.id),
                  payload={**hazard_dict(h), "area": area.name, "area_en": area.name_en,
                           "grade_forced": grade != data.grade})
@@ -401,52 +400,18 @@ def reject(hazard_id: int, data: NoteIn, principal) -> Hazard:
                            "rectified_at": None})
 
 
-def duplicate_candidates(hazard_id: int) -> list[Hazard]:
-    """The likely originals of a hazard, for the tablet's picker (`rules.duplicate_candidates`)."""
-    h = _get(hazard_id)
-    span = HR.DUPLICATE_DAYS * 86_400_000
-    others = [(o.id, o.area_id, o.category, o.reported_at, o.duplicate_of) for o in Hazard.select().where(
-        (Hazard.area_id == h.area_id) & (Hazard.category == h.category)
-        & Hazard.reported_at.between(h.reported_at - span, h.reported_at + span))]
-    ids = HR.duplicate_candidates((h.id, h.area_id, h.category, h.reported_at), others)
-    found = {o.id: o for o in Hazard.select().where(Hazard.id.in_(ids))} if ids else {}
-    return [found[i] for i in ids]
-
-
-def mark_duplicate(hazard_id: int, data: DuplicateIn, principal) -> Hazard:
-    """Close a hazard still 待确认 as a duplicate of another (open or closed), with the reason. It keeps
-    its photo, description and reporter (shown on the original); the reporter is not penalised (no
-    rejection is counted: reporting what someone else also saw is no fault); it leaves the figures."""
+def set_firm(hazard_id: int, data: FM.FirmIn, principal) -> Hazard:
+    """Name (or clear) the contractor firm of a hazard, in any state: who was involved is often known only
+    after the report (the shift finds out, the accident report names them)."""
     with events.recording(principal.actor) as rec:
         h = _get(hazard_id)
-        original = Hazard.get_or_none(Hazard.id == data.duplicate_of)
-        if original is None:
-            raise ValidationFailed(f"duplicate_of：隐患 {data.duplicate_of} 不存在",
-                                   f"duplicate_of: hazard {data.duplicate_of} does not exist",
-                                   details=[{"key": "duplicate_of"}])
-        try:
-            HR.check_duplicate(principal.role, h.state, h.duplicate_of, h.id, original.id, original.duplicate_of)
-        except HR.TransitionRefused as exc:
-            raise _refused(exc) from None
-        t = events.now_ms()
-        Hazard.update(state="closed", duplicate_of=original.id, duplicate_note=data.note, duplicate_by=principal.actor,
-                      duplicate_at=t, updated_at=t).where(Hazard.id == h.id).execute()
-        rec.emit("hazard.duplicate", entity=("hazard", h.id),
-                 payload={"id": h.id, "state": "closed", "duplicate_of": original.id, "note": data.note,
-                          "description": h.description[:80], "reporter": h.reporter, "photo": h.photo,
-                          "original_state": original.state, "penalised": False})
+        FM.check(data.firm_id)
+        Hazard.update(firm_id=data.firm_id, updated_at=events.now_ms()).where(Hazard.id == h.id).execute()
+        rec.emit("hazard.firm_set", entity=("hazard", h.id),
+                 payload={"id": h.id, "firm_id": data.firm_id, "was": h.firm_id,
+                          "firm": FM.names([data.firm_id]).get(data.firm_id) if data.firm_id else None,
+                          "description": h.description[:80]})
     return Hazard.get_by_id(hazard_id)
-
-
-def duplicates_of(ids: list[int]) -> dict[int, list[Hazard]]:
-    """Original id → the reports closed as its duplicates, oldest first (shown on the original)."""
-    out: dict[int, list[Hazard]] = {}
-    if ids:
-        for d in Hazard.select().where(Hazard.duplicate_of.in_(ids)).order_by(Hazard.id):
-            if d.duplicate_of is not None:
-                out.setdefault(d.duplicate_of, []).append(d)
-    return out
-
 
 def regrade(hazard_id: int, data: GradeIn, principal) -> Hazard:
     """The safety office confirms the grade differently from the reporter's proposal (一般 ↔ 重大), with a
@@ -589,6 +554,6 @@ def statistics(year: int, quarter: int | None, tz: str, now: int | None = None) 
                      "cost": h.cost, "description": h.description, "area": name, "area_en": name_en,
                      "category": h.category, "assignee": h.assignee, "stage": MJ.stage(h.grade, h.state, evaluation),
                      "evaluation_result": evaluation and evaluation.get("result"), "accepted_by": h.accepted_by,
-                     "checklist": _json(h.checklist) or []})
+                     "checklist": _json(h.checklist) or [], "firm_id": h.firm_id})
     out = ST.statistics(rows, since, until, now)
     return {"year": year, "quarter": quarter, "timezone": tz, "due": ST.report_due(year, quarter).isoformat(), **out}

@@ -1,7 +1,9 @@
 // Checkpoint screen: one huge status. An event whose payload names this reader (payload.reader) turns the
 // screen green (status "ok"), amber ("warn": recorded outside any round) or red (refused) for a while.
 // A tap at a checkpoint with a checklist shows the items with 正常 / 异常 for the worker to answer here;
-// 异常 opens a hazard report (server side). The answer goes to /api/v1/patrol/taps/<id>/answers.
+// 异常 opens a hazard report (server side). The answer goes to /api/v1/patrol/taps/<id>/answers, with the
+// shared SafetyForms' idempotency key (one per tap): a double tap or a resend after a lost answer is answered
+// from the server's kept answer, not refused as "already answered"; the submit stays disabled while it sends.
 (function () {
   "use strict";
   var cp = document.getElementById("cp");
@@ -12,7 +14,7 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var en = document.documentElement.lang === "en", timer = null, tapId = null;
   var canAnswer = cp.dataset.canAnswer === "1";
-  var IDLE_MS = 8000, ANSWER_MS = 120000;
+  var IDLE_MS = 8000, ANSWER_MS = 120000, F = window.SafetyForms;
   Live.clock(document.getElementById("clock"), cp.dataset.tz);
 
   function idle() {
@@ -79,6 +81,8 @@
       itemsEl.appendChild(li);
     });
     noteEl.value = ""; resultEl.textContent = ""; resultEl.className = "cp-result";
+    delete form.dataset.idemKey;       // a new tap is a new answer: a new key
+    F.busy(form, false);
     form.hidden = false; tapId = p.tap_id;
   }
 
@@ -93,13 +97,11 @@
       }); });
   }
 
-  var sending = false;
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    if (!tapId || sending) return;
-    sending = true;
-    document.getElementById("cp-submit").disabled = true;
-    var answers = {}, drafts = {}, uploads = [], id = tapId;
+    if (!tapId || form.dataset.busy) return;
+    F.busy(form, true);                // at once: a second tap meanwhile does nothing
+    var answers = {}, drafts = {}, uploads = [], id = tapId, idem = F.key(form);
     itemsEl.querySelectorAll("li").forEach(function (li) {
       var on = li.querySelector("input:checked");
       if (!on) return;
@@ -116,14 +118,13 @@
     Promise.all(uploads).then(function () {
       return fetch("/api/v1/patrol/taps/" + id + "/answers", {
         method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "Idempotency-Key": idem },
         body: JSON.stringify({ answers: answers, note: note, drafts: drafts })
       });
     }).then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
       .then(function (res) {
-        sending = false;
-        document.getElementById("cp-submit").disabled = false;
         if (res[0]) {
+          F.done(form);                // answered: the next tap's answer gets a new key
           var hz = res[1].hazard_ids.length;
           resultEl.className = "cp-result " + (hz ? "warn" : "ok");
           resultEl.textContent = hz ? Live.text("cp.answered_hazard", { n: hz }) : Live.text("cp.answered_ok");
@@ -131,14 +132,15 @@
           if (note.trim()) resultEl.textContent += " · " + Live.text("cp.note_kept");
           tapId = null;
           later(IDLE_MS);
+          // the submit stays disabled until the next tap shows a new checklist
         } else {
+          F.busy(form, false);         // refused: the key stays for the resend
           var err = res[1].error || {};
           resultEl.className = "cp-result refused";
           resultEl.textContent = (err.messages && err.messages[en ? "en" : "zh-CN"]) || err.message || "";
         }
       }).catch(function () {
-        sending = false;
-        document.getElementById("cp-submit").disabled = false;
+        F.busy(form, false);
         resultEl.className = "cp-result refused";
         resultEl.textContent = Live.text("cp.answer_failed");
       });

@@ -1,5 +1,7 @@
 // Tablet patrol page: a round's detail, the review of suspicious rounds, and the checkpoint / route / plan
-// forms (whose bodies have lists and nested objects, so they are built here rather than by forms.js).
+// forms (whose bodies have lists and nested objects, so they are built here rather than by forms.js). Each
+// goes through the shared SafetyForms (forms.js): disabled while it sends, with an idempotency key kept until
+// it succeeds, so a double tap or a resend after a lost answer records one review, check or checkpoint.
 (function () {
   "use strict";
   var I18N = JSON.parse(document.getElementById("i18n").textContent);
@@ -12,16 +14,23 @@
     statusEl.className = "form-status " + (ok ? "ok" : "error");
     statusEl.textContent = msg;
   }
-  function send(url, body) {
-    return fetch(url, { method: "POST", credentials: "same-origin",
-                        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-                        body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (j) {
-        if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
-        return j;
-      }); })
-      .then(function () { show(true, I18N.saved); setTimeout(function () { location.reload(); }, 600); })
-      .catch(function (e) { show(false, I18N.error.replace("{message}", e.message)); });
+  var F = window.SafetyForms;
+  function json(r) {
+    return r.json().then(function (j) {
+      if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+      return j;
+    });
+  }
+  // one submission of `form` (F.guarded: once at a time, the error shown and the buttons back on failure)
+  function send(form, url, body) {
+    F.guarded(form, function () {
+      return fetch(url, { method: "POST", credentials: "same-origin",
+                          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf,
+                                     "Idempotency-Key": F.key(form) },
+                          body: JSON.stringify(body) })
+        .then(json)
+        .then(function () { show(true, I18N.saved); setTimeout(function () { location.reload(); }, 600); });
+    });
   }
   function list(text) {
     return text.split(/[,，;；\n]/).map(function (s) { return s.trim(); }).filter(Boolean);
@@ -58,7 +67,7 @@
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var verdict = e.submitter ? e.submitter.value : "genuine";
-      send("/api/v1/patrol/rounds/" + form.dataset.round + "/review", { verdict: verdict, note: form.note.value });
+      send(form, "/api/v1/patrol/rounds/" + form.dataset.round + "/review", { verdict: verdict, note: form.note.value });
     });
   });
 
@@ -66,7 +75,7 @@
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var result = parseInt(e.submitter ? e.submitter.value : "0", 10);
-      send("/api/v1/control-tasks/" + form.dataset.task + "/check", { result: result, note: form.note.value });
+      send(form, "/api/v1/control-tasks/" + form.dataset.task + "/check", { result: result, note: form.note.value });
     });
   });
 
@@ -106,12 +115,14 @@
   document.querySelectorAll("form.patrol-form").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
+      var req;
       try {
-        var req = builders[form.dataset.kind](form);
-        send(req[0], req[1]);
+        req = builders[form.dataset.kind](form);
       } catch (err) {
         show(false, I18N.error.replace("{message}", err.message));
+        return;
       }
+      send(form, req[0], req[1]);
     });
   });
 })();
