@@ -97,11 +97,13 @@ def training_hook(config) -> Hook | None:
     url = getattr(t, "webhook_url", None)
     if t is None or not url:
         return None
-    from appliance.training.rules import warning_message
+    from appliance.core import messages  # the training domain says how a warning reads (core.messages)
+
+    def read(ev: Committed) -> tuple[str, list[str]]:
+        return messages.message(ev.type, ev.payload) or (ev.type, [json.dumps(ev.payload, ensure_ascii=False)])
 
     return Hook("training", url, ("certificate.warned",), attempts=t.webhook_attempts, timeout_s=t.webhook_timeout_s,
-                format=t.webhook_format, msgtype=t.webhook_msgtype, secret=t.webhook_secret_value,
-                message=lambda ev: warning_message(ev.payload))
+                format=t.webhook_format, msgtype=t.webhook_msgtype, secret=t.webhook_secret_value, message=read)
 
 
 def resume_after(hook: Hook, now: int | None = None) -> int:

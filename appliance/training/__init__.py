@@ -35,7 +35,10 @@ def _start(runtime):
 
 
 def _init_app(app) -> None:
-    from appliance.training import settings
+    from appliance.core import messages
+    from appliance.training import rules, settings
+
+    messages.register("certificate.warned", rules.warning_message)   # how the webhook's robots word it
 
     settings.configure(getattr(app.config.get("APPLIANCE"), "training", None))
 
