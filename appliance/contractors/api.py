@@ -21,7 +21,7 @@ api_bp = Blueprint("contractors_api", __name__, url_prefix="/api/v1")
 def list_firms():
     """Firms with `status` ok | expiring | expired | blacklisted (and the problems behind it)."""
     on = S.today()
-    return jsonify({"contractors": [S.firm_dict(f, on) for f in Firm.select().order_by(Firm.name)]})
+    return jsonify({"contractors": S.firm_dicts(list(Firm.select().order_by(Firm.name)), on)})
 
 
 @api_bp.post("/contractors")

@@ -30,7 +30,7 @@ def _can(permission: str) -> bool:
 @require("contractors.read")
 def tablet():
     on = S.today()
-    firms = [S.firm_dict(f, on) for f in Firm.select().order_by(Firm.name)]
+    firms = S.firm_dicts(list(Firm.select().order_by(Firm.name)), on)
     names = {f["id"]: f["name"] for f in firms}
     pending = [S.document_dict(d, on) for d in Document.select().where(Document.status == "pending").order_by(Document.id)]
     return render_template("contractors/archive.html", firms=firms, pending=pending, names=names,
