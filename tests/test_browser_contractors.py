@@ -228,3 +228,67 @@ def test_the_demo_gate_tapper_shows_an_allowed_and_a_refused_entry_on_the_board(
         assert qian["decision"] == "refused" and qian["details"] == ["expired:welding"]
     finally:
         tapper.stop()
+
+
+CHECK_SIZES = {"phone": (390, 844), "tablet": (1024, 768), "1080p": (1920, 1080)}
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = tmp_path_factory.getbasetemp() / "screens"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize("size", CHECK_SIZES)
+def test_an_empty_firm_and_an_unbriefed_job_say_what_is_missing_and_what_to_do(gate_plant, new_page, size, shots):
+    """A firm just registered has no documents, staff, jobs or evaluations: each list says so in a sentence
+    with the next step (not "暂无" or a dash), wrapping inside the page at phone, tablet and 1080p; a job
+    without a briefing says it cannot start until it is briefed."""
+    plant = gate_plant
+    s = plant.admin_session()
+    name = f"空白检修工程有限公司{size}"
+    r = s.post(f"{plant.base}/api/v1/contractors", json={"name": name}, timeout=10)
+    assert r.status_code == 201, r.text
+    page = new_page(*CHECK_SIZES[size])
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/tablet/contractors/{r.json()['id']}")
+    expect(page.locator("#firm-name")).to_contain_text(name)
+    expect(page.locator("p.meta").first).to_contain_text("统一社会信用代码 未登记")
+    for section, says in (("#documents", "还没有任何证照"), ("#staff", "还没有登记人员"),
+                          ("#jobs", "先在上方“人员”中登记人员，再新建作业"), ("#evaluations", "每项作业结束后在作业页面评价")):
+        cell = page.locator(f"{section} tr.empty td")
+        expect(cell).to_contain_text(says)
+        box = cell.bounding_box()
+        assert box and box["height"] >= 20, (section, box)
+    assert "暂无" not in page.locator("main").inner_text()
+    no_overflow(page, f"empty firm ({size})")
+    page.screenshot(path=str(shots / f"ct-empty-firm-{size}.png"), full_page=True)
+    # the demo's 仓库货架维修 (临江, not yet approved) has had no briefing
+    page.goto(f"{plant.base}/tablet/contractors")
+    page.locator("#firms a", has_text="临江安装工程有限公司").click()
+    page.locator("#jobs a", has_text="仓库货架维修").click()
+    expect(page.locator("#no-briefing")).to_contain_text("交底内容和每位人员的确认记录齐全前，作业不能开始")
+    no_overflow(page, f"unbriefed job ({size})")
+    page.screenshot(path=str(shots / f"ct-job-unbriefed-{size}.png"), full_page=True)
+
+
+def test_the_gate_screen_fills_a_1080p_screen_and_a_phone(gate_plant, new_page, shots):
+    """The gate screen on a 1080p monitor beside the reader and on a phone a guard holds: the refusal's
+    reason fits without scrolling, in large type."""
+    plant = gate_plant
+    # two refused badges (a reader takes the same card again only after its re-arm time): 周平, then 钱勇
+    for size, uid in (("1080p", LAPSED_FITTER), ("phone", "04C0FFEE000004")):
+        screen = new_page(*CHECK_SIZES[size])
+        screen.goto(f"{plant.base}/gate/GATE?token={plant.token}")
+        expect(screen.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+        screen.screenshot(path=str(shots / f"ct-gate-idle-{size}.png"))
+        plant.sim.present("GATE", uid)
+        expect(screen.locator("#gate")).to_have_class(re.compile(r"\brefused\b"), timeout=WAIT_MS)
+        no_overflow(screen, f"gate ({size})")
+        fits = screen.evaluate("""() => { const r = document.getElementById('gate-reason').getBoundingClientRect();
+            return [r.bottom <= innerHeight, document.documentElement.scrollHeight <= innerHeight + 1]; }""")
+        assert fits == [True, True], (size, fits)
+        size_px = screen.locator("#gate-reason").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+        assert size_px >= (48 if size == "1080p" else 28), (size, size_px)
+        screen.screenshot(path=str(shots / f"ct-gate-refused-{size}.png"))
