@@ -29,6 +29,19 @@ def _start(runtime):
                                                 extra={"reader": name})
     if runtime.bus is not None and cfg and (cfg.entry_readers or cfg.exit_readers):
         runtime.bus.subscribe(gate.on_event)
+    if cfg and cfg.face_check:
+        from appliance.contractors import face
+
+        why = face.unavailable()
+        if why:
+            logging.getLogger(__name__).warning("face check configured but not available: the badge decides alone",
+                                                extra={"why": why})
+
+        def vision_frame(camera: str) -> bytes | None:   # the vision process's newest frame of that camera
+            got = runtime.vision.frame(camera) if getattr(runtime, "vision", None) is not None else None
+            return got[2] if got else None
+
+        face.FRAMES["vision"] = vision_frame
     return None
 
 

@@ -108,6 +108,30 @@ def record_training(person_id: int):
     return jsonify(S.worker_dict(S.record_training(person_id, body(S.TrainingIn), actor=principal().actor)))
 
 
+@api_bp.post("/contractors/workers/<int:person_id>/face")
+@require("contractors.write")
+def enroll_face(person_id: int):
+    """The optional face check: a consenting worker's template from one photo (multipart `photo`, `consent`
+    = true); the photo is not stored."""
+    from appliance.contractors import face
+
+    f = request.files.get("photo")
+    if f is None:
+        raise ValidationFailed("photo：请上传照片", "photo: upload a photo", details=[{"key": "photo"}])
+    consent = (request.form.get("consent") or "").lower() in ("true", "1", "yes", "on")
+    return jsonify(face.enroll(person_id, f.read(face.MAX_UPLOAD + 1)[:face.MAX_UPLOAD], consent,
+                               actor=principal().actor)), 201
+
+
+@api_bp.delete("/contractors/workers/<int:person_id>/face")
+@require("contractors.write")
+def withdraw_face(person_id: int):
+    """Consent withdrawn: the template is deleted."""
+    from appliance.contractors import face
+
+    return jsonify(face.withdraw(person_id, actor=principal().actor))
+
+
 @api_bp.post("/contractors/<int:firm_id>/jobs")
 @require("contractors.write")
 def create_job(firm_id: int):

@@ -104,9 +104,10 @@ def permit_refusals(person_id: int, at: int) -> tuple[str, ...]:
 
 
 def decide(reader: str, person_id: int | None, at: int, *, tap_id: int | None = None, uid_tail: str = "",
-           actor: str | None = None) -> dict | None:
+           actor: str | None = None, face: str | None = None) -> dict | None:
     """Decide one tap at a gate reader; returns the entry (also the event payload), or None when the reader
-    is not a gate or this tap was decided already."""
+    is not a gate or this tap was decided already. `face`: the face check's verdict (face.check), made
+    before the write transaction; None when none was made."""
     cfg = C.current()
     if reader in cfg.exit_readers:
         direction = "out"
@@ -126,7 +127,7 @@ def decide(reader: str, person_id: int | None, at: int, *, tap_id: int | None = 
             decision, reason, reasons = ("exit", "exit", ()) if facts.known else \
                 ("refused", "unknown_badge", ("unknown_badge",))
         else:
-            d = R.entry_decision(facts, on, cfg.entry_training_days)
+            d = R.with_face(R.entry_decision(facts, on, cfg.entry_training_days), face)
             decision, reason, reasons, job_id = ("allowed" if d.allowed else "refused"), d.reason, d.reasons, d.job_id
         e = GateEntry.create(tap_id=tap_id, at=at, reader=reader, direction=direction,
                              person_id=person.id if person and facts.known else None,
@@ -164,9 +165,19 @@ def on_event(ev) -> None:
     if p.get("reader") not in cfg.entry_readers and p.get("reader") not in cfg.exit_readers:
         return
     person_id = p.get("person_id") if p.get("outcome") not in UNKNOWN else None
+    verdict = None
+    if cfg.face_check and p.get("reader") in cfg.face_cameras:
+        from appliance.contractors import face
+
+        try:
+            verdict = face.check(p["reader"], person_id)
+        except Exception:   # a broken camera or model must not stop the gate: the guard checks instead
+            log.exception("face check failed", extra={"reader": p.get("reader")})
+            verdict = "unseen"
     for attempt in range(5):
         try:
-            decide(p["reader"], person_id, ev.occurred_at, tap_id=p.get("tap_id"), uid_tail=p.get("uid_tail") or "")
+            decide(p["reader"], person_id, ev.occurred_at, tap_id=p.get("tap_id"), uid_tail=p.get("uid_tail") or "",
+                   face=verdict)
             return
         except Exception:
             if attempt == 4:

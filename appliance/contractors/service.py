@@ -34,6 +34,9 @@ REASONS: dict[str, tuple[str, str]] = {
     "exit": ("已离场", "Left the site"),
     # a contractor's worker on a special-work permit (gate.permit_refusals)
     "briefing_missing": ("未确认承包商作业安全交底", "has not confirmed the contractor job's safety briefing"),
+    # the optional face check (face.py): the badge alone would let them in; a guard looks at the person
+    "face_mismatch": ("人脸与登记不符，请保安核实", "Face does not match the enrolled worker: a guard must check"),
+    "face_unseen": ("未看清人脸，请保安核实", "No face seen by the gate camera: a guard must check"),
 }
 START_REFUSALS = {
     "not_approved": ("作业未批准或已开始，不能开始", "the job is not approved (or already started); it cannot start"),
