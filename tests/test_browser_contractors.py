@@ -37,7 +37,11 @@ def gate_plant(tmp_path_factory):
     sim = Badges()
     sim.add_nfc("GATE")
     p = Plant(tmp_path_factory.mktemp("gate-plant"), readers_toml=sim.toml())
-    assert 'entry_readers = ["GATE"]' in p.config.read_text(encoding="utf-8")
+    text = p.config.read_text(encoding="utf-8")
+    assert 'entry_readers = ["GATE"]' in text
+    # the optional face check on: it applies only to workers enrolled with consent (the face test's own)
+    p.config.write_text(text.replace('entry_readers = ["GATE"]', 'entry_readers = ["GATE"]\nface_check = true\n'
+                                     'face_cameras = { GATE = "CAM-GATE" }', 1), encoding="utf-8")
     try:
         p.start()
         p.sim = sim
@@ -292,3 +296,39 @@ def test_the_gate_screen_fills_a_1080p_screen_and_a_phone(gate_plant, new_page, 
         size_px = screen.locator("#gate-reason").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
         assert size_px >= (48 if size == "1080p" else 28), (size, size_px)
         screen.screenshot(path=str(shots / f"ct-gate-refused-{size}.png"))
+
+
+@pytest.mark.parametrize("size", CHECK_SIZES)
+def test_a_workers_face_is_enrolled_with_consent_and_withdrawn(gate_plant, new_page, size, shots):
+    """With the face check on, a staff row offers enrolment: the consent wording in full, a tick the worker's
+    consent needs, a photo (a real public-domain one); enrolled, it says so and consent can be withdrawn
+    through the shared confirm dialog."""
+    from test_contractor_face import WORKER, photo
+
+    plant = gate_plant
+    s = plant.admin_session()
+    f = s.post(f"{plant.base}/api/v1/contractors", json={"name": f"人脸核验试点有限公司{size}"}, timeout=10).json()
+    w = s.post(f"{plant.base}/api/v1/contractors/{f['id']}/workers",
+               json={"employee_no": f"FACE{size}", "name": f"陈{size}"}, timeout=10)
+    assert w.status_code == 201, w.text
+    pid = w.json()["person_id"]
+    image = shots / f"face-{size}.jpg"
+    image.write_bytes(photo(WORKER))
+    page = new_page(*CHECK_SIZES[size])
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/tablet/contractors/{f['id']}")
+    row = page.locator(f"[data-face='{pid}']")
+    row.locator("summary").click()
+    expect(row.locator(".consent")).to_contain_text("不保存照片")
+    row.locator("input[type=file]").set_input_files(str(image))
+    row.locator("button[type=submit]").click()      # not ticked: the browser holds the form back
+    assert row.locator("input[name=consent]").evaluate("e => !e.validity.valid")
+    row.locator("input[name=consent]").check()
+    no_overflow(page, f"face enrolment ({size})")
+    page.screenshot(path=str(shots / f"ct-face-enrol-{size}.png"), full_page=True)
+    row.locator("button[type=submit]").click()      # saved: the page reloads with the enrolment shown
+    expect(page.locator(f"[data-face='{pid}'] .face-on")).to_have_text("已登记人脸", timeout=WAIT_MS)
+    no_overflow(page, f"face enrolled ({size})")
+    page.locator(f"[data-face='{pid}'] button.ct-button").click()
+    page.locator("dialog.confirm-dialog .confirm-ok").click()
+    expect(page.locator(f"[data-face='{pid}'] summary")).to_have_text("登记人脸（须本人同意）", timeout=WAIT_MS)

@@ -75,8 +75,10 @@ class Engine:
         return cls._loaded
 
     @classmethod
-    def describe(cls, image: bytes) -> tuple[list[float], int] | None:
-        """(template, face width in px) of the largest face in the image, or None when none is found."""
+    def describe(cls, image: bytes, min_px: int = R.FACE_MIN_PX) -> tuple[list[float], int] | None:
+        """(template, face width in px) of the largest face in the image, or None when none is found. The HOG
+        detector's window is 80 px: for faces that size or larger it runs on the image as it is (76 ms for
+        640x480 on the 2-core box, against 258 ms upsampled once, which finding 40 px faces would need)."""
         import numpy as np
         from PIL import Image
 
@@ -89,7 +91,7 @@ class Engine:
             raise FaceError(f"photo: not a readable image ({exc.__class__.__name__})") from None
         with cls._lock:
             detector, landmarks, descriptor = cls._models()
-            faces = detector(rgb, 1)     # upsampled once: finds faces down to about 40 px
+            faces = detector(rgb, 0 if min_px >= 80 else 1)
             if not faces:
                 return None
             face = max(faces, key=lambda r: r.area())
@@ -128,7 +130,7 @@ def enroll(person_id: int, photo: bytes, consent: bool, *, actor: str) -> dict:
     if why:
         raise ValidationFailed(f"人脸核验未安装：{why}", why)
     try:
-        found = Engine.describe(photo)
+        found = Engine.describe(photo, C.current().face_min_px)
     except FaceError as exc:
         raise ValidationFailed(f"照片无法读取：{exc}", str(exc), details=[{"key": "photo"}]) from None
     cfg = C.current()
@@ -181,7 +183,7 @@ def check(reader: str, person_id: int | None) -> str | None:
     if image is None:
         return R.face_verdict(None, 0, cfg.face_max_distance, cfg.face_min_px)
     try:
-        found = Engine.describe(image)
+        found = Engine.describe(image, cfg.face_min_px)
     except FaceError:
         found = None
     if found is None:
