@@ -42,6 +42,11 @@ def _start(runtime):
             return got[2] if got else None
 
         face.FRAMES["vision"] = vision_frame
+        cameras = {c.name for c in getattr(runtime.config, "cameras", [])}
+        for reader, camera in cfg.face_cameras.items():
+            if camera not in cameras:   # every enrolled worker would be refused for a guard: say why, once
+                logging.getLogger(__name__).warning("face check camera is not a configured camera",
+                                                    extra={"reader": reader, "camera": camera})
     return None
 
 
