@@ -26,6 +26,7 @@ from appliance.contractors import config as C
 from appliance.contractors import rules as R
 from appliance.contractors.models import FaceTemplate, Worker
 from appliance.core import events
+from appliance.core import people as P
 from appliance.core.errors import NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,9 @@ def enroll(person_id: int, photo: bytes, consent: bool, *, actor: str) -> dict:
                             consent_by=actor, consent_text=CONSENT_TEXT, created_at=now) \
             .on_conflict_replace().execute()
         # the event says that consent was recorded; the template stays out of the log (and of the sync)
-        out = {"person_id": person_id, "model": MODEL, "consent_at": now, "consent_by": actor, "face_px": px}
+        who = P.Person.get_or_none(P.Person.id == person_id)
+        out = {"person_id": person_id, "person": who.name if who else None, "model": MODEL, "consent_at": now,
+               "consent_by": actor, "face_px": px}
         rec.emit("contractor.face_enrolled", entity=("person", person_id), payload=out)
     return out
 
@@ -155,7 +158,9 @@ def withdraw(person_id: int, *, actor: str) -> dict:
         n = FaceTemplate.delete().where(FaceTemplate.person_id == person_id).execute()
         if not n:
             raise NotFound("该人员没有登记人脸", "no face template for this person")
-        rec.emit("contractor.face_withdrawn", entity=("person", person_id), payload={"person_id": person_id})
+        who = P.Person.get_or_none(P.Person.id == person_id)
+        rec.emit("contractor.face_withdrawn", entity=("person", person_id),
+                 payload={"person_id": person_id, "person": who.name if who else None})
     return {"person_id": person_id, "withdrawn": True}
 
 
