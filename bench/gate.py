@@ -251,7 +251,7 @@ def run_taps(sim, gates: list[str], per_gate: int, every_s: float, uids: list[tu
 
 def measure(taps: list[dict], watch: Watch, shown: dict[str, list[dict]]) -> dict:
     """Match each tap to its events and its screen update; per-tap figures in ms from t0."""
-    out: dict[str, list[float]] = {"reader": [], "tap": [], "decision": [], "screen": [], "cost": []}
+    out: dict[str, list[float]] = {"reader": [], "tap": [], "decision": [], "screen": [], "cost": [], "inside": []}
     lost = {"tap": 0, "decision": 0, "screen": 0}
     used: set[int] = set()
     for tap in taps:
@@ -283,6 +283,8 @@ def measure(taps: list[dict], watch: Watch, shown: dict[str, list[dict]]) -> dic
             else:
                 s["used"] = True
                 out["screen"].append(s["t"] - t0 * 1000)
+                if pt is not None:   # from the driver's stamp: what the appliance and the page add
+                    out["inside"].append(s["t"] - pt[2]["occurred_at"])
     return {"taps": len(taps), "lost": lost, **{k: stats(v) for k, v in out.items() if v},
             "decisions": {d: sum(1 for t in taps if t.get("decision") == d) for d in ("allowed", "refused")}}
 
@@ -399,7 +401,7 @@ def main() -> int:
                 print(f"  {phase}: {r['taps']} taps, lost {r['lost']}, decisions {r['decisions']}")
                 for k, label in (("reader", "badge -> tap stamped"), ("tap", "badge -> patrol.tap on SSE"),
                                  ("decision", "badge -> decision on SSE"), ("screen", "badge -> gate screen"),
-                                 ("cost", "  decision's own cost")):
+                                 ("inside", "tap stamped -> gate screen"), ("cost", "  decision's own cost")):
                     if k in r:
                         s = r[k]
                         print(f"    {label:<28} p50 {s['p50']:7.1f}  p95 {s['p95']:7.1f}  p99 {s['p99']:7.1f}  "
