@@ -133,6 +133,8 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
                for p in ("p50", "p95", "p99")]
         out.append(("gate decision's own cost, p99", f"{load['cost']['p99']} ms", f"idle {idle['cost']['p99']} ms",
                     "", ""))
+        out.append(("gate taps not shown (reader missed the card)", f"{load['lost']['screen']} of {load['taps']}",
+                    f"idle {idle['lost']['screen']} of {idle['taps']}", "", "0"))
         out.append(("contractor tablets (archive, gate log), p99", f"{r['tablet_ms']['p99']} ms", "", "",
                     f"{r['tablet_failed']} failed"))
         return out
