@@ -1,4 +1,4 @@
--- 0031: the optional face check at the gate ([contractors] face_check): one face template per contractor
+-- 0037: the optional face check at the gate ([contractors] face_check): one face template per contractor
 -- worker who consented — 128 numbers computed from the enrolment photo (dlib's ResNet face descriptor), never
 -- the photo itself, which is discarded once the template is made (个人信息保护法 Art. 28/29: biometric data is
 -- sensitive, separate consent; GB/T 35273 §5.4: store the template, not the original). Withdrawing consent
