@@ -5,7 +5,7 @@ Each script runs in its own interpreter (this one), prints its figures, and ends
 unless a benchmark crashed. Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [incident_draft] [ingest] [hazard_board] [taps]
-                        [patrol] [sync] [register_import] [vision] [vision_pipeline] [reports] [https]
+                        [patrol] [sync] [register_import] [vision] [vision_pipeline] [reports] [https] [gate]
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = ("event_log", "sse_fanout", "footprint", "polling", "alarm_latency", "incident_draft", "ingest", "hazard_board",
            "taps", "patrol", "sync", "register_import", "vision", "vision_pipeline", "storage", "reports",
-           "load", "https")
+           "load", "https", "gate")
 
 
 def run(name: str) -> tuple[dict | None, float]:
@@ -123,6 +123,20 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
             for p in ("p50", "p99"):
                 out.append((f"{label}, {p}", f"{v['driver'][p + '_ms']} ms", f"{base} {v['bare'][p + '_ms']} ms",
                             f"{v['ratio_' + p]}x", ""))
+        return out
+    if name == "gate":
+        key, idle, load = r["figure"], r["idle"], r["load"]
+        what = "gate screen" if key == "screen" else "gate decision on SSE"
+        shape = f"{r['gates']} gates x {r['rate_per_min']:g}/min, {r['tablets']} tablets"
+        out = [(f"badge->{what}, {shape}, {p}", f"{load[key][p]} ms", f"idle {idle[key][p]} ms",
+                f"{round(load[key][p] / idle[key][p], 2) if idle[key][p] else ''}x", "<= 1000 ms" if p == "p99" else "")
+               for p in ("p50", "p95", "p99")]
+        out.append(("gate decision's own cost, p99", f"{load['cost']['p99']} ms", f"idle {idle['cost']['p99']} ms",
+                    "", ""))
+        out.append(("gate taps not shown (reader missed the card)", f"{load['lost']['screen']} of {load['taps']}",
+                    f"idle {idle['lost']['screen']} of {idle['taps']}", "", "0"))
+        out.append(("contractor tablets (archive, gate log), p99", f"{r['tablet_ms']['p99']} ms", "", "",
+                    f"{r['tablet_failed']} failed"))
         return out
     if name == "patrol":
         lat, st = r["latency"], r["station"]

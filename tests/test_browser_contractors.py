@@ -37,7 +37,11 @@ def gate_plant(tmp_path_factory):
     sim = Badges()
     sim.add_nfc("GATE")
     p = Plant(tmp_path_factory.mktemp("gate-plant"), readers_toml=sim.toml())
-    assert 'entry_readers = ["GATE"]' in p.config.read_text(encoding="utf-8")
+    text = p.config.read_text(encoding="utf-8")
+    assert 'entry_readers = ["GATE"]' in text
+    # the optional face check on: it applies only to workers enrolled with consent (the face test's own)
+    p.config.write_text(text.replace('entry_readers = ["GATE"]', 'entry_readers = ["GATE"]\nface_check = true\n'
+                                     'face_cameras = { GATE = "CAM-GATE" }', 1), encoding="utf-8")
     try:
         p.start()
         p.sim = sim
@@ -228,3 +232,103 @@ def test_the_demo_gate_tapper_shows_an_allowed_and_a_refused_entry_on_the_board(
         assert qian["decision"] == "refused" and qian["details"] == ["expired:welding"]
     finally:
         tapper.stop()
+
+
+CHECK_SIZES = {"phone": (390, 844), "tablet": (1024, 768), "1080p": (1920, 1080)}
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = tmp_path_factory.getbasetemp() / "screens"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize("size", CHECK_SIZES)
+def test_an_empty_firm_and_an_unbriefed_job_say_what_is_missing_and_what_to_do(gate_plant, new_page, size, shots):
+    """A firm just registered has no documents, staff, jobs or evaluations: each list says so in a sentence
+    with the next step (not "暂无" or a dash), wrapping inside the page at phone, tablet and 1080p; a job
+    without a briefing says it cannot start until it is briefed."""
+    plant = gate_plant
+    s = plant.admin_session()
+    name = f"空白检修工程有限公司{size}"
+    r = s.post(f"{plant.base}/api/v1/contractors", json={"name": name}, timeout=10)
+    assert r.status_code == 201, r.text
+    page = new_page(*CHECK_SIZES[size])
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/tablet/contractors/{r.json()['id']}")
+    expect(page.locator("#firm-name")).to_contain_text(name)
+    expect(page.locator("p.meta").first).to_contain_text("统一社会信用代码 未登记")
+    for section, says in (("#documents", "还没有任何证照"), ("#staff", "还没有登记人员"),
+                          ("#jobs", "先在上方“人员”中登记人员，再新建作业"), ("#evaluations", "每项作业结束后在作业页面评价")):
+        cell = page.locator(f"{section} tr.empty td")
+        expect(cell).to_contain_text(says)
+        box = cell.bounding_box()
+        assert box and box["height"] >= 20, (section, box)
+    assert "暂无" not in page.locator("main").inner_text()
+    no_overflow(page, f"empty firm ({size})")
+    page.screenshot(path=str(shots / f"ct-empty-firm-{size}.png"), full_page=True)
+    # the demo's 仓库货架维修 (临江, not yet approved) has had no briefing
+    page.goto(f"{plant.base}/tablet/contractors")
+    page.locator("#firms a", has_text="临江安装工程有限公司").click()
+    page.locator("#jobs a", has_text="仓库货架维修").click()
+    expect(page.locator("#no-briefing")).to_contain_text("交底内容和每位人员的确认记录齐全前，作业不能开始")
+    no_overflow(page, f"unbriefed job ({size})")
+    page.screenshot(path=str(shots / f"ct-job-unbriefed-{size}.png"), full_page=True)
+
+
+def test_the_gate_screen_fills_a_1080p_screen_and_a_phone(gate_plant, new_page, shots):
+    """The gate screen on a 1080p monitor beside the reader and on a phone a guard holds: the refusal's
+    reason fits without scrolling, in large type."""
+    plant = gate_plant
+    # two refused badges (a reader takes the same card again only after its re-arm time): 周平, then 钱勇
+    for size, uid in (("1080p", LAPSED_FITTER), ("phone", "04C0FFEE000004")):
+        screen = new_page(*CHECK_SIZES[size])
+        screen.goto(f"{plant.base}/gate/GATE?token={plant.token}")
+        expect(screen.locator("#live-state")).to_have_class(re.compile(r"\bconnected\b"), timeout=WAIT_MS)
+        screen.screenshot(path=str(shots / f"ct-gate-idle-{size}.png"))
+        plant.sim.present("GATE", uid)
+        expect(screen.locator("#gate")).to_have_class(re.compile(r"\brefused\b"), timeout=WAIT_MS)
+        no_overflow(screen, f"gate ({size})")
+        fits = screen.evaluate("""() => { const r = document.getElementById('gate-reason').getBoundingClientRect();
+            return [r.bottom <= innerHeight, document.documentElement.scrollHeight <= innerHeight + 1]; }""")
+        assert fits == [True, True], (size, fits)
+        size_px = screen.locator("#gate-reason").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+        assert size_px >= (48 if size == "1080p" else 28), (size, size_px)
+        screen.screenshot(path=str(shots / f"ct-gate-refused-{size}.png"))
+
+
+@pytest.mark.parametrize("size", CHECK_SIZES)
+def test_a_workers_face_is_enrolled_with_consent_and_withdrawn(gate_plant, new_page, size, shots):
+    """With the face check on, a staff row offers enrolment: the consent wording in full, a tick the worker's
+    consent needs, a photo (a real public-domain one); enrolled, it says so and consent can be withdrawn
+    through the shared confirm dialog."""
+    from test_contractor_face import WORKER, photo
+
+    plant = gate_plant
+    s = plant.admin_session()
+    f = s.post(f"{plant.base}/api/v1/contractors", json={"name": f"人脸核验试点有限公司{size}"}, timeout=10).json()
+    w = s.post(f"{plant.base}/api/v1/contractors/{f['id']}/workers",
+               json={"employee_no": f"FACE{size}", "name": f"陈{size}"}, timeout=10)
+    assert w.status_code == 201, w.text
+    pid = w.json()["person_id"]
+    image = shots / f"face-{size}.jpg"
+    image.write_bytes(photo(WORKER))
+    page = new_page(*CHECK_SIZES[size])
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}/tablet/contractors/{f['id']}")
+    row = page.locator(f"[data-face='{pid}']")
+    row.locator("summary").click()
+    expect(row.locator(".consent")).to_contain_text("不保存照片")
+    row.locator("input[type=file]").set_input_files(str(image))
+    row.locator("button[type=submit]").click()      # not ticked: the browser holds the form back
+    assert row.locator("input[name=consent]").evaluate("e => !e.validity.valid")
+    row.locator("input[name=consent]").check()
+    no_overflow(page, f"face enrolment ({size})")
+    page.screenshot(path=str(shots / f"ct-face-enrol-{size}.png"), full_page=True)
+    row.locator("button[type=submit]").click()      # saved: the page reloads with the enrolment shown
+    expect(page.locator(f"[data-face='{pid}'] .face-on")).to_have_text("已登记人脸", timeout=WAIT_MS)
+    no_overflow(page, f"face enrolled ({size})")
+    page.locator(f"[data-face='{pid}'] button.ct-button").click()
+    page.locator("dialog.confirm-dialog .confirm-ok").click()
+    expect(page.locator(f"[data-face='{pid}'] summary")).to_have_text("登记人脸（须本人同意）", timeout=WAIT_MS)

@@ -297,3 +297,34 @@ FOUND = {"ppe_violations": 3, "hazards_caused": 1, "permit_breaches": 2}
 ], ids=["records", "none-given", "same", "override", "more"])
 def test_the_supervisors_counts_override_the_records(given, counts, overridden):
     assert R.prefill(FOUND, given) == (counts, overridden)
+
+
+# ---------------------------------------------------------------- the optional face check at the gate
+
+@pytest.mark.parametrize("distance, px, verdict", [
+    (0.21, 108, "match"),        # the same worker mirrored and rescaled (test_contractor_face: 0.14–0.26)
+    (0.60, 108, "match"),        # dlib's threshold for this descriptor: ≤ 0.6 is the same person [dlib]
+    (0.61, 108, "mismatch"),     # beyond it: someone else — a guard checks
+    (0.92, 109, "mismatch"),     # two different workers in the public-domain photos
+    (0.30, 79, "unseen"),        # a face under 80 px is not trusted (two strangers came within 0.56 at 44–63 px)
+    (None, 0, "unseen"),         # no face in the camera's frame
+])
+def test_face_verdict(distance, px, verdict):
+    assert R.face_verdict(distance, px) == verdict
+
+
+OK = R.Decision(True, "ok", (), 7)
+REFUSED = R.Decision(False, "no_training", ("no_training",), None)
+
+
+@pytest.mark.parametrize("decision, verdict, allowed, reason", [
+    (OK, None, True, "ok"),                          # no check made (off, no camera, no consent): the badge decides
+    (OK, "match", True, "ok"),
+    (OK, "mismatch", False, "face_mismatch"),        # the badge would let them in: a guard looks at the person
+    (OK, "unseen", False, "face_unseen"),
+    (REFUSED, "mismatch", False, "no_training"),     # a refusal keeps its own reason first
+    (REFUSED, "match", False, "no_training"),
+])
+def test_the_face_check_can_only_hold_back_an_entry_the_badge_allows(decision, verdict, allowed, reason):
+    d = R.with_face(decision, verdict)
+    assert (d.allowed, d.reason) == (allowed, reason)

@@ -29,6 +29,24 @@ def _start(runtime):
                                                 extra={"reader": name})
     if runtime.bus is not None and cfg and (cfg.entry_readers or cfg.exit_readers):
         runtime.bus.subscribe(gate.on_event)
+    if cfg and cfg.face_check:
+        from appliance.contractors import face
+
+        why = face.unavailable()
+        if why:
+            logging.getLogger(__name__).warning("face check configured but not available: the badge decides alone",
+                                                extra={"why": why})
+
+        def vision_frame(camera: str) -> bytes | None:   # the vision process's newest frame of that camera
+            got = runtime.vision.frame(camera) if getattr(runtime, "vision", None) is not None else None
+            return got[2] if got else None
+
+        face.FRAMES["vision"] = vision_frame
+        cameras = {c.name for c in getattr(runtime.config, "cameras", [])}
+        for reader, camera in cfg.face_cameras.items():
+            if camera not in cameras:   # every enrolled worker would be refused for a guard: say why, once
+                logging.getLogger(__name__).warning("face check camera is not a configured camera",
+                                                    extra={"reader": reader, "camera": camera})
     return None
 
 

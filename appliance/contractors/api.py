@@ -21,7 +21,7 @@ api_bp = Blueprint("contractors_api", __name__, url_prefix="/api/v1")
 def list_firms():
     """Firms with `status` ok | expiring | expired | blacklisted (and the problems behind it)."""
     on = S.today()
-    return jsonify({"contractors": [S.firm_dict(f, on) for f in Firm.select().order_by(Firm.name)]})
+    return jsonify({"contractors": S.firm_dicts(list(Firm.select().order_by(Firm.name)), on)})
 
 
 @api_bp.post("/contractors")
@@ -106,6 +106,30 @@ def add_worker(firm_id: int):
 @require("contractors.write")
 def record_training(person_id: int):
     return jsonify(S.worker_dict(S.record_training(person_id, body(S.TrainingIn), actor=principal().actor)))
+
+
+@api_bp.post("/contractors/workers/<int:person_id>/face")
+@require("contractors.write")
+def enroll_face(person_id: int):
+    """The optional face check: a consenting worker's template from one photo (multipart `photo`, `consent`
+    = true); the photo is not stored."""
+    from appliance.contractors import face
+
+    f = request.files.get("photo")
+    if f is None:
+        raise ValidationFailed("photo：请上传照片", "photo: upload a photo", details=[{"key": "photo"}])
+    consent = (request.form.get("consent") or "").lower() in ("true", "1", "yes", "on")
+    return jsonify(face.enroll(person_id, f.read(face.MAX_UPLOAD + 1)[:face.MAX_UPLOAD], consent,
+                               actor=principal().actor)), 201
+
+
+@api_bp.delete("/contractors/workers/<int:person_id>/face")
+@require("contractors.write")
+def withdraw_face(person_id: int):
+    """Consent withdrawn: the template is deleted."""
+    from appliance.contractors import face
+
+    return jsonify(face.withdraw(person_id, actor=principal().actor))
 
 
 @api_bp.post("/contractors/<int:firm_id>/jobs")

@@ -43,20 +43,23 @@ def permit_certs(person_id: int, on: date) -> tuple[str, ...]:
 
 def certificates_of(person_id: int | None) -> tuple[R.Cert, ...]:
     """The person's 特种作业 certificates as the training domain holds them (revoked ones left out), in the
-    types a contractor's job names."""
+    types a contractor's job names. Read by the person's own rows (certificates_person index): this runs on
+    every gate tap, and the training domain's `listing()` builds its whole list (every person) to answer —
+    170 ms a tap with 3,000 people on file (bench/gate.py, py-spy/cProfile)."""
     from appliance.training import certificates as TC
 
     if not person_id:
         return ()
     by_category = {cat: t for t, cat in R.TRAINING_CATEGORY.items()}
     out = []
-    for c in TC.listing(person_id=person_id):
-        t = by_category.get(c["category"])
-        if t is None or c["revoked"]:
+    for c in TC.Certificate.select().where((TC.Certificate.person_id == person_id) & ~TC.Certificate.revoked) \
+            .order_by(TC.Certificate.id):
+        k = TC.KINDS.get(c.kind)
+        t = by_category.get(k.category) if k else None
+        if t is None:
             continue
-        review = c.get("review_due_on")
-        out.append(R.Cert(t, c["number"], date.fromisoformat(c["expires_on"]),
-                          date.fromisoformat(review) if review else None))
+        out.append(R.Cert(t, c.number, date.fromisoformat(c.expires_on),
+                          date.fromisoformat(c.review_due_on) if c.review_due_on else None))
     return tuple(out)
 
 
@@ -101,9 +104,10 @@ def permit_refusals(person_id: int, at: int) -> tuple[str, ...]:
 
 
 def decide(reader: str, person_id: int | None, at: int, *, tap_id: int | None = None, uid_tail: str = "",
-           actor: str | None = None) -> dict | None:
+           actor: str | None = None, face: str | None = None) -> dict | None:
     """Decide one tap at a gate reader; returns the entry (also the event payload), or None when the reader
-    is not a gate or this tap was decided already."""
+    is not a gate or this tap was decided already. `face`: the face check's verdict (face.check), made
+    before the write transaction; None when none was made."""
     cfg = C.current()
     if reader in cfg.exit_readers:
         direction = "out"
@@ -123,7 +127,7 @@ def decide(reader: str, person_id: int | None, at: int, *, tap_id: int | None = 
             decision, reason, reasons = ("exit", "exit", ()) if facts.known else \
                 ("refused", "unknown_badge", ("unknown_badge",))
         else:
-            d = R.entry_decision(facts, on, cfg.entry_training_days)
+            d = R.with_face(R.entry_decision(facts, on, cfg.entry_training_days), face)
             decision, reason, reasons, job_id = ("allowed" if d.allowed else "refused"), d.reason, d.reasons, d.job_id
         e = GateEntry.create(tap_id=tap_id, at=at, reader=reader, direction=direction,
                              person_id=person.id if person and facts.known else None,
@@ -161,9 +165,19 @@ def on_event(ev) -> None:
     if p.get("reader") not in cfg.entry_readers and p.get("reader") not in cfg.exit_readers:
         return
     person_id = p.get("person_id") if p.get("outcome") not in UNKNOWN else None
+    verdict = None
+    if cfg.face_check and p.get("reader") in cfg.face_cameras:
+        from appliance.contractors import face
+
+        try:
+            verdict = face.check(p["reader"], person_id)
+        except Exception:   # a broken camera or model must not stop the gate: the guard checks instead
+            log.exception("face check failed", extra={"reader": p.get("reader")})
+            verdict = "unseen"
     for attempt in range(5):
         try:
-            decide(p["reader"], person_id, ev.occurred_at, tap_id=p.get("tap_id"), uid_tail=p.get("uid_tail") or "")
+            decide(p["reader"], person_id, ev.occurred_at, tap_id=p.get("tap_id"), uid_tail=p.get("uid_tail") or "",
+                   face=verdict)
             return
         except Exception:
             if attempt == 4:
@@ -173,8 +187,12 @@ def on_event(ev) -> None:
 
 
 def entries(since: int, limit: int = 500) -> list[dict]:
-    q = GateEntry.select().where(GateEntry.at > since).order_by(GateEntry.at.desc(), GateEntry.id.desc()).limit(limit)
-    return [entry_dict(e) for e in q]
+    rows = list(GateEntry.select().where(GateEntry.at > since).order_by(GateEntry.at.desc(), GateEntry.id.desc())
+                .limit(limit))
+    people = {p.id: p for p in P.Person.select().where(P.Person.id.in_({e.person_id for e in rows if e.person_id}))}
+    firms = {f.id: f for f in Firm.select().where(Firm.id.in_({e.firm_id for e in rows if e.firm_id}))}
+    return [entry_dict(e, people.get(e.person_id) if e.person_id else None, firms.get(e.firm_id) if e.firm_id else None)
+            for e in rows]
 
 
 def on_site(at: int | None = None) -> list[dict]:
@@ -191,15 +209,18 @@ def on_site(at: int | None = None) -> list[dict]:
                                       & (GateEntry.decision != "refused")).order_by(GateEntry.at, GateEntry.id):
         if e.person_id is not None:
             last[e.person_id] = e
+    inside = [pid for pid, e in last.items() if e.decision == "allowed"]
+    names: dict[int, str] = {}
+    firm_of: dict[int, int] = {}
+    for part in (inside[k:k + 500] for k in range(0, len(inside), 500)):   # a few queries, not three a person
+        names.update({p.id: p.name for p in P.Person.select(P.Person.id, P.Person.name).where(P.Person.id.in_(part))})
+        firm_of.update({w.person_id: w.firm_id for w in Worker.select(Worker.person_id, Worker.firm_id)
+                        .where(Worker.person_id.in_(part))})
+    firm_names = {f.id: f.name for f in Firm.select(Firm.id, Firm.name).where(Firm.id.in_(set(firm_of.values())))}
     firms: dict[int | None, dict] = {}
-    for pid, e in last.items():
-        if e.decision != "allowed":
-            continue
-        person = P.Person.get_or_none(P.Person.id == pid)
-        w = Worker.get_or_none(Worker.person_id == pid)
-        fid = w.firm_id if w else None
+    for pid in inside:
+        fid = firm_of.get(pid)
         if fid not in firms:
-            f = Firm.get_or_none(Firm.id == fid) if fid else None
-            firms[fid] = {"firm_id": fid, "firm": f.name if f else None, "people": []}
-        firms[fid]["people"].append({"person_id": pid, "person": person.name if person else None, "since": e.at})
+            firms[fid] = {"firm_id": fid, "firm": firm_names.get(fid) if fid else None, "people": []}
+        firms[fid]["people"].append({"person_id": pid, "person": names.get(pid), "since": last[pid].at})
     return sorted(firms.values(), key=lambda f: (f["firm"] is None, f["firm"] or ""))

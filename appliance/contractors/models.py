@@ -137,3 +137,18 @@ class GateEntry(Model):
 
     class Meta:
         table_name = "gate_entries"
+
+
+class FaceTemplate(Model):
+    """A consenting worker's face template for the gate's optional face check (never the photo)."""
+
+    person_id = peewee.IntegerField(primary_key=True)
+    template = peewee.BlobField()
+    model = peewee.TextField()
+    consent_at = peewee.IntegerField()
+    consent_by = peewee.TextField()
+    consent_text = peewee.TextField()
+    created_at = peewee.IntegerField()
+
+    class Meta:
+        table_name = "contractor_faces"

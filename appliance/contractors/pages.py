@@ -30,7 +30,7 @@ def _can(permission: str) -> bool:
 @require("contractors.read")
 def tablet():
     on = S.today()
-    firms = [S.firm_dict(f, on) for f in Firm.select().order_by(Firm.name)]
+    firms = S.firm_dicts(list(Firm.select().order_by(Firm.name)), on)
     names = {f["id"]: f["name"] for f in firms}
     pending = [S.document_dict(d, on) for d in Document.select().where(Document.status == "pending").order_by(Document.id)]
     return render_template("contractors/archive.html", firms=firms, pending=pending, names=names,
@@ -47,6 +47,13 @@ def firm(firm_id: int):
         return error_page(404, text("error.not_found"))
     on = S.today()
     staff = [S.worker_dict(w, on) for w in Worker.select().where(Worker.firm_id == f.id)]
+    from appliance.contractors import face
+    from appliance.contractors.config import current as settings
+    from appliance.contractors.models import FaceTemplate
+
+    face_on = settings().face_check
+    faces = {t.person_id for t in FaceTemplate.select(FaceTemplate.person_id)
+             .where(FaceTemplate.person_id.in_([w["person_id"] for w in staff]))} if face_on else set()
     jobs = [S.job_dict(j) for j in Job.select().where(Job.firm_id == f.id).order_by(Job.id.desc())]
     evaluations = [S.evaluation_dict(e) for e in Evaluation.select().where(Evaluation.firm_id == f.id)
                    .order_by(Evaluation.evaluated_at.desc())]
@@ -56,7 +63,8 @@ def firm(firm_id: int):
                            areas={a.id: P.area_dict(a) for a in P.Area.select().where(P.Area.active)}, doc_kinds=R.DOC_KINDS,
                            cert_types=R.CERT_TYPES, today=on.isoformat(), me=principal().actor,
                            can_write=_can("contractors.write"), can_review=_can("contractors.review"),
-                           can_upload=_can("hazards.report"))
+                           can_upload=_can("hazards.report"), face_on=face_on, faces=faces,
+                           face_consent=face.CONSENT_TEXT)
 
 
 @bp.get("/tablet/contractors/jobs/<int:job_id>")

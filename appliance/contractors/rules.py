@@ -426,3 +426,32 @@ def mask_id_number(s: str) -> str:
     if len(s) <= 8:
         return "*" * len(s)
     return s[:4] + "*" * (len(s) - 8) + s[-4:]
+
+
+# ---------------------------------------------------------------- the optional face check at the gate
+# dlib's ResNet face descriptor (dlib_face_recognition_resnet_model_v1): two faces of one person are closer
+# than 0.6 in Euclidean distance — the threshold dlib documents for it (99.38 % on LFW) [dlib]; faces much
+# narrower than 80 px give unreliable descriptors (two different people at 44–63 px came within 0.56 in our
+# public-domain test photos), so they are not used [our choice].
+FACE_MAX_DISTANCE = 0.6
+FACE_MIN_PX = 80
+FACE_REASONS = ("face_mismatch", "face_unseen")
+
+
+def face_verdict(distance: float | None, face_px: int, max_distance: float = FACE_MAX_DISTANCE,
+                 min_px: int = FACE_MIN_PX) -> str:
+    """"match", "mismatch" (a guard must check the person) or "unseen" (no usable face in the camera's frame:
+    a guard checks too). `distance` None: no face was found."""
+    if distance is None or face_px < min_px:
+        return "unseen"
+    return "match" if distance <= max_distance else "mismatch"
+
+
+def with_face(d: Decision, verdict: str | None) -> Decision:
+    """The entry decision after the face check: an allowed entry whose face does not match, or was not seen,
+    is refused for a guard to check; a refused one keeps its own reasons (the face adds nothing to them);
+    None (no check made: off, no camera, no consent) leaves it as it is."""
+    if verdict is None or verdict == "match" or not d.allowed:
+        return d
+    reason = "face_mismatch" if verdict == "mismatch" else "face_unseen"
+    return Decision(False, reason, (reason,), d.job_id, d.unchecked)

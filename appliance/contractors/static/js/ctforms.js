@@ -60,6 +60,26 @@
       });
     });
   });
+  // the face check's enrolment: the photo goes to the enrolment itself (multipart), never to the photo
+  // store, and is not kept once the template is made
+  document.querySelectorAll("form.ct-face").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      F.guarded(form, function () {
+        var data = new FormData(form);
+        return fetch(form.dataset.api, { method: "POST", credentials: "same-origin", body: data,
+                                         headers: { "X-CSRF-Token": csrf, "Idempotency-Key": F.key(form) } })
+          .then(function (r) {
+            return r.json().then(function (j) {
+              if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
+              F.show(true, I18N.saved);
+              setTimeout(function () { location.reload(); }, 500);
+              return j;
+            });
+          });
+      });
+    });
+  });
   document.querySelectorAll("button.ct-button").forEach(function (b) {
     b.addEventListener("click", function () {
       F.guarded(b, function () {
