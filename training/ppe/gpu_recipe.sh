@@ -2,7 +2,7 @@
 # GPU_RECIPE (#17): one device call, run as is by a session with a lent GPU (README.md, "GPU_RECIPE").
 #
 #   here, once:  make -f training/ppe/Makefile gpu-prep      # training/ppe/work/gpu: compact train (45 MiB),
-#                                                            # valid_a sample (6 MiB), init.pt (float16, 4 MiB)
+#                                                            # valid_a sample (5 MiB), init.pt (float16, 4.5 MiB)
 #   there:       run(command="bash training/ppe/gpu_recipe.sh", carry=["training/ppe/work/gpu"], timeout_s=540)
 #   here, after: make -f training/ppe/Makefile gpu-finish RUN_DIR=<files_at>   # int8 export + vision eval, both halves
 #
