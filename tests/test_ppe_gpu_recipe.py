@@ -1,7 +1,8 @@
 """GPU_RECIPE (training/ppe/gpu_recipe.sh, #17) in its CPU dry-run mode: the very script a session with a lent
 GPU runs, on 16 images for 2 steps, then its evaluation on 8: it must leave the model, the logs and the eval
 report in $OUT. Runs with the training venv (training/ppe/.venv-train, `make -f training/ppe/Makefile venvs`);
-skipped where it is absent (CI has no torch)."""
+marked `training`: `make test` deselects it (CI has no torch), `make -f training/ppe/Makefile test` runs it, and
+selected without the training venv it fails."""
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PY = ROOT / "training" / "ppe" / ".venv-train" / "bin" / "python"
 
 
-@pytest.mark.skipif(not TRAIN_PY.exists(), reason="no training venv (torch) here")
+@pytest.mark.training
 def test_gpu_recipe_dry_run_leaves_model_logs_and_eval(compact_file, tmp_path):  # noqa: F811
+    assert TRAIN_PY.exists(), "no training venv: make -f training/ppe/Makefile venvs"
     gpu = tmp_path / "gpu"
     gpu.mkdir()
     (gpu / "compact-train-320.npz").symlink_to(compact_file)

@@ -1,7 +1,8 @@
 """train_full.py's torch side (#17): the loader with workers kept alive between epochs hands out the batches
 the pure pipeline plans, and the colour jitter done on the device is the worker's. Needs torch (the training
 venv): `PYTHONPATH=.:tests training/ppe/.venv-train/bin/python -m pytest --noconftest -o addopts= -o filterwarnings=
--p no:randomly tests/test_ppe_train_full.py`; skipped where torch is absent (the appliance venv, CI)."""
+-m training -p no:randomly tests/test_ppe_train_full.py` (`make -f training/ppe/Makefile test`). Marked `training`:
+`make test` deselects them (its venv has no torch) and says so in its summary; selected without torch they fail."""
 from __future__ import annotations
 
 import argparse
@@ -9,13 +10,24 @@ import argparse
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from test_ppe_pipeline import compact_file  # noqa: F401  (the fixture)
+from training.ppe import compact
+from training.ppe.augment import apply_jitter, jitter_factors
+from training.ppe.pipeline import batch_plan, example
 
-from test_ppe_pipeline import compact_file  # noqa: E402,F401  (the fixture)
-from training.ppe import compact  # noqa: E402
-from training.ppe.augment import apply_jitter, jitter_factors  # noqa: E402
-from training.ppe.pipeline import batch_plan, example  # noqa: E402
-from training.ppe.train_full import device_jitter, make_loader  # noqa: E402
+try:   # the training venv; in make test's venv these tests are deselected (marker `training`)
+    import torch
+
+    from training.ppe.train_full import device_jitter, make_loader
+except ImportError:
+    torch = None
+
+pytestmark = pytest.mark.training
+
+
+@pytest.fixture(autouse=True)
+def _torch_here():
+    assert torch is not None, "needs torch: run make -f training/ppe/Makefile test"
 
 
 def test_device_jitter_is_the_workers_jitter_to_one_level():
