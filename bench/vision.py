@@ -7,11 +7,15 @@ valid_a chose the shipped threshold, valid_b (the half that chose nothing) gives
 
 Targets (GUIDE §5): ≥ 10 frames/s at 320×320 on one core; no_hardhat precision and recall ≥ 0.90.
 
-    python bench/vision.py [--model F] [--frames 200] [--data DIR] [--no-eval]
+    python bench/vision.py [--model F] [--frames 200] [--data DIR] [--no-eval] [--choose]
+
+--choose also sweeps the threshold on valid_a, takes the one with the best min(P, R) for no_hardhat there,
+and reports valid_b at it (how a test-time size or another file is compared with the shipped settings).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +30,8 @@ from models.evaluate import list_images
 from models.postprocess import letterbox
 from models.runner import TFLiteRunner
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))  # a worktree elsewhere: set it
+SWEEP = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
 
 
 def sample_frames(n: int) -> list[np.ndarray]:
@@ -71,6 +76,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=200, help="frames per measurement")
     ap.add_argument("--data", type=Path, help="YOLO folder to evaluate (default: hardhat_workers/valid)")
     ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--choose", action="store_true", help="choose the threshold on valid_a, report valid_b at it")
     args = ap.parse_args()
     # a file given by hand runs at its own input size
     cfg = VisionModelConfig(**({"path": args.model, "input_size": TFLiteRunner(args.model).input_size}
@@ -106,7 +112,10 @@ def main() -> int:
             quality = {"data": str(data)}
             with tempfile.TemporaryDirectory() as tmp:
                 for half, folder in halves(data, Path(tmp)).items():
-                    rep = evaluate_dir(cfg.model_copy(update={"num_threads": 2}), folder)
+                    rep = evaluate_dir(cfg.model_copy(update={"num_threads": 2}), folder,
+                                       sweep=SWEEP if args.choose else ())
+                    if args.choose:
+                        quality[f"{half}_sweep"] = {t: v["no_hardhat"] for t, v in rep["sweep"].items()}
                     nh = next(c for c in rep["classes"] if c["label"] == "no_hardhat")
                     quality[half] = {"images": rep["images"], "threshold": rep["thresholds"]["no_hardhat"],
                                      **{k: nh[k] for k in ("labels", "detections", "precision", "recall", "ap50")}}
@@ -115,6 +124,13 @@ def main() -> int:
                               f"AP@0.5 {c['ap50']} ({c['labels']} labels, {c['detections']} detections)")
             quality.update({k: quality["valid_b"][k] for k in ("images", "threshold", "labels", "detections",
                                                                "precision", "recall", "ap50")})
+            if args.choose:
+                a = quality["valid_a_sweep"]
+                best = max(a, key=lambda t: min(a[t]["precision"] or 0, a[t]["recall"] or 0))
+                quality["chosen"] = {"threshold": best, "valid_a": a[best], "valid_b": quality["valid_b_sweep"][best]}
+                print(f"chosen on valid_a: threshold {best} (no_hardhat P {a[best]['precision']} R "
+                      f"{a[best]['recall']}); valid_b at it: P {quality['valid_b_sweep'][best]['precision']} "
+                      f"R {quality['valid_b_sweep'][best]['recall']}")
     result("vision", model=str(cfg.path.relative_to(ROOT) if cfg.path.is_relative_to(ROOT) else cfg.path),
            input_size=size, threads=per_threads, letterbox_ms=round(lb_ms, 2), no_hardhat=quality,
            target_fps=10, target_pr=0.9)

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: The committed PPE detector (see models/ppe/MODEL_CARD.md).
-DEFAULT_MODEL = Path(__file__).resolve().parent / "ppe" / "ppe_mnv2_384_int8.tflite"
+DEFAULT_MODEL = Path(__file__).resolve().parent / "ppe" / "ppe_mnv2_512_int8.tflite"
 #: Its classes, in the order of the model's class outputs (dataset ids 0 head, 1 helmet, 2 person).
 DEFAULT_CLASSES = ("no_hardhat", "hardhat", "person")
 
@@ -22,7 +22,7 @@ class VisionModelConfig(BaseModel):
 
     path: Path = DEFAULT_MODEL
     # Square input side in pixels; must match the model file (checked when it is loaded).
-    input_size: int = Field(384, ge=32, le=1280, multiple_of=32)
+    input_size: int = Field(512, ge=32, le=1280, multiple_of=32)
     # Label of each class channel, in the model's order.
     classes: tuple[str, ...] = Field(DEFAULT_CLASSES, min_length=1, max_length=100)
     # A detection is reported when its score reaches this (or its class's entry in class_thresholds).

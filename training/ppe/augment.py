@@ -38,21 +38,34 @@ def place(image: np.ndarray, boxes: np.ndarray, size: int, scale: float, ox: int
     return canvas, b
 
 
-def colour_jitter(canvas: np.ndarray, rng: np.random.Generator, strength: float = 0.3) -> np.ndarray:
+def jitter_factors(rng: np.random.Generator, strength: float = 0.3) -> np.ndarray:
+    """Brightness, contrast and saturation factors, drawn in that order (the order colour_jitter always used,
+    so a worker that leaves the jitter to the GPU draws the same numbers from the same generator)."""
+    return np.array([rng.uniform(1 - strength, 1 + strength) for _ in range(3)], np.float32)
+
+
+def apply_jitter(canvas: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """The colour jitter with given factors (float32 arithmetic, clipped and rounded down to uint8).
+    train_full.device_jitter is the same arithmetic on a batch of tensors."""
+    brightness, contrast, saturation = (float(f) for f in factors)
     x = canvas.astype(np.float32)
-    x *= rng.uniform(1 - strength, 1 + strength)  # brightness
+    x *= brightness
     mean = x.mean()
-    x = (x - mean) * rng.uniform(1 - strength, 1 + strength) + mean  # contrast
+    x = (x - mean) * contrast + mean
     grey = x.mean(axis=2, keepdims=True)
-    x = (x - grey) * rng.uniform(1 - strength, 1 + strength) + grey  # saturation
+    x = (x - grey) * saturation + grey
     return x.clip(0, 255).astype(np.uint8)
 
 
-def augmented_example(image: np.ndarray, boxes: np.ndarray, size: int, rng: np.random.Generator,
-                      plain_share: float = 0.2, scale_range: tuple[float, float] = (0.6, 1.5)
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """One training view: plain letterbox (as the appliance sees it) or scale-jittered placement, random
-    mirror, colour jitter."""
+def colour_jitter(canvas: np.ndarray, rng: np.random.Generator, strength: float = 0.3) -> np.ndarray:
+    return apply_jitter(canvas, jitter_factors(rng, strength))
+
+
+def augmented_view(image: np.ndarray, boxes: np.ndarray, size: int, rng: np.random.Generator,
+                   plain_share: float = 0.2, scale_range: tuple[float, float] = (0.6, 1.5)
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One training view before its colour jitter: (canvas, boxes, jitter factors). Plain letterbox (as the
+    appliance sees it) or scale-jittered placement, random mirror; the factors are drawn last, as ever."""
     h, w = image.shape[:2]
     fit = min(size / w, size / h)
     flip = bool(rng.random() < 0.5)
@@ -66,4 +79,12 @@ def augmented_example(image: np.ndarray, boxes: np.ndarray, size: int, rng: np.r
         ox = int(rng.integers(min(0, size - nw), max(0, size - nw) + 1))
         oy = int(rng.integers(min(0, size - nh), max(0, size - nh) + 1))
     canvas, b = place(image, boxes, size, scale, ox, oy, flip)
-    return colour_jitter(canvas, rng), b
+    return canvas, b, jitter_factors(rng)
+
+
+def augmented_example(image: np.ndarray, boxes: np.ndarray, size: int, rng: np.random.Generator,
+                      plain_share: float = 0.2, scale_range: tuple[float, float] = (0.6, 1.5)
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """One training view with its colour jitter applied here (on the CPU)."""
+    canvas, b, factors = augmented_view(image, boxes, size, rng, plain_share, scale_range)
+    return apply_jitter(canvas, factors), b

@@ -106,6 +106,11 @@ class CompactSet:
         data = self.jpeg[self.offsets[i]:self.offsets[i + 1]].tobytes()
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
+    def image_size(self, i: int) -> tuple[int, int]:
+        """(height, width) of image i, from its JPEG header alone."""
+        with Image.open(io.BytesIO(self.jpeg[self.offsets[i]:self.offsets[i + 1]].tobytes())) as im:
+            return im.size[1], im.size[0]
+
     def boxes(self, i: int, width: int, height: int) -> np.ndarray:
         b = self.all_boxes[self.box_offsets[i]:self.box_offsets[i + 1]].copy()
         b[:, [1, 3]] *= width
@@ -125,10 +130,15 @@ def main(argv=None) -> int:
                          "model.pt it fits the 64 MiB a lent machine receives)")
     ap.add_argument("--quality", type=int, default=0, help="JPEG quality; 0 = the highest that fits")
     ap.add_argument("--limit", type=int, default=0, help="only the first N images (a quick trial)")
+    ap.add_argument("--half", choices=("a", "b"), help="only the even- (a) or odd-numbered (b) files of the sorted "
+                    "list: valid_a and valid_b, as bench/vision.py and the model card split valid/")
     args = ap.parse_args(argv)
 
     root = args.data / args.split
-    images = list_images(root)[: args.limit or None]
+    images = list_images(root)
+    if args.half:
+        images = images[(0 if args.half == "a" else 1)::2]
+    images = images[: args.limit or None]
     budget = int(args.max_mib * MIB)
     t0 = time.monotonic()
     quality = args.quality or pick_quality(images, args.size, budget)

