@@ -229,10 +229,10 @@ def test_gas_leak_opens_the_incident_and_the_muster_accounts_for_everyone(leak_p
     plant.controller.scenario = None
     expect(panel.locator(".em-title")).to_contain_text("储罐区")
     expect(board.locator("#em-board-people")).to_contain_text("刘洋")
-    expect(board.locator("#em-board-people")).to_contain_text("TANK")
+    expect(board.locator("#em-board-people")).to_contain_text("储罐区")   # areas by name
     expect(board.locator('#em-board-areas li[data-area="TANK"]')).to_contain_text("到 0/")
     expect(board.locator("#em-board-res")).to_contain_text("正压式空气呼吸器")
-    expect(board.locator("#em-board-route")).to_contain_text("TANK → WH → GATE")
+    expect(board.locator("#em-board-route")).to_contain_text("储罐区 → 仓库 → 大门")
     expect(board.locator("#em-route-line")).to_have_count(1)                     # drawn on the plan
     expect(board.locator('g.area[data-area="TANK"]')).to_have_class(re.compile(r"\bem-affected\b"))
     cjk_renders(board, "#em-board .em-title")

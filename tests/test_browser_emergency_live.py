@@ -177,7 +177,7 @@ def test_the_board_and_the_tablet_redraw_when_the_weather_point_turns(wind_plant
     expect(board.locator('g.area[data-area="CTRL"]')).to_have_class(re.compile(r"\bem-downwind\b"))
     expect(board.locator('g.area[data-area="WH"]')).not_to_have_class(re.compile(r"\bem-downwind\b"))
     expect(tablet.locator("#em-wind")).to_contain_text("90°", timeout=WAIT_MS)
-    expect(tablet.locator("#em-downwind")).to_contain_text("CTRL")
+    expect(tablet.locator("#em-downwind")).to_contain_text("中控室")   # by its name, not its code
     expect(tablet.locator("input[name=wind_from]")).to_have_value("90.0")      # the box shows the wind now
     assert board.evaluate("window.__notReloaded") == 1 and tablet.evaluate("window.__notReloaded") == 1   # live
     assert board.locator("#em-board-route").inner_text() != route_before

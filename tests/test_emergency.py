@@ -403,7 +403,7 @@ def test_pages_render_with_an_incident_a_drill_and_an_accident(plant, lang):
         "area": "TANK", "occurred_at": events.now_ms(), "kind": "leak", "title": "罐区泄漏", "description": "法兰泄漏"}).get_json()
     inc = I.open_incidents()[0]
     pages = {"/tablet/emergency": "应急管理" if lang == "zh-CN" else "Emergency management",
-             f"/tablet/emergency/incidents/{inc.id}": "TANK → WH → GATE",
+             f"/tablet/emergency/incidents/{inc.id}": "储罐区 → 仓库 → 大门",
              f"/tablet/emergency/incidents/{drill['incident']['id']}": "em-evaluation",
              "/tablet/emergency/muster": "/api/v1/emergency/muster.csv",
              f"/tablet/emergency/accidents/{acc['id']}": "第九条",
