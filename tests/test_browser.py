@@ -399,6 +399,17 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
         expect(board.locator("#area-GATE .overlay-gas")).to_be_hidden()
         board.screenshot(path=str(tmp_path / "gas-overlay.png"))
         shutil.copy(tmp_path / "gas-overlay.png", "/tmp/gas-overlay.png")
+        # the level-2 alarm opens an incident, whose panel takes the right of the screen: the plan keeps the
+        # rest, whole (the hidden side panel kept its 620 px column and the plan shrank to a third), and the
+        # permits there read in words (not "suspended")
+        expect(board.locator("#em-board .em-incident")).to_be_visible(timeout=60_000)
+        inc = board.evaluate("""() => {
+          const box = el => el.getBoundingClientRect();
+          const plan = box(document.querySelector('.floor-plan')), em = box(document.querySelector('#em-board'));
+          return {planRight: plan.right, planW: plan.width, emLeft: em.left, W: innerWidth};
+        }""")
+        assert inc["planRight"] <= inc["emLeft"] + 1 and inc["planW"] >= 0.85 * (inc["emLeft"] - 32), inc
+        expect(board.locator("#em-board")).not_to_contain_text("suspended")
 
         tablet = new_page(1280, 800)
         tablet.goto(f"{base}/login")
