@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from appliance.contractors import service as S
 from appliance.contractors.models import Firm, Worker
-from appliance.core import events, spreadsheet
+from appliance.core import events, offload, spreadsheet
 from appliance.core import people as P
 from appliance.core.errors import ApplianceError, ValidationFailed
 from appliance.training import certificates as TC
@@ -192,7 +192,7 @@ def import_roster(data: bytes, *, actor: str, dry_run: bool, filename: str = "")
     """Check every row and report (dry run), or apply the whole file at once. With bad rows a dry run
     reports them (`ok` false) and a real import raises RosterRowsInvalid listing them, having written nothing."""
     digest = hashlib.sha256(data).hexdigest()
-    rows = spreadsheet.read_rows(data)
+    rows = offload.run(spreadsheet.read_rows, data, size=len(data))   # a big file in a child (core.offload)
     if not rows:
         raise spreadsheet.BadSpreadsheet("文件为空", "the file is empty")
     h, cols = _header(rows)

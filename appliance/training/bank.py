@@ -17,7 +17,7 @@ from typing import Any
 
 import peewee
 
-from appliance.core import events, spreadsheet
+from appliance.core import events, offload, spreadsheet
 from appliance.core.db import BaseModel as Model
 from appliance.core.errors import ValidationFailed
 from appliance.training import rules as R
@@ -183,7 +183,7 @@ def parse_rows(rows: list[tuple[int, list[Any]]]) -> tuple[list[Row], list[dict]
 def import_questions(data: bytes, *, actor: str, dry_run: bool, filename: str = "") -> dict:
     """Check the file and report (dry run), or apply it all at once: created / updated / unchanged. Bad rows:
     a dry run lists them (`ok` false); a real import raises QuestionRowsInvalid having written nothing."""
-    rows = spreadsheet.read_rows(data)
+    rows = offload.run(spreadsheet.read_rows, data, size=len(data))   # a big file in a child (core.offload)
     if not rows:
         raise spreadsheet.BadSpreadsheet("文件为空", "the file is empty")
     parsed, errors, header_row = parse_rows(rows)
