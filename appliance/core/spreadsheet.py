@@ -155,6 +155,9 @@ def write_xlsx(sheets: list[tuple[str, list[list[Any]]]]) -> bytes:
         ws = wb.create_sheet(title)
         for r in rows:
             ws.append(r)
+            for cell in ws[ws.max_row]:   # text that starts with "=" stays text, never a formula (injection)
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"
         for cell in ws[1]:
             cell.font = Font(bold=True)
         ws.freeze_panes = "A2"
@@ -166,8 +169,18 @@ def write_xlsx(sheets: list[tuple[str, list[list[Any]]]]) -> bytes:
     return out.getvalue()
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(v: Any) -> Any:
+    """A text cell that Excel would run as a formula (= + - @, tab, CR first: CSV injection, OWASP) starts with
+    an apostrophe; numbers and other text are left as they are."""
+    return "'" + v if isinstance(v, str) and v[:1] in FORMULA_START else v
+
+
 def write_csv(rows: list[list[Any]]) -> bytes:
-    """UTF-8 with a BOM, so that Excel on a Chinese Windows opens it with the right characters."""
+    """UTF-8 with a BOM, so that Excel on a Chinese Windows opens it with the right characters. Every export
+    goes through here, so no domain's free text (a note, a name) can be a formula when the file is opened."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    csv.writer(buf, lineterminator="\r\n").writerows([[csv_text(v) for v in r] for r in rows])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")

@@ -16,11 +16,6 @@ def _time(ms: int | None, tz: str) -> str:
     return "" if ms is None else dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _text(v: Any) -> Any:
-    """Free text as text: a note or a name starting = + - @ would be a formula to Excel (CSV injection)."""
-    return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
-
-
 def _who(actor: str | None, names: dict[str, str]) -> str:
     if not actor:
         return ""
@@ -36,7 +31,7 @@ def violation_rows(violations: list[dict], tz: str) -> list[list[Any]]:
     for v in violations:
         p = v.get("person") or {}
         rows.append([v["id"], _time(v["occurred_at"], tz), v["camera"], v["area"] or v["zone"], v["score"],
-                     STATE.get(v["state"], v["state"]), _text(p.get("name", "")), _text(p.get("employee_no", "")),
-                     _text(p.get("department") or p.get("company") or ""), _text(_who(v["decided_by"], names)),
-                     _time(v["decided_at"], tz), v["hazard_id"] or "", _text(v["note"] or "")])
+                     STATE.get(v["state"], v["state"]), p.get("name", ""), p.get("employee_no", ""),
+                     p.get("department") or p.get("company") or "", _who(v["decided_by"], names),
+                     _time(v["decided_at"], tz), v["hazard_id"] or "", v["note"] or ""])
     return rows
