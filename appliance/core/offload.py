@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import os
 import resource
 import threading
 from collections.abc import Callable
@@ -52,6 +53,12 @@ class ReaderBusy(ApplianceError):
 
 
 def _limit_memory(mb: int) -> None:
+    """The child's start: below the appliance in the CPU queue (nice 10: the web's and the alarm path's
+    threads go first on a 2-core box), and bounded in memory."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
     if mb > 0:
         resource.setrlimit(resource.RLIMIT_AS, (mb * 1024 * 1024, mb * 1024 * 1024))
 
