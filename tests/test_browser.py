@@ -934,6 +934,9 @@ def test_board_shows_delay_silence_oxygen_side_and_a_fault_beside_a_latched_alar
         expect(ch4).to_have_class(re.compile(r"\bfaulted\b"), timeout=15_000)
         expect(ch4).to_have_class(re.compile(r"\bst-alarm2\b"))
         expect(board.locator("#alarm-banner .alarm.level2").first).to_contain_text("测点故障")
+        # the status panel at 1080p names the dead bus (the ok components are one count)
+        expect(board.locator('#components [data-component="bus:ctrl"]')).to_be_visible(timeout=20_000)
+        expect(board.locator('#components [data-component="database"]')).to_be_hidden()
         shutil.copy(tmp_path / "gas-board-1920.png", "/tmp/gas-board-1920.png")
         shutil.copy(tmp_path / "gas-board-390.png", "/tmp/gas-board-390.png")
     finally:

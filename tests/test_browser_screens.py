@@ -313,3 +313,38 @@ def test_deactivate_and_revoke_ask_first(plant, new_page, path, who, selector, c
     expect(dialog).to_have_count(0)
     page.wait_for_timeout(500)
     assert requests_sent == [], requests_sent
+
+
+def test_wall_board_names_what_is_not_ok_and_keeps_the_feed_in_sight(plant, new_page, shots):
+    """Normal is quiet (ISA-101): at 1080p the status panel names each component that is not ok and counts
+    the ok ones in one chip, so a plant with twenty readers, buses and cameras still sees its live feed —
+    with every component listed the feed was pushed below the screen (CI, stop 26)."""
+    page = new_page(*WALL)
+    open_screen(page, plant, "/kiosk", None, "zh-CN")
+    s = plant.admin_session()
+    shown, states = [], {}
+    for _ in range(40):  # the page names what /api/v1/health said when it was drawn or last refreshed (15 s)
+        states = {n: c["status"] for n, c in s.get(f"{plant.base}/api/v1/health", timeout=10)
+                  .json()["components"].items()}
+        shown = page.evaluate("""() => [...document.querySelectorAll('#components li[data-component]')]
+            .filter(e => e.getBoundingClientRect().height > 0).map(e => e.dataset.component)""")
+        if sorted(shown) == sorted(n for n, st in states.items() if st != "ok"):
+            break
+        page.wait_for_timeout(500)
+    assert sorted(shown) == sorted(n for n, st in states.items() if st != "ok"), (shown, states)
+    assert len(states) >= 5, states
+    n_ok = sum(s == "ok" for s in states.values())
+    word = f"全部 {n_ok} 项正常" if n_ok == len(states) else f"其余 {n_ok} 项正常"
+    expect(page.locator("#components-ok")).to_have_text(word)
+    expect(page.locator("#components-ok")).to_be_visible()
+    geo = page.evaluate("""() => {
+      const box = s => document.querySelector(s).getBoundingClientRect();
+      return {feed: box('.feed-panel').height, side: box('.side-panel').height,
+              overflowY: document.documentElement.scrollHeight - innerHeight};
+    }""")
+    assert geo["feed"] >= 0.4 * geo["side"] and geo["overflowY"] <= 0, geo
+    # on a tablet the board scrolls as one column and lists every component by name
+    page.set_viewport_size({"width": TABLET[0], "height": TABLET[1]})
+    expect(page.locator("#components-ok")).to_be_hidden()
+    expect(page.locator("#components li[data-component]").first).to_be_visible()
+    page.screenshot(path=str(shots / "board-status-1920x1080.png"))

@@ -61,6 +61,12 @@
         }
         li.querySelector("b").textContent = Live.text("status." + c.status);
       });
+      var names = Object.keys(h.components || {}), ok = names.filter(function (n) { return h.components[n].status === "ok"; });
+      var sum = document.getElementById("components-ok");
+      if (sum) {
+        sum.querySelector("b").textContent = Live.text(ok.length === names.length ? "status.all_ok" : "status.ok_count", { n: ok.length });
+        list.appendChild(sum);   // after any component the refresh added
+      }
     }).catch(function () { /* the live-state badge already shows a lost connection */ });
   }
   setInterval(refresh, 15000);
