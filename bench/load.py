@@ -219,8 +219,9 @@ class Maintenance(threading.Thread):
     nightly backup through the CLI. Records (kind, seconds, ok) per run."""
 
     def __init__(self, base: str, cfg: Path, officer: requests.Session, measures: int, out_dir: Path,
-                 kinds: tuple[str, ...] = ("import", "backup")):
+                 kinds: tuple[str, ...] = ("import", "backup"), step_pages: int | None = None):
         super().__init__(daemon=True)
+        self.step_pages = step_pages
         self.base, self.cfg, self.officer, self.out_dir, self.kinds = base, cfg, officer, out_dir, kinds
         self.rows = RIB.rows_for(measures)
         self.stop, self.runs = threading.Event(), []
@@ -245,7 +246,8 @@ class Maintenance(threading.Thread):
     def _backup(self, n: int) -> None:
         t0 = time.perf_counter()
         try:
-            cli("backup", "--config", str(self.cfg), "--output", str(self.out_dir / f"b{n % 2}.db"))
+            cli("backup", "--config", str(self.cfg), "--output", str(self.out_dir / f"b{n % 2}.db"),
+                *(() if self.step_pages is None else ("--step-pages", str(self.step_pages))))
             ok = True
         except RuntimeError:
             ok = False
@@ -286,6 +288,8 @@ def main() -> int:
     ap.add_argument("--maint-seconds", type=float, default=30, help="load with maintenance running (0: no phase)")
     ap.add_argument("--import-measures", type=int, default=5000)
     ap.add_argument("--maint", default="import,backup", help="what the maintenance phase runs: import, backup or both")
+    ap.add_argument("--backup-step-pages", type=int, default=None,
+                    help="the backup's pages per step (default: the appliance's; 0: the whole file in one step)")
     ap.add_argument("--think", type=float, default=1.0, help="seconds between a client's requests (±50 %%)")
     ap.add_argument("--interval", type=float, default=1.0, help="the bus's poll_interval_s")
     ap.add_argument("--idle-requests", type=int, default=200)
@@ -372,7 +376,7 @@ def main() -> int:
             alarm_load: list[float] = []
             alarm_maint: list[float] = []
             maint = Maintenance(base, cfg, login(base, "officer"), args.import_measures, Path(tmp),
-                                tuple(args.maint.split(",")))
+                                tuple(args.maint.split(",")), args.backup_step_pages)
             while time.monotonic() < maint_at - 3 * args.interval - 2:
                 alarm_load.append(leak.cycle())
             while time.monotonic() < maint_at:

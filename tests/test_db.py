@@ -105,6 +105,54 @@ def test_backup_is_consistent_while_writing(app, config, tmp_path):
         conn.close()
 
 
+def test_a_stepped_backup_is_one_snapshot_and_finishes_while_the_appliance_writes(app, config, tmp_path):
+    """The backup goes in small steps with pauses (so its writes never pile up for one long fsync) inside one
+    read transaction: the appliance's commits go on between the steps, and the copy neither starts over at
+    each of them (it would never end on a busy plant) nor mixes two states of the database."""
+    for i in range(600):   # a file of some hundred pages
+        P.create_person(P.PersonIn(employee_no=f"S{i}", name=f"初始{i}" * 5), actor="test")
+    stop, steps, written_during = threading.Event(), [], []
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            P.create_person(P.PersonIn(employee_no=f"W{i}", name=f"写入{i}"), actor="test")
+            if steps:
+                written_during.append(i)
+            i += 1
+        db.database.close()
+
+    def step(remaining: int, total: int) -> None:
+        steps.append((remaining, total))
+        if len(steps) > 4 * (total // 8 + 1):   # a copy that starts over at each commit would never end
+            raise RuntimeError(f"the backup started over: {steps[-5:]}")
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        out = db.backup(config.storage.db_path, tmp_path / "stepped.db", step_pages=8, pause_s=0.01,
+                        on_step=step)
+    finally:
+        stop.set()
+        th.join()
+    total = steps[0][1]
+    assert total > 80 and steps[-1][0] == 0, steps[-3:]
+    # one pass: every step copied the next pages of the same snapshot; none went back to the start
+    assert all(b[0] < a[0] for a, b in zip(steps, steps[1:])), steps
+    assert len(steps) <= total // 8 + 1 and {t for _, t in steps} == {total}
+    assert len(written_during) > 10   # the appliance kept committing while the copy went on
+    conn = sqlite3.connect(out)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    people = conn.execute("SELECT count(*) FROM people").fetchone()[0]
+    assert people == conn.execute("SELECT count(*) FROM events WHERE type='person.created'").fetchone()[0]
+    assert events.verify_chain(conn) >= people
+    conn.close()
+    live = sqlite3.connect(config.storage.db_path)
+    assert live.execute("SELECT count(*) FROM people").fetchone()[0] > people  # what came after is not in it
+    live.close()
+
+
 def test_prune_keeps_the_newest(tmp_path):
     for i in range(5):
         (tmp_path / f"backup-2026010{i}.db").write_bytes(b"x")
