@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from appliance.core import photos
+from appliance.core import answers, photos
 from appliance.core.access import current, lang, principal, require
 from appliance.core.api import body
 from appliance.core.errors import NotFound, ValidationFailed
@@ -27,7 +27,7 @@ def risk_register():
 @require("board.read")
 def risk_map():
     """Each area with the most severe level of its risk events: 1 重大 red … 4 低 blue, or null."""
-    return jsonify({"areas": R.risk_map()})
+    return answers.shared_json("risk/map", lambda: {"areas": R.risk_map()})  # the same for every board
 
 
 @api_bp.post("/risk/objects")

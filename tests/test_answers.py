@@ -1,0 +1,77 @@
+"""Shared answers (core/answers.py): the list fifty boards ask for is built once per change of the event log,
+never served stale after a change, rebuilt when its time is up, and never shared between two databases."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from appliance.core import answers, db, events
+
+
+@pytest.fixture
+def counted(app):
+    built = []
+
+    def build():
+        built.append(1)
+        time.sleep(0.05)   # long enough for every concurrent caller to arrive while it is built
+        return {"n": len(built)}
+
+    answers.forget()
+    with app.app_context():
+        yield built, build
+
+
+def test_built_once_for_many_callers_until_something_is_recorded(counted):
+    built, build = counted
+    out: list[bytes] = []
+    threads = [threading.Thread(target=lambda: out.append(answers.shared_json("k", build).get_data()))
+               for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    db.database.close()
+    assert len(built) == 1 and set(out) == {b'{"n":1}'}
+    assert answers.shared_json("k", build).get_data() == b'{"n":1}'
+    assert answers.shared_json("other", build).get_data() == b'{"n":2}'   # its own key
+    events.record("test.changed", actor="test")
+    assert answers.shared_json("k", build).get_data() == b'{"n":3}'        # a change: built again at once
+
+
+def test_an_answer_lives_at_most_its_time(counted):
+    built, build = counted
+    assert answers.shared_json("k", build, ttl_s=0.2).get_data() == b'{"n":1}'
+    assert answers.shared_json("k", build, ttl_s=0.2).get_data() == b'{"n":1}'
+    time.sleep(0.25)   # a deadline may have passed: overdue is worked out again
+    assert answers.shared_json("k", build, ttl_s=0.2).get_data() == b'{"n":2}'
+
+
+def test_two_databases_do_not_share_answers(counted, tmp_path):
+    built, build = counted
+    assert answers.shared_json("k", build).get_data() == b'{"n":1}'
+    first = db.database.database
+    other = tmp_path / "other.db"
+    db.migrate(other)
+    db.database.init(str(other), pragmas=db.PRAGMAS)
+    try:
+        assert events.head_seq() == 0
+        assert answers.shared_json("k", build).get_data() == b'{"n":2}'
+    finally:
+        db.database.close()
+        db.database.init(first, pragmas=db.PRAGMAS)
+
+
+def test_a_reported_hazard_is_on_the_board_list_at_once(app, users, as_role):
+    admin, worker, kiosk = as_role("admin"), as_role("worker"), as_role("kiosk")
+    area = admin.post("/api/v1/areas", json={"code": "TANK", "name": "储罐区",
+                                             "polygon": [[0, 0], [9, 0], [9, 9]]}).get_json()["id"]
+    assert kiosk.get("/api/v1/hazards?state=reported").get_json()["hazards"] == []
+    r = worker.post("/api/v1/hazards", json={"area_id": area, "category": "电气", "description": "配电箱门未关"})
+    assert r.status_code == 201
+    listed = kiosk.get("/api/v1/hazards?state=reported").get_json()["hazards"]
+    assert [h["id"] for h in listed] == [r.get_json()["id"]] and listed[0]["description"] == "配电箱门未关"
+    assert kiosk.get("/api/v1/hazards?state=closed").get_json()["hazards"] == []
+    assert any(a["area_id"] == area and a["open_hazards"] == 1 for a in kiosk.get("/api/v1/risk/map").get_json()["areas"])
