@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # WAL survives a power cut with the last committed transaction; FULL syncs the WAL on every commit, which
 # is what safety records need. Every write transaction takes the write lock at BEGIN (IMMEDIATE) so the
 # event chain head cannot be read by two writers at once.
-PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
+PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "cache_size": -1024}
 
 class _PooledSqliteDatabase(peewee.SqliteDatabase):
     """peewee's SQLite database whose closed connections wait in a small pool for the next thread.
