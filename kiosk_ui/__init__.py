@@ -17,7 +17,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from appliance.core.domain import registered
+from appliance.core.domain import registered, registered_count
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -27,6 +27,11 @@ LANGS = ("zh-CN", "en")
 
 def catalog(lang: str) -> dict[str, str]:
     """The text catalogue of `lang` (zh-CN or en): the shell's texts and every registered domain's."""
+    return _catalog(lang, registered_count())   # a board page asks for it once per text: ~150 times
+
+
+@cache
+def _catalog(lang: str, _domains: int) -> dict[str, str]:
     return _merged(lang, _sources(tuple((d.name, d.i18n) for d in registered())))
 
 

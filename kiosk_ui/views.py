@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlparse
 
 from flask import current_app, make_response, redirect, render_template, request, session, url_for
 
-from appliance.core import auth, events, names
+from appliance.core import answers, auth, events, names
 from appliance.core import people as P
 from appliance.core.access import csrf_token, current, lang, public, require
 from appliance.core.domain import registered
@@ -109,6 +109,12 @@ def describe(ev: events.Committed, shown: dict[str, str] | None = None) -> str:
 
 
 def _plan_areas() -> list[dict]:
+    """The plan's areas with their risk colour and open hazards: the same for every board, built once per
+    change (core/answers.py)."""
+    return answers.shared("board:plan-areas", _build_plan_areas)
+
+
+def _build_plan_areas() -> list[dict]:
     from appliance.hazards.service import open_by_area
     from appliance.risk.register import area_levels
 

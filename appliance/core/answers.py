@@ -24,40 +24,51 @@ from appliance.core import db, events
 
 MAX_ANSWERS = 64
 _lock = threading.Lock()
-_answers: OrderedDict[tuple, tuple[float, bytes]] = OrderedDict()
+_answers: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
 _building: dict[tuple, threading.Lock] = {}
 
 
-def _fresh(key: tuple, now: float) -> bytes | None:
+_MISSING = object()
+
+
+def _fresh(key: tuple, now: float) -> Any:
     with _lock:
         hit = _answers.get(key)
         if hit is None or hit[0] <= now:
-            return None
+            return _MISSING
         _answers.move_to_end(key)
         return hit[1]
 
 
-def shared_json(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Response:
-    """The JSON answer to `key` (the request's path and query, plus anything else it depends on) built by
-    `build()`, shared with every caller asking the same while nothing was recorded and `ttl_s` has not
-    passed. Only for answers that are the same for everyone allowed to ask (the caller checks access)."""
+def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Any:
+    """What `build()` returns for `key`, shared with every caller asking the same while nothing was recorded
+    and `ttl_s` has not passed. Callers only read what they get (it is the same object for all of them)."""
     full = (str(db.database.database), events.head_seq(), key)
-    body = _fresh(full, time.monotonic())
-    if body is None:
+    value = _fresh(full, time.monotonic())
+    if value is _MISSING:
         with _lock:
             gate = _building.setdefault(full, threading.Lock())
         with gate:
-            body = _fresh(full, time.monotonic())   # built by the caller we waited for
-            if body is None:
-                body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
+            value = _fresh(full, time.monotonic())   # built by the caller we waited for
+            if value is _MISSING:
+                value = build()
                 with _lock:
-                    _answers[full] = (time.monotonic() + ttl_s, body)
+                    _answers[full] = (time.monotonic() + ttl_s, value)
                     _answers.move_to_end(full)
                     while len(_answers) > MAX_ANSWERS:
                         _answers.popitem(last=False)
         with _lock:
             if _building.get(full) is gate and not gate.locked():
                 del _building[full]
+    return value
+
+
+def shared_json(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Response:
+    """The JSON answer to `key` (the request's path and query, plus anything else it depends on) built from
+    `build()`, shared as `shared` does. Only for answers that are the same for everyone allowed to ask (the
+    caller checks access)."""
+    body = shared("json:" + key, lambda: json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode(),
+                  ttl_s)
     return Response(body, mimetype="application/json")
 
 

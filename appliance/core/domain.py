@@ -84,6 +84,11 @@ def registered() -> list[Domain]:
     return list(_REGISTERED.values())
 
 
+def registered_count() -> int:
+    """How many domains are registered (they are only ever added): a key for what is worked out from them."""
+    return len(_REGISTERED)
+
+
 def safety_event_prefixes() -> tuple[str, ...]:
     """Event-type prefixes of every registered domain that ride the sync safety lane."""
     return tuple(p for d in _REGISTERED.values() for p in d.safety_events)

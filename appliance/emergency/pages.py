@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from appliance.core import auth
+from appliance.core import answers, auth
 from appliance.core import people as P
 from appliance.core.access import current, principal, require
 from appliance.core.pages import PageBlueprint
@@ -138,7 +138,7 @@ def board_upkeep() -> dict | None:
 
     if not _can("emergency.read"):
         return None
-    c = upkeep.counts(upkeep.open_warnings())
+    c = answers.shared("board:upkeep", lambda: upkeep.counts(upkeep.open_warnings()))  # same for every board
     return c if c["total"] else None
 
 

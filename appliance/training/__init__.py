@@ -43,9 +43,10 @@ def _init_app(app) -> None:
     settings.configure(getattr(app.config.get("APPLIANCE"), "training", None))
 
     def certificate_counts() -> dict:
+        from appliance.core import answers
         from appliance.training import certificates
 
-        return certificates.counts()
+        return answers.shared("board:certificate-counts", certificates.counts)  # the same for every board
 
     # the wall board's certificate panel (kiosk/_certificates.html): lapsed, expiring, unacknowledged warnings
     app.jinja_env.globals["certificate_counts"] = certificate_counts
