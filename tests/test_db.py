@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import sqlite3
 import threading
@@ -138,7 +139,7 @@ def test_a_stepped_backup_is_one_snapshot_and_finishes_while_the_appliance_write
     total = steps[0][1]
     assert total > 80 and steps[-1][0] == 0, steps[-3:]
     # one pass: every step copied the next pages of the same snapshot; none went back to the start
-    assert all(b[0] < a[0] for a, b in zip(steps, steps[1:])), steps
+    assert all(b[0] < a[0] for a, b in itertools.pairwise(steps)), steps
     assert len(steps) <= total // 8 + 1 and {t for _, t in steps} == {total}
     assert len(written_during) > 10   # the appliance kept committing while the copy went on
     conn = sqlite3.connect(out)
