@@ -377,13 +377,16 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
           const panel = box(document.querySelector('.plan-panel'));
           const cut = [...document.querySelectorAll('.board > *')].filter(e => box(e).bottom > innerHeight + 1)
                         .map(e => e.className);
-          return {W: innerWidth, rowW: row.width, rowTop: row.top,
+          // the screen's width, or what the incident panel leaves of it once the alarm has opened one
+          const W = document.body.classList.contains('em-active')
+            ? box(document.querySelector('#em-board')).left : innerWidth;
+          return {W, rowW: row.width, rowTop: row.top,
                   z: +getComputedStyle(document.querySelector('.alarm-row')).zIndex || 0,
                   font: parseFloat(getComputedStyle(document.querySelector('#alarm-banner .alarm.level2')).fontSize),
                   planW: plan.width / panel.width, planH: plan.height / panel.height, cut,
                   overflowY: document.documentElement.scrollHeight - innerHeight};
         }""")
-        assert geo["rowW"] >= 0.95 * geo["W"] and geo["rowTop"] <= 20 and geo["z"] > 0 and geo["font"] >= 48, geo
+        assert geo["rowW"] >= 0.95 * geo["W"] - 32 and geo["rowTop"] <= 20 and geo["z"] > 0 and geo["font"] >= 48, geo
         assert geo["planW"] >= 0.9 and geo["planH"] >= 0.8, geo
         assert not geo["cut"] and geo["overflowY"] <= 0, geo
         # the leak drives the detector past full scale: a latched level-2 over-range alarm (GB/T 50493)
@@ -406,9 +409,13 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
         inc = board.evaluate("""() => {
           const box = el => el.getBoundingClientRect();
           const plan = box(document.querySelector('.floor-plan')), em = box(document.querySelector('#em-board'));
-          return {planRight: plan.right, planW: plan.width, emLeft: em.left, W: innerWidth};
+          const row = document.querySelector('.alarm-row'), hush = document.querySelector('#silence');
+          return {planRight: plan.right, planW: plan.width, emLeft: em.left, W: innerWidth,
+                  rowRight: box(row).right, hushRight: hush.hidden ? 0 : box(hush).right};
         }""")
         assert inc["planRight"] <= inc["emLeft"] + 1 and inc["planW"] >= 0.85 * (inc["emLeft"] - 32), inc
+        # the alarm across the top and its 消音 button stay in sight beside the incident, not under it
+        assert inc["rowRight"] <= inc["emLeft"] + 1 and inc["hushRight"] <= inc["emLeft"] + 1, inc
         expect(board.locator("#em-board")).not_to_contain_text("suspended")
 
         tablet = new_page(1280, 800)
