@@ -60,6 +60,9 @@ def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Any:
         with _lock:
             if _building.get(full) is gate and not gate.locked():
                 del _building[full]
+            if len(_building) > 4 * MAX_ANSWERS:   # gates a race left behind: none is held now
+                for k in [k for k, g in _building.items() if not g.locked()]:
+                    del _building[k]
     return value
 
 
