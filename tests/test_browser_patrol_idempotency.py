@@ -91,7 +91,10 @@ def test_checkpoint_answers_sent_twice_are_one_check(patrol_plant, new_page):
     # the resend's answer is the kept one: the screen still says it was filed, not "already answered"
     expect(screen.locator("#cp-result")).not_to_have_class(re.compile(r"\brefused\b"))
     assert len(sent) == 2 and sent[0] and sent[0] == sent[1], sent
-    assert sorted(answers) == [(200, "true"), (201, None)], answers
+    # the resend is answered from the kept answer, or (when it lands while the first is still being written on
+    # a busy box) refused as in flight: never written twice
+    assert len(answers) == 2 and (201, None) in answers, answers
+    assert [a for a in answers if a != (201, None)][0] in ((200, "true"), (409, None)), answers
     hazards = plant.admin_session().get(f"{plant.base}/api/v1/hazards", timeout=10).json()["hazards"]
     assert sum(text in h["description"] for h in hazards) == 1
 
@@ -116,7 +119,10 @@ def test_a_checkpoint_made_twice_on_the_patrol_tablet_is_one(patrol_plant, new_p
     expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
     page.wait_for_timeout(1800)
     assert len(sent) == 2 and sent[0] and sent[0] == sent[1], sent
-    assert sorted(answers) == [(200, "true"), (201, None)], answers
+    # the resend is answered from the kept answer, or (when it lands while the first is still being written on
+    # a busy box) refused as in flight: never written twice
+    assert len(answers) == 2 and (201, None) in answers, answers
+    assert [a for a in answers if a != (201, None)][0] in ((200, "true"), (409, None)), answers
     got = plant.admin_session().get(f"{plant.base}/api/v1/patrol/checkpoints", timeout=10).json()["checkpoints"]
     assert sum(c["code"] == code for c in got) == 1
 

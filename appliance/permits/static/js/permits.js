@@ -45,6 +45,8 @@
     return body;
   }
 
+  var leaving = false;   // this page is already going to the next one
+
   function send(form) {
     return fetch(form.dataset.api, {
       method: form.dataset.method || "POST", credentials: "same-origin",
@@ -59,7 +61,12 @@
       F.show(true, I18N.saved);
       if (form.id === "permit-apply") clearExtra();
       var go = form.dataset.then === "detail" && j.id ? "/tablet/permits/" + j.id : null;
-      setTimeout(function () { if (go) { location.href = go; } else { location.reload(); } }, 400);
+      // once: a resend answered from the kept answer must not start a second navigation that aborts the first
+      setTimeout(function () {
+        if (leaving) return;
+        leaving = true;
+        if (go) { location.href = go; } else { location.reload(); }
+      }, 400);
       return j;
     });
   }
