@@ -7,6 +7,10 @@ so the TensorFlow side (export_tflite.py) rebuilds it layer by layer without tor
 Every Conv+BatchNorm(+ReLU/ReLU6) becomes one conv op with the BatchNorm folded into its weights and bias.
 The file also carries the torch outputs for a few letterboxed images, which the TFLite side compares with
 its own to prove that the copy is faithful.
+
+`--keep-classes 0,1` writes only those heat channels, in that order (the last 1×1 conv's rows; nothing else
+of the network depends on them): the shipped PPE file keeps no_hardhat and hardhat and drops the unlearnt
+`person` channel (models/ppe/MODEL_CARD.md, #17). The check outputs are those of the sliced network.
 """
 from __future__ import annotations
 
@@ -78,6 +82,19 @@ class Program:
         return dst
 
 
+def keep_classes(det: Detector, keep: list[int]) -> Detector:
+    """The Detector with its heat head cut to the channels `keep`, in that order (in place; returned)."""
+    old = det.head.heat
+    if not keep or len(set(keep)) != len(keep) or not all(0 <= c < old.out_channels for c in keep):
+        raise ValueError(f"--keep-classes {keep}: want distinct channel ids in 0..{old.out_channels - 1}")
+    new = nn.Conv2d(old.in_channels, len(keep), 1)
+    with torch.no_grad():
+        new.weight.copy_(old.weight[keep])
+        new.bias.copy_(old.bias[keep])
+    det.head.heat = new
+    return det
+
+
 def build_program(det: Detector) -> Program:
     p = Program()
     p.arrays["norm.scale"] = (1 / (255 * np.array(STD))).astype(np.float32)
@@ -110,10 +127,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--data", type=Path, required=True, help="dataset root; valid/ images are the check samples")
     ap.add_argument("--size", type=int, default=320)
+    ap.add_argument("--keep-classes", type=lambda t: [int(c) for c in t.split(",")], metavar="I,J,…",
+                    help="write only these heat channels, in this order (e.g. 0,1: no_hardhat, hardhat); "
+                         "default: all the model has")
     args = ap.parse_args(argv)
     ck = torch.load(args.model, map_location="cpu", weights_only=False)
     det = Detector(ck["num_classes"], pretrained=False)
     det.load_state_dict(ck["state_dict"])
+    if args.keep_classes is not None:
+        keep_classes(det, args.keep_classes)
     det.eval()
     prog = build_program(det)
     samples = [load_example(args.data / "valid", p, args.size)[0] for p in list_images(args.data / "valid")[:4]]
@@ -125,7 +147,7 @@ def main(argv=None) -> int:
     prog.arrays["check.reg"] = reg.permute(0, 2, 3, 1).numpy()
     np.savez(args.out, ops=np.array(json.dumps(prog.ops)), **prog.arrays)
     print(f"wrote {args.out}: {len(prog.ops)} ops, {sum(v.size for k, v in prog.arrays.items() if k.endswith('.w'))} "
-          "weights")
+          f"weights, {det.head.heat.out_channels} classes")
     return 0
 
 

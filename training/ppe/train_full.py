@@ -289,7 +289,8 @@ def export(args) -> Path:
     program = args.out / "program.npz"
     tflite = args.out / MODEL_NAME.format(size=args.size)
     run([sys.executable, "-m", "training.ppe.export_weights", "--model", str(model), "--out", str(program),
-         "--data", str(args.data), "--size", str(args.size)])
+         "--data", str(args.data), "--size", str(args.size),
+         *(["--keep-classes", args.export_classes] if args.export_classes else [])])
     run([args.tf_python, "-m", "training.ppe.export_tflite", "--program", str(program), "--data", str(args.data),
          "--out", str(tflite), "--size", str(args.size), "--calibration", str(args.calibration)])
     return tflite
@@ -349,6 +350,10 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=Path("../shared/data/hardhat_workers"),
                     help="dataset root (export: valid/ checks, train/ calibration; eval: valid/)")
     ap.add_argument("--calibration", type=int, default=300, help="training images for int8 calibration")
+    ap.add_argument("--export-classes", default="0,1", metavar="I,J,…",
+                    help="heat channels the file keeps (export_weights --keep-classes); default 0,1: no_hardhat, "
+                         "hardhat, the appliance's classes (person is trained but not shipped, MODEL_CARD.md); "
+                         "'' keeps all")
     ap.add_argument("--tf-python", default="training/ppe/.venv-tf/bin/python")
     ap.add_argument("--app-python", default=".venv/bin/python")
     ap.add_argument("--eval-dir", type=Path, help="folder to score instead of DATA/valid")
