@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ops_parsers(sub, _config_arg)
     p = sub.add_parser("vision", help="PPE (hard-hat) detector on image files", description="PPE detector commands.")
     vsub = p.add_subparsers(dest="vision_command", metavar="ACTION", required=True)
-    v = vsub.add_parser("detect", help="detect no_hardhat / hardhat / person in images",
+    v = vsub.add_parser("detect", help="detect no_hardhat / hardhat heads in images",
                         description="Run the detector on each image; boxes in pixels of the original image, at "
                                     "the configured thresholds. A file that is not an image: error line, exit 1.")
     v.add_argument("paths", nargs="+", metavar="PATH", help="image files")
@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     _vision_args(v)
     v = vsub.add_parser("eval", help="precision, recall and AP@0.5 per class on a YOLO-labelled folder",
                         description="Score the detector on DIR/images against DIR/labels (YOLO: class cx cy w h; "
-                                    "class ids are the model's class order).")
+                                    "class ids are the model's class order; labels of ids past the model's "
+                                    "classes, such as the hard-hat sets' 2 = person, are counted, not scored).")
     v.add_argument("dir", help="folder with images/ and labels/")
     v.add_argument("--json", action="store_true", help="print the report as one JSON object")
     v.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")

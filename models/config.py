@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: The committed PPE detector (see models/ppe/MODEL_CARD.md).
 DEFAULT_MODEL = Path(__file__).resolve().parent / "ppe" / "ppe_mnv2_512_int8.tflite"
-#: Its classes, in the order of the model's class outputs (dataset ids 0 head, 1 helmet, 2 person).
-DEFAULT_CLASSES = ("no_hardhat", "hardhat", "person")
+#: Its classes, in the order of the model's class outputs (dataset ids 0 head, 1 helmet). The data sets' id 2
+#: (person) is not a class of the model: it was never learnt and was dropped from the file (MODEL_CARD.md, #17).
+DEFAULT_CLASSES = ("no_hardhat", "hardhat")
 
 
 class VisionModelConfig(BaseModel):

@@ -42,13 +42,14 @@ class Detector:
             raise ModelError(f"模型文件 {path}：输入为 {runner.input_size}×{runner.input_size}，配置为 {cfg.input_size}",
                              f"model file {path}: input is {runner.input_size}x{runner.input_size} but the config "
                              f"says input_size = {cfg.input_size}")
-        self.heat_index, self.reg_index = self._find_outputs(path, runner.output_shapes, len(cfg.classes))
+        self.heat_index, self.reg_index = self._find_outputs(path, runner.output_shapes, cfg.classes)
         grid = runner.output_shapes[self.heat_index][1]
         self.stride = cfg.input_size / grid
         self.thresholds = np.array([cfg.threshold_for(c) for c in cfg.classes], np.float32)
 
     @staticmethod
-    def _find_outputs(path: Path, shapes: list[tuple[int, ...]], n_classes: int) -> tuple[int, int]:
+    def _find_outputs(path: Path, shapes: list[tuple[int, ...]], classes: tuple[str, ...]) -> tuple[int, int]:
+        n_classes = len(classes)
         want = f"[1, H, W, {n_classes}] and [1, H, W, 4]"
         if len(shapes) != 2 or any(len(s) != 4 or s[0] != 1 for s in shapes):
             raise ModelError(f"模型文件 {path}：输出 {shapes} 应为 {want}",
@@ -58,8 +59,11 @@ class Detector:
         if n_classes == 4:  # both have 4 channels: the heatmap is the first output
             heat, reg = [0], [1]
         if len(heat) != 1 or len(reg) != 1 or heat == reg or shapes[heat[0]][1:3] != shapes[reg[0]][1:3]:
-            raise ModelError(f"模型文件 {path}：输出 {shapes} 与 {n_classes} 个类别不符，应为 {want}",
-                             f"model file {path}: outputs {shapes} do not fit {n_classes} classes; want {want}")
+            # name the key: a config written for an older file (e.g. the 3-class PPE model with "person")
+            raise ModelError(f"模型文件 {path}：输出 {shapes} 与 {n_classes} 个类别不符（[vision.model] classes = "
+                             f"{list(classes)}），应为 {want}",
+                             f"model file {path}: outputs {shapes} do not fit {n_classes} classes ([vision.model] "
+                             f"classes = {list(classes)}); want {want}")
         return heat[0], reg[0]
 
     @classmethod

@@ -1,8 +1,8 @@
 """Detector evaluation on a YOLO-format folder (images/, labels/): precision and recall at the configured
 thresholds and AP@0.5 per class. Matching and AP are pure functions, tested with tables.
 
-Label ids are the model's class indices (for the PPE model: 0 head = no_hardhat, 1 helmet = hardhat,
-2 person). A detection counts as a true positive when it overlaps a not-yet-matched label of its class with
+Label ids are the model's class indices (for the PPE model: 0 head = no_hardhat, 1 helmet = hardhat; the data
+sets' 2 = person is no class of the model, and `vision eval` counts such labels without scoring them). A detection counts as a true positive when it overlaps a not-yet-matched label of its class with
 IoU ≥ 0.5, best scores matched first (the PASCAL VOC rule); AP is the all-point interpolated area under the
 precision–recall curve.
 """

@@ -161,8 +161,15 @@ def test_config_rejects(raw, key):
 
 
 def test_config_thresholds_per_class():
-    cfg = VisionModelConfig(score_threshold=0.4, class_thresholds={"person": 0.6})
-    assert cfg.threshold_for("no_hardhat") == 0.4 and cfg.threshold_for("person") == 0.6
+    cfg = VisionModelConfig(score_threshold=0.4, class_thresholds={"hardhat": 0.6})
+    assert cfg.threshold_for("no_hardhat") == 0.4 and cfg.threshold_for("hardhat") == 0.6
+
+
+def test_default_classes_have_no_person():
+    # the shipped model's contract (#17): `person` was never learnt and is dropped from the file
+    assert VisionModelConfig().classes == ("no_hardhat", "hardhat")
+    with pytest.raises(ValidationError, match="class_thresholds"):
+        VisionModelConfig(class_thresholds={"person": 0.5})
 
 
 # --- runner and detector on a generated model ------------------------------------------------------------
@@ -174,12 +181,11 @@ def tiny(tmp_path):
 
 def test_runner_runs_generated_model(tiny):
     r = TFLiteRunner(tiny, num_threads=2)
-    assert r.input_size == 64 and r.output_shapes == [(1, 8, 8, 3), (1, 8, 8, 4)]
+    assert r.input_size == 64 and r.output_shapes == [(1, 8, 8, 2), (1, 8, 8, 4)]
     img = np.zeros((64, 64, 3), np.uint8)
     img[16:24, 8:16, 0] = 255
     heat, reg = r.run(img)
-    assert heat[2, 1].tolist() == pytest.approx([1 / (1 + math.exp(-4.75)), 1 / (1 + math.exp(8)),
-                                                 1 / (1 + math.exp(8))], rel=1e-5)
+    assert heat[2, 1].tolist() == pytest.approx([1 / (1 + math.exp(-4.75)), 1 / (1 + math.exp(8))], rel=1e-5)
     assert reg[0, 0].tolist() == pytest.approx([0.5, 0.5, math.log(2), math.log(2)], rel=1e-5)
     with pytest.raises(ValueError, match="64x64x3"):
         r.run(np.zeros((32, 32, 3), np.uint8))
@@ -187,8 +193,7 @@ def test_runner_runs_generated_model(tiny):
 
 def test_detector_end_to_end_in_original_pixels(tiny):
     # the grey bars (114) score sigmoid(114/20 − 8) ≈ 0.09: under this threshold
-    cfg = VisionModelConfig(path=tiny, input_size=64, classes=("no_hardhat", "hardhat", "person"),
-                            score_threshold=0.5)
+    cfg = VisionModelConfig(path=tiny, input_size=64, score_threshold=0.5)
     det = Detector.from_config(cfg)
     # a 128×64 image: letterboxed at scale 0.5 with 16 px bars above and below
     img = np.zeros((64, 128, 3), np.uint8)
@@ -222,8 +227,12 @@ def test_detector_threshold_from_config(tiny):
      "not a usable TFLite model"),
     (lambda p: fc_model(p / "fc.tflite"), {}, "input shape [1, 4] is not [1, S, S, 3]"),
     (lambda p: centernet_model(p / "tiny.tflite", 64), {"input_size": 96}, "input is 64x64 but the config"),
-    (lambda p: centernet_model(p / "tiny.tflite", 64), {"input_size": 64, "classes": ("a", "b")},
-     "do not fit 2 classes"),
+    (lambda p: centernet_model(p / "tiny.tflite", 64, classes=3), {"input_size": 64},
+     "do not fit 2 classes ([vision.model] classes = ['no_hardhat', 'hardhat'])"),
+    # a config still naming `person` against a 2-class file (the shipped one since #17): the key is named
+    (lambda p: centernet_model(p / "tiny.tflite", 64), {"input_size": 64,
+                                                        "classes": ("no_hardhat", "hardhat", "person")},
+     "do not fit 3 classes ([vision.model] classes = ['no_hardhat', 'hardhat', 'person'])"),
 ])
 def test_model_errors_name_the_file(tmp_path, make, cfg_kw, message):
     path = make(tmp_path)

@@ -25,7 +25,9 @@ def test_shipped_model_loads_with_the_default_config():
     assert DEFAULT_MODEL.stat().st_size < 8_000_000
     det = Detector.from_config(VisionModelConfig())
     assert det.runner.input_size == 512 and det.stride == 8
-    assert sorted(det.runner.output_shapes) == [(1, 64, 64, 3), (1, 64, 64, 4)]
+    # two classes (no_hardhat, hardhat): `person` was dropped from the file (#17, MODEL_CARD.md)
+    assert sorted(det.runner.output_shapes) == [(1, 64, 64, 2), (1, 64, 64, 4)]
+    assert det.cfg.classes == ("no_hardhat", "hardhat")
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,17 @@ def test_shipped_model_floors_on_the_sample(sample_report, label):
         assert got[k] is not None and got[k] >= floor, f"{label} {k} {got[k]} < floor {floor}: {got}"
 
 
+def test_a_config_still_naming_person_is_refused_naming_the_key(tmp_path):
+    # configs written for the 3-class file before #17 listed "person": the 2-class file refuses them clearly
+    need(SAMPLE.is_dir(), f"the sample images {SAMPLE} (../shared/data/hardhat_sample)")
+    cfg = tmp_path / "old.toml"
+    cfg.write_text('[vision.model]\nclasses = ["no_hardhat", "hardhat", "person"]\n', encoding="utf-8")
+    image = sorted((SAMPLE / "images").iterdir())[0]
+    r = run_cli("vision", "detect", str(image), "--config", str(cfg))
+    assert r.returncode == 1 and str(DEFAULT_MODEL) in r.stderr
+    assert "do not fit 3 classes ([vision.model] classes = ['no_hardhat', 'hardhat', 'person'])" in r.stderr
+
+
 def test_cli_detect_on_a_sample_photo():
     need(SAMPLE.is_dir(), f"the sample images {SAMPLE} (../shared/data/hardhat_sample)")
     images = sorted((SAMPLE / "images").iterdir())[:3]
@@ -52,7 +65,7 @@ def test_cli_detect_on_a_sample_photo():
     for line in lines:
         assert set(line) == {"image", "width", "height", "detections"}
         for d in line["detections"]:
-            assert d["label"] in ("no_hardhat", "hardhat", "person") and 0.0 <= d["score"] <= 1.0
+            assert d["label"] in ("no_hardhat", "hardhat") and 0.0 <= d["score"] <= 1.0
             x1, y1, x2, y2 = d["box"]
             assert 0 <= x1 <= x2 <= line["width"] and 0 <= y1 <= y2 <= line["height"]
     assert any(line["detections"] for line in lines)

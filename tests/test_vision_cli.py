@@ -92,7 +92,7 @@ def test_eval_counts_precision_recall_and_ap(tmp_path, model):
     picture(root / "images" / "a.png", [(80, 160, RED), (200, 40, GREEN)])
     _yolo(root / "labels" / "a.txt", [(0, 80, 160), (1, 200, 40)])
     picture(root / "images" / "b.png", [(40, 40, (200, 0, 0))])         # a lower-scored false no_hardhat
-    _yolo(root / "labels" / "b.txt", [(1, 240, 240)])                   # a hard hat the model misses
+    _yolo(root / "labels" / "b.txt", [(1, 240, 240), (2, 100, 100)])    # a missed hard hat; a person (id 2)
     r = run_cli("vision", "eval", str(root), "--json", "--model", model)
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
@@ -101,9 +101,11 @@ def test_eval_counts_precision_recall_and_ap(tmp_path, model):
     assert (by["no_hardhat"]["labels"], by["no_hardhat"]["detections"], by["no_hardhat"]["true_positives"]) == (1, 2, 1)
     assert (by["no_hardhat"]["precision"], by["no_hardhat"]["recall"], by["no_hardhat"]["ap50"]) == (0.5, 1.0, 1.0)
     assert (by["hardhat"]["precision"], by["hardhat"]["recall"], by["hardhat"]["ap50"]) == (1.0, 0.5, 0.5)
-    assert by["person"]["labels"] == 0 and by["person"]["recall"] is None
+    # the data sets' id 2 (person) is no class of the 2-class model: counted, not scored, not an error
+    assert "person" not in by and rep["unscored_labels"] == {"2": 1}
     text = run_cli("vision", "eval", str(root), "--model", model).stdout
     assert "no_hardhat" in text and "AP@0.5" in text and "precision" in text
+    assert "not scored: 1 labels of class id 2" in text
     # the sweep: at 0.95 the lower-scored false no_hardhat (≈ 0.88) is gone
     rep = json.loads(run_cli("vision", "eval", str(root), "--json", "--sweep", "--model", model).stdout)
     assert rep["sweep"]["0.50"]["no_hardhat"] == {"precision": 0.5, "recall": 1.0}
@@ -114,6 +116,16 @@ def test_eval_counts_precision_recall_and_ap(tmp_path, model):
 def test_eval_bad_folder(tmp_path, model):
     r = run_cli("vision", "eval", str(tmp_path), "--model", model)
     assert r.returncode == 1 and "images/" in r.stderr
+
+
+def test_eval_negative_class_id_is_an_error(tmp_path, model):
+    root = tmp_path / "set"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    picture(root / "images" / "a.png", [])
+    (root / "labels" / "a.txt").write_text("-1 0.5 0.5 0.1 0.1\n")
+    r = run_cli("vision", "eval", str(root), "--model", model)
+    assert r.returncode == 1 and "a.txt: class id -1 is negative" in r.stderr
 
 
 @pytest.mark.parametrize("dets, scores, gts, want", [

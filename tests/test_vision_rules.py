@@ -154,7 +154,8 @@ def test_motion_gate():
 
 @pytest.mark.parametrize("text, expected", [
     ("0 0.5 0.5 0.2 0.4", [("no_hardhat", [80, 60, 120, 140])]),
-    ("1 0.25 0.25 0.5 0.5\n2 0.5 0.5 1 1", [("hardhat", [0, 0, 100, 100]), ("person", [0, 0, 200, 200])]),
+    # id 2 (person) is no class of the model (#17): the replay skips it as the detector would never give it
+    ("1 0.25 0.25 0.5 0.5\n2 0.5 0.5 1 1", [("hardhat", [0, 0, 100, 100])]),
     ("garbage\n7 0.5 0.5 0.1 0.1\n0 x 0.5 0.1 0.1\n", []),
     ("", []),
 ])

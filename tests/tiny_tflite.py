@@ -1,6 +1,7 @@
 """Tiny TFLite models written with the `tflite` schema builders, without TensorFlow (TESTING.md §7 route A).
 
-`centernet_model(size, classes)` is a real CenterNet-style detector with known weights:
+`centernet_model(size, classes)` is a real CenterNet-style detector with known weights (2 classes by default, as
+the shipped PPE model: no_hardhat, hardhat):
     pooled = AVERAGE_POOL_2D(image, 8×8, stride 8)                 [1, S/8, S/8, 3]
     heat   = LOGISTIC(CONV_2D 1×1(pooled))                         [1, S/8, S/8, classes]
              class c looks at colour channel c % 3: sigmoid(pixel/20 − 8)
@@ -147,7 +148,7 @@ class _Graph:
         return bytes(b.Output())
 
 
-def centernet_model(path: Path, size: int = 64, classes: int = 3, box_cells: float = 2.0) -> Path:
+def centernet_model(path: Path, size: int = 64, classes: int = 2, box_cells: float = 2.0) -> Path:
     """Write the CenterNet-style test detector (see the module docstring) to `path`."""
     g = _Graph()
     grid = size // 8

@@ -4,7 +4,10 @@
 It is a real detector peer for the pipeline, not a model: it lets the tests, the benchmark and a replay of
 labelled footage drive tracking, zones, schedules, debounce and the evidence path with known ground truth,
 independently of the model's accuracy. Class ids follow the hard-hat data sets: 0 head (no hard hat),
-1 helmet, 2 person.
+1 helmet, 2 person. It reports what the model can report (models/config.py DEFAULT_CLASSES): heads, bare or
+covered. The sets' `person` boxes are skipped like any unknown id — the model has no such class (dropped,
+models/ppe/MODEL_CARD.md) and the pipeline follows heads only (rules.HEAD_LABELS), so a replay that reported
+them would show the tests a label the real detector never gives.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 
 from appliance.vision.rules import Det
 
-CLASSES = {0: "no_hardhat", 1: "hardhat", 2: "person"}
+CLASSES = {0: "no_hardhat", 1: "hardhat"}   # id 2 (person) is skipped: no class of the model
 
 
 def label_path(image: str | Path) -> Path | None:

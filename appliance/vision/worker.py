@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0
 DISPLAY_SIDE = 640           # tiles get frames at most this wide
-COLOURS = {"no_hardhat": (230, 40, 40), "hardhat": (40, 200, 60), "person": (90, 140, 255)}
+COLOURS = {"no_hardhat": (230, 40, 40), "hardhat": (40, 200, 60)}
 
 
 class DetectorUnavailable(Exception):
