@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 #: The committed PPE detector (see models/ppe/MODEL_CARD.md).
 DEFAULT_MODEL = Path(__file__).resolve().parent / "ppe" / "ppe_mnv2_512_int8.tflite"
@@ -36,6 +36,9 @@ class VisionModelConfig(BaseModel):
     max_detections: int = Field(100, ge=1, le=1000)
     # CPU threads for the interpreter (the vision process runs beside the web server and pollers).
     num_threads: int = Field(1, ge=1, le=16)
+    # Test-time horizontal flip: also run the mirrored image and average the two centre heatmaps (boxes from the
+    # unflipped pass). Twice the work per frame; measured in MODEL_CARD.md ("test-time levers").
+    flip_tta: StrictBool = False
 
     @model_validator(mode="after")
     def _classes_consistent(self):

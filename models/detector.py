@@ -4,7 +4,9 @@
     det.detect(rgb)   # rgb: numpy H×W×3 uint8 → [Detection(label, score, box=[x1, y1, x2, y2]), ...]
 
 It letterboxes, runs the TFLite file, decodes the CenterNet-style outputs, applies per-class NMS and maps
-boxes back to the original image. Labels and thresholds come from the config.
+boxes back to the original image. Labels and thresholds come from the config. With `flip_tta` it also runs
+the mirrored canvas and averages the two heatmaps (the mirror's flipped back); the boxes are the unflipped
+pass's.
 """
 from __future__ import annotations
 
@@ -75,7 +77,11 @@ class Detector:
         """(boxes N×4 in original pixels, scores N, class ids N) after thresholds and NMS."""
         canvas, lb = letterbox(image, self.cfg.input_size)
         outputs = self.runner.run(canvas)
-        boxes, scores, classes = decode_centernet(outputs[self.heat_index], outputs[self.reg_index], self.stride,
+        heat = outputs[self.heat_index]
+        if self.cfg.flip_tta:
+            mirrored = self.runner.run(np.ascontiguousarray(canvas[:, ::-1]))[self.heat_index]
+            heat = (heat + mirrored[:, ::-1]) / 2
+        boxes, scores, classes = decode_centernet(heat, outputs[self.reg_index], self.stride,
                                                   self.thresholds, max_candidates=max(300, self.cfg.max_detections))
         keep = nms(boxes, scores, None if self.cfg.class_agnostic_nms else classes, self.cfg.iou_threshold,
                    self.cfg.max_detections)

@@ -154,6 +154,7 @@ def test_nms_max_detections():
     ({"score_threshold": 0}, "score_threshold"),
     ({"num_threads": 0}, "num_threads"),
     ({"modle": "x"}, "modle"),                           # unknown keys are errors
+    ({"flip_tta": "yes"}, "flip_tta"),                   # true or false, nothing else
 ])
 def test_config_rejects(raw, key):
     with pytest.raises(ValidationError, match=key):
@@ -209,6 +210,21 @@ def test_detector_end_to_end_in_original_pixels(tiny):
     assert Detection("hardhat", 0.98765, [1.234, 2, 3, 4]).as_dict() == \
         {"label": "hardhat", "score": 0.9877, "box": [1.2, 2.0, 3.0, 4.0]}
     assert det.detect(np.zeros((50, 70, 3), np.uint8)) == []      # nothing bright: nothing found
+
+
+def test_flip_tta_maps_the_mirror_back(tiny):
+    # the generated net is exactly mirror-equivariant (8×8 pooling on an aligned grid), so averaging the mirror
+    # pass, flipped back, must give the same detections and scores; a mirror left unflipped would average each
+    # block with the dark cell opposite it and halve its score
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[8:16, 8:16, 0] = 255                      # red (no_hardhat) on the left
+    img[24:32, 40:48, 1] = 170                    # a dimmer green (hardhat) on the right
+    plain = Detector.from_config(VisionModelConfig(path=tiny, input_size=64, score_threshold=0.3))
+    tta = Detector.from_config(VisionModelConfig(path=tiny, input_size=64, score_threshold=0.3, flip_tta=True))
+    want, got = plain.detect(img), tta.detect(img)
+    assert [d.label for d in want] == ["no_hardhat", "hardhat"]
+    assert [(d.label, d.box) for d in got] == [(d.label, d.box) for d in want]
+    assert [d.score for d in got] == pytest.approx([d.score for d in want], abs=1e-6)
 
 
 def test_detector_threshold_from_config(tiny):
