@@ -94,7 +94,8 @@ def main() -> int:
     for threads in (1, 2):
         det = Detector.from_config(cfg.model_copy(update={"num_threads": threads}))
         canvas, _ = letterbox(frames[0], size)
-        det.runner.interpreter.set_tensor(det.runner.input["index"], canvas[None])
+        # (a float32 file, e.g. export_tflite --float, takes the same 0..255 pixels as floats)
+        det.runner.interpreter.set_tensor(det.runner.input["index"], canvas[None].astype(det.runner.input["dtype"]))
         bare = fps(lambda _f: det.runner.invoke_only(), frames, args.frames)
         full = fps(det.detect, frames, args.frames)
         per_threads[threads] = {"detector_fps": round(full, 1), "bare_invoke_fps": round(bare, 1),
