@@ -41,6 +41,19 @@ def system_picamera2_dir(dirs=SYSTEM_SITE_DIRS) -> str | None:
     return None
 
 
+def unavailable_reason(exc: BaseException, system_dir: str | None) -> str:
+    """Why the camera cannot be used, and the step that helps. When apt's picamera2 is there and still fails
+    to load (on Bookworm: python3-simplejpeg and friends are built against Debian's numpy 1.x, the venv has
+    numpy 2), telling the user to install it again does not help: the Pi camera is read through
+    rpicam-vid in its own service instead (docs/INSTALL.md, cameras)."""
+    what = f"picamera2 is not available here ({exc.__class__.__name__}: {exc})"
+    if system_dir is None:
+        return f"{what}; on a Raspberry Pi install python3-picamera2 from Raspberry Pi OS"
+    return (f"{what}; python3-picamera2 is installed ({system_dir}) but cannot load beside the appliance's "
+            "own packages: enable safety-camera-csi.service (rpicam-vid) and use an opencv camera with "
+            'source = "tcp://127.0.0.1:8888"')
+
+
 def _import_picamera2():
     try:
         import picamera2
@@ -64,8 +77,7 @@ class PiCamera(Camera):
         try:
             _import_picamera2()
         except Exception as exc:  # ImportError, or libcamera failing inside the import
-            return (f"picamera2 is not available here ({exc.__class__.__name__}: {exc}); on a Raspberry Pi "
-                    "install python3-picamera2 from Raspberry Pi OS")
+            return unavailable_reason(exc, system_picamera2_dir())
         return None
 
     def open(self):

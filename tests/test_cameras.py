@@ -184,6 +184,19 @@ def test_picamera2_is_looked_for_in_the_system_packages_apt_installs_to(tmp_path
     assert system_picamera2_dir([str(empty), str(system)]) == str(system)
 
 
+@pytest.mark.parametrize("system_dir, says, not_says", [
+    (None, "install python3-picamera2", "safety-camera-csi"),
+    # installed but failing to load (numpy 1.x vs the venv's numpy 2): installing it again would not help
+    ("/usr/lib/python3/dist-packages", "safety-camera-csi.service", "install python3-picamera2"),
+])
+def test_picamera2_fault_says_the_step_that_helps(system_dir, says, not_says):
+    from drivers.camera_picamera2 import unavailable_reason
+
+    why = unavailable_reason(ImportError("numpy.core.multiarray failed to import"), system_dir)
+    assert "picamera2 is not available here (ImportError: numpy.core.multiarray failed to import)" in why
+    assert says in why and not_says not in why
+
+
 def _h264_elementary(n: int, size=(320, 240)) -> bytes:
     """n frames of raw H.264 (Annex B, SPS/PPS inline), what rpicam-vid --inline --codec h264 sends."""
     import io

@@ -389,6 +389,33 @@ def test_mdns_advertises_the_lan_addresses(found, advertised):
     assert lan_addresses(found) == advertised
 
 
+def test_mdns_with_a_stock_pi_os_etc_hosts_advertises_the_interface_address(tmp_path):
+    """#16, with the real files: a box whose /etc/hosts maps its hostname to 127.0.1.1 (as Raspberry Pi OS
+    writes it) and whose LAN address is 10.9.8.7 (an address of its own network namespace) advertises
+    10.9.8.7 and no loopback address, although its hostname resolves to 127.0.1.1."""
+    import shutil
+
+    from conftest import ROOT, need
+
+    need(os.geteuid() == 0, "root (a private mount and network namespace)")
+    need(shutil.which("unshare") is not None and shutil.which("ip") is not None, "unshare and ip (util-linux, iproute2)")
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n"
+                     f"ff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n\n127.0.1.1\t{socket.gethostname()}\n")
+    probe = tmp_path / "probe.py"
+    probe.write_text("import socket, sys\n"
+                     f"sys.path.insert(0, {str(ROOT)!r})\n"
+                     "from appliance.core import discovery\n"
+                     "print('resolves', socket.gethostbyname(socket.gethostname()))\n"
+                     "print('advertised', ','.join(socket.inet_ntoa(a) for a in discovery._addresses([])))\n")
+    script = (f"set -e; mount --bind {hosts} /etc/hosts; ip link set lo up; ip addr add 10.9.8.7/32 dev lo; "
+              f"{sys.executable} {probe}")
+    r = subprocess.run(["unshare", "--mount", "--net", "bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resolves 127.0.1.1" in r.stdout, r.stdout           # the Pi-style file is what the box reads
+    assert "advertised 10.9.8.7\n" in r.stdout, r.stdout        # the interface's address, nothing of loopback
+
+
 DAY = 86_400_000
 
 
