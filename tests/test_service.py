@@ -437,6 +437,40 @@ def test_clock_plausibility(now, last, status):
     assert v["status"] == status and (status == "ok" or v["reason"])
 
 
+NOW = 1_796_000_000_000
+
+
+@pytest.mark.parametrize("now, last, rtc, status", [
+    (NOW, None, None, "ok"),                                      # no hardware clock (a Pi 4 without a module)
+    (NOW, None, NOW - 119_000, "ok"),                             # within the tolerance (the RTC counts whole s)
+    (NOW, None, NOW + 119_000, "ok"),
+    (NOW, None, NOW - 121_000, "degraded"),                       # one of the two is wrong
+    (NOW, None, NOW + 3_600_000, "degraded"),                     # an hour: a zone set by hand as UTC
+    (NOW, None, 0, "ok"),                                         # RTC never set (flat battery): not a comparison
+    (NOW, NOW + 10 * 60_000, NOW, "fault"),                       # went backwards: the fault wins
+    (946_684_800_000, None, NOW, "fault"),                        # unset system clock, whatever the RTC says
+])
+def test_clock_against_the_hardware_clock(now, last, rtc, status):
+    from appliance.core.health import clock_verdict
+
+    v = clock_verdict(now, last, rtc)
+    assert v["status"] == status and (status == "ok" or v["reason"])
+    if status == "degraded":
+        assert "RTC" in v["reason"] and f"{(now - rtc) // 1000:+d} s" in v["reason"]
+
+
+def test_the_hardware_clock_is_read_from_sysfs(tmp_path):
+    from appliance.core.health import RTC_SINCE_EPOCH, read_rtc_ms
+
+    assert str(RTC_SINCE_EPOCH) == "/sys/class/rtc/rtc0/since_epoch"
+    f = tmp_path / "since_epoch"
+    assert read_rtc_ms(f) is None                                 # no RTC
+    f.write_text("1796000000\n")
+    assert read_rtc_ms(f) == 1_796_000_000_000
+    f.write_text("garbage")
+    assert read_rtc_ms(f) is None
+
+
 def test_newest_recorded_time_follows_the_log_and_its_replacement(tmp_path, monkeypatch):
     """The clock check's max(recorded_at) is kept from the events after the last one seen (a scan of 1 M events
     on every health check took 52 ms, issue 14), is still the max when the clock went back, and is worked out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from pathlib import Path
 
 from appliance.core import db, events, storage
 
@@ -57,15 +58,37 @@ EARLIEST_PLAUSIBLE_MS = 1_767_225_600_000   # 2026-01-01T00:00:00Z
 BACKWARDS_TOLERANCE_MS = 120_000
 
 
-def clock_verdict(now_ms: int, last_recorded_ms: int | None) -> dict:
+RTC_TOLERANCE_MS = 120_000
+# the kernel's first hardware clock (a Pi 5's own, an RTC module on a Pi 4, a PC's CMOS clock), seconds since
+# the epoch in UTC; absent on a Pi 4 without a module
+RTC_SINCE_EPOCH = Path("/sys/class/rtc/rtc0/since_epoch")
+
+
+def read_rtc_ms(path: Path = RTC_SINCE_EPOCH) -> int | None:
+    """The hardware clock's time in ms, or None where the box has none (or it cannot be read)."""
+    try:
+        return int(path.read_text().strip()) * 1000
+    except (OSError, ValueError):
+        return None
+
+
+def clock_verdict(now_ms: int, last_recorded_ms: int | None, rtc_ms: int | None = None) -> dict:
     """Is the wall clock plausible? Rounds, deadlines and certificate expiry are judged on it, so a wrong
     clock is a fault the board shows, not a silent error: before EARLIEST_PLAUSIBLE_MS (never set), or
-    behind the newest event already recorded (it went backwards, e.g. a reboot without RTC or NTP)."""
+    behind the newest event already recorded (it went backwards, e.g. a reboot without RTC or NTP).
+    Where the box has a hardware clock that is set (after 2026) and it differs from the system clock by more
+    than RTC_TOLERANCE_MS, one of the two is wrong (a drifting RTC, a flat battery, a wrong manual setting):
+    degraded, with both named, since which one is right needs a person (or NTP)."""
     if now_ms < EARLIEST_PLAUSIBLE_MS:
         return {"status": "fault", "reason": "clock not set (before 2026); set the time or configure NTP"}
     if last_recorded_ms is not None and now_ms < last_recorded_ms - BACKWARDS_TOLERANCE_MS:
         behind = (last_recorded_ms - now_ms) // 1000
         return {"status": "fault", "reason": f"clock is {behind} s behind the newest recorded event; set the time"}
+    if rtc_ms is not None and rtc_ms >= EARLIEST_PLAUSIBLE_MS and abs(now_ms - rtc_ms) > RTC_TOLERANCE_MS:
+        off = (now_ms - rtc_ms) // 1000
+        return {"status": "degraded",
+                "reason": f"system clock and hardware clock (RTC) differ by {off:+d} s; check the time (NTP, "
+                          "`timedatectl`), then `sudo hwclock --systohc` or set the system time"}
     return {"status": "ok"}
 
 
@@ -104,7 +127,8 @@ def clock_check(config) -> dict:
         newest = newest_recorded()
     except Exception as exc:
         return {"status": "fault", "reason": str(exc)}
-    return {**clock_verdict(events.now_ms(), newest), "now": events.now_ms()}
+    now = events.now_ms()
+    return {**clock_verdict(now, newest, read_rtc_ms()), "now": now}
 
 
 def bus_check(runtime) -> dict:
