@@ -68,12 +68,18 @@ def test_double_tap_on_a_training_record_files_one(plant, new_page, shots):  # n
       f.dataset.busy = ''; f.requestSubmit(); }""")
     expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
     page.wait_for_timeout(2000)
+    # the page has reloaded to show the record: the outcome is still there to read (kept across the reload,
+    # sessionStorage), and shown once — a second reload is a clean page
+    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
+    expect(page.locator("#form-status")).to_have_text("已保存")
     page.unroute("**/api/v1/training/records")
     filed = [e for e in _events(plant, head, "training.record_added") if e["payload"].get("title") == title]
     assert len(filed) == 1, filed
     assert len(sent) == 2 and sent[0] and sent[0] == sent[1], sent           # one key for both sends
     assert sorted(answers) == [(200, "true"), (201, None)], answers          # the second was the kept answer
     page.screenshot(path=str(shots / "training-record-once-1024x768.png"), full_page=True)
+    page.reload()
+    expect(page.locator("#form-status")).to_have_text("")
 
 
 def test_a_resend_after_a_lost_answer_files_one_major_hazard_installation(plant, new_page):  # noqa: F811

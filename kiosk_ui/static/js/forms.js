@@ -18,6 +18,20 @@
     statusEl.textContent = msg;
   }
 
+  // The outcome survives the reload that follows a save: a user who looked away for the 600 ms it was
+  // shown still reads "已保存" on the reloaded page (sessionStorage: this tab only, removed once shown).
+  var FLASH = "form-flash:" + location.pathname;
+  function flashThenReload(msg) {
+    if (!msg && statusEl && statusEl.classList.contains("ok")) msg = statusEl.textContent;
+    try { if (msg) sessionStorage.setItem(FLASH, msg); } catch (e) { /* no storage: the reload still shows the record */ }
+    location.reload();
+  }
+  (function showFlash() {
+    var msg = null;
+    try { msg = sessionStorage.getItem(FLASH); sessionStorage.removeItem(FLASH); } catch (e) { return; }
+    if (msg) show(true, msg);
+  })();
+
   function errorText(e) { return (I18N.error || "{message}").replace("{message}", e.message); }
 
   // crypto.randomUUID needs a secure context; the plant LAN is plain http, getRandomValues is not restricted
@@ -135,7 +149,7 @@
       });
     }).then(function (j) {
       show(true, I18N.saved);
-      (onOk || function () { setTimeout(function () { location.reload(); }, 600); })(j);
+      (onOk || function () { setTimeout(function () { flashThenReload(I18N.saved); }, 600); })(j);
       return j;
     });
   }
@@ -243,5 +257,6 @@
   bind(document);
 
   window.SafetyForms = { key: key, busy: busy, done: done, guarded: guarded, show: show, upload: upload,
-                         confirm: confirmDialog, clearDraft: clearDraft, bind: bind };
+                         confirm: confirmDialog, clearDraft: clearDraft, bind: bind,
+                         reload: flashThenReload };
 })();

@@ -146,7 +146,7 @@
       F.guarded(form, function () {
         return post(form).then(function () {
           F.show(true, I18N.saved);
-          setTimeout(function () { location.reload(); }, 400);
+          setTimeout(function () { F.reload(); }, 400);
         });
       });
     });

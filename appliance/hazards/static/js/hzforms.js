@@ -69,7 +69,7 @@
                                            body: JSON.stringify(collect(form, hashes)) }).then(json);
         }).then(function () {
           show(true, I18N.saved);
-          setTimeout(function () { location.reload(); }, 600);
+          setTimeout(function () { F.reload(); }, 600);
         });
       });
     });

@@ -86,7 +86,7 @@
   }
 
   function done(res) {
-    if (res.ok) { show(true, D.saved); window.location.reload(); return; }
+    if (res.ok) { show(true, D.saved); window.SafetyForms.reload(); return; }
     busy = false; save.disabled = false;
     show(false, fmt(D.error, { message: (res.body.error && res.body.error.message) || "?" }));
   }
