@@ -58,7 +58,7 @@
     var rec = form.dataset.openKey ? j[form.dataset.openKey] : j;
     setTimeout(function () {
       if (form.dataset.open && rec && rec.id) location.href = form.dataset.open + rec.id;
-      else location.reload();
+      else if (window.SafetyForms) window.SafetyForms.reload(); else location.reload();
     }, 400);
   }
 

@@ -65,7 +65,7 @@
       setTimeout(function () {
         if (leaving) return;
         leaving = true;
-        if (go) { location.href = go; } else { location.reload(); }
+        if (go) { location.href = go; } else { F.reload(); }
       }, 400);
       return j;
     });
