@@ -365,6 +365,11 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
         assert buses == {"bus:gas-controller": "ok", "bus:rs485-warehouse": "ok", "bus:dock-line-detector": "ok"}
         creds = json.loads((data / "demo-credentials.json").read_text(encoding="utf-8"))
         board = new_page()
+        # the board's live state comes as the stream's frame (issue 14): the lists are not fetched
+        fetched: list[str] = []
+        board.on("request", lambda r: fetched.append(r.url) if re.search(r"/api/v1/(points|alarms)(\?|$)", r.url)
+                 else None)
+        board_since = time.monotonic()
         board.goto(f"{base}/kiosk?token={creds['kiosk_token']}")
         point = board.locator('[data-point="GT-101"]')
         expect(point).to_have_class(re.compile(r"\bst-alarm2\b"), timeout=90_000)
@@ -434,6 +439,11 @@ def test_gas_leak_turns_a_point_red_and_the_tablet_acknowledges_it(browser, new_
 
         # the board never reloads: its banner no longer shows this alarm as unacknowledged
         expect(board.locator(f'#alarm-banner [data-alarm="{alarm_id}"].unacked')).to_have_count(0, timeout=30_000)
+        # through the whole leak (raise, escalation, over-range, incident, acknowledgement) the board fetched
+        # the two lists at most once (a stream reconnect falls back to them); the old board fetched
+        # both every 2 s and again on each alarm event
+        watched = time.monotonic() - board_since
+        assert watched > 5 and len(fetched) <= 2, (round(watched), fetched)
         alarms = requests.get(f"{base}/api/v1/alarms", headers={"Authorization": f"Bearer {creds['kiosk_token']}"},
                               timeout=10).json()["alarms"]
         (a,) = [a for a in alarms if str(a["id"]) == alarm_id]

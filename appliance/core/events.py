@@ -341,6 +341,16 @@ def verify_chain(conn, batch: int = 5000, start: tuple[int, str] | None = None) 
             prev_hash, expected_seq, last = fields["hash"], seq + 1, seq
 
 
+@dataclass(frozen=True)
+class Frame:
+    """A frame's current version: `text` is JSON, sent as an SSE `event: <name>`; readers need `permission`."""
+
+    name: str
+    version: int
+    text: str
+    permission: str
+
+
 class Bus:
     """In-process publisher of committed events, in seq order, whichever process committed them.
 
@@ -364,6 +374,10 @@ class Bus:
         self.poll_s = poll_s
         self.head = 0
         self.error: str | None = None
+        # Frames: the latest state of something screens show (the board's points and standing alarms), sent
+        # on the live streams that ask for it, never stored. One JSON text per version is shared by every
+        # stream, so 50 wall boards cost one serialisation instead of 50 polls (issue 14).
+        self._frames: dict[str, Frame] = {}
 
     def start(self) -> None:
         QUIET.clear()  # ranges of a log this process had open before are not this one's
@@ -447,6 +461,19 @@ class Bus:
                 return None
             # seqs in memory are contiguous, so the position of cursor + 1 is known
             return list(itertools.islice(self._recent, cursor + 1 - self._recent[0].seq, None))
+
+    def set_frame(self, name: str, text: str, permission: str) -> None:
+        """Publish a frame's new text (JSON) and wake the streams; the same text again is no new version."""
+        with self._cond:
+            old = self._frames.get(name)
+            if old is not None and old.text == text:
+                return
+            self._frames[name] = Frame(name, (old.version + 1) if old else 1, text, permission)
+            self._cond.notify_all()
+
+    def frame(self, name: str) -> Frame | None:
+        with self._cond:
+            return self._frames.get(name)
 
     @property
     def stopping(self) -> bool:

@@ -223,11 +223,25 @@ def stream():
     principal = current()
     limits = _limits()
     present = _framer()
+    # frames asked for (?frames=board): the latest state of a screen's live part, sent when it changes
+    wanted = [f for f in request.args.get("frames", "").split(",") if f][:4]
     limits.acquire(principal.actor)
+    sent: dict[str, int] = {}
+
+    def fresh_frames() -> str:
+        if bus is None:
+            return ""
+        out = []
+        for name in wanted:
+            f = bus.frame(name)
+            if f is not None and f.version != sent.get(name) and auth.allowed(principal.role, f.permission):
+                sent[name] = f.version
+                out.append(f"event: {name}\ndata: {f.text}\n\n")
+        return "".join(out)
 
     def generate(cursor: int = cursor):
         yield "retry: 2000\n\n"
-        checked = time.monotonic()
+        checked = last_out = time.monotonic()
         head = events.head_seq()
         db.release_connection()   # the stream's thread holds no SQLite connection between heartbeats
         if cursor > head:
@@ -235,6 +249,9 @@ def stream():
             # page rather than silently skip what comes next.
             yield f"event: reset\ndata: {json.dumps({'head': head})}\n\n"
             cursor = head
+        first = fresh_frames()   # the screen's current state at once: no list to fetch on (re)connect
+        if first:
+            yield first
         while True:
             batch = bus.wait_after(cursor, HEARTBEAT_S) if bus is not None else None
             if batch is None:  # older than memory holds (or no bus): read the log itself
@@ -250,15 +267,20 @@ def stream():
                 if not allowed:
                     return
                 checked = time.monotonic()
-            if not batch:
+            out = ""
+            if batch:
+                batch = batch[:STREAM_BATCH]   # a burst goes out in parts: one stream never holds it all at once
+                cursor = batch[-1].seq
+                # a bulk write's items stay in the log; screens get its summary event (events.Committed.live)
+                out = "".join(present(e) for e in batch if e.live)
+            # events first, then the frame that follows from them (a new alarm, then the banner's state)
+            out += fresh_frames()
+            if out:
+                last_out = time.monotonic()
+                yield out
+            elif time.monotonic() - last_out >= HEARTBEAT_S - 0.1:
+                last_out = time.monotonic()
                 yield ": keep-alive\n\n"
-                continue
-            batch = batch[:STREAM_BATCH]   # a burst goes out in parts: one stream never holds it all at once
-            cursor = batch[-1].seq
-            # a bulk write's items stay in the log; screens get its summary event (events.Committed.live)
-            shown = [e for e in batch if e.live]
-            if shown:
-                yield "".join(present(e) for e in shown)
 
     resp = Response(generate(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

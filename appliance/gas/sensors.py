@@ -18,6 +18,7 @@ import peewee
 
 from appliance.core import events, storage
 from appliance.gas import rules as AR
+from appliance.gas.board import BoardFrame
 from appliance.gas.config import PointConfig
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ class Sensors:
         self._lock = threading.RLock()
         self._pending_minutes: list[tuple[str, _Minute]] = []  # minutes that ended during ingest
         self._unwritten: tuple[list, list, list] | None = None   # refused by a locked database: written next
+        self.board = BoardFrame(self)   # the wall boards' live frame (gas/board.py)
         self._restore()
 
     def _restore(self) -> None:
@@ -199,8 +201,11 @@ class Sensors:
                     p.peak = None
             rows = self._telemetry(work)
             minutes = self._finished_minutes()
-            if any(tr for _, _, _, tr, _ in work) or rows or minutes or self._unwritten is not None:
+            changed = any(tr for _, _, _, tr, _ in work)
+            if changed or rows or minutes or self._unwritten is not None:
                 self._write(work, rows, minutes)
+        if changed:   # an alarm or a fault came or went: the boards show it now, not at the next tick
+            self.board.publish()
 
     def tick(self, now: int | None = None) -> None:
         """Called every second by the scheduler: stale values, shelving that ran out, finished minutes."""
@@ -215,6 +220,7 @@ class Sensors:
             minutes = self._finished_minutes(now)
             if work or minutes or self._unwritten is not None:   # what a locked database refused, at the latest now
                 self._write(work, [], minutes)
+        self.board.publish()   # once a second: the values, the delay-on countdowns, shelves that ran out
 
     def escalate(self, after_min: float, now: int | None = None) -> int:
         """Escalate every alarm unacknowledged for `after_min` minutes (once each); returns how many."""
@@ -231,6 +237,7 @@ class Sensors:
                          payload={"point": a.point, "name": p.cfg.name if p else a.point,
                                   "name_en": (p.cfg.name_en or p.cfg.name) if p else a.point, "kind": a.kind,
                                   "level": a.level, "minutes": after_min, "alarm_id": a.id, "to": "safety_officer"})
+        self.board.alarms_changed()   # after the commit: a frame built from then on reads the new rows
         return len(due)
 
     def prune(self, readings_days: int, minutes_days: int, now: int | None = None) -> tuple[int, int]:
@@ -295,9 +302,12 @@ class Sensors:
                                       "name": p.cfg.name if p else a.point})
 
             storage.safety_write(write)  # an acknowledgement is a safety record: stored even on a full disk
+            self.board.alarms_changed()
             if p is not None and a.kind == "gas":
                 p.state, _ = AR.acknowledge(p.state, now)
-            return Alarm.get_by_id(a.id)
+            acked = Alarm.get_by_id(a.id)
+        self.board.publish()
+        return acked
 
     def shelve(self, point_id: str, *, by: str, minutes: int, reason: str, safety_officer: bool = False) -> dict:
         """Shelve a point (IEC 62682 §11.7 rules in `alarm_rules.check_shelve`: time-limited, with a reason,
@@ -320,7 +330,9 @@ class Sensors:
                 rec.emit("alarm.shelved", entity=("point", point_id),
                          payload={"point": point_id, "name": p.cfg.name, "until": state.shelved_until,
                                   "minutes": minutes, "reason": reason, "level": state.shelved_level})
-            return p.view()
+            shelved = p.view()
+        self.board.publish()
+        return shelved
 
     # -------------------------------------------------------------- reads
 
@@ -431,6 +443,10 @@ class Sensors:
                         extra={"transitions": sum(len(tr) for _, _, _, tr, _ in work), "rows": len(rows)})
         except peewee.PeeweeException as exc:
             self._write_failed(exc, work)
+        finally:
+            # after the commit (or the failure): a frame built from now on reads the alarm rows again
+            if any(tr for _, _, _, tr, _ in work):
+                self.board.alarms_changed()
 
     def _write_failed(self, exc: peewee.PeeweeException, work) -> None:
         if not (storage.is_disk_full(exc) and any(tr for _, _, _, tr, _ in work)):

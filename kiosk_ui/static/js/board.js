@@ -10,6 +10,8 @@
     if (st) st.hidden = true;
     return;
   }
+  // a page with the plan's points or the alarm banner takes the board frame (points.js shows it)
+  var frames = document.getElementById("alarm-banner") || document.querySelector("[data-point]") ? ["board"] : [];
   Live.connect(parseInt(board.dataset.head, 10) || 0, function (ev) {
     document.dispatchEvent(new CustomEvent("live-event", { detail: ev }));
     if (!feed) return;
@@ -32,7 +34,7 @@
     li.appendChild(t); li.appendChild(s);
     feed.insertBefore(li, feed.firstChild);
     while (feed.children.length > MAX) feed.removeChild(feed.lastChild);
-  });
+  }, frames);
 })();
 
 // Component states (a dead sensor, a full disk) are shown, never hidden: refresh them every 15 s.

@@ -18,12 +18,23 @@
     el.textContent = text("live." + state);
   }
 
-  function connect(startSeq, onEvent) {
+  // frames: names of live state the page shows (e.g. ["board"]: the points and standing alarms); each one
+  // arrives as a "live-frame" document event {name, data} when it changes, and at once on (re)connect.
+  function connect(startSeq, onEvent, frames) {
     var last = startSeq, source = null, retry = null;
+    frames = frames || [];
     function open() {
       // the page's language: the names the stream sends with each event are in it
       source = new EventSource("/api/v1/stream?last_event_id=" + encodeURIComponent(last) +
-                               "&lang=" + encodeURIComponent(document.documentElement.lang || "zh-CN"));
+                               "&lang=" + encodeURIComponent(document.documentElement.lang || "zh-CN") +
+                               (frames.length ? "&frames=" + encodeURIComponent(frames.join(",")) : ""));
+      frames.forEach(function (name) {
+        source.addEventListener(name, function (m) {
+          var data;
+          try { data = JSON.parse(m.data); } catch (e) { return; }
+          document.dispatchEvent(new CustomEvent("live-frame", { detail: { name: name, data: data } }));
+        });
+      });
       source.onopen = function () { setState("connected"); };
       source.onmessage = function (m) {
         var ev;

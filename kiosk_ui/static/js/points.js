@@ -1,5 +1,7 @@
 // Gas points on the floor plan and the alarm banner with its sound.
-// Values are polled every 2 s (readings are not events); any alarm or point event refreshes at once.
+// The live stream sends the board's frame (every point and the standing alarms, gas/board.py) once a second
+// and right after each alarm change, one JSON shared by every screen (issue 14). Where no frame comes (a
+// role without the event log, the stream reconnecting), the two lists are fetched every 2 s instead.
 (function () {
   "use strict";
   var banner = document.getElementById("alarm-banner");
@@ -34,19 +36,21 @@
   }
 
   function refreshPoints() {
-    return getJSON("/api/v1/points").then(function (j) {
-      j.points.forEach(function (p) {
-        points[p.id] = p;
-        var g = document.querySelector('[data-point="' + p.id + '"]');
-        if (!g) return;
-        g.setAttribute("class", "point st-" + p.state + (p.shelved_until ? " shelved" : "") +
-          (p.over_range ? " over-range" : "") + (p.waiting ? " waiting" : "") +
-          (p.state !== "fault" && p.fault ? " faulted" : "") + (p.direction ? " side-" + p.direction : ""));
-        g.querySelector(".point-value").textContent =
-          p.over_range && p.range_high !== null ? ">" + p.range_high : fmt(p.value);
-        var n = g.querySelector(".point-note");
-        if (n) n.textContent = note(p);
-      });
+    return getJSON("/api/v1/points").then(function (j) { showPoints(j.points); });
+  }
+
+  function showPoints(list) {
+    list.forEach(function (p) {
+      points[p.id] = p;
+      var g = document.querySelector('[data-point="' + p.id + '"]');
+      if (!g) return;
+      g.setAttribute("class", "point st-" + p.state + (p.shelved_until ? " shelved" : "") +
+        (p.over_range ? " over-range" : "") + (p.waiting ? " waiting" : "") +
+        (p.state !== "fault" && p.fault ? " faulted" : "") + (p.direction ? " side-" + p.direction : ""));
+      g.querySelector(".point-value").textContent =
+        p.over_range && p.range_high !== null ? ">" + p.range_high : fmt(p.value);
+      var n = g.querySelector(".point-note");
+      if (n) n.textContent = note(p);
     });
   }
 
@@ -103,50 +107,53 @@
 
   function refreshAlarms() {
     if (!banner) return Promise.resolve();
-    return getJSON("/api/v1/alarms?active=1").then(function (j) {
-      var alarms = j.alarms.sort(function (x, y) {
-        return (!!x.acked_at - !!y.acked_at) || (weight(y) - weight(x));
-      });
-      lastAlarms = alarms;
-      banner.innerHTML = "";
-      banner.hidden = alarms.length === 0;
-      // Flood guard: one leak sets off every detector around it. The three most severe alarms stay on
-      // their own lines; the rest are summed per area, so one burst cannot bury a second emergency.
-      var shown = alarms.length > 4 ? 3 : alarms.length;
-      alarms.slice(0, shown).forEach(function (a) {
-        var div = document.createElement("div");
-        var shelved = points[a.point] && points[a.point].shelved_until;
-        div.className = "alarm " + (a.kind === "fault" ? "fault" : "level" + a.level) + (a.acked_at ? " acked" : " unacked") +
-          (a.over_range ? " over-range" : "");
-        div.dataset.alarm = a.id;
-        if (a.direction) div.dataset.direction = a.direction;
-        div.textContent = label(a) + (shelved ? " · " + Live.text("alarm.shelved") : "");
-        banner.appendChild(div);
-      });
-      var perArea = {};
-      alarms.slice(shown).forEach(function (a) {
-        var area = (points[a.point] || {}).area || "";
-        perArea[area] = (perArea[area] || 0) + 1;
-      });
-      Object.keys(perArea).forEach(function (area) {
-        var more = document.createElement("div");
-        var labelEl = document.querySelector("#area-" + area + " .area-label");
-        more.className = "alarm more";
-        more.textContent = (labelEl ? labelEl.textContent + " · " : "") + Live.text("alarm.more", { n: perArea[area] });
-        banner.appendChild(more);
-      });
-      updateSound(alarms);
-      // The risk map's live overlay: areas with a gas alarm whose condition stands (acked or not).
-      var gas = {};
-      alarms.forEach(function (a) {
-        var area = (points[a.point] || {}).area;
-        if (a.kind !== "gas" || a.cleared_at || !area) return;
-        var o = gas[area] = gas[area] || { count: 0, level: 0 };
-        o.count += 1;
-        o.level = Math.max(o.level, a.level);
-      });
-      if (window.RiskMap) RiskMap.overlay("gas", gas);
+    return getJSON("/api/v1/alarms?active=1").then(function (j) { showAlarms(j.alarms); });
+  }
+
+  function showAlarms(list) {
+    if (!banner) return;
+    var alarms = list.slice().sort(function (x, y) {
+      return (!!x.acked_at - !!y.acked_at) || (weight(y) - weight(x));
     });
+    lastAlarms = alarms;
+    banner.innerHTML = "";
+    banner.hidden = alarms.length === 0;
+    // Flood guard: one leak sets off every detector around it. The three most severe alarms stay on
+    // their own lines; the rest are summed per area, so one burst cannot bury a second emergency.
+    var shown = alarms.length > 4 ? 3 : alarms.length;
+    alarms.slice(0, shown).forEach(function (a) {
+      var div = document.createElement("div");
+      var shelved = points[a.point] && points[a.point].shelved_until;
+      div.className = "alarm " + (a.kind === "fault" ? "fault" : "level" + a.level) + (a.acked_at ? " acked" : " unacked") +
+        (a.over_range ? " over-range" : "");
+      div.dataset.alarm = a.id;
+      if (a.direction) div.dataset.direction = a.direction;
+      div.textContent = label(a) + (shelved ? " · " + Live.text("alarm.shelved") : "");
+      banner.appendChild(div);
+    });
+    var perArea = {};
+    alarms.slice(shown).forEach(function (a) {
+      var area = (points[a.point] || {}).area || "";
+      perArea[area] = (perArea[area] || 0) + 1;
+    });
+    Object.keys(perArea).forEach(function (area) {
+      var more = document.createElement("div");
+      var labelEl = document.querySelector("#area-" + area + " .area-label");
+      more.className = "alarm more";
+      more.textContent = (labelEl ? labelEl.textContent + " · " : "") + Live.text("alarm.more", { n: perArea[area] });
+      banner.appendChild(more);
+    });
+    updateSound(alarms);
+    // The risk map's live overlay: areas with a gas alarm whose condition stands (acked or not).
+    var gas = {};
+    alarms.forEach(function (a) {
+      var area = (points[a.point] || {}).area;
+      if (a.kind !== "gas" || a.cleared_at || !area) return;
+      var o = gas[area] = gas[area] || { count: 0, level: 0 };
+      o.count += 1;
+      o.level = Math.max(o.level, a.level);
+    });
+    if (window.RiskMap) RiskMap.overlay("gas", gas);
   }
 
   // At most one refresh in flight per list; what asks during it gets one more afterwards. A leak is a
@@ -206,13 +213,23 @@
     });
   });
 
+  // The frame: what the lists would say, pushed. While frames come, nothing is fetched.
+  var lastFrame = 0;
+  function framesFlowing() { return Date.now() - lastFrame < 5000; }
+  document.addEventListener("live-frame", function (e) {
+    if (e.detail.name !== "board") return;
+    lastFrame = Date.now();
+    showPoints(e.detail.data.points);
+    showAlarms(e.detail.data.alarms);
+  });
   document.addEventListener("live-event", function (e) {
     var t = e.detail.type;
-    if (t.indexOf("alarm.") === 0 || t.indexOf("point.") === 0) refresh();
+    // the frame that follows an alarm change comes right after its event; without frames, fetch
+    if ((t.indexOf("alarm.") === 0 || t.indexOf("point.") === 0) && !framesFlowing()) refresh();
     if (t.indexOf("risk.") === 0 || t.indexOf("hazard.") === 0) refreshRisk();
   });
-  refresh();
-  setInterval(refresh, 2000);
+  setTimeout(function () { if (!framesFlowing()) refresh(); }, 800);
+  setInterval(function () { if (!framesFlowing()) refresh(); }, 2000);
   setInterval(horn, 500);
   // the delay-on countdown moves every second without waiting for the next poll
   setInterval(function () { Object.keys(points).forEach(function (id) {
