@@ -448,6 +448,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 WAIT_MS = 30_000          # generous: a loaded 2-core CI box
 
 
+def expect_saved(page, timeout: int = WAIT_MS) -> None:
+    """A form was saved and the page is done with it: "已保存" (#form-status.ok) on a page that is not about to
+    reload. A save that shows its record reloads the page (forms.js marks <html data-reloading> until then, and
+    keeps the message across the reload), so this waits for the reloaded page: the next step never races it."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("html:not([data-reloading]) #form-status.ok")).to_be_attached(timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def browser():
     need(_sync_playwright() is not None, "playwright is not importable")

@@ -16,7 +16,7 @@ import re
 import pytest
 import requests
 
-from conftest import WAIT_MS
+from conftest import WAIT_MS, expect_saved
 from test_browser import Plant, open_board
 
 pytestmark = pytest.mark.browser
@@ -127,8 +127,7 @@ def test_archive_firm_and_job_screens_and_document_review(gate_plant, new_page, 
     form.locator("input[name=number]").fill(f"(苏)JZ安许证字[2025]{size}")
     form.locator("input[name=expires_on]").fill("2030-01-01")
     form.locator("button[type=submit]").dblclick()
-    expect(officer.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
-    officer.wait_for_load_state("load")
+    expect_saved(officer)
     expect(officer.locator("#documents tbody tr")).to_have_count(before + 1, timeout=WAIT_MS)
     mine = officer.locator("#documents tbody tr", has_text=f"{size}")
     expect(mine).to_contain_text("本人提交，须由他人审核")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WAIT_MS
+from conftest import WAIT_MS, expect_saved
 from test_browser import Plant
 from test_browser_screens import MEASURE, PHONE, TABLET, log_in
 
@@ -222,8 +222,7 @@ def test_undo_a_duplicate_from_the_tablet(plant, new_page, shots, size):
     assert posts == []
     button.click()
     page.locator("dialog.confirm-dialog .confirm-ok").click()
-    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
-    page.wait_for_load_state("load")
+    expect_saved(page)
     assert len(posts) == 1, posts
     h = s.get(f"{plant.base}/api/v1/hazards/{second}", timeout=10).json()
     assert h["state"] == "reported" and h["duplicate_of"] is None

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import WAIT_MS
+from conftest import WAIT_MS, expect_saved
 from test_browser import Plant
 from test_browser_screens import MEASURE, PHONE, TABLET, log_in
 
@@ -77,8 +77,7 @@ def test_the_rectify_form_keeps_its_draft_across_a_reload(plant, new_page, shots
     _fits(page, PHONE)
     page.locator(f'.hazard[data-hazard="{hid}"]').screenshot(path=str(shots / "rectify-draft-390x844.png"))
     form.locator("button[type=submit]").click()
-    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
-    page.wait_for_load_state("load")
+    expect_saved(page)
     h = plant.admin_session().get(f"{plant.base}/api/v1/hazards/{hid}", timeout=10).json()
     assert h["state"] == "pending_acceptance" and h["rectify_note"] == note and h["cost"] == 1280
     assert _draft(page, f"rectify-{hid}") is None                     # sent: the draft is spent
@@ -100,8 +99,7 @@ def test_a_failed_rectify_keeps_the_draft_and_a_rejection_reason_survives(plant,
     page.unroute("**/rectify")
     assert "已换锁" in (_draft(page, f"rectify-{hid}") or "")
     form.locator("button[type=submit]").click()
-    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
-    page.wait_for_load_state("load")
+    expect_saved(page)
 
     shift = new_page(*TABLET)
     log_in(shift, plant, "zhangwei")
@@ -113,8 +111,7 @@ def test_a_failed_rectify_keeps_the_draft_and_a_rejection_reason_survives(plant,
     expect(reject.locator("input[name=note]")).to_have_value("锁具型号不符，须用防爆型")
     _fits(shift, TABLET)
     reject.locator("button[type=submit]").click()
-    expect(shift.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
-    shift.wait_for_load_state("load")
+    expect_saved(shift)
     assert plant.admin_session().get(f"{plant.base}/api/v1/hazards/{hid}", timeout=10).json()["state"] == "rectifying"
     assert _draft(shift, f"reject-{hid}") is None
 
@@ -142,8 +139,7 @@ def test_a_report_names_the_contractor_firm_and_the_shift_can_change_it(plant, n
     picker.select_option(str(first["id"]))
     _fits(page, size)
     form.locator("button[type=submit]").click()
-    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
-    page.wait_for_load_state("load")
+    expect_saved(page)
     card = page.locator(".hazard", has_text=text)
     expect(card.locator(".firm")).to_contain_text(first["name"], timeout=WAIT_MS)
     (h,) = [x for x in s.get(f"{plant.base}/api/v1/hazards", timeout=10).json()["hazards"] if x["description"] == text]
@@ -159,6 +155,5 @@ def test_a_report_names_the_contractor_firm_and_the_shift_can_change_it(plant, n
     _fits(shift, size)
     card.screenshot(path=str(shots / f"hazard-firm-{size[0]}x{size[1]}.png"))
     change.locator("button[type=submit]").click()
-    expect(shift.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
-    shift.wait_for_load_state("load")
+    expect_saved(shift)
     expect(shift.locator(f'.hazard[data-hazard="{h["id"]}"] .firm')).to_contain_text(second["name"], timeout=WAIT_MS)

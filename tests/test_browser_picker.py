@@ -18,7 +18,7 @@ import pytest
 
 from appliance.core import auth, events
 from appliance.core import people as P
-from conftest import PASSWORD, WAIT_MS
+from conftest import PASSWORD, WAIT_MS, expect_saved
 
 expect = pytest.importorskip("playwright.sync_api").expect
 SHOTS = Path("/tmp/shots-picker")
@@ -169,8 +169,7 @@ def test_a_person_assignment_and_a_person_named_later(site, new_page):
     page.goto(f"{site['base']}/tablet/training")
     page.locator("#course-form input[name=title]").fill("个体防护")
     page.locator("#course-form button[type=submit]").click()
-    expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
-    page.wait_for_load_state("load")
+    expect_saved(page)
     page.wait_for_selector("#assign-form")
     form = page.locator("#assign-form")
     expect(form.locator("#target-person")).to_be_hidden()

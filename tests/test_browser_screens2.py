@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import free_port
+from conftest import expect_saved, free_port
 from test_browser import GAS_BOARD_POINTS, Plant
 
 pytestmark = pytest.mark.browser
@@ -202,8 +202,7 @@ def test_violations_of_one_scene_are_one_card_decided_once(new_page, tmp_path, s
         gate = page.locator(".violation-card[data-count]").filter(has_text="cam-gate")
         gate.locator("input[name=note]").fill("反光背心误识别")
         gate.locator(".vio-reject").click()
-        expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"))
-        page.wait_for_load_state("load")
+        expect_saved(page)
         expect(page.locator(".violation-card[data-count]")).to_have_count(0)
         expect(page.locator(".empty").first).to_be_visible()
         assert {r.state for r in V.Violation.select().where(V.Violation.id.in_([v.id for v in other]))} == {"rejected"}

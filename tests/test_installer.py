@@ -116,16 +116,21 @@ def _arch() -> str:
     return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _clean_rootfs_tarball() -> Path:
-    """A bookworm minbase made by debootstrap once and kept as a tarball (debootstrap takes ~30 s, unpacking ~5 s)."""
-    tarball = CACHE / f"{SUITE}-minbase-{_arch()}.tar.gz"
+def _clean_rootfs_tarball(arch: str | None = None) -> Path:
+    """A bookworm minbase made by debootstrap once and kept as a tarball (debootstrap takes ~30 s, unpacking ~5 s).
+    Another architecture (arm64 on an amd64 host) runs its second stage under qemu-user's binfmt handler."""
+    arch = arch or _arch()
+    tarball = CACHE / f"{SUITE}-minbase-{arch}.tar.gz"
     if tarball.exists():
         return tarball
     CACHE.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="sa-debootstrap-", dir=CACHE))
     try:
         root = work / "root"
-        r = subprocess.run(["debootstrap", "--variant=minbase", f"--cache-dir={APT_ARCHIVES}", SUITE, str(root), MIRROR],
+        cache = APT_ARCHIVES if arch == _arch() else work / "archives"   # apt's cache holds the host's packages
+        cache.mkdir(exist_ok=True)
+        r = subprocess.run(["debootstrap", "--variant=minbase", f"--arch={arch}", f"--cache-dir={cache}", SUITE,
+                            str(root), MIRROR],
                            capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, f"debootstrap {SUITE} from {MIRROR} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
         subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-czf", str(work / "t.tar.gz"), "."], check=True)

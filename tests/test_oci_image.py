@@ -20,6 +20,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -75,22 +76,26 @@ def _docker_hub() -> bool:
     return True
 
 
-def _base() -> str:
-    if os.environ.get("SAFETY_OCI_BASE"):
+def _base(arch: str | None = None) -> str:
+    """The Debian 12 base for the host's architecture, or for `arch` (arm64 built on amd64 under qemu-user)."""
+    if os.environ.get("SAFETY_OCI_BASE") and arch is None:
         return os.environ["SAFETY_OCI_BASE"]
     if _docker_hub():
-        return "docker.io/library/debian:bookworm-slim"
-    if subprocess.run([*BUILDAH, "inspect", "--type", "image", LOCAL_BASE], capture_output=True).returncode == 0:
-        return LOCAL_BASE
+        return "docker.io/library/debian:bookworm-slim"   # a multi-arch index: buildah picks --arch's image
+    local = LOCAL_BASE + (f"-{arch}" if arch else "")
+    if subprocess.run([*BUILDAH, "inspect", "--type", "image", local], capture_output=True).returncode == 0:
+        return local
     from test_installer import _clean_rootfs_tarball  # debootstrap'ed bookworm minbase, cached
 
     ctr = subprocess.run([*BUILDAH, "from", "scratch"], capture_output=True, text=True, check=True).stdout.strip()
     try:
-        subprocess.run([*BUILDAH, "add", ctr, str(_clean_rootfs_tarball()), "/"], capture_output=True, check=True)
-        subprocess.run([*BUILDAH, "commit", "-q", ctr, LOCAL_BASE], capture_output=True, check=True)
+        subprocess.run([*BUILDAH, "add", ctr, str(_clean_rootfs_tarball(arch)), "/"], capture_output=True, check=True)
+        if arch:
+            subprocess.run([*BUILDAH, "config", "--arch", arch, ctr], capture_output=True, check=True)
+        subprocess.run([*BUILDAH, "commit", "-q", ctr, local], capture_output=True, check=True)
     finally:
         subprocess.run([*BUILDAH, "rm", ctr], capture_output=True)
-    return LOCAL_BASE
+    return local
 
 
 RUN = """set -u
@@ -98,7 +103,7 @@ ip link set lo up
 {buildah} run --isolation chroot --user {user} {ctr} -- {entry} > {log} 2>&1 &
 app=$!
 healthy=0
-for i in $(seq 1 120); do
+for i in $(seq 1 {tries}); do
   if {buildah} run --isolation chroot --user {user} {ctr} -- {health} >/dev/null 2>&1; then healthy=1; break; fi
   kill -0 $app 2>/dev/null || break
   sleep 1
@@ -122,9 +127,14 @@ def test_image_builds_and_its_healthcheck_passes(tmp_path):
     need(shutil.which("unshare") is not None and shutil.which("ip") is not None, "unshare and ip (util-linux, iproute2)")
     from test_installer import _wheelhouse
 
+    _build_start_and_check(tmp_path, _base(), _wheelhouse())
+
+
+def _build_start_and_check(tmp_path: Path, base: str, wheels: Path, arch: str | None = None) -> None:
+    """Build the image (for `arch`, or the host's), check its config, start it as its user in a network
+    namespace of its own until its HEALTHCHECK passes, stop it with SIGTERM."""
     t0 = time.monotonic()
     timings = {}
-    base = _base()
     # the build context: the working tree as a release holds it, and the wheelhouse (hard links) for pip offline
     ctx = Path(tempfile.mkdtemp(prefix="sa-oci-", dir=tmp_path))
     files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
@@ -132,20 +142,23 @@ def test_image_builds_and_its_healthcheck_passes(tmp_path):
     tar = subprocess.run(["tar", "-C", str(ROOT), "--null", "-T", "-", "-cf", "-"], input=files, capture_output=True,
                          check=True).stdout
     subprocess.run(["tar", "-C", str(ctx), "-xf", "-"], input=tar, check=True)
-    wheels = _wheelhouse()
     subprocess.run(["cp", "-al", str(wheels), str(ctx / "wheelhouse")], check=True)
     timings["base+context"] = time.monotonic() - t0
     ctr = None
     try:
         t = time.monotonic()
         r = subprocess.run([*BUILDAH, "bud", "--format", "docker", "--isolation", "chroot", "--layers=false",
+                            *(["--arch", arch] if arch else []),
                             "--build-arg", f"BASE={base}", "-t", IMAGE, str(ctx)],
-                           capture_output=True, text=True, timeout=1200)
+                           capture_output=True, text=True, timeout=2400)
         timings["build"] = time.monotonic() - t
         assert r.returncode == 0, f"buildah bud failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
         inspect = subprocess.run([*BUILDAH, "inspect", "--type", "image", IMAGE], capture_output=True, text=True)
         assert inspect.returncode == 0, inspect.stderr
-        config = json.loads(inspect.stdout)["Docker"]["config"]   # the Docker format's config, HEALTHCHECK included
+        image = json.loads(inspect.stdout)
+        config = image["Docker"]["config"]   # the Docker format's config, HEALTHCHECK included
+        if arch:
+            assert image["Docker"]["architecture"] == arch, image["Docker"].get("architecture")
         assert config["User"] == "safety"
         assert set(config["ExposedPorts"]) == {"8080/tcp", "8443/tcp"}
         assert set(config["Volumes"]) == {"/var/lib/safety-appliance", "/etc/safety-appliance"}
@@ -161,9 +174,11 @@ def test_image_builds_and_its_healthcheck_passes(tmp_path):
         log = tmp_path / "app.log"
         script = RUN.format(buildah=shlex.join(BUILDAH), user=config["User"], ctr=shlex.quote(ctr),
                             entry=shlex.join(config["Entrypoint"] + (config.get("Cmd") or [])),
-                            health=shlex.join(test[1:]), log=shlex.quote(str(log)))
+                            health=shlex.join(test[1:]), log=shlex.quote(str(log)),
+                            tries=120 if arch is None else 600)   # under qemu-user the start is ~10× slower
         t = time.monotonic()
-        r = subprocess.run(["unshare", "--net", "bash", "-c", script], capture_output=True, text=True, timeout=300)
+        r = subprocess.run(["unshare", "--net", "bash", "-c", script], capture_output=True, text=True,
+                           timeout=300 if arch is None else 900)
         timings["start+healthy+stop"] = time.monotonic() - t
         out = r.stdout + r.stderr + "\n" + log.read_text(errors="replace")[-4000:]
         assert "healthy=1" in r.stdout, out
@@ -177,3 +192,67 @@ def test_image_builds_and_its_healthcheck_passes(tmp_path):
         subprocess.run([*BUILDAH, "rmi", "-f", IMAGE], capture_output=True)
         timings["total"] = time.monotonic() - t0
         print("OCI image test timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+# ---- arm64 (a Raspberry Pi 4/5, a Jetson) built on this amd64 host under qemu-user: opt-in, ~20 minutes
+
+def _arm64_wheelhouse(host_wheels: Path) -> Path:
+    """The same packages for arm64: the pure-Python wheels of the host's wheelhouse (the same files on any
+    architecture), the binary ones downloaded for manylinux aarch64 at the lock file's versions, and
+    pyscard (no Linux wheel on PyPI) as its source with swig's aarch64 wheel to build it in the image's build
+    stage, under emulation, as the box itself would."""
+    from test_installer import CACHE
+
+    wh = CACHE / f"{host_wheels.name.replace('wheelhouse-', 'wheelhouse-arm64-from-')}"
+    if (wh / ".complete").exists():
+        return wh
+    shutil.rmtree(wh, ignore_errors=True)
+    wh.mkdir(parents=True)
+    binary = []
+    for f in sorted(host_wheels.glob("*.whl")):
+        name, version = f.name.split("-")[:2]
+        if f.name.endswith("-none-any.whl"):
+            shutil.copy2(f, wh)
+        elif name != "pyscard":
+            binary.append(f"{name}=={version}")
+    pyscard = [f.name.split("-")[1] for f in host_wheels.glob("pyscard-*.whl")]
+    assert pyscard, "the host's wheelhouse has no pyscard"
+    platforms = [a for tag in ("manylinux2014", "manylinux_2_17", "manylinux_2_27", "manylinux_2_28", "manylinux_2_34")
+                 for a in ("--platform", f"{tag}_aarch64")]
+    r = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                        "--only-binary=:all:", *platforms, "--python-version", "3.11", "--implementation", "cp",
+                        "--abi", "cp311", "--abi", "abi3", "--abi", "none", "-d", str(wh), *binary, "swig"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f"pip download for aarch64 failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    # pyscard's source (`pip download` would build its build dependencies here just to read its metadata)
+    _fetch_sdist("pyscard", pyscard[0], wh)
+    (wh / ".complete").touch()
+    return wh
+
+
+def _fetch_sdist(name: str, version: str, into: Path) -> None:
+    """The sdist from PyPI's simple index, checked against the index's sha256."""
+    import hashlib
+
+    page = urllib.request.urlopen(f"https://pypi.org/simple/{name}/", timeout=30).read().decode()
+    links = [h for h in re.findall(r'href="([^"]+)"', page) if f"/{name}-{version}.tar.gz" in h]
+    assert links, f"no sdist of {name} {version} on PyPI"
+    url, _, digest = links[0].partition("#sha256=")
+    data = urllib.request.urlopen(url, timeout=120).read()
+    assert hashlib.sha256(data).hexdigest() == digest, f"{name} {version}: sha256 differs from the index"
+    (into / f"{name}-{version}.tar.gz").write_bytes(data)
+
+
+@pytest.mark.emulated
+@pytest.mark.slow
+@pytest.mark.timeout(4800)
+def test_arm64_image_builds_and_its_healthcheck_passes_under_emulation(tmp_path):
+    """The multi-arch image's arm64 half, built here under qemu-user (binfmt) and started the same way: the
+    image a Pi or a Jetson pulls. Opt-in (`pytest -m emulated tests/test_oci_image.py`): ~20 min on 2 cores."""
+    need(os.geteuid() == 0, "root (buildah with vfs storage and chroot isolation, unshare)")
+    need(shutil.which("buildah") is not None, "buildah")
+    need(Path("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists(),
+         "qemu-user binfmt for aarch64 (Debian: qemu-user-static, binfmt-support)")
+    from test_installer import _wheelhouse
+
+    _build_start_and_check(tmp_path, _base("arm64"), _arm64_wheelhouse(_wheelhouse()), arch="arm64")

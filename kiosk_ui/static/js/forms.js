@@ -26,6 +26,12 @@
     try { if (msg) sessionStorage.setItem(FLASH, msg); } catch (e) { /* no storage: the reload still shows the record */ }
     location.reload();
   }
+  // A save that reloads the page to show its record: marked on <html data-reloading> until it does, so what
+  // watches the page (a test, an assistive tool) can tell "saved, page about to change" from "saved, done".
+  function reloadSoon(ms) {
+    document.documentElement.dataset.reloading = "1";
+    setTimeout(function () { flashThenReload(); }, ms);
+  }
   (function showFlash() {
     var msg = null;
     try { msg = sessionStorage.getItem(FLASH); sessionStorage.removeItem(FLASH); } catch (e) { return; }
@@ -149,7 +155,7 @@
       });
     }).then(function (j) {
       show(true, I18N.saved);
-      (onOk || function () { setTimeout(function () { flashThenReload(I18N.saved); }, 600); })(j);
+      (onOk || function () { reloadSoon(600); })(j);
       return j;
     });
   }
@@ -258,5 +264,5 @@
 
   window.SafetyForms = { key: key, busy: busy, done: done, guarded: guarded, show: show, upload: upload,
                          confirm: confirmDialog, clearDraft: clearDraft, bind: bind,
-                         reload: flashThenReload };
+                         reload: flashThenReload, reloadSoon: reloadSoon };
 })();

@@ -39,7 +39,7 @@
         });
       }).then(function (j) {
         F.show(true, I18N.saved);
-        setTimeout(function () { F.reload(); }, 500);
+        F.reloadSoon(500);
         return j;
       });
   }
@@ -73,7 +73,7 @@
             return r.json().then(function (j) {
               if (!r.ok) throw new Error((j.error && j.error.message) || r.statusText);
               F.show(true, I18N.saved);
-              setTimeout(function () { F.reload(); }, 500);
+              F.reloadSoon(500);
               return j;
             });
           });

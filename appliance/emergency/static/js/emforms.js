@@ -56,10 +56,9 @@
   function after(form, j) {
     show(true, I18N.saved);
     var rec = form.dataset.openKey ? j[form.dataset.openKey] : j;
-    setTimeout(function () {
-      if (form.dataset.open && rec && rec.id) location.href = form.dataset.open + rec.id;
-      else if (window.SafetyForms) window.SafetyForms.reload(); else location.reload();
-    }, 400);
+    if (form.dataset.open && rec && rec.id) setTimeout(function () { location.href = form.dataset.open + rec.id; }, 400);
+    else if (window.SafetyForms) window.SafetyForms.reloadSoon(400);
+    else setTimeout(function () { location.reload(); }, 400);
   }
 
   document.querySelectorAll("form.em-form").forEach(function (form) {

@@ -146,7 +146,7 @@
       F.guarded(form, function () {
         return post(form).then(function () {
           F.show(true, I18N.saved);
-          setTimeout(function () { F.reload(); }, 400);
+          F.reloadSoon(400);
         });
       });
     });

@@ -69,7 +69,7 @@
                                            body: JSON.stringify(collect(form, hashes)) }).then(json);
         }).then(function () {
           show(true, I18N.saved);
-          setTimeout(function () { F.reload(); }, 600);
+          F.reloadSoon(600);
         });
       });
     });

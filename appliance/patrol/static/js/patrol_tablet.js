@@ -29,7 +29,7 @@
                                      "Idempotency-Key": F.key(form) },
                           body: JSON.stringify(body) })
         .then(json)
-        .then(function () { show(true, I18N.saved); setTimeout(function () { F.reload(); }, 600); });
+        .then(function () { show(true, I18N.saved); F.reloadSoon(600); });
     });
   }
   function list(text) {

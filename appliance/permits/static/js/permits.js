@@ -61,6 +61,7 @@
       F.show(true, I18N.saved);
       if (form.id === "permit-apply") clearExtra();
       var go = form.dataset.then === "detail" && j.id ? "/tablet/permits/" + j.id : null;
+      if (!go) document.documentElement.dataset.reloading = "1";   // forms.js: saved, this page reloads
       // once: a resend answered from the kept answer must not start a second navigation that aborts the first
       setTimeout(function () {
         if (leaving) return;

@@ -97,7 +97,7 @@
         render(r.body);
         confirmBtn.hidden = true;
         show(true, fmt(I18N.done, { rows: r.body.rows }));
-        setTimeout(function () { if (window.SafetyForms) window.SafetyForms.reload(); else location.reload(); }, 1500);
+        if (window.SafetyForms) window.SafetyForms.reloadSoon(1500); else setTimeout(function () { location.reload(); }, 1500);
       } else if (r.body.error && r.body.error.details) {   // the register changed since the dry run
         render({ ok: false, errors: r.body.error.details, rows: 0, header_row: 0 });
       } else {

@@ -64,7 +64,7 @@
         });
         return call(form.dataset.api.replace("{person_id}", body.person_id || ""), form.dataset.method || "POST", body,
                     false, idem)
-          .then(function () { show(true, I18N.saved); setTimeout(function () { F.reload(); }, 500); });
+          .then(function () { show(true, I18N.saved); F.reloadSoon(500); });
       });
     });
   });
@@ -82,7 +82,7 @@
     b.addEventListener("click", function () {
       once(b.parentNode, function (idem) {
         return call("/api/v1/certificates/warnings/" + b.dataset.id + "/ack", "POST", {}, false, idem)
-          .then(function () { show(true, I18N.saved); setTimeout(function () { F.reload(); }, 500); });
+          .then(function () { show(true, I18N.saved); F.reloadSoon(500); });
       });
     });
   });
@@ -202,7 +202,7 @@
         ["title", "topic", "work_type"].forEach(function (k) { fd.append(k, unitForm.elements[k].value); });
         fd.append("file", unitForm.querySelector("input[type=file]").files[0]);
         return call("/api/v1/training/courses/" + unitForm.elements.course.value + "/units", "POST", fd, true, idem)
-          .then(function () { show(true, I18N.saved); setTimeout(function () { F.reload(); }, 500); });
+          .then(function () { show(true, I18N.saved); F.reloadSoon(500); });
       });
     });
   }
