@@ -19,7 +19,8 @@
   lightning safety for maintenance in June, …), the fire drill in November, an 8-hour external re-training
   for the principal and the safety office in May, and a quarterly briefing for contractors. The hours land
   near the 3号令 minimums (20 h a year for a hazchem worker, 16 h for the principal and safety managers):
-  some people meet them, some fall short. Its own random stream, so the hazards stay those of `generate`.
+  some people meet them, some fall short (`seed` gives each employee without a training category one, so
+  the minimum applies to all of them). Its own random stream, so the hazards stay those of `generate`.
 
 `seed(...)` writes it into the appliance's tables for `make demo` — every row marked as synthetic (reporter
 and actor `system:synthetic`, descriptions and titles starting 【模拟】, one `cockpit.synthetic_history` event
@@ -274,6 +275,14 @@ def seed_trainings(end_ms: int, weeks: int, seed_value: int, tz: str) -> dict:
     people = list(Person.select().where(Person.active).order_by(Person.id))
     ids = {p.employee_no: p.id for p in people}
     plan = trainings(end_ms, [(p.employee_no, p.kind, p.department) for p in people], weeks, seed_value, tz)
+    # an employee without a training category gets one (厂部: principal, 安全环保部: safety manager, else worker),
+    # trained before the year began, so the year's hours are held against the yearly 3号令 minimum
+    first_year = dt.datetime.fromtimestamp(end_ms / 1000, ZoneInfo(tz)).year - weeks // 52 - 1
+    profiled = {p.person_id for p in records.Profile.select(records.Profile.person_id)}
+    for p in people:
+        if p.kind == "employee" and p.id not in profiled:
+            category = {"厂部": "principal", "安全环保部": "safety_manager"}.get(p.department, "worker")
+            records.set_profile(p.id, records.ProfileIn(category=category, initial_year=first_year), actor=ACTOR)
     for r in plan["records"]:
         records.add_record(records.RecordIn(person_id=ids[r["person"]], held_on=r["held_on"], hours=r["hours"],
                                             title=f"{MARK}{r['title']}", kind=r["kind"], trainer=r["trainer"]),
