@@ -2,9 +2,11 @@
 of data"): the seconds each report takes (figures read from the records + the file written) as XLSX and as
 PDF, for the last full month and the last full quarter, on a database the demo seeded with a year of
 history (`appliance.demo.prepare`: the plant, people, risk register, training, and the synthetic year of
-hazards, gas alarms and patrol rounds); and all twelve months of the year back to back, as the monthly
-job would over a year. Baseline, same run: a raw sqlite3 read of the quarter's hazard, alarm and round
-rows (what any report must at least read). Target: each report < 60 s.
+hazards, gas alarms, patrol rounds and trainings); and the year of data: all four reports in both formats
+for each of the twelve months back to back, as the monthly job would over a year. Baselines, same run: a
+raw sqlite3 read of the quarter's (and, for the year row, the twelve months') hazard, alarm, round and
+training rows (what any report must at least read). Targets (issue 22: "generated on demand in < 1 minute
+for a year of data"): each report < 60 s, and the whole year's reports < 60 s.
 
     python bench/reports.py [--rounds 3]
 """
@@ -61,6 +63,17 @@ def main() -> int:
             "SELECT * FROM alarms WHERE raised_at>=? AND raised_at<?",
             "SELECT * FROM patrol_rounds WHERE due_end>=? AND due_end<?"))
         raw_s = time.perf_counter() - t0
+        year_since, year_until = parse_period(year[0], tz)[1], parse_period(year[-1], tz)[2]
+        first_day, end_day = (dt.datetime.fromtimestamp(t / 1000, ZoneInfo(tz)).date().isoformat()
+                              for t in (year_since, year_until))
+        t0 = time.perf_counter()
+        raw_year_rows = sum(len(conn.execute(sql, args).fetchall()) for sql, args in (
+            ("SELECT * FROM hazards WHERE reported_at>=? AND reported_at<?", (year_since, year_until)),
+            ("SELECT * FROM alarms WHERE raised_at>=? AND raised_at<?", (year_since, year_until)),
+            ("SELECT * FROM patrol_rounds WHERE due_end>=? AND due_end<?", (year_since, year_until)),
+            ("SELECT * FROM training_records WHERE held_on>=? AND held_on<?", (first_day, end_day))))
+        raw_year_s = time.perf_counter() - t0
+        counts["training_records"] = conn.execute("SELECT count(*) FROM training_records").fetchone()[0]
         conn.close()
         print(f"demo database: {counts} (seeded in {seed_s:.1f} s)")
         print(f"baseline: raw sqlite3 read of {quarter}'s hazards, alarms and rounds: {raw_rows} rows in {raw_s * 1000:.1f} ms")
@@ -85,11 +98,19 @@ def main() -> int:
                 for fmt in export.FORMATS:
                     export.render(key, period, fmt)
         year_s = time.perf_counter() - t0
-        print(f"all four reports x both formats for each of the 12 months ({year[0]} .. {year[-1]}): {year_s:.1f} s")
+        renders = 12 * len(export.KINDS) * len(export.FORMATS)
+        print(f"a year of data: all {len(export.KINDS)} reports x {len(export.FORMATS)} formats for each of the 12 "
+              f"months ({year[0]} .. {year[-1]}), {renders} files: {year_s:.1f} s  {year_s / TARGET_S:.3f}x of the "
+              f"60 s target ({'met' if year_s < TARGET_S else 'MISSED'})")
+        print(f"  baseline: raw sqlite3 read of the 12 months' hazards, alarms, rounds and training records: "
+              f"{raw_year_rows} rows in {raw_year_s * 1000:.1f} ms; the reports take {ratio(year_s, raw_year_s)}x that")
         worst = max(v for d in timings.values() for v in d.values())
         result("reports", rows=counts, seed_s=round(seed_s, 1), month=month, quarter=quarter, timings=timings,
-               year_all_months_s=round(year_s, 2), worst_s=worst, raw_quarter_read_ms=round(raw_s * 1000, 1),
-               ratio_worst_to_raw=ratio(worst, raw_s), target_s=TARGET_S)
+               year_all_months_s=round(year_s, 2), year_renders=renders,
+               year_vs_target=ratio(year_s, TARGET_S), year_target_met=year_s < TARGET_S,
+               raw_year_rows=raw_year_rows, raw_year_read_ms=round(raw_year_s * 1000, 1),
+               ratio_year_to_raw=ratio(year_s, raw_year_s), worst_s=worst, raw_quarter_read_ms=round(raw_s * 1000, 1),
+               ratio_worst_to_raw=ratio(worst, raw_s), target_s=TARGET_S, year_target_s=TARGET_S)
     return 0
 
 

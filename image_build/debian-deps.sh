@@ -7,7 +7,8 @@
 #   image_build/debian-deps.sh test   what `make test` needs (real peers: a browser, socat, systemd-analyze,
 #                                      pcscd with the vpcd virtual reader, libpcsclite-dev to build pyscard,
 #                                      debootstrap and systemd-nspawn for the installer's test on a clean
-#                                      Debian 12, buildah to build the OCI image, shellcheck for the shell scripts)
+#                                      Debian 12, buildah to build the OCI image, shellcheck for the shell scripts,
+#                                      LibreOffice Calc and poppler's pdftotext/pdffonts to open the reports)
 set -euo pipefail
 purpose=${1:-run}
 
@@ -18,7 +19,8 @@ run_recommended=(chromium:chromium\|chromium-browser socat:socat)
 test_required=(python3-venv:venv chromium:chromium\|chromium-browser systemd:systemd-analyze socat:socat
   pcscd:pcscd vsmartcard-vpcd:/usr/lib/pcsc/drivers/serial/libifdvpcd.so libpcsclite-dev:/usr/include/PCSC/winscard.h gcc:gcc
   fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc debootstrap:/usr/sbin/debootstrap
-  systemd-container:/usr/bin/systemd-nspawn buildah:buildah shellcheck:shellcheck)
+  systemd-container:/usr/bin/systemd-nspawn buildah:buildah shellcheck:shellcheck
+  libreoffice-calc-nogui:soffice poppler-utils:pdftotext)
 test_recommended=()
 # on a Raspberry Pi: picamera2 for a camera on the CSI connector (the driver finds apt's copy from the venv)
 if grep -qs "Raspberry Pi" /proc/device-tree/model; then

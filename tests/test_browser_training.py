@@ -162,7 +162,9 @@ def take_exam(page, plant: Plant, size: str) -> None:
     expect(page.locator(".question.right, .question.wrong")).to_have_count(8)
     no_overflow(page, f"exam result ({size})")
     page.goto(f"{plant.base}/tablet/training")
-    expect(page.locator("#my-attempts tbody tr")).to_have_count(1)          # one attempt, scored once
+    # one attempt of the demo exam, scored once (the synthetic year's closed 【模拟】 exams are listed too)
+    expect(page.locator("#my-attempts tbody tr", has_text="特殊作业安全知识考试")).to_have_count(1)
+    expect(page.locator("#my-attempts tbody tr", has_text="【模拟】").first).to_be_visible()
     page.locator("#my-mastery").click()
     expect(page.locator("#mastery-table tr[data-topic]").first).to_be_visible()
     cjk_renders(page, "#mastery-table tr[data-topic] td")
@@ -220,3 +222,41 @@ def test_the_safety_office_sees_the_certificate_warnings(plant, new_page, size):
     # the wall board, left open, counts the renewal from its live stream (certificate.updated), no reload
     expect(board.locator("#cert-panel li[data-count=warned] b")).to_have_text(str(left - 1))
     assert board.evaluate("window.notReloaded === true")
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = tmp_path_factory.getbasetemp() / "screens"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize("size", [(390, 844), (1024, 768), (1920, 1080)])
+def test_the_synthetic_years_trainings_show_on_the_training_pages(plant, new_page, shots, size):
+    """The demo's synthetic year (cockpit/synthetic.py): a worker sees their earlier 【模拟】 exam attempts with the
+    score and verdict; the safety office sees the year's hours of every person against the 3号令 minimum."""
+    plant.ensure_running()
+    w, h = size
+    page = new_page(w, h)
+    login(page, plant, "liuyang")
+    page.goto(f"{plant.base}/tablet/training")
+    synthetic = page.locator("#my-attempts tbody tr", has_text="【模拟】")
+    expect(synthetic.first).to_be_visible()
+    expect(synthetic.first.locator(".passed, .failed")).to_have_count(1)
+    expect(page.locator("#my-exams .exam", has_text="【模拟】")).to_have_count(0)      # closed: no one takes them
+    synthetic.first.scroll_into_view_if_needed()
+    no_overflow(page, f"training home with the synthetic attempts ({w}x{h})")
+    page.screenshot(path=str(shots / f"training-attempts-{w}x{h}.png"))
+    office = new_page(w, h)
+    login(office, plant, "zhangwei")
+    office.goto(f"{plant.base}/tablet/training")
+    rows = office.locator("#hours-table tbody tr[data-person]")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 12                               # the employees and contractors trained this year
+    expect(office.locator("#hours-table tbody .st-valid").first).to_be_visible()           # someone met the minimum
+    expect(office.locator("#hours-table tbody .st-expired").first).to_be_visible()         # someone fell short
+    cjk_renders(office, "#hours-table tbody td")
+    office.locator("#hours-table").scroll_into_view_if_needed()
+    no_overflow(office, f"hours against the minimum ({w}x{h})")
+    office.screenshot(path=str(shots / f"training-hours-{w}x{h}.png"))
+    print(f"screenshots in {shots}")

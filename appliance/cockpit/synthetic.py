@@ -11,11 +11,24 @@
   (about 12 %), or still open if recent; about 3 % are major.
 - gas alarms: a few per detector per week, more in summer; one detector chatters now and then.
 - patrol rounds: three a day on each route; about 5 % missed, 8 % incomplete (a checkpoint or two skipped).
+- trainings (培训, `trainings`, for the plant's people): a monthly one-hour safety study for employees (each
+  person comes to 55–95 % of them), the half-yearly 4-hour re-training in March and September (about 90 %; most who missed it
+  make it up two or three weeks later) each followed by a 10-question exam (pass mark 80; each person answers
+  with their own skill, a failed paper is retaken a few days later, at most 3 attempts), a 4-hour special
+  training per department in its month (hot work and confined space for production in April, electrical and
+  lightning safety for maintenance in June, …), the fire drill in November, an 8-hour external re-training
+  for the principal and the safety office in May, and a quarterly briefing for contractors. The hours land
+  near the 3号令 minimums (20 h a year for a hazchem worker, 16 h for the principal and safety managers):
+  some people meet them, some fall short (`seed` gives each employee without a training category one, so
+  the minimum applies to all of them). Its own random stream, so the hazards stay those of `generate`.
 
 `seed(...)` writes it into the appliance's tables for `make demo` — every row marked as synthetic (reporter
-and actor `system:synthetic`, descriptions starting 【模拟】, one `cockpit.synthetic_history` event naming the
-seed and the counts) so it can never be mistaken for real records. The event rides the normal lane; the
-synthetic rows are bulk rows, not domain events, so they are not sent to a regulator.
+and actor `system:synthetic`, descriptions and titles starting 【模拟】, one `cockpit.synthetic_history` event
+naming the seed and the counts) so it can never be mistaken for real records. The event rides the normal lane;
+the hazards, alarms and rounds are bulk rows, not domain events, so they are not sent to a regulator. The
+trainings go through the training domain's own functions (`records.add_record`; `exams.create_exam`, `start`
+and `submit` at the attempt's past time, then `close_exam`, so no one can take a synthetic exam), so its
+rules check them; their `training.*` events carry the actor `system:synthetic`.
 """
 from __future__ import annotations
 
@@ -140,6 +153,164 @@ def generate(end_ms: int, weeks: int = 52, seed: int = 22, tz: str = "Asia/Shang
             "end": end_ms}
 
 
+# ------------------------------------------------------------------ trainings
+
+PAPER = 10                  # questions on a synthetic exam paper
+PASS_MARK = 80.0            # percent (安全生产考试 commonly 80 分及格)
+MAX_ATTEMPTS = 3
+TRAINER = "安全环保部"
+EXTERNAL = "江东市应急管理局培训中心"
+MANAGERS = ("厂部", "安全环保部")     # the principal and the safety office: 3号令 Art. 9
+# department → (month, title) of its 4-hour special training
+SPECIAL = {"生产部": (4, "动火与受限空间作业专项培训"), "设备部": (6, "电气安全与防雷专项培训"),
+           "仓储物流部": (5, "危化品装卸与叉车安全专项培训"), "中控室": (7, "报警管理与应急处置专项培训"),
+           "安全环保部": (10, "隐患排查与事故调查专项培训"), "厂部": (10, "隐患排查与事故调查专项培训")}
+
+
+def _months(first: dt.date, last: dt.date) -> list[tuple[int, int]]:
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def trainings(end_ms: int, people: list[tuple[str, str, str]], weeks: int = 52, seed: int = 22,
+              tz: str = "Asia/Shanghai") -> dict:
+    """The synthetic training history of `people` ((key, kind employee|contractor, department)) in the `weeks`
+    weeks before `end_ms`, from its own random stream. Returns {"records": [{person, held_on, hours, title,
+    kind, trainer}], "exams": [{title, held_on, attempts: [{person, number, started_at, submitted_at,
+    correct: [bool] * PAPER, passed}]}]}; titles without the 【模拟】 mark (`seed` adds it)."""
+    rng = random.Random(f"training:{seed}")
+    zone = ZoneInfo(tz)
+    end_day = dt.datetime.fromtimestamp(end_ms / 1000, zone).date()
+    start_day = end_day - dt.timedelta(days=7 * weeks)
+    skill = {key: rng.uniform(0.62, 0.97) for key, _, _ in people}           # a question answered right
+    diligence = {key: rng.uniform(0.55, 0.95) for key, _, _ in people}       # a monthly study attended
+    employees = [p for p in people if p[1] == "employee"]
+    contractors = [p for p in people if p[1] == "contractor"]
+    records: list[dict[str, Any]] = []
+    exams: list[dict[str, Any]] = []
+
+    def workday(y: int, m: int, lo: int, hi: int) -> dt.date | None:
+        days = [d for d in (dt.date(y, m, n) for n in range(lo, hi + 1)) if d.weekday() < 5]
+        d = rng.choice(days)
+        return d if start_day <= d < end_day else None
+
+    def held(who: list, day: dt.date | None, hours: float, title: str, kind: str, share: float | None,
+             trainer: str = TRAINER) -> list[str]:
+        came = [p[0] for p in who if rng.random() < (diligence[p[0]] if share is None else share)]
+        if day is None:
+            return []
+        records.extend({"person": k, "held_on": day.isoformat(), "hours": hours, "title": title, "kind": kind,
+                        "trainer": trainer} for k in came)
+        return came
+
+    def at(day: dt.date) -> int:
+        start = dt.datetime(day.year, day.month, day.day, 14, tzinfo=zone) + dt.timedelta(minutes=rng.uniform(0, 120))
+        return int(start.timestamp() * 1000)
+
+    for y, m in _months(start_day, end_day - dt.timedelta(days=1)):
+        held(employees, workday(y, m, 3, 12), 1.0, "月度安全学习", "briefing", None)
+        if m in (3, 9):
+            half = "上半年" if m == 3 else "下半年"
+            day = workday(y, m, 14, 24)
+            came = held(employees, day, 4.0, f"年度安全再培训（{half}）", "yearly", 0.9)
+            sat: list[tuple[str, dt.date]] = [(k, day) for k in came] if day else []
+            for key, _, _ in employees:
+                if day and key not in came and rng.random() < 0.6:
+                    later = day + dt.timedelta(days=rng.randint(14, 21))
+                    if later < end_day:
+                        records.append({"person": key, "held_on": later.isoformat(), "hours": 4.0,
+                                        "title": f"年度安全再培训补训（{half}）", "kind": "refresher", "trainer": TRAINER})
+                        sat.append((key, later))
+            attempts = []
+            for key, taught in sat:
+                when = taught + dt.timedelta(days=rng.randint(1, 3))
+                for number in range(1, MAX_ATTEMPTS + 1):
+                    started = at(when)
+                    correct = [rng.random() < min(skill[key] + 0.08 * (number - 1), 0.99) for _ in range(PAPER)]
+                    if started >= end_ms:
+                        break
+                    ok = 100.0 * sum(correct) / PAPER >= PASS_MARK
+                    attempts.append({"person": key, "number": number, "started_at": started,
+                                     "submitted_at": started + int(rng.uniform(8, 25) * 60_000), "correct": correct,
+                                     "passed": ok})
+                    if ok:
+                        break
+                    when += dt.timedelta(days=rng.randint(2, 7))
+            if attempts:
+                exams.append({"title": f"{y}年{half}安全知识考试", "held_on": day.isoformat() if day else "",
+                              "attempts": sorted(attempts, key=lambda a: a["started_at"])})
+        if m == 5:
+            held([p for p in employees if p[2] in MANAGERS], workday(y, m, 10, 20), 8.0,
+                 "主要负责人和安全管理人员安全生产知识再培训", "yearly", 1.0, EXTERNAL)
+        for dept, (month, title) in SPECIAL.items():
+            if m == month:
+                held([p for p in employees if p[2] == dept], workday(y, m, 8, 26), 4.0, title, "special", 0.9)
+        if m == 11:
+            held(employees, workday(y, m, 5, 15), 2.0, "消防器材使用与疏散演练", "special", 0.85)
+        if m in (1, 4, 7, 10):
+            held(contractors, workday(y, m, 2, 8), 2.0, "承包商入厂安全交底（季度）", "briefing", 0.95)
+    records.sort(key=lambda r: (r["held_on"], r["person"]))
+    return {"records": records, "exams": exams, "seed": seed, "weeks": weeks}
+
+
+def _wrong(key: list[int], options: int) -> list[int]:
+    """An answer that is not the key: one option of a multiple-choice key (少选 scores nothing), else the next."""
+    return [key[0]] if len(key) > 1 else [(key[0] + 1) % options]
+
+
+def seed_trainings(end_ms: int, weeks: int, seed_value: int, tz: str) -> dict:
+    """The synthetic trainings written through the training domain (inside `seed`'s transaction): the records,
+    then each exam created, its attempts started and submitted at their past times, and the exam closed.
+    Exams are left out when the question bank cannot fill a paper."""
+    import json
+
+    from appliance.core.errors import ValidationFailed
+    from appliance.core.people import Person
+    from appliance.training import exams, records
+    from appliance.training.bank import Question
+
+    people = list(Person.select().where(Person.active).order_by(Person.id))
+    ids = {p.employee_no: p.id for p in people}
+    plan = trainings(end_ms, [(p.employee_no, p.kind, p.department) for p in people], weeks, seed_value, tz)
+    # an employee without a training category gets one (厂部: principal, 安全环保部: safety manager, else worker),
+    # trained before the year began, so the year's hours are held against the yearly 3号令 minimum
+    first_year = dt.datetime.fromtimestamp(end_ms / 1000, ZoneInfo(tz)).year - weeks // 52 - 1
+    profiled = {p.person_id for p in records.Profile.select(records.Profile.person_id)}
+    for p in people:
+        if p.kind == "employee" and p.id not in profiled:
+            category = {"厂部": "principal", "安全环保部": "safety_manager"}.get(p.department, "worker")
+            records.set_profile(p.id, records.ProfileIn(category=category, initial_year=first_year), actor=ACTOR)
+    for r in plan["records"]:
+        records.add_record(records.RecordIn(person_id=ids[r["person"]], held_on=r["held_on"], hours=r["hours"],
+                                            title=f"{MARK}{r['title']}", kind=r["kind"], trainer=r["trainer"]),
+                           actor=ACTOR)
+    n_exams = n_attempts = 0
+    for x in plan["exams"]:
+        try:
+            exam = exams.create_exam(exams.ExamIn(title=f"{MARK}{x['title']}", picks=[exams.PickIn(count=PAPER)],
+                                                  pass_mark=PASS_MARK, time_limit_min=30, max_attempts=MAX_ATTEMPTS),
+                                     actor=ACTOR)
+        except ValidationFailed:      # a bank too small for a paper: no synthetic exams
+            break
+        for a in x["attempts"]:
+            pid = ids[a["person"]]
+            attempt, _ = exams.start(exam.id, pid, actor=ACTOR, now_ms=a["started_at"])
+            paper = json.loads(attempt.questions)
+            qs = {q.id: q for q in Question.select().where(Question.id.in_(paper))}
+            answers = {}
+            for qid, ok in zip(paper, a["correct"], strict=True):
+                key = json.loads(qs[qid].answer)
+                answers[str(qid)] = key if ok else _wrong(key, len(json.loads(qs[qid].options)))
+            exams.submit(attempt.id, pid, exams.SubmitIn(answers=answers), actor=ACTOR, now_ms=a["submitted_at"])
+            n_attempts += 1
+        exams.close_exam(exam.id, actor=ACTOR)
+        n_exams += 1
+    return {"trainings": len(plan["records"]), "exams": n_exams, "attempts": n_attempts}
+
+
 def seed(end_ms: int | None = None, weeks: int = 52, seed_value: int = 22) -> dict:
     """Write the synthetic history into the demo's tables, once (a second call finds the
     `cockpit.synthetic_history` event and does nothing). Returns the counts written."""
@@ -197,7 +368,8 @@ def seed(end_ms: int | None = None, weeks: int = 52, seed_value: int = 22) -> di
             for i in range(0, len(rows), 500):
                 Round.insert_many(rows[i:i + 500]).execute()
             n_rounds = len(rows)
-        counts = {"hazards": len(hz), "alarms": len(history["alarms"]), "rounds": n_rounds}
+        counts = {"hazards": len(hz), "alarms": len(history["alarms"]), "rounds": n_rounds,
+                  **seed_trainings(end_ms, weeks, seed_value, tz)}
         rec.emit("cockpit.synthetic_history", payload={"synthetic": True, "seed": seed_value, "weeks": weeks,
                                                        "since": history["start"], "until": end_ms, **counts})
     return counts

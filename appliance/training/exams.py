@@ -111,6 +111,17 @@ def create_exam(data: ExamIn, *, actor: str) -> Exam:
     return e
 
 
+def close_exam(exam_id: int, *, actor: str) -> Exam:
+    """Close an exam: no one starts it any more (its attempts stay, scored as they were)."""
+    with events.recording(actor) as rec:
+        e = get_exam(exam_id)
+        if e.active:
+            e.active, e.updated_at = False, events.now_ms()
+            e.save()
+            rec.emit("training.exam_closed", entity=("exam", e.id), payload={"title": e.title})
+    return e
+
+
 def get_exam(exam_id: int) -> Exam:
     e = Exam.get_or_none(Exam.id == exam_id)
     if e is None:
