@@ -69,6 +69,28 @@ def test_document_reads_back_in_chinese_with_wrapped_cells_repeated_header_and_f
     assert "GT-059" in pages[-1] and "作业负责人" in pages[-1] and "扫码查看" in pages[-1]
 
 
+def test_documents_made_one_after_another_each_embed_their_own_glyphs():
+    """The parsed face is kept between documents (the second costs no cmap parse); each document still
+    gets its own fontTools object and subset: its text reads back, with only its glyphs embedded, however
+    many documents were written before it with other characters."""
+    first = PDF.Document("第一份报告：动火作业")
+    first.paragraph("受限空间 吊装 高处")
+    one = first.output()
+    later = [PDF.Document(f"第{n}份报告") for n in "二三"]
+    later[0].paragraph("盲板抽堵 临时用电")
+    later[1].paragraph("动土 断路")
+    two, three = later[0].output(), later[1].output()
+    assert "第一份报告：动火作业" in pdf_text(one)[0] and "受限空间 吊装 高处" in pdf_text(one)[0]
+    assert "盲板抽堵 临时用电" in pdf_text(two)[0] and "动火" not in pdf_text(two)[0]
+    assert "动土 断路" in pdf_text(three)[0]
+    faces = [f for d in later for f in d._pdf.fonts.values()]
+    assert len({id(f.ttfont) for f in faces}) == 4, "each document has its own font objects"
+    assert len({id(f.subset) for f in faces}) == 4, "… and its own subset of used glyphs"
+    # the metrics are the kept template's (parsed once), not parsed again for each document
+    templates = {id(t.cw) for t in PDF._FACES.values()}
+    assert all(id(f.cw) in templates for f in faces)
+
+
 def test_only_the_pdf_module_imports_fpdf():
     importers = []
     for path in ROOT.rglob("*.py"):

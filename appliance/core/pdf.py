@@ -13,8 +13,10 @@ signature line (e.g. the event-log head seq + hash a report was made at).
 """
 from __future__ import annotations
 
+import copy
 import functools
 import io
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,45 @@ def sc_index(path: Path) -> int:
                       details=[{"key": "font", "path": str(path)}])
 
 
+# The parsed metrics of each face, kept once per process (see _add_face)
+_FACES: dict[tuple[str, str, int], Any] = {}
+_FACES_LOCK = threading.Lock()
+
+
+def _add_face(pdf: Any, style: str, path: Path) -> None:
+    """Add the SC face of `path` as family "cjk" `style` to `pdf`.
+
+    fpdf2 reads a face's whole cmap and width table (65,000 code points in a CJK font) for every document:
+    ~0.4 s per face, most of a report's time (bench/reports.py: a year's 96 report files took 81 s). Those
+    metrics are the same for every document, so the first document's parsed face is kept as a template;
+    each later document gets a copy with its own fontTools object (the subsetter trims it in place when the
+    PDF is written), its own subset of used glyphs and its own font descriptor."""
+    from fontTools import ttLib
+    from fpdf.fonts import SubsetMap
+
+    number = sc_index(path)
+    key, fontkey = (str(path), style, number), "cjk" + style
+    with _FACES_LOCK:
+        template = _FACES.get(key)
+        if template is None:
+            pdf.add_font("cjk", style, str(path), collection_font_number=number)
+            template = copy.copy(pdf.fonts[fontkey])
+            template.ttfont = template.subset = None   # the document's own; never shared
+            _FACES[key] = template
+            return
+    face = copy.copy(template)
+    face.i = len(pdf.fonts) + 1
+    face.ttfont = ttLib.TTFont(str(path), recalcTimestamp=False, fontNumber=number, lazy=True)
+    face.desc = copy.copy(template.desc)
+    face.biggest_size_pt = 0
+    face.missing_glyphs = []
+    face._hbfont = None
+    face.subset = SubsetMap(face)
+    pdf.fonts[fontkey] = face
+    if face.is_cff and face.is_cid_keyed:
+        pdf._set_min_pdf_version("1.6")   # what fpdf2's add_font does for a CID-keyed CFF face (Noto CJK)
+
+
 Cell = Any  # str, number or None: shown as text ("" for None)
 
 
@@ -90,8 +131,8 @@ class Document:
         self._pdf = pdf = _Pdf(orientation="L" if landscape else "P", unit="mm", format="A4")
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
         pdf.set_auto_page_break(True, margin=18)
-        pdf.add_font("cjk", "", str(regular), collection_font_number=sc_index(regular))
-        pdf.add_font("cjk", "B", str(bold), collection_font_number=sc_index(bold))
+        _add_face(pdf, "", regular)
+        _add_face(pdf, "B", bold)
         pdf.set_title(title)
         pdf.set_creator("safety-appliance")
         pdf.set_lang("zh-CN")
