@@ -189,6 +189,8 @@ def test_simops_on_the_risk_map_at_three_sizes_and_gone_when_one_closes(map_plan
     open_board(board, plant)
     check_map(board, shots, hot, lift, "wall 1920x1080", chips=False)
     expect(board.locator(f'.pm-marks[data-area="GATE"] .pm-mark[data-permit="{lift["id"]}"]')).to_have_count(1)
+    # the hatching is drawn inside the area: the permits board's own pass over the areas still ends (its strip)
+    expect(board.locator(f'#pm-board-list li[data-permit="{lift["id"]}"]')).to_have_count(1)
     expect(board.locator("#pm-map-simops")).to_be_hidden()      # no room for the buttons on the wall
     fits(board, "wall 1920x1080", height_too=True)
     board.screenshot(path=str(shots / "permit-map-wall-1920x1080-panel.png"))
@@ -214,6 +216,9 @@ def test_simops_on_the_risk_map_at_three_sizes_and_gone_when_one_closes(map_plan
         gate = page.locator('#floor-plan g.area[data-area="GATE"]')
         expect(gate.locator("polygon.pm-map-hatch")).to_have_count(0)
         expect(gate.locator("title.pm-map-title")).not_to_contain_text("交叉作业")
+        if where.startswith("wall"):
+            expect(page.locator(f'#pm-board-list li[data-permit="{lift["id"]}"]')).to_have_count(0)
+            expect(page.locator(f'#pm-board-list li[data-permit="{hot["id"]}"]')).to_have_class(re.compile("st-suspended"))
         if where.startswith("tablet"):
             expect(gate.locator(".pm-chip")).to_have_count(1)
             expect(page.locator('#pm-map-simops button[data-area="GATE"]')).to_have_count(0)

@@ -112,7 +112,7 @@ def test_the_map_needs_a_login(client):
     assert client.get("/api/v1/permits/map").status_code == 401
 
 
-@pytest.mark.parametrize("lang, legend", [("zh-CN", "交叉作业"), ("en", "SIMOPS (conflicting work)")])
+@pytest.mark.parametrize("lang, legend", [("zh-CN", "交叉作业"), ("en", "SIMOPS")])
 def test_the_risk_map_pages_carry_the_layer_and_its_legend(site, lang, legend):
     c, _, _ = site
     for who, path in (("kiosk", "/kiosk"), ("supervisor", "/tablet")):

@@ -86,12 +86,12 @@
     defs();
     var chipsToo = !document.getElementById("pm-board");   // the wall board's markers show them already
     plan.querySelectorAll(".pm-map-chips, .pm-map-hatch, title.pm-map-title").forEach(function (el) { el.remove(); });
-    plan.querySelectorAll("[data-area].pm-map-has").forEach(function (g) {
+    plan.querySelectorAll("g.area.pm-map-has").forEach(function (g) {
       g.classList.remove("pm-map-has");
       g.removeAttribute("tabindex"); g.removeAttribute("role"); g.removeAttribute("aria-label");
     });
     Object.keys(data.areas).forEach(function (code) {
-      var a = data.areas[code], g = plan.querySelector('[data-area="' + code + '"]');
+      var a = data.areas[code], g = plan.querySelector('g.area[data-area="' + code + '"]');
       if (!g) return;
       var poly = g.querySelector("polygon"), label = g.querySelector(".area-label");
       var lines = [areaName(code) + T.colon + a.permits.map(permitLine).join("；")];
@@ -104,12 +104,12 @@
       g.setAttribute("aria-label", lines.join("。"));
       if (a.simops && poly) {
         var h = svg("polygon", { "class": "pm-map-hatch simops-" + a.simops, points: poly.getAttribute("points"),
-                                 "data-area": code });
+                                 "data-pm-area": code });
         poly.parentNode.insertBefore(h, poly.nextSibling);
       }
       if (chipsToo && label) {
         var box = poly.getBBox();
-        var chips = svg("g", { "class": "pm-map-chips", "data-area": code, transform: "translate(" +
+        var chips = svg("g", { "class": "pm-map-chips", "data-pm-area": code, transform: "translate(" +
                                label.getAttribute("x") + "," + (parseFloat(label.getAttribute("y")) + 40) + ")" });
         a.permits.forEach(function (p) {
           var c = svg("g", { "class": "pm-chip st-" + p.state, "data-permit": p.id, "data-type": p.type });
