@@ -3,7 +3,7 @@ appliance process running the demo plant: a hot work and a lifting job, both act
 over live work: SIMOPS, GB 30871-2022 §4), show as chips by type on the tablet's map and the area is hatched
 with the clash's reason in its tooltip and, on a tap, in a panel linking both permits — on a phone (390×844),
 a tablet (1024×768) and a 1080p screen, and on the wall board at 1080p without the page growing past the
-screen; a suspended one is marked; when the lifting job is closed the hatching goes from every open page
+screen; a burst of permit events is one fetch; a suspended one is marked; when the lifting job is closed the hatching goes from every open page
 without a reload (permit.* live events)."""
 from __future__ import annotations
 
@@ -199,10 +199,18 @@ def test_simops_on_the_risk_map_at_three_sizes_and_gone_when_one_closes(map_plan
     fits(board, "wall 1920x1080, panel closed", height_too=True)
     pages.append(("wall 1920x1080", board))
 
+    # a burst of permit events (a crew tapping in, a step after another) is one fetch of the map's data
+    phone = pages[0][1]
+    fetched: list[str] = []
+    phone.on("request", lambda r: fetched.append(r.url) if "/api/v1/permits/map" in r.url else None)
+    phone.evaluate("""() => { for (let i = 0; i < 20; i++) document.dispatchEvent(new CustomEvent("live-event",
+                                  {detail: {type: "permit.person_verified", seq: 0}})); }""")
+    phone.wait_for_timeout(1500)
+    assert len(fetched) == 1, fetched
+
     # suspended: the hot work's chip turns red with 停, the clash stays (the work and the crane are there)
     s = plant.admin_session()
     _ok(s.post(f"{plant.base}/api/v1/permits/{hot['id']}/suspend", json={"reason": "吊物下方有人"}, timeout=10))
-    phone = pages[0][1]
     chip = phone.locator(f'#floor-plan .pm-chip[data-permit="{hot["id"]}"]')
     expect(chip).to_have_class(re.compile(r"\bst-suspended\b"))
     expect(chip.locator("text")).to_have_text("动火·停")
