@@ -76,11 +76,10 @@ def permit_board():
     their countdowns
     (expiry, confined-space re-analysis), and per area the strongest SIMOPS verdict among them."""
     from appliance.core.people import Area
+    from appliance.permits import onmap
 
     areas = {a.id: a for a in Area.select()}
-    # an expired job that had started stays on the board until its 完工验收 (the site is still to be checked)
-    on_site = S.Permit.state.in_(("briefed", *R.LIVE)) | ((S.Permit.state == "expired") & S.Permit.started_at.is_null(False))
-    live = list(S.Permit.select().where(on_site).order_by(S.Permit.valid_to))
+    live = list(onmap.on_site().order_by(S.Permit.valid_to))
     per_area: dict[str, list[str]] = {}
     out = []
     for p in live:
@@ -94,6 +93,16 @@ def permit_board():
     conflicts = {a: v for a, types in per_area.items()
                  if (v := R.area_conflict(types, [t for n in relation.get(a, ()) for t in per_area.get(n, [])]))}
     return jsonify({"permits": out, "simops": conflicts})
+
+
+@api_bp.get("/permits/map")
+@require("board.read")
+def permit_map():
+    """The risk map's layer (kiosk/_plan.html): per area the permits on site and its SIMOPS verdict, and each
+    clashing pair with its verdict and whether the two are in one area or neighbouring ones."""
+    from appliance.permits import onmap
+
+    return jsonify(onmap.map_view())
 
 
 @api_bp.post("/permits")

@@ -57,7 +57,7 @@
     var LH = lineHeight(plan, "pm-mark"), SH = lineHeight(plan, "pm-simops");
     var per = {};
     data.permits.forEach(function (p) { (per[p.area] = per[p.area] || []).push(p); });
-    document.querySelectorAll(".floor-plan [data-area]").forEach(function (g) {
+    document.querySelectorAll(".floor-plan g.area[data-area]").forEach(function (g) {   // the areas, not marks in them
       var code = g.dataset.area, mine = per[code] || [], conflict = data.simops[code];
       if (!mine.length && !conflict) return;
       var label = g.querySelector(".area-label");
