@@ -17,6 +17,9 @@
 #   --image             building an image copied to many boxes (image_build/pi-gen/): implies --no-start and
 #                       makes no secrets, no appliance_id and no database; safety-firstboot.service makes them
 #                       at the box's first boot (image_build/box-secrets.sh, which a plain install runs now)
+#   --face              also install the optional face check at the contractors' gate (the `face` extra: dlib
+#                       and its face models, ~130 MB); with --wheelhouse, make the wheelhouse with --face too.
+#                       Then set [contractors] face_check = true in the config
 #   --ntp-server HOST   the plant's NTP server: chrony takes the time from HOST
 #                       (/etc/chrony/conf.d/safety-appliance.conf; a Pi 4 has no clock that runs without power)
 #   -h, --help          this text
@@ -32,7 +35,7 @@ USER_NAME=safety
 KIOSK_USER=safety-kiosk
 UNIT_DIR=/etc/systemd/system
 
-start=1 wheelhouse="" station=0 kiosk=0 admin="" apt=1 image=0 ntp=""
+start=1 wheelhouse="" station=0 kiosk=0 admin="" apt=1 image=0 ntp="" extras=pcsc
 die() { echo "install.sh: error: $*" >&2; exit 1; }
 say() { echo "==> $*"; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
     --admin=*) admin=${1#*=} ;;
     --no-apt) apt=0 ;;
     --image) image=1 ;;
+    --face) extras=pcsc,face ;;
     --ntp-server) [ $# -ge 2 ] || die "--ntp-server needs a host name or address"; ntp=$2; shift ;;
     --ntp-server=*) ntp=${1#*=} ;;
     -h|--help) usage; exit 0 ;;
@@ -153,8 +157,12 @@ if [ $program = 1 ]; then
   pip=("$REL/bin/python" -m pip --disable-pip-version-check --no-input -q)
   "${pip[@]}" install "${pip_src[@]}" -U pip -c "$stage/constraints.txt" \
     || die "pip could not install pip from ${wheelhouse:-PyPI} (no internet? use --wheelhouse DIR)"
-  # the [pcsc] extra: PC/SC readers; a path requirement is always rebuilt and reinstalled, so a rerun updates
-  "${pip[@]}" install "${pip_src[@]}" -c "$stage/constraints.txt" "${stage}[pcsc]" \
+  # the [pcsc] extra: PC/SC readers ([face]: the gate's face check, --face); a path requirement is always
+  # rebuilt and reinstalled, so a rerun updates
+  if [ "$extras" = pcsc,face ] && [ -n "$wheelhouse" ] && ! ls "$wheelhouse"/dlib_bin-*.whl >/dev/null 2>&1; then
+    die "--face: the wheelhouse $wheelhouse has no dlib-bin wheel (the face check's packages): make it with image_build/wheelhouse.sh DIR --face"
+  fi
+  "${pip[@]}" install "${pip_src[@]}" -c "$stage/constraints.txt" "${stage}[$extras]" \
     || die "pip could not install the appliance from ${wheelhouse:-PyPI} (no internet? use --wheelhouse DIR)"
   said=$($REL/bin/safety-appliance --version 2>&1) && [ "${said##* }" = "$VERSION" ] \
     || die "the installed release does not answer --version $VERSION: $said"

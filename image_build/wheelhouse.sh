@@ -4,11 +4,16 @@
 # setuptools. Run it on a machine with internet and the SAME architecture and Python as the boxes
 # (Debian 12 / Raspberry Pi OS Bookworm: Python 3.11; arm64 for a Pi). Building pyscard needs gcc,
 # python3-dev and libpcsclite-dev here.
-#     image_build/wheelhouse.sh DIR [PYTHON]
+#     image_build/wheelhouse.sh DIR [PYTHON] [--face]
+# --face adds the optional face check at the gate (the `face` extra: dlib-bin and face-recognition-models,
+# ~130 MB) for `install.sh --face`.
 set -euo pipefail
-[ $# -ge 1 ] || { echo "usage: $0 DIR [PYTHON]" >&2; exit 2; }
-out=$(mkdir -p "$1" && cd "$1" && pwd)
-py=${2:-python3}
+extras=pcsc
+args=()
+for a in "$@"; do if [ "$a" = --face ]; then extras=pcsc,face; else args+=("$a"); fi; done
+[ ${#args[@]} -ge 1 ] || { echo "usage: $0 DIR [PYTHON] [--face]" >&2; exit 2; }
+out=$(mkdir -p "${args[0]}" && cd "${args[0]}" && pwd)
+py=${args[1]:-python3}
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -19,6 +24,6 @@ tar -C "$src" --exclude=./.git --exclude='./.venv*' --exclude=./var --exclude=./
 "$py" -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install -q --disable-pip-version-check -U pip -c "$src/constraints.txt"
 "$tmp/venv/bin/python" -m pip wheel -q --disable-pip-version-check -c "$src/constraints.txt" -w "$out" \
-  "$tmp/src[pcsc]" pip "setuptools>=77"
+  "$tmp/src[$extras]" pip "setuptools>=77"
 rm -f "$out"/safety_appliance-*.whl
 echo "wheelhouse: $out ($(ls "$out" | wc -l) wheels, $(du -sh "$out" | cut -f1)); install with: install.sh --wheelhouse $out"

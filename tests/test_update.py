@@ -130,3 +130,31 @@ def test_data_commands_refuse_root_on_the_service_users_data(tmp_path):
     os.chown(data, 0, 0)                                          # root's own data (a container): allowed
     r = run_cli("init-db", "--config", str(cfg_path))
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("modules,extras", [
+    ({"smartcard"}, "[pcsc]"),                 # what install.sh installs
+    ({"smartcard", "dlib"}, "[pcsc,face]"),    # install.sh --face: the gate's face check
+    ({"dlib"}, "[face]"),
+    (set(), ""),
+])
+def test_an_update_installs_the_extras_the_running_release_has(modules, extras):
+    """`update` builds the next release with the running one's extras: a box installed with --face keeps its
+    face check, and PC/SC readers keep pyscard."""
+    from appliance.core import releases
+
+    assert releases.running_extras(has=lambda m: m in modules) == extras
+
+
+def test_install_and_wheelhouse_offer_the_face_extra():
+    """install.sh --face installs [pcsc,face] and refuses, naming the step, a wheelhouse without dlib;
+    wheelhouse.sh --face builds the face extra's wheels for it."""
+    install = (ROOT / "image_build" / "install.sh").read_text(encoding="utf-8")
+    wheels = (ROOT / "image_build" / "wheelhouse.sh").read_text(encoding="utf-8")
+    assert "--face) extras=pcsc,face ;;" in install and '"${stage}[$extras]"' in install
+    assert "make it with image_build/wheelhouse.sh DIR --face" in install
+    assert 'extras=pcsc,face' in wheels and '"$tmp/src[$extras]"' in wheels
+    r = subprocess.run(["bash", str(ROOT / "image_build" / "install.sh"), "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--face" in r.stdout
+    r = subprocess.run(["bash", str(ROOT / "image_build" / "wheelhouse.sh"), "--face"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage:" in r.stderr and "[--face]" in r.stderr

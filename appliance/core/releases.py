@@ -118,8 +118,7 @@ def install(dist: Path, target: Path, wheels: Path | None, *, system_site_packag
     if extra_site is not None:
         site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], "venv").strip())
         (site / "_release_base.pth").write_text(f"{extra_site}\n", encoding="utf-8")
-    # the running release's extras go along: the installer installs [pcsc] (PC/SC readers through pyscard)
-    extras = "[pcsc]" if importlib.util.find_spec("smartcard") is not None else ""
+    extras = running_extras()
     cmd = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--disable-pip-version-check",
            f"{dist}{extras}"]
     if wheels is not None:   # the plant LAN has no internet: everything comes from the bundle
@@ -127,6 +126,17 @@ def install(dist: Path, target: Path, wheels: Path | None, *, system_site_packag
         if (wheels / "constraints.txt").is_file():
             cmd += ["-c", str(wheels / "constraints.txt")]
     _run(cmd, "安装 / pip install ")
+
+
+# the installer's extras and a module each one brings: what the running release has, the next one gets
+EXTRAS = (("pcsc", "smartcard"), ("face", "dlib"))
+
+
+def running_extras(has=lambda module: importlib.util.find_spec(module) is not None) -> str:
+    """The extras to install the next release with: those of the running one (install.sh installs [pcsc], and
+    [pcsc,face] with --face), so an update never drops the gate's face check or the PC/SC readers."""
+    found = [name for name, module in EXTRAS if has(module)]
+    return f"[{','.join(found)}]" if found else ""
 
 
 def update(bundle: Path, root: Path, config=None, *, system_site_packages: bool = False,
