@@ -436,6 +436,43 @@ def test_deactivate_and_revoke_ask_first(plant, new_page, path, who, selector, c
     assert requests_sent == [], requests_sent
 
 
+@pytest.mark.parametrize("size,lang", [(TABLET, "zh-CN"), (PHONE, "en")], ids=["1024x768-zh-CN", "390x844-en"])
+def test_a_new_user_gets_no_role_by_accident(plant, new_page, shots, size, lang):
+    """Item 9: new users were given the admin role by default. The admin page's role select starts on
+    "— 请选择 —"; saving without choosing sends nothing and the status line names the field (the browser's own
+    bubble names none and fades); the API refuses a user without a role, naming the field; once chosen, saved."""
+    page = new_page(*size)
+    log_in(page, plant, "admin")
+    open_screen(page, plant, "/admin", "", lang)
+    form = page.locator("form.api-form[data-api='/api/v1/users']")
+    role = form.locator("select[name=role]")
+    assert role.input_value() == ""
+    expect(role.locator("option:checked")).to_have_text("— choose —" if lang == "en" else "— 请选择 —")
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" and "/api/v1/users" in r.url else None)
+    login = f"u{uuid.uuid4().hex[:8]}"
+    form.locator("input[name=login]").fill(login)
+    form.locator("input[name=password]").fill(uuid.uuid4().hex)
+    form.locator("button[type=submit]").click()
+    status = page.locator("#form-status")
+    expect(status).to_have_text("Still needed: Role" if lang == "en" else "请填写或选择：角色")
+    expect(status).to_have_class(re.compile(r"\berror\b"))
+    assert role.evaluate("e => e.matches(':invalid') && document.activeElement === e")
+    page.screenshot(path=str(shots / f"new-user-no-role-{size[0]}x{size[1]}-{lang}.png"), full_page=True)
+    page.wait_for_timeout(500)
+    assert sent == [], sent
+    s = plant.admin_session()
+    assert login not in [u["login"] for u in s.get(f"{plant.base}/api/v1/users", timeout=10).json()["users"]]
+    # a client that skips the form (or an old page) is refused too, the field named
+    r = s.post(f"{plant.base}/api/v1/users", json={"login": login, "password": uuid.uuid4().hex}, timeout=10)
+    assert r.status_code == 422 and "role" in json.dumps(r.json()), r.text
+    role.select_option("worker")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("tr", has_text=login)).to_have_count(1, timeout=WAIT_MS)   # saved, the page reloaded
+    [made] = [u for u in s.get(f"{plant.base}/api/v1/users", timeout=10).json()["users"] if u["login"] == login]
+    assert made["role"] == "worker", made
+
+
 def test_wall_board_names_what_is_not_ok_and_keeps_the_feed_in_sight(plant, new_page, shots):
     """Normal is quiet (ISA-101): at 1080p the status panel names each component that is not ok and counts
     the ok ones in one chip, so a plant with twenty readers, buses and cameras still sees its live feed —
