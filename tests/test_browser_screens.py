@@ -483,6 +483,34 @@ def test_a_new_user_gets_no_role_by_accident(plant, new_page, shots, size, lang)
     assert made["role"] == "worker", made
 
 
+@pytest.mark.parametrize("path,form,fields", [
+    ("/tablet/permits", "#permit-apply", ["area_id", "guardian_id", "issuer_id"]),
+    ("/tablet/emergency", "form[data-api='/api/v1/emergency/incidents']", ["area"]),
+    ("/tablet/emergency", "form[data-api='/api/v1/emergency/drills']", ["area"]),
+    ("/tablet/emergency", "form[data-api='/api/v1/emergency/accidents']", ["area", "kind"]),
+], ids=["permit-apply", "emergency-call", "drill", "accident-report"])
+def test_no_risky_defaults_where_a_place_or_a_person_is_chosen(plant, new_page, path, form, fields):
+    """Item 9's kind on the later screens: a permit's area, guardian and issuer defaulted to the first area and
+    the first person on the list (the guardian: the contractor welder 吴刚), a manual emergency call, a drill and
+    an accident report to the first area (中控室: the route and the muster would be worked out for the wrong
+    place). Each starts on "— 请选择 —"; the emergency call sent without its area is refused by the browser, the
+    field named, and nothing is sent."""
+    page = new_page(*TABLET)
+    log_in(page, plant, "zhangwei")
+    page.goto(f"{plant.base}{path}")
+    f = page.locator(form)
+    for name in fields:
+        assert f.locator(f"select[name={name}]").input_value() == "", name
+    if "incidents" in form:
+        sent = []
+        page.on("request", lambda r: sent.append(r.url) if r.method == "POST" and "/emergency/" in r.url else None)
+        f.locator("input[name=title]").fill("画面检查：不应发出")
+        f.locator("button[type=submit]").click()
+        expect(page.locator("#form-status")).to_have_text("请填写或选择：区域")
+        page.wait_for_timeout(500)
+        assert sent == [], sent
+
+
 def test_wall_board_names_what_is_not_ok_and_keeps_the_feed_in_sight(plant, new_page, shots):
     """Normal is quiet (ISA-101): at 1080p the status panel names each component that is not ok and counts
     the ok ones in one chip, so a plant with twenty readers, buses and cameras still sees its live feed —
