@@ -62,6 +62,20 @@ def test_report_climbs_to_the_authority_of_its_grade(grade, authority):
     assert authority in up.zh
 
 
+@pytest.mark.parametrize("clause,english", [
+    ("第九条", "Art. 9"), ("第十条、第十一条", "Arts. 10, 11"), ("第十三条", "Art. 13"), ("第二十九条", "Art. 29"),
+    ("第三十二条", "Art. 32"), ("第二十条", "Art. 20"), ("第一百条", "第一百条"), ("附则", "附则"), ("", ""),
+])
+def test_clause_in_english(clause, english):
+    """The accident page in English cites the decree's articles by number (it showed （第九条） before)."""
+    assert R.clause_en(clause) == english
+
+
+def test_every_deadline_clause_has_an_english_citation():
+    for d in R.deadlines("general", 0):
+        assert R.clause_en(d.clause).startswith("Art"), d
+
+
 def test_deadlines_refuse_an_unknown_grade():
     with pytest.raises(ValueError):
         R.deadlines("catastrophic", 0)

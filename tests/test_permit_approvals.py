@@ -183,7 +183,8 @@ def test_the_detail_page_shows_the_chain(site):  # noqa: F811
     _confirm(c, p["id"])
     c["supervisor"].post(f"/api/v1/permits/{p['id']}/approve", json={})
     html = c["safety_officer"].get(f"/tablet/permits/{p['id']}").get_data(as_text=True)
-    assert 'id="pm-chain"' in html and "user:u_supervisor" in html and "待审批" in html
+    assert 'id="pm-chain"' in html and "u_supervisor" in html and "待审批" in html
+    assert "user:u_supervisor" not in html   # the signer by name (or login), never the actor id (issue 15 item 9)
     assert 'id="pm-reject"' in html
     # the workshop's signer, and the applicant, are told whom it waits for instead of being offered the form
     html = c["supervisor"].get(f"/tablet/permits/{p['id']}").get_data(as_text=True)

@@ -80,8 +80,10 @@ def accident_dict(a: Accident, now: int | None = None) -> dict:
             "description": a.description, "reporter": a.reporter, "deaths": a.deaths,
             "serious_injuries": a.serious_injuries, "minor_injuries": a.minor_injuries,
             "direct_loss_yuan": a.direct_loss_yuan, "grade": a.grade, "grade_name": zh, "grade_name_en": en,
-            "investigated_by": R.INVESTIGATED_BY[a.grade][0], "reported_at": a.reported_at,
+            "investigated_by": R.INVESTIGATED_BY[a.grade][0], "investigated_by_en": R.INVESTIGATED_BY[a.grade][1],
+            "reported_at": a.reported_at,
             "deadlines": [{"code": d.code, "due_at": d.due_at, "zh": d.zh, "en": d.en, "clause": d.clause,
+                           "clause_en": R.clause_en(d.clause),
                            "overdue": d.due_at < now and not (d.code == "head_to_authority" and a.reported_at),
                            "met": d.code == "head_to_authority" and a.reported_at is not None
                            and a.reported_at <= d.due_at}

@@ -89,6 +89,26 @@ def deadlines(grade_code: str, occurred_at: int, kind: str = "other") -> list[De
     ]
 
 
+def clause_en(clause: str) -> str:
+    """The decree's articles as an English page cites them: "第九条" → "Art. 9", "第十条、第十一条" →
+    "Arts. 10, 11" (numbers 1-99 in Chinese numerals; anything else is kept as it is)."""
+    digits = "一二三四五六七八九"
+
+    def number(s: str) -> int | None:
+        if s and all(c in digits for c in s) and len(s) == 1:
+            return digits.index(s) + 1
+        tens, sep, ones = s.partition("十")
+        if not sep or len(tens) > 1 or len(ones) > 1 or any(c not in digits for c in tens + ones):
+            return None
+        return (digits.index(tens) + 1 if tens else 1) * 10 + (digits.index(ones) + 1 if ones else 0)
+
+    parts = [p.strip() for p in clause.split("、")]
+    nums = [number(p[1:-1]) if p.startswith("第") and p.endswith("条") else None for p in parts]
+    if not parts or any(n is None for n in nums):
+        return clause
+    return ("Art. " if len(nums) == 1 else "Arts. ") + ", ".join(str(n) for n in nums)
+
+
 # ---------------------------------------------------------------- the walk graph
 # Areas are nodes; doors/passages are undirected edges with a walking distance in metres (data, edited per
 # site). No standard fixes this: evacuation "upwind or crosswind, away from the release" is the practice

@@ -55,7 +55,8 @@ def guard():
     q = S.Permit.select().where(S.Permit.state.in_(("approved", "briefed", "active", "suspended"))
                                | ((S.Permit.state == "expired") & S.Permit.started_at.is_null(False)))
     mine = [S.permit_dict(p) for p in q if me is not None and p.guardian_id == me]
-    return render_template("permits/guard.html", permits=mine, linked=me is not None)
+    areas = {a.code: P.area_dict(a) for a in P.Area.select()}   # the job's area by name, not its code
+    return render_template("permits/guard.html", permits=mine, linked=me is not None, areas=areas)
 
 
 def _detail(permit_id: int, template: str):

@@ -40,6 +40,33 @@
 
   function errorText(e) { return (I18N.error || "{message}").replace("{message}", e.message); }
 
+  // A field the browser refuses on submit (required and empty, a pattern, a range): its own bubble fades and
+  // names no field, so the status line names them by their labels, in the page's language ("请填写：角色").
+  // The browser fires `invalid` on each refused field of the form in one go: they are gathered, then shown.
+  var refused = null;
+  function fieldName(el) {
+    var label = el.closest("label") || (el.id && document.querySelector('label[for="' + el.id + '"]'));
+    var text = "";
+    if (label) Array.prototype.forEach.call(label.childNodes, function (n) { if (n.nodeType === 3) text += n.textContent; });
+    return text.trim() || el.getAttribute("aria-label") || el.name;
+  }
+  document.addEventListener("invalid", function (e) {
+    var el = e.target;
+    if (!el.form || !statusEl) return;
+    if (!refused) {
+      refused = { missing: [], wrong: [] };
+      setTimeout(function () {
+        var r = refused, parts = [];
+        refused = null;
+        var body = document.body.dataset, sep = /^en/.test(document.documentElement.lang) ? ", " : "、";
+        if (r.missing.length) parts.push((body.textMissing || "{fields}").replace("{fields}", r.missing.join(sep)));
+        if (r.wrong.length) parts.push((body.textInvalid || "{fields}").replace("{fields}", r.wrong.join(sep)));
+        show(false, parts.join(" "));
+      }, 0);
+    }
+    (el.validity.valueMissing ? refused.missing : refused.wrong).push(fieldName(el));
+  }, true);
+
   // crypto.randomUUID needs a secure context; the plant LAN is plain http, getRandomValues is not restricted
   function newKey() {
     var b = new Uint8Array(16);
