@@ -97,6 +97,12 @@
     });
   }
 
+  // the area as the plan names it (its label, in the page's language), never its code
+  function areaName(code) {
+    var label = code ? document.querySelector("#area-" + code + " .area-label") : null;
+    return label && label.textContent.trim() ? label.textContent.trim() : (code || "—");
+  }
+
   function renderList() {
     list.textContent = "";
     if (!data.permits.length) {
@@ -110,7 +116,7 @@
       li.className = "st-" + p.state;
       li.dataset.permit = p.id;
       var b = document.createElement("b");
-      b.textContent = p.area + " · " + title(p);
+      b.textContent = areaName(p.area) + " · " + title(p);
       var cd = document.createElement("span");
       cd.className = "pm-b-cd";
       li.appendChild(b); li.appendChild(cd);
