@@ -114,6 +114,22 @@ def _plan_areas() -> list[dict]:
     return answers.shared("board:plan-areas", _build_plan_areas)
 
 
+LABEL_PX = 40            # .area-label's font size in plan units (static/css/app.css)
+BADGE_CLEAR = 72         # the open-hazard badge's width from an area's right edge, with a margin
+
+
+def label_width(text: str) -> float:
+    """The label's width in plan units, estimated: a CJK character is square, Latin about half as wide."""
+    return sum(LABEL_PX if ord(ch) >= 0x2E80 else LABEL_PX * 0.56 for ch in text)
+
+
+def label_y(left: float, right: float, top: float, text: str) -> float:
+    """The label's baseline centre: along the top edge, or below the badge row when the label (centred) would
+    run under the top-right hazard badge of a narrow area (中控室 beside its ⚠3 on the wall board)."""
+    half = label_width(text) / 2
+    return top + 44 if (left + right) / 2 + half <= right - BADGE_CLEAR else top + 44 + 64
+
+
 def _build_plan_areas() -> list[dict]:
     from appliance.hazards.service import open_by_area
     from appliance.risk.register import area_levels
@@ -129,7 +145,10 @@ def _build_plan_areas() -> list[dict]:
         if isinstance(pts, list) and len(pts) >= 3:
             d["points"] = " ".join(f"{x:g},{y:g}" for x, y in pts)
             d["cx"] = sum(x for x, _ in pts) / len(pts)
-            d["cy"] = min(y for _, y in pts) + 44  # label along the top edge, leaving room for detectors
+            xs, top = [x for x, _ in pts], min(y for _, y in pts)
+            # the label along the top edge (leaving room for detectors), below the badge where it would not fit
+            d["cy"] = label_y(min(xs), max(xs), top, d["name"])
+            d["cy_en"] = label_y(min(xs), max(xs), top, d["name_en"] or d["name"])
             d["bx"] = max(x for x, _ in pts) - 36   # open-hazard badge in the top-right corner
             d["by"] = min(y for _, y in pts) + 36
             d["ox"] = min(x for x, _ in pts) + 46   # live overlays: gas alarms top-left, PPE bottom-left
