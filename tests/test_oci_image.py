@@ -109,9 +109,11 @@ for i in $(seq 1 {tries}); do
   sleep 1
 done
 echo "healthy=$healthy after=$i"
-# the appliance's interpreter: the descendant of this run of buildah started from the release's venv
+# the appliance's interpreter: the descendant of this run of buildah started from the release's venv (under
+# qemu-user its command line starts with the binfmt handler, then the release's python)
 descendants() {{ local c; for c in $(cat /proc/$1/task/*/children 2>/dev/null); do echo $c; descendants $c; done; }}
-pid=$(for p in $(descendants $app); do tr '\\0' ' ' < /proc/$p/cmdline | grep -q '^/opt/safety-appliance/releases/' && echo $p; done | head -1)
+pid=$(for p in $(descendants $app); do tr '\\0' ' ' < /proc/$p/cmdline | grep -qE '^(/usr/libexec/qemu-binfmt/[^ ]+ )?/opt/safety-appliance/releases/' && echo $p; done | head -1)
+[ -n "$pid" ] || {{ echo "no appliance process found under buildah"; kill -TERM $app; }}
 echo "uid=$(awk '/^Uid:/ {{print $2}}' /proc/$pid/status)"
 kill -TERM $pid
 wait $app
