@@ -203,6 +203,11 @@ def rows(r: dict) -> list[Row]:
                for k, v in r["timings"].items() for fmt in ("xlsx", "pdf")]
         out.append(row("all reports x formats, 12 months", f"{r['year_all_months_s']} s"))
         return out
+    if name == "storage":
+        out = [row(f"storage per day, {k}", f"{v['per_day_mb']} MB/day", f"raw values {v['raw_bytes_per_row']} B/row",
+                   f"{v['overhead']}x", "") for k, v in r["kinds"].items()]
+        out.append(row("storage, all kinds", f"{r['total_mb_day']} MB/day", f"{r['total_gb_year']} GB held after 1 year"))
+        return out
     if name == "load":
         return load_rows(r)
     if name == "https":
