@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -34,13 +35,53 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# A percentile above the median is only told from this many samples (issue 14: "percentiles from ≥ 200 samples
+# or say 'max of N'"): with fewer, a nearest-rank p99 is the largest or second-largest value — the max under
+# another name. Below it the benches print the max of N, which is at least as high as the samples' p99, so a
+# target met by the max is met by the p99.
+MIN_TAIL_SAMPLES = 200
+
+
 def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100); NaN for an empty list."""
+    """Nearest-rank percentile (p in 0..100); NaN for an empty list. A tail percentile (p > 50) from fewer
+    than MIN_TAIL_SAMPLES values raises ValueError: use `stats`, which says "max of N" instead."""
     if not values:
         return float("nan")
+    if p > 50 and len(values) < MIN_TAIL_SAMPLES:
+        raise ValueError(f"p{p:g} from {len(values)} samples (fewer than {MIN_TAIL_SAMPLES}): use stats()")
     s = sorted(values)
     k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
     return s[k]
+
+
+def stats(values: list[float], tails: tuple[float, ...] = (99,), digits: int = 1) -> dict:
+    """n, p50, max and the tail percentiles `tails` (p99 by default) where there are enough samples for them.
+
+    `tail` is the figure to hold against a target: the highest of `tails` from ≥ MIN_TAIL_SAMPLES samples,
+    else the max; `tail_label` says which ("p99" or "max of 40"). With too few samples the tail percentiles
+    are absent, so no bench can print one."""
+    n = len(values)
+    out: dict = {"n": n, "p50": round(percentile(values, 50), digits),
+                 "max": round(max(values, default=float("nan")), digits)}
+    enough = n >= MIN_TAIL_SAMPLES
+    if enough:
+        for p in tails:
+            out[f"p{p:g}"] = round(percentile(values, p), digits)
+    top = max(tails)
+    out["tail"] = out[f"p{top:g}"] if enough else out["max"]
+    out["tail_label"] = f"p{top:g}" if enough else f"max of {n}"
+    return out
+
+
+def describe(s: dict, unit: str = "ms") -> str:
+    """One line for a `stats` dict: "p50 3.1 ms  p99 9.8 ms  max 12.0 ms (n 250)", or with too few samples for a
+    tail percentile "p50 3.1 ms  max of 40 12.0 ms (too few for a p99)"."""
+    tails = [k for k in s if re.fullmatch(r"p[0-9.]+", k) and k != "p50"]
+    if s["tail_label"].startswith("max of"):
+        return (f"p50 {s['p50']:7.1f} {unit}  {s['tail_label']} {s['max']:7.1f} {unit} "
+                f"(too few for a p99: {MIN_TAIL_SAMPLES} needed)")
+    body = "  ".join(f"{k} {s[k]:7.1f} {unit}" for k in ["p50", *tails])
+    return f"{body}  max {s['max']:7.1f} {unit} (n {s['n']})"
 
 
 def ratio(a: float, b: float) -> float | None:

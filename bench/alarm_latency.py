@@ -19,7 +19,8 @@ receipt: commit, bus, SSE). A uniform random phase makes the poll wait uniform o
 
 The baseline in the same run is the poll interval itself, measured from the bus's poll counter in
 /api/v1/health over the run. Target (GUIDE §5, alarms): p99 ≤ interval + 100 ms; printed as
-p99 / (interval + 100 ms), ≤ 1.0 meets it.
+p99 / (interval + 100 ms), ≤ 1.0 meets it. A p99 needs ≥ 200 cycles (about 2 s each); with fewer (the default
+40, to keep `make bench` short) the max of N is printed and held against the target instead.
 
     python bench/alarm_latency.py [--cycles 40] [--interval 1.0] [--seed 1]
 """
@@ -40,12 +41,13 @@ import requests
 from _common import (
     ROOT,
     cli,
+    describe,
     free_port,
-    percentile,
     ratio,
     read_sse,
     result,
     spawn_ready,
+    stats,
     stop,
     terminate,
     wait_healthy,
@@ -138,11 +140,6 @@ def polls(base: str) -> int:
     return health(base)["components"]["bus:gas-ctrl"]["polls"]
 
 
-def stats(values: list[float]) -> dict:
-    return {"p50": round(percentile(values, 50), 1), "p99": round(percentile(values, 99), 1),
-            "max": round(max(values, default=float("nan")), 1)}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cycles", type=int, default=40, help="alarm raise/clear/ack cycles")
@@ -215,17 +212,15 @@ def main() -> int:
                    "latency_ms": stats(total), "poll_wait_ms": stats(wait_poll), "ingest_ms": stats(ingest),
                    "delivery_ms": stats(deliver), "clear_ms": stats(clear), "ack_post_ms": stats(ack),
                    "target_p99_ms": target_ms}
-            out["ratio_p99"] = ratio(out["latency_ms"]["p99"], target_ms)
             lat = out["latency_ms"]
-            print(f"  {'write -> alarm.raised':<25} p50 {lat['p50']:7.1f} ms  p99 {lat['p99']:7.1f} ms  max "
-                  f"{lat['max']:7.1f} ms")
+            out["ratio_p99"] = ratio(lat["tail"], target_ms)     # the max of N where N < 200 (_common.stats)
+            print(f"  {'write -> alarm.raised':<25} {describe(lat)}")
             for key, label in (("poll_wait_ms", "  of which poll wait"), ("ingest_ms", "  of which ingest"),
                                ("delivery_ms", "  of which delivery"), ("clear_ms", "write 0 -> alarm.cleared"),
                                ("ack_post_ms", "POST .../ack")):
-                s = out[key]
-                print(f"  {label:<25} p50 {s['p50']:7.1f} ms  p99 {s['p99']:7.1f} ms  max {s['max']:7.1f} ms")
+                print(f"  {label:<25} {describe(out[key])}")
             print(f"  baseline: poll interval {interval_ms:g} ms (measured {measured_ms:.1f} ms from the bus's poll "
-                  f"counter); target p99 <= {target_ms:g} ms; ratio p99 / target {out['ratio_p99']:.2f}x "
+                  f"counter); target p99 <= {target_ms:g} ms; ratio {lat['tail_label']} / target {out['ratio_p99']:.2f}x "
                   f"(<= 1.0 meets it)")
         except Exception:
             if log is not None:

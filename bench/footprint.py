@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import requests
-from _common import ROOT, free_port, percentile, ratio, result, rss_kb, stop
+from _common import ROOT, describe, free_port, ratio, result, rss_kb, stats, stop
 
 BARE = ("import flask, waitress, peewee, pydantic, apscheduler, zeroconf; import time; "
         "print('ready', flush=True); time.sleep(30)")
@@ -140,8 +140,7 @@ def demo_run(data: Path, log_path: Path, n_requests: int, n_logins: int) -> dict
             stop_s = stop(proc)
     return {"answered_s": round(answered_s, 3), "healthy_s": round(healthy_s, 3) if healthy_s is not None else None,
             "rss_healthy_mb": mb(rss_healthy), "rss_after_mb": mb(rss_after),
-            "peak_rss_mb": mb(hwm), "sim_devices_rss_mb": mb(rss_devices), "kiosk_p50_ms": round(percentile(page_ms, 50), 1),
-            "kiosk_p99_ms": round(percentile(page_ms, 99), 1), "logins": n_logins, "logins_s": round(login_s, 2),
+            "peak_rss_mb": mb(hwm), "sim_devices_rss_mb": mb(rss_devices), "kiosk_ms": stats(page_ms), "logins": n_logins, "logins_s": round(login_s, 2),
             "peak_rss_logins_mb": mb(hwm_logins), "health": health["status"], "not_ok": not_ok(health),
             "health_later": later["status"], "not_ok_later": not_ok(later), "stop_s": stop_s,
             "exit_code": proc.returncode}
@@ -167,8 +166,8 @@ def main() -> int:
                            if r["healthy_s"] is not None else "NOT healthy within 60 s")
                 print(f"  {label}: answering in {r['answered_s']:.2f} s, {healthy} | RSS healthy "
                       f"{r['rss_healthy_mb']} MB, after {args.requests} /kiosk {r['rss_after_mb']} MB "
-                      f"({r['ratio_rss']}x baseline), peak {r['peak_rss_mb']} MB | /kiosk p50 {r['kiosk_p50_ms']} "
-                      f"p99 {r['kiosk_p99_ms']} ms | stop {r['stop_s']} s (exit {r['exit_code']})")
+                      f"({r['ratio_rss']}x baseline), peak {r['peak_rss_mb']} MB | /kiosk {describe(r['kiosk_ms'])} "
+                      f"| stop {r['stop_s']} s (exit {r['exit_code']})")
                 print(f"        peak RSS after {r['logins']} concurrent logins: {r['peak_rss_logins_mb']} MB "
                       f"(all answered in {r['logins_s']} s); simulated field devices (children, not counted) "
                       f"{r['sim_devices_rss_mb']} MB")

@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _common import describe, stats  # noqa: E402
 
 
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return round(s[min(len(s) - 1, int(q * len(s)))] * 1000, 2)
+def ms_stats(values_s: list[float]) -> dict:
+    """In ms: p50, p99 (from >= 200 requests, else the max of N: _common.stats), max."""
+    return stats([v * 1000 for v in values_s], digits=2)
 
 
 def keepalive(make, clients: int, n: int) -> dict:
@@ -53,7 +54,7 @@ def keepalive(make, clients: int, n: int) -> dict:
     for th in threads:
         th.join()
     wall = time.perf_counter() - t0
-    return {"p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "per_s": round(len(lat) / wall)}
+    return {**ms_stats(lat), "per_s": round(len(lat) / wall)}
 
 
 def fresh(make, n: int) -> dict:
@@ -65,14 +66,14 @@ def fresh(make, n: int) -> dict:
         conn.getresponse().read()
         conn.close()
         lat.append(time.perf_counter() - t)
-    return {"p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "mean_ms": round(statistics.mean(lat) * 1000, 2)}
+    return {**ms_stats(lat), "mean_ms": round(statistics.mean(lat) * 1000, 2)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--requests", type=int, default=100)
-    ap.add_argument("--fresh", type=int, default=100, help="new connections measured one after another")
+    ap.add_argument("--fresh", type=int, default=200, help="new connections measured one after another (>= 200 for a p99)")
     args = ap.parse_args()
 
     import logging
@@ -103,15 +104,15 @@ def main() -> None:
     finally:
         a.stop()
     p, h = result["plain"], result["https"]
-    result["ratio_p99"] = round(h["p99_ms"] / p["p99_ms"], 2)
+    result["ratio_p99"] = round(h["tail"] / p["tail"], 2)
     result["ratio_per_s"] = round(h["per_s"] / p["per_s"], 2)
     print(f"start (CA and certificate made): {start_s} s")
     print(f"{args.clients} clients x {args.requests} keep-alive GET /api/v1/health:")
-    print(f"  plain  p50 {p['p50_ms']} ms  p99 {p['p99_ms']} ms  {p['per_s']} req/s")
-    print(f"  https  p50 {h['p50_ms']} ms  p99 {h['p99_ms']} ms  {h['per_s']} req/s  "
-          f"(p99 x{result['ratio_p99']}, throughput x{result['ratio_per_s']})")
+    print(f"  plain  {describe(p)}  {p['per_s']} req/s")
+    print(f"  https  {describe(h)}  {h['per_s']} req/s  "
+          f"({h['tail_label']} x{result['ratio_p99']}, throughput x{result['ratio_per_s']})")
     pn, hn = result["plain_new_conn"], result["https_new_conn"]
-    print(f"new connection + request: plain p50 {pn['p50_ms']} ms, https p50 {hn['p50_ms']} ms (p99 {hn['p99_ms']} ms)")
+    print(f"new connection + request: plain {describe(pn)}; https {describe(hn)}")
     print("RESULT " + json.dumps(result))
 
 

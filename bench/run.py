@@ -1,8 +1,9 @@
 """Run every benchmark in sequence and print a summary table.
 
 Each script runs in its own interpreter (this one), prints its figures, and ends with one
-`RESULT {json}` line that is collected here. Nothing is asserted about timing: the exit status is 0
-unless a benchmark crashed. Pass benchmark names to run only those:
+`RESULT {json}` line that is collected here. Every row with a target (GUIDE §5 and the issues) says "ok" or
+"MISS"; the exit status is 1 if a benchmark crashed, 3 if a row missed its target, else 0. A tail figure is a
+p99 only from ≥ 200 samples, else the max of N (bench/_common.py: stats). Pass benchmark names to run only those:
 
     python bench/run.py [event_log] [sse_fanout] [footprint] [polling] [alarm_latency] [incident_draft] [ingest] [hazard_board] [taps]
                         [patrol] [sync] [register_import] [vision] [vision_pipeline] [reports] [https] [gate]
@@ -10,6 +11,7 @@ unless a benchmark crashed. Pass benchmark names to run only those:
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -38,77 +40,108 @@ def run(name: str) -> tuple[dict | None, float]:
     return found, time.monotonic() - t0
 
 
-def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
-    """(benchmark, figure, baseline, ratio, target) lines for one RESULT."""
+Row = tuple[str, str, str, str, str, str]
+
+
+def row(name: str, figure: str, baseline: str = "", ratio: str = "", target: str = "",
+        value: float | None = None, op: str = "", limit: float | None = None) -> Row:
+    """A summary line; with `op` ("<=" or ">=") and `limit` its verdict: "ok", or "MISS" when the figure misses
+    the target (or was not measured)."""
+    verdict = ""
+    if op:
+        measured = value is not None and not math.isnan(value)
+        met = measured and (value <= limit if op == "<=" else value >= limit)   # type: ignore[operator]
+        verdict = "ok" if met else "MISS"
+    return (name, figure, baseline, ratio, target, verdict)
+
+
+def tail(s: dict, unit: str = "ms") -> str:
+    """A `_common.stats` figure held against a target: "980.1 ms (p99 of 250)" or "1003.0 ms (max of 27)" —
+    a p99 only from >= 200 samples."""
+    of = f"p99 of {s['n']}" if s["tail_label"] == "p99" else s["tail_label"]
+    return f"{s['tail']} {unit} ({of})"
+
+
+def rows(r: dict) -> list[Row]:
+    """The summary lines of one RESULT, each with its target and verdict where the GUIDE (§5) or an issue
+    sets one."""
     name = r["bench"]
     if name == "event_log":
-        return [(f"event log, {r[k]['per_txn']}/txn", f"{r[k]['app_per_s']:,} ev/s",
-                 f"raw sqlite3 {r[k]['raw_per_s']:,} ev/s", f"{r[k]['ratio']:.2f}x", ">= 0.5x")
-                for k in ("single", "batched")]
+        return [row(f"event log, {r[k]['per_txn']}/txn", f"{r[k]['app_per_s']:,} ev/s",
+                    f"raw sqlite3 {r[k]['raw_per_s']:,} ev/s", f"{r[k]['ratio']:.2f}x", ">= 0.5x",
+                    r[k]["ratio"], ">=", 0.5) for k in ("single", "batched")]
     if name == "sse_fanout":
         one, many = r["one"], r["many"]
         n = many["clients"]
-        return [(f"SSE {n} clients, p50", f"{many['commit_p50_ms']} ms", f"1 client {one['commit_p50_ms']} ms",
-                 f"{r['ratio_p50']}x", ""),
-                (f"SSE {n} clients, p99", f"{many['commit_p99_ms']} ms", f"1 client {one['commit_p99_ms']} ms",
-                 f"{r['ratio_p99']}x", "<= 200 ms"),
-                ("SSE missed deliveries", f"{many['missing']} of {many['events'] * n}", "", "", "0")]
+        return [row(f"SSE {n} clients, p50", f"{many['commit_ms']['p50']} ms", f"1 client {one['commit_ms']['p50']} ms",
+                    f"{r['ratio_p50']}x"),
+                row(f"SSE {n} clients, tail", tail(many["commit_ms"]), f"1 client {tail(one['commit_ms'])}",
+                    f"{r['ratio_p99']}x", "<= 200 ms", many["commit_ms"]["tail"], "<=", 200),
+                row("SSE missed deliveries", f"{many['missing']} of {many['events'] * n}", "", "", "0",
+                    many["missing"], "<=", 0)]
     if name == "footprint":
         b = r["baseline"]
         out = []
         for k in ("cold", "warm"):
             v = r[k]
-            out.append((f"start to healthy, {k}", f"{v['healthy_s']:.2f} s", f"bare imports {b['ready_s']:.2f} s",
-                        f"{v['ratio_start']}x", "<= 5 s"))
-            out.append((f"RSS after /kiosk, {k}", f"{v['rss_after_mb']} MB", f"bare imports {b['rss_mb']} MB",
-                        f"{v['ratio_rss']}x", "<= 150 MB"))
-            out.append((f"peak RSS, {v['logins']} logins, {k}", f"{v['peak_rss_logins_mb']} MB", "", "", "<= 150 MB"))
+            healthy = v["healthy_s"] if v["healthy_s"] is not None else float("nan")
+            out.append(row(f"start to healthy, {k}", f"{healthy:.2f} s", f"bare imports {b['ready_s']:.2f} s",
+                           f"{v['ratio_start']}x", "<= 5 s", healthy, "<=", 5))
+            out.append(row(f"RSS after /kiosk, {k}", f"{v['rss_after_mb']} MB", f"bare imports {b['rss_mb']} MB",
+                           f"{v['ratio_rss']}x", "<= 150 MB", v["rss_after_mb"], "<=", 150))
+            out.append(row(f"peak RSS, {v['logins']} logins, {k}", f"{v['peak_rss_logins_mb']} MB", "", "", "<= 150 MB",
+                           v["peak_rss_logins_mb"], "<=", 150))
         return out
     if name == "polling":
         raw = f"bare pymodbus {r['raw']['cpu_ms']} ms CPU"
         shape = f"{r['devices']}x{r['registers_per_device']} regs"
-        return [(f"poll cycle CPU, {shape}", f"{r['driver']['cpu_ms']} ms", raw, f"{r['ratio_cpu']:.2f}x", "<= 1.5x"),
-                (f"poll cycle CPU + Sensors ({r['sensors_points']} pts)", f"{r['sensors']['cpu_ms']} ms", raw,
-                 f"{r['ratio_cpu_sensors']:.2f}x", "")]
+        return [row(f"poll cycle CPU, {shape}", f"{r['driver']['cpu_ms']} ms", raw, f"{r['ratio_cpu']:.2f}x", "<= 1.5x",
+                    r["ratio_cpu"], "<=", 1.5),
+                row(f"poll cycle CPU + Sensors ({r['sensors_points']} pts)", f"{r['sensors']['cpu_ms']} ms", raw,
+                    f"{r['ratio_cpu_sensors']:.2f}x")]
     if name == "alarm_latency":
         lat = r["latency_ms"]
         base = f"poll interval {r['interval_ms']:g} ms"
-        return [("alarm write->SSE, p50", f"{lat['p50']} ms", base, "", ""),
-                ("alarm write->SSE, p99", f"{lat['p99']} ms", f"{base} + 100 ms", f"{r['ratio_p99']:.2f}x",
-                 f"<= {r['target_p99_ms']:g} ms (<= 1.0x)")]
+        return [row("alarm write->SSE, p50", f"{lat['p50']} ms", base),
+                row("alarm write->SSE, tail", tail(lat), f"{base} + 100 ms", f"{r['ratio_p99']:.2f}x",
+                    f"<= {r['target_p99_ms']:g} ms", lat["tail"], "<=", r["target_p99_ms"])]
     if name == "incident_draft":
-        d, a = r["draft_ms"], r["alarm_ms"]
-        return [("level-2 alarm -> incident draft, p99", f"{d['p99']} ms", f"alarm p99 {a['p99']} ms",
-                 f"{r['ratio_to_alarm_p99']}x", f"<= {r['target_ms']:g} ms ({r['ratio_to_target_p99']}x)")]
+        d, a, m, t = r["draft_ms"], r["alarm_ms"], r["muster_ms"], r["tap_ms"]
+        return [row("level-2 alarm -> incident draft, tail", tail(d), f"alarm {tail(a)}", f"{r['ratio_to_alarm']}x",
+                    f"<= {r['target_ms']:g} ms", d["tail"], "<=", r["target_ms"]),
+                row("muster tap -> count updated, tail", tail(m), f"tap's own delivery {tail(t)}",
+                    f"{r['muster_ratio_to_tap']}x", f"<= {r['muster_target_ms']:g} ms", m["tail"], "<=",
+                    r["muster_target_ms"])]
     if name == "ingest":
-        return [(f"readings stored, {r['per_txn']}/txn", f"{r['app_per_s']:,} rd/s",
-                 f"raw sqlite3 {r['raw_per_s']:,} rd/s", f"{r['ratio']:.2f}x", ">= 0.5x")]
+        return [row(f"readings stored, {r['per_txn']}/txn", f"{r['app_per_s']:,} rd/s",
+                    f"raw sqlite3 {r['raw_per_s']:,} rd/s", f"{r['ratio']:.2f}x", ">= 0.5x", r["ratio"], ">=", 0.5)]
     if name == "hazard_board":
-        base = f"GET /me p99 {r['baseline_p99_ms']} ms"
-        return [(f"{label}, p99", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x", "<= 100 ms")
-                for label, e in r["endpoints"].items()]
+        base = f"GET /me {r['baseline_p99_ms']} ms"
+        return [row(f"{label}, {e.get('tail_label', 'p99')}", f"{e['p99_ms']} ms", base, f"{e['ratio_p99']}x",
+                    "<= 100 ms", e["p99_ms"], "<=", 100) for label, e in r["endpoints"].items()]
     if name == "register_import":
         n = f"{r['measures']:,} measures"
-        return [(f"register import, {fmt}, {n}", f"{r[fmt]['import_ms']} ms (dry run {r[fmt]['dry_run_ms']} ms)",
-                 f"raw sqlite3 {r['raw_ms']} ms", f"{r[fmt]['ratio_import']}x", "") for fmt in ("xlsx", "csv")]
+        return [row(f"register import, {fmt}, {n}", f"{r[fmt]['import_ms']} ms (dry run {r[fmt]['dry_run_ms']} ms)",
+                    f"raw sqlite3 {r['raw_ms']} ms", f"{r[fmt]['ratio_import']}x") for fmt in ("xlsx", "csv")]
     if name == "vision_pipeline":
-        lat = r["latency"]
+        sse = r["latency"]["sse_ms"]
         base = f"inline evidence work {r['baseline_inline_ms']} ms"
-        return [("frame->violation on SSE, p50", f"{lat['sse_p50_ms']} ms", base, f"{r['ratio_p50']}x", ""),
-                ("frame->violation on SSE, p99", f"{lat['sse_p99_ms']} ms", base, f"{r['ratio_p99']}x", ""),
-                ("vision process RSS", f"{r['vision_rss_mb']} MB", f"bare numpy+cv2+Pillow {r['bare_rss_mb']} MB",
-                 f"{r['ratio_rss']}x", "")]
+        return [row("frame->violation on SSE, p50", f"{sse['p50']} ms", base, f"{r['ratio_p50']}x"),
+                row("frame->violation on SSE, tail", tail(sse), base, f"{r['ratio_p99']}x"),
+                row("vision process RSS", f"{r['vision_rss_mb']} MB", f"bare numpy+cv2+Pillow {r['bare_rss_mb']} MB",
+                    f"{r['ratio_rss']}x")]
     if name == "vision":
-        out = [(f"PPE detector {r['input_size']}px, {t} thread{'s' if t == '2' else ''}", f"{v['detector_fps']} frames/s",
-                f"bare invoke {v['bare_invoke_fps']}/s", f"{v['ratio']}x", ">= 10 frames/s" if t == "1" else "")
+        out = [row(f"PPE detector {r['input_size']}px, {t} thread{'s' if t == '2' else ''}",
+                   f"{v['detector_fps']} frames/s", f"bare invoke {v['bare_invoke_fps']}/s", f"{v['ratio']}x",
+                   *((">= 10 frames/s", v["detector_fps"], ">=", 10) if t == "1" else ()))
                for t, v in r["threads"].items()]
         q = r.get("no_hardhat")
         if q:
             a = q.get("valid_a")
-            out.append((f"no_hardhat P / R, valid_b ({q['images']} images, chose nothing)",
-                        f"{q['precision']} / {q['recall']}",
-                        f"valid_a (chose the threshold) {a['precision']} / {a['recall']}" if a else f"AP@0.5 {q['ap50']}",
-                        "", ">= 0.90 / 0.90"))
+            out.append(row(f"no_hardhat P / R, valid_b ({q['images']} images, chose nothing)",
+                           f"{q['precision']} / {q['recall']}",
+                           f"valid_a (chose the threshold) {a['precision']} / {a['recall']}" if a else f"AP@0.5 {q['ap50']}",
+                           "", ">= 0.90 / 0.90", min(q["precision"], q["recall"]), ">=", 0.90))
         return out
     if name == "taps":
         out = []
@@ -118,80 +151,104 @@ def rows(r: dict) -> list[tuple[str, str, str, str, str]]:
             if not v:
                 continue
             if "skipped" in v:
-                out.append((label, "skipped", v["skipped"], "", ""))
+                out.append(row(label, "skipped", v["skipped"]))
                 continue
-            for p in ("p50", "p99"):
-                out.append((f"{label}, {p}", f"{v['driver'][p + '_ms']} ms", f"{base} {v['bare'][p + '_ms']} ms",
-                            f"{v['ratio_' + p]}x", ""))
+            d, b = v["driver"], v["bare"]
+            out.append(row(f"{label}, p50", f"{d['p50']} ms", f"{base} {b['p50']} ms", f"{v['ratio_p50']}x"))
+            out.append(row(f"{label}, tail", tail(d), f"{base} {tail(b)}", f"{v['ratio_p99']}x"))
         return out
     if name == "gate":
         key, idle, load = r["figure"], r["idle"], r["load"]
         what = "gate screen" if key == "screen" else "gate decision on SSE"
         shape = f"{r['gates']} gates x {r['rate_per_min']:g}/min, {r['tablets']} tablets"
-        out = [(f"badge->{what}, {shape}, {p}", f"{load[key][p]} ms", f"idle {idle[key][p]} ms",
-                f"{round(load[key][p] / idle[key][p], 2) if idle[key][p] else ''}x", "<= 1000 ms" if p == "p99" else "")
-               for p in ("p50", "p95", "p99")]
-        out.append(("gate decision's own cost, p99", f"{load['cost']['p99']} ms", f"idle {idle['cost']['p99']} ms",
-                    "", ""))
-        out.append(("gate taps not shown (reader missed the card)", f"{load['lost']['screen']} of {load['taps']}",
-                    f"idle {idle['lost']['screen']} of {idle['taps']}", "", "0"))
-        out.append(("contractor tablets (archive, gate log), p99", f"{r['tablet_ms']['p99']} ms", "", "",
-                    f"{r['tablet_failed']} failed"))
+        ld, il = load[key], idle[key]
+        out = [row(f"badge->{what}, {shape}, p50", f"{ld['p50']} ms", f"idle {il['p50']} ms",
+                   f"{round(ld['p50'] / il['p50'], 2) if il['p50'] else ''}x"),
+               row(f"badge->{what}, {shape}, tail", tail(ld), f"idle {tail(il)}", f"{r['ratio_load_idle']}x",
+                   "<= 1000 ms", ld["tail"], "<=", 1000),
+               row("gate decision's own cost, tail", tail(load["cost"]), f"idle {tail(idle['cost'])}"),
+               row("gate taps not shown (reader missed the card)", f"{load['lost']['screen']} of {load['taps']}",
+                   f"idle {idle['lost']['screen']} of {idle['taps']}", "", "0", load["lost"]["screen"], "<=", 0),
+               row("contractor tablets (archive, gate log), tail", tail(r["tablet_ms"]), "", "", "0 failed",
+                   r["tablet_failed"], "<=", 0)]
         return out
     if name == "patrol":
         lat, st = r["latency"], r["station"]
-        base = f"bare reader p99 {lat['bare_reader_ms']['p99']} ms"
-        return [("tap->SSE, p50", f"{lat['e2e_ms']['p50']} ms", f"bare reader p50 {lat['bare_reader_ms']['p50']} ms", "", ""),
-                ("tap->SSE, p99", f"{lat['e2e_ms']['p99']} ms", base, f"{lat['ratio_p99']}x", "<= 250 ms"),
-                (f"station backlog {st['backlog']} taps", f"{st['taps_per_s']} taps/s",
-                 f"in-process {st['baseline_per_s']} taps/s", f"{st['ratio']}x", f"{st['duplicates']} duplicates")]
+        e2e, bare = lat["e2e_ms"], lat["bare_reader_ms"]
+        return [row("tap->SSE, p50", f"{e2e['p50']} ms", f"bare reader p50 {bare['p50']} ms"),
+                row("tap->SSE, tail", tail(e2e), f"bare reader {tail(bare)}", f"{lat['ratio_p99']}x", "<= 250 ms",
+                    e2e["tail"], "<=", 250),
+                row(f"station backlog {st['backlog']} taps", f"{st['taps_per_s']} taps/s",
+                    f"in-process {st['baseline_per_s']} taps/s", f"{st['ratio']}x", "0 duplicates",
+                    st["duplicates"], "<=", 0)]
     if name == "sync":
-        d, f = r["drain"], r["fleet"]
+        d, f, ins = r["drain"], r["fleet"], r["inside"]
         e = d["engine"]
-        return [(f"sync drain, {d['events']:,} backlog", f"{e['events_per_s']:,} ev/s",
-                 f"bare posting {d['bare']['events_per_s']:,} ev/s", f"{d['ratio']}x", ">= 2 000 ev/s"),
-                ("sync drain RSS, peak vs warm", f"{e['rss_peak_mb']} MB", f"{e['rss_start_mb']} MB after warm-up",
-                 f"{e['rss_growth']}x", "flat"),
-                (f"sync drain inside the running appliance, {r['inside']['events']:,}",
-                 f"{r['inside']['events_per_s']:,} ev/s", f"sync-now {e['events_per_s']:,} ev/s", "", ">= 2 000 ev/s"),
-                ("event feed p99 during that drain", f"{r['inside']['page_during_p99_ms']} ms",
-                 f"after it {r['inside']['page_after_p99_ms']} ms", f"{r['inside']['page_ratio']}x", "<= 200 ms"),
-                (f"receiver, {f['appliances']} appliances at once", f"{f['events_per_s']:,} ev/s",
-                 f"1 appliance {f['single_events_per_s']:,} ev/s", f"{f['ratio']}x", "")]
+        return [row(f"sync drain, {d['events']:,} backlog", f"{e['events_per_s']:,} ev/s",
+                    f"bare posting {d['bare']['events_per_s']:,} ev/s", f"{d['ratio']}x", ">= 2 000 ev/s",
+                    e["events_per_s"], ">=", 2000),
+                row("sync drain RSS, peak vs warm", f"{e['rss_peak_mb']} MB", f"{e['rss_start_mb']} MB after warm-up",
+                    f"{e['rss_growth']}x", "flat"),
+                row(f"sync drain inside the running appliance, {ins['events']:,}", f"{ins['events_per_s']:,} ev/s",
+                    f"sync-now {e['events_per_s']:,} ev/s", "", ">= 2 000 ev/s", ins["events_per_s"], ">=", 2000),
+                row("event feed during that drain, tail", tail(ins["page_during_ms"]),
+                    f"after it {tail(ins['page_after_ms'])}", f"{ins['page_ratio']}x", "<= 200 ms",
+                    ins["page_during_ms"]["tail"], "<=", 200),
+                row(f"receiver, {f['appliances']} appliances at once", f"{f['events_per_s']:,} ev/s",
+                    f"1 appliance {f['single_events_per_s']:,} ev/s", f"{f['ratio']}x")]
     if name == "reports":
         raw = f"raw quarter read {r['raw_quarter_read_ms']} ms"
-        out = [(f"report {k}, quarter, {fmt}", f"{v[f'quarter_{fmt}_s']:.3f} s", raw, "", "< 60 s")
+        out = [row(f"report {k}, quarter, {fmt}", f"{v[f'quarter_{fmt}_s']:.3f} s", raw, "", "< 60 s",
+                   v[f"quarter_{fmt}_s"], "<=", 60)
                for k, v in r["timings"].items() for fmt in ("xlsx", "pdf")]
-        out.append(("all reports x formats, 12 months", f"{r['year_all_months_s']} s", "", "", ""))
+        out.append(row("all reports x formats, 12 months", f"{r['year_all_months_s']} s"))
+        return out
+    if name == "storage":
+        out = [row(f"storage per day, {k}", f"{v['per_day_mb']} MB/day", f"raw values {v['raw_bytes_per_row']} B/row",
+                   f"{v['overhead']}x", "") for k, v in r["kinds"].items()]
+        out.append(row("storage, all kinds", f"{r['total_mb_day']} MB/day", f"{r['total_gb_year']} GB held after 1 year"))
         return out
     if name == "load":
-        idle, load, maint = r["idle"], r["load"], r["maint"]
-        who = f"{r['clients']} clients + {r['streams']} streams"
-        alarm = f"<= {r.get('alarm_target_ms', 1100)} ms"
-        out = [(f"load: pages/API p99, {who}", f"{load['p99']} ms", f"1 client {idle['p99']} ms",
-                f"{r['p99_vs_target']}x of target", "<= 200 ms"),
-               ("load: gas alarm write -> SSE, p99", f"{r['alarm_load_ms']['p99']} ms",
-                f"idle {r['alarm_idle_ms']['p99']} ms", f"{r['alarm_vs_target']}x of target", alarm),
-               ("load: main process RSS, max", f"{r['rss_load_max_mb']} MB", f"idle {r['rss_idle_mb']} MB",
-                f"{r['rss_vs_target']}x of target", "<= 150 MB")]
-        if maint["n"]:
-            m = r["maintenance"]
-            what = f"{m['imports']} imports + {m['backups']} backups"
-            out += [(f"load + {what}: pages p99", f"{maint['p99']} ms", f"1 client {idle['p99']} ms",
-                     f"{r['maint_p99_vs_target']}x of target", "<= 200 ms"),
-                    (f"load + {what}: alarm p99", f"{r['alarm_maint_ms']['p99']} ms",
-                     f"idle {r['alarm_idle_ms']['p99']} ms", f"{r['alarm_maint_vs_target']}x of target", alarm),
-                    (f"load + {what}: RSS max", f"{r.get('rss_maint_max_mb', 0)} MB", f"idle {r['rss_idle_mb']} MB",
-                     "", "<= 150 MB")]
-        return out
+        return load_rows(r)
     if name == "https":
         p, h = r["plain"], r["https"]
-        return [(f"HTTPS {r['clients']} clients, p99", f"{h['p99_ms']} ms", f"plain {p['p99_ms']} ms",
-                 f"{r['ratio_p99']}x", ""),
-                ("HTTPS requests/s", f"{h['per_s']}", f"plain {p['per_s']}", f"{r['ratio_per_s']}x", ""),
-                ("HTTPS new connection, p50", f"{r['https_new_conn']['p50_ms']} ms",
-                 f"plain {r['plain_new_conn']['p50_ms']} ms", "", "")]
-    return [(name, json.dumps(r)[:60], "", "", "")]
+        return [row(f"HTTPS {r['clients']} clients, tail", tail(h), f"plain {tail(p)}", f"{r['ratio_p99']}x"),
+                row("HTTPS requests/s", f"{h['per_s']}", f"plain {p['per_s']}", f"{r['ratio_per_s']}x"),
+                row("HTTPS new connection, p50", f"{r['https_new_conn']['p50']} ms",
+                    f"plain {r['plain_new_conn']['p50']} ms")]
+    return [row(name, json.dumps(r)[:60])]
+
+
+def load_rows(r: dict) -> list[Row]:
+    """bench/load.py: the issue-14 figures under load, and again while maintenance runs back to back.
+
+    The maintenance rows keep the GUIDE's standing targets (§5: pages p99 <= 200 ms with 50 clients; the
+    appliance <= 150 MB RSS) beside issue 14's (the alarm path keeps its latency while an import or the backup
+    runs): the GUIDE sets them without exception for maintenance, so a maintenance figure over them is a MISS,
+    even though the phase (an import of 5,000 measures and a full backup back to back, several of each in
+    30 s) is far beyond a plant's nightly backup and occasional import."""
+    idle, load, maint = r["idle"], r["load"], r["maint"]
+    who = f"{r['clients']} clients + {r['streams']} streams"
+    target = r.get("alarm_target_ms", 1100)
+    alarm = f"<= {target} ms"
+    out = [row(f"load: pages/API tail, {who}", tail(load), f"1 client {tail(idle)}",
+               f"{r['p99_vs_target']}x of target", "<= 200 ms", load["tail"], "<=", 200),
+           row("load: gas alarm write -> SSE, tail", tail(r["alarm_load_ms"]), f"idle {tail(r['alarm_idle_ms'])}",
+               f"{r['alarm_vs_target']}x of target", alarm, r["alarm_load_ms"]["tail"], "<=", target),
+           row("load: main process RSS, max", f"{r['rss_load_max_mb']} MB", f"idle {r['rss_idle_mb']} MB",
+               f"{r['rss_vs_target']}x of target", "<= 150 MB", r["rss_load_max_mb"], "<=", 150),
+           row("load: clients without a first answer in 30 s", f"{r['clients_without_first_answer_30s']} of "
+               f"{r['clients']}", "", "", "0", r["clients_without_first_answer_30s"], "<=", 0)]
+    if maint["n"]:
+        m = r["maintenance"]
+        what = f"{m['imports']} imports + {m['backups']} backups"
+        out += [row(f"load + {what}: pages tail", tail(maint), f"load alone {tail(load)}",
+                    f"{r['maint_p99_vs_target']}x of target", "<= 200 ms (GUIDE)", maint["tail"], "<=", 200),
+                row(f"load + {what}: alarm tail", tail(r["alarm_maint_ms"]), f"idle {tail(r['alarm_idle_ms'])}",
+                    f"{r['alarm_maint_vs_target']}x of target", alarm, r["alarm_maint_ms"]["tail"], "<=", target),
+                row(f"load + {what}: RSS max", f"{r['rss_maint_max_mb']} MB", f"load alone {r['rss_load_max_mb']} MB",
+                    f"{r.get('rss_maint_vs_target')}x of target", "<= 150 MB (GUIDE)", r["rss_maint_max_mb"], "<=", 150)]
+    return out
 
 
 def main() -> int:
@@ -201,23 +258,33 @@ def main() -> int:
         print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)
         return 2
     results, failed = [], []
+    t_all = time.monotonic()
     for name in names:
         r, secs = run(name)
         print(f"({name}: {secs:.1f} s)")
         (results.append(r) if r else failed.append(name))
 
-    table = [("benchmark", "figure", "baseline (same run)", "ratio", "target")]
+    table: list[Row] = [("benchmark", "figure", "baseline (same run)", "ratio", "target", "verdict")]
     for r in results:
-        table += rows(r)
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
+        try:
+            table += rows(r)
+        except (KeyError, TypeError, ValueError) as exc:    # a RESULT this table cannot read: say so, go on
+            failed.append(r.get("bench", "?"))
+            print(f"!!! {r.get('bench')}: its RESULT has no {exc!r}", flush=True)
+    widths = [max(len(line[i]) for line in table) for i in range(6)]
     print("\n=== summary ===")
-    for i, row in enumerate(table):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
+    for i, line in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    missed = [line for line in table[1:] if line[5] == "MISS"]
+    print(f"\n{sum(1 for line in table[1:] if line[5] == 'ok')} rows meet their target, {len(missed)} MISS, "
+          f"{sum(1 for line in table[1:] if not line[5])} without one; wall time {time.monotonic() - t_all:.0f} s")
+    for line in missed:
+        print(f"MISS: {line[0]}: {line[1]} (target {line[4]})")
     if failed:
         print(f"\nFAILED (crashed): {', '.join(failed)}")
-    return 1 if failed else 0
+    return 1 if failed else 3 if missed else 0
 
 
 if __name__ == "__main__":

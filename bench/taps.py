@@ -29,13 +29,13 @@ import subprocess
 import threading
 import time
 
-from _common import percentile, ratio, result  # (also puts the repo root on the path)
+from _common import describe, percentile, ratio, result  # (also puts the repo root on the path)
+from _common import stats as common_stats
 
 
 def stats(values_s: list[float]) -> dict:
-    ms = [v * 1000 for v in values_s]
-    return {"n": len(ms), "p50_ms": round(percentile(ms, 50), 2), "p99_ms": round(percentile(ms, 99), 2),
-            "max_ms": round(max(ms), 2) if ms else None}
+    """In ms: p50, p99 (from >= 200 taps, else the max of N: _common.stats), max."""
+    return common_stats([v * 1000 for v in values_s], digits=2)
 
 
 def wait_for(pred, timeout: float) -> bool:
@@ -144,7 +144,7 @@ def bench_pcsc(n: int, rounds: int) -> dict:
         sim.close()
     d, b = stats(driver_lat), stats(bare_lat)
     return {"driver": d, "bare": b, "apdu_p50_ms": round(percentile([a * 1000 for a in apdu], 50), 3),
-            "ratio_p50": ratio(d["p50_ms"], b["p50_ms"]), "ratio_p99": ratio(d["p99_ms"], b["p99_ms"])}
+            "ratio_p50": ratio(d["p50"], b["p50"]), "ratio_p99": ratio(d["tail"], b["tail"])}
 
 
 # -- NFC -----------------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def bench_nfc(n: int, rounds: int, poll_s: float) -> dict:
         sim.close()
     d, b = stats(driver_lat), stats(bare_lat)
     return {"driver": d, "bare": b, "poll_ms": round(poll_s * 1000),
-            "ratio_p50": ratio(d["p50_ms"], b["p50_ms"]), "ratio_p99": ratio(d["p99_ms"], b["p99_ms"])}
+            "ratio_p50": ratio(d["p50"], b["p50"]), "ratio_p99": ratio(d["tail"], b["tail"])}
 
 
 def main() -> int:
@@ -231,9 +231,8 @@ def main() -> int:
     if a.only in (None, "nfc"):
         r = bench_nfc(a.n, a.rounds, a.poll_ms / 1000)
         out["nfc"] = r
-        print(f"nfc udp  present→Tap  p50 {r['driver']['p50_ms']} ms  p99 {r['driver']['p99_ms']} ms  "
-              f"| bare nfcpy sense loop p50 {r['bare']['p50_ms']} ms  p99 {r['bare']['p99_ms']} ms  "
-              f"| ratio p50 {r['ratio_p50']}x p99 {r['ratio_p99']}x  (poll {r['poll_ms']} ms, n={r['driver']['n']})")
+        print(f"nfc udp  present→Tap  {describe(r['driver'])}\n  bare nfcpy sense loop {describe(r['bare'])}\n"
+              f"  ratio p50 {r['ratio_p50']}x {r['driver']['tail_label']} {r['ratio_p99']}x  (poll {r['poll_ms']} ms)")
     if a.only in (None, "pcsc"):
         proc, why = ensure_pcscd()
         if why:
@@ -247,10 +246,9 @@ def main() -> int:
                     proc.terminate()
                     proc.wait(15)
             out["pcsc"] = r
-            print(f"pcsc vpcd insert→Tap  p50 {r['driver']['p50_ms']} ms  p99 {r['driver']['p99_ms']} ms  "
-                  f"| bare pyscard p50 {r['bare']['p50_ms']} ms  p99 {r['bare']['p99_ms']} ms  "
-                  f"| ratio p50 {r['ratio_p50']}x p99 {r['ratio_p99']}x  "
-                  f"(FF CA round trip p50 {r['apdu_p50_ms']} ms, n={r['driver']['n']})")
+            print(f"pcsc vpcd insert→Tap  {describe(r['driver'])}\n  bare pyscard {describe(r['bare'])}\n"
+                  f"  ratio p50 {r['ratio_p50']}x {r['driver']['tail_label']} {r['ratio_p99']}x  "
+                  f"(FF CA round trip p50 {r['apdu_p50_ms']} ms)")
     result("taps", **out)
     return 0
 

@@ -49,6 +49,21 @@ def test_an_answer_lives_at_most_its_time(counted):
     assert answers.shared_json("k", build, ttl_s=0.2).get_data() == b'{"n":2}'
 
 
+def test_answers_no_one_can_get_are_not_kept(counted):
+    """An answer of an earlier head of the log, or whose time is up, is dropped when the next one is stored,
+    instead of staying until 64 are kept (a dozen dead 370 KB hazard lists under bench/load.py)."""
+    built, build = counted
+    for _ in range(5):
+        answers.shared_json("k", build)
+        events.record("test.changed", actor="test")
+    answers.shared_json("k", build)
+    assert len(built) == 6 and len(answers._answers) == 1           # only the current head's
+    answers.shared_json("short", build, ttl_s=0.05)
+    time.sleep(0.1)
+    answers.shared_json("other", build)
+    assert sorted(k[2] for k in answers._answers) == ["json:k", "json:other"]   # "short" was out of time
+
+
 def test_two_databases_do_not_share_answers(counted, tmp_path):
     built, build = counted
     assert answers.shared_json("k", build).get_data() == b'{"n":1}'

@@ -53,8 +53,10 @@ def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Any:
             if value is _MISSING:
                 value = build()
                 with _lock:
-                    _answers[full] = (time.monotonic() + ttl_s, value)
+                    now = time.monotonic()
+                    _answers[full] = (now + ttl_s, value)
                     _answers.move_to_end(full)
+                    _drop_dead(full, now)
                     while len(_answers) > MAX_ANSWERS:
                         _answers.popitem(last=False)
         with _lock:
@@ -64,6 +66,16 @@ def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Any:
                 for k in [k for k, g in _building.items() if not g.locked()]:
                     del _building[k]
     return value
+
+
+def _drop_dead(stored: tuple, now: float) -> None:
+    """Drop the answers no one can get any more (the caller holds _lock): those whose time is up, and those of
+    an earlier head of the same database's log (the head only grows). They stayed until 64 were kept: with the
+    log moving every second or two under a plant's load that was a dozen dead copies of the 370 KB hazard
+    list (bench/load.py's database, issue 14: memory <= 150 MB under load)."""
+    file, head = stored[0], stored[1]
+    for k in [k for k, (until, _) in _answers.items() if until <= now or (k[0] == file and k[1] < head)]:
+        del _answers[k]
 
 
 def shared_json(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Response:
