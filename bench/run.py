@@ -201,7 +201,11 @@ def rows(r: dict) -> list[Row]:
         out = [row(f"report {k}, quarter, {fmt}", f"{v[f'quarter_{fmt}_s']:.3f} s", raw, "", "< 60 s",
                    v[f"quarter_{fmt}_s"], "<=", 60)
                for k, v in r["timings"].items() for fmt in ("xlsx", "pdf")]
-        out.append(row("all reports x formats, 12 months", f"{r['year_all_months_s']} s"))
+        # issue 22: "generated on demand in < 1 minute for a year of data" — held here against the stricter
+        # reading: every report of every month of that year, both formats, all in one minute
+        out.append(row(f"all reports x formats, 12 months ({r['year_renders']} files)", f"{r['year_all_months_s']} s",
+                       f"raw year read {r['raw_year_read_ms']} ms", f"{r['year_vs_target']}x of target", "< 60 s",
+                       r["year_all_months_s"], "<=", 60))
         return out
     if name == "storage":
         out = [row(f"storage per day, {k}", f"{v['per_day_mb']} MB/day", f"raw values {v['raw_bytes_per_row']} B/row",
