@@ -11,7 +11,7 @@ from appliance.core.db import database
 from appliance.core.errors import ApplianceError, NotFound, ValidationFailed
 from appliance.core.people import Input
 from appliance.gas import SAFETY_OFFICERS
-from appliance.gas.sensors import Alarm, Sensors, alarm_dict
+from appliance.gas.sensors import Alarm, Sensors, alarm_dict, standing_alarms
 
 api_bp = Blueprint("gas_api", __name__, url_prefix="/api/v1")
 
@@ -73,12 +73,9 @@ def point_history(point_id: str):
 @api_bp.get("/alarms")
 @require("board.read")
 def list_alarms():
-    q = Alarm.select().order_by(Alarm.id.desc())
     if request.args.get("active", "0") in ("1", "true"):
-        q = q.where(Alarm.cleared_at.is_null() | Alarm.acked_at.is_null())
-    else:
-        q = q.limit(200)
-    return jsonify({"alarms": [alarm_dict(a) for a in q]})
+        return jsonify({"alarms": standing_alarms()})   # what the board frame carries (gas/board.py)
+    return jsonify({"alarms": [alarm_dict(a) for a in Alarm.select().order_by(Alarm.id.desc()).limit(200)]})
 
 
 @api_bp.get("/alarms/load")

@@ -11,31 +11,21 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from appliance.core import events
-
-if TYPE_CHECKING:
-    from appliance.gas.sensors import Sensors
 
 FRAME = "board"
 PERMISSION = "board.read"   # what /api/v1/points and /api/v1/alarms need: the frame carries the same
 
 
-def standing_alarms() -> list[dict]:
-    """The alarms /api/v1/alarms?active=1 lists: not yet cleared or not yet acknowledged, newest first."""
-    from appliance.gas.sensors import Alarm, alarm_dict
-
-    q = (Alarm.select().where(Alarm.cleared_at.is_null() | Alarm.acked_at.is_null()).order_by(Alarm.id.desc()))
-    return [alarm_dict(a) for a in q]
-
-
 class BoardFrame:
-    """Publishes the frame. Call `publish` outside the sensors' lock (it takes its own lock, then theirs);
-    `alarms_changed` takes no lock and may be called anywhere."""
+    """Publishes the frame from `points()` (every point's view) and `standing()` (the alarms /alarms?active=1
+    lists). Call `publish` outside the sensors' lock (it takes its own lock, then theirs); `alarms_changed`
+    takes no lock and may be called anywhere."""
 
-    def __init__(self, sensors: Sensors):
-        self.sensors = sensors
+    def __init__(self, points: Callable[[], list[dict]], standing: Callable[[], list[dict]]):
+        self.points, self.standing = points, standing
         self._gen = 0                          # bumped by each alarm change
         self._alarms: tuple[int, list[dict]] | None = None   # the standing alarms as of a generation
         self._lock = threading.Lock()          # one publisher at a time: an older frame never follows a newer
@@ -52,7 +42,7 @@ class BoardFrame:
             gen = self._gen
             if self._alarms is None or self._alarms[0] != gen:
                 # a change during the read bumps the generation again: the next publish reads once more
-                self._alarms = (gen, standing_alarms())
-            text = json.dumps({"points": self.sensors.view(), "alarms": self._alarms[1]},
+                self._alarms = (gen, self.standing())
+            text = json.dumps({"points": self.points(), "alarms": self._alarms[1]},
                               ensure_ascii=False, separators=(",", ":"))
             bus.set_frame(FRAME, text, PERMISSION)

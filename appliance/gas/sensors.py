@@ -77,6 +77,12 @@ def alarm_dict(a: Alarm) -> dict:
             "over_range": bool(a.over_range), "active": a.cleared_at is None or a.acked_at is None}
 
 
+def standing_alarms() -> list[dict]:
+    """The alarms /api/v1/alarms?active=1 lists: not yet cleared or not yet acknowledged, newest first."""
+    q = Alarm.select().where(Alarm.cleared_at.is_null() | Alarm.acked_at.is_null()).order_by(Alarm.id.desc())
+    return [alarm_dict(a) for a in q]
+
+
 def alarm_config(p: PointConfig) -> AR.AlarmConfig:
     return AR.AlarmConfig(p.setpoints(), deadband=p.deadband_or_default, delay_on_s=p.delay_on_s,
                           range_low=p.range_low, range_high=p.span_high, stale_after_s=p.stale_after_s)
@@ -143,7 +149,7 @@ class Sensors:
         self._lock = threading.RLock()
         self._pending_minutes: list[tuple[str, _Minute]] = []  # minutes that ended during ingest
         self._unwritten: tuple[list, list, list] | None = None   # refused by a locked database: written next
-        self.board = BoardFrame(self)   # the wall boards' live frame (gas/board.py)
+        self.board = BoardFrame(self.view, standing_alarms)   # the wall boards' live frame (gas/board.py)
         self._restore()
 
     def _restore(self) -> None:

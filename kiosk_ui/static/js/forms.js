@@ -32,6 +32,12 @@
     document.documentElement.dataset.reloading = "1";
     setTimeout(function () { flashThenReload(); }, ms);
   }
+  // A new submission starts with no outcome shown: the "已保存" of the save before it (kept across the reload)
+  // must not read as this one's. Capture phase: before any form's own submit handler (the domains' scripts).
+  function clearOk() {
+    if (statusEl && statusEl.classList.contains("ok")) { statusEl.className = "form-status"; statusEl.textContent = ""; }
+  }
+  document.addEventListener("submit", clearOk, true);
   (function showFlash() {
     var msg = null;
     try { msg = sessionStorage.getItem(FLASH); sessionStorage.removeItem(FLASH); } catch (e) { return; }
@@ -84,6 +90,7 @@
   }
 
   function busy(el, on) {
+    if (on) clearOk();   // a new request: the last one's "已保存" is not its outcome
     el.dataset.busy = on ? "1" : "";
     el.setAttribute("aria-busy", on ? "true" : "false");
     Array.prototype.forEach.call(controls(el), function (b) { b.disabled = on; });
