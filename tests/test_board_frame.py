@@ -12,28 +12,7 @@ import requests
 from appliance.config import load_config
 from appliance.core import auth, events
 from conftest import PASSWORD, free_port, login_session, spawn_peer, stop_peer, wait_until, write_config
-
-POINT = """
-[[points]]
-id = "GT-101"
-name = "储罐区甲烷"
-gas = "CH4"
-area = "tank"
-
-[[buses]]
-type = "modbus_tcp"
-name = "ctrl"
-host = "127.0.0.1"
-port = {port}
-timeout_s = 0.3
-retries = 0
-poll_interval_s = 0.2
-
-[[buses.devices]]
-name = "c"
-unit = 1
-registers = [{{ point = "GT-101", address = 0, type = "uint16", scale = 0.1 }}]
-"""
+from test_disk_full import POINT  # one gas point (GT-101, CH4) on a Modbus TCP controller
 
 
 class Sse:
