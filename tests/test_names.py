@@ -59,7 +59,12 @@ def test_event_names_replace_logins_readers_cameras_and_zones(app, wangfang):
         assert at_cp["reader"] == "Pumps"
         vio = names.event_names("system:vision", {"camera": "dock-cam-1", "zone": "all", "area": "DOCK"}, zh, "zh-CN",
                                 {"dock-cam-1": "装卸站台 1号摄像头"})
-        assert vio == {"actor": "系统", "camera": "装卸站台 1号摄像头", "zone": "装卸站台"}
+        assert vio == {"actor": "系统", "camera": "装卸站台 1号摄像头", "zone": "装卸站台", "area": "装卸站台"}
+        # an event's area (a permit started, a hazard reported) by name in the page's language, never its code
+        started = {"no": "HO-00001", "area": "DOCK"}
+        assert names.event_names("user:wangfang", started, zh, "zh-CN", {})["area"] == "装卸站台"
+        assert names.event_names("user:wangfang", started, zh, "en", {})["area"] == "Dock"
+        assert "area" not in names.event_names("user:wangfang", {"area": "NOWHERE"}, zh, "zh-CN", {})
         assert names.event_names("system", {"zone": "all", "area": ""}, zh, "zh-CN", {})["zone"] == "未关联区域"
 
 

@@ -71,7 +71,7 @@ def actor_label(actor: str | None, text: Text) -> str:
 
 def event_names(actor: str, payload: dict, text: Text, lang: str, cameras: dict[str, str]) -> dict[str, str]:
     """The words that replace ids when an event is shown: "actor" (who did it), the login fields as names,
-    "reader" as its checkpoint or "读卡器 X", "camera" by its title, "zone" as the camera's area by name."""
+    "reader" as its checkpoint or "读卡器 X", "camera" by its title, "area" and "zone" (the camera's area) by name."""
     out = {"actor": actor_label(actor, text)}
     logins = {k: v.removeprefix("user:") for k in LOGIN_FIELDS if isinstance(v := payload.get(k), str) and v}
     found = user_names(logins.values())
@@ -85,9 +85,11 @@ def event_names(actor: str, payload: dict, text: Text, lang: str, cameras: dict[
     camera = payload.get("camera")
     if isinstance(camera, str) and camera:
         out["camera"] = cameras.get(camera, camera)
+    area = payload.get("area")
+    a = P.Area.get_or_none(P.Area.code == area) if isinstance(area, str) and area else None
+    if a is not None:   # "{area}" in an event's text is the area's name, never its code ("开始作业（大门）")
+        out["area"] = (a.name_en or a.name) if lang == "en" else a.name
     if "zone" in payload:
-        area = payload.get("area")
-        a = P.Area.get_or_none(P.Area.code == area) if isinstance(area, str) and area else None
         zone = payload.get("zone")
         out["zone"] = (((a.name_en or a.name) if lang == "en" else a.name) if a is not None
                        else text("actor.zone", name=zone) if isinstance(zone, str) and zone not in ("", "all")

@@ -63,6 +63,10 @@
       var label = g.querySelector(".area-label");
       var x = parseFloat(label.getAttribute("x")), y = parseFloat(label.getAttribute("y"));
       var stack = svg("g", { "class": "pm-marks", "data-area": code, transform: "translate(" + x + "," + (y + 14 + LH) + ")" });
+      // the room the area has below its label: markers that would run past its bottom edge become one
+      // "+n more" line (the strip under the plan lists every permit)
+      var box = g.querySelector("polygon").getBBox();
+      var room = box.y + box.height - (y + 14 + LH) - 8;
       var dy = 0;
       if (conflict) {
         var s = svg("g", { "class": "pm-simops simops-" + conflict, transform: "translate(0," + dy + ")" });
@@ -73,7 +77,7 @@
         stack.appendChild(s);
         dy += Math.round(SH * 1.2) + 8;
       }
-      mine.forEach(function (p) {
+      mine.some(function (p, k) {
         // one short line each (the permit number is on the strip): type · state, expiry, the re-analysis
         // of a confined space, the reason of a suspension; a marker stays about as wide as its area
         var reason = (p.state === "suspended" && p.suspended_reason) ? p.suspended_reason : "";
@@ -83,6 +87,16 @@
         if (p.reanalysis_due && p.state !== "expired") rows.push(["pm-cd2", ""]);
         if (reason) rows.push(["pm-reason", reason.length > 16 ? reason.slice(0, 15) + "…" : reason]);
         var lines = rows.length;
+        var left = mine.length - k;
+        if (left > 1 && dy + LH * lines + 14 + LH + 6 > room) {   // this one and a "+n" line would not both fit
+          var more = svg("g", { "class": "pm-mark pm-more", transform: "translate(0," + dy + ")" });
+          more.appendChild(svg("rect", { y: -Math.round(LH * 0.8), height: LH + 6, rx: 8 }));
+          var mt = svg("text", { "text-anchor": "middle", y: 4 });
+          mt.textContent = T.more.replace("{n}", left);
+          more.appendChild(mt);
+          stack.appendChild(more);
+          return true;
+        }
         m.appendChild(svg("rect", { y: -Math.round(LH * 0.8), height: LH * lines + 6, rx: 8 }));
         rows.forEach(function (row, i) {
           var t = svg("text", { "text-anchor": "middle", y: 4 + i * LH });
@@ -92,6 +106,7 @@
         });
         stack.appendChild(m);
         dy += LH * lines + 14;
+        return false;
       });
       g.appendChild(stack);
     });
@@ -141,7 +156,7 @@
       m.classList.toggle("overdue", c.overdue);
       fit(m);
     });
-    document.querySelectorAll(".floor-plan .pm-simops").forEach(fit);
+    document.querySelectorAll(".floor-plan .pm-simops, .floor-plan .pm-more").forEach(fit);
     list.querySelectorAll("li[data-permit]").forEach(function (li) {
       var p = byId[li.dataset.permit];
       if (p) li.querySelector(".pm-b-cd").textContent = countdown(p, now).text;
