@@ -164,10 +164,12 @@ def test_a_sink_that_fails_does_not_stop_the_reader(sim, caplog):
     drv = NfcReader(NfcConfig(**sim.add_nfc("CP-1", rearm_after_s=0.2)), sink)
     drv.start()
     try:
-        sim.present("CP-1", UID7)
-        assert wait_until(lambda: seen == [UID7], 10)
-        sim.present("CP-1", UID4)
-        assert wait_until(lambda: seen == [UID7, UID4], 10)
+        # held 1 s (not the default 0.3 s): on a loaded CI box a 0.3 s touch was once missed by the poll loop,
+        # which is not what this test is about (a sink's failure must not stop the reader)
+        sim.present("CP-1", UID7, hold_s=1.0)
+        assert wait_until(lambda: seen == [UID7], 10), seen
+        sim.present("CP-1", UID4, hold_s=1.0)
+        assert wait_until(lambda: seen == [UID7, UID4], 10), seen
         assert any("tap sink failed" in r.message for r in caplog.records)
         assert drv.health()["status"] == "ok" and drv.health()["taps"] == 2
     finally:
