@@ -61,7 +61,24 @@ def test_answers_no_one_can_get_are_not_kept(counted):
     answers.shared_json("short", build, ttl_s=0.05)
     time.sleep(0.1)
     answers.shared_json("other", build)
-    assert sorted(k[2] for k in answers._answers) == ["json:k", "json:other"]   # "short" was out of time
+    assert sorted(k[3] for k in answers._answers) == ["json:k", "json:other"]   # "short" was out of time
+
+
+def test_a_scoped_answer_is_kept_while_only_other_events_are_recorded(counted):
+    """The risk register is built from records that change only with risk.* events: the gas readings that move
+    the log's head every second must not throw it away, a risk event must, at once."""
+    built, build = counted
+    assert answers.shared_json("reg", build, ttl_s=600, scope="risk.").get_data() == b'{"n":1}'
+    for t in ("gas.reading", "riskless.thing", "ris.k", "hazard.reported"):
+        events.record(t, actor="test")
+    assert answers.shared_json("reg", build, ttl_s=600, scope="risk.").get_data() == b'{"n":1}'
+    answers.shared_json("k", build)                      # an answer of the whole log's head does not drop it
+    assert answers.shared_json("reg", build, ttl_s=600, scope="risk.").get_data() == b'{"n":1}'
+    events.record("risk.measure_added", actor="test")
+    assert answers.shared_json("reg", build, ttl_s=600, scope="risk.").get_data() == b'{"n":3}'
+    assert [k[3] for k in answers._answers].count("json:reg") == 1   # the older version is dropped
+    assert events.head_seq_of("risk.") == events.head_seq() and events.head_seq_of("hazard.") < events.head_seq()
+    assert events.head_seq_of("nothing.") == 0
 
 
 def test_two_databases_do_not_share_answers(counted, tmp_path):

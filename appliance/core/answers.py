@@ -40,10 +40,16 @@ def _fresh(key: tuple, now: float) -> Any:
         return hit[1]
 
 
-def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Any:
+def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *, scope: str = "") -> Any:
     """What `build()` returns for `key`, shared with every caller asking the same while nothing was recorded
-    and `ttl_s` has not passed. Callers only read what they get (it is the same object for all of them)."""
-    full = (str(db.database.database), events.head_seq(), key)
+    and `ttl_s` has not passed. Callers only read what they get (it is the same object for all of them).
+
+    With `scope` (an event type prefix such as "risk."), the answer is kept while no event of that scope was
+    recorded, however much else the log moves: for an answer built only from records that are written with
+    events of that scope (the risk register changes only with risk.* events; gas readings move the log's
+    head every second)."""
+    version = events.head_seq_of(scope) if scope else events.head_seq()
+    full = (str(db.database.database), scope, version, key)
     value = _fresh(full, time.monotonic())
     if value is _MISSING:
         with _lock:
@@ -70,20 +76,21 @@ def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Any:
 
 def _drop_dead(stored: tuple, now: float) -> None:
     """Drop the answers no one can get any more (the caller holds _lock): those whose time is up, and those of
-    an earlier head of the same database's log (the head only grows). They stayed until 64 were kept: with the
-    log moving every second or two under a plant's load that was a dozen dead copies of the 370 KB hazard
-    list (bench/load.py's database, issue 14: memory <= 150 MB under load)."""
-    file, head = stored[0], stored[1]
-    for k in [k for k, (until, _) in _answers.items() if until <= now or (k[0] == file and k[1] < head)]:
+    an earlier head of the same database's log and scope (the head only grows). They stayed until 64 were kept:
+    with the log moving every second or two under a plant's load that was a dozen dead copies of the 370 KB
+    hazard list (bench/load.py's database, issue 14: memory <= 150 MB under load)."""
+    file, scope, head = stored[0], stored[1], stored[2]
+    for k in [k for k, (until, _) in _answers.items()
+              if until <= now or (k[0] == file and k[1] == scope and k[2] < head)]:
         del _answers[k]
 
 
-def shared_json(key: str, build: Callable[[], Any], ttl_s: float = 2.0) -> Response:
+def shared_json(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *, scope: str = "") -> Response:
     """The JSON answer to `key` (the request's path and query, plus anything else it depends on) built from
     `build()`, shared as `shared` does. Only for answers that are the same for everyone allowed to ask (the
     caller checks access)."""
     body = shared("json:" + key, lambda: json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode(),
-                  ttl_s)
+                  ttl_s, scope=scope)
     return Response(body, mimetype="application/json")
 
 

@@ -307,6 +307,14 @@ def head_seq() -> int:
     return last or 0
 
 
+def head_seq_of(prefix: str) -> int:
+    """The seq of the newest event whose type begins with `prefix` ("risk."), 0 if none: a range on the
+    events_type index, so its cost grows with that scope's events, not the whole log."""
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    row = database.execute_sql("SELECT max(seq) FROM events WHERE type >= ? AND type < ?", (prefix, end)).fetchone()
+    return row[0] or 0
+
+
 def read_after(seq: int, limit: int = 500) -> list[Committed]:
     """Committed events with seq > `seq`, in order."""
     rows = cast(Iterable[dict], Event.select().where(Event.seq > seq).order_by(Event.seq).limit(limit).dicts())
