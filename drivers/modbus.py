@@ -31,11 +31,13 @@ from drivers.registers import (
     ValueType,
     combine,
     decode_block,
+    decode_plain,
     plan,
     reason_for,
 )
 
 log = logging.getLogger(__name__)
+_tuple_new = tuple.__new__
 
 # pymodbus logs every failed read at ERROR; the bus reports faults itself, once per change.
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
@@ -269,6 +271,7 @@ class ModbusBus(Driver):
 
     def _poll_device(self, dev: _Device) -> list[Reading]:
         results: list[tuple[Register, float | DecodeError]] = []
+        plain: list[tuple[tuple[str, ...], list[float]]] = []   # blocks whose values all came good at once
         for block in dev.blocks:
             try:
                 data = self._read(block, dev.cfg.unit)
@@ -280,7 +283,11 @@ class ModbusBus(Driver):
                 if exc.connection_lost and self.client is not None:
                     self.client.close()  # reconnect on the next cycle
                 return self._bad(dev, str(exc))
-            results += decode_block(block, data)
+            values = None if dev.has_status else decode_plain(block, data)
+            if values is None:
+                results += decode_block(block, data)
+            else:
+                plain.append((block.keys, values))
         at = now_ms()
         if dev.has_status:
             out = [Reading(point, v.value, at, "good" if v.reason is None else "bad", v.reason, v.controller)
@@ -288,6 +295,8 @@ class ModbusBus(Driver):
         else:  # one entry per point: no folding (the common map, polled every second)
             out = [Reading(r.key, None, at, "bad", reason_for(v)) if isinstance(v, DecodeError)
                    else Reading(r.key, v, at) for r, v in results]
+            for keys, vals in plain:   # built as plain tuples: the NamedTuple's own __new__ is a Python call each
+                out += [_tuple_new(Reading, (k, v, at, "good", None, None)) for k, v in zip(keys, vals)]
         dev.state.ok()
         dev.next_try = 0.0
         return out

@@ -15,6 +15,7 @@ from drivers.registers import (
     combine,
     decode,
     decode_block,
+    decode_plain,
     decode_register,
     plan,
 )
@@ -246,3 +247,62 @@ def test_status_words_adjacent_to_values_are_read_in_the_same_block():
     # apart by more than max_gap: two reads
     far = [R("GT-0", 0), S("GT-0", 100, 0, "alarm1")]
     assert [(b.start, b.count) for b in plan(far)] == [(0, 1), (100, 1)]
+
+
+# --- the one-format fast path (Block.layout) decodes exactly as the register-by-register path ----------------
+def _one_by_one(block: Block, data: list[int]) -> list:
+    out = []
+    for r in block.registers:
+        i = r.address - block.start
+        try:
+            out.append((r.key, decode_register(r, data[i:i + r.width])))
+        except DecodeError as exc:
+            out.append((r.key, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+LAID_OUT = [  # (registers, whether the block gets a layout)
+    ((R("a", 0), R("b", 1, "int16", scale=0.1), R("c", 2, "float32"), R("d", 4, "uint32", offset=-4.0),
+      R("e", 6, "int32", scale=0.01), R("f", 8, "float64")), True),
+    ((R("a", 0, scale=0.1), R("b", 5, "float32"), R("c", 9, "int16")), True),           # holes between entries
+    ((R("a", 0), R("b", 1, "float32", word_order="little")), False),                     # little-endian words
+    ((R("a", 0), R("b", 1, byte_order="little")), False),
+    ((R("a", 0, fault_codes=(0xFFFF,)), R("b", 1)), False),                              # a sentinel
+    ((R("a", 0), R("b", 1, "int16", negative_is_fault=True)), False),
+    ((R("a", 0, role="alarm1", bit=3), R("a2", 1)), False),                               # a status bit
+    ((R("a", 0, "bool"), R("b", 1)), False),
+    ((R("a", 0, "float32"), R("b", 1)), False),                                          # overlapping entries
+    ((R("b", 1), R("a", 0)), False),                                                     # out of address order
+]
+
+
+@pytest.mark.parametrize("regs,laid_out", LAID_OUT)
+def test_a_laid_out_block_decodes_like_one_register_at_a_time(regs, laid_out):
+    import random
+    end = max(r.address + r.width for r in regs)
+    block = Block("holding", 0, end, tuple(regs))
+    assert (block.layout is not None) is laid_out
+    rnd = random.Random(14)
+    fast = 0
+    specials = [0x7FC0, 0x7F80, 0xFF80, 0xFFFF, 0x8000, 0x0000, 0x7FFF, 0x7FF0]   # NaN/inf halves, sentinels
+    for _ in range(300):
+        data = [rnd.choice(specials) if rnd.random() < 0.3 else rnd.randrange(0x10000) for _ in range(end)]
+        got = [(r.key, f"{type(v).__name__}: {v}" if isinstance(v, DecodeError) else v)
+               for r, v in decode_block(block, data)]
+        assert got == _one_by_one(block, data)
+        plain = decode_plain(block, data)   # the poll's fast path: all good at once, or None and decode_block
+        if plain is None:
+            assert not laid_out or any(isinstance(v, str) for _, v in got)
+        else:
+            assert laid_out and plain == [v for _, v in got]
+            assert all(type(v) is float for v in plain)
+            fast += 1
+    assert (fast > 0) is laid_out
+    assert decode_plain(block, [0] * (end - 1)) is None                       # short: decode_block says so
+
+
+def test_a_laid_out_block_with_a_scaled_overflow_is_a_decode_error():
+    block = Block("holding", 0, 4, (R("big", 0, "float64", scale=1e300),))
+    assert block.layout is not None
+    [(_, v)] = decode_block(block, words(">d", 1e300))
+    assert isinstance(v, DecodeError) and "scaled value is inf" in str(v)
