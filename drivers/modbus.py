@@ -296,7 +296,7 @@ class ModbusBus(Driver):
             out = [Reading(r.key, None, at, "bad", reason_for(v)) if isinstance(v, DecodeError)
                    else Reading(r.key, v, at) for r, v in results]
             for keys, vals in plain:   # built as plain tuples: the NamedTuple's own __new__ is a Python call each
-                out += [_tuple_new(Reading, (k, v, at, "good", None, None)) for k, v in zip(keys, vals)]
+                out += [_tuple_new(Reading, (k, v, at, "good", None, None)) for k, v in zip(keys, vals, strict=True)]
         dev.state.ok()
         dev.next_try = 0.0
         return out

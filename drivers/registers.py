@@ -275,7 +275,7 @@ def decode_plain(block: Block, data: list[int] | list[bool]) -> list[float] | No
     except struct.error:
         return None
     values = [round(raw * scale + offset, 6)
-              for raw, (scale, offset, _) in zip(layout[0].unpack_from(packed), layout[1])]
+              for raw, (scale, offset, _) in zip(layout[0].unpack_from(packed), layout[1], strict=True)]
     return values if all(map(math.isfinite, values)) else None   # NaN/inf stay NaN/inf through the arithmetic
 
 
@@ -285,7 +285,7 @@ def _decode_laid_out(block: Block, layout: tuple[struct.Struct, tuple[tuple[floa
     that is NaN or infinite, a scaled value that is not finite), unpacked at once."""
     out: list[tuple[Register, float | DecodeError]] = []
     isfinite = math.isfinite
-    for r, (scale, offset, is_float), raw in zip(block.registers, layout[1], layout[0].unpack_from(packed)):
+    for r, (scale, offset, is_float), raw in zip(block.registers, layout[1], layout[0].unpack_from(packed), strict=True):
         if is_float and not isfinite(raw):
             out.append((r, DecodeError(f"{r.type} is {raw} (not a measurement)")))
             continue
