@@ -438,15 +438,35 @@ def open_kiosk(url: str) -> None:
 
 def cmd_demo(args) -> int:
     import socket
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from appliance import demo, demo_contractors, demo_emergency
     from drivers.sim.plant import Plant
 
-    plant = badges = walker = evacuation = gate = None
+    plant = badges = None
     sim_port = None
-    readers_toml = ""
-    if not args.no_devices:
+    tappers: list = []   # the walker, the gate's contractors, the evacuation: stopped at the end
+    receiver = None if args.no_receiver else demo.DemoReceiver(Path(args.data))
+
+    def start_badges() -> str:
         from appliance.demo_patrol import Walker, readers
+
+        assert badges is not None
+        readers(badges)      # emulated NFC readers at the demo's checkpoints, and an inspector who walks
+        demo_emergency.readers(badges)                      # + the assembly point's reader (MUSTER-1)
+        toml = demo_contractors.readers(badges)             # + the gate's reader (GATE): every reader's TOML
+        tappers.append(Walker(badges).start())
+        tappers.append(demo_contractors.GateTapper(badges).start())  # one allowed, two refused (licence, 焊工证)
+        if args.scenario == "gas-leak":
+            tappers.append(demo_emergency.Evacuation(badges).start())
+        return toml
+
+    # The simulated devices and the sync receiver are processes of their own that take a while to say they are
+    # ready: started side by side while this process imports the appliance, not one after the other (start
+    # to healthy, bench/footprint.py, issue 14).
+    pool = ThreadPoolExecutor(3, thread_name_prefix="demo-start")
+    started: list[Future] = []
+    if not args.no_devices:
         from drivers.sim.badges import Badges
 
         with socket.socket() as s:  # a free port for the simulated gas controller (a real Modbus server)
@@ -454,24 +474,22 @@ def cmd_demo(args) -> int:
             sim_port = s.getsockname()[1]
         pty_dir = Path(args.data).resolve() / "dev"
         pty_dir.mkdir(parents=True, exist_ok=True)
-        plant = Plant(sim_port, args.scenario, speed=args.scenario_speed, pty_dir=str(pty_dir)).start()
-        badges = Badges()       # emulated NFC readers at the demo's checkpoints, and an inspector who walks
-        readers(badges)
-        demo_emergency.readers(badges)                      # + the assembly point's reader (MUSTER-1)
-        readers_toml = demo_contractors.readers(badges)     # + the gate's reader (GATE): every reader's TOML
-        walker = Walker(badges).start()
-        gate = demo_contractors.GateTapper(badges).start()  # contractors at the gate: one allowed, two refused (licence, 焊工证)
-        evacuation = demo_emergency.Evacuation(badges).start() if args.scenario == "gas-leak" else None
-    receiver = None if args.no_receiver else demo.DemoReceiver(Path(args.data)).start()
+        plant = Plant(sim_port, args.scenario, speed=args.scenario_speed, pty_dir=str(pty_dir))
+        badges = Badges()
+        started += [pool.submit(plant.start), pool.submit(start_badges)]
+    if receiver is not None:
+        started.append(pool.submit(receiver.start))
     try:
+        import appliance.service  # noqa: F401  the appliance's imports, while the simulators start
+        readers_toml = started[1].result() if not args.no_devices else ""
+        for f in started:
+            f.result()   # a simulator that could not start: its error, here
+        pool.shutdown()
         return _demo(args, sim_port, plant.field_ports if plant else None, receiver, readers_toml)
     finally:
-        if evacuation is not None:
-            evacuation.stop()
-        if walker is not None:
-            walker.stop()
-        if gate is not None:
-            gate.stop()
+        pool.shutdown(wait=True)
+        for t in reversed(tappers):
+            t.stop()
         if badges is not None:
             badges.close()
         if plant is not None:
@@ -482,9 +500,12 @@ def cmd_demo(args) -> int:
 
 def _demo(args, sim_port, field_ports, receiver=None, readers_toml: str = "") -> int:
     from appliance import demo
+    from appliance.core import db, memory
 
     config, creds = demo.prepare(args.data, args.port, args.host, sim_port, field_ports,
                                  receiver.port if receiver else None, readers_toml=readers_toml)
+    db.database.close()            # the seeding's connection and its page cache: the appliance opens its own
+    memory.give_back_freed()       # and the seeding's heap, which would otherwise stay the process's for good
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown_host}:{args.port}"
     token = creds.get("kiosk_token")

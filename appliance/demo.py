@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -368,11 +369,24 @@ def seed_training(actor: str, person_ids: dict) -> None:
 def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
             sim_port: int | None = None, field_ports: tuple[str, str] | None = None,
             sync_port: int | None = None, readers_toml: str = "") -> tuple[Config, dict]:
-    from appliance import demo_contractors, demo_emergency, demo_patrol
     from appliance.training import demo as training_demo
 
     path = write_config(Path(data_dir), port, host, sim_port, field_ports, sync_port, readers_toml)
     config = load_config(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        # the first start: the demo video is encoded in a child process while the rest is seeded
+        video = None if (config.storage.data_dir / "demo-credentials.json").exists() else training_demo.start_video(tmp)
+        try:
+            return _prepare(config, video)
+        finally:
+            if video is not None:
+                video.close()
+
+
+def _prepare(config: Config, video) -> tuple[Config, dict]:
+    from appliance import demo_contractors, demo_emergency, demo_patrol
+    from appliance.training import demo as training_demo
+
     creds = seed(config)
     domains.load()
     db.migrate(config.storage.db_path, config.storage.backup_dir)
@@ -384,7 +398,7 @@ def prepare(data_dir: str | Path, port: int, host: str = "0.0.0.0",
         seed_permits()
         demo_emergency.seed()     # walk graph, gate assembly point (reader MUSTER-1), resources, team, plans
         seed_cockpit()
-        training_demo.seed(config)   # a short video and a PDF in a course, assigned (appliance/training/demo.py)
+        training_demo.seed(config, video)   # a short video and a PDF in a course, assigned (training/demo.py)
     # each checkpoint screen has its own device token, named after its reader: it may answer the
     # checklist of taps at that reader only
     tokens = creds.setdefault("checkpoint_tokens", {})

@@ -49,6 +49,7 @@ class Appliance:
         self.front: https.TlsFront | None = None
         self._stops: list = []
         self._threads: list[threading.Thread] = []
+        self._web_thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -66,11 +67,27 @@ class Appliance:
         log.info("appliance starting", extra={"appliance_id": cfg.site.appliance_id})
         memory.limit_malloc_arenas()   # before the bus, drivers and waitress start their threads
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        if cfg.web.port and (cfg.web.tls_port or not cfg.web.tls):   # ports known now: announced from the start
+            self._advertise(cfg.web.port, cfg.web.tls_port if cfg.web.tls else None)
         enabled = domains.load()
         app = domains.create_app(cfg, self.runtime)
         storage.make_reserve(cfg.storage.data_dir, cfg.storage.reserve_mb)  # room for safety records when full
         if Site.get_or_none(Site.id == 1) is None:
             set_site(cfg.site.name, cfg.site.name_en, cfg.site.timezone, 1600, 900, actor="system")
+
+        # The listening sockets before the domains start, and the mDNS announcement with them where the ports
+        # were not known before (port = 0). Connections that come before the web thread runs wait in the
+        # listen backlog.
+        web_opts: dict[str, Any] = {"connection_limit": cfg.web.connection_limit, "ident": "safety-appliance", "channel_timeout": 60,
+                    "cleanup_interval": 10}
+        gate = https.PlainGate(app, cfg.web.tls_port, cfg.web.plain_loopback) if cfg.web.tls else None
+        self.server = create_server(gate or app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
+                                    **web_opts)
+        self.runtime.web_port = self.port
+        if gate is not None:
+            self._start_https(app, gate, web_opts)
+        if self.advertiser is None:
+            self._advertise(self.port, self.front.port if self.front is not None else None)
 
         bus = events.Bus()
         events.BUS = self.runtime.bus = bus
@@ -86,24 +103,7 @@ class Appliance:
         self.scheduler.start()
         self.runtime.health_checks["scheduler"] = lambda: jobs.health(self.scheduler)
 
-        web_opts: dict[str, Any] = {"connection_limit": cfg.web.connection_limit, "ident": "safety-appliance", "channel_timeout": 60,
-                    "cleanup_interval": 10}
-        gate = https.PlainGate(app, cfg.web.tls_port, cfg.web.plain_loopback) if cfg.web.tls else None
-        self.server = create_server(gate or app, host=cfg.web.host, port=cfg.web.port, threads=cfg.web.threads,
-                                    **web_opts)
-        self.runtime.web_port = self.port
-        if gate is not None:
-            self._start_https(app, gate, web_opts)
         self._web_thread = self._spawn("web", self.server.run)
-
-        if cfg.discovery.enabled:
-            name = cfg.discovery.service_name or f"safety-appliance-{cfg.site.appliance_id}"
-            txt = {"id": cfg.site.appliance_id, "version": __version__, "path": "/"}
-            if self.front is not None:   # tablets go to HTTPS; the advertised port stays plain for the stations
-                txt["https_port"] = str(self.front.port)
-            self.advertiser = Advertiser(name, self.port, cfg.discovery.interfaces, txt)
-            self.advertiser.start()
-            self.runtime.health_checks["discovery"] = self.advertiser.health
 
         events.record("system.started", actor="system",
                       payload={"version": __version__, "appliance_id": cfg.site.appliance_id})
@@ -113,6 +113,21 @@ class Appliance:
             self._spawn("watchdog", self._watchdog, interval)
         log.info("appliance started", extra={"url": self.url, "startup_s": round(time.monotonic() - t0, 3)})
         return self
+
+    def _advertise(self, port: int, https_port: int | None) -> None:
+        """Announce the appliance on the LAN (mDNS). zeroconf's probing takes 1-1.5 s by the protocol (RFC 6762
+        §8) on its own thread: started first, it overlaps the appliance's start instead of following it (start to
+        healthy, bench/footprint.py, issue 14)."""
+        cfg = self.config
+        if not cfg.discovery.enabled:
+            return
+        name = cfg.discovery.service_name or f"safety-appliance-{cfg.site.appliance_id}"
+        txt = {"id": cfg.site.appliance_id, "version": __version__, "path": "/"}
+        if https_port is not None:   # tablets go to HTTPS; the advertised port stays plain for the stations
+            txt["https_port"] = str(https_port)
+        self.advertiser = Advertiser(name, port, cfg.discovery.interfaces, txt)
+        self.advertiser.start()
+        self.runtime.health_checks["discovery"] = self.advertiser.health
 
     def _start_https(self, app, gate: https.PlainGate, web_opts: dict) -> None:
         """The appliance's certificates (made or renewed now), a loopback listener for HTTPS requests on the
@@ -140,6 +155,9 @@ class Appliance:
         them from this thread races the loop's poll), so the loop ends by itself."""
         srv = self.server
         srv.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        if self._web_thread is None:   # a start that failed before the loop ran: no loop to close them in
+            srv.close()
+            return
         closed = threading.Event()
 
         def close_all():
@@ -156,7 +174,8 @@ class Appliance:
             log.warning("waitress trigger already closed at stop", extra={"error": str(exc)})
         else:
             closed.wait(5)
-        self._web_thread.join(5)
+        if self._web_thread is not None:
+            self._web_thread.join(5)
 
     def _watchdog(self, interval: float) -> None:
         """Pet systemd's watchdog only while the database answers and the bus runs: a hung appliance

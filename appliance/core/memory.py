@@ -32,3 +32,21 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     if not ok:
         log.warning("malloc arenas not limited", extra={"error": "mallopt refused"})
     return ok
+
+
+def give_back_freed() -> bool:
+    """Collect garbage and hand the heap's free pages back to the system (glibc malloc_trim): after a one-off
+    burst of work (the demo's first-start seeding of a synthetic year, a register import) the process otherwise
+    keeps its peak for good: 26 MB on the demo's first start (bench/footprint.py, issue 14). False on a C
+    library that is not glibc (the garbage is still collected)."""
+    import gc
+
+    gc.collect()
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError) as exc:
+        log.warning("freed memory not given back", extra={"error": str(exc)})
+        return False

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -243,7 +244,8 @@ def pool(active_only: bool = True) -> dict[int, tuple[str, int, str]]:
     q = Question.select(Question.id, Question.topic, Question.difficulty, Question.kind)
     if active_only:
         q = q.where(Question.active)
-    return {r.id: (r.topic, r.difficulty, r.kind) for r in q}
+    rows = cast(Iterable[tuple[int, str, int, str]], q.tuples())   # plain rows: no model object per question
+    return {qid: (topic, difficulty, kind) for qid, topic, difficulty, kind in rows}
 
 
 def topics() -> dict[str, dict[int, int]]:

@@ -48,10 +48,19 @@ def minimal_pdf(title: str, lines: list[str]) -> bytes:
     return out.getvalue()
 
 
-def seed(config) -> None:
-    """Once: the demo course with its two units, assigned; the demo exam assigned to the worker role."""
+def start_video(tmp: str | Path):
+    """The demo video's encoding, started now in a child process (media.DemoVideo) to be picked up by `seed`."""
+    from appliance.training import media
+
+    return media.DemoVideo(Path(tmp) / "helmet.webm")
+
+
+def seed(config, video=None) -> None:
+    """Once: the demo course with its two units, assigned; the demo exam assigned to the worker role. `video`:
+    the encoding `start_video` began (else it is encoded now); the video is probed on the media worker thread,
+    so the unit is ready a moment after the appliance starts."""
     from appliance.training import courses as K
-    from appliance.training import exams, media
+    from appliance.training import exams
 
     if K.Course.select().where(K.Course.title == COURSE).exists():
         return
@@ -59,10 +68,8 @@ def seed(config) -> None:
     data_dir = config.storage.data_dir
     c = K.create_course(K.CourseIn(title=COURSE, description="5 秒视频：安全帽的正确佩戴；PDF：受限空间作业安全须知。"), actor=actor)
     with tempfile.TemporaryDirectory() as tmp:
-        video = Path(tmp) / "helmet.webm"
-        media.encode_demo_video(video)
-        with open(video, "rb") as fh:
-            K.add_unit(c.id, K.UnitIn(title="安全帽的正确佩戴", topic="个体防护"), fh, data_dir, actor=actor, probe_now=True)
+        with open((video or start_video(tmp)).path(), "rb") as fh:
+            K.add_unit(c.id, K.UnitIn(title="安全帽的正确佩戴", topic="个体防护"), fh, data_dir, actor=actor)
     pdf = minimal_pdf("受限空间作业安全须知", [
         "1. 作业前必须办理受限空间作业许可证（GB 30871-2022）。",
         "2. 作业前 30 分钟内进行气体分析，氧含量 19.5%–21%。",

@@ -233,9 +233,44 @@ def encode_demo_video(path: Path, seconds: int = 5, fps: int = 10, size: tuple[i
     os.replace(tmp, path)
 
 
+class DemoVideo:
+    """`encode_demo_video` in a child process, started at once and waited for by `path()`: PyAV's FFmpeg
+    libraries, once loaded, stay in the process's memory for good (~25 MB of the demo's first start), and the
+    encoding overlaps the rest of the demo's seeding (bench/footprint.py, issue 14). The appliance loads
+    FFmpeg only in children (the probe, this)."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._proc = subprocess.Popen([sys.executable, "-m", "appliance.training.media", "--demo-video", str(path)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def path(self, timeout: float = 60) -> Path:
+        try:
+            _, err = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+            raise RuntimeError(f"demo video not encoded in {timeout:.0f} s") from None
+        if self._proc.returncode != 0 or not self._path.exists():
+            raise RuntimeError(f"demo video not encoded: "
+                               f"{(err.strip().splitlines() or [f'exit {self._proc.returncode}'])[-1]}")
+        return self._path
+
+    def close(self) -> None:
+        """Stop the child if its video was not picked up (the demo's course was there already)."""
+        if self._proc.returncode is not None:   # picked up
+            return
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--demo-video":
+        encode_demo_video(Path(argv[1]))
+        return 0
     if len(argv) != 2:
-        print("usage: python -m appliance.training.media VIDEO THUMB.jpg", file=sys.stderr)
+        print("usage: python -m appliance.training.media VIDEO THUMB.jpg | --demo-video OUT.webm", file=sys.stderr)
         return 2
     try:
         print(json.dumps(_probe_here(Path(argv[0]), Path(argv[1]))))

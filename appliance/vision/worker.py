@@ -260,14 +260,18 @@ def main(config, conn) -> None:
         p.camera.start()
     parent = os.getppid()
     last_beat = 0.0
+    told: dict[str, str | None] = {}
     try:
         while not stop.is_set():
             now = R_now()
             worked = False
             for p in pipelines:
                 worked = p.step(now) or worked
-            if time.monotonic() - last_beat >= HEARTBEAT_S:
-                last_beat = time.monotonic()
+            # a camera's status change (its first frame, a fault) is told at once, not at the next beat: the
+            # board and health show a camera that works as soon as it does (bench/footprint.py, issue 14)
+            statuses = {p.cfg.name: p.camera.health().get("status") for p in pipelines}
+            if time.monotonic() - last_beat >= HEARTBEAT_S or statuses != told:
+                last_beat, told = time.monotonic(), statuses
                 if os.getppid() != parent:
                     break  # the appliance is gone: do not linger as an orphan
                 send(("state", {"pid": os.getpid(), "detectors": det_states,
