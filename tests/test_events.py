@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import json
 import sqlite3
 import threading
+import time
 
 import pytest
 

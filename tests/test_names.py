@@ -66,6 +66,12 @@ def test_event_names_replace_logins_readers_cameras_and_zones(app, wangfang):
         assert names.event_names("user:wangfang", started, zh, "en", {})["area"] == "Dock"
         assert "area" not in names.event_names("user:wangfang", {"area": "NOWHERE"}, zh, "zh-CN", {})
         assert names.event_names("system", {"zone": "all", "area": ""}, zh, "zh-CN", {})["zone"] == "未关联区域"
+        # the area names are kept between events (issue 14), until an area changes: the next event has its new name
+        dock = P.Area.get(P.Area.code == "DOCK")
+        P.update_area(dock.id, P.AreaUpdate(name="东装卸站台"), actor="system:test")
+        assert names.event_names("user:wangfang", started, zh, "zh-CN", {})["area"] == "东装卸站台"
+        P.create_area(P.AreaIn(code="YARD", name="堆场", name_en="Yard"), actor="system:test")
+        assert names.event_names("user:wangfang", {"area": "YARD"}, zh, "en", {})["area"] == "Yard"
 
 
 def test_the_event_api_and_the_stream_carry_names(app, users, as_role, wangfang):
@@ -77,6 +83,12 @@ def test_the_event_api_and_the_stream_carry_names(app, users, as_role, wangfang)
     evs = as_role("admin").get("/api/v1/events?after=0&limit=1000&lang=zh-CN").get_json()["events"]
     got = next(e for e in evs if e["type"] == "hazard.rule_set")
     assert got["names"] == {"actor": "王芳", "assignee": "王芳"}
+    again = as_role("admin").get("/api/v1/events?after=0&limit=1000&lang=zh-CN").get_json()
+    assert again["events"][:len(evs)] == evs and again["head"] == events.head_seq()   # the same items, made once
+    en = as_role("admin").get("/api/v1/events?after=0&limit=1000&lang=en").get_json()["events"]
+    assert next(e for e in en if e["type"] == "hazard.rule_set")["names"]["actor"] == "王芳"
+    assert {k: v for k, v in got.items() if k != "names"} == next(e.as_dict() for e in events.read_after(0, 1000)
+                                                                   if e.type == "hazard.rule_set")
     ev = next(e for e in events.read_after(0, 1000) if e.type == "hazard.rule_set")
     frame = sse_frame(ev, lambda e: {"actor": "王芳"})
     body = json.loads(frame.split("data: ", 1)[1])

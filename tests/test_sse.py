@@ -174,9 +174,9 @@ def test_one_caller_cannot_take_every_stream(running, token):
 def test_a_frame_is_made_once_however_many_streams_send_it():
     """Issue 14: 50 wall boards each naming and serialising a register import's ~6,600 events took the pages
     to 5 s; the frames are made once per event and language, least recently used out first."""
-    from appliance.core.routes import _FrameCache
+    from appliance.core.routes import _ItemCache
 
-    cache, made = _FrameCache(3), []
+    cache, made = _ItemCache(3), []
 
     def make(k):
         return lambda: made.append(k) or f"frame {k}"

@@ -9,6 +9,7 @@ login, a reader or a camera, so the pages and the live feed (the SSE JSON's `nam
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from flask import has_request_context, request
 
@@ -86,12 +87,35 @@ def event_names(actor: str, payload: dict, text: Text, lang: str, cameras: dict[
     if isinstance(camera, str) and camera:
         out["camera"] = cameras.get(camera, camera)
     area = payload.get("area")
-    a = P.Area.get_or_none(P.Area.code == area) if isinstance(area, str) and area else None
-    if a is not None:   # "{area}" in an event's text is the area's name, never its code ("开始作业（大门）")
-        out["area"] = (a.name_en or a.name) if lang == "en" else a.name
+    a = area_names().get(area) if isinstance(area, str) and area else None
+    shown = ((a[1] or a[0]) if lang == "en" else a[0]) if a is not None else None
+    if shown is not None:   # "{area}" in an event's text is the area's name, never its code ("开始作业（大门）")
+        out["area"] = shown
     if "zone" in payload:
         zone = payload.get("zone")
-        out["zone"] = (((a.name_en or a.name) if lang == "en" else a.name) if a is not None
+        out["zone"] = (shown if shown is not None
                        else text("actor.zone", name=zone) if isinstance(zone, str) and zone not in ("", "all")
                        else text("actor.no_area"))
     return out
+
+
+def area_names() -> dict[str, tuple[str, str | None]]:
+    """Area code → (name, English name), every area. Kept until the next area.* event (answers.shared) and
+    for the rest of a web request: naming each event of a feed with its own query was 15 % of the web's time
+    under bench/load.py (issue 14)."""
+    from appliance.core import answers
+
+    known = None
+    if has_request_context():
+        req = request._get_current_object()   # type: ignore[attr-defined]  # werkzeug's LocalProxy
+        known = req.__dict__.get("_area_names")
+    if known is None:
+        def build() -> dict[str, tuple[str, str | None]]:
+            rows = cast(Iterable[tuple[str, str, str | None]],
+                        P.Area.select(P.Area.code, P.Area.name, P.Area.name_en).tuples())
+            return {code: (name, name_en) for code, name, name_en in rows}
+
+        known = answers.shared("names:areas", build, ttl_s=300, scope="area.")
+        if has_request_context():
+            request._get_current_object().__dict__["_area_names"] = known   # type: ignore[attr-defined]
+    return known

@@ -81,8 +81,11 @@ def list_events():
     after = int_arg("after", 0, 0, 2**62)
     limit = int_arg("limit", 100, 1, 1000)
     evs = events.read_after(after, limit)
-    present = _presenter()
-    return jsonify({"events": [{**e.as_dict(), "names": present(e)} for e in evs], "head": events.head_seq()})
+    item = _itemizer()
+    # each event's JSON with its names is made once per language for the feed and the live streams alike (_ITEMS):
+    # ten boards asking for the same fifty events named each with queries of their own (bench/load.py, issue 14)
+    body = '{"events":[' + ",".join(item(e) for e in evs) + '],"head":' + str(events.head_seq()) + "}"
+    return Response(body, mimetype="application/json")
 
 
 def _last_event_id() -> int:
@@ -102,11 +105,17 @@ def sse_frame(ev: events.Committed, present=None) -> str:
     replace its ids on a screen (issue 15: never "user:wangfang" or "device:reader:GATE")."""
     if present is None:
         return f"id: {ev.seq}\ndata: {ev.json}\n\n"
-    return f"id: {ev.seq}\ndata: {ev.json[:-1]},\"names\":{json.dumps(present(ev), ensure_ascii=False)}}}\n\n"
+    return f"id: {ev.seq}\ndata: {event_item(ev, present)}\n\n"
 
 
-class _FrameCache:
-    """Each event's SSE frame in each language, made once however many screens stream it: a register import
+def event_item(ev: events.Committed, present) -> str:
+    """The event's JSON with its `names` (see `_presenter`): an item of the event feed, the data of an SSE frame."""
+    return f"{ev.json[:-1]},\"names\":{json.dumps(present(ev), ensure_ascii=False)}}}"
+
+
+class _ItemCache:
+    """Each event's JSON with its names in each language, made once however many screens stream it or ask the
+    feed for it (the SSE frame wraps it per stream: a concatenation): a register import
     is ~6,600 events, and 50 wall boards each naming and serialising all of them (behind a names cache of 4,096
     that a burst cleared before the next screen got there) took the pages to 5 s and the process to 500 MB
     (bench/load.py maintenance phase, issue 14). Least recently used out first."""
@@ -114,23 +123,23 @@ class _FrameCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._frames: OrderedDict[tuple[int, str, str], str] = OrderedDict()
+        self._items: OrderedDict[tuple[int, str, str], str] = OrderedDict()
 
     def get(self, key: tuple[int, str, str], make: Callable[[], str]) -> str:
         with self._lock:
-            hit = self._frames.get(key)
+            hit = self._items.get(key)
             if hit is not None:
-                self._frames.move_to_end(key)
+                self._items.move_to_end(key)
                 return hit
         frame = make()
         with self._lock:
-            self._frames[key] = frame
-            while len(self._frames) > self.size:
-                self._frames.popitem(last=False)
+            self._items[key] = frame
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
         return frame
 
 
-_FRAMES = _FrameCache(8192)
+_ITEMS = _ItemCache(8192)
 
 
 def _presenter():
@@ -150,15 +159,25 @@ def _presenter():
     return present
 
 
-def _framer():
-    """`event -> SSE frame` with its names in the caller's language, made once per event and language
-    however many screens stream it (`_FRAMES`)."""
+def _itemizer():
+    """`event -> its JSON with names` in the caller's language, made once per event and language however many
+    screens stream it or ask the feed for it (`_ITEMS`)."""
     present = _presenter()
     viewer = present.viewer   # type: ignore[attr-defined]
 
-    def frame(ev: events.Committed) -> str:
+    def item(ev: events.Committed) -> str:
         # the id as well as the seq: a restored log reuses seqs for other events
-        return _FRAMES.get((ev.seq, ev.id, viewer), lambda: sse_frame(ev, present))
+        return _ITEMS.get((ev.seq, ev.id, viewer), lambda: event_item(ev, present))
+
+    return item
+
+
+def _framer():
+    """`event -> SSE frame` with its names in the caller's language (the item made once: `_itemizer`)."""
+    item = _itemizer()
+
+    def frame(ev: events.Committed) -> str:
+        return f"id: {ev.seq}\ndata: {item(ev)}\n\n"
 
     return frame
 
