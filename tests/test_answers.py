@@ -81,6 +81,21 @@ def test_a_scoped_answer_is_kept_while_only_other_events_are_recorded(counted):
     assert events.head_seq_of("nothing.") == 0
 
 
+def test_an_answer_of_several_scopes_is_kept_until_any_of_them_moves(counted):
+    """The hazard list is built from hazards and the firms named on them: a gas event keeps it, a hazard or a
+    firm event throws it away."""
+    built, build = counted
+    scope = ("hazard.", "contractor.")
+    assert answers.shared_json("hz", build, ttl_s=600, scope=scope).get_data() == b'{"n":1}'
+    events.record("alarm.raised", actor="test")
+    assert answers.shared_json("hz", build, ttl_s=600, scope=scope).get_data() == b'{"n":1}'
+    events.record("contractor.firm_updated", actor="test")
+    assert answers.shared_json("hz", build, ttl_s=600, scope=scope).get_data() == b'{"n":2}'
+    events.record("hazard.reported", actor="test")
+    assert answers.shared_json("hz", build, ttl_s=600, scope=scope).get_data() == b'{"n":3}'
+    assert [k[3] for k in answers._answers].count("json:hz") == 1
+
+
 def test_two_databases_do_not_share_answers(counted, tmp_path):
     built, build = counted
     assert answers.shared_json("k", build).get_data() == b'{"n":1}'

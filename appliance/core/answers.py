@@ -40,15 +40,19 @@ def _fresh(key: tuple, now: float) -> Any:
         return hit[1]
 
 
-def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *, scope: str = "") -> Any:
+def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *, scope: str | tuple[str, ...] = "") -> Any:
     """What `build()` returns for `key`, shared with every caller asking the same while nothing was recorded
     and `ttl_s` has not passed. Callers only read what they get (it is the same object for all of them).
 
     With `scope` (an event type prefix such as "risk."), the answer is kept while no event of that scope was
     recorded, however much else the log moves: for an answer built only from records that are written with
     events of that scope (the risk register changes only with risk.* events; gas readings move the log's
-    head every second)."""
-    version = events.head_seq_of(scope) if scope else events.head_seq()
+    head every second). A tuple of prefixes: kept while none of them was recorded."""
+    version: int | tuple[int, ...]
+    if isinstance(scope, tuple):
+        version = tuple(events.head_seq_of(p) for p in scope)
+    else:
+        version = events.head_seq_of(scope) if scope else events.head_seq()
     full = (str(db.database.database), scope, version, key)
     value = _fresh(full, time.monotonic())
     if value is _MISSING:
@@ -85,7 +89,8 @@ def _drop_dead(stored: tuple, now: float) -> None:
         del _answers[k]
 
 
-def shared_json(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *, scope: str = "") -> Response:
+def shared_json(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *,
+                scope: str | tuple[str, ...] = "") -> Response:
     """The JSON answer to `key` (the request's path and query, plus anything else it depends on) built from
     `build()`, shared as `shared` does. Only for answers that are the same for everyone allowed to ask (the
     caller checks access)."""

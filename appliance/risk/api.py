@@ -32,7 +32,9 @@ def risk_register():
 @require("board.read")
 def risk_map():
     """Each area with the most severe level of its risk events: 1 重大 red … 4 低 blue, or null."""
-    return answers.shared_json("risk/map", lambda: {"areas": R.risk_map()})  # the same for every board
+    # the same for every board; built from risk records, open hazards and areas (each change written with its
+    # risk.*, hazard.* or area.* event), so the gas readings' and alarms' events do not throw it away
+    return answers.shared_json("risk/map", lambda: {"areas": R.risk_map()}, scope=("risk.", "hazard.", "area."))
 
 
 @api_bp.post("/risk/objects")
