@@ -81,6 +81,30 @@ def test_a_scoped_answer_is_kept_while_only_other_events_are_recorded(counted):
     assert events.head_seq_of("nothing.") == 0
 
 
+def test_the_newest_seq_of_a_scope_follows_the_log_event_by_event(counted):
+    """head_seq_of remembers the head it looked at and then reads only the newer events: it must equal the
+    whole log's answer after every kind of write, in and out of the scope, one or several at a time."""
+    import random
+
+    rnd = random.Random(14)
+
+    def truth(prefix):
+        row = db.database.execute_sql("SELECT max(seq) FROM events WHERE substr(type, 1, ?) = ?",
+                                      (len(prefix), prefix)).fetchone()
+        return row[0] or 0
+
+    scopes = ("hazard.", "risk.", "area.", "contractor.")
+    for _ in range(40):
+        with events.recording("test") as rec:
+            for _ in range(rnd.randint(1, 3)):
+                rec.emit(rnd.choice(("hazard.reported", "risk.measure_added", "alarm.raised", "hazards.x",
+                                     "area.updated", "riskless.y")))
+        for p in rnd.sample(scopes, rnd.randint(1, len(scopes))):   # not every scope is asked every time
+            assert events.head_seq_of(p) == truth(p), p
+    for p in scopes:
+        assert events.head_seq_of(p) == truth(p), p
+
+
 def test_an_answer_of_several_scopes_is_kept_until_any_of_them_moves(counted):
     """The hazard list is built from hazards and the firms named on them: a gas event keeps it, a hazard or a
     firm event throws it away."""
