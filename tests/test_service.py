@@ -207,7 +207,7 @@ def test_health_components_after_start(tmp_path, procs):
     assert comps["event_bus"]["head"] >= 1
     # the core's jobs and every enabled domain's (registered through appliance/domains.py)
     jobs = {j["id"] for j in comps["scheduler"]["jobs"]}
-    assert {"backup", "wal-checkpoint", "hazard-deadlines", "control-tasks", "patrol-rounds",
+    assert {"backup", "wal-checkpoint", "memory-trim", "hazard-deadlines", "control-tasks", "patrol-rounds",
             "vision-evidence", "emergency-resource-warnings"} <= jobs, jobs
 
     assert proc.terminate_and_wait() == 0, proc.output

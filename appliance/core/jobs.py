@@ -8,7 +8,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from appliance.core import auth, backup, db, idempotency, tls
+from appliance.core import auth, backup, db, idempotency, memory, tls
 from appliance.core.domain import registered
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ def build(config, runtime) -> BackgroundScheduler:
     s.add_job(checkpoint_wal, "interval", minutes=30, id="wal-checkpoint", name="WAL checkpoint",
               replace_existing=True)
     s.add_job(auth.token_use.flush, "interval", minutes=1, id="token-use", name="device tokens' last use",
+              replace_existing=True)
+    s.add_job(memory.trim, "interval", seconds=30, id="memory-trim", name="give freed heap pages back",
               replace_existing=True)
     s.add_job(idempotency.prune, "interval", hours=1, id="idempotency-prune",
               name="forget idempotency keys older than 24 h", replace_existing=True)

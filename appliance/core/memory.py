@@ -34,6 +34,22 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     return ok
 
 
+def trim() -> bool:
+    """Hand the heap's free pages back to the system (glibc malloc_trim(0), every arena) without a garbage
+    collection (which would hold the interpreter for the whole heap's walk). A web server's threads free
+    memory in the middle of the heap; glibc returns only the top of it by itself, so a register import or a
+    burst of pages left the process ~10 MB above what it uses (bench/load.py's maintenance phase: memory <=
+    150 MB, issue 14). False on a C library that is not glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")   # ctypes lets go of the GIL meanwhile
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError) as exc:
+        log.warning("freed memory not given back", extra={"error": str(exc)})
+        return False
+
+
 def give_back_freed() -> bool:
     """Collect garbage and hand the heap's free pages back to the system (glibc malloc_trim): after a one-off
     burst of work (the demo's first-start seeding of a synthetic year, a register import) the process otherwise
@@ -42,11 +58,4 @@ def give_back_freed() -> bool:
     import gc
 
     gc.collect()
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
-    except (OSError, AttributeError) as exc:
-        log.warning("freed memory not given back", extra={"error": str(exc)})
-        return False
+    return trim()
