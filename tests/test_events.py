@@ -217,7 +217,9 @@ def test_the_bus_keeps_bulk_items_slim_and_hands_subscribers_the_whole_event(app
     head = events.head_seq()
     bus = events.Bus(capacity=100, poll_s=0.05)
     got: list = []
+    summaries: list = []
     bus.subscribe(got.append)
+    bus.subscribe(summaries.append, ("risk.register_", "alarm."))   # only the events of these types
     bus.start()
     try:
         with events.recording("user:test", live=False) as rec:
@@ -239,6 +241,7 @@ def test_the_bus_keeps_bulk_items_slim_and_hands_subscribers_the_whole_event(app
         assert [e.payload for e in got] == [{"description": "措施0"}, {"description": "措施1"},
                                             {"description": "措施2"}, {"rows": 3}]
         assert [e.live for e in got] == [False, False, False, True]
+        assert [e.type for e in summaries] == ["risk.register_imported"]
     finally:
         bus.stop()
 

@@ -28,7 +28,7 @@ def _start(runtime):
             logging.getLogger(__name__).warning("gate reader is not a configured reader (a station's?)",
                                                 extra={"reader": name})
     if runtime.bus is not None and cfg and (cfg.entry_readers or cfg.exit_readers):
-        runtime.bus.subscribe(gate.on_event)
+        runtime.bus.subscribe(gate.on_event, ("patrol.tap",))
     if cfg and cfg.face_check:
         from appliance.contractors import face
 

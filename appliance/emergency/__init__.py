@@ -23,7 +23,7 @@ def _start(runtime):
     incidents.configure_wind(wind_reader(runtime, emergency.wind_point) if emergency and emergency.wind_point
                              else None)
     if runtime.bus is not None:
-        runtime.bus.subscribe(incidents.subscriber)
+        runtime.bus.subscribe(incidents.subscriber, incidents.SUBSCRIBED)
     return None
 
 

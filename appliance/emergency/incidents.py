@@ -478,6 +478,9 @@ def on_tap(ev) -> dict | None:
     return None
 
 
+SUBSCRIBED = ("alarm.raised", "patrol.tap")   # the event types `subscriber` acts on
+
+
 def subscriber(ev) -> None:
     """The domain's one bus subscriber."""
     if ev.type == "alarm.raised":

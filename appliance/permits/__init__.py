@@ -18,7 +18,7 @@ def _start(runtime):
     from appliance.permits import watch
 
     if runtime.bus is not None:
-        runtime.bus.subscribe(watch.subscriber)
+        runtime.bus.subscribe(watch.subscriber, watch.SUBSCRIBED)
     return None
 
 

@@ -87,6 +87,9 @@ def on_violation(ev) -> list[int]:
     return out
 
 
+SUBSCRIBED = ("alarm.", "point.", "patrol.tap", "vision.violation")   # the event types `subscriber` acts on
+
+
 def subscriber(ev) -> None:
     """The domain's one bus subscriber: gas events (the interlock), badge taps (people on site) and PPE
     violations (the guardian's alert)."""

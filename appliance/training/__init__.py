@@ -30,7 +30,7 @@ def _start(runtime):
     from appliance.training import courses
 
     if runtime.bus is not None:
-        runtime.bus.subscribe(courses.on_event)
+        runtime.bus.subscribe(courses.on_event, courses.LEARN_NOW_EVENTS)
     return None
 
 
