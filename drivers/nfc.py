@@ -32,15 +32,24 @@ from drivers.reader import BadgeReader, MalformedRead, ReaderConfig, ReaderFault
 
 log = logging.getLogger(__name__)
 
-_MISSING: str | None
-try:  # optional: only this module imports nfcpy
-    import nfc
-    import nfc.clf
-except ImportError as _exc:  # pragma: no cover - exercised on machines without nfcpy
-    nfc = None
-    _MISSING = f"nfcpy is not installed ({_exc}); pip install 'safety-appliance[nfc]'"
-else:
-    _MISSING = None
+nfc: Any = None
+_MISSING: str | None = None
+
+
+def _load() -> str | None:
+    """Import nfcpy (optional: only this module imports it) when a reader first needs it, not when the appliance
+    starts: ~9 MB of an appliance without an NFC reader (memory <= 150 MB, issue 14). The reason it cannot be
+    had, or None."""
+    global nfc, _MISSING
+    if nfc is None and _MISSING is None:
+        try:
+            import nfc as nfcpy
+            import nfc.clf  # noqa: F401  (nfcpy's submodule, reached as nfc.clf)
+        except ImportError as exc:  # pragma: no cover - exercised on machines without nfcpy
+            _MISSING = f"nfcpy is not installed ({exc}); pip install 'safety-appliance[nfc]'"
+        else:
+            nfc = nfcpy
+    return _MISSING
 
 Technology = Literal["106A", "106B", "212F", "424F"]
 _PATH = re.compile(r"^(usb(:[0-9A-Fa-f]{1,4}(:[0-9A-Fa-f]{1,4})?)?|tty:[A-Za-z0-9_]+(:[a-z0-9]+)?|udp(:[A-Za-z0-9_.-]+(:\d{1,5})?)?)$")
@@ -104,13 +113,13 @@ class NfcReader(BadgeReader):
 
     @classmethod
     def available(cls) -> str | None:
-        return _MISSING
+        return _load()
 
     def where(self) -> str:
         return f"{self.config.path} ({self.device})" if self.device else self.config.path
 
     def _open(self) -> None:
-        if nfc is None:
+        if _load() is not None:
             raise ReaderFault(_MISSING)
         clf = nfc.ContactlessFrontend()
         try:

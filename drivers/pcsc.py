@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -23,14 +23,22 @@ from drivers.reader import BadgeReader, MalformedRead, ReaderConfig, ReaderFault
 
 log = logging.getLogger(__name__)
 
-_MISSING: str | None
-try:  # optional: only this module imports pyscard
-    from smartcard import scard
-except ImportError as _exc:  # pragma: no cover - exercised on machines without pyscard
-    scard = None
-    _MISSING = f"pyscard is not installed ({_exc}); pip install 'safety-appliance[pcsc]'"
-else:
-    _MISSING = None
+scard: Any = None
+_MISSING: str | None = None
+
+
+def _load() -> str | None:
+    """Import pyscard (optional: only this module imports it) when a reader first needs it, not when the
+    appliance starts (memory <= 150 MB, issue 14). The reason it cannot be had, or None."""
+    global scard, _MISSING
+    if scard is None and _MISSING is None:
+        try:
+            from smartcard import scard as pyscard
+        except ImportError as exc:  # pragma: no cover - exercised on machines without pyscard
+            _MISSING = f"pyscard is not installed ({exc}); pip install 'safety-appliance[pcsc]'"
+        else:
+            scard = pyscard
+    return _MISSING
 
 GET_UID = [0xFF, 0xCA, 0x00, 0x00, 0x00]
 # status words a reader gives for GET DATA, to say what went wrong in the log
@@ -88,13 +96,13 @@ class PcscReader(BadgeReader):
 
     @classmethod
     def available(cls) -> str | None:
-        return _MISSING
+        return _load()
 
     def where(self) -> str:
         return self.reader_name or f"pcsc reader matching {self.config.reader!r}"
 
     def _open(self) -> None:
-        if scard is None:
+        if _load() is not None:
             raise ReaderFault(_MISSING)
         hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if hr != scard.SCARD_S_SUCCESS:

@@ -214,3 +214,17 @@ def test_reader_station_does_not_load_the_appliance():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_reader_libraries_are_loaded_only_for_a_configured_reader():
+    """nfcpy (~9 MB) and pyscard are imported when a reader of theirs is set up (its `available()`), not when
+    the appliance starts: an appliance whose readers are satellite stations carries neither (issue 14)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from appliance import domains; domains.load(); import drivers.nfc, drivers.pcsc; "
+            "before = ('nfc' in sys.modules, 'smartcard' in sys.modules); "
+            "why = (drivers.nfc.NfcReader.available(), drivers.pcsc.PcscReader.available()); "
+            "print(before, why, ('nfc' in sys.modules) == (why[0] is None), ('smartcard' in sys.modules) == (why[1] is None))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out.startswith("(False, False)") and out.endswith("True True"), out

@@ -139,7 +139,7 @@ class _ItemCache:
         return frame
 
 
-_ITEMS = _ItemCache(8192)
+_ITEMS = _ItemCache(2048)   # live events; a bulk write's items are never made (they are not sent)
 
 
 def _presenter():
