@@ -57,8 +57,7 @@ def start_video(tmp: str | Path):
 
 def seed(config, video=None) -> None:
     """Once: the demo course with its two units, assigned; the demo exam assigned to the worker role. `video`:
-    the encoding `start_video` began (else it is encoded now); the video is probed on the media worker thread,
-    so the unit is ready a moment after the appliance starts."""
+    the encoding `start_video` began (else it is encoded now)."""
     from appliance.training import courses as K
     from appliance.training import exams
 
@@ -69,7 +68,10 @@ def seed(config, video=None) -> None:
     c = K.create_course(K.CourseIn(title=COURSE, description="5 秒视频：安全帽的正确佩戴；PDF：受限空间作业安全须知。"), actor=actor)
     with tempfile.TemporaryDirectory() as tmp:
         with open((video or start_video(tmp)).path(), "rb") as fh:
-            K.add_unit(c.id, K.UnitIn(title="安全帽的正确佩戴", topic="个体防护"), fh, data_dir, actor=actor)
+            # probed here, not on the media worker: the appliance's start re-opens the database under a worker
+            # that was still writing the probe's answer, and the unit stayed "pending" with no length (CI)
+            K.add_unit(c.id, K.UnitIn(title="安全帽的正确佩戴", topic="个体防护"), fh, data_dir, actor=actor,
+                       probe_now=True)
     pdf = minimal_pdf("受限空间作业安全须知", [
         "1. 作业前必须办理受限空间作业许可证（GB 30871-2022）。",
         "2. 作业前 30 分钟内进行气体分析，氧含量 19.5%–21%。",
