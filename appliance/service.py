@@ -232,3 +232,15 @@ class Appliance:
                 pass
         finally:
             self.stop()
+
+
+def run(config: Config) -> int:
+    """Run the appliance in this process until SIGTERM or SIGINT (`safety-appliance run`, and `demo` after its
+    seed)."""
+    from appliance.core import logs
+
+    logs.setup(config.logging.level, config.logging.format)
+    appliance = Appliance(config).catch_signals().start()
+    print(f"安全生产管理系统已启动 / appliance running at {appliance.url}", flush=True)
+    appliance.run_forever()
+    return 0
