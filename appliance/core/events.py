@@ -453,8 +453,8 @@ class Bus:
     def subscribe(self, fn: Callable[[Committed], None], types: tuple[str, ...] | None = None) -> None:
         """Call `fn(event)` on the subscribers' thread for every committed event from now on whose type begins
         with one of `types` (every event without). The bus hands its subscribers' thread only the events some
-        subscriber is for: a register import's 5,000 items queued there whole (payloads and all) while that
-        thread waited its turn for the interpreter, ~25 MB under bench/load.py's maintenance phase (issue 14)."""
+        subscriber is for: a register import's thousands of items do not queue there (payloads and all) while
+        that thread waits its turn for the interpreter (issue 14)."""
         self._subscribers.append((fn, types))
 
     def _wanted(self, ev: Committed) -> bool:

@@ -139,7 +139,7 @@ class _ItemCache:
         return frame
 
 
-_ITEMS = _ItemCache(2048)   # live events; a bulk write's items are never made (they are not sent)
+_ITEMS = _ItemCache(2048)   # recent live events, mostly: a bulk write's items are made only if the feed is read through them
 
 
 def _presenter():
