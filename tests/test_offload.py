@@ -90,3 +90,50 @@ def test_the_reader_runs_below_the_appliance_in_the_cpu_queue():
     import phase: pages p99 252 → 194 ms with 23 imports in 40 s)."""
     here = os.nice(0)
     assert offload.run(os.nice, 0) >= min(19, here + 10)
+
+
+def ask_twice(x: int, *, ask) -> list:
+    return [os.getpid(), ask(("double", x)), ask(("double", x + 1))]
+
+
+def test_a_child_asks_this_process_and_gets_its_answers_in_order():
+    """`serve` answers the child's requests here (a writer in the child asks for the write gate's turn)."""
+    served = []
+
+    def serve(req):
+        served.append((os.getpid(), req))
+        return req[1] * 2
+
+    child, a, b = offload.run(ask_twice, 20, serve=serve)
+    assert (a, b) == (40, 42) and child != os.getpid()
+    assert served == [(os.getpid(), ("double", 20)), (os.getpid(), ("double", 21))]
+    here, a, b = offload.run(ask_twice, 1, serve=serve, size=10)   # in place: ask is serve itself
+    assert here == os.getpid() and (a, b) == (2, 4)
+
+
+def disk_full() -> None:
+    import sqlite3
+
+    raise sqlite3.OperationalError("database or disk is full")
+
+
+class Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("no")
+
+
+def raise_unpicklable() -> None:
+    raise Unpicklable("odd")
+
+
+def test_another_error_in_the_child_is_raised_here_as_it_was():
+    """Not the file's fault: a full disk under a writer in the child is still a full disk here (a 507)."""
+    import sqlite3
+
+    from appliance.core import storage
+
+    with pytest.raises(sqlite3.OperationalError) as e:
+        offload.run(disk_full)
+    assert storage.is_disk_full(e.value)
+    with pytest.raises(RuntimeError, match="Unpicklable: odd"):
+        offload.run(raise_unpicklable)

@@ -241,8 +241,9 @@ def recording(actor: str, live: bool = True) -> Iterator[Recorder]:
 class _QuietRanges:
     """The seqs of this process's bulk items (`recording(live=False)`), as the bus reads events back from
     the log: they reach subscribers marked `live=False` and live streams skip them. Only recent ranges are
-    kept (the bus reads events within a second of their commit); an item written by another process, or
-    read from the log by a stream far behind, is sent as any other event.
+    kept (the bus reads events within a second of their commit); an item written by another process (but a
+    child that relays its ranges here, `relay`), or read from the log by a stream far behind, is sent as any
+    other event.
 
     A range belongs to one database file: seqs start again at 1 in another log (a restore, the next appliance
     in the same test process), and a range kept from the old one silenced that log's live events (CI: an alarm
@@ -251,6 +252,9 @@ class _QuietRanges:
     def __init__(self, keep: int = 256) -> None:
         self._lock = threading.Lock()
         self._ranges: deque[tuple[str, int, int]] = deque(maxlen=keep)
+        # in a child process that writes to the appliance's log (core.offload): tells the appliance's
+        # process of each change, and waits for it, before the transaction commits
+        self.relay: Callable[[tuple[str, list[tuple[str, int, int]]]], Any] | None = None
 
     def add(self, seqs: Iterable[int]) -> list[tuple[str, int, int]]:
         log_file = str(database.database)
@@ -260,12 +264,20 @@ class _QuietRanges:
                 ranges[-1] = (log_file, ranges[-1][1], q)
             else:
                 ranges.append((log_file, q, q))
-        if ranges:
-            with self._lock:
-                self._ranges.extend(ranges)
+        self.take(ranges)
         return ranges
 
+    def take(self, ranges: list[tuple[str, int, int]]) -> None:
+        """Ranges found by `add` here or in a child process writing to the same log."""
+        if ranges:
+            if self.relay is not None:
+                self.relay(("quiet", ranges))
+            with self._lock:
+                self._ranges.extend(ranges)
+
     def discard(self, ranges: list[tuple[str, int, int]]) -> None:
+        if ranges and self.relay is not None:
+            self.relay(("unquiet", ranges))
         if ranges:
             with self._lock:
                 for r in ranges:

@@ -1,4 +1,4 @@
-"""Heavy parsing of an uploaded file in a child process of its own.
+"""Heavy work on an uploaded file (reading it, and for the register writing it) in a child process of its own.
 
 Reading a 5,000-row XLSX is about a second of pure Python. On the web server's process it took the
 interpreter from the request threads and the alarm path's threads while it ran (pages p99 1.9× the target
@@ -7,9 +7,15 @@ memory. In a child, the main process only waits on a pipe, the memory goes back 
 file built to take all memory (a zip bomb) hits the child's address-space limit instead of the appliance:
 the upload gets a clear error, nothing else is touched.
 
-Only plain, top-level functions of pure modules are run this way (their arguments and result are pickled);
-they must not touch the database. An ApplianceError raised in the child is raised again here with its code
-and both messages; anything else, or a child that dies, is a BadFile naming what happened.
+Only plain, top-level functions are run this way (their arguments and result are pickled). A reader is pure;
+a writer (the risk register's import) opens the database file in the child and asks this process, through
+`serve`, for what only this process knows (the write gate's turn behind the gas alarms' writes, which of
+the log's events are bulk items): its Python work then runs on the other core, below the appliance, and
+its working set is the child's, not the appliance's (bench/load.py's maintenance phase, issue 14).
+
+An ApplianceError raised in the child is raised again here with its code and both messages; another
+exception is raised again as it was (a full disk is still a 507); running out of memory, or a child that
+dies, is a BadFile naming what happened.
 """
 from __future__ import annotations
 
@@ -17,11 +23,11 @@ import importlib
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 from appliance.core.errors import ApplianceError, ValidationFailed
@@ -63,6 +69,14 @@ def _limit_memory(mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (mb * 1024 * 1024, mb * 1024 * 1024))
 
 
+_IN_CHILD = False
+
+
+def in_child() -> bool:
+    """True in a child process started by `run`."""
+    return _IN_CHILD
+
+
 def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
     """Runs in the child: the result, or the error as plain data (ApplianceError's constructor takes two
     messages, so it does not come back through pickle by itself)."""
@@ -90,28 +104,90 @@ def _rebuild(module: str, qualname: str, zh: str, en: str, code: str, details: A
     return err
 
 
+def _child(conn: Connection, memory_mb: int, fn: Callable[..., Any], args: tuple, kwargs: dict, asks: bool) -> None:
+    """The child's main: below the appliance, bounded, then fn; its outcome goes back on the pipe. With `asks`,
+    fn gets `ask=`: send a request to the parent's `serve` and wait for its answer."""
+    global _IN_CHILD
+    _IN_CHILD = True
+    _limit_memory(memory_mb)
+
+    def ask(request: Any) -> Any:
+        conn.send(("ask", request))
+        return conn.recv()
+
+    try:
+        try:
+            outcome = _call(fn, args, {**kwargs, "ask": ask} if asks else kwargs)
+        except Exception as exc:   # not the file's fault (a bug, the disk full under a writer): raised again there
+            try:
+                pickle.dumps(exc)
+            except Exception:
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            outcome = ("raised", exc)
+        conn.send(outcome)
+    except MemoryError:   # the outcome itself too big to send back
+        conn.send(("memory",))
+    finally:
+        conn.close()
+
+
 def run(fn: Callable[..., T], *args: Any, size: int | None = None, memory_mb: int = CHILD_MEMORY_MB,
-        **kwargs: Any) -> T:
+        serve: Callable[[Any], Any] | None = None, **kwargs: Any) -> T:
     """fn(*args, **kwargs), in a fresh child process when `size` (the upload's bytes) is at least
-    OFFLOAD_FROM_BYTES or not given, else here."""
+    OFFLOAD_FROM_BYTES or not given, else here.
+
+    With `serve`, fn also gets `ask=`: a request fn sends with it is answered by serve(request) in this
+    process, in the calling thread, while fn waits (a writer in the child asks here for the write gate's turn
+    and tells the bus which events are bulk items). In place, `ask` is serve itself."""
     if size is not None and size < OFFLOAD_FROM_BYTES:
-        return fn(*args, **kwargs)
+        return fn(*args, **kwargs, **({"ask": serve} if serve is not None else {}))
     # spawn, not fork: the appliance's process has threads (web, bus, drivers) whose locks a fork would copy
     ctx = multiprocessing.get_context("spawn")
     if not READERS.acquire(timeout=WAIT_S):
         raise ReaderBusy("另一个文件正在读取，请稍后再试", "another file is being read; try again in a minute")
     try:
-        with ProcessPoolExecutor(1, mp_context=ctx, initializer=_limit_memory, initargs=(memory_mb,)) as pool:
-            outcome = pool.submit(_call, fn, args, kwargs).result()
-    except BrokenProcessPool as exc:
-        log.error("file reader process died", extra={"error": str(exc), "fn": getattr(fn, "__name__", "?")})
-        raise BadFile("文件无法读取：读取进程异常退出（文件可能过大或已损坏）",
-                      "the file could not be read: its reader process died (too large or damaged)") from None
+        outcome = _exchange(ctx, fn, args, kwargs, memory_mb, serve)
     finally:
         READERS.release()
     if outcome[0] == "ok":
         return outcome[1]
+    if outcome[0] == "raised":
+        log.error("file reader process failed", extra={"fn": getattr(fn, "__name__", "?"), "error": repr(outcome[1])})
+        raise outcome[1]
     if outcome[0] == "memory":
         raise BadFile(f"文件无法读取：读取所需内存超过 {memory_mb} MB（文件过大或已损坏）",
                       f"the file could not be read: it needs more than {memory_mb} MB to read (too large or damaged)")
     raise _rebuild(*outcome[1:])
+
+
+def _exchange(ctx: Any, fn: Callable[..., Any], args: tuple, kwargs: dict, memory_mb: int,
+              serve: Callable[[Any], Any] | None) -> tuple:
+    """Start the child, answer its requests, return its outcome; a child that dies is a BadFile."""
+    here, there = ctx.Pipe()
+    proc = ctx.Process(target=_child, args=(there, memory_mb, fn, args, kwargs, serve is not None), daemon=True,
+                       name=f"offload-{getattr(fn, '__name__', '?')}")
+    proc.start()
+    there.close()   # the child holds the only other end: its death is an EOF here
+    try:
+        while True:
+            try:
+                msg = here.recv()
+            except (EOFError, OSError):
+                proc.join(5)
+                log.error("file reader process died", extra={"exitcode": proc.exitcode, "fn": getattr(fn, "__name__", "?")})
+                raise BadFile("文件无法读取：读取进程异常退出（文件可能过大或已损坏）",
+                              "the file could not be read: its reader process died (too large or damaged)") from None
+            if msg[0] != "ask":
+                return msg
+            assert serve is not None
+            answer = serve(msg[1])
+            try:
+                here.send(answer)
+            except OSError:   # the child died meanwhile: its EOF is read next
+                pass
+    finally:
+        here.close()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
