@@ -20,7 +20,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
-from appliance.core import access, auth, db, events, idempotency, logs, storage
+from appliance.core import access, auth, db, events, idempotency, logs, storage, templating
 from appliance.core.access import error_response, lang
 from appliance.core.domain import registered
 
@@ -115,6 +115,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> Flask:
     db.open_database(store.db_path, store.busy_timeout_ms)
 
     app = Flask(__name__, static_folder=None)
+    app.jinja_environment = templating.FastEnvironment   # before the environment is made (kiosk_ui.init_app)
     app.config.update(
         SECRET_KEY=secret_key(store.data_dir),
         MAX_CONTENT_LENGTH=int(config.web.max_body_mb * 1024 * 1024),
