@@ -21,40 +21,6 @@ def test_pragmas_on_the_live_connection(app):
     assert q("PRAGMA synchronous") == 2  # FULL
     assert q("PRAGMA foreign_keys") == 1
     assert q("PRAGMA busy_timeout") == 5000
-    assert q("PRAGMA soft_heap_limit") == db.SOFT_HEAP_LIMIT
-
-
-def test_many_connections_that_read_keep_sqlite_s_memory_near_the_soft_limit(tmp_path):
-    """Issue 14: every connection kept up to 1 MiB of pages; 60 open at once held 75 MB. With the appliance's
-    pragmas SQLite gives back cached pages past the soft heap limit: what stays is the connections' schemas
-    and statements. Measured with SQLite's own counter (sqlite3_memory_used) through the library Python uses."""
-    import ctypes
-    import ctypes.util
-
-    from conftest import need
-
-    name = ctypes.util.find_library("sqlite3")
-    need(name is not None, "no shared libsqlite3 to ask for its heap (a statically linked Python)")
-    assert name is not None
-    lib = ctypes.CDLL(name)
-    lib.sqlite3_memory_used.restype = ctypes.c_int64
-    path = tmp_path / "big.db"
-    conn = db.connect_raw(path)
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
-    conn.executemany("INSERT INTO t (body) VALUES (?)", [("x" * 900,) for _ in range(20_000)])   # ~20 MB of pages
-    conn.close()
-    before = lib.sqlite3_memory_used()
-    conns = [db.connect_raw(path) for _ in range(40)]
-    try:
-        for c in conns:
-            assert c.execute("SELECT count(*), sum(length(body)) FROM t").fetchone()[0] == 20_000   # reads every page
-        used = lib.sqlite3_memory_used() - before
-        # without the limit: 40 full caches of 1 MiB (checked: ~42 MB); with it: the limit and some schema
-        assert used < db.SOFT_HEAP_LIMIT + 40 * 256 * 1024, used
-        assert conns[0].execute("PRAGMA soft_heap_limit").fetchone()[0] == db.SOFT_HEAP_LIMIT
-    finally:
-        for c in conns:
-            c.close()
 
 
 def test_migrations_are_numbered_without_gaps():

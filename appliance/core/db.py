@@ -30,16 +30,7 @@ log = logging.getLogger(__name__)
 # WAL survives a power cut with the last committed transaction; FULL syncs the WAL on every commit, which
 # is what safety records need. Every write transaction takes the write lock at BEGIN (IMMEDIATE) so the
 # event chain head cannot be read by two writers at once.
-#
-# Memory: each connection caches up to 1 MiB of pages (cache_size), and the web serves ~100 threads. Under
-# 50 clients and 50 live streams with maintenance running, the connections open at once held their caches
-# together (60 connections that read: SQLite's heap 75 MB; the appliance 154-161 MB against 150, bench/load.py,
-# issue 14). The soft heap limit (process-wide) makes SQLite give back cached pages of idle connections first
-# once its heap passes SOFT_HEAP_LIMIT: the same 60 connections then hold 22 MB (their schemas and statements,
-# which it cannot give back). A page given back is read again from the OS's file cache when next needed.
-SOFT_HEAP_LIMIT = 16 * 1024 * 1024
-PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "cache_size": -1024,
-           "soft_heap_limit": SOFT_HEAP_LIMIT}
+PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "cache_size": -1024}
 
 class _PooledSqliteDatabase(peewee.SqliteDatabase):
     """peewee's SQLite database whose closed connections wait in a small pool for the next thread.
