@@ -111,7 +111,9 @@ class Appliance:
         interval = notify.watchdog_interval()
         if interval:
             self._spawn("watchdog", self._watchdog, interval)
-        log.info("appliance started", extra={"url": self.url, "startup_s": round(time.monotonic() - t0, 3)})
+        frozen = memory.freeze_startup()   # the start's objects out of the collector's full walks
+        log.info("appliance started", extra={"url": self.url, "startup_s": round(time.monotonic() - t0, 3),
+                                             "gc_frozen": frozen})
         return self
 
     def _advertise(self, port: int, https_port: int | None) -> None:
@@ -208,6 +210,7 @@ class Appliance:
         events.BUS = None
         events.database.close()
         events.database.close_idle()
+        memory.unfreeze()   # what this appliance held may be collected again (tests start many in one process)
         log.info("appliance stopped")
 
     def catch_signals(self) -> Appliance:

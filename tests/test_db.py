@@ -234,6 +234,53 @@ def test_freed_heap_pages_go_back_to_the_system():
     del keep
 
 
+def test_the_start_s_objects_are_frozen_and_its_garbage_collected_first():
+    """memory.freeze_startup: a full collection no longer walks what existed at start (gc.get_objects lists
+    the collector's generations, not the frozen ones), the start's cyclic garbage is collected before, not
+    frozen for good, and unfreeze hands everything back."""
+    import gc
+    import weakref
+
+    from appliance.core import memory
+
+    class Node:
+        pass
+
+    alive = {"kept": [1, 2, 3]}
+    garbage = Node()
+    garbage.self = garbage          # a cycle only the collector can free
+    gone = weakref.ref(garbage)
+    del garbage
+    try:
+        frozen = memory.freeze_startup()
+        assert frozen == gc.get_freeze_count() > 0
+        assert gone() is None, "the start's garbage was frozen instead of collected"
+        assert not any(o is alive for o in gc.get_objects())
+        later = Node()
+        assert any(o is later for o in gc.get_objects()), "an object made later is still the collector's"
+    finally:
+        memory.unfreeze()
+    assert gc.get_freeze_count() == 0
+    assert any(o is alive for o in gc.get_objects())
+
+
+def test_a_running_appliance_is_frozen_and_handed_back_when_it_stops(tmp_path):
+    import gc
+
+    from appliance.config import load_config
+    from appliance.service import Appliance
+    from conftest import write_config
+
+    appliance = Appliance(load_config(write_config(tmp_path / "live"))).start()
+    try:
+        assert gc.get_freeze_count() > 10_000   # modules, the app, its routes and tables
+        assert not any(o is appliance.runtime for o in gc.get_objects())
+    finally:
+        appliance.stop()
+    assert gc.get_freeze_count() == 0
+    assert any(o is appliance.runtime for o in gc.get_objects())
+
+
 def test_bulk_writers_wait_while_a_safety_write_is_on():
     """The priority lane: a bulk write (an import, a cleanup chunk) does not start while a safety writer
     (the gas sensors' poll) writes or waits to; it starts as soon as that one is done, and a safety writer
