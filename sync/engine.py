@@ -344,7 +344,7 @@ class Syncer:
         for w in self.workers.values():
             w.start()
         if bus is not None and self.workers:
-            bus.subscribe(lambda ev: self.poke())
+            bus.on_new(self.poke)   # once per batch: the workers read the log themselves
         return self
 
     def poke(self) -> None:

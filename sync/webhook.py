@@ -207,7 +207,8 @@ class Webhook:
     def start(self, bus=None) -> Webhook:
         if bus is not None:
             types = self.hook.types
-            bus.subscribe(lambda ev: self.wake.set() if ev.type in types else None)
+            # only this hook's types reach its subscriber (the bus filters by prefix; the exact type is checked here)
+            bus.subscribe(lambda ev: self.wake.set() if ev.type in types else None, tuple(types))
         self.thread = threading.Thread(target=self._run, name=f"webhook-{self.hook.name}", daemon=True)
         self.thread.start()
         return self

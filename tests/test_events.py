@@ -246,6 +246,64 @@ def test_the_bus_keeps_bulk_items_slim_and_hands_subscribers_the_whole_event(app
         bus.stop()
 
 
+def test_a_worker_that_reads_the_log_itself_is_woken_once_per_batch_not_once_per_event(app):
+    """Bus.on_new (the uplink sync's wake-up): a register import's 600 items wake it a few times, and nothing
+    of them queues for the subscribers' thread when no subscriber is for their type."""
+    bus = events.Bus(capacity=100, poll_s=60)   # read only when poked: one drain for the whole import
+    woken: list[float] = []
+    alarms: list = []
+    bus.on_new(lambda: woken.append(time.monotonic()))
+    bus.subscribe(alarms.append, ("alarm.",))
+    bus.start()
+    try:
+        head = events.head_seq()
+        with events.recording("user:test", live=False) as rec:
+            for n in range(600):
+                rec.emit("risk.measure_added", entity=("risk_measure", n), payload={"description": f"措施{n}"})
+        events.record("risk.register_imported", actor="user:test", payload={"rows": 600})
+        bus.poke()
+        deadline = time.monotonic() + 5
+        while bus.head < head + 601 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert bus.head == head + 601
+        batches = -(-601 // events.READ_BATCH)
+        assert 1 <= len(woken) <= batches, (len(woken), batches)
+        assert bus._backlog.qsize() == 0 and alarms == []
+        events.record("alarm.raised", actor="system", payload={"point": "GT-1"})
+        bus.poke()
+        while not alarms and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [e.type for e in alarms] == ["alarm.raised"]
+        assert len(woken) <= batches + 1
+    finally:
+        bus.stop()
+
+
+def test_a_waker_that_fails_does_not_stop_the_bus(app):
+    bus = events.Bus(capacity=100, poll_s=0.05)
+    calls: list[int] = []
+
+    def bad() -> None:
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    bus.on_new(bad)
+    bus.start()
+    try:
+        head = events.head_seq()
+        events.record("person.note", actor="user:test", payload={})
+        bus.poke()
+        assert bus.wait_after(head, 5)
+        events.record("person.note", actor="user:test", payload={})
+        bus.poke()
+        deadline = time.monotonic() + 5
+        while bus.head < head + 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert bus.head == head + 2 and bus.running and len(calls) >= 2
+    finally:
+        bus.stop()
+
+
 def test_bulk_ranges_of_one_log_do_not_silence_another(app, tmp_path):
     """Seqs start again at 1 in another database (a restore; the next appliance in this process): a bulk
     range kept from the old log must not mark the new log's events not live. CI lost an alarm card and

@@ -420,6 +420,7 @@ class Bus:
         self._recent: deque[Committed] = deque(maxlen=capacity)
         # each with the type prefixes it is for (None: every event)
         self._subscribers: list[tuple[Callable[[Committed], None], tuple[str, ...] | None]] = []
+        self._wakers: list[Callable[[], None]] = []   # called once per batch of new events (on_new)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Subscribers run on a thread of their own, in order: they write (an incident on a level-2 alarm, a
@@ -469,6 +470,13 @@ class Bus:
         that thread waits its turn for the interpreter (issue 14)."""
         self._subscribers.append((fn, types))
 
+    def on_new(self, fn: Callable[[], None]) -> None:
+        """Call `fn()` on the bus's own thread once after each batch of new events: a wake-up for a worker that
+        reads the log itself (the uplink sync). It must not block (set an Event). Subscribed to every event
+        instead, such a worker had a register import's thousands of items queued for it, payloads and all, to
+        be told thousands of times what once says (issue 14)."""
+        self._wakers.append(fn)
+
     def _wanted(self, ev: Committed) -> bool:
         return any(types is None or ev.type.startswith(types) for _, types in self._subscribers)
 
@@ -498,6 +506,11 @@ class Bus:
             wanted = [e for e in batch if self._wanted(e)] if self._subscribers else []
             if wanted:
                 self._backlog.put(wanted)
+            for wake in self._wakers:
+                try:
+                    wake()
+                except Exception:  # a bad waker must not stop the bus
+                    log.exception("event bus wake-up failed")
 
     def _run_subscribers(self) -> None:
         while True:
