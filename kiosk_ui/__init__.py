@@ -75,6 +75,7 @@ def init_app(app) -> None:
     app.config["ERROR_PAGE"] = views.error_page
     app.config["TRANSLATE"] = translate
     app.jinja_env.globals.update(views.template_globals())
+    app.context_processor(views.render_globals)   # the same two, bound once per page
     app.before_request(views.device_login_from_query)
 
 

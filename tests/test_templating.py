@@ -94,3 +94,48 @@ def test_a_missing_key_is_jinja_undefined_and_strict_undefined_still_raises():
 
 def test_the_appliance_renders_its_pages_with_it(app):
     assert isinstance(app.jinja_env, FastEnvironment)
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_per_page_t_and_fmt_time_give_what_the_globals_give(app, lang):
+    """kiosk_ui.views.render_globals binds `t` and `fmt_time` once per page: same texts (placeholders, a key
+    only zh-CN has, an unknown key) and same times (with and without the date, none, across a day's end in
+    the plant's zone) as the globals."""
+    from flask import g
+
+    from kiosk_ui import catalog, views
+
+    key_with_value = next(k for k, v in catalog(lang).items() if "{" in v)
+    placeholder = catalog(lang)[key_with_value].split("{", 1)[1].split("}", 1)[0]
+    only_zh = next((k for k in catalog("zh-CN") if k not in catalog("en")), None)
+    with app.test_request_context(f"/tablet/hazards?lang={lang}"):
+        g.default_lang = "zh-CN"
+        per_page = views.render_globals()
+        for key, kw in ((key_with_value, {placeholder: "甲 <b>"}), (key_with_value, {}), ("hz.overdue", {}),
+                        ("no.such.key", {}), (only_zh or "hz.overdue", {})):
+            assert per_page["t"](key, **kw) == views.translate(lang, key, **kw)
+        for ms, with_date in ((None, False), (0, True), (1_764_000_000_000, False), (1_764_000_000_000, True),
+                              (1_764_086_399_999, True), (1_764_086_400_000, True)):
+            assert per_page["fmt_time"](ms, with_date) == views.fmt_time(ms, with_date)
+
+
+def test_a_page_uses_the_per_page_functions(app, as_role):
+    """The context processor's `t` and `fmt_time` are the ones a page's template calls."""
+    from kiosk_ui import views
+
+    calls: list[str] = []
+    real = views.render_globals
+
+    def spy() -> dict:
+        out = real()
+        t = out["t"]
+        out["t"] = lambda key, **kw: calls.append(key) or t(key, **kw)
+        return out
+
+    app.template_context_processors[None] = [spy if f is real else f for f in app.template_context_processors[None]]
+    html = as_role("supervisor").get("/tablet/hazards").get_data(as_text=True)
+    assert len(calls) > 10, calls   # the page's own texts came through it
+    from markupsafe import escape
+
+    shown = [k for k in calls if str(escape(views.translate("zh-CN", k))) in html]
+    assert len(shown) > 10, "the texts it gave are not on the page"
