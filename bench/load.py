@@ -30,6 +30,7 @@ Targets (issue 14): pages/API p99 ≤ 200 ms under load; alarm p99 ≤ interval 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import shutil
@@ -215,6 +216,81 @@ class Leak:
         return (t - t0) * 1000
 
 
+class LeakProcess:
+    """The leak cycles, timed from a process of their own (`leak_child`). Timed from this one, the stream's
+    reader and the Modbus write waited their turn for this interpreter behind the load's 100 threads (50
+    clients, 50 streams), and that wait counted as the appliance's alarm latency."""
+
+    def __init__(self, base: str, wport: int, mport: int, token: str, sup: requests.Session, interval: float,
+                 seed: int):
+        spec = {"base": base, "wport": wport, "mport": mport, "token": token, "interval": interval, "seed": seed,
+                "cookies": requests.utils.dict_from_cookiejar(sup.cookies), "csrf": sup.headers["X-CSRF-Token"]}
+        self.p = subprocess.Popen([sys.executable, __file__, "--leak-child", json.dumps(spec)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self._answer() != "ready":
+            raise RuntimeError("leak process did not start")
+
+    def _answer(self):
+        assert self.p.stdout is not None
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"leak process ended (exit {self.p.wait(5)})")
+        return json.loads(line)
+
+    def cycles(self, n: int | None = None, until: float | None = None) -> list[float]:
+        """`n` cycles, or cycles until time.monotonic() (the same clock in every process here) passes `until`."""
+        assert self.p.stdin is not None
+        self.p.stdin.write(json.dumps({"n": n, "until": until}) + "\n")
+        self.p.stdin.flush()
+        answer = self._answer()
+        if isinstance(answer, dict):
+            raise RuntimeError(f"leak cycle failed: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        if self.p.stdin is not None:
+            self.p.stdin.close()
+        try:
+            self.p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def leak_child(spec: dict) -> int:
+    """The leak process: its own Modbus writer, SSE stream and supervisor session; runs the cycles it is
+    told to (one JSON line each on stdin) and answers their latencies (ms) as one JSON line."""
+    from pymodbus.client import ModbusTcpClient
+
+    writer = ModbusTcpClient("127.0.0.1", port=spec["mport"], timeout=1, retries=0)
+    if not writer.connect():
+        raise RuntimeError("cannot connect to the modbus server")
+    AL.POINT = "GT-000"
+    stream = AL.Stream(spec["wport"], spec["token"])
+    stream.start()
+    if not stream.ready.wait(30) or stream.error:
+        raise RuntimeError(f"SSE stream did not open: {stream.error}")
+    sup = requests.Session()
+    sup.cookies.update(spec["cookies"])
+    sup.headers["X-CSRF-Token"] = spec["csrf"]
+    leak = Leak(writer, stream, sup, spec["base"], spec["interval"], random.Random(spec["seed"]))
+    print(json.dumps("ready"), flush=True)
+    for line in sys.stdin:
+        order = json.loads(line)
+        try:
+            if order["n"] is not None:
+                out = [leak.cycle() for _ in range(order["n"])]
+            else:
+                out = []
+                while time.monotonic() < order["until"]:
+                    out.append(leak.cycle())
+            print(json.dumps(out), flush=True)
+        except Exception as exc:   # the parent reports it and stops the run
+            print(json.dumps({"error": repr(exc)}), flush=True)
+    stream.stop.set()
+    writer.close()
+    return 0
+
+
 class Maintenance(threading.Thread):
     """Back to back until stopped: a register import through the API (the safety officer's upload) and the
     nightly backup through the CLI. Records (kind, seconds, ok) per run."""
@@ -294,11 +370,12 @@ def main() -> int:
     ap.add_argument("--idle-requests", type=int, default=200)
     ap.add_argument("--alarm-idle", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--leak-child", help=argparse.SUPPRESS)   # the leak process's spec (LeakProcess)
     args = ap.parse_args()
-    from pymodbus.client import ModbusTcpClient
+    if args.leak_child:
+        return leak_child(json.loads(args.leak_child))
 
-    rnd = random.Random(args.seed)
-    server = proc = log = writer = stream = None
+    server = proc = log = leak = None
     counters: list[Counter] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         try:
@@ -311,9 +388,6 @@ def main() -> int:
             server = spawn_ready(["-m", "drivers.sim.modbus_server", "tcp", "127.0.0.1", str(mport), "--ids", "1",
                                   "--registers", str(N_POINTS)])
             wait_port("127.0.0.1", mport)
-            writer = ModbusTcpClient("127.0.0.1", port=mport, timeout=1, retries=0)
-            if not writer.connect():
-                raise RuntimeError("cannot connect to the modbus server")
             token = cli("create-token", "--config", str(cfg), "--name", "bench").splitlines()[0].strip()
             cli("create-user", "--config", str(cfg), "--login", "bench", "--role", "supervisor", "--password-stdin",
                 input=AL.PASSWORD + "\n")
@@ -326,11 +400,7 @@ def main() -> int:
             wait_healthy(base, proc, timeout=120)
             sup = AL.supervisor(base)
             AL.POINT = "GT-000"
-            stream = AL.Stream(wport, token)
-            stream.start()
-            if not stream.ready.wait(30) or stream.error:
-                raise RuntimeError(f"SSE stream did not open: {stream.error}")
-            leak = Leak(writer, stream, sup, base, args.interval, rnd)
+            leak = LeakProcess(base, wport, mport, token, sup, args.interval, args.seed)
             print(f"load: {args.events:,} events, {args.hazards:,} hazards, {args.days} days x {N_POINTS} points of "
                   f"minute rows ({size_mb:.0f} MB, filled in {fill_s:.0f} s); poll {args.interval:g} s")
 
@@ -345,7 +415,7 @@ def main() -> int:
                 r = requests.get(url, cookies=sup.cookies, timeout=30) if path.startswith("/tablet") else \
                     c.s.get(url, timeout=30)
                 idle.append((kind, time.perf_counter() - t0, r.status_code == 200))
-            alarm_idle = [leak.cycle() for _ in range(args.alarm_idle)]
+            alarm_idle = leak.cycles(n=args.alarm_idle)
             rss_idle = rss_kb(proc.pid, children=False) / 1024
 
             # load
@@ -376,15 +446,13 @@ def main() -> int:
             alarm_maint: list[float] = []
             maint = Maintenance(base, cfg, login(base, "officer"), args.import_measures, Path(tmp),
                                 tuple(args.maint.split(",")), args.backup_step_pages)
-            while time.monotonic() < maint_at - 3 * args.interval - 2:
-                alarm_load.append(leak.cycle())
+            alarm_load += leak.cycles(until=maint_at - 3 * args.interval - 2)
             while time.monotonic() < maint_at:
                 time.sleep(0.05)
             n_load = len(loaded)
             if args.maint_seconds:
                 maint.start()
-                while time.monotonic() < stop_at - 3 * args.interval - 2:
-                    alarm_maint.append(leak.cycle())
+                alarm_maint += leak.cycles(until=stop_at - 3 * args.interval - 2)
                 maint.stop.set()
             for cl in clients:
                 cl.join(60)
@@ -456,11 +524,9 @@ def main() -> int:
         finally:
             for k in counters:
                 k.stop.set()
-            if stream is not None:
-                stream.stop.set()
+            if leak is not None:
+                leak.close()
             stop_s = stop(proc) if proc is not None else None
-            if writer is not None:
-                writer.close()
             terminate(server)
             if log is not None:
                 log.close()
