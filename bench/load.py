@@ -11,7 +11,10 @@ Phases, one run:
   load     --clients clients (threads, each its own HTTP session) walk the mix with a think time of
            --think s (uniform ±50 %) for --seconds, while --streams SSE clients hold /api/v1/stream open and
            a leak cycle runs every few seconds: write 60 %LEL to a point's register → `alarm.raised` on a
-           stream, write 0 → `alarm.cleared`; the main process's RSS is sampled every second
+           stream, write 0 → `alarm.cleared`; the main process's RSS is sampled every second. The clients
+           and streams are shared among --load-procs processes, and the leak cycles are timed from one of
+           their own: a generator's thread that waits for its own interpreter would count that wait as the
+           appliance's
   maint    the same load goes on for --maint-seconds while maintenance runs back to back: a risk register
            import of --import-measures control measures through the API (a new department each time, so
            every unit is rewritten), and the nightly backup (`safety-appliance backup`, SQLite's online
@@ -172,7 +175,7 @@ class Client(threading.Thread):
             except requests.RequestException:
                 ok = False
             dt = time.perf_counter() - t0
-            self.out.append((kind, dt, ok))
+            self.out.append((kind, dt, ok, time.monotonic()))
             if self.first is None and ok:
                 self.first = time.monotonic() - self.started
             if self.think:
@@ -197,6 +200,72 @@ class Counter(threading.Thread):
 
     def _on(self, t: float, ev: dict) -> None:
         self.n += 1
+
+
+class LoadProcess:
+    """A share of the load (clients and streams) run by a process of its own (`load_child`), apart from the
+    process that samples memory, runs the maintenance and reads the results, whose threads no longer take
+    the generator's interpreter from it (or it from them) while a request is timed."""
+
+    def __init__(self, spec: dict):
+        self.p = subprocess.Popen([sys.executable, __file__, "--load-child", json.dumps(spec)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.result: dict = {}
+
+    def _answer(self):
+        assert self.p.stdout is not None
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"load process ended (exit {self.p.wait(5)})")
+        return json.loads(line)
+
+    def ready(self) -> None:
+        if self._answer() != "ready":
+            raise RuntimeError("load process did not open its streams")
+
+    def go(self, stop_at: float) -> None:
+        assert self.p.stdin is not None
+        self.p.stdin.write(json.dumps({"stop_at": stop_at}) + "\n")
+        self.p.stdin.flush()
+
+    def collect(self) -> dict:
+        """After its clients' stop time: (kind, seconds, ok, monotonic end) per request, first answers, events
+        per stream."""
+        self.result = self._answer()
+        return self.result
+
+    def close(self) -> None:
+        if self.p.stdin is not None and not self.p.stdin.closed:
+            self.p.stdin.close()
+        try:
+            self.p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def load_child(spec: dict) -> int:
+    """A load process: opens its streams, answers "ready", starts its clients when told the stop time, and
+    answers their samples once they are done; its streams stay open until then."""
+    counters = [Counter(spec["wport"], spec["token"]) for _ in range(spec["streams"])]
+    for k in counters:
+        k.start()
+    for k in counters:
+        k.ready.wait(30)
+    print(json.dumps("ready"), flush=True)
+    stop_at = json.loads(sys.stdin.readline())["stop_at"]
+    out: list = []
+    clients = [Client(spec["base"], spec["token"], spec["cookies"], random.Random(seed), stop_at, spec["think"], out)
+               for seed in spec["seeds"]]
+    for cl in clients:
+        cl.start()
+    for cl in clients:
+        cl.join(stop_at - time.monotonic() + 60)
+    print(json.dumps({"samples": out, "firsts": [cl.first for cl in clients],
+                      "events": [k.n for k in counters], "stream_errors": sum(1 for k in counters if k.error)}),
+          flush=True)
+    for k in counters:
+        k.stop.set()
+    return 0
 
 
 class Leak:
@@ -343,12 +412,12 @@ def login(base: str, name: str) -> requests.Session:
     return s
 
 
-def summary(samples: list[tuple[str, float, bool]]) -> dict:
+def summary(samples: list[tuple[str, float, bool, float]]) -> dict:
     """All requests and each kind: p50, p99 (from >= 200 answers, else the max of N: `stats`), max."""
-    ms = [dt * 1000 for _, dt, ok in samples if ok]
-    out = {**stats(ms), "n": len(samples), "failed": sum(1 for *_, ok in samples if not ok), "kinds": {}}
+    ms = [dt * 1000 for _, dt, ok, _ in samples if ok]
+    out = {**stats(ms), "n": len(samples), "failed": sum(1 for _, _, ok, _ in samples if not ok), "kinds": {}}
     for kind, *_ in MIX:
-        out["kinds"][kind] = stats([dt * 1000 for kd, dt, ok in samples if kd == kind and ok])
+        out["kinds"][kind] = stats([dt * 1000 for kd, dt, ok, _ in samples if kd == kind and ok])
     return out
 
 
@@ -370,13 +439,20 @@ def main() -> int:
     ap.add_argument("--idle-requests", type=int, default=200)
     ap.add_argument("--alarm-idle", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
+    # One: on this 2-core box, five load processes ran the appliance's pages slower (p99 200/110 ms against
+    # 105/111 with one, alternating runs): more of the generator ran at once, on the appliance's cores.
+    ap.add_argument("--load-procs", type=int, default=1,
+                    help="processes the clients and streams are shared among (default 1, apart from this one)")
     ap.add_argument("--leak-child", help=argparse.SUPPRESS)   # the leak process's spec (LeakProcess)
+    ap.add_argument("--load-child", help=argparse.SUPPRESS)   # a load process's spec (LoadProcess)   # the leak process's spec (LeakProcess)
     args = ap.parse_args()
     if args.leak_child:
         return leak_child(json.loads(args.leak_child))
+    if args.load_child:
+        return load_child(json.loads(args.load_child))
 
     server = proc = log = leak = None
-    counters: list[Counter] = []
+    loaders: list[LoadProcess] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         try:
             mport, wport = free_port(), free_port()
@@ -414,22 +490,21 @@ def main() -> int:
                 t0 = time.perf_counter()
                 r = requests.get(url, cookies=sup.cookies, timeout=30) if path.startswith("/tablet") else \
                     c.s.get(url, timeout=30)
-                idle.append((kind, time.perf_counter() - t0, r.status_code == 200))
+                idle.append((kind, time.perf_counter() - t0, r.status_code == 200, time.monotonic()))
             alarm_idle = leak.cycles(n=args.alarm_idle)
             rss_idle = rss_kb(proc.pid, children=False) / 1024
 
-            # load
-            for _ in range(args.streams):
-                k = Counter(wport, token)
-                k.start()
-                counters.append(k)
-            for k in counters:
-                k.ready.wait(30)
+            # load: clients and streams shared among --load-procs processes
+            procs = max(1, min(args.load_procs, args.clients or 1))
+            cookies = requests.utils.dict_from_cookiejar(sup.cookies)
+            loaders = [LoadProcess({"base": base, "wport": wport, "token": token, "cookies": cookies,
+                                    "think": args.think, "streams": len(range(i, args.streams, procs)),
+                                    "seeds": [args.seed + c for c in range(i, args.clients, procs)]})
+                       for i in range(procs)]
+            for lp in loaders:
+                lp.ready()
             maint_at = time.monotonic() + args.seconds
             stop_at = maint_at + args.maint_seconds
-            loaded: list = []
-            clients = [Client(base, token, sup.cookies, random.Random(args.seed + i), stop_at, args.think, loaded)
-                       for i in range(args.clients)]
             rss: list[float] = []
             rss_maint: list[float] = []
             done = threading.Event()
@@ -440,8 +515,8 @@ def main() -> int:
 
             sampler = threading.Thread(target=sample_rss, daemon=True)
             sampler.start()
-            for cl in clients:
-                cl.start()
+            for lp in loaders:
+                lp.go(stop_at)
             alarm_load: list[float] = []
             alarm_maint: list[float] = []
             maint = Maintenance(base, cfg, login(base, "officer"), args.import_measures, Path(tmp),
@@ -449,22 +524,22 @@ def main() -> int:
             alarm_load += leak.cycles(until=maint_at - 3 * args.interval - 2)
             while time.monotonic() < maint_at:
                 time.sleep(0.05)
-            n_load = len(loaded)
             if args.maint_seconds:
                 maint.start()
                 alarm_maint += leak.cycles(until=stop_at - 3 * args.interval - 2)
                 maint.stop.set()
-            for cl in clients:
-                cl.join(60)
+            results = [lp.collect() for lp in loaders]
             if maint.is_alive():
                 maint.join(180)
             done.set()
             sampler.join(5)
-            delivered = sorted(k.n for k in counters)
-            stream_errors = sum(1 for k in counters if k.error)
-            no_first = sum(1 for cl in clients if cl.first is None or cl.first > 30)
-
-            s_idle, s_load, s_maint = summary(idle), summary(loaded[:n_load]), summary(loaded[n_load:])
+            delivered = sorted(n for r in results for n in r["events"])
+            stream_errors = sum(r["stream_errors"] for r in results)
+            no_first = sum(1 for r in results for f in r["firsts"] if f is None or f > 30)
+            samples = [tuple(x) for r in results for x in r["samples"]]
+            loaded = [x for x in samples if x[3] < maint_at]
+            n_load = len(loaded)
+            s_idle, s_load, s_maint = summary(idle), summary(loaded), summary([x for x in samples if x[3] >= maint_at])
             # a leak cycle takes ~2 s: tens of them per phase, so the alarm's tail is their max of N (stats)
             a_idle, a_load, a_maint = stats(alarm_idle), stats(alarm_load), stats(alarm_maint)
             runs = {k: [dt * 1000 for kd, dt, ok in maint.runs if kd == k] for k in ("import", "backup")}
@@ -522,8 +597,8 @@ def main() -> int:
                 print("--- appliance log (tail) ---\n" + Path(log.name).read_text()[-3000:], file=sys.stderr)
             raise
         finally:
-            for k in counters:
-                k.stop.set()
+            for lp in loaders:
+                lp.close()
             if leak is not None:
                 leak.close()
             stop_s = stop(proc) if proc is not None else None
