@@ -581,7 +581,8 @@ def main() -> int:
                       f"{maint_out['failed']} failed): pages/API {describe(s_maint)} ({s_maint['failed']} failed); "
                       f"alarm {describe(a_maint)}")
             print(f"  RSS main process    idle {rss_idle:.0f} MB, under load median {out['rss_load_p50_mb']:.0f} max "
-                  f"{out['rss_load_max_mb']:.0f} MB; with maintenance max {out['rss_maint_max_mb']:.0f} MB")
+                  f"{out['rss_load_max_mb']:.0f} MB" + (f"; with maintenance max {out['rss_maint_max_mb']:.0f} MB"
+                                                         if args.maint_seconds else ""))
             print(f"  streams: {args.streams} open, events received per stream {out['stream_events_min']}.."
                   f"{out['stream_events_max']}, {stream_errors} broke; clients with no answer within 30 s: {no_first}")
             print(f"  vs targets (<= 1.0 meets): pages {s_load['tail_label']} {out['p99_vs_target']}x of {TARGET_P99_MS} ms; "
