@@ -329,3 +329,20 @@ def test_a_token_use_noted_for_one_database_is_not_another_databases(app, users,
     finally:
         db.database.close()
         db.open_database(old)
+
+
+def test_the_plain_sql_lookups_say_what_the_models_say(app, users):
+    """The per-request token lookup and the live streams' heartbeat checks run as plain SQL (issue 14: peewee
+    built their SQL anew each time, 20x the query): a standing token gives its row, a revoked or unknown one
+    nothing; an active account gives its role, a deactivated or unknown one none."""
+    tok = auth.DeviceToken.get(auth.DeviceToken.name == "test-wall")
+    t = auth.device_for_token(users["kiosk"])
+    assert t is not None and (t.id, t.name, t.role, t.created_at) == (tok.id, tok.name, tok.role, tok.created_at)
+    assert auth.token_active(tok.id) is True
+    assert auth.device_for_token("forged-token") is None and auth.token_active(10_000) is False
+    u = auth.User.get(auth.User.login == "u_supervisor")
+    assert auth.active_role(u.id) == "supervisor" and auth.active_role(10_000) is None
+    auth.User.update(active=False).where(auth.User.id == u.id).execute()
+    assert auth.active_role(u.id) is None
+    auth.revoke_device_token(tok.id, actor="test")
+    assert auth.token_active(tok.id) is False and auth.device_for_token(users["kiosk"]) is None

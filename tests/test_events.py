@@ -326,3 +326,13 @@ def test_bulk_ranges_of_one_log_do_not_silence_another(app, tmp_path):
     finally:
         db.database.close()
         db.open_database(old)
+
+
+def test_head_seq_is_the_newest_seq_and_zero_for_an_empty_log(app):
+    """head_seq runs plain SQL (issue 14): 0 before the first event, then the newest event's seq."""
+    db.database.execute_sql("DELETE FROM events")
+    assert events.head_seq() == 0
+    _person("H1")
+    _person("H2")
+    newest = events.Event.select().order_by(events.Event.seq.desc()).first()
+    assert newest is not None and events.head_seq() == newest.seq > 0

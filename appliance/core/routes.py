@@ -228,9 +228,9 @@ def _limits() -> StreamLimits:
 def _still_allowed(p) -> bool:
     """Re-check at each heartbeat that the caller's token or account still stands (revoked → stream ends)."""
     if p.kind == "device":
-        return auth.DeviceToken.get_or_none((auth.DeviceToken.id == p.id) & auth.DeviceToken.active) is not None
-    u = auth.User.get_or_none((auth.User.id == p.id) & auth.User.active)
-    return u is not None and auth.allowed(u.role, "events.read")
+        return auth.token_active(p.id)
+    role = auth.active_role(p.id)
+    return role is not None and auth.allowed(role, "events.read")
 
 
 @api_bp.get("/stream")
