@@ -169,3 +169,44 @@ def test_a_repeated_idempotency_key_files_one_hazard(plant):
         assert r.status_code == 422 and "Idempotency-Key" in r.get_json()["error"]["messages"]["en"], bad
     listed = c["worker"].get("/api/v1/hazards").get_json()["hazards"]
     assert sum(h["id"] == first.get_json()["id"] for h in listed) == 1
+
+
+@pytest.mark.parametrize("hazards, now, ttl", [
+    ([], 1_000, 30.0),                                                               # nothing to pass: the longest
+    ([{"deadline": 6_000, "overdue": False, "state": "rectifying"}], 1_000, 5.001),  # just past the deadline
+    ([{"deadline": 6_000, "overdue": False, "state": "rectifying"},
+      {"deadline": 3_000, "overdue": False, "state": "reported"}], 1_000, 2.001),    # the first of them
+    ([{"deadline": 500, "overdue": True, "state": "rectifying"}], 1_000, 30.0),      # already overdue
+    ([{"deadline": 3_000, "overdue": False, "state": "closed"}], 1_000, 30.0),       # closed: never overdue
+    ([{"deadline": None, "overdue": False, "state": "reported"}], 1_000, 30.0),      # no deadline yet
+    ([{"deadline": 3_600_000, "overdue": False, "state": "rectifying"}], 0, 30.0),   # an hour away: the longest
+])
+def test_the_shared_list_lives_until_its_next_deadline(hazards, now, ttl):
+    from appliance.hazards.api import until_next_deadline
+
+    assert until_next_deadline(hazards, now) == pytest.approx(ttl)
+
+
+def test_the_boards_list_turns_overdue_when_the_deadline_passes_with_nothing_recorded(plant, monkeypatch):
+    """The wall boards' shared hazard list is kept until a hazard changes or its next deadline passes (issue
+    14): the deadline passing, with no event at all, shows the hazard overdue on the next ask."""
+    import time
+
+    from appliance.core import answers
+
+    c, area = plant
+    hid = report(c["worker"], area)["id"]
+    h = c["supervisor"].post(f"/api/v1/hazards/{hid}/dispatch", json={"assignee": "u_worker"}).get_json()
+    answers.forget()
+    clock = {"now": h["deadline"] - 300}
+    monkeypatch.setattr(events, "now_ms", lambda: clock["now"])
+
+    def shown():
+        (row,) = [x for x in c["kiosk"].get("/api/v1/hazards?state=rectifying").get_json()["hazards"] if x["id"] == hid]
+        return row["overdue"]
+
+    assert shown() is False
+    clock["now"] = h["deadline"] + 1
+    assert shown() is False            # the same shared answer: its 0.3 s are not over
+    time.sleep(0.35)
+    assert shown() is True             # past the deadline it was kept until: built again, overdue

@@ -40,9 +40,12 @@ def _fresh(key: tuple, now: float) -> Any:
         return hit[1]
 
 
-def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *, scope: str | tuple[str, ...] = "") -> Any:
+def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *, scope: str | tuple[str, ...] = "",
+           ttl_of: Callable[[Any], float] | None = None) -> Any:
     """What `build()` returns for `key`, shared with every caller asking the same while nothing was recorded
     and `ttl_s` has not passed. Callers only read what they get (it is the same object for all of them).
+    `ttl_of(value)`, when given, says how long this value stays right by the clock (until the next deadline
+    it shows passes) instead of `ttl_s`.
 
     With `scope` (an event type prefix such as "risk."), the answer is kept while no event of that scope was
     recorded, however much else the log moves: for an answer built only from records that are written with
@@ -62,9 +65,10 @@ def shared(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *, scope: str
             value = _fresh(full, time.monotonic())   # built by the caller we waited for
             if value is _MISSING:
                 value = build()
+                ttl = ttl_of(value) if ttl_of is not None else ttl_s
                 with _lock:
                     now = time.monotonic()
-                    _answers[full] = (now + ttl_s, value)
+                    _answers[full] = (now + ttl, value)
                     _answers.move_to_end(full)
                     _drop_dead(full, now)
                     while len(_answers) > MAX_ANSWERS:
@@ -90,12 +94,19 @@ def _drop_dead(stored: tuple, now: float) -> None:
 
 
 def shared_json(key: str, build: Callable[[], Any], ttl_s: float = 2.0, *,
-                scope: str | tuple[str, ...] = "") -> Response:
+                scope: str | tuple[str, ...] = "", ttl_of: Callable[[Any], float] | None = None) -> Response:
     """The JSON answer to `key` (the request's path and query, plus anything else it depends on) built from
-    `build()`, shared as `shared` does. Only for answers that are the same for everyone allowed to ask (the
-    caller checks access)."""
-    body = shared("json:" + key, lambda: json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode(),
-                  ttl_s, scope=scope)
+    `build()`, shared as `shared` does (`ttl_of` is given what `build()` returned). Only for answers that are
+    the same for everyone allowed to ask (the caller checks access)."""
+    ttl = [ttl_s]
+
+    def encoded() -> bytes:
+        value = build()
+        if ttl_of is not None:
+            ttl[0] = ttl_of(value)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    body = shared("json:" + key, encoded, ttl_s, scope=scope, ttl_of=lambda _: ttl[0])
     return Response(body, mimetype="application/json")
 
 
