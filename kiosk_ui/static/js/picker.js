@@ -128,12 +128,18 @@
       clearTimeout(timer);
       timer = setTimeout(query, 150);
     });
-    input.addEventListener("focus", function () {
-      // a phone: the on-screen keyboard takes the lower half; the field goes to the top to leave room
+    // a phone: the on-screen keyboard takes the lower half; the field goes to the top to leave room. Again
+    // when the screen left over changes while the field has the focus: a scroll begun before the keyboard had
+    // opened stops where the taller screen's page ended, with the list under the keyboard.
+    function toTop() {
       var vv = window.visualViewport;
       if ((vv ? vv.height : window.innerHeight) < 700 || window.innerWidth < 600) {
         setTimeout(function () { box.scrollIntoView({ block: "start", behavior: "smooth" }); }, 50);
       }
+    }
+    input.addEventListener("focus", toTop);
+    (window.visualViewport || window).addEventListener("resize", function () {
+      if (document.activeElement === input) toTop();
     });
     input.addEventListener("keydown", function (e) {
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
