@@ -238,9 +238,8 @@ def test_the_wall_board_opens_the_cockpit_with_its_token(cockpit_plant, new_page
 @pytest.mark.parametrize("size", list(SIZES))
 def test_reports_download_as_pdf_and_xlsx_from_the_cockpit(cockpit_plant, new_page, size):
     """Last month's links and the period form give real files: the PDF reads back in Chinese."""
-    import io
+    from test_pdf import pdf_text
 
-    pypdf = pytest.importorskip("pypdf")
     plant = cockpit_plant
     plant.ensure_running()
     w, h = SIZES[size]
@@ -258,7 +257,7 @@ def test_reports_download_as_pdf_and_xlsx_from_the_cockpit(cockpit_plant, new_pa
     with page.expect_download() as dl:
         page.locator('#report-links tr[data-report="patrol"] a', has_text="PDF").click()
     data = Path(dl.value.path()).read_bytes()
-    text = "".join(pg.extract_text() for pg in pypdf.PdfReader(io.BytesIO(data)).pages).replace("\x00", "")
+    text = "".join(pdf_text(data))
     assert data[:5] == b"%PDF-" and "巡检报告" in text and "事件日志头" in text
     assert re.search(r"patrol-\d{4}-\d{2}\.pdf$", dl.value.suggested_filename)
     # any period: the form (one submit, two formats)

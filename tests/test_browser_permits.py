@@ -253,14 +253,12 @@ def test_hot_work_permit_through_every_step_with_badges_live_gas_and_the_leak(ga
     cjk_renders(shift, "h1")
     expect(shift.locator("body")).to_contain_text(place)
     # and as PDF, from the detail page: the closed permit's form and history read back in Chinese
-    import io
+    from test_pdf import pdf_text
 
-    pypdf = pytest.importorskip("pypdf")
     shift.goto(f"{plant.base}/tablet/permits/{pid}")
     with shift.expect_download() as dl:
         shift.click("#permit-pdf")
-    text = "".join(pg.extract_text() for pg in pypdf.PdfReader(io.BytesIO(Path(dl.value.path()).read_bytes())).pages)
-    text = "".join(text.replace("\x00", "").split())
+    text = "".join("".join(pdf_text(Path(dl.value.path()).read_bytes())).split())
     assert "动火安全作业票" in text and "".join(place.split()) in text and "完工验收" in text
     # the whole history is in the event log, the suspension by the interlock among it
     s = plant.admin_session()

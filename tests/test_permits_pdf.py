@@ -4,27 +4,8 @@ with who confirmed them, the approval steps, the QR code's address and the close
 from __future__ import annotations
 
 from appliance.core import events
-from test_pdf import flat
+from test_pdf import flat, pdf_text
 from test_permits import UIDS, apply, manual, site, tap_all, to_briefed  # noqa: F401  (site is a fixture)
-
-
-def pdf_text(data: bytes) -> list[str]:
-    """Each page's text as pypdf extracts it. fpdf2 gives its CJK font an embedded Identity CMap as /Encoding,
-    which pypdf does not read: it then splits the 2-byte codes into bytes, and once a permit uses more than
-    256 glyphs (a JSA, an approval chain) the codes above 0xFF come out as garbage. The embedded CMap is the
-    identity, so it is named as /Identity-H for pypdf."""
-    import io
-
-    import pypdf
-    from pypdf.generic import NameObject
-
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    for page in reader.pages:
-        for font in page["/Resources"]["/Font"].values():
-            font = font.get_object()
-            if font.get("/Subtype") == "/Type0":
-                font[NameObject("/Encoding")] = NameObject("/Identity-H")
-    return [p.extract_text().replace("\x00", "") for p in reader.pages]
 
 
 def test_a_closed_hot_work_permit_reads_back_from_its_pdf(site):  # noqa: F811

@@ -25,10 +25,11 @@ from appliance.core.errors import ApplianceError
 
 FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 REGULAR = "NotoSansCJK-Regular.ttc"
-BOLD = "NotoSansCJK-Bold.ttc"
 FAMILY_SC = "Noto Sans CJK SC"
 FONT_PACKAGE = "fonts-noto-cjk"
 MARGIN = 15  # mm
+HEADER_FILL = (225, 225, 225)   # a table's header row
+LABEL_FILL = (242, 242, 242)    # the labels of a key-value block
 
 
 class FontMissing(ApplianceError):
@@ -104,6 +105,20 @@ def _add_face(pdf: Any, style: str, path: Path) -> None:
 Cell = Any  # str, number or None: shown as text ("" for None)
 
 
+def _bold(pdf: Any, size_pt: float) -> Any:
+    """Bold text drawn with the regular face, filled and outlined (a stroke of 1/20 of the size, about what the
+    bold face adds to the regular one's strokes).
+
+    A second CJK face (Noto Sans CJK Bold) cost a second subset of a 65,000-glyph font in every document:
+    ~45 % of a report's time (bench/reports.py: a year's 96 report files, issue 14). The title and headings
+    are the only bold text; the outline keeps them as heavy as the bold face's strokes to the eye."""
+    from fpdf.enums import TextMode
+
+    # fpdf2 (2.8) writes a text object's stroke width as the line width's number in points, unscaled from the
+    # document's unit (mm): so the width is given in points here (tests/test_pdf.py reads it back)
+    return pdf.local_context(text_mode=TextMode.FILL_STROKE, line_width=size_pt / 20)
+
+
 def _text(v: Cell) -> str:
     return "" if v is None else str(v)
 
@@ -115,7 +130,7 @@ class Document:
                  font_dir: Path | None = None) -> None:
         from fpdf import FPDF
 
-        regular, bold = font_path(REGULAR, font_dir), font_path(BOLD, font_dir)
+        regular = font_path(REGULAR, font_dir)
         sign = signature
 
         class _Pdf(FPDF):
@@ -132,13 +147,13 @@ class Document:
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
         pdf.set_auto_page_break(True, margin=18)
         _add_face(pdf, "", regular)
-        _add_face(pdf, "B", bold)
         pdf.set_title(title)
         pdf.set_creator("safety-appliance")
         pdf.set_lang("zh-CN")
         pdf.add_page()
-        pdf.set_font("cjk", "B", 16)
-        pdf.multi_cell(0, 9, title, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=16)
+        with _bold(pdf, 16):
+            pdf.multi_cell(0, 9, title, align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("cjk", size=9)
         for line in header:
             pdf.multi_cell(0, 5, line, align="C", new_x="LMARGIN", new_y="NEXT")
@@ -154,8 +169,9 @@ class Document:
         if pdf.will_page_break(20):   # keep a heading with at least a few lines of what follows
             pdf.add_page()
         pdf.ln(2)
-        pdf.set_font("cjk", "B", 12)
-        pdf.multi_cell(0, 7, text, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=12)
+        with _bold(pdf, 12):
+            pdf.multi_cell(0, 7, text, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("cjk", size=9)
 
     def paragraph(self, text: str, size: float = 9) -> None:
@@ -166,11 +182,11 @@ class Document:
         self._pdf.set_font("cjk", size=9)
 
     def key_values(self, pairs: Iterable[tuple[str, Cell]], key_width: float = 0.28) -> None:
-        """Label | value rows, two columns, the labels bold and `key_width` of the line wide."""
-        self.table(None, [[k, v] for k, v in pairs], widths=(key_width, 1 - key_width), bold_first_column=True)
+        """Label | value rows, two columns, the labels shaded and `key_width` of the line wide."""
+        self.table(None, [[k, v] for k, v in pairs], widths=(key_width, 1 - key_width), shade_first_column=True)
 
     def table(self, header: Sequence[str] | None, rows: Iterable[Sequence[Cell]], widths: Sequence[float] | None = None,
-              *, size: float = 8, bold_first_column: bool = False) -> None:
+              *, size: float = 8, shade_first_column: bool = False) -> None:
         """A bordered table: `header` (repeated at the top of every page the table spans; None for none),
         `rows` of cells wrapped inside their column (CJK text breaks between any two characters);
         `widths`: the columns' shares of the line (equal when None)."""
@@ -188,15 +204,15 @@ class Document:
         cols = [w / total * self.width for w in (widths or [1] * ncols)]
         with pdf.table(col_widths=cols, width=self.width, text_align="LEFT", line_height=size * 0.55,
                        wrapmode=WrapMode.CHAR, first_row_as_headings=header is not None, repeat_headings=1,
-                       headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
+                       headings_style=FontFace(fill_color=HEADER_FILL),
                        padding=1) as t:
             if header is not None:
                 t.row([_text(h) for h in header])
-            bold = FontFace(emphasis="BOLD")
+            label = FontFace(fill_color=LABEL_FILL)
             for r in body:
                 row = t.row()
                 for i, c in enumerate(r):
-                    row.cell(c, style=bold if bold_first_column and i == 0 else None)
+                    row.cell(c, style=label if shade_first_column and i == 0 else None)
         pdf.ln(2)
         pdf.set_font("cjk", size=9)
 
