@@ -294,6 +294,10 @@ def stream():
                 out = "".join(present(e) for e in batch if e.live)
             # events first, then the frame that follows from them (a new alarm, then the banner's state)
             out += fresh_frames()
+            # naming the events (people, points, areas) may have read the database: the connection goes back
+            # now, not at the next heartbeat (50 wall boards held ~50 connections and ~20 MB of SQLite's
+            # page caches between heartbeats under bench/load.py, issue 14)
+            db.release_connection()
             if out:
                 last_out = time.monotonic()
                 yield out
