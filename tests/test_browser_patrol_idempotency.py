@@ -171,7 +171,9 @@ def test_a_control_task_check_keeps_its_note_across_a_reload_and_is_sent_once(pa
     expect(page.locator("#form-status")).to_have_class(re.compile(r"\bok\b"), timeout=WAIT_MS)
     page.wait_for_timeout(1800)
     assert len(sent) == 2 and sent[0] and sent[0] == sent[1], sent
-    assert sorted(answers, key=repr) == sorted([(200, None), (200, "true")], key=repr), answers
+    # one ran; the repeat got its kept answer, or 409 if it came while the first still ran (as above)
+    assert (200, None) in answers and len(answers) == 2, answers
+    assert [a for a in answers if a != (200, None)][0] in ((200, "true"), (409, None)), answers
     page.wait_for_load_state("load")
     assert page.evaluate("(t) => localStorage.getItem('draft:/tablet/patrol:task-' + t)", task) is None
     done = plant.admin_session().get(f"{plant.base}/api/v1/control-tasks?status=done", timeout=10).json()["tasks"]
